@@ -1,0 +1,2 @@
+//! aliexpress-fake.
+fn main() {}

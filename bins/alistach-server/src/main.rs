@@ -1,0 +1,2 @@
+//! alistach-server.
+fn main() {}

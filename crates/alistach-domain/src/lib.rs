@@ -1,0 +1,27 @@
+//! The AliStach vocabulary: products, prices, categories, queries, affiliate links, and the
+//! [`AffiliateApi`] port that the rest of the system calls.
+//!
+//! This crate does no I/O and needs no async runtime. Everything that crosses a boundary
+//! (HTTP requests, the AliExpress gateway, the cache) is converted into these types first, and
+//! every value here has already been validated: a [`SearchQuery`] that exists is a query the
+//! platform accepts.
+
+mod category;
+mod decimal;
+mod error;
+mod link;
+mod locale;
+mod port;
+mod product;
+mod query;
+
+pub use category::{Category, CategoryId, CategoryNode, CategoryTree};
+pub use decimal::{Decimal, DecimalError};
+pub use error::ValidationError;
+pub use link::{AffiliateLink, LinkRequest, LinkType, ProductUrl, ProductUrlError, MAX_LINKS_PER_REQUEST};
+pub use locale::{CountryCode, Currency, Language};
+pub use port::{AffiliateApi, ApiMode, UpstreamError};
+pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
+pub use query::{
+    DetailsQuery, SearchQuery, SortOrder, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO, MAX_PAGE_SIZE,
+};

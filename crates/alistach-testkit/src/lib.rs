@@ -1,0 +1,1 @@
+//! alistach-testkit.
