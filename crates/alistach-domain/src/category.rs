@@ -23,9 +23,14 @@ impl FromStr for CategoryId {
     fn from_str(s: &str) -> Result<Self, ValidationError> {
         let s = s.trim();
         if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse().map(CategoryId).map_err(|_| ValidationError::new("category_id", "is too large"))
+            s.parse()
+                .map(CategoryId)
+                .map_err(|_| ValidationError::new("category_id", "is too large"))
         } else {
-            Err(ValidationError::new("category_id", "must be a numeric category id of at most 12 digits"))
+            Err(ValidationError::new(
+                "category_id",
+                "must be a numeric category id of at most 12 digits",
+            ))
         }
     }
 }
@@ -64,10 +69,17 @@ impl CategoryTree {
     pub fn from_flat(categories: &[Category]) -> Self {
         let mut tree = CategoryTree::default();
         for c in categories.iter().filter(|c| c.parent_id.is_none()) {
-            tree.roots.push(CategoryNode { category: c.clone(), children: Vec::new() });
+            tree.roots.push(CategoryNode {
+                category: c.clone(),
+                children: Vec::new(),
+            });
         }
         for c in categories.iter().filter(|c| c.parent_id.is_some()) {
-            match tree.roots.iter_mut().find(|r| Some(r.category.id) == c.parent_id) {
+            match tree
+                .roots
+                .iter_mut()
+                .find(|r| Some(r.category.id) == c.parent_id)
+            {
                 Some(root) => root.children.push(c.clone()),
                 None => tree.orphans.push(c.clone()),
             }
@@ -78,7 +90,11 @@ impl CategoryTree {
     /// Finds a category at either level.
     pub fn find(&self, id: CategoryId) -> Option<&Category> {
         self.roots.iter().find_map(|r| {
-            if r.category.id == id { Some(&r.category) } else { r.children.iter().find(|c| c.id == id) }
+            if r.category.id == id {
+                Some(&r.category)
+            } else {
+                r.children.iter().find(|c| c.id == id)
+            }
         })
     }
 }
@@ -90,10 +106,26 @@ mod tests {
     #[test]
     fn builds_a_tree_from_a_flat_list() {
         let flat = vec![
-            Category { id: CategoryId(44), name: "Consumer Electronics".into(), parent_id: None },
-            Category { id: CategoryId(63705), name: "Earphones".into(), parent_id: Some(CategoryId(44)) },
-            Category { id: CategoryId(3), name: "Apparel".into(), parent_id: None },
-            Category { id: CategoryId(9), name: "Lost".into(), parent_id: Some(CategoryId(1)) },
+            Category {
+                id: CategoryId(44),
+                name: "Consumer Electronics".into(),
+                parent_id: None,
+            },
+            Category {
+                id: CategoryId(63705),
+                name: "Earphones".into(),
+                parent_id: Some(CategoryId(44)),
+            },
+            Category {
+                id: CategoryId(3),
+                name: "Apparel".into(),
+                parent_id: None,
+            },
+            Category {
+                id: CategoryId(9),
+                name: "Lost".into(),
+                parent_id: Some(CategoryId(1)),
+            },
         ];
         let tree = CategoryTree::from_flat(&flat);
         assert_eq!(tree.roots.len(), 2);

@@ -32,7 +32,10 @@ pub enum DecimalError {
 
 impl Decimal {
     /// Zero.
-    pub const ZERO: Decimal = Decimal { mantissa: 0, scale: 0 };
+    pub const ZERO: Decimal = Decimal {
+        mantissa: 0,
+        scale: 0,
+    };
 
     /// `mantissa / 10^scale`. Panics if `scale` exceeds 8 (a programming error).
     pub const fn new(mantissa: i64, scale: u32) -> Self {
@@ -49,7 +52,8 @@ impl Decimal {
     /// toward zero. `None` when it would not fit.
     pub fn to_minor_units(self, digits: u32) -> Option<i64> {
         if digits >= self.scale {
-            self.mantissa.checked_mul(10i64.checked_pow(digits - self.scale)?)
+            self.mantissa
+                .checked_mul(10i64.checked_pow(digits - self.scale)?)
         } else {
             Some(self.mantissa / 10i64.pow(self.scale - digits))
         }
@@ -78,7 +82,11 @@ impl Decimal {
         let div = 10i64.pow(self.scale - scale);
         let q = self.mantissa / div;
         let r = self.mantissa % div;
-        let q = if r.abs() * 2 >= div { q + self.mantissa.signum() } else { q };
+        let q = if r.abs() * 2 >= div {
+            q + self.mantissa.signum()
+        } else {
+            q
+        };
         Decimal { mantissa: q, scale }
     }
 
@@ -93,8 +101,15 @@ impl Decimal {
         let den = i128::from(den) * 10i128.pow(self.scale);
         let q = value / den;
         let r = value % den;
-        let q = if r.abs() * 2 >= den.abs() { q + value.signum() * den.signum() } else { q };
-        Some(Decimal { mantissa: i64::try_from(q).ok()?, scale })
+        let q = if r.abs() * 2 >= den.abs() {
+            q + value.signum() * den.signum()
+        } else {
+            q
+        };
+        Some(Decimal {
+            mantissa: i64::try_from(q).ok()?,
+            scale,
+        })
     }
 
     fn cmp_key(self, other: Self) -> (i128, i128) {
@@ -161,7 +176,10 @@ impl FromStr for Decimal {
                 .and_then(|m| m.checked_add(i64::from(b - b'0')))
                 .ok_or(DecimalError::TooLarge)?;
         }
-        Ok(Decimal { mantissa: if negative { -mantissa } else { mantissa }, scale: frac.len() as u32 })
+        Ok(Decimal {
+            mantissa: if negative { -mantissa } else { mantissa },
+            scale: frac.len() as u32,
+        })
     }
 }
 
@@ -173,7 +191,13 @@ impl fmt::Display for Decimal {
             return write!(f, "{sign}{abs}");
         }
         let div = 10u64.pow(self.scale);
-        write!(f, "{sign}{}.{:0width$}", abs / div, abs % div, width = self.scale as usize)
+        write!(
+            f,
+            "{sign}{}.{:0width$}",
+            abs / div,
+            abs % div,
+            width = self.scale as usize
+        )
     }
 }
 
@@ -201,7 +225,9 @@ impl<'de> Deserialize<'de> for Decimal {
                 v.parse().map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
-                i64::try_from(v).map(|m| Decimal::new(m, 0)).map_err(E::custom)
+                i64::try_from(v)
+                    .map(|m| Decimal::new(m, 0))
+                    .map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
                 Ok(Decimal::new(v, 0))
@@ -222,13 +248,27 @@ mod tests {
 
     #[test]
     fn parses_and_prints_exactly() {
-        for (text, shown) in [("17.99", "17.99"), ("0.1", "0.1"), ("12.50", "12.5"), ("7", "7"), ("-3.05", "-3.05"), (".5", "0.5")] {
-            assert_eq!(text.parse::<Decimal>().unwrap().to_string(), shown, "{text}");
+        for (text, shown) in [
+            ("17.99", "17.99"),
+            ("0.1", "0.1"),
+            ("12.50", "12.5"),
+            ("7", "7"),
+            ("-3.05", "-3.05"),
+            (".5", "0.5"),
+        ] {
+            assert_eq!(
+                text.parse::<Decimal>().unwrap().to_string(),
+                shown,
+                "{text}"
+            );
         }
         for bad in ["", "abc", "1.2.3", "1e5", "--1", "1,5", "."] {
             assert!(bad.parse::<Decimal>().is_err(), "{bad}");
         }
-        assert_eq!("99999999999999999999".parse::<Decimal>(), Err(DecimalError::TooLarge));
+        assert_eq!(
+            "99999999999999999999".parse::<Decimal>(),
+            Err(DecimalError::TooLarge)
+        );
     }
 
     #[test]
@@ -246,9 +286,16 @@ mod tests {
         assert_eq!(d.to_minor_units(0), Some(31));
         assert_eq!(Decimal::from_minor_units(3141, 2), d);
         // 10.00 USD at 0.92 EUR/USD
-        let eur = "10".parse::<Decimal>().unwrap().mul_ratio(92, 100, 2).unwrap();
+        let eur = "10"
+            .parse::<Decimal>()
+            .unwrap()
+            .mul_ratio(92, 100, 2)
+            .unwrap();
         assert_eq!(eur.to_string(), "9.20");
-        assert_eq!("2.345".parse::<Decimal>().unwrap().round_to(2).to_string(), "2.35");
+        assert_eq!(
+            "2.345".parse::<Decimal>().unwrap().round_to(2).to_string(),
+            "2.35"
+        );
     }
 
     #[test]

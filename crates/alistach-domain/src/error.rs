@@ -15,7 +15,10 @@ pub struct ValidationError {
 impl ValidationError {
     /// Builds an error for `field` breaking `rule`.
     pub fn new(field: &'static str, rule: impl Into<String>) -> Self {
-        Self { field, rule: rule.into() }
+        Self {
+            field,
+            rule: rule.into(),
+        }
     }
 }
 

@@ -18,10 +18,13 @@ mod query;
 pub use category::{Category, CategoryId, CategoryNode, CategoryTree};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;
-pub use link::{AffiliateLink, LinkRequest, LinkType, ProductUrl, ProductUrlError, MAX_LINKS_PER_REQUEST};
+pub use link::{
+    AffiliateLink, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, ProductUrl, ProductUrlError,
+};
 pub use locale::{CountryCode, Currency, Language};
 pub use port::{AffiliateApi, ApiMode, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
 pub use query::{
-    DetailsQuery, SearchQuery, SortOrder, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO, MAX_PAGE_SIZE,
+    DetailsQuery, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO, MAX_PAGE_SIZE, SearchQuery,
+    SortOrder,
 };

@@ -46,10 +46,16 @@ impl LinkRequest {
     /// Checks the count: 1 to 50 URLs.
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.urls.is_empty() {
-            return Err(ValidationError::new("urls", "must list at least one AliExpress product URL"));
+            return Err(ValidationError::new(
+                "urls",
+                "must list at least one AliExpress product URL",
+            ));
         }
         if self.urls.len() > MAX_LINKS_PER_REQUEST {
-            return Err(ValidationError::new("urls", format!("must list at most {MAX_LINKS_PER_REQUEST} URLs")));
+            return Err(ValidationError::new(
+                "urls",
+                format!("must list at most {MAX_LINKS_PER_REQUEST} URLs"),
+            ));
         }
         Ok(())
     }
@@ -94,7 +100,9 @@ pub enum ProductUrlError {
     #[error("is an AliExpress short link; open it and use the product page URL it leads to")]
     ShortLink,
     /// An AliExpress page that names no product.
-    #[error("is an AliExpress URL but names no product (expected /item/<id>.html or a productId parameter)")]
+    #[error(
+        "is an AliExpress URL but names no product (expected /item/<id>.html or a productId parameter)"
+    )]
     NoProductId,
 }
 
@@ -115,7 +123,10 @@ impl ProductUrl {
         } else {
             find_id(original, 0)?
         };
-        Ok(ProductUrl { original: original.to_owned(), id })
+        Ok(ProductUrl {
+            original: original.to_owned(),
+            id,
+        })
     }
 
     /// The canonical product page for the id.
@@ -130,7 +141,11 @@ impl fmt::Display for ProductUrl {
     }
 }
 
-const SHORT_HOSTS: &[&str] = &["s.click.aliexpress.com", "a.aliexpress.com", "click.aliexpress.com"];
+const SHORT_HOSTS: &[&str] = &[
+    "s.click.aliexpress.com",
+    "a.aliexpress.com",
+    "click.aliexpress.com",
+];
 
 fn find_id(url: &str, depth: u8) -> Result<ProductId, ProductUrlError> {
     let rest = if let Some(r) = strip_prefix_ci(url, "https://") {
@@ -146,10 +161,15 @@ fn find_id(url: &str, depth: u8) -> Result<ProductId, ProductUrlError> {
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    if authority.contains('@') || authority.is_empty() || authority.chars().any(char::is_whitespace) {
+    if authority.contains('@') || authority.is_empty() || authority.chars().any(char::is_whitespace)
+    {
         return Err(ProductUrlError::NotAUrl);
     }
-    let host = authority.split(':').next().unwrap_or("").to_ascii_lowercase();
+    let host = authority
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let host = host.trim_end_matches('.');
     if !is_aliexpress_host(host) {
         return Err(ProductUrlError::NotAliExpress(host.to_owned()));
@@ -185,21 +205,34 @@ fn find_id(url: &str, depth: u8) -> Result<ProductId, ProductUrlError> {
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) { Some(&s[prefix.len()..]) } else { None }
+    if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        Some(&s[prefix.len()..])
+    } else {
+        None
+    }
 }
 
 fn is_aliexpress_host(host: &str) -> bool {
-    ["aliexpress.com", "aliexpress.us", "aliexpress.ru"].iter().any(|domain| {
-        host == *domain || host.strip_suffix(domain).is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
-    })
+    ["aliexpress.com", "aliexpress.us", "aliexpress.ru"]
+        .iter()
+        .any(|domain| {
+            host == *domain
+                || host
+                    .strip_suffix(domain)
+                    .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
+        })
 }
 
 /// `/item/<id>.html`, `/i/<id>.html`, `/item/<slug>/<id>.html`, `/store/product/<slug>/<store>_<id>.html`.
 fn id_from_path(path: &str) -> Option<ProductId> {
     let last = path.rsplit('/').next()?;
-    let stem = last.strip_suffix(".html").or_else(|| last.strip_suffix(".htm"))?;
+    let stem = last
+        .strip_suffix(".html")
+        .or_else(|| last.strip_suffix(".htm"))?;
     let digits = stem.rsplit('_').next()?;
-    let in_product_path = path.starts_with("/item/") || path.starts_with("/i/") || path.starts_with("/store/product/");
+    let in_product_path = path.starts_with("/item/")
+        || path.starts_with("/i/")
+        || path.starts_with("/store/product/");
     if !in_product_path && digits.len() < 10 {
         return None;
     }
@@ -213,7 +246,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -245,31 +280,91 @@ mod tests {
     #[test]
     fn accepts_every_documented_shape() {
         let good = [
-            ("https://www.aliexpress.com/item/1005006123456789.html", 1005006123456789),
-            ("http://www.aliexpress.com/item/32759108484.html", 32759108484),
-            ("https://aliexpress.com/item/4000669887458.html?spm=a2g0o.home&gatewayAdapt=glo2usa", 4000669887458),
-            ("https://m.aliexpress.com/item/1005001234567890.html", 1005001234567890),
-            ("https://pt.aliexpress.com/item/1005001234567890.html", 1005001234567890),
-            ("https://fr.aliexpress.com/item/1005001234567890.html#reviews", 1005001234567890),
-            ("https://he.aliexpress.com/item/1005001234567890.html", 1005001234567890),
-            ("https://www.aliexpress.us/item/3256805123456789.html", 3256805123456789),
-            ("https://m.aliexpress.us/item/3256805123456789.html", 3256805123456789),
-            ("https://aliexpress.ru/item/1005001234567890.html", 1005001234567890),
-            ("HTTPS://WWW.ALIEXPRESS.COM/item/1005001234567890.html", 1005001234567890),
-            ("www.aliexpress.com/item/1005001234567890.html", 1005001234567890),
+            (
+                "https://www.aliexpress.com/item/1005006123456789.html",
+                1005006123456789,
+            ),
+            (
+                "http://www.aliexpress.com/item/32759108484.html",
+                32759108484,
+            ),
+            (
+                "https://aliexpress.com/item/4000669887458.html?spm=a2g0o.home&gatewayAdapt=glo2usa",
+                4000669887458,
+            ),
+            (
+                "https://m.aliexpress.com/item/1005001234567890.html",
+                1005001234567890,
+            ),
+            (
+                "https://pt.aliexpress.com/item/1005001234567890.html",
+                1005001234567890,
+            ),
+            (
+                "https://fr.aliexpress.com/item/1005001234567890.html#reviews",
+                1005001234567890,
+            ),
+            (
+                "https://he.aliexpress.com/item/1005001234567890.html",
+                1005001234567890,
+            ),
+            (
+                "https://www.aliexpress.us/item/3256805123456789.html",
+                3256805123456789,
+            ),
+            (
+                "https://m.aliexpress.us/item/3256805123456789.html",
+                3256805123456789,
+            ),
+            (
+                "https://aliexpress.ru/item/1005001234567890.html",
+                1005001234567890,
+            ),
+            (
+                "HTTPS://WWW.ALIEXPRESS.COM/item/1005001234567890.html",
+                1005001234567890,
+            ),
+            (
+                "www.aliexpress.com/item/1005001234567890.html",
+                1005001234567890,
+            ),
             ("https://www.aliexpress.com/i/32759108484.html", 32759108484),
-            ("https://www.aliexpress.com/item/wireless-earbuds/32759108484.html", 32759108484),
-            ("https://www.aliexpress.com/store/product/cool-earbuds/1234567_32759108484.html", 32759108484),
-            ("https://m.aliexpress.com/p/coin-index/index.html?productIds=1005006123456789", 1005006123456789),
-            ("https://m.aliexpress.com/ssr/300000512/deals?productIds=1005006123456789,1005001234567890", 1005006123456789),
-            ("https://www.aliexpress.com/gcp/detail?productId=1005006123456789", 1005006123456789),
-            ("https://sale.aliexpress.com/page?itemId=1005006123456789", 1005006123456789),
-            ("https://www.aliexpress.com/x?objectId=1005006123456789", 1005006123456789),
+            (
+                "https://www.aliexpress.com/item/wireless-earbuds/32759108484.html",
+                32759108484,
+            ),
+            (
+                "https://www.aliexpress.com/store/product/cool-earbuds/1234567_32759108484.html",
+                32759108484,
+            ),
+            (
+                "https://m.aliexpress.com/p/coin-index/index.html?productIds=1005006123456789",
+                1005006123456789,
+            ),
+            (
+                "https://m.aliexpress.com/ssr/300000512/deals?productIds=1005006123456789,1005001234567890",
+                1005006123456789,
+            ),
+            (
+                "https://www.aliexpress.com/gcp/detail?productId=1005006123456789",
+                1005006123456789,
+            ),
+            (
+                "https://sale.aliexpress.com/page?itemId=1005006123456789",
+                1005006123456789,
+            ),
+            (
+                "https://www.aliexpress.com/x?objectId=1005006123456789",
+                1005006123456789,
+            ),
             (
                 "https://star.aliexpress.com/share/share.htm?platform=AE&redirectUrl=https%3A%2F%2Fwww.aliexpress.com%2Fitem%2F1005006123456789.html%3Fsrc%3Dapp",
                 1005006123456789,
             ),
-            ("https://www.aliexpress.com:443/item/1005006123456789.html", 1005006123456789),
+            (
+                "https://www.aliexpress.com:443/item/1005006123456789.html",
+                1005006123456789,
+            ),
             ("1005006123456789", 1005006123456789),
             ("  32759108484 ", 32759108484),
         ];
@@ -284,11 +379,26 @@ mod tests {
         let bad: [(&str, ProductUrlError); 14] = [
             ("", Empty),
             ("   ", Empty),
-            ("https://www.amazon.com/item/1005006123456789.html", NotAliExpress("www.amazon.com".into())),
-            ("https://aliexpress.com.evil.example/item/1005006123456789.html", NotAliExpress("aliexpress.com.evil.example".into())),
-            ("https://fakealiexpress.com/item/1005006123456789.html", NotAliExpress("fakealiexpress.com".into())),
-            ("https://www.aliexpress.com@evil.example/item/1.html", NotAUrl),
-            ("ftp://www.aliexpress.com/item/1005006123456789.html", NotAUrl),
+            (
+                "https://www.amazon.com/item/1005006123456789.html",
+                NotAliExpress("www.amazon.com".into()),
+            ),
+            (
+                "https://aliexpress.com.evil.example/item/1005006123456789.html",
+                NotAliExpress("aliexpress.com.evil.example".into()),
+            ),
+            (
+                "https://fakealiexpress.com/item/1005006123456789.html",
+                NotAliExpress("fakealiexpress.com".into()),
+            ),
+            (
+                "https://www.aliexpress.com@evil.example/item/1.html",
+                NotAUrl,
+            ),
+            (
+                "ftp://www.aliexpress.com/item/1005006123456789.html",
+                NotAUrl,
+            ),
             ("javascript:alert(1)", NotAliExpress("javascript".into())),
             ("https://s.click.aliexpress.com/e/_DmAbCd1", ShortLink),
             ("https://a.aliexpress.com/_mKz1x2", ShortLink),
@@ -300,6 +410,12 @@ mod tests {
         for (url, why) in bad {
             assert_eq!(ProductUrl::parse(url), Err(why), "{url}");
         }
-        assert_eq!(ProductUrl::parse(&format!("https://www.aliexpress.com/item/1.html?{}", "a".repeat(3000))), Err(TooLong));
+        assert_eq!(
+            ProductUrl::parse(&format!(
+                "https://www.aliexpress.com/item/1.html?{}",
+                "a".repeat(3000)
+            )),
+            Err(TooLong)
+        );
     }
 }

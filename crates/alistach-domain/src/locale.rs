@@ -83,12 +83,14 @@ impl Currency {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum is macro-generated
 impl Default for Currency {
     fn default() -> Self {
         Currency::USD
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum is macro-generated
 impl Default for Language {
     fn default() -> Self {
         Language::EN
@@ -112,9 +114,15 @@ impl FromStr for CountryCode {
     fn from_str(s: &str) -> Result<Self, ValidationError> {
         let b = s.trim().as_bytes();
         if b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic) {
-            Ok(CountryCode([b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()]))
+            Ok(CountryCode([
+                b[0].to_ascii_uppercase(),
+                b[1].to_ascii_uppercase(),
+            ]))
         } else {
-            Err(ValidationError::new("ship_to_country", "must be a two-letter country code such as US"))
+            Err(ValidationError::new(
+                "ship_to_country",
+                "must be a two-letter country code such as US",
+            ))
         }
     }
 }

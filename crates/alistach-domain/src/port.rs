@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{AffiliateLink, Category, DetailsQuery, LinkRequest, Product, ProductPage, SearchQuery};
+use crate::{
+    AffiliateLink, Category, DetailsQuery, LinkRequest, Product, ProductPage, SearchQuery,
+};
 
 /// Where data comes from: the real AliExpress gateway, or the labelled mock catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,7 +61,10 @@ pub trait AffiliateApi: Send + Sync + 'static {
 
     /// Affiliate links for product pages (`aliexpress.affiliate.link.generate`); pages the
     /// platform could not convert are absent from the result.
-    async fn generate_links(&self, request: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError>;
+    async fn generate_links(
+        &self,
+        request: &LinkRequest,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError>;
 }
 
 /// Why the upstream could not answer, classified by cause.
@@ -131,7 +136,12 @@ impl UpstreamError {
     /// True when the same request may succeed later: timeouts, unavailability and flow control.
     /// Credential, signature, permission, parameter and malformed-response errors never are.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, UpstreamError::Timeout | UpstreamError::Unavailable { .. } | UpstreamError::RateLimited { .. })
+        matches!(
+            self,
+            UpstreamError::Timeout
+                | UpstreamError::Unavailable { .. }
+                | UpstreamError::RateLimited { .. }
+        )
     }
 
     /// True for transient trouble that may be papered over with stale cached data.
@@ -182,17 +192,44 @@ mod tests {
     fn only_transient_causes_are_retryable() {
         let e = |code: &str| (code.to_owned(), String::new());
         let (c, m) = e("IncompleteSignature");
-        assert!(!UpstreamError::SignatureRejected { code: c, message: m }.is_retryable());
+        assert!(
+            !UpstreamError::SignatureRejected {
+                code: c,
+                message: m
+            }
+            .is_retryable()
+        );
         let (c, m) = e("InsufficientPermission");
-        assert!(!UpstreamError::PermissionDenied { code: c, message: m }.is_retryable());
+        assert!(
+            !UpstreamError::PermissionDenied {
+                code: c,
+                message: m
+            }
+            .is_retryable()
+        );
         let (c, m) = e("InvalidAppKey");
-        assert!(!UpstreamError::BadCredentials { code: c, message: m }.is_retryable());
+        assert!(
+            !UpstreamError::BadCredentials {
+                code: c,
+                message: m
+            }
+            .is_retryable()
+        );
         let (c, m) = e("ApiCallLimit");
-        let limited = UpstreamError::RateLimited { retry_after: Some(Duration::from_secs(1)), code: c, message: m };
+        let limited = UpstreamError::RateLimited {
+            retry_after: Some(Duration::from_secs(1)),
+            code: c,
+            message: m,
+        };
         assert!(limited.is_retryable());
         assert_eq!(limited.retry_after(), Some(Duration::from_secs(1)));
         assert!(UpstreamError::Timeout.is_retryable());
-        assert!(UpstreamError::Unavailable { reason: "502".into() }.is_retryable());
+        assert!(
+            UpstreamError::Unavailable {
+                reason: "502".into()
+            }
+            .is_retryable()
+        );
         assert!(!UpstreamError::Malformed { reason: "x".into() }.is_retryable());
         assert_eq!(UpstreamError::Timeout.kind(), "timeout");
     }

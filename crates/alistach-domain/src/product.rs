@@ -30,7 +30,9 @@ impl FromStr for ProductId {
     fn from_str(s: &str) -> Result<Self, ValidationError> {
         let s = s.trim();
         if (6..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse().map(ProductId).map_err(|_| ValidationError::new("product_id", "is too large"))
+            s.parse()
+                .map(ProductId)
+                .map_err(|_| ValidationError::new("product_id", "is too large"))
         } else {
             Err(ValidationError::new("product_id", "must be 6 to 20 digits"))
         }
@@ -187,6 +189,12 @@ pub struct ProductPage {
 impl ProductPage {
     /// An empty page: nothing matched (the platform's `resp_code` 405).
     pub fn empty(page_no: u32, page_size: u32) -> Self {
-        ProductPage { products: Vec::new(), page_no, page_size, total_records: 0, total_pages: 0 }
+        ProductPage {
+            products: Vec::new(),
+            page_no,
+            page_size,
+            total_records: 0,
+            total_pages: 0,
+        }
     }
 }

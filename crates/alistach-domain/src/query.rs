@@ -36,8 +36,12 @@ pub enum SortOrder {
 
 impl SortOrder {
     /// Every order, as the platform spells it.
-    pub const ALL: [SortOrder; 4] =
-        [SortOrder::SalePriceAsc, SortOrder::SalePriceDesc, SortOrder::LastVolumeAsc, SortOrder::LastVolumeDesc];
+    pub const ALL: [SortOrder; 4] = [
+        SortOrder::SalePriceAsc,
+        SortOrder::SalePriceDesc,
+        SortOrder::LastVolumeAsc,
+        SortOrder::LastVolumeDesc,
+    ];
 
     /// The platform's spelling.
     pub const fn code(self) -> &'static str {
@@ -115,9 +119,15 @@ impl SearchQuery {
 
     /// Checks every platform rule, naming the first field that breaks one.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let has_keywords = self.keywords.as_deref().is_some_and(|k| !k.trim().is_empty());
+        let has_keywords = self
+            .keywords
+            .as_deref()
+            .is_some_and(|k| !k.trim().is_empty());
         if !has_keywords && self.category_ids.is_empty() {
-            return Err(ValidationError::new("keywords", "must not be empty unless category_ids is given"));
+            return Err(ValidationError::new(
+                "keywords",
+                "must not be empty unless category_ids is given",
+            ));
         }
         if let Some(k) = &self.keywords {
             if k.chars().count() > MAX_KEYWORDS_CHARS {
@@ -127,35 +137,58 @@ impl SearchQuery {
                 ));
             }
             if k.chars().any(char::is_control) {
-                return Err(ValidationError::new("keywords", "must not contain control characters"));
+                return Err(ValidationError::new(
+                    "keywords",
+                    "must not contain control characters",
+                ));
             }
         }
         if self.category_ids.len() > MAX_CATEGORY_IDS {
-            return Err(ValidationError::new("category_ids", format!("must list at most {MAX_CATEGORY_IDS} ids")));
+            return Err(ValidationError::new(
+                "category_ids",
+                format!("must list at most {MAX_CATEGORY_IDS} ids"),
+            ));
         }
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
-            return Err(ValidationError::new("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+            return Err(ValidationError::new(
+                "page_size",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
         }
         if !(1..=MAX_PAGE_NO).contains(&self.page_no) {
-            return Err(ValidationError::new("page_no", format!("must be between 1 and {MAX_PAGE_NO}")));
+            return Err(ValidationError::new(
+                "page_no",
+                format!("must be between 1 and {MAX_PAGE_NO}"),
+            ));
         }
         if self.page_no.saturating_mul(self.page_size) > 5_000 + MAX_PAGE_SIZE {
-            return Err(ValidationError::new("page_no", "must not page beyond the platform's 5000 results"));
+            return Err(ValidationError::new(
+                "page_no",
+                "must not page beyond the platform's 5000 results",
+            ));
         }
-        for (field, price) in [("min_sale_price", self.min_price), ("max_sale_price", self.max_price)] {
+        for (field, price) in [
+            ("min_sale_price", self.min_price),
+            ("max_sale_price", self.max_price),
+        ] {
             if let Some(p) = price {
                 if p.is_negative() {
                     return Err(ValidationError::new(field, "must not be negative"));
                 }
-                if p.to_minor_units(self.currency.minor_digits()).is_none_or(|u| u > 1_000_000_000_000) {
+                if p.to_minor_units(self.currency.minor_digits())
+                    .is_none_or(|u| u > 1_000_000_000_000)
+                {
                     return Err(ValidationError::new(field, "is too large"));
                 }
             }
         }
-        if let (Some(min), Some(max)) = (self.min_price, self.max_price) {
-            if min > max {
-                return Err(ValidationError::new("min_sale_price", "must not exceed max_sale_price"));
-            }
+        if let (Some(min), Some(max)) = (self.min_price, self.max_price)
+            && min > max
+        {
+            return Err(ValidationError::new(
+                "min_sale_price",
+                "must not exceed max_sale_price",
+            ));
         }
         Ok(())
     }
@@ -193,7 +226,10 @@ impl DetailsQuery {
     /// Checks the id list: at least one, at most 200 (the client splits into platform batches of 50).
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.ids.is_empty() {
-            return Err(ValidationError::new("product_ids", "must list at least one product id"));
+            return Err(ValidationError::new(
+                "product_ids",
+                "must list at least one product id",
+            ));
         }
         if self.ids.len() > MAX_DETAIL_IDS_PER_REQUEST {
             return Err(ValidationError::new(
@@ -271,7 +307,10 @@ mod tests {
 
     #[test]
     fn sort_orders_parse_strictly() {
-        assert_eq!("sale_price_asc".parse::<SortOrder>().unwrap(), SortOrder::SalePriceAsc);
+        assert_eq!(
+            "sale_price_asc".parse::<SortOrder>().unwrap(),
+            SortOrder::SalePriceAsc
+        );
         assert_eq!("price".parse::<SortOrder>().unwrap_err().field, "sort");
     }
 }

@@ -1,6 +1,11 @@
-//! Access and operating policy: which mode the service runs in, and (as it grows) who may call
-//! what and how often. Decisions only; no transport.
+//! Access and operating policy: which mode the service runs in, and how often each client may
+//! call. Decisions only; no transport.
 
 mod mode;
+mod ratelimit;
 
-pub use mode::{detect_mode, Credentials, MockModeSetting, ModeError};
+pub use mode::{Credentials, MockModeSetting, ModeError, detect_mode};
+pub use ratelimit::{
+    Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,
+    RateLimitStore, gcra_step,
+};

@@ -23,7 +23,9 @@ impl FromStr for MockModeSetting {
             "auto" | "" => Ok(MockModeSetting::Auto),
             "true" | "1" | "yes" | "on" => Ok(MockModeSetting::Force),
             "false" | "0" | "no" | "off" => Ok(MockModeSetting::Off),
-            other => Err(format!("MOCK_MODE must be auto, true or false, not {other:?}")),
+            other => Err(format!(
+                "MOCK_MODE must be auto, true or false, not {other:?}"
+            )),
         }
     }
 }
@@ -41,7 +43,10 @@ impl Credentials {
     /// Judges raw configured values: empty values and obvious placeholders
     /// (`your_app_key`, `changeme`, `xxx` ...) do not count.
     pub fn from_values(app_key: Option<&str>, app_secret: Option<&str>) -> Self {
-        Credentials { app_key: is_usable(app_key), app_secret: is_usable(app_secret) }
+        Credentials {
+            app_key: is_usable(app_key),
+            app_secret: is_usable(app_secret),
+        }
     }
 
     /// Both present.
@@ -51,7 +56,9 @@ impl Credentials {
 }
 
 fn is_usable(value: Option<&str>) -> bool {
-    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else { return false };
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return false;
+    };
     let lower = v.to_ascii_lowercase();
     let placeholder = lower.starts_with("your")
         || lower.contains("placeholder")
@@ -67,7 +74,9 @@ fn is_usable(value: Option<&str>) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ModeError {
     /// `MOCK_MODE=false` without credentials.
-    #[error("MOCK_MODE=false requires ALIEXPRESS_APP_KEY and ALIEXPRESS_APP_SECRET (missing: {missing})")]
+    #[error(
+        "MOCK_MODE=false requires ALIEXPRESS_APP_KEY and ALIEXPRESS_APP_SECRET (missing: {missing})"
+    )]
     CredentialsRequired {
         /// Which variables are missing.
         missing: String,
@@ -76,7 +85,10 @@ pub enum ModeError {
 
 /// Decides the mode. `Auto` is real exactly when both credentials are present; `Off` refuses
 /// to run without them; `Force` is always mock.
-pub fn detect_mode(setting: MockModeSetting, credentials: Credentials) -> Result<ApiMode, ModeError> {
+pub fn detect_mode(
+    setting: MockModeSetting,
+    credentials: Credentials,
+) -> Result<ApiMode, ModeError> {
     match setting {
         MockModeSetting::Force => Ok(ApiMode::Mock),
         MockModeSetting::Auto if credentials.complete() => Ok(ApiMode::Real),
@@ -90,7 +102,9 @@ pub fn detect_mode(setting: MockModeSetting, credentials: Credentials) -> Result
             if !credentials.app_secret {
                 missing.push("ALIEXPRESS_APP_SECRET");
             }
-            Err(ModeError::CredentialsRequired { missing: missing.join(", ") })
+            Err(ModeError::CredentialsRequired {
+                missing: missing.join(", "),
+            })
         }
     }
 }
@@ -105,13 +119,22 @@ mod tests {
         let key_only = Credentials::from_values(Some("12345678"), None);
         let placeholder = Credentials::from_values(Some("your_app_key"), Some("xxxx"));
         assert_eq!(detect_mode(MockModeSetting::Auto, both), Ok(ApiMode::Real));
-        assert_eq!(detect_mode(MockModeSetting::Auto, key_only), Ok(ApiMode::Mock));
-        assert_eq!(detect_mode(MockModeSetting::Auto, placeholder), Ok(ApiMode::Mock));
+        assert_eq!(
+            detect_mode(MockModeSetting::Auto, key_only),
+            Ok(ApiMode::Mock)
+        );
+        assert_eq!(
+            detect_mode(MockModeSetting::Auto, placeholder),
+            Ok(ApiMode::Mock)
+        );
         assert_eq!(detect_mode(MockModeSetting::Force, both), Ok(ApiMode::Mock));
         assert_eq!(detect_mode(MockModeSetting::Off, both), Ok(ApiMode::Real));
         let err = detect_mode(MockModeSetting::Off, key_only).unwrap_err();
         assert!(err.to_string().contains("ALIEXPRESS_APP_SECRET"));
-        assert_eq!("TRUE".parse::<MockModeSetting>(), Ok(MockModeSetting::Force));
+        assert_eq!(
+            "TRUE".parse::<MockModeSetting>(),
+            Ok(MockModeSetting::Force)
+        );
         assert!("maybe".parse::<MockModeSetting>().is_err());
     }
 }

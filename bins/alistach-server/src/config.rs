@@ -1,0 +1,466 @@
+//! Raw settings (flags, environment, TOML file) validated into one typed [`Config`].
+//!
+//! Precedence: command-line flags > environment variables > the `--config` TOML file > defaults.
+//! Every mistake is reported, one line each, before anything starts.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alistach_domain::{ApiMode, Currency, Language};
+use alistach_policy::{detect_mode, Credentials, MockModeSetting};
+use clap::Parser;
+use serde::Deserialize;
+
+/// The AliStach gateway: AliExpress affiliate search, details and links for LLM agents.
+#[derive(Parser, Debug, Default)]
+#[command(name = "alistach-server", version, about, long_about = None)]
+pub struct Args {
+    /// TOML configuration file (keys are the lowercase option names, e.g. `app_key`, `cache_ttl`).
+    #[arg(long, env = "ALISTACH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration, print it with secrets redacted, and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// Address to listen on (overrides API_HOST and API_PORT), e.g. 127.0.0.1:0.
+    #[arg(long, env = "ALISTACH_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Host to bind.
+    #[arg(long = "host", env = "API_HOST")]
+    pub api_host: Option<String>,
+    /// Port to bind.
+    #[arg(long = "port", env = "API_PORT")]
+    pub api_port: Option<String>,
+    /// AliExpress app key.
+    #[arg(long, env = "ALIEXPRESS_APP_KEY", hide_env_values = true)]
+    pub app_key: Option<String>,
+    /// AliExpress app secret.
+    #[arg(long, env = "ALIEXPRESS_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
+    /// Portals tracking id put into affiliate links.
+    #[arg(long, env = "ALIEXPRESS_TRACKING_ID")]
+    pub tracking_id: Option<String>,
+    /// Default target language (EN, FR, ...).
+    #[arg(long, env = "ALIEXPRESS_LANGUAGE")]
+    pub language: Option<String>,
+    /// Default target currency (USD, EUR, ...).
+    #[arg(long, env = "ALIEXPRESS_CURRENCY")]
+    pub currency: Option<String>,
+    /// The AliExpress gateway URL.
+    #[arg(long, env = "ALIEXPRESS_API_URL")]
+    pub api_url: Option<String>,
+    /// Upstream request timeout in seconds.
+    #[arg(long, env = "ALIEXPRESS_TIMEOUT")]
+    pub upstream_timeout: Option<String>,
+    /// auto (real when credentials are set), true (always mock) or false (credentials required).
+    #[arg(long, env = "MOCK_MODE")]
+    pub mock_mode: Option<String>,
+    /// Redis URL for the shared cache tier (memory only when unset).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Search cache time-to-live in seconds.
+    #[arg(long, env = "CACHE_TTL")]
+    pub cache_ttl: Option<String>,
+    /// Item cap of the memory cache.
+    #[arg(long, env = "MAX_MEMORY_CACHE_ITEMS")]
+    pub max_memory_cache_items: Option<String>,
+    /// Byte budget of the memory cache in MiB.
+    #[arg(long, env = "MEMORY_CACHE_MB")]
+    pub memory_cache_mb: Option<String>,
+    /// Admin key for /api/cache/* (admin endpoints are disabled without it).
+    #[arg(long, env = "ADMIN_API_KEY", hide_env_values = true)]
+    pub admin_api_key: Option<String>,
+    /// API key required on /api/* (open when unset).
+    #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
+    pub internal_api_key: Option<String>,
+    /// Comma-separated CORS origins.
+    #[arg(long, env = "ALLOWED_ORIGINS")]
+    pub allowed_origins: Option<String>,
+    /// Requests per minute per client.
+    #[arg(long, env = "MAX_REQUESTS_PER_MINUTE")]
+    pub max_requests_per_minute: Option<String>,
+    /// Requests per second per client.
+    #[arg(long, env = "MAX_REQUESTS_PER_SECOND")]
+    pub max_requests_per_second: Option<String>,
+    /// Log filter (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, env = "LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Environment name reported by /health.
+    #[arg(long, env = "ENVIRONMENT")]
+    pub environment: Option<String>,
+    /// The https origin the OpenAPI documents advertise.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+}
+
+/// The same keys, from the TOML file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<String>,
+    api_host: Option<String>,
+    api_port: Option<toml::Value>,
+    app_key: Option<String>,
+    app_secret: Option<String>,
+    tracking_id: Option<String>,
+    language: Option<String>,
+    currency: Option<String>,
+    api_url: Option<String>,
+    upstream_timeout: Option<toml::Value>,
+    mock_mode: Option<toml::Value>,
+    redis_url: Option<String>,
+    cache_ttl: Option<toml::Value>,
+    max_memory_cache_items: Option<toml::Value>,
+    memory_cache_mb: Option<toml::Value>,
+    admin_api_key: Option<String>,
+    internal_api_key: Option<String>,
+    allowed_origins: Option<String>,
+    max_requests_per_minute: Option<toml::Value>,
+    max_requests_per_second: Option<toml::Value>,
+    log_level: Option<String>,
+    log_format: Option<String>,
+    environment: Option<String>,
+    public_base_url: Option<String>,
+}
+
+/// A secret value: its `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the component that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub mode: ApiMode,
+    pub app_key: Option<String>,
+    pub app_secret: Option<Secret>,
+    pub tracking_id: String,
+    pub language: Language,
+    pub currency: Currency,
+    pub api_url: String,
+    pub upstream_timeout: Duration,
+    pub redis_url: Option<Secret>,
+    pub cache_ttl: Duration,
+    pub max_memory_cache_items: u64,
+    pub memory_cache_bytes: u64,
+    pub admin_api_key: Option<Secret>,
+    pub internal_api_key: Option<Secret>,
+    pub allowed_origins: Vec<String>,
+    pub max_requests_per_minute: u32,
+    pub max_requests_per_second: u32,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub environment: String,
+    pub public_base_url: String,
+}
+
+/// The default gateway.
+pub const DEFAULT_API_URL: &str = "https://api-sg.aliexpress.com/sync";
+
+impl Config {
+    /// Validates `args` (with the file already read into `file`), returning every mistake.
+    pub fn from_sources(args: &Args, file: &FileConfig) -> Result<Config, Vec<String>> {
+        let mut errors = Vec::new();
+        let text = |a: &Option<String>, f: &Option<String>| a.clone().or_else(|| f.clone()).filter(|s| !s.trim().is_empty());
+        let value = |a: &Option<String>, f: &Option<toml::Value>| {
+            a.clone().or_else(|| {
+                f.as_ref().map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            })
+        };
+
+        let host = text(&args.api_host, &file.api_host).unwrap_or_else(|| "0.0.0.0".to_owned());
+        let port = value(&args.api_port, &file.api_port).unwrap_or_else(|| "8000".to_owned());
+        let listen_text = text(&args.listen, &file.listen).unwrap_or_else(|| {
+            if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+        });
+        let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
+            errors.push(format!(
+                "listen address {listen_text:?} is not an IP:port (set --listen, or API_HOST to an IP address and API_PORT to 0..=65535)"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        });
+
+        let app_key = text(&args.app_key, &file.app_key);
+        let app_secret = text(&args.app_secret, &file.app_secret);
+        let setting = value(&args.mock_mode, &file.mock_mode)
+            .map(|s| s.parse::<MockModeSetting>())
+            .transpose()
+            .unwrap_or_else(|e| {
+                errors.push(e);
+                Some(MockModeSetting::Auto)
+            })
+            .unwrap_or_default();
+        let credentials = Credentials::from_values(app_key.as_deref(), app_secret.as_deref());
+        let mode = detect_mode(setting, credentials).unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            ApiMode::Mock
+        });
+
+        let language = text(&args.language, &file.language)
+            .map(|s| s.parse::<Language>())
+            .transpose()
+            .unwrap_or_else(|e| {
+                errors.push(format!("ALIEXPRESS_LANGUAGE {}", e.rule));
+                None
+            })
+            .unwrap_or_default();
+        let currency = text(&args.currency, &file.currency)
+            .map(|s| s.parse::<Currency>())
+            .transpose()
+            .unwrap_or_else(|e| {
+                errors.push(format!("ALIEXPRESS_CURRENCY {}", e.rule));
+                None
+            })
+            .unwrap_or_default();
+
+        let api_url = text(&args.api_url, &file.api_url).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            errors.push(format!("ALIEXPRESS_API_URL must be an http(s) URL, not {api_url:?}"));
+        }
+
+        let mut number = |name: &str, raw: Option<String>, default: u64, range: std::ops::RangeInclusive<u64>| -> u64 {
+            match raw.map(|s| s.trim().parse::<u64>().map_err(|_| s)) {
+                None => default,
+                Some(Ok(n)) if range.contains(&n) => n,
+                Some(Ok(n)) => {
+                    errors.push(format!("{name} must be between {} and {}, not {n}", range.start(), range.end()));
+                    default
+                }
+                Some(Err(s)) => {
+                    errors.push(format!("{name} must be a whole number, not {s:?}"));
+                    default
+                }
+            }
+        };
+        let upstream_timeout = number("ALIEXPRESS_TIMEOUT", value(&args.upstream_timeout, &file.upstream_timeout), 10, 1..=120);
+        let cache_ttl = number("CACHE_TTL", value(&args.cache_ttl, &file.cache_ttl), 3600, 1..=7 * 86_400);
+        let max_items = number(
+            "MAX_MEMORY_CACHE_ITEMS",
+            value(&args.max_memory_cache_items, &file.max_memory_cache_items),
+            10_000,
+            1..=10_000_000,
+        );
+        let memory_mb = number("MEMORY_CACHE_MB", value(&args.memory_cache_mb, &file.memory_cache_mb), 64, 1..=65_536);
+        let per_minute = number(
+            "MAX_REQUESTS_PER_MINUTE",
+            value(&args.max_requests_per_minute, &file.max_requests_per_minute),
+            60,
+            1..=1_000_000,
+        );
+        let per_second = number(
+            "MAX_REQUESTS_PER_SECOND",
+            value(&args.max_requests_per_second, &file.max_requests_per_second),
+            5,
+            1..=100_000,
+        );
+
+        let redis_url = text(&args.redis_url, &file.redis_url);
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+                errors.push("REDIS_URL must start with redis://, rediss:// or unix://".to_owned());
+            }
+        }
+
+        let secret = |a: &Option<String>, f: &Option<String>, name: &str, errors: &mut Vec<String>| {
+            let v = text(a, f)?;
+            if v.len() < 16 {
+                errors.push(format!("{name} must be at least 16 characters long"));
+            }
+            Some(Secret(v))
+        };
+        let admin_api_key = secret(&args.admin_api_key, &file.admin_api_key, "ADMIN_API_KEY", &mut errors);
+        let internal_api_key = secret(&args.internal_api_key, &file.internal_api_key, "INTERNAL_API_KEY", &mut errors);
+        if let (Some(a), Some(i)) = (&admin_api_key, &internal_api_key) {
+            if a == i {
+                errors.push("ADMIN_API_KEY and INTERNAL_API_KEY must differ".to_owned());
+            }
+        }
+
+        let allowed_origins: Vec<String> = text(&args.allowed_origins, &file.allowed_origins)
+            .unwrap_or_else(|| "https://chat.openai.com,https://chatgpt.com".to_owned())
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for origin in &allowed_origins {
+            if origin == "*" {
+                errors.push("ALLOWED_ORIGINS must list exact origins; \"*\" is not allowed".to_owned());
+            } else if !(origin.starts_with("https://") || origin.starts_with("http://")) || origin[8..].contains('/') {
+                errors.push(format!("ALLOWED_ORIGINS entry {origin:?} is not an origin like https://chatgpt.com"));
+            }
+        }
+
+        let log_level = text(&args.log_level, &file.log_level).unwrap_or_else(|| "info".to_owned()).to_ascii_lowercase();
+        let log_format = match text(&args.log_format, &file.log_format).as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                errors.push(format!("LOG_FORMAT must be text or json, not {other:?}"));
+                LogFormat::Text
+            }
+        };
+        let environment = text(&args.environment, &file.environment).unwrap_or_else(|| "production".to_owned());
+        let public_base_url = text(&args.public_base_url, &file.public_base_url)
+            .unwrap_or_else(|| "https://alistach.example.com".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !public_base_url.starts_with("https://") || public_base_url.len() <= "https://".len() {
+            errors.push(format!(
+                "PUBLIC_BASE_URL must be an https origin (GPT Actions require https), not {public_base_url:?}"
+            ));
+        }
+        let tracking_id = text(&args.tracking_id, &file.tracking_id).unwrap_or_else(|| "gpt_chat".to_owned());
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Config {
+            listen,
+            mode,
+            app_key,
+            app_secret: app_secret.map(Secret),
+            tracking_id,
+            language,
+            currency,
+            api_url,
+            upstream_timeout: Duration::from_secs(upstream_timeout),
+            redis_url: redis_url.map(Secret),
+            cache_ttl: Duration::from_secs(cache_ttl),
+            max_memory_cache_items: max_items,
+            memory_cache_bytes: memory_mb * 1024 * 1024,
+            admin_api_key,
+            internal_api_key,
+            allowed_origins,
+            max_requests_per_minute: per_minute as u32,
+            max_requests_per_second: per_second as u32,
+            log_level,
+            log_format,
+            environment,
+            public_base_url,
+        })
+    }
+
+    /// The effective configuration with secrets redacted, one `key = value` per line.
+    pub fn redacted(&self) -> String {
+        let set = |s: &Option<Secret>| if s.is_some() { "*** (set)" } else { "(not set)" };
+        let lines = [
+            format!("listen = {}", self.listen),
+            format!("mode = {}", self.mode),
+            format!("app_key = {}", if self.app_key.is_some() { "*** (set)" } else { "(not set)" }),
+            format!("app_secret = {}", set(&self.app_secret)),
+            format!("tracking_id = {}", self.tracking_id),
+            format!("language = {}", self.language),
+            format!("currency = {}", self.currency),
+            format!("api_url = {}", self.api_url),
+            format!("upstream_timeout_s = {}", self.upstream_timeout.as_secs()),
+            format!("redis_url = {}", set(&self.redis_url)),
+            format!("cache_ttl_s = {}", self.cache_ttl.as_secs()),
+            format!("max_memory_cache_items = {}", self.max_memory_cache_items),
+            format!("memory_cache_bytes = {}", self.memory_cache_bytes),
+            format!("admin_api_key = {}", set(&self.admin_api_key)),
+            format!("internal_api_key = {}", set(&self.internal_api_key)),
+            format!("allowed_origins = {}", self.allowed_origins.join(",")),
+            format!("max_requests_per_minute = {}", self.max_requests_per_minute),
+            format!("max_requests_per_second = {}", self.max_requests_per_second),
+            format!("log_level = {}", self.log_level),
+            format!("log_format = {:?}", self.log_format),
+            format!("environment = {}", self.environment),
+            format!("public_base_url = {}", self.public_base_url),
+        ];
+        lines.join("\n")
+    }
+}
+
+/// Reads the TOML file named by `--config`, if any.
+pub fn read_file(path: Option<&PathBuf>) -> Result<FileConfig, String> {
+    let Some(path) = path else { return Ok(FileConfig::default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.message()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> Args {
+        let mut argv = vec!["alistach-server".to_owned()];
+        for (k, v) in pairs {
+            argv.push(format!("--{k}={v}"));
+        }
+        Args::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_mock_mode_on_port_8000() {
+        let c = Config::from_sources(&Args::default(), &FileConfig::default()).unwrap();
+        assert_eq!(c.mode, ApiMode::Mock);
+        assert_eq!(c.listen.port(), 8000);
+        assert_eq!(c.cache_ttl, Duration::from_secs(3600));
+        assert_eq!(c.tracking_id, "gpt_chat");
+    }
+
+    #[test]
+    fn every_mistake_is_reported() {
+        let a = args(&[
+            ("port", "99999"),
+            ("currency", "DOGE"),
+            ("mock-mode", "false"),
+            ("cache-ttl", "soon"),
+            ("allowed-origins", "*"),
+            ("public-base-url", "http://insecure.example"),
+            ("admin-api-key", "short"),
+        ]);
+        let errors = Config::from_sources(&a, &FileConfig::default()).unwrap_err();
+        let all = errors.join("\n");
+        for needle in ["listen address", "ALIEXPRESS_CURRENCY", "MOCK_MODE=false", "CACHE_TTL", "ALLOWED_ORIGINS", "PUBLIC_BASE_URL", "ADMIN_API_KEY"] {
+            assert!(all.contains(needle), "missing {needle} in {all}");
+        }
+        assert!(!all.contains("short"), "a secret leaked into an error: {all}");
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_secrets_are_redacted() {
+        let file: FileConfig = toml::from_str("app_key = \"filekey\"\napp_secret = \"topsecretvalue\"\ncache_ttl = 60\napi_port = 9000").unwrap();
+        let c = Config::from_sources(&args(&[("cache-ttl", "120")]), &file).unwrap();
+        assert_eq!(c.cache_ttl, Duration::from_secs(120));
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.mode, ApiMode::Real);
+        let shown = format!("{}\n{:?}", c.redacted(), c);
+        assert!(!shown.contains("topsecretvalue"), "{shown}");
+    }
+}
