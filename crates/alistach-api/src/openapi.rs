@@ -1,0 +1,769 @@
+//! Builds the OpenAPI 3.1 documents (full and GPT Actions) from the route table and the schemars schemas.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+
+use crate::routes::{Access, ROUTES, Route, RouteId};
+use crate::types::{
+    AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
+    CacheClearResponse, CacheStatsResponse, CategoriesResponse, Health, HotProductsResponse, Probe,
+    Problem, ProductDetailsQuery, ProductDetailsResponse, RootInfo, SearchRequest, SearchResponse,
+    StatusResponse, SystemInfo,
+};
+
+/// Which document to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// Every documented route, admin ones included.
+    Full,
+    /// Only the operations a ChatGPT GPT Action should call, shaped so the GPT editor imports it unedited.
+    Gpt,
+}
+
+/// What the documents say about the deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenApiOptions {
+    /// The public https URL clients reach the service at, e.g. `https://alistach.example.com`.
+    pub public_base_url: String,
+    /// Declare the bearer API key (`INTERNAL_API_KEY`) on the `/api/*` operations.
+    pub api_key_security: bool,
+    /// The `info.version` of the document (the AliStach version).
+    pub version: String,
+}
+
+impl OpenApiOptions {
+    /// Options for `public_base_url` with the API key declared and this crate's version.
+    pub fn new(public_base_url: impl Into<String>) -> Self {
+        OpenApiOptions {
+            public_base_url: public_base_url.into(),
+            api_key_security: true,
+            version: crate::VERSION.to_owned(),
+        }
+    }
+
+    /// Checks what GPT Actions require of the server URL: absolute `https://` with a host, no query
+    /// or fragment. [`openapi`] itself never fails; call this where the options are configured.
+    pub fn validate(&self) -> Result<(), OpenApiOptionsError> {
+        let url = self.public_base_url.trim();
+        let Some(rest) = url.strip_prefix("https://") else {
+            return Err(OpenApiOptionsError::NotHttps(url.to_owned()));
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(OpenApiOptionsError::NoHost(url.to_owned()));
+        }
+        if url.contains(['?', '#']) {
+            return Err(OpenApiOptionsError::QueryOrFragment(url.to_owned()));
+        }
+        if self.version.trim().is_empty() {
+            return Err(OpenApiOptionsError::EmptyVersion);
+        }
+        Ok(())
+    }
+
+    fn server_url(&self) -> &str {
+        self.public_base_url.trim().trim_end_matches('/')
+    }
+}
+
+/// Why [`OpenApiOptions::validate`] rejected the options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpenApiOptionsError {
+    /// GPT Actions only call https servers.
+    NotHttps(String),
+    /// The URL has no host.
+    NoHost(String),
+    /// A server URL is a base; a query or fragment would be glued to every path.
+    QueryOrFragment(String),
+    /// `info.version` is required.
+    EmptyVersion,
+}
+
+impl fmt::Display for OpenApiOptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenApiOptionsError::NotHttps(url) => {
+                write!(
+                    f,
+                    "public base URL {url:?} must start with https:// (GPT Actions only call https servers)"
+                )
+            }
+            OpenApiOptionsError::NoHost(url) => write!(f, "public base URL {url:?} has no host"),
+            OpenApiOptionsError::QueryOrFragment(url) => {
+                write!(
+                    f,
+                    "public base URL {url:?} must not contain a query or fragment"
+                )
+            }
+            OpenApiOptionsError::EmptyVersion => {
+                f.write_str("the document version must not be empty")
+            }
+        }
+    }
+}
+
+impl std::error::Error for OpenApiOptionsError {}
+
+const API_KEY_SCHEME: &str = "ApiKeyAuth";
+const ADMIN_KEY_SCHEME: &str = "AdminKeyAuth";
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// What a successful answer carries.
+enum Content {
+    Json(SchemaFn),
+    Html,
+    JavaScript,
+    Prometheus,
+    OpenApiDocument,
+}
+
+/// Everything about an operation the route table does not say.
+struct OpSpec {
+    /// Longer text for the model and the reader; at most 300 characters.
+    description: &'static str,
+    /// The query parameters, as the object schema of a struct.
+    query: Option<SchemaFn>,
+    /// The JSON request body.
+    body: Option<SchemaFn>,
+    ok: Content,
+    /// The operation calls AliExpress, so it can fail with 502/503/504.
+    upstream: bool,
+}
+
+fn json_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+fn object_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    T::json_schema(g)
+}
+
+// An exhaustive match, so adding a RouteId without describing it does not compile.
+fn spec(id: RouteId) -> OpSpec {
+    let plain = |description, ok| OpSpec {
+        description,
+        query: None,
+        body: None,
+        ok,
+        upstream: false,
+    };
+    match id {
+        RouteId::Root => plain(
+            "Names the service, its mode and where the documentation is.",
+            Content::Json(json_of::<RootInfo>),
+        ),
+        RouteId::Health => plain(
+            "The v1.1.0 health document: mode, configuration flags (never secrets) and cache backend.",
+            Content::Json(json_of::<Health>),
+        ),
+        RouteId::Livez => plain(
+            "Answers 200 while the process serves requests.",
+            Content::Json(json_of::<Probe>),
+        ),
+        RouteId::Readyz => plain(
+            "Answers 200 when the service can answer requests (cache reachable), 503 otherwise.",
+            Content::Json(json_of::<Probe>),
+        ),
+        RouteId::SearchPost => OpSpec {
+            description: "Searches AliExpress products. Identical searches are served from the cache; \
+                          metadata.cache_status says HIT, MISS, STALE or BYPASS.",
+            query: None,
+            body: Some(json_of::<SearchRequest>),
+            ok: Content::Json(json_of::<SearchResponse>),
+            upstream: true,
+        },
+        RouteId::SearchNoCache => OpSpec {
+            description: "Searches AliExpress products without reading the cache (the fresh answer is stored).",
+            query: None,
+            body: Some(json_of::<SearchRequest>),
+            ok: Content::Json(json_of::<SearchResponse>),
+            upstream: true,
+        },
+        RouteId::SearchGet => OpSpec {
+            description: "Searches AliExpress products. Give keywords (or category_ids). Each product has prices as \
+                          decimal strings, its rating, sales volume and promotion_link, the affiliate link to share \
+                          with the user.",
+            query: Some(object_of::<SearchRequest>),
+            body: None,
+            ok: Content::Json(json_of::<SearchResponse>),
+            upstream: true,
+        },
+        RouteId::ProductsGet => OpSpec {
+            description: "The v1.1.0 search with query parameters; same parameters and answer as searchProducts.",
+            query: Some(object_of::<SearchRequest>),
+            body: None,
+            ok: Content::Json(json_of::<SearchResponse>),
+            upstream: true,
+        },
+        RouteId::ProductDetails => OpSpec {
+            description: "Gets full details (prices, images, rating, shop, promotion_link) for up to 50 products, \
+                          given their ids or their AliExpress URLs.",
+            query: Some(object_of::<ProductDetailsQuery>),
+            body: None,
+            ok: Content::Json(json_of::<ProductDetailsResponse>),
+            upstream: true,
+        },
+        RouteId::HotProducts => OpSpec {
+            description: "Gets hot products: popular items with a higher affiliate commission, optionally filtered \
+                          by keywords, category and price.",
+            query: Some(object_of::<SearchRequest>),
+            body: None,
+            ok: Content::Json(json_of::<HotProductsResponse>),
+            upstream: true,
+        },
+        RouteId::Categories => OpSpec {
+            description: "Lists AliExpress product categories; use a category_id in searchProducts to search within \
+                          a category.",
+            query: None,
+            body: None,
+            ok: Content::Json(json_of::<CategoriesResponse>),
+            upstream: true,
+        },
+        RouteId::AffiliateLinks => OpSpec {
+            description: "Turns up to 50 AliExpress product URLs into affiliate links. Share affiliate_url with the \
+                          user instead of the original URL.",
+            query: None,
+            body: Some(json_of::<AffiliateLinksRequest>),
+            ok: Content::Json(json_of::<AffiliateLinksResponse>),
+            upstream: true,
+        },
+        RouteId::AffiliateLink => OpSpec {
+            description: "Turns one AliExpress product URL into an affiliate link. Share affiliate_url with the user.",
+            query: Some(object_of::<AffiliateLinkQuery>),
+            body: None,
+            ok: Content::Json(json_of::<AffiliateLinksResponse>),
+            upstream: true,
+        },
+        RouteId::Status => plain(
+            "Mode, capabilities, counters and the cache statistics, in the v1.1.0 shape.",
+            Content::Json(json_of::<StatusResponse>),
+        ),
+        RouteId::CacheStats => plain(
+            "Cache hits, misses, sets and errors, in total and per tier. Needs the admin key.",
+            Content::Json(json_of::<CacheStatsResponse>),
+        ),
+        RouteId::CacheClear => OpSpec {
+            description: "Removes cached entries of one kind (pattern) or all of them. Needs the admin key.",
+            query: Some(object_of::<CacheClearQuery>),
+            body: None,
+            ok: Content::Json(json_of::<CacheClearResponse>),
+            upstream: false,
+        },
+        RouteId::SystemInfo => plain(
+            "Version, mode and default language, currency and tracking id. Never shows secrets.",
+            Content::Json(json_of::<SystemInfo>),
+        ),
+        RouteId::OpenApi => plain(
+            "This document, with every operation.",
+            Content::OpenApiDocument,
+        ),
+        RouteId::OpenApiGpt => plain(
+            "The document to import into a GPT Action: only the product and link operations.",
+            Content::OpenApiDocument,
+        ),
+        RouteId::Docs => plain(
+            "An interactive page that reads /openapi.json; works offline.",
+            Content::Html,
+        ),
+        RouteId::DocsAsset => plain(
+            "The RapiDoc script the documentation page loads.",
+            Content::JavaScript,
+        ),
+        RouteId::Metrics => plain(
+            "Request and cache metrics in the Prometheus text format. Needs the admin key.",
+            Content::Prometheus,
+        ),
+    }
+}
+
+// Envelope names come from the generic parameters; these read better in the documents.
+const RENAMES: &[(&str, &str)] = &[
+    ("Envelope_SearchData_SearchMetadata", "SearchResponse"),
+    (
+        "Envelope_ProductDetailsData_ProductDetailsMetadata",
+        "ProductDetailsResponse",
+    ),
+    (
+        "Envelope_CategoriesData_CategoriesMetadata",
+        "CategoriesResponse",
+    ),
+    (
+        "Envelope_AffiliateLinksData_AffiliateLinksMetadata",
+        "AffiliateLinksResponse",
+    ),
+    ("Envelope_StatusData_StatusMetadata", "StatusResponse"),
+    (
+        "Envelope_CacheStatsData_CacheStatsMetadata",
+        "CacheStatsResponse",
+    ),
+    (
+        "Envelope_CacheClearData_CacheClearMetadata",
+        "CacheClearResponse",
+    ),
+];
+
+const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
+
+/// Builds the OpenAPI 3.1.0 document for `profile`.
+///
+/// The result depends only on the arguments, so the checked-in `docs/openapi*.json` and what the
+/// server serves are byte-identical for the same options.
+pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
+
+    let routes: Vec<&Route> = ROUTES
+        .iter()
+        .filter(|r| match profile {
+            Profile::Full => r.in_openapi,
+            Profile::Gpt => r.in_gpt && r.in_openapi,
+        })
+        .collect();
+
+    let problem_ref = Value::from(generator.subschema_for::<Problem>());
+    let mut paths = Map::new();
+    for route in &routes {
+        let op = operation(
+            route,
+            &spec(route.id),
+            profile,
+            opts,
+            &mut generator,
+            &problem_ref,
+        );
+        let item = paths
+            .entry(route.path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(item) = item {
+            item.insert(route.method.to_ascii_lowercase(), op);
+        }
+    }
+
+    let mut schemas = generator.take_definitions(true);
+    let mut paths = Value::Object(paths);
+    for (from, to) in RENAMES {
+        if let Some(schema) = schemas.remove(*from) {
+            schemas.insert((*to).to_owned(), schema);
+        }
+    }
+    let mut schemas = Value::Object(schemas);
+    rename_refs(&mut schemas);
+    rename_refs(&mut paths);
+
+    let mut security_schemes = Map::new();
+    if opts.api_key_security {
+        security_schemes.insert(
+            API_KEY_SCHEME.to_owned(),
+            json!({
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The API key (INTERNAL_API_KEY of the server), sent as Authorization: Bearer <key>."
+            }),
+        );
+    }
+    if profile == Profile::Full {
+        security_schemes.insert(
+            ADMIN_KEY_SCHEME.to_owned(),
+            json!({
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-admin-key",
+                "description": "The admin key (ADMIN_API_KEY of the server); Authorization: Bearer <admin key> works too."
+            }),
+        );
+    }
+
+    let (title, description) = match profile {
+        Profile::Full => (
+            "AliStach API",
+            "A self-hosted gateway to the AliExpress Affiliate API: product search, details, hot products, \
+             categories and affiliate links, with caching. Compatible with the v1.1.0 paths and field names.",
+        ),
+        Profile::Gpt => (
+            "AliStach AliExpress Search",
+            "Search AliExpress products, read product details and categories, and create affiliate links to share.",
+        ),
+    };
+
+    let mut components = Map::new();
+    components.insert("schemas".to_owned(), schemas);
+    if !security_schemes.is_empty() {
+        components.insert(
+            "securitySchemes".to_owned(),
+            Value::Object(security_schemes),
+        );
+    }
+
+    let mut doc = json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "description": description,
+            "version": opts.version,
+            "license": { "name": "MIT", "identifier": "MIT" }
+        },
+        "servers": [ { "url": opts.server_url() } ],
+        "paths": paths,
+        "components": components,
+    });
+
+    if profile == Profile::Gpt {
+        single_typed(&mut doc);
+        unroll_category_tree(&mut doc);
+        prune_unreferenced_schemas(&mut doc);
+    }
+    doc
+}
+
+fn operation(
+    route: &Route,
+    spec: &OpSpec,
+    profile: Profile,
+    opts: &OpenApiOptions,
+    generator: &mut SchemaGenerator,
+    problem_ref: &Value,
+) -> Value {
+    let mut op = Map::new();
+    op.insert("operationId".into(), route.operation_id.into());
+    op.insert("summary".into(), route.summary.into());
+    op.insert("description".into(), spec.description.into());
+    op.insert("tags".into(), json!([tag(route)]));
+
+    if let Some(query) = spec.query {
+        op.insert(
+            "parameters".into(),
+            Value::Array(query_parameters(query(generator))),
+        );
+    }
+    if let Some(body) = spec.body {
+        op.insert(
+            "requestBody".into(),
+            json!({
+                "required": true,
+                "content": { "application/json": { "schema": Value::from(body(generator)) } }
+            }),
+        );
+    }
+
+    let mut responses = Map::new();
+    responses.insert("200".into(), ok_response(&spec.ok, generator));
+    let problem = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/problem+json": { "schema": problem_ref.clone() } }
+        })
+    };
+    let has_input = spec.query.is_some() || spec.body.is_some();
+    if spec.body.is_some() {
+        responses.insert("400".into(), problem("Malformed JSON body."));
+    }
+    if has_input {
+        responses.insert(
+            "422".into(),
+            problem("Invalid input; `errors` names each field and the rule it broke."),
+        );
+    }
+    match route.access {
+        Access::Public => {}
+        Access::Api => {
+            if opts.api_key_security {
+                responses.insert("401".into(), problem("Missing or wrong API key."));
+            }
+            responses.insert(
+                "429".into(),
+                problem("Too many requests; retry after `Retry-After` seconds."),
+            );
+        }
+        Access::Admin => {
+            responses.insert("401".into(), problem("Missing or wrong admin key."));
+            responses.insert(
+                "403".into(),
+                problem("Admin endpoints are disabled (no ADMIN_API_KEY configured)."),
+            );
+        }
+    }
+    if spec.body.is_some() {
+        responses.insert("413".into(), problem("Request body too large."));
+    }
+    if spec.upstream {
+        responses.insert(
+            "502".into(),
+            problem("AliExpress rejected the call or answered something unreadable."),
+        );
+        responses.insert(
+            "503".into(),
+            problem(
+                "AliExpress is unavailable or rate limited; retry after `Retry-After` seconds.",
+            ),
+        );
+        responses.insert("504".into(), problem("AliExpress did not answer in time."));
+    }
+    if route.id == RouteId::Readyz {
+        responses.insert(
+            "503".into(),
+            json!({
+                "description": "Not ready; `checks` says which dependency failed.",
+                "content": { "application/json": { "schema": Value::from(generator.subschema_for::<Probe>()) } }
+            }),
+        );
+    }
+    op.insert("responses".into(), Value::Object(responses));
+
+    let security = match route.access {
+        Access::Public => None,
+        Access::Api => opts
+            .api_key_security
+            .then(|| json!([{ API_KEY_SCHEME: [] }])),
+        Access::Admin => (profile == Profile::Full).then(|| json!([{ ADMIN_KEY_SCHEME: [] }])),
+    };
+    if let Some(security) = security {
+        op.insert("security".into(), security);
+    }
+    if profile == Profile::Gpt && route.method != "GET" {
+        // Creating links changes nothing the user would need to confirm; without this ChatGPT asks
+        // for approval on every call.
+        op.insert("x-openai-isConsequential".into(), false.into());
+    }
+    Value::Object(op)
+}
+
+fn tag(route: &Route) -> &'static str {
+    match route.id {
+        RouteId::SearchPost
+        | RouteId::SearchNoCache
+        | RouteId::SearchGet
+        | RouteId::ProductsGet
+        | RouteId::ProductDetails
+        | RouteId::HotProducts
+        | RouteId::Categories => "products",
+        RouteId::AffiliateLinks | RouteId::AffiliateLink => "affiliate",
+        RouteId::CacheStats | RouteId::CacheClear | RouteId::Metrics => "admin",
+        RouteId::Root
+        | RouteId::Health
+        | RouteId::Livez
+        | RouteId::Readyz
+        | RouteId::Status
+        | RouteId::SystemInfo
+        | RouteId::OpenApi
+        | RouteId::OpenApiGpt
+        | RouteId::Docs
+        | RouteId::DocsAsset => "service",
+    }
+}
+
+fn ok_response(content: &Content, generator: &mut SchemaGenerator) -> Value {
+    match content {
+        Content::Json(schema) => json!({
+            "description": "Success.",
+            "content": { "application/json": { "schema": Value::from(schema(generator)) } }
+        }),
+        Content::Html => json!({
+            "description": "The HTML page.",
+            "content": { "text/html": { "schema": { "type": "string" } } }
+        }),
+        Content::JavaScript => json!({
+            "description": "The script.",
+            "content": { "text/javascript": { "schema": { "type": "string" } } }
+        }),
+        Content::Prometheus => json!({
+            "description": "Metrics in the Prometheus text exposition format 0.0.4.",
+            "content": { "text/plain": { "schema": { "type": "string" } } }
+        }),
+        Content::OpenApiDocument => json!({
+            "description": "An OpenAPI 3.1.0 document.",
+            "content": { "application/json": { "schema": {
+                "type": "object",
+                "required": ["openapi", "info", "paths"],
+                "properties": {
+                    "openapi": { "type": "string" },
+                    "info": { "type": "object", "properties": { "title": { "type": "string" }, "version": { "type": "string" } } },
+                    "paths": { "type": "object", "properties": {} }
+                }
+            } } }
+        }),
+    }
+}
+
+/// Turns the object schema of a query struct into one OpenAPI parameter per property.
+fn query_parameters(schema: Schema) -> Vec<Value> {
+    let schema = Value::from(schema);
+    let required: BTreeSet<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let mut property = property.clone();
+            let description = property
+                .as_object_mut()
+                .and_then(|p| p.remove("description"));
+            let mut parameter = Map::new();
+            parameter.insert("name".into(), name.as_str().into());
+            parameter.insert("in".into(), "query".into());
+            parameter.insert("required".into(), required.contains(name.as_str()).into());
+            if let Some(description) = description {
+                parameter.insert("description".into(), description);
+            }
+            // A query parameter is absent rather than null, so the Option's null alternative goes.
+            single_typed(&mut property);
+            // Query values arrive as text; a price is a decimal string here, never a JSON number.
+            if property.get("anyOf").is_some() && name.ends_with("_price") {
+                property = json!({ "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$" });
+            }
+            parameter.insert("schema".into(), property);
+            Value::Object(parameter)
+        })
+        .collect()
+}
+
+fn rename_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get_mut("$ref")
+                && let Some(name) = reference.strip_prefix(SCHEMA_REF_PREFIX)
+                && let Some((_, to)) = RENAMES.iter().find(|(from, _)| *from == name)
+            {
+                *reference = format!("{SCHEMA_REF_PREFIX}{to}");
+            }
+            map.values_mut().for_each(rename_refs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(rename_refs),
+        _ => {}
+    }
+}
+
+/// Rewrites schemas into the subset GPT Actions import reliably: one `type` per schema (no
+/// `["string", "null"]`), no `{"type": "null"}` alternatives, and only standard integer formats.
+fn single_typed(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get("type") {
+                let kept: Vec<Value> = types
+                    .iter()
+                    .filter(|t| t.as_str() != Some("null"))
+                    .cloned()
+                    .collect();
+                if kept.len() == 1 {
+                    map.insert("type".into(), kept[0].clone());
+                } else if kept.is_empty() {
+                    map.remove("type");
+                } else {
+                    // Several real types: express them as alternatives so each has one type.
+                    map.remove("type");
+                    map.insert(
+                        "anyOf".into(),
+                        Value::Array(kept.into_iter().map(|t| json!({ "type": t })).collect()),
+                    );
+                }
+            }
+            for key in ["anyOf", "oneOf"] {
+                let Some(Value::Array(alternatives)) = map.get_mut(key) else {
+                    continue;
+                };
+                alternatives.retain(|a| a.get("type").and_then(Value::as_str) != Some("null"));
+                if alternatives.len() == 1 {
+                    let only = alternatives.remove(0);
+                    map.remove(key);
+                    if let Value::Object(only) = only {
+                        for (k, v) in only {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+            if map.get("default") == Some(&Value::Null) {
+                map.remove("default");
+            }
+            if let Some(Value::String(format)) = map.get("format") {
+                match format.as_str() {
+                    "uint8" | "uint16" | "int8" | "int16" | "uint32" | "int32" => {
+                        map.insert("format".into(), "int32".into());
+                    }
+                    "uint64" | "int64" | "uint" | "int" => {
+                        map.insert("format".into(), "int64".into());
+                    }
+                    _ => {}
+                }
+            }
+            map.values_mut().for_each(single_typed);
+        }
+        Value::Array(items) => items.iter_mut().for_each(single_typed),
+        _ => {}
+    }
+}
+
+/// Replaces the self-reference `Category.children: [Category]` with a `Subcategory` schema that has
+/// no `children`, since the tree is two levels deep and GPT Actions cope poorly with recursive schemas.
+fn unroll_category_tree(doc: &mut Value) {
+    let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") else {
+        return;
+    };
+    let Some(category) = schemas.get("Category").cloned() else {
+        return;
+    };
+    let mut subcategory = category;
+    if let Some(Value::Object(properties)) = subcategory.get_mut("properties") {
+        properties.remove("children");
+    }
+    subcategory["description"] = "A subcategory of a top-level category.".into();
+    schemas.insert("Subcategory".to_owned(), subcategory);
+    if let Some(Value::Object(items)) = schemas
+        .get_mut("Category")
+        .and_then(|c| c.pointer_mut("/properties/children/items"))
+    {
+        items.insert(
+            "$ref".to_owned(),
+            format!("{SCHEMA_REF_PREFIX}Subcategory").into(),
+        );
+    }
+}
+
+/// Drops component schemas no GPT operation reaches, so admin-only shapes stay out of the GPT document.
+fn prune_unreferenced_schemas(doc: &mut Value) {
+    let mut reachable = BTreeSet::new();
+    let mut pending = Vec::new();
+    collect_refs(&doc["paths"], &mut pending);
+    while let Some(name) = pending.pop() {
+        if reachable.insert(name.clone())
+            && let Some(schema) = doc["components"]["schemas"].get(&name)
+        {
+            collect_refs(schema, &mut pending);
+        }
+    }
+    if let Some(Value::Object(schemas)) =
+        doc.get_mut("components").and_then(|c| c.get_mut("schemas"))
+    {
+        schemas.retain(|name, _| reachable.contains(name));
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(SCHEMA_REF_PREFIX))
+            {
+                out.push(name.to_owned());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}

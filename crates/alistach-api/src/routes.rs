@@ -1,0 +1,586 @@
+//! The route table shared by the HTTP router and the OpenAPI builder, so neither can drift from the other.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Every endpoint AliStach answers. The router matches on this and the OpenAPI builder describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    /// `GET /`: service banner.
+    Root,
+    /// `GET /health`: the v1.1.0 health document.
+    Health,
+    /// `GET /livez`: liveness probe.
+    Livez,
+    /// `GET /readyz`: readiness probe.
+    Readyz,
+    /// `POST /api/products/search`: cached product search, JSON body.
+    SearchPost,
+    /// `POST /api/products/search/no-cache`: product search bypassing the cache.
+    SearchNoCache,
+    /// `GET /api/products/search`: product search from query parameters.
+    SearchGet,
+    /// `GET /api/products`: the v1.1.0 query-parameter search.
+    ProductsGet,
+    /// `GET /api/products/details`: details for product ids or URLs.
+    ProductDetails,
+    /// `GET /api/products/hot`: hot (high-commission) products.
+    HotProducts,
+    /// `GET /api/categories`: the category tree.
+    Categories,
+    /// `POST /api/affiliate/links`: affiliate links for many URLs.
+    AffiliateLinks,
+    /// `GET /api/affiliate/link`: the affiliate link for one URL.
+    AffiliateLink,
+    /// `GET /api/status`: service status and capabilities.
+    Status,
+    /// `GET /api/cache/stats`: cache statistics (admin).
+    CacheStats,
+    /// `POST /api/cache/clear`: cache invalidation (admin).
+    CacheClear,
+    /// `GET /system/info`: configuration summary.
+    SystemInfo,
+    /// `GET /openapi.json`: the full OpenAPI document.
+    OpenApi,
+    /// `GET /openapi-gpt.json`: the OpenAPI document for GPT Actions.
+    OpenApiGpt,
+    /// `GET /docs`: the interactive API page.
+    Docs,
+    /// `GET /docs/rapidoc-min.js`: the script the API page loads.
+    DocsAsset,
+    /// `GET /metrics`: Prometheus metrics (admin).
+    Metrics,
+}
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, no key.
+    Public,
+    /// Callers with an API key (or any key when keys are not configured).
+    Api,
+    /// Callers with the admin key.
+    Admin,
+}
+
+/// One row of the route table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Stable identity the router dispatches on.
+    pub id: RouteId,
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Exact path; AliStach has no path parameters.
+    pub path: &'static str,
+    /// camelCase OpenAPI `operationId`; GPT Actions key on it, so it never changes.
+    pub operation_id: &'static str,
+    /// One-line summary, at most 300 characters (a GPT Actions limit).
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Listed in the GPT Actions document.
+    pub in_gpt: bool,
+    /// Listed in the full OpenAPI document.
+    pub in_openapi: bool,
+}
+
+// Positional on purpose: one row per line keeps the table readable.
+#[allow(clippy::too_many_arguments)]
+const fn route(
+    id: RouteId,
+    method: &'static str,
+    path: &'static str,
+    operation_id: &'static str,
+    summary: &'static str,
+    access: Access,
+    in_gpt: bool,
+    in_openapi: bool,
+) -> Route {
+    Route {
+        id,
+        method,
+        path,
+        operation_id,
+        summary,
+        access,
+        in_gpt,
+        in_openapi,
+    }
+}
+
+use Access::{Admin, Api, Public};
+
+/// The whole table, in the order the documents list it.
+pub const ROUTES: &[Route] = &[
+    route(
+        RouteId::Root,
+        "GET",
+        "/",
+        "getServiceInfo",
+        "Service banner with links to the documentation",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::Health,
+        "GET",
+        "/health",
+        "getHealth",
+        "Health summary (v1.1.0 compatible)",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::Livez,
+        "GET",
+        "/livez",
+        "getLiveness",
+        "Liveness probe: the process is serving",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::Readyz,
+        "GET",
+        "/readyz",
+        "getReadiness",
+        "Readiness probe: the service can answer requests",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::SearchPost,
+        "POST",
+        "/api/products/search",
+        "searchProductsPost",
+        "Search AliExpress products (JSON body, cached)",
+        Api,
+        false,
+        true,
+    ),
+    route(
+        RouteId::SearchNoCache,
+        "POST",
+        "/api/products/search/no-cache",
+        "searchProductsNoCache",
+        "Search AliExpress products, bypassing the cache",
+        Api,
+        false,
+        true,
+    ),
+    route(
+        RouteId::SearchGet,
+        "GET",
+        "/api/products/search",
+        "searchProducts",
+        "Search AliExpress products by keywords, category, price range and sort order",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::ProductsGet,
+        "GET",
+        "/api/products",
+        "listProducts",
+        "Search AliExpress products with query parameters (v1.1.0 compatible)",
+        Api,
+        false,
+        true,
+    ),
+    route(
+        RouteId::ProductDetails,
+        "GET",
+        "/api/products/details",
+        "getProductDetails",
+        "Get full details for AliExpress products by id or product URL",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::HotProducts,
+        "GET",
+        "/api/products/hot",
+        "getHotProducts",
+        "Get hot AliExpress products with high affiliate commission",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::Categories,
+        "GET",
+        "/api/categories",
+        "listCategories",
+        "List AliExpress product categories with their subcategories",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::AffiliateLinks,
+        "POST",
+        "/api/affiliate/links",
+        "createAffiliateLinks",
+        "Create affiliate links for up to 50 AliExpress product URLs",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::AffiliateLink,
+        "GET",
+        "/api/affiliate/link",
+        "getAffiliateLink",
+        "Create the affiliate link for one AliExpress product URL",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::Status,
+        "GET",
+        "/api/status",
+        "getStatus",
+        "Service status, capabilities and cache performance",
+        Api,
+        false,
+        true,
+    ),
+    route(
+        RouteId::CacheStats,
+        "GET",
+        "/api/cache/stats",
+        "getCacheStats",
+        "Cache statistics per tier",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::CacheClear,
+        "POST",
+        "/api/cache/clear",
+        "clearCache",
+        "Clear cached entries, all or one kind",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::SystemInfo,
+        "GET",
+        "/system/info",
+        "getSystemInfo",
+        "Configuration summary without secrets",
+        Api,
+        false,
+        true,
+    ),
+    route(
+        RouteId::OpenApi,
+        "GET",
+        "/openapi.json",
+        "getOpenApi",
+        "This OpenAPI document",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::OpenApiGpt,
+        "GET",
+        "/openapi-gpt.json",
+        "getOpenApiGpt",
+        "The OpenAPI document for GPT Actions",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::Docs,
+        "GET",
+        "/docs",
+        "getDocs",
+        "Interactive API documentation page",
+        Public,
+        false,
+        true,
+    ),
+    // A static script for /docs, not part of the API anyone calls.
+    route(
+        RouteId::DocsAsset,
+        "GET",
+        "/docs/rapidoc-min.js",
+        "getDocsAsset",
+        "Script used by the documentation page",
+        Public,
+        false,
+        false,
+    ),
+    route(
+        RouteId::Metrics,
+        "GET",
+        "/metrics",
+        "getMetrics",
+        "Prometheus metrics",
+        Admin,
+        false,
+        true,
+    ),
+];
+
+/// Why [`find`] matched no route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteMiss {
+    /// No route has this path.
+    NotFound,
+    /// The path exists, but not for this method; `allow` lists the methods it has (for `Allow`).
+    MethodNotAllowed {
+        /// Methods the path answers, sorted.
+        allow: Vec<&'static str>,
+    },
+}
+
+impl fmt::Display for RouteMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteMiss::NotFound => f.write_str("no route for this path"),
+            RouteMiss::MethodNotAllowed { allow } => {
+                write!(
+                    f,
+                    "method not allowed; this path allows {}",
+                    allow.join(", ")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for RouteMiss {}
+
+/// Finds the route for an exact method and path (no query string).
+///
+/// `HEAD` is not folded into `GET` here: whether to answer it is the adapter's choice.
+pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
+    let mut allow: Vec<&'static str> = Vec::new();
+    for route in ROUTES.iter().filter(|r| r.path == path) {
+        if route.method == method {
+            return Ok(route);
+        }
+        allow.push(route.method);
+    }
+    if allow.is_empty() {
+        return Err(RouteMiss::NotFound);
+    }
+    allow.sort_unstable();
+    allow.dedup();
+    Err(RouteMiss::MethodNotAllowed { allow })
+}
+
+/// The table row for an id. Every id has exactly one row (a test checks it).
+pub fn route_of(id: RouteId) -> &'static Route {
+    // The table is a constant and the test `every_id_has_one_route` covers every variant.
+    ROUTES
+        .iter()
+        .find(|r| r.id == id)
+        .expect("every RouteId has a row in ROUTES")
+}
+
+/// The documented endpoints as operation id → `"METHOD /path"`, for the `endpoints` maps of
+/// [`RootInfo`](crate::types::RootInfo) and [`SystemInfo`](crate::types::SystemInfo).
+pub fn endpoints() -> BTreeMap<String, String> {
+    ROUTES
+        .iter()
+        .filter(|r| r.in_openapi)
+        .map(|r| {
+            (
+                r.operation_id.to_owned(),
+                format!("{} {}", r.method, r.path),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    const ALL_IDS: [RouteId; 22] = [
+        RouteId::Root,
+        RouteId::Health,
+        RouteId::Livez,
+        RouteId::Readyz,
+        RouteId::SearchPost,
+        RouteId::SearchNoCache,
+        RouteId::SearchGet,
+        RouteId::ProductsGet,
+        RouteId::ProductDetails,
+        RouteId::HotProducts,
+        RouteId::Categories,
+        RouteId::AffiliateLinks,
+        RouteId::AffiliateLink,
+        RouteId::Status,
+        RouteId::CacheStats,
+        RouteId::CacheClear,
+        RouteId::SystemInfo,
+        RouteId::OpenApi,
+        RouteId::OpenApiGpt,
+        RouteId::Docs,
+        RouteId::DocsAsset,
+        RouteId::Metrics,
+    ];
+
+    #[test]
+    fn every_id_has_one_route() {
+        for id in ALL_IDS {
+            assert_eq!(ROUTES.iter().filter(|r| r.id == id).count(), 1, "{id:?}");
+            assert_eq!(route_of(id).id, id);
+        }
+        assert_eq!(ROUTES.len(), ALL_IDS.len());
+    }
+
+    #[test]
+    fn method_path_and_operation_ids_are_unique() {
+        let pairs: HashSet<_> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
+        assert_eq!(pairs.len(), ROUTES.len());
+        let ops: HashSet<_> = ROUTES.iter().map(|r| r.operation_id).collect();
+        assert_eq!(ops.len(), ROUTES.len());
+    }
+
+    #[test]
+    fn operation_ids_are_camel_case_and_summaries_short() {
+        for r in ROUTES {
+            let mut chars = r.operation_id.chars();
+            assert!(
+                chars.next().is_some_and(|c| c.is_ascii_lowercase()),
+                "{}",
+                r.operation_id
+            );
+            assert!(
+                chars.all(|c| c.is_ascii_alphanumeric()),
+                "{}",
+                r.operation_id
+            );
+            assert!(
+                !r.summary.is_empty() && r.summary.chars().count() <= 300,
+                "{}",
+                r.operation_id
+            );
+            assert!(r.path.starts_with('/'), "{}", r.path);
+            assert!(matches!(r.method, "GET" | "POST"), "{}", r.method);
+        }
+    }
+
+    #[test]
+    fn gpt_operations_are_exactly_the_agreed_six() {
+        let mut gpt: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.in_gpt)
+            .map(|r| r.operation_id)
+            .collect();
+        gpt.sort_unstable();
+        assert_eq!(
+            gpt,
+            [
+                "createAffiliateLinks",
+                "getAffiliateLink",
+                "getHotProducts",
+                "getProductDetails",
+                "listCategories",
+                "searchProducts"
+            ]
+        );
+        assert!(
+            ROUTES
+                .iter()
+                .filter(|r| r.in_gpt)
+                .all(|r| r.in_openapi && r.access == Access::Api)
+        );
+    }
+
+    #[test]
+    fn access_follows_the_path_rules() {
+        for r in ROUTES {
+            let expected = if r.path.starts_with("/api/cache/") || r.path == "/metrics" {
+                Access::Admin
+            } else if r.path.starts_with("/api/") || r.path == "/system/info" {
+                Access::Api
+            } else {
+                Access::Public
+            };
+            assert_eq!(r.access, expected, "{} {}", r.method, r.path);
+        }
+    }
+
+    #[test]
+    fn endpoints_lists_documented_routes() {
+        let map = endpoints();
+        assert_eq!(
+            map.get("searchProducts").map(String::as_str),
+            Some("GET /api/products/search")
+        );
+        assert_eq!(
+            map.get("clearCache").map(String::as_str),
+            Some("POST /api/cache/clear")
+        );
+        assert!(!map.contains_key("getDocsAsset"));
+        assert_eq!(map.len(), ROUTES.iter().filter(|r| r.in_openapi).count());
+    }
+
+    #[test]
+    fn find_matches_exact_method_and_path() {
+        assert_eq!(
+            find("GET", "/api/products/search").unwrap().id,
+            RouteId::SearchGet
+        );
+        assert_eq!(
+            find("POST", "/api/products/search").unwrap().id,
+            RouteId::SearchPost
+        );
+        assert_eq!(find("GET", "/").unwrap().id, RouteId::Root);
+        assert_eq!(
+            find("GET", "/docs/rapidoc-min.js").unwrap().id,
+            RouteId::DocsAsset
+        );
+    }
+
+    #[test]
+    fn find_reports_missing_paths_and_allowed_methods() {
+        assert_eq!(find("GET", "/nope"), Err(RouteMiss::NotFound));
+        assert_eq!(
+            find("GET", "/api/products/search/"),
+            Err(RouteMiss::NotFound)
+        );
+        assert_eq!(find("GET", "/health?x=1"), Err(RouteMiss::NotFound));
+        assert_eq!(
+            find("DELETE", "/api/products/search"),
+            Err(RouteMiss::MethodNotAllowed {
+                allow: vec!["GET", "POST"]
+            })
+        );
+        assert_eq!(
+            find("GET", "/api/cache/clear"),
+            Err(RouteMiss::MethodNotAllowed {
+                allow: vec!["POST"]
+            })
+        );
+        assert_eq!(
+            find("get", "/health"),
+            Err(RouteMiss::MethodNotAllowed { allow: vec!["GET"] })
+        );
+        assert!(
+            RouteMiss::MethodNotAllowed {
+                allow: vec!["POST"]
+            }
+            .to_string()
+            .contains("POST")
+        );
+    }
+}

@@ -1,0 +1,1043 @@
+//! Request and response bodies of the public HTTP API, with the exact v1.1.0 field names.
+//!
+//! Money is always a JSON string (`"12.34"`): a float would round, and v1.1.0 clients read strings.
+//! Conversion to and from domain types lives in `alistach-http`, not here.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Base of every problem `type` URI.
+pub const PROBLEM_TYPE_BASE: &str = "https://alistach.dev/problems/";
+
+/// The success envelope v1.1.0 wraps most answers in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Envelope_{D}_{M}")]
+pub struct Envelope<D, M> {
+    /// Always `true` for a success body (errors are problem+json).
+    pub success: bool,
+    /// The answer.
+    pub data: D,
+    /// How the answer was produced.
+    pub metadata: M,
+}
+
+impl<D, M> Envelope<D, M> {
+    /// A success envelope.
+    pub fn ok(data: D, metadata: M) -> Self {
+        Envelope {
+            success: true,
+            data,
+            metadata,
+        }
+    }
+}
+
+/// `POST /api/products/search` and friends.
+pub type SearchResponse = Envelope<SearchData, SearchMetadata>;
+/// `GET /api/products/hot`.
+pub type HotProductsResponse = Envelope<SearchData, SearchMetadata>;
+/// `GET /api/products/details`.
+pub type ProductDetailsResponse = Envelope<ProductDetailsData, ProductDetailsMetadata>;
+/// `GET /api/categories`.
+pub type CategoriesResponse = Envelope<CategoriesData, CategoriesMetadata>;
+/// `POST /api/affiliate/links` and `GET /api/affiliate/link`.
+pub type AffiliateLinksResponse = Envelope<AffiliateLinksData, AffiliateLinksMetadata>;
+/// `GET /api/status`.
+pub type StatusResponse = Envelope<StatusData, StatusMetadata>;
+/// `GET /api/cache/stats`.
+pub type CacheStatsResponse = Envelope<CacheStatsData, CacheStatsMetadata>;
+/// `POST /api/cache/clear`.
+pub type CacheClearResponse = Envelope<CacheClearData, CacheClearMetadata>;
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+/// A price bound as the client sent it: a JSON number or a decimal string, kept as decimal text so
+/// no float ever touches money. Parsing into an exact decimal happens in the adapter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PriceInput(String);
+
+impl PriceInput {
+    /// Wraps decimal text as given (trimmed).
+    pub fn new(text: impl Into<String>) -> Self {
+        PriceInput(text.into().trim().to_owned())
+    }
+
+    /// The decimal text, e.g. `"10.5"`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PriceInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for PriceInput {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PriceInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PriceVisitor;
+
+        impl Visitor<'_> for PriceVisitor {
+            type Value = PriceInput;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a price as a JSON number or a decimal string")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PriceInput, E> {
+                Ok(PriceInput(v.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PriceInput, E> {
+                Ok(PriceInput(v.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<PriceInput, E> {
+                if !v.is_finite() {
+                    return Err(E::custom("price must be a finite number"));
+                }
+                // Display of f64 prints the shortest text that reads back as the same value,
+                // so 10.99 stays "10.99" rather than its binary expansion.
+                Ok(PriceInput(v.to_string()))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PriceInput, E> {
+                Ok(PriceInput::new(v))
+            }
+        }
+
+        deserializer.deserialize_any(PriceVisitor)
+    }
+}
+
+impl JsonSchema for PriceInput {
+    fn schema_name() -> Cow<'static, str> {
+        "PriceInput".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A price as a decimal string (\"10.50\") or a JSON number, in target_currency.",
+            "anyOf": [
+                { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$" },
+                { "type": "number", "minimum": 0 }
+            ]
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
+/// A product search: the JSON body of `POST /api/products/search` and, with the same names, the
+/// query parameters of `GET /api/products/search`, `GET /api/products` and `GET /api/products/hot`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Search words, e.g. "wireless earbuds". Required unless category_ids is given (optional for hot products).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200), example = &"wireless earbuds")]
+    pub keywords: Option<String>,
+    /// Comma-separated AliExpress category ids to search in, e.g. "44,502" (ids from listCategories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"44,502")]
+    pub category_ids: Option<String>,
+    /// Results per page, 1 to 50. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 50), example = 10)]
+    pub page_size: Option<u32>,
+    /// Page number starting at 1, at most 100. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100), example = 1)]
+    pub page_no: Option<u32>,
+    /// Result order: SALE_PRICE_ASC, SALE_PRICE_DESC, LAST_VOLUME_ASC or LAST_VOLUME_DESC. Default SALE_PRICE_ASC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        extend("enum" = ["SALE_PRICE_ASC", "SALE_PRICE_DESC", "LAST_VOLUME_ASC", "LAST_VOLUME_DESC"]),
+        example = &"SALE_PRICE_ASC"
+    )]
+    pub sort: Option<String>,
+    /// Lowest sale price, as a decimal in target_currency, e.g. "5.00".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_sale_price: Option<PriceInput>,
+    /// Highest sale price, as a decimal in target_currency, e.g. "50.00".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sale_price: Option<PriceInput>,
+    /// ISO currency for prices and the price range, e.g. USD, EUR. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"USD")]
+    pub target_currency: Option<String>,
+    /// Language code for titles, e.g. EN, ES, FR. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"EN")]
+    pub target_language: Option<String>,
+    /// Two-letter country code; only products that ship there, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"US")]
+    pub ship_to_country: Option<String>,
+}
+
+/// A promotion code attached to a product.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromoCode {
+    /// The code to enter at checkout.
+    pub code: String,
+    /// What the code is worth, as the platform describes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Minimum spend for the code to apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_spend: Option<String>,
+    /// Start of validity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    /// End of validity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// Link to the promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_url: Option<String>,
+}
+
+/// One AliExpress product. The first eleven fields are the v1.1.0 ones; the rest are additions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Product {
+    /// AliExpress product id (digits, as a string).
+    pub product_id: String,
+    /// Product title in the requested language.
+    pub product_title: String,
+    /// Product page URL.
+    pub product_url: String,
+    /// Sale price in the app, decimal string in `currency`.
+    pub app_sale_price: String,
+    /// Price before discount, decimal string in `original_price_currency` (or `currency`).
+    pub original_price: String,
+    /// Discount, e.g. "50%".
+    pub discount: String,
+    /// Positive feedback rate, e.g. "98.5%".
+    pub evaluate_rate: String,
+    /// Affiliate commission rate, e.g. "7.0%".
+    pub commission_rate: String,
+    /// Main image URL.
+    pub product_main_image_url: String,
+    /// Seller's shop id (digits, as a string).
+    pub shop_id: String,
+    /// Seller's shop URL.
+    pub shop_url: String,
+    /// Sale price, decimal string in `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_price: Option<String>,
+    /// Currency of the prices, e.g. "USD".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Currency of `original_price` when it differs from `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_price_currency: Option<String>,
+    /// Affiliate link to the product; share this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_link: Option<String>,
+    /// More image URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_small_image_urls: Vec<String>,
+    /// Product video URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_video_url: Option<String>,
+    /// Top-level category id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_level_category_id: Option<String>,
+    /// Top-level category name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_level_category_name: Option<String>,
+    /// Second-level category id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_level_category_id: Option<String>,
+    /// Second-level category name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_level_category_name: Option<String>,
+    /// Units sold recently (the platform's spelling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lastest_volume: Option<u64>,
+    /// Same as `lastest_volume`, spelled correctly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_volume: Option<u64>,
+    /// Commission rate for hot products, e.g. "9.0%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_product_commission_rate: Option<String>,
+    /// Platform product type, e.g. "TMALL".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_product_type: Option<String>,
+    /// Estimated days to ship.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to_days: Option<String>,
+    /// A promotion code for this product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promo_code: Option<PromoCode>,
+    /// Seller's shop name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_name: Option<String>,
+}
+
+/// A page of products.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchData {
+    /// The products on this page.
+    pub products: Vec<Product>,
+    /// Matching products in total (the platform caps paging depth).
+    pub total_results: u64,
+    /// This page's number, from 1.
+    pub current_page: u32,
+    /// Requested results per page.
+    pub page_size: u32,
+    /// Number of pages.
+    pub total_pages: u32,
+    /// Served from the cache.
+    pub cache_hit: bool,
+}
+
+/// The search as the service understood it, defaults applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchParams {
+    /// Search words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keywords: Option<String>,
+    /// Results per page.
+    pub page_size: u32,
+    /// Page number.
+    pub page_no: u32,
+    /// Result order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// Lowest sale price, decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_sale_price: Option<String>,
+    /// Highest sale price, decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sale_price: Option<String>,
+    /// Currency of prices.
+    pub target_currency: String,
+    /// Language of titles.
+    pub target_language: String,
+    /// Ship-to country filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to_country: Option<String>,
+    /// Category filter, comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_ids: Option<String>,
+}
+
+/// How a search answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchMetadata {
+    /// Data comes from the labelled mock catalog, not AliExpress.
+    pub mock_mode: bool,
+    /// Time spent answering, in milliseconds.
+    pub processing_time_ms: f64,
+    /// AliStach version.
+    pub api_version: String,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// HIT, MISS, STALE or BYPASS.
+    pub cache_status: String,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+    /// The search as understood.
+    pub search_params: SearchParams,
+    /// Set on `/no-cache` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_bypassed: Option<bool>,
+    /// Set on `/no-cache` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_data: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Product details
+
+/// Query of `GET /api/products/details`: product ids or product URLs (at least one of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductDetailsQuery {
+    /// Comma-separated AliExpress product ids, e.g. "1005004043442825,1005006140413430". Give this or urls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"1005004043442825")]
+    pub product_ids: Option<String>,
+    /// Comma-separated AliExpress product URLs; the ids are read from them. Give this or product_ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<String>,
+    /// ISO currency for prices, e.g. USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_currency: Option<String>,
+    /// Language code for titles, e.g. EN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_language: Option<String>,
+    /// Two-letter country code the products must ship to, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to_country: Option<String>,
+}
+
+/// Products found by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductDetailsData {
+    /// Found products, in request order; unknown ids are left out.
+    pub products: Vec<Product>,
+    /// Number of products found.
+    pub total_results: u64,
+}
+
+/// How a details answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductDetailsMetadata {
+    /// Data comes from the labelled mock catalog.
+    pub mock_mode: bool,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// HIT, MISS, STALE or BYPASS.
+    pub cache_status: String,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+    /// Time spent answering, in milliseconds.
+    pub processing_time_ms: f64,
+    /// Number of product ids asked for.
+    pub requested_ids: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Categories
+
+/// A product category.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Category {
+    /// Category id (digits, as a string).
+    pub category_id: String,
+    /// Category name.
+    pub category_name: String,
+    /// Parent id for a subcategory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_category_id: Option<String>,
+    /// Subcategories (top-level categories only; left out when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Category>,
+}
+
+/// The category tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CategoriesData {
+    /// Top-level categories, each with its children.
+    pub categories: Vec<Category>,
+}
+
+/// How a categories answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CategoriesMetadata {
+    /// Data comes from the labelled mock catalog.
+    pub mock_mode: bool,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// Number of categories, children included.
+    pub total_categories: u64,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Affiliate links
+
+/// Body of `POST /api/affiliate/links`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AffiliateLinksRequest {
+    /// AliExpress product URLs, 1 to 50.
+    #[schemars(length(min = 1, max = 50))]
+    pub urls: Vec<String>,
+    /// "normal" (default) or "hot" (hot-product commission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["normal", "hot"]))]
+    pub link_type: Option<String>,
+}
+
+/// Query of `GET /api/affiliate/link`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AffiliateLinkQuery {
+    /// An AliExpress product URL, e.g. `https://www.aliexpress.com/item/1005004043442825.html`
+    #[schemars(example = &"https://www.aliexpress.com/item/1005004043442825.html")]
+    pub url: String,
+    /// "normal" (default) or "hot" (hot-product commission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["normal", "hot"]))]
+    pub link_type: Option<String>,
+}
+
+/// One affiliate link.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AffiliateLink {
+    /// The URL as given.
+    pub original_url: String,
+    /// The tracked link to share.
+    pub affiliate_url: String,
+    /// Commission rate when known, e.g. "7.0%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_rate: Option<String>,
+    /// The product id read from the URL.
+    pub product_id: String,
+}
+
+/// Generated links.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AffiliateLinksData {
+    /// One link per URL the platform accepted.
+    pub affiliate_links: Vec<AffiliateLink>,
+}
+
+/// How a links answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AffiliateLinksMetadata {
+    /// Links are mock links, not tracked.
+    pub mock_mode: bool,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// URLs received.
+    pub processed_urls: u64,
+    /// Links returned.
+    pub generated_links: u64,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service documents
+
+/// `GET /`: the banner.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RootInfo {
+    /// Greeting.
+    pub message: String,
+    /// AliStach version.
+    pub version: String,
+    /// "operational".
+    pub status: String,
+    /// "mock" or "real".
+    pub integration: String,
+    /// "enabled" or "disabled".
+    pub caching: String,
+    /// Path of the API page.
+    pub docs: String,
+    /// Path of the GPT Actions document.
+    pub openapi: String,
+    /// Path of the health document.
+    pub health: String,
+    /// Endpoints by operation id, as "METHOD /path".
+    pub endpoints: BTreeMap<String, String>,
+}
+
+/// Configuration facts inside [`Health`]; never a secret, only whether one is set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ServiceInfo {
+    /// An app key is set.
+    pub app_key_configured: bool,
+    /// An app secret is set.
+    pub app_secret_configured: bool,
+    /// Affiliate tracking id.
+    pub tracking_id: String,
+    /// Default language.
+    pub language: String,
+    /// Default currency.
+    pub currency: String,
+    /// Deployment environment name.
+    pub environment: String,
+    /// Debug mode.
+    pub debug: bool,
+    /// Serving mock data.
+    pub mock_mode: bool,
+    /// Real credentials are configured.
+    pub has_real_credentials: bool,
+    /// Kept for v1.1.0 clients: the upstream client is available.
+    pub sdk_available: bool,
+    /// "mock" or "real".
+    pub api_integration: String,
+}
+
+/// `GET /health`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    /// "healthy" or "degraded".
+    pub status: String,
+    /// Deployment environment name.
+    pub environment: String,
+    /// Serving mock data.
+    pub mock_mode: bool,
+    /// Configuration facts.
+    pub service_info: ServiceInfo,
+    /// AliStach version.
+    pub version: String,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// "memory", "redis" or "redis+memory".
+    pub cache_backend: String,
+    /// Redis answered the last check (false without Redis).
+    pub redis_connected: bool,
+}
+
+/// One readiness check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeCheck {
+    /// What was checked, e.g. "redis".
+    pub name: String,
+    /// The check passed.
+    pub ok: bool,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `GET /livez` and `GET /readyz`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Probe {
+    /// "ok" or "unavailable".
+    pub status: String,
+    /// Individual checks (readiness only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<ProbeCheck>,
+}
+
+/// What the service can do, as v1.1.0 listed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Capabilities {
+    /// Product search.
+    pub product_search: bool,
+    /// Category listing.
+    pub categories: bool,
+    /// Affiliate links.
+    pub affiliate_links: bool,
+    /// Talking to the real AliExpress API.
+    pub real_api_integration: bool,
+    /// Kept for v1.1.0 clients; AliStach never falls back to mock data silently, so false.
+    pub mock_fallback: bool,
+    /// Caching is on.
+    pub intelligent_caching: bool,
+    /// A Redis tier is configured.
+    pub redis_caching: bool,
+    /// The in-memory tier is on.
+    pub memory_fallback: bool,
+}
+
+/// Request and cache counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatusPerformance {
+    /// Cache hit rate, e.g. "85.0%".
+    pub cache_hit_rate: String,
+    /// Cache lookups that hit.
+    pub cache_hits: u64,
+    /// Cache lookups that missed.
+    pub cache_misses: u64,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+}
+
+/// `GET /api/status` data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StatusData {
+    /// "operational" or "degraded".
+    pub api_status: String,
+    /// "mock" or "real".
+    pub integration_mode: String,
+    /// What the service can do.
+    pub capabilities: Capabilities,
+    /// Counters.
+    pub performance: StatusPerformance,
+    /// The same document as `GET /api/cache/stats`.
+    pub cache_performance: CacheStatsData,
+}
+
+/// `GET /api/status` metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatusMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
+    /// AliStach version.
+    pub version: String,
+    /// Deployment environment name.
+    pub environment: String,
+}
+
+/// Cache counters summed over tiers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CacheCounters {
+    /// Lookups that hit.
+    pub hits: u64,
+    /// Lookups that missed.
+    pub misses: u64,
+    /// Stores.
+    pub sets: u64,
+    /// Backend errors.
+    pub errors: u64,
+    /// hits / (hits + misses) * 100.
+    pub hit_rate_percent: f64,
+    /// hits + misses.
+    pub total_requests: u64,
+}
+
+/// Cache configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CacheConfig {
+    /// A Redis tier is configured.
+    pub redis_available: bool,
+    /// Redis answered the last check.
+    pub redis_connected: bool,
+    /// A Redis URL is set.
+    pub redis_url_configured: bool,
+    /// Search time-to-live, seconds.
+    pub default_ttl: u64,
+    /// Entries in the memory tier now.
+    pub memory_cache_size: u64,
+    /// Capacity of the memory tier.
+    pub max_memory_items: u64,
+}
+
+/// What the cache saves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PerformanceImpact {
+    /// Upstream calls avoided (cache hits).
+    pub estimated_api_calls_saved: u64,
+    /// "high" (hit rate 80% or more), "medium" (50% or more) or "low".
+    pub cache_efficiency: String,
+}
+
+/// Counters of one cache tier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TierStats {
+    /// Tier name, e.g. "memory" or "redis".
+    pub name: String,
+    /// Lookups that hit.
+    pub hits: u64,
+    /// Lookups that missed.
+    pub misses: u64,
+    /// Stores.
+    pub sets: u64,
+    /// Backend errors.
+    pub errors: u64,
+    /// Entries evicted for space.
+    pub evictions: u64,
+    /// Entries held now.
+    pub entries: u64,
+    /// Approximate bytes held.
+    pub bytes: u64,
+    /// The backend is reachable.
+    pub connected: bool,
+}
+
+/// `GET /api/cache/stats` data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CacheStatsData {
+    /// Totals.
+    pub cache_stats: CacheCounters,
+    /// Configuration.
+    pub cache_config: CacheConfig,
+    /// Savings.
+    pub performance_impact: PerformanceImpact,
+    /// Per-tier counters.
+    pub tiers: Vec<TierStats>,
+}
+
+/// `GET /api/cache/stats` metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CacheStatsMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
+    /// What the numbers mean.
+    pub description: String,
+}
+
+/// Query of `POST /api/cache/clear`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheClearQuery {
+    /// Which entries: "products", "categories", "affiliate", "details" or "hot"; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["products", "categories", "affiliate", "details", "hot"]))]
+    pub pattern: Option<String>,
+}
+
+/// `POST /api/cache/clear` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CacheClearData {
+    /// Entries removed.
+    pub cleared_entries: u64,
+    /// The pattern, or "all".
+    pub pattern: String,
+}
+
+/// `POST /api/cache/clear` metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CacheClearMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
+    /// "cache_clear".
+    pub operation: String,
+}
+
+/// Defaults the service applies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemConfiguration {
+    /// Default language.
+    pub language: String,
+    /// Default currency.
+    pub currency: String,
+    /// Affiliate tracking id.
+    pub tracking_id: String,
+}
+
+/// `GET /system/info`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemInfo {
+    /// "AliStach".
+    pub service: String,
+    /// AliStach version.
+    pub version: String,
+    /// Deployment environment name.
+    pub environment: String,
+    /// Serving mock data.
+    pub mock_mode: bool,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Real credentials are configured.
+    pub has_real_credentials: bool,
+    /// Kept for v1.1.0 clients: the upstream client is available.
+    pub sdk_available: bool,
+    /// Defaults.
+    pub configuration: SystemConfiguration,
+    /// Endpoints by operation id, as "METHOD /path".
+    pub endpoints: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// One invalid input field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldError {
+    /// The field name, e.g. "page_size".
+    pub field: String,
+    /// The rule it broke, e.g. "must be between 1 and 50".
+    pub rule: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// Why an upstream call failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UpstreamCause {
+    /// Failure class, e.g. "timeout", "rate_limited", "auth", "unavailable".
+    pub kind: String,
+    /// The platform's error code when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Retrying later may succeed.
+    pub retryable: bool,
+}
+
+/// An RFC 9457 problem+json error body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Problem {
+    /// Problem type URI, e.g. `https://alistach.dev/problems/validation`
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short, stable title of the problem type.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong in this request.
+    pub detail: String,
+    /// The request path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Request id, also sent as x-request-id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Invalid fields (validation problems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// Upstream failure (upstream problems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamCause>,
+    /// Seconds to wait before retrying, also sent as Retry-After.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl Problem {
+    /// A problem whose type is `PROBLEM_TYPE_BASE` + `slug` (e.g. "validation").
+    pub fn new(
+        slug: &str,
+        title: impl Into<String>,
+        status: u16,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem {
+            type_: format!("{PROBLEM_TYPE_BASE}{slug}"),
+            title: title.into(),
+            status,
+            detail: detail.into(),
+            ..Problem::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn search_request_accepts_number_or_string_prices() {
+        let r: SearchRequest = serde_json::from_value(json!({
+            "keywords": "phone", "min_sale_price": 10.99, "max_sale_price": "25.50", "page_size": 20
+        }))
+        .unwrap();
+        assert_eq!(
+            r.min_sale_price.as_ref().map(PriceInput::as_str),
+            Some("10.99")
+        );
+        assert_eq!(
+            r.max_sale_price.as_ref().map(PriceInput::as_str),
+            Some("25.50")
+        );
+        assert_eq!(r.page_size, Some(20));
+        let r: SearchRequest = serde_json::from_value(json!({"min_sale_price": 7})).unwrap();
+        assert_eq!(r.min_sale_price.unwrap().as_str(), "7");
+        let back = serde_json::to_value(SearchRequest {
+            max_sale_price: Some(PriceInput::new(" 3.5 ")),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(back, json!({"max_sale_price": "3.5"}));
+    }
+
+    #[test]
+    fn search_request_rejects_unknown_fields_and_bad_types() {
+        let err = serde_json::from_value::<SearchRequest>(json!({"keywords": "x", "pagesize": 5}))
+            .unwrap_err();
+        assert!(err.to_string().contains("pagesize"), "{err}");
+        assert!(serde_json::from_value::<SearchRequest>(json!({"min_sale_price": true})).is_err());
+        assert!(serde_json::from_value::<SearchRequest>(json!({"page_size": -5})).is_err());
+        assert!(serde_json::from_value::<SearchRequest>(json!({"page_size": "ten"})).is_err());
+    }
+
+    #[test]
+    fn product_keeps_v1_fields_and_skips_absent_additions() {
+        let p = Product {
+            product_id: "1".into(),
+            discount: "50%".into(),
+            ..Product::default()
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        let obj = v.as_object().unwrap();
+        for field in [
+            "product_id",
+            "product_title",
+            "product_url",
+            "app_sale_price",
+            "original_price",
+            "discount",
+            "evaluate_rate",
+            "commission_rate",
+            "product_main_image_url",
+            "shop_id",
+            "shop_url",
+        ] {
+            assert!(obj.contains_key(field), "{field}");
+        }
+        assert_eq!(
+            obj.len(),
+            11,
+            "optional additions must be skipped when absent: {v}"
+        );
+        assert_eq!(v["discount"], "50%");
+    }
+
+    #[test]
+    fn problem_serializes_type_and_skips_empty_parts() {
+        let mut p = Problem::new(
+            "validation",
+            "Invalid request",
+            400,
+            "page_size must be between 1 and 50",
+        );
+        p.errors = Some(vec![FieldError::new(
+            "page_size",
+            "must be between 1 and 50",
+        )]);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["type"], "https://alistach.dev/problems/validation");
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["errors"][0]["field"], "page_size");
+        assert!(v.get("upstream").is_none() && v.get("instance").is_none());
+        let back: Problem = serde_json::from_value(v).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn envelope_has_the_v1_shape() {
+        let e = CategoriesResponse::ok(
+            CategoriesData {
+                categories: vec![Category {
+                    category_id: "2".into(),
+                    category_name: "Food".into(),
+                    ..Default::default()
+                }],
+            },
+            CategoriesMetadata {
+                total_categories: 1,
+                api_integration: "mock".into(),
+                mock_mode: true,
+                ..Default::default()
+            },
+        );
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["success"], true);
+        assert_eq!(v["data"]["categories"][0]["category_id"], "2");
+        assert!(
+            v["data"]["categories"][0].get("children").is_none(),
+            "empty children are left out"
+        );
+        assert_eq!(v["metadata"]["total_categories"], 1);
+    }
+}
