@@ -198,7 +198,10 @@ impl Config {
             a.clone().or_else(|| {
                 f.as_ref().map(|v| match v {
                     toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Float(x) => x.to_string(),
+                    _ => "<not a scalar>".to_owned(),
                 })
             })
         };

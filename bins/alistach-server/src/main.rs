@@ -1,2 +1,59 @@
-//! alistach-server.
-fn main() {}
+//! `alistach-server`: flags, environment and file → a validated `Config` → the wired service → `serve`.
+
+mod config;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Args, Config, LogFormat};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let file = match config::read_file(args.config.as_ref()) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_sources(&args, &file) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("invalid configuration:");
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!("configuration is valid\n{}", config.redacted());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("fatal: {e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(wiring::serve(config))
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}

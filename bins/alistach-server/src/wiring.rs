@@ -1,0 +1,123 @@
+//! Builds the parts the configuration asks for and serves them until SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+
+use alistach_aliexpress::{AliExpressClient, ClientConfig};
+use alistach_cache::{Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache};
+use alistach_domain::{AffiliateApi, ApiMode};
+use alistach_http::{App, HttpConfig};
+use alistach_mock::MockCatalog;
+use alistach_redis::{RedisCache, RedisCacheConfig};
+use alistach_service::{CacheTtls, Catalog};
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Wires everything and serves until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let clock: SharedClock = Arc::new(SystemClock);
+
+    let api: Arc<dyn AffiliateApi> = match config.mode {
+        ApiMode::Real => {
+            let mut client = ClientConfig::new(
+                config.app_key.clone().unwrap_or_default(),
+                config.app_secret.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default(),
+            );
+            client.gateway_url = config.api_url.clone();
+            client.tracking_id = Some(config.tracking_id.clone());
+            client.currency = config.currency;
+            client.language = config.language;
+            client.request_timeout = config.upstream_timeout;
+            Arc::new(AliExpressClient::new(client).context("cannot build the AliExpress client")?)
+        }
+        ApiMode::Mock => Arc::new(
+            MockCatalog::new()
+                .with_tracking_id(&config.tracking_id)
+                .context("ALIEXPRESS_TRACKING_ID is not usable")?,
+        ),
+    };
+
+    let memory: Arc<dyn Cache> = Arc::new(
+        MemoryCache::new(
+            MemoryCacheConfig {
+                max_bytes: config.memory_cache_bytes,
+                max_items: config.max_memory_cache_items as usize,
+            },
+            clock.clone(),
+        )
+        .context("invalid memory cache settings")?,
+    );
+    let (store, backend): (Arc<dyn Cache>, &str) = match &config.redis_url {
+        Some(url) => {
+            let redis = RedisCache::connect_with_clock(RedisCacheConfig::new(url.expose()), clock.clone())
+                .context("invalid REDIS_URL")?;
+            (Arc::new(TieredCache::new(memory, Arc::new(redis), clock.clone())), "memory+redis")
+        }
+        None => (memory, "memory"),
+    };
+
+    let ttls = CacheTtls::with_search_ttl(config.cache_ttl);
+    let catalog = Catalog::new(api, store, clock, ttls);
+
+    let http = HttpConfig {
+        public_base_url: config.public_base_url.clone(),
+        allowed_origins: config.allowed_origins.clone(),
+        admin_key: config.admin_api_key.as_ref().map(|s| alistach_http::Secret::new(s.expose())),
+        api_keys: config.internal_api_key.iter().map(|s| alistach_http::Secret::new(s.expose())).collect(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        environment: config.environment.clone(),
+        tracking_id: config.tracking_id.clone(),
+        language: config.language,
+        currency: config.currency,
+        redis_url_configured: config.redis_url.is_some(),
+        app_key_configured: config.app_key.is_some(),
+        app_secret_configured: config.app_secret.is_some(),
+        cache_backend: backend.to_owned(),
+        max_memory_items: config.max_memory_cache_items,
+        ..HttpConfig::default()
+    };
+    let app = Arc::new(App::new(catalog, http));
+
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        mode = %config.mode,
+        cache = backend,
+        api_keys = if config.internal_api_key.is_some() { "required" } else { "none (the public API is open)" },
+        admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
+        startup_ms = started.elapsed().as_millis() as u64,
+        "listening on http://{addr}"
+    );
+    if config.mode == ApiMode::Mock {
+        tracing::info!("mock mode: responses come from the labelled mock catalog, not AliExpress");
+    }
+    alistach_http::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received; finishing in-flight requests"),
+        () = term => tracing::info!("SIGTERM received; finishing in-flight requests"),
+    }
+}

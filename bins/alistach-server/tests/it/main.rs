@@ -1,0 +1,7 @@
+//! Process-level end-to-end tests: the real `alistach-server` binary, driven over HTTP.
+
+mod compat;
+mod config;
+mod mock_mode;
+mod real_mode;
+mod support;
