@@ -1,1 +1,17 @@
-//! alistach-http.
+//! The bare hyper 1.x adapter: the accept loop with graceful shutdown, routing by the contract's
+//! route table, limits, access keys, CORS and security headers, conversion between the contract
+//! and the domain, and error mapping to problem+json. No web framework.
+
+mod app;
+mod config;
+mod convert;
+mod error;
+mod handlers;
+mod metrics;
+mod server;
+
+pub use app::{App, HttpResponse};
+pub use config::{HttpConfig, Secret};
+pub use error::HttpError;
+pub use metrics::{Metrics, RouteSnapshot};
+pub use server::serve;

@@ -1,1 +1,19 @@
-//! alistach-service.
+//! The application core: each catalog use case (search, hot products, details, categories,
+//! affiliate links) answered cache-aside through the coalescing [`CacheLayer`], with stale
+//! serving on transient upstream trouble. It sees only traits: the catalog port
+//! ([`alistach_domain::AffiliateApi`]) and the cache store ([`alistach_cache::Cache`]).
+//!
+//! Invariants: upstream errors are never cached and never replaced by mock data; an empty result
+//! is a valid answer and is cached; cache keys carry the mode, so mock entries are never served
+//! in real mode.
+
+mod catalog;
+mod config;
+mod error;
+mod keys;
+
+pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode};
+pub use catalog::{CacheReport, Catalog, Served};
+pub use config::CacheTtls;
+pub use error::ServiceError;
+pub use keys::CacheKind;

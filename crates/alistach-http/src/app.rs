@@ -1,0 +1,532 @@
+//! The application handle and the request pipeline: request id, routing, access control, CORS,
+//! panic isolation, error mapping, common headers and the request log line.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alistach_api::types::{FieldError, Problem, UpstreamCause};
+use alistach_api::{Access, OpenApiOptions, Profile, Route, RouteId, RouteMiss};
+use alistach_domain::ApiMode;
+use alistach_service::Catalog;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::metrics::Metrics;
+use crate::{HttpConfig, HttpError};
+
+/// The response type of every handler.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_MODE: HeaderName = HeaderName::from_static("x-alistach-mode");
+const X_ADMIN_KEY: &str = "x-admin-key";
+const X_INTERNAL_KEY: &str = "x-internal-key";
+const ALLOWED_HEADERS: &str =
+    "authorization, content-type, x-internal-key, x-admin-key, x-request-id";
+const EXPOSED_HEADERS: &str =
+    "x-request-id, x-cache, cache-status, age, retry-after, x-alistach-mode";
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The service as the HTTP adapter serves it: the catalog, the configuration, the documents
+/// built once at start-up, and the counters.
+pub struct App {
+    pub(crate) catalog: Catalog,
+    pub(crate) config: HttpConfig,
+    pub(crate) mode: ApiMode,
+    pub(crate) openapi_full: Bytes,
+    pub(crate) openapi_gpt: Bytes,
+    pub(crate) metrics: Metrics,
+    pub(crate) started: Instant,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("mode", &self.mode)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the application; the OpenAPI documents are rendered here, once.
+    pub fn new(catalog: Catalog, config: HttpConfig) -> Self {
+        let opts = OpenApiOptions {
+            public_base_url: config.public_base_url.clone(),
+            api_key_security: !config.api_keys.is_empty(),
+            version: config.version.clone(),
+        };
+        if let Err(e) = opts.validate() {
+            // Fine for local runs; a GPT Action cannot import the document like this.
+            tracing::warn!(error = %e, "the OpenAPI documents name an unusable server");
+        }
+        let render = |profile| {
+            Bytes::from(
+                serde_json::to_vec(&alistach_api::openapi(profile, &opts)).unwrap_or_default(),
+            )
+        };
+        App {
+            mode: catalog.mode(),
+            openapi_full: render(Profile::Full),
+            openapi_gpt: render(Profile::Gpt),
+            catalog,
+            config,
+            metrics: Metrics::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Where the data comes from.
+    pub fn mode(&self) -> ApiMode {
+        self.mode
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The per-route counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Answers one request. Never fails and never panics outward: errors become problem
+    /// documents, and a panic in a handler becomes a logged 500.
+    pub async fn handle<B>(&self, req: Request<B>) -> HttpResponse
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let request_id = request_id(req.headers());
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let method = req.method().clone();
+        // HEAD is answered as GET; hyper sends the headers and leaves the body out.
+        let lookup = if method == Method::HEAD {
+            "GET"
+        } else {
+            method.as_str()
+        };
+        let found = alistach_api::find(lookup, req.uri().path());
+        let route = found.as_ref().ok().copied();
+        let template = route.map_or("unmatched", |r| r.path);
+        let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = template);
+
+        let result = match found {
+            Ok(route) => {
+                let fut = self.dispatch(route, req, started).instrument(span.clone());
+                match CatchUnwind(Box::pin(fut)).await {
+                    Ok(result) => result,
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        span.in_scope(|| tracing::error!(panic = %what, "handler panicked"));
+                        Err(HttpError::Internal)
+                    }
+                }
+            }
+            Err(_) if method == Method::OPTIONS => Ok(self.preflight(
+                req.uri().path(),
+                req.headers(),
+                origin.as_deref(),
+                &request_id,
+            )),
+            Err(RouteMiss::NotFound) => Err(HttpError::NotFound),
+            Err(RouteMiss::MethodNotAllowed { allow }) => Err(HttpError::MethodNotAllowed {
+                method: method.to_string(),
+                allow,
+            }),
+        };
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.status().is_server_error() {
+                    span.in_scope(|| tracing::warn!(error = %e, "request failed"));
+                }
+                self.problem(&e, &request_id, route.map(|r| r.path))
+            }
+        };
+        self.finish(
+            &mut resp,
+            &request_id,
+            origin.as_deref(),
+            route.map(|r| r.id),
+        );
+        let latency = started.elapsed();
+        self.metrics
+            .record(route.map(|r| r.id), resp.status().as_u16(), latency);
+        span.in_scope(|| {
+            tracing::info!(
+                status = resp.status().as_u16(),
+                latency_ms = latency.as_secs_f64() * 1e3,
+                "answered"
+            );
+        });
+        resp
+    }
+
+    async fn dispatch<B>(
+        &self,
+        route: &'static Route,
+        req: Request<B>,
+        started: Instant,
+    ) -> Result<HttpResponse, HttpError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.authorize(route.access, req.headers())?;
+        let (parts, body) = req.into_parts();
+        let ctx = crate::handlers::Ctx {
+            started,
+            query: parts.uri.query(),
+        };
+        let body = if parts.method == Method::POST {
+            read_body(
+                body,
+                parts.headers.get(header::CONTENT_LENGTH),
+                self.config.body_limit,
+            )
+            .await?
+        } else {
+            Bytes::new()
+        };
+        self.route(route.id, &ctx, &body).await
+    }
+
+    fn authorize(&self, access: Access, headers: &HeaderMap) -> Result<(), HttpError> {
+        match access {
+            Access::Public => Ok(()),
+            Access::Admin => {
+                let Some(admin) = &self.config.admin_key else {
+                    return Err(HttpError::Forbidden(
+                        "admin endpoints are disabled: set ADMIN_API_KEY",
+                    ));
+                };
+                match presented_key(headers, X_ADMIN_KEY) {
+                    None => Err(HttpError::Unauthorized(
+                        "this endpoint needs the admin key (x-admin-key or Bearer)",
+                    )),
+                    Some(k) if admin.matches(k) => Ok(()),
+                    Some(_) => Err(HttpError::Unauthorized("the admin key is not valid")),
+                }
+            }
+            Access::Api if self.config.api_keys.is_empty() => Ok(()),
+            Access::Api => {
+                let admin = self.config.admin_key.as_ref();
+                match presented_key(headers, X_INTERNAL_KEY) {
+                    None => Err(HttpError::Unauthorized(
+                        "this endpoint needs an API key (Bearer or x-internal-key)",
+                    )),
+                    // Every key is checked, so timing does not tell which one (if any) was close.
+                    Some(k)
+                        if self
+                            .config
+                            .api_keys
+                            .iter()
+                            .chain(admin)
+                            .fold(false, |ok, s| s.matches(k) | ok) =>
+                    {
+                        Ok(())
+                    }
+                    Some(_) => Err(HttpError::Unauthorized("the API key is not valid")),
+                }
+            }
+        }
+    }
+
+    fn allowed_origin<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        origin.filter(|o| self.config.allowed_origins.iter().any(|a| a == o))
+    }
+
+    fn preflight(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        origin: Option<&str>,
+        request_id: &str,
+    ) -> HttpResponse {
+        let mut allow: Vec<&str> = alistach_api::ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method)
+            .collect();
+        if allow.is_empty() {
+            return self.problem(&HttpError::NotFound, request_id, None);
+        }
+        allow.sort_unstable();
+        allow.dedup();
+        allow.push("OPTIONS");
+        let allow = allow.join(", ");
+        let mut resp = Response::new(Full::new(Bytes::new()));
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        let h = resp.headers_mut();
+        put(h, header::ALLOW, &allow);
+        let is_preflight = headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if is_preflight && self.allowed_origin(origin).is_some() {
+            put(h, header::ACCESS_CONTROL_ALLOW_METHODS, &allow);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(ALLOWED_HEADERS),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        } else if is_preflight && origin.is_some() {
+            let e = HttpError::Forbidden("this origin is not allowed by CORS (ALLOWED_ORIGINS)");
+            return self.problem(&e, request_id, Some(path));
+        }
+        resp
+    }
+
+    /// The problem document for an error.
+    pub(crate) fn problem(
+        &self,
+        e: &HttpError,
+        request_id: &str,
+        instance: Option<&str>,
+    ) -> HttpResponse {
+        let status = e.status();
+        let (slug, title) = e.kind();
+        let mut p = Problem::new(slug, title, status.as_u16(), e.detail());
+        p.instance = instance.map(str::to_owned);
+        p.request_id = (!request_id.is_empty()).then(|| request_id.to_owned());
+        p.errors = e
+            .field_error()
+            .map(|(field, rule)| vec![FieldError::new(field, rule)]);
+        p.upstream = e.upstream().map(|u| UpstreamCause {
+            kind: u.kind().to_owned(),
+            code: u.code().map(str::to_owned),
+            retryable: u.is_retryable(),
+        });
+        let retry_after = e.retry_after().map(|d| d.as_secs().max(1));
+        p.retry_after_seconds = retry_after;
+        let mut resp = body_response(status, "application/problem+json", to_json(&p));
+        let h = resp.headers_mut();
+        if let Some(secs) = retry_after {
+            put(h, header::RETRY_AFTER, &secs.to_string());
+        }
+        match e {
+            HttpError::MethodNotAllowed { allow, .. } => put(h, header::ALLOW, &allow.join(", ")),
+            HttpError::Unauthorized(_) => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"alistach\""),
+                );
+            }
+            _ => {}
+        }
+        resp
+    }
+
+    fn finish(
+        &self,
+        resp: &mut HttpResponse,
+        request_id: &str,
+        origin: Option<&str>,
+        route: Option<RouteId>,
+    ) {
+        let h = resp.headers_mut();
+        put(h, X_REQUEST_ID, request_id);
+        h.insert(X_MODE, HeaderValue::from_static(self.mode.as_str()));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        if route == Some(RouteId::Docs) {
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(alistach_api::docs::DOCS_CSP),
+            );
+        } else if route != Some(RouteId::DocsAsset) {
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.entry(header::CONTENT_SECURITY_POLICY)
+                .or_insert(HeaderValue::from_static(API_CSP));
+        }
+        // Every answer may differ by Origin (CORS headers), so shared caches must key on it.
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) = self.allowed_origin(origin) {
+            put(h, header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSED_HEADERS),
+            );
+        }
+    }
+
+    pub(crate) fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// Sets a header from text that may not be a valid header value; invalid text is dropped.
+pub(crate) fn put(h: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+/// A response with a body and content type.
+pub(crate) fn body_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> HttpResponse {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// JSON bytes of a value. Our types always serialise; should one not, the client gets a
+/// (logged) empty object rather than a panic.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "response failed to serialise");
+        b"{}".to_vec()
+    })
+}
+
+/// A 200 JSON response.
+pub(crate) fn json<T: Serialize>(value: &T) -> HttpResponse {
+    body_response(StatusCode::OK, "application/json", to_json(value))
+}
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn presented_key<'a>(headers: &'a HeaderMap, header_name: &str) -> Option<&'a str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    bearer
+        .or_else(|| {
+            headers
+                .get(header_name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
+        .filter(|k| !k.is_empty())
+}
+
+/// The caller's `X-Request-Id` when it is sane (at most 64 of `[A-Za-z0-9._-]`), else a new one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .map_or_else(|| format!("{:016x}", fastrand::u64(..)), str::to_owned)
+}
+
+async fn read_body<B>(
+    body: B,
+    length: Option<&HeaderValue>,
+    limit: usize,
+) -> Result<Bytes, HttpError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = length
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(HttpError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(HttpError::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(HttpError::BodyRead(e.to_string())),
+    }
+}
+
+/// Turns a panic inside the wrapped future into an `Err`, so one bad request cannot take down
+/// its connection task.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123_x.y"));
+        assert_eq!(request_id(&h), "abc-123_x.y");
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("has space"));
+        let generated = request_id(&h);
+        assert_eq!(generated.len(), 16);
+        assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
+        h.insert(
+            X_REQUEST_ID,
+            HeaderValue::from_str(&"a".repeat(65)).unwrap(),
+        );
+        assert_eq!(request_id(&h).len(), 16);
+    }
+
+    #[test]
+    fn keys_come_from_bearer_or_the_named_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_key(&h, X_ADMIN_KEY), None);
+        h.insert(X_ADMIN_KEY, HeaderValue::from_static("k1"));
+        assert_eq!(presented_key(&h, X_ADMIN_KEY), Some("k1"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer k2"));
+        assert_eq!(presented_key(&h, X_ADMIN_KEY), Some("k2"));
+    }
+}

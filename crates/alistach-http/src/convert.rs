@@ -1,0 +1,527 @@
+//! Conversion between the public contract (`alistach-api`) and the domain: requests are parsed
+//! and checked field by field, naming the field that is wrong; results keep the v1.1.0 strings.
+
+use alistach_api::types as api;
+use alistach_domain::{
+    AffiliateLink, CategoryId, CategoryTree, CountryCode, Currency, Decimal, DetailsQuery,
+    Language, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, Money, Product, ProductId, ProductUrl,
+    SearchQuery, SortOrder, ValidationError,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{HttpConfig, HttpError};
+
+/// Parses a JSON request body into `T`: bad JSON is a 400 naming the syntax problem; a body of the
+/// wrong shape (wrong type, unknown field, explicit `null` where a value is required) is a 422
+/// naming the field.
+pub fn json_body<T: DeserializeOwned>(body: &[u8], non_null: &[&str]) -> Result<T, HttpError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(HttpError::MalformedJson(
+            "the body is empty; send a JSON object".into(),
+        ));
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| HttpError::MalformedJson(e.to_string()))?;
+    let Value::Object(map) = &value else {
+        return Err(HttpError::field("body", "must be a JSON object"));
+    };
+    for field in non_null {
+        if map.get(*field).is_some_and(Value::is_null) {
+            return Err(HttpError::field(
+                *field,
+                "must not be null; omit it to use the default",
+            ));
+        }
+    }
+    from_value(value)
+}
+
+/// Parses query parameters into `T` as if they were a JSON object of strings; the parameters
+/// named in `numeric` are passed as numbers when they look like integers, so the type check
+/// (and its error, naming the parameter) is the same as for a JSON body.
+pub fn query_params<T: DeserializeOwned>(
+    query: Option<&str>,
+    numeric: &[&str],
+) -> Result<T, HttpError> {
+    let mut map = serde_json::Map::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let v = if numeric.contains(&key.as_ref()) {
+            match (value.trim().parse::<u64>(), value.trim().parse::<i64>()) {
+                (Ok(n), _) => Value::from(n),
+                (_, Ok(n)) => Value::from(n),
+                _ => Value::String(value.into_owned()),
+            }
+        } else {
+            Value::String(value.into_owned())
+        };
+        if map.insert(key.to_string(), v).is_some() {
+            return Err(HttpError::field(
+                key.into_owned(),
+                "is given more than once",
+            ));
+        }
+    }
+    from_value(Value::Object(map))
+}
+
+fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, HttpError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // serde reports an unknown field at its parent; name the field itself.
+        let named = |name: &str| match path.as_str() {
+            "." => name.to_owned(),
+            p if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
+            p => format!("{p}.{name}"),
+        };
+        if let Some(name) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+        {
+            return HttpError::field(named(name), "is not a known field");
+        }
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            return HttpError::field(named(name), "is required");
+        }
+        let field = if path == "." { "body".to_owned() } else { path };
+        HttpError::field(field, format!("has the wrong type or value: {message}"))
+    })
+}
+
+fn rename(field: &'static str) -> impl Fn(ValidationError) -> HttpError {
+    move |e| HttpError::field(field, e.rule)
+}
+
+fn price(
+    field: &'static str,
+    input: Option<&api::PriceInput>,
+) -> Result<Option<Decimal>, HttpError> {
+    input
+        .map(|p| {
+            p.as_str()
+                .parse::<Decimal>()
+                .map_err(|e| HttpError::field(field, format!("must be a decimal number ({e})")))
+        })
+        .transpose()
+}
+
+fn blank_to_none(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The currency, language and country of a request, with the configured defaults.
+pub fn locale(
+    cfg: &HttpConfig,
+    currency: Option<&str>,
+    language: Option<&str>,
+    country: Option<&str>,
+) -> Result<(Currency, Language, Option<CountryCode>), HttpError> {
+    let currency = match blank_to_none(currency) {
+        Some(c) => c.parse().map_err(rename("target_currency"))?,
+        None => cfg.currency,
+    };
+    let language = match blank_to_none(language) {
+        Some(l) => l.parse().map_err(rename("target_language"))?,
+        None => cfg.language,
+    };
+    let country = blank_to_none(country)
+        .map(str::parse)
+        .transpose()
+        .map_err(rename("ship_to_country"))?;
+    Ok((currency, language, country))
+}
+
+/// A search request as a domain query (not yet validated: the service checks the limits).
+pub fn search_query(req: &api::SearchRequest, cfg: &HttpConfig) -> Result<SearchQuery, HttpError> {
+    let (currency, language, ship_to_country) = locale(
+        cfg,
+        req.target_currency.as_deref(),
+        req.target_language.as_deref(),
+        req.ship_to_country.as_deref(),
+    )?;
+    let category_ids = match blank_to_none(req.category_ids.as_deref()) {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<CategoryId>()
+                    .map_err(|e| HttpError::field("category_ids", e.rule))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    // The documented (and v1.1.0) default order.
+    let sort = blank_to_none(req.sort.as_deref())
+        .map(str::parse::<SortOrder>)
+        .transpose()?
+        .unwrap_or(SortOrder::SalePriceAsc);
+    Ok(SearchQuery {
+        keywords: req.keywords.clone(),
+        category_ids,
+        page_no: req.page_no.unwrap_or(1),
+        page_size: req.page_size.unwrap_or(10),
+        sort: Some(sort),
+        min_price: price("min_sale_price", req.min_sale_price.as_ref())?,
+        max_price: price("max_sale_price", req.max_sale_price.as_ref())?,
+        currency,
+        language,
+        ship_to_country,
+    })
+}
+
+/// The `search_params` echo of a query.
+pub fn search_params(q: &SearchQuery) -> api::SearchParams {
+    let ids: Vec<String> = q.category_ids.iter().map(ToString::to_string).collect();
+    api::SearchParams {
+        keywords: q.keywords.clone(),
+        page_size: q.page_size,
+        page_no: q.page_no,
+        sort: q.sort.map(|s| s.code().to_owned()),
+        min_sale_price: q.min_price.map(|d| d.to_string()),
+        max_sale_price: q.max_price.map(|d| d.to_string()),
+        target_currency: q.currency.code().to_owned(),
+        target_language: q.language.code().to_owned(),
+        ship_to_country: q.ship_to_country.map(|c| c.as_str().to_owned()),
+        category_ids: (!ids.is_empty()).then(|| ids.join(",")),
+    }
+}
+
+/// Splits a comma-separated list of URLs or ids; commas inside a URL (`productIds=1,2`) stay
+/// with it, since a new item starts only with a scheme, `www.` or a bare id.
+fn split_url_list(list: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for piece in list.split(',') {
+        let t = piece.trim();
+        let starts_item = t.is_empty()
+            || t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("http"))
+            || t.starts_with("www.")
+            || t.starts_with("//")
+            || (t.len() >= 6 && t.bytes().all(|b| b.is_ascii_digit()));
+        match items.last_mut() {
+            Some(last) if !starts_item => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => items.push(t.to_owned()),
+        }
+    }
+    items.retain(|s| !s.trim().is_empty());
+    items
+}
+
+/// A details request as a domain query.
+pub fn details_query(
+    req: &api::ProductDetailsQuery,
+    cfg: &HttpConfig,
+) -> Result<DetailsQuery, HttpError> {
+    let (currency, language, country) = locale(
+        cfg,
+        req.target_currency.as_deref(),
+        req.target_language.as_deref(),
+        req.ship_to_country.as_deref(),
+    )?;
+    let mut ids = Vec::new();
+    if let Some(list) = blank_to_none(req.product_ids.as_deref()) {
+        for (i, s) in list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            ids.push(
+                s.parse::<ProductId>()
+                    .map_err(|e| HttpError::field(format!("product_ids[{i}]"), e.rule))?,
+            );
+        }
+    }
+    if let Some(list) = blank_to_none(req.urls.as_deref()) {
+        for (i, s) in split_url_list(list).iter().enumerate() {
+            let parsed = ProductUrl::parse(s)
+                .map_err(|e| HttpError::field(format!("urls[{i}]"), e.to_string()))?;
+            ids.push(parsed.id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(HttpError::field(
+            "product_ids",
+            "must list at least one product id (or give urls)",
+        ));
+    }
+    Ok(DetailsQuery {
+        ids,
+        currency,
+        language,
+        country,
+    })
+}
+
+/// The link type of a request (`normal` by default).
+pub fn link_type(input: Option<&str>) -> Result<LinkType, HttpError> {
+    match blank_to_none(input).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("normal") => Ok(LinkType::Normal),
+        Some("hot") => Ok(LinkType::Hot),
+        Some(_) => Err(HttpError::BadField {
+            field: "link_type".into(),
+            rule: "must be normal or hot".into(),
+        }),
+    }
+}
+
+/// A links request as a domain request; a bad URL is a 400 naming its index and the reason.
+pub fn link_request(
+    urls: &[String],
+    link_type_input: Option<&str>,
+) -> Result<LinkRequest, HttpError> {
+    if urls.is_empty() {
+        return Err(HttpError::BadField {
+            field: "urls".into(),
+            rule: "must list at least one AliExpress product URL".into(),
+        });
+    }
+    if urls.len() > MAX_LINKS_PER_REQUEST {
+        return Err(HttpError::BadField {
+            field: "urls".into(),
+            rule: format!(
+                "must list at most {MAX_LINKS_PER_REQUEST} URLs (got {})",
+                urls.len()
+            ),
+        });
+    }
+    let parsed = urls
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            ProductUrl::parse(u).map_err(|e| HttpError::BadField {
+                field: format!("urls[{i}]"),
+                rule: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LinkRequest {
+        urls: parsed,
+        link_type: link_type(link_type_input)?,
+    })
+}
+
+fn percent(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| format!("{d}%"))
+}
+
+fn amount(m: Option<Money>) -> Option<String> {
+    m.map(|m| m.amount.to_string())
+}
+
+/// A domain product in the v1.1.0 shape (money and rates as strings, `"50%"`).
+pub fn product(p: Product) -> api::Product {
+    let app_price = p.app_sale_price.or(p.sale_price);
+    let (first_id, first_name) = split_category(p.first_level_category);
+    let (second_id, second_name) = split_category(p.second_level_category);
+    api::Product {
+        product_id: p.id.to_string(),
+        product_title: p.title,
+        product_url: p.detail_url,
+        app_sale_price: amount(app_price).unwrap_or_default(),
+        original_price: amount(p.original_price).unwrap_or_default(),
+        discount: percent(p.discount_percent).unwrap_or_default(),
+        evaluate_rate: percent(p.rating_percent).unwrap_or_default(),
+        commission_rate: percent(p.commission_rate_percent).unwrap_or_default(),
+        product_main_image_url: p.main_image_url.unwrap_or_default(),
+        shop_id: p.shop.id.map(|id| id.to_string()).unwrap_or_default(),
+        shop_url: p.shop.url.unwrap_or_default(),
+        sale_price: amount(p.sale_price),
+        currency: p
+            .sale_price
+            .or(app_price)
+            .map(|m| m.currency.code().to_owned()),
+        original_price_currency: p.original_price.map(|m| m.currency.code().to_owned()),
+        promotion_link: p.promotion_link,
+        product_small_image_urls: p.image_urls,
+        product_video_url: p.video_url,
+        first_level_category_id: first_id,
+        first_level_category_name: first_name,
+        second_level_category_id: second_id,
+        second_level_category_name: second_name,
+        lastest_volume: p.sales_volume,
+        sales_volume: p.sales_volume,
+        hot_product_commission_rate: percent(p.hot_commission_rate_percent),
+        platform_product_type: p.platform_product_type,
+        ship_to_days: p.ship_to_days,
+        promo_code: p.promo_code.map(|c| api::PromoCode {
+            code: c.code,
+            value: c.value,
+            minimum_spend: c.minimum_spend,
+            valid_from: c.valid_from,
+            valid_until: c.valid_until,
+            promotion_url: c.promotion_url,
+        }),
+        shop_name: p.shop.name,
+    }
+}
+
+fn split_category(c: Option<alistach_domain::CategoryRef>) -> (Option<String>, Option<String>) {
+    match c {
+        Some(c) => (Some(c.id.to_string()), c.name),
+        None => (None, None),
+    }
+}
+
+/// The flat category list as a two-level tree; children whose parent is unknown are listed at
+/// the top level with their `parent_category_id`, rather than dropped.
+pub fn categories(flat: &[alistach_domain::Category]) -> Vec<api::Category> {
+    let one = |c: &alistach_domain::Category| api::Category {
+        category_id: c.id.to_string(),
+        category_name: c.name.clone(),
+        parent_category_id: c.parent_id.map(|p| p.to_string()),
+        children: Vec::new(),
+    };
+    let tree = CategoryTree::from_flat(flat);
+    let mut out: Vec<api::Category> = tree
+        .roots
+        .iter()
+        .map(|node| api::Category {
+            children: node.children.iter().map(one).collect(),
+            ..one(&node.category)
+        })
+        .collect();
+    out.extend(tree.orphans.iter().map(one));
+    out
+}
+
+/// A domain link in the v1.1.0 shape.
+pub fn affiliate_link(l: AffiliateLink) -> api::AffiliateLink {
+    api::AffiliateLink {
+        original_url: l.source_url,
+        affiliate_url: l.promotion_link,
+        commission_rate: None,
+        product_id: l.product_id.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_requests_name_the_bad_field() {
+        let cfg = HttpConfig::default();
+        let field = |body: &str| match json_body::<api::SearchRequest>(
+            body.as_bytes(),
+            &["page_size", "page_no"],
+        ) {
+            Ok(req) => match search_query(&req, &cfg) {
+                Ok(q) => q
+                    .validate()
+                    .map(|_| String::new())
+                    .unwrap_or_else(|e| e.field.to_owned()),
+                Err(HttpError::Unprocessable { field, .. }) => field,
+                Err(e) => panic!("{e:?}"),
+            },
+            Err(HttpError::Unprocessable { field, .. }) => field,
+            Err(HttpError::MalformedJson(_)) => "<json>".to_owned(),
+            Err(e) => panic!("{e:?}"),
+        };
+        assert_eq!(field(r#"{"keywords":"x"}"#), "");
+        assert_eq!(field(r#"{"keywords":"x","page_size":"ten"}"#), "page_size");
+        assert_eq!(field(r#"{"keywords":"x","page_size":-5}"#), "page_size");
+        assert_eq!(field(r#"{"keywords":"x","page_size":null}"#), "page_size");
+        assert_eq!(field(r#"{"keywords":"x","page_size":1000}"#), "page_size");
+        assert_eq!(field(r#"{"keywords":"x","pagesize":5}"#), "pagesize");
+        assert_eq!(field(r#"{"keywords":"x","sort":"cheap"}"#), "sort");
+        assert_eq!(
+            field(r#"{"keywords":"x","target_currency":"XXX"}"#),
+            "target_currency"
+        );
+        assert_eq!(
+            field(r#"{"keywords":"x","min_sale_price":"1e5"}"#),
+            "min_sale_price"
+        );
+        assert_eq!(
+            field(r#"{"keywords":"x","category_ids":"44,abc"}"#),
+            "category_ids"
+        );
+        assert_eq!(field(r#"{"keywords": "x""#), "<json>");
+        assert_eq!(field(r#"[1,2]"#), "body");
+    }
+
+    #[test]
+    fn query_strings_parse_like_bodies() {
+        let req: api::SearchRequest = query_params(
+            Some("keywords=usb+hub&page_size=5&min_sale_price=2.50"),
+            &["page_size", "page_no"],
+        )
+        .unwrap();
+        assert_eq!(req.keywords.as_deref(), Some("usb hub"));
+        assert_eq!(req.page_size, Some(5));
+        assert_eq!(req.min_sale_price.unwrap().as_str(), "2.50");
+        let err = query_params::<api::SearchRequest>(Some("keywords=a&page_no=x"), &["page_no"])
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::Unprocessable { ref field, .. } if field == "page_no"),
+            "{err:?}"
+        );
+        let err =
+            query_params::<api::SearchRequest>(Some("keywords=a&keywords=b"), &[]).unwrap_err();
+        assert!(
+            matches!(err, HttpError::Unprocessable { ref field, .. } if field == "keywords"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn url_lists_keep_commas_inside_urls() {
+        let items = split_url_list(
+            "https://www.aliexpress.com/item/1005006123456789.html, https://m.aliexpress.com/p/x?productIds=1,2 ,32759108484",
+        );
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(items[1].ends_with("productIds=1,2 "), "{items:?}");
+    }
+
+    #[test]
+    fn link_requests_name_the_bad_index() {
+        let urls = vec![
+            "https://www.aliexpress.com/item/1005006123456789.html".to_owned(),
+            "https://amazon.com/x".into(),
+        ];
+        match link_request(&urls, None) {
+            Err(HttpError::BadField { field, rule }) => {
+                assert_eq!(field, "urls[1]");
+                assert!(rule.contains("not an AliExpress URL"), "{rule}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let many = vec!["32759108484".to_owned(); 51];
+        assert!(
+            matches!(link_request(&many, None), Err(HttpError::BadField { field, .. }) if field == "urls")
+        );
+        assert!(
+            matches!(link_request(&urls[..1], Some("fast")), Err(HttpError::BadField { field, .. }) if field == "link_type")
+        );
+    }
+
+    #[test]
+    fn products_keep_v1_strings() {
+        let mut p = Product::new(ProductId(1005006123456789), "Earbuds");
+        p.sale_price = Some(Money::new("17.99".parse().unwrap(), Currency::EUR));
+        p.original_price = Some(Money::new("35.98".parse().unwrap(), Currency::EUR));
+        p.discount_percent = Some("50".parse().unwrap());
+        p.rating_percent = Some("98.5".parse().unwrap());
+        p.commission_rate_percent = Some("7.0".parse().unwrap());
+        p.sales_volume = Some(120);
+        let a = product(p);
+        assert_eq!(a.product_id, "1005006123456789");
+        assert_eq!(a.app_sale_price, "17.99");
+        assert_eq!(a.discount, "50%");
+        assert_eq!(a.evaluate_rate, "98.5%");
+        assert_eq!(a.currency.as_deref(), Some("EUR"));
+        assert_eq!((a.lastest_volume, a.sales_volume), (Some(120), Some(120)));
+        assert_eq!(
+            a.product_url,
+            "https://www.aliexpress.com/item/1005006123456789.html"
+        );
+    }
+}

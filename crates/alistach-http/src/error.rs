@@ -1,0 +1,216 @@
+//! The adapter's error, and its mapping to an HTTP status and an RFC 9457 problem document.
+
+use std::time::Duration;
+
+use alistach_domain::{UpstreamError, ValidationError};
+use alistach_service::ServiceError;
+use hyper::StatusCode;
+
+/// Why a request got an error response.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// No route has this path.
+    #[error("no endpoint matches this path")]
+    NotFound,
+    /// The path exists for other methods.
+    #[error("method {method} is not allowed on this path; it allows {}", allow.join(", "))]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The methods the path answers.
+        allow: Vec<&'static str>,
+    },
+    /// The body is not JSON at all.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// A field has the wrong type, is unknown, or breaks a rule.
+    #[error("{field} {rule}")]
+    Unprocessable {
+        /// The field, as the contract names it (`urls[3]` for list items).
+        field: String,
+        /// What it must satisfy.
+        rule: String,
+    },
+    /// A field the request cannot be made from at all (a URL that is not a product page, too many
+    /// URLs): 400, naming the field.
+    #[error("{field} {rule}")]
+    BadField {
+        /// The field (`urls[3]`).
+        field: String,
+        /// What is wrong with it.
+        rule: String,
+    },
+    /// The body exceeds the limit.
+    #[error("the request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body could not be read.
+    #[error("the request body could not be read: {0}")]
+    BodyRead(String),
+    /// No key, or a wrong one.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The caller may not use this at all.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The application core failed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// A bug (a panic, an encoding failure); details go to the log, not the client.
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<ValidationError> for HttpError {
+    fn from(e: ValidationError) -> Self {
+        HttpError::Unprocessable {
+            field: e.field.to_owned(),
+            rule: e.rule,
+        }
+    }
+}
+
+impl HttpError {
+    /// A field error.
+    pub fn field(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        HttpError::Unprocessable {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            HttpError::MalformedJson(_) | HttpError::BodyRead(_) | HttpError::BadField { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            HttpError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
+            HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::Service(e) => match e {
+                ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                ServiceError::Upstream(u) => upstream_status(u),
+                ServiceError::Cache(_) => StatusCode::SERVICE_UNAVAILABLE,
+                ServiceError::Codec(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// The problem type slug (`https://alistach.dev/problems/<slug>`) and its title.
+    pub fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            HttpError::NotFound => ("not-found", "Not Found"),
+            HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
+            HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
+            HttpError::BodyRead(_) => ("bad-request", "Bad Request"),
+            HttpError::Unprocessable { .. }
+            | HttpError::BadField { .. }
+            | HttpError::Service(ServiceError::Invalid(_)) => ("validation", "Invalid Request"),
+            HttpError::PayloadTooLarge { .. } => ("payload-too-large", "Payload Too Large"),
+            HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
+            HttpError::Service(ServiceError::Upstream(_)) => ("upstream", "Upstream Error"),
+            HttpError::Service(ServiceError::Cache(_)) => {
+                ("cache-unavailable", "Cache Unavailable")
+            }
+            HttpError::Service(_) | HttpError::Internal => ("internal", "Internal Server Error"),
+        }
+    }
+
+    /// The field and rule, for validation errors.
+    pub fn field_error(&self) -> Option<(String, String)> {
+        match self {
+            HttpError::Unprocessable { field, rule } | HttpError::BadField { field, rule } => {
+                Some((field.clone(), rule.clone()))
+            }
+            HttpError::Service(ServiceError::Invalid(v)) => {
+                Some((v.field.to_owned(), v.rule.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The upstream failure behind this error.
+    pub fn upstream(&self) -> Option<&UpstreamError> {
+        match self {
+            HttpError::Service(ServiceError::Upstream(u)) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// How long the client should wait, when known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.upstream().and_then(UpstreamError::retry_after)
+    }
+
+    /// The text clients see; internal failures say nothing about internals.
+    pub fn detail(&self) -> String {
+        match self {
+            HttpError::Internal | HttpError::Service(ServiceError::Codec(_)) => {
+                "the server failed to handle this request; it has been logged".to_owned()
+            }
+            HttpError::Service(ServiceError::Cache(_)) => {
+                "the cache backend is unavailable".to_owned()
+            }
+            HttpError::Service(ServiceError::Invalid(v)) => v.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn upstream_status(e: &UpstreamError) -> StatusCode {
+    match e {
+        UpstreamError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        UpstreamError::Unavailable { .. } | UpstreamError::RateLimited { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_causes_map_to_gateway_statuses() {
+        let s = |u: UpstreamError| HttpError::from(ServiceError::from(u)).status().as_u16();
+        assert_eq!(s(UpstreamError::Timeout), 504);
+        assert_eq!(s(UpstreamError::Unavailable { reason: "x".into() }), 503);
+        assert_eq!(
+            s(UpstreamError::RateLimited {
+                retry_after: None,
+                code: "ApiCallLimit".into(),
+                message: String::new()
+            }),
+            503
+        );
+        assert_eq!(
+            s(UpstreamError::SignatureRejected {
+                code: "c".into(),
+                message: String::new()
+            }),
+            502
+        );
+        assert_eq!(s(UpstreamError::Malformed { reason: "x".into() }), 502);
+        assert_eq!(
+            HttpError::from(ValidationError::new(
+                "page_size",
+                "must be between 1 and 50"
+            ))
+            .status(),
+            422
+        );
+        assert_eq!(
+            HttpError::Internal.detail(),
+            "the server failed to handle this request; it has been logged"
+        );
+    }
+}

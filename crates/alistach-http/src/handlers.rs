@@ -1,0 +1,561 @@
+//! The endpoints: each turns a request into a domain call and the answer into its v1.1.0 shape.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use alistach_api::types as api;
+use alistach_api::{Access, ROUTES, RouteId};
+use alistach_domain::ApiMode;
+use alistach_service::{CacheKind, CacheReport, CacheStatus, ReadMode, Served};
+use hyper::StatusCode;
+use hyper::header::{self, HeaderName, HeaderValue};
+
+use crate::app::{HttpResponse, body_response, json, put, unix_now};
+use crate::convert;
+use crate::{App, HttpError};
+
+/// What a handler knows about its request besides the body.
+pub(crate) struct Ctx<'a> {
+    pub started: Instant,
+    pub query: Option<&'a str>,
+}
+
+impl Ctx<'_> {
+    fn elapsed_ms(&self) -> f64 {
+        (self.started.elapsed().as_secs_f64() * 1e3 * 1000.0).round() / 1000.0
+    }
+}
+
+/// The query parameters that are numbers in a search.
+const SEARCH_NUMERIC: &[&str] = &["page_size", "page_no"];
+
+/// How an answer was served, for headers and metadata.
+#[derive(Clone, Copy)]
+struct Facts {
+    status: CacheStatus,
+    age_secs: u64,
+    ttl_secs: u64,
+    stale: bool,
+}
+
+impl Facts {
+    fn of<T>(s: &Served<T>) -> Self {
+        Facts {
+            status: s.status,
+            age_secs: s.age.as_secs(),
+            ttl_secs: s.ttl_remaining.as_secs(),
+            stale: s.stale,
+        }
+    }
+
+    /// `X-Cache`, `Age`, RFC 9211 `Cache-Status`, and `Cache-Control` for GETs.
+    fn apply(self, resp: &mut HttpResponse, cacheable_get: bool) {
+        let h = resp.headers_mut();
+        h.insert("x-cache", HeaderValue::from_static(self.status.x_cache()));
+        put(h, header::AGE, &self.age_secs.to_string());
+        let cache_status = match self.status {
+            CacheStatus::Hit => format!("alistach; hit; ttl={}", self.ttl_secs),
+            CacheStatus::Stale => "alistach; hit; ttl=0; detail=stale".to_owned(),
+            CacheStatus::Miss => "alistach; fwd=uri-miss; stored".to_owned(),
+            CacheStatus::Coalesced => "alistach; fwd=uri-miss; collapsed; stored".to_owned(),
+            CacheStatus::Bypass => "alistach; fwd=request; stored".to_owned(),
+        };
+        put(h, HeaderName::from_static("cache-status"), &cache_status);
+        if cacheable_get {
+            let max_age = if self.stale { 0 } else { self.ttl_secs };
+            put(h, header::CACHE_CONTROL, &format!("max-age={max_age}"));
+        } else {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+}
+
+impl App {
+    pub(crate) async fn route(
+        &self,
+        id: RouteId,
+        ctx: &Ctx<'_>,
+        body: &[u8],
+    ) -> Result<HttpResponse, HttpError> {
+        match id {
+            RouteId::Root => Ok(self.root()),
+            RouteId::Health => Ok(self.health().await),
+            RouteId::Livez => Ok(json(&api::Probe {
+                status: "ok".into(),
+                checks: Vec::new(),
+            })),
+            RouteId::Readyz => Ok(self.readyz().await),
+            RouteId::SearchPost => {
+                let req = convert::json_body(body, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, Search::Post).await
+            }
+            RouteId::SearchNoCache => {
+                let req = convert::json_body(body, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, Search::NoCache).await
+            }
+            RouteId::SearchGet | RouteId::ProductsGet => {
+                let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, Search::Get).await
+            }
+            RouteId::HotProducts => {
+                let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, Search::Hot).await
+            }
+            RouteId::ProductDetails => self.details(ctx).await,
+            RouteId::Categories => self.categories().await,
+            RouteId::AffiliateLinks => {
+                let req: api::AffiliateLinksRequest = convert::json_body(body, &["urls"])?;
+                self.links(&req.urls, req.link_type.as_deref(), false).await
+            }
+            RouteId::AffiliateLink => {
+                let req: api::AffiliateLinkQuery = convert::query_params(ctx.query, &[])?;
+                self.links(
+                    std::slice::from_ref(&req.url),
+                    req.link_type.as_deref(),
+                    true,
+                )
+                .await
+            }
+            RouteId::Status => Ok(self.status().await),
+            RouteId::CacheStats => {
+                let data = self.cache_stats().await;
+                let meta = api::CacheStatsMetadata {
+                    timestamp: unix_now(),
+                    description: "cache counters since start-up, per tier and overall".into(),
+                };
+                Ok(json(&api::CacheStatsResponse::ok(data, meta)))
+            }
+            RouteId::CacheClear => self.cache_clear(ctx).await,
+            RouteId::SystemInfo => Ok(self.system_info()),
+            RouteId::OpenApi => Ok(body_response(
+                StatusCode::OK,
+                "application/json",
+                self.openapi_full.clone(),
+            )),
+            RouteId::OpenApiGpt => Ok(body_response(
+                StatusCode::OK,
+                "application/json",
+                self.openapi_gpt.clone(),
+            )),
+            RouteId::Docs => Ok(body_response(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                alistach_api::DOCS_HTML,
+            )),
+            RouteId::DocsAsset => {
+                let mut resp = body_response(
+                    StatusCode::OK,
+                    "text/javascript; charset=utf-8",
+                    alistach_api::RAPIDOC_JS,
+                );
+                resp.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400"),
+                );
+                Ok(resp)
+            }
+            RouteId::Metrics => Ok(self.metrics_text().await),
+        }
+    }
+
+    async fn search(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &api::SearchRequest,
+        kind: Search,
+    ) -> Result<HttpResponse, HttpError> {
+        let query = convert::search_query(req, &self.config)?;
+        let read = if kind == Search::NoCache {
+            ReadMode::Bypass
+        } else {
+            ReadMode::Normal
+        };
+        let served = match kind {
+            Search::Hot => self.catalog.hot_products(&query, read).await?,
+            _ => self.catalog.search(&query, read).await?,
+        };
+        let facts = Facts::of(&served);
+        let page = served.value;
+        let hit = facts.status.is_hit();
+        let no_cache = kind == Search::NoCache;
+        let data = api::SearchData {
+            products: page.products.into_iter().map(convert::product).collect(),
+            total_results: page.total_records,
+            current_page: page.page_no,
+            page_size: page.page_size,
+            total_pages: page.total_pages,
+            cache_hit: hit,
+        };
+        let metadata = api::SearchMetadata {
+            mock_mode: self.mode.is_mock(),
+            processing_time_ms: ctx.elapsed_ms(),
+            api_version: self.config.version.clone(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: hit,
+            cache_enabled: true,
+            cache_status: facts.status.x_cache().to_owned(),
+            stale: facts.stale,
+            search_params: convert::search_params(&query.normalized()),
+            cache_bypassed: no_cache.then_some(true),
+            fresh_data: no_cache.then_some(true),
+        };
+        let mut resp = json(&api::SearchResponse::ok(data, metadata));
+        facts.apply(&mut resp, matches!(kind, Search::Get | Search::Hot));
+        Ok(resp)
+    }
+
+    async fn details(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let req: api::ProductDetailsQuery = convert::query_params(ctx.query, &[])?;
+        let query = convert::details_query(&req, &self.config)?;
+        let requested = query.normalized().ids.len() as u64;
+        let served = self.catalog.details(&query, ReadMode::Normal).await?;
+        let facts = Facts::of(&served);
+        let products: Vec<api::Product> = served.value.into_iter().map(convert::product).collect();
+        let data = api::ProductDetailsData {
+            total_results: products.len() as u64,
+            products,
+        };
+        let metadata = api::ProductDetailsMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: facts.status.is_hit(),
+            cache_enabled: true,
+            cache_status: facts.status.x_cache().to_owned(),
+            stale: facts.stale,
+            processing_time_ms: ctx.elapsed_ms(),
+            requested_ids: requested,
+        };
+        let mut resp = json(&api::ProductDetailsResponse::ok(data, metadata));
+        facts.apply(&mut resp, true);
+        Ok(resp)
+    }
+
+    async fn categories(&self) -> Result<HttpResponse, HttpError> {
+        let served = self.catalog.categories(ReadMode::Normal).await?;
+        let facts = Facts::of(&served);
+        let total = served.value.len() as u64;
+        let data = api::CategoriesData {
+            categories: convert::categories(&served.value),
+        };
+        let metadata = api::CategoriesMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: facts.status.is_hit(),
+            cache_enabled: true,
+            total_categories: total,
+            stale: facts.stale,
+        };
+        let mut resp = json(&api::CategoriesResponse::ok(data, metadata));
+        facts.apply(&mut resp, true);
+        Ok(resp)
+    }
+
+    async fn links(
+        &self,
+        urls: &[String],
+        link_type: Option<&str>,
+        get: bool,
+    ) -> Result<HttpResponse, HttpError> {
+        let request = convert::link_request(urls, link_type)?;
+        let served = self
+            .catalog
+            .affiliate_links(&request, ReadMode::Normal)
+            .await?;
+        let facts = Facts::of(&served);
+        let links: Vec<api::AffiliateLink> = served
+            .value
+            .into_iter()
+            .map(convert::affiliate_link)
+            .collect();
+        let metadata = api::AffiliateLinksMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: facts.status.is_hit(),
+            cache_enabled: true,
+            processed_urls: urls.len() as u64,
+            generated_links: links.len() as u64,
+            stale: facts.stale,
+        };
+        let data = api::AffiliateLinksData {
+            affiliate_links: links,
+        };
+        let mut resp = json(&api::AffiliateLinksResponse::ok(data, metadata));
+        facts.apply(&mut resp, get);
+        Ok(resp)
+    }
+
+    async fn cache_clear(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let req: api::CacheClearQuery = convert::query_params(ctx.query, &[])?;
+        let pattern = req
+            .pattern
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && *p != "all");
+        let kind = pattern.map(str::parse::<CacheKind>).transpose()?;
+        let cleared = self.catalog.clear(kind).await?;
+        tracing::info!(
+            pattern = kind.map_or("all", CacheKind::name),
+            cleared,
+            "cache cleared"
+        );
+        let data = api::CacheClearData {
+            cleared_entries: cleared,
+            pattern: kind.map_or("all", CacheKind::name).to_owned(),
+        };
+        let meta = api::CacheClearMetadata {
+            timestamp: unix_now(),
+            operation: "cache_clear".into(),
+        };
+        Ok(json(&api::CacheClearResponse::ok(data, meta)))
+    }
+
+    pub(crate) async fn cache_stats(&self) -> api::CacheStatsData {
+        let report = self.catalog.cache_report().await;
+        cache_stats_data(&report, self)
+    }
+
+    async fn status(&self) -> HttpResponse {
+        let report = self.catalog.cache_report().await;
+        let stats = cache_stats_data(&report, self);
+        let data = api::StatusData {
+            api_status: "operational".into(),
+            integration_mode: self.mode.as_str().into(),
+            capabilities: api::Capabilities {
+                product_search: true,
+                categories: true,
+                affiliate_links: true,
+                real_api_integration: self.mode == ApiMode::Real,
+                // Upstream failures are reported, never papered over with mock data.
+                mock_fallback: false,
+                intelligent_caching: true,
+                redis_caching: report.tiers.iter().any(|t| t.name == "redis"),
+                memory_fallback: report.tiers.iter().any(|t| t.name == "memory"),
+            },
+            performance: api::StatusPerformance {
+                cache_hit_rate: format!("{}%", stats.cache_stats.hit_rate_percent),
+                cache_hits: stats.cache_stats.hits,
+                cache_misses: stats.cache_stats.misses,
+                uptime_seconds: self.uptime().as_secs(),
+            },
+            cache_performance: stats,
+        };
+        let meta = api::StatusMetadata {
+            timestamp: unix_now(),
+            version: self.config.version.clone(),
+            environment: self.config.environment.clone(),
+        };
+        json(&api::StatusResponse::ok(data, meta))
+    }
+
+    fn service_info(&self) -> api::ServiceInfo {
+        let c = &self.config;
+        api::ServiceInfo {
+            app_key_configured: c.app_key_configured,
+            app_secret_configured: c.app_secret_configured,
+            tracking_id: c.tracking_id.clone(),
+            language: c.language.code().into(),
+            currency: c.currency.code().into(),
+            environment: c.environment.clone(),
+            debug: c.debug,
+            mock_mode: self.mode.is_mock(),
+            has_real_credentials: c.app_key_configured && c.app_secret_configured,
+            sdk_available: true,
+            api_integration: self.mode.as_str().into(),
+        }
+    }
+
+    async fn health(&self) -> HttpResponse {
+        let tiers = self.catalog.cache_report().await.tiers;
+        json(&api::Health {
+            status: "healthy".into(),
+            environment: self.config.environment.clone(),
+            mock_mode: self.mode.is_mock(),
+            service_info: self.service_info(),
+            version: self.config.version.clone(),
+            api_integration: self.mode.as_str().into(),
+            cache_backend: self.config.cache_backend.clone(),
+            redis_connected: tiers.iter().any(|t| t.name == "redis" && t.connected),
+        })
+    }
+
+    async fn readyz(&self) -> HttpResponse {
+        let tiers = self.catalog.cache_report().await.tiers;
+        let checks: Vec<api::ProbeCheck> = tiers
+            .iter()
+            .map(|t| api::ProbeCheck {
+                name: format!("cache:{}", t.name),
+                ok: t.connected,
+                detail: (!t.connected).then(|| "not connected; other tiers serve".to_owned()),
+            })
+            .collect();
+        // One reachable tier is enough to serve: a Redis outage degrades, it does not stop us.
+        let ready = checks.is_empty() || checks.iter().any(|c| c.ok);
+        let probe = api::Probe {
+            status: if ready { "ready" } else { "not_ready" }.into(),
+            checks,
+        };
+        let mut resp = json(&probe);
+        if !ready {
+            *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        }
+        resp
+    }
+
+    fn endpoints(&self) -> BTreeMap<String, String> {
+        ROUTES
+            .iter()
+            .filter(|r| r.in_openapi && r.access != Access::Admin)
+            .map(|r| {
+                (
+                    r.operation_id.to_owned(),
+                    format!("{} {}", r.method, r.path),
+                )
+            })
+            .collect()
+    }
+
+    fn root(&self) -> HttpResponse {
+        json(&api::RootInfo {
+            message: "AliStach: AliExpress affiliate gateway for GPT Actions".into(),
+            version: self.config.version.clone(),
+            status: "operational".into(),
+            integration: self.mode.as_str().into(),
+            caching: "enabled".into(),
+            docs: "/docs".into(),
+            openapi: "/openapi-gpt.json".into(),
+            health: "/health".into(),
+            endpoints: self.endpoints(),
+        })
+    }
+
+    fn system_info(&self) -> HttpResponse {
+        let info = self.service_info();
+        json(&api::SystemInfo {
+            service: "AliStach".into(),
+            version: self.config.version.clone(),
+            environment: self.config.environment.clone(),
+            mock_mode: info.mock_mode,
+            api_integration: info.api_integration,
+            has_real_credentials: info.has_real_credentials,
+            sdk_available: info.sdk_available,
+            configuration: api::SystemConfiguration {
+                language: info.language,
+                currency: info.currency,
+                tracking_id: info.tracking_id,
+            },
+            endpoints: self.endpoints(),
+        })
+    }
+
+    async fn metrics_text(&self) -> HttpResponse {
+        let report = self.catalog.cache_report().await;
+        let mut out = String::with_capacity(8 * 1024);
+        self.metrics.render(&mut out);
+        let l = report.layer;
+        out.push_str("# TYPE alistach_cache_lookups_total counter\n");
+        for (outcome, v) in [
+            ("hit", l.hits),
+            ("miss", l.misses),
+            ("stale", l.stale_served),
+            ("coalesced", l.coalesced_waits),
+            ("bypass", l.bypasses),
+        ] {
+            out.push_str(&format!(
+                "alistach_cache_lookups_total{{outcome=\"{outcome}\"}} {v}\n"
+            ));
+        }
+        out.push_str("# TYPE alistach_upstream_fetches_total counter\n");
+        out.push_str(&format!(
+            "alistach_upstream_fetches_total {}\n",
+            l.upstream_fetches
+        ));
+        out.push_str(&format!(
+            "alistach_upstream_fetch_errors_total {}\n",
+            l.fetch_errors
+        ));
+        out.push_str("# TYPE alistach_cache_tier_entries gauge\n");
+        for t in &report.tiers {
+            out.push_str(&format!(
+                "alistach_cache_tier_entries{{tier=\"{}\"}} {}\n",
+                t.name, t.entries
+            ));
+            out.push_str(&format!(
+                "alistach_cache_tier_bytes{{tier=\"{}\"}} {}\n",
+                t.name, t.bytes
+            ));
+            out.push_str(&format!(
+                "alistach_cache_tier_errors_total{{tier=\"{}\"}} {}\n",
+                t.name, t.errors
+            ));
+        }
+        body_response(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            out,
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Search {
+    Post,
+    NoCache,
+    Get,
+    Hot,
+}
+
+fn cache_stats_data(report: &CacheReport, app: &App) -> api::CacheStatsData {
+    let l = report.layer;
+    let hits = l.hits + l.stale_served;
+    let misses = l.misses + l.bypasses;
+    let total = hits + misses;
+    let rate = if total == 0 {
+        0.0
+    } else {
+        (hits as f64 * 10_000.0 / total as f64).round() / 100.0
+    };
+    let redis = report.tiers.iter().find(|t| t.name == "redis");
+    let memory = report.tiers.iter().find(|t| t.name == "memory");
+    api::CacheStatsData {
+        cache_stats: api::CacheCounters {
+            hits,
+            misses,
+            sets: report.sets(),
+            errors: report.errors() + l.read_errors + l.store_errors,
+            hit_rate_percent: rate,
+            total_requests: total,
+        },
+        cache_config: api::CacheConfig {
+            redis_available: redis.is_some(),
+            redis_connected: redis.is_some_and(|r| r.connected),
+            redis_url_configured: app.config.redis_url_configured,
+            default_ttl: app.catalog.ttls().search.as_secs(),
+            memory_cache_size: memory.map_or(0, |m| m.entries),
+            max_memory_items: app.config.max_memory_items,
+        },
+        performance_impact: api::PerformanceImpact {
+            estimated_api_calls_saved: l.upstream_calls_saved,
+            cache_efficiency: match rate {
+                r if r >= 70.0 => "high",
+                r if r >= 40.0 => "medium",
+                _ => "low",
+            }
+            .into(),
+        },
+        tiers: report
+            .tiers
+            .iter()
+            .map(|t| api::TierStats {
+                name: t.name.to_owned(),
+                hits: t.hits,
+                misses: t.misses,
+                sets: t.sets,
+                errors: t.errors,
+                evictions: t.evictions,
+                entries: t.entries,
+                bytes: t.bytes,
+                connected: t.connected,
+            })
+            .collect(),
+    }
+}

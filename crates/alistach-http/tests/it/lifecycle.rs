@@ -1,0 +1,118 @@
+//! Graceful shutdown: in-flight requests finish, new connections are refused.
+
+use std::time::Duration;
+
+use alistach_http::HttpConfig;
+
+use crate::support::{Answer, TestServer};
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish() {
+    let mut s = TestServer::start(HttpConfig::default()).await;
+    let client = s.client.clone();
+    let url = s.url("/api/products/search");
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(r#"{"keywords":"slow"}"#)
+            .send()
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(10), s.api.entered_slow.notified())
+        .await
+        .expect("request reached the catalog");
+
+    let mut server = s.begin_shutdown();
+    let early = tokio::time::timeout(Duration::from_millis(150), &mut server).await;
+    assert!(
+        early.is_err(),
+        "the server must wait for the in-flight request"
+    );
+
+    s.api.release_slow.notify_one();
+    let resp = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let a = Answer::of(resp).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["data"]["products"][0]["product_title"], "slow 1");
+
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve returned")
+        .unwrap()
+        .unwrap();
+    let fresh = reqwest::Client::builder().no_proxy().build().unwrap();
+    assert!(
+        fresh.get(s.url("/health")).send().await.is_err(),
+        "no new connections after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_after_the_grace_period() {
+    let mut s = TestServer::start(HttpConfig {
+        shutdown_grace: Duration::from_millis(200),
+        ..HttpConfig::default()
+    })
+    .await;
+    let client = s.client.clone();
+    let url = s.url("/api/products/search");
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(r#"{"keywords":"slow"}"#)
+            .send()
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(10), s.api.entered_slow.notified())
+        .await
+        .unwrap();
+    let server = s.begin_shutdown();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve returned after the grace period")
+        .unwrap()
+        .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        outcome.is_err(),
+        "the abandoned request's connection is closed"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = HttpConfig {
+        header_read_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    };
+    let s = TestServer::start(config).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut out)).await;
+    assert!(
+        read.is_ok(),
+        "the server must close a connection whose headers never complete"
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    // The server itself is unaffected.
+    assert_eq!(s.get("/health").await.status(), 200);
+}

@@ -1,0 +1,11 @@
+//! The HTTP adapter end to end: `serve()` on 127.0.0.1:0 driven by a real HTTP client, over the
+//! memory cache, a manual clock and a scriptable catalog.
+
+mod support;
+
+mod admin;
+mod cors_and_headers;
+mod endpoints;
+mod errors;
+mod lifecycle;
+mod mock_catalog;

@@ -1,0 +1,307 @@
+//! The test server and the scriptable catalog behind it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
+use alistach_domain::{
+    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, CategoryRef, Currency,
+    DetailsQuery, LinkRequest, Money, Product, ProductId, ProductPage, SearchQuery, Shop,
+    UpstreamError,
+};
+use alistach_http::{App, HttpConfig, serve};
+use alistach_service::{CacheTtls, Catalog};
+use async_trait::async_trait;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+/// A catalog that answers from a small fixed set, fails with a scripted error, holds
+/// requests for the keyword `slow` until released, and panics for the keyword `panic`.
+pub struct TestApi {
+    pub mode: ApiMode,
+    pub calls: AtomicUsize,
+    pub fail: Mutex<Option<UpstreamError>>,
+    pub entered_slow: Notify,
+    pub release_slow: Notify,
+}
+
+impl TestApi {
+    pub fn new(mode: ApiMode) -> Arc<Self> {
+        Arc::new(TestApi {
+            mode,
+            calls: AtomicUsize::new(0),
+            fail: Mutex::new(None),
+            entered_slow: Notify::new(),
+            release_slow: Notify::new(),
+        })
+    }
+
+    pub fn fail_with(&self, e: Option<UpstreamError>) {
+        *self.fail.lock().unwrap() = e;
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn begin(&self) -> Result<(), UpstreamError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.fail.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn product(id: u64, title: &str, currency: Currency) -> Product {
+    let mut p = Product::new(ProductId(id), title);
+    p.sale_price = Some(Money::new("17.99".parse().unwrap(), currency));
+    p.original_price = Some(Money::new("35.98".parse().unwrap(), currency));
+    p.discount_percent = Some("50".parse().unwrap());
+    p.rating_percent = Some("98.5".parse().unwrap());
+    p.commission_rate_percent = Some("7.5".parse().unwrap());
+    p.main_image_url = Some(format!("https://ae01.alicdn.com/kf/{id}.jpg"));
+    p.sales_volume = Some(1234);
+    p.first_level_category = Some(CategoryRef {
+        id: CategoryId(44),
+        name: Some("Consumer Electronics".into()),
+    });
+    p.shop = Shop {
+        id: Some(912345),
+        url: Some("https://www.aliexpress.com/store/912345".into()),
+        name: None,
+    };
+    p.promotion_link = Some(format!("https://s.click.aliexpress.com/e/_p{id}"));
+    p
+}
+
+#[async_trait]
+impl AffiliateApi for TestApi {
+    fn mode(&self) -> ApiMode {
+        self.mode
+    }
+
+    async fn search_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
+        match q.keywords.as_deref() {
+            Some("slow") => {
+                self.entered_slow.notify_one();
+                self.release_slow.notified().await;
+            }
+            Some("panic") => panic!("scripted panic"),
+            _ => {}
+        }
+        self.begin()?;
+        let mut page = ProductPage::empty(q.page_no, q.page_size);
+        if q.keywords.as_deref() != Some("nothing") {
+            let title = format!(
+                "{} {}",
+                q.keywords.as_deref().unwrap_or("hot"),
+                self.calls()
+            );
+            page.products
+                .push(product(1005006123456789, &title, q.currency));
+            page.total_records = 1;
+            page.total_pages = 1;
+        }
+        Ok(page)
+    }
+
+    async fn hot_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
+        self.search_products(q).await
+    }
+
+    async fn product_details(&self, q: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
+        self.begin()?;
+        Ok(q.ids
+            .iter()
+            .filter(|id| id.0 != 1111111111)
+            .map(|id| product(id.0, "detail", q.currency))
+            .collect())
+    }
+
+    async fn categories(&self) -> Result<Vec<Category>, UpstreamError> {
+        self.begin()?;
+        Ok(vec![
+            Category {
+                id: CategoryId(44),
+                name: "Consumer Electronics".into(),
+                parent_id: None,
+            },
+            Category {
+                id: CategoryId(63705),
+                name: "Earphones".into(),
+                parent_id: Some(CategoryId(44)),
+            },
+            Category {
+                id: CategoryId(3),
+                name: "Apparel".into(),
+                parent_id: None,
+            },
+        ])
+    }
+
+    async fn generate_links(&self, r: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
+        self.begin()?;
+        Ok(r.urls
+            .iter()
+            .map(|u| AffiliateLink {
+                source_url: u.original.clone(),
+                product_id: u.id,
+                promotion_link: format!("https://s.click.aliexpress.com/e/_{}", u.id),
+            })
+            .collect())
+    }
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub api: Arc<TestApi>,
+    pub clock: Arc<ManualClock>,
+    pub app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(config: HttpConfig) -> TestServer {
+        Self::start_with(config, ApiMode::Mock).await
+    }
+
+    pub async fn start_with(config: HttpConfig, mode: ApiMode) -> TestServer {
+        let api = TestApi::new(mode);
+        Self::start_over(config, api.clone(), api).await
+    }
+
+    /// A server over any catalog; `api` is the scriptable one the helpers report on.
+    pub async fn start_over(
+        config: HttpConfig,
+        catalog_api: Arc<dyn AffiliateApi>,
+        api: Arc<TestApi>,
+    ) -> TestServer {
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let store: Arc<dyn Cache> =
+            Arc::new(MemoryCache::new(MemoryCacheConfig::default(), clock.clone()).unwrap());
+        let catalog = Catalog::new(catalog_api, store, clock.clone(), CacheTtls::default());
+        let app = Arc::new(App::new(catalog, config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve(listener, app.clone(), async {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        TestServer {
+            base,
+            client,
+            api,
+            clock,
+            app,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Starts shutdown and returns the server task.
+    pub fn begin_shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.take().unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response's status, headers and JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: serde_json::Value,
+}
+
+impl Answer {
+    pub async fn of(resp: reqwest::Response) -> Answer {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Answer {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem document with `status` naming `field`.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, field: Option<&str>) {
+        assert_eq!(self.status, status, "{}", self.json);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.json
+        );
+        assert_eq!(self.json["status"], status);
+        assert!(
+            self.json["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://alistach.dev/problems/")
+        );
+        assert!(!self.json["detail"].as_str().unwrap().is_empty());
+        assert_eq!(
+            self.json["request_id"].as_str(),
+            self.header("x-request-id")
+        );
+        if let Some(field) = field {
+            assert_eq!(self.json["errors"][0]["field"], field, "{}", self.json);
+            assert!(
+                self.json["detail"].as_str().unwrap().contains(field),
+                "{}",
+                self.json
+            );
+        }
+    }
+}
+
+pub fn admin_config() -> HttpConfig {
+    HttpConfig {
+        admin_key: Some(alistach_http::Secret::new("admin-secret")),
+        ..HttpConfig::default()
+    }
+}

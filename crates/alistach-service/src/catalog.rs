@@ -1,0 +1,292 @@
+//! The catalog use cases, each answered cache-aside through the coalescing cache layer.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alistach_cache::{
+    Cache, CacheLayer, CachePolicy, CacheStatus, Fetched, LayerStats, ReadMode, SharedClock,
+    TierStats,
+};
+use alistach_domain::{
+    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
+    ProductPage, ProductUrl, SearchQuery, UpstreamError,
+};
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::keys::{self, CacheKind};
+use crate::{CacheTtls, ServiceError};
+
+/// An answer with how the cache supplied it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Served<T> {
+    /// The answer.
+    pub value: T,
+    /// Hit, miss, stale, bypass or coalesced.
+    pub status: CacheStatus,
+    /// How old the answer is (zero when just fetched).
+    pub age: Duration,
+    /// How long it stays fresh (zero when stale).
+    pub ttl_remaining: Duration,
+    /// True when an expired entry was served.
+    pub stale: bool,
+}
+
+impl<T> Served<T> {
+    /// The same serving facts around another value.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Served<U> {
+        Served {
+            value: f(self.value),
+            status: self.status,
+            age: self.age,
+            ttl_remaining: self.ttl_remaining,
+            stale: self.stale,
+        }
+    }
+}
+
+/// Cache counters for the status endpoints: one element per storage tier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CacheReport {
+    /// Per-tier counters from the store.
+    pub tiers: Vec<TierStats>,
+    /// The coalescing layer's counters (hits, stale serves, coalesced waits ...).
+    pub layer: LayerStats,
+}
+
+impl CacheReport {
+    /// Hits summed over tiers.
+    pub fn hits(&self) -> u64 {
+        self.tiers.iter().map(|t| t.hits).sum()
+    }
+    /// Misses of the last tier (a miss in memory that Redis answers is not a miss of the cache).
+    pub fn misses(&self) -> u64 {
+        self.tiers.last().map_or(0, |t| t.misses)
+    }
+    /// Entries written, summed over tiers.
+    pub fn sets(&self) -> u64 {
+        self.tiers.iter().map(|t| t.sets).sum()
+    }
+    /// Backend errors, summed over tiers.
+    pub fn errors(&self) -> u64 {
+        self.tiers.iter().map(|t| t.errors).sum()
+    }
+}
+
+/// The catalog as callers use it: every read goes through the cache, keyed by mode.
+pub struct Catalog {
+    api: Arc<dyn AffiliateApi>,
+    store: Arc<dyn Cache>,
+    layer: CacheLayer,
+    ttls: CacheTtls,
+    mode: ApiMode,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("mode", &self.mode)
+            .field("ttls", &self.ttls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// A catalog over `api`, caching in `store` with expiry judged by `clock`.
+    pub fn new(
+        api: Arc<dyn AffiliateApi>,
+        store: Arc<dyn Cache>,
+        clock: SharedClock,
+        ttls: CacheTtls,
+    ) -> Self {
+        let mode = api.mode();
+        let layer = CacheLayer::new(store.clone(), clock);
+        Catalog {
+            api,
+            store,
+            layer,
+            ttls,
+            mode,
+        }
+    }
+
+    /// Where the data comes from.
+    pub fn mode(&self) -> ApiMode {
+        self.mode
+    }
+
+    /// The configured lifetimes.
+    pub fn ttls(&self) -> &CacheTtls {
+        &self.ttls
+    }
+
+    /// A keyword/category search.
+    pub async fn search(
+        &self,
+        query: &SearchQuery,
+        read: ReadMode,
+    ) -> Result<Served<ProductPage>, ServiceError> {
+        query.validate()?;
+        let key = keys::search_key(CacheKind::Products, self.mode, query)?;
+        let (api, q) = (self.api.clone(), query.normalized());
+        self.cached(CacheKind::Products, key, read, move || async move {
+            api.search_products(&q).await
+        })
+        .await
+    }
+
+    /// High-commission products; keywords and categories are optional filters here.
+    pub async fn hot_products(
+        &self,
+        query: &SearchQuery,
+        read: ReadMode,
+    ) -> Result<Served<ProductPage>, ServiceError> {
+        // The keywords-or-category rule is for searches; every other platform limit still applies.
+        let mut probe = query.clone();
+        if probe.category_ids.is_empty()
+            && probe
+                .keywords
+                .as_deref()
+                .is_none_or(|k| k.trim().is_empty())
+        {
+            probe.keywords = Some("hot".into());
+        }
+        probe.validate()?;
+        let key = keys::search_key(CacheKind::Hot, self.mode, query)?;
+        let (api, q) = (self.api.clone(), query.normalized());
+        self.cached(CacheKind::Hot, key, read, move || async move {
+            api.hot_products(&q).await
+        })
+        .await
+    }
+
+    /// Details of known products; unknown ids are absent from the answer.
+    pub async fn details(
+        &self,
+        query: &DetailsQuery,
+        read: ReadMode,
+    ) -> Result<Served<Vec<Product>>, ServiceError> {
+        query.validate()?;
+        let key = keys::details_key(self.mode, query)?;
+        let (api, q) = (self.api.clone(), query.normalized());
+        self.cached(CacheKind::Details, key, read, move || async move {
+            api.product_details(&q).await
+        })
+        .await
+    }
+
+    /// Every category, flat in platform order.
+    pub async fn categories(&self, read: ReadMode) -> Result<Served<Vec<Category>>, ServiceError> {
+        let key = keys::categories_key(self.mode);
+        let api = self.api.clone();
+        self.cached(CacheKind::Categories, key, read, move || async move {
+            api.categories().await
+        })
+        .await
+    }
+
+    /// Affiliate links, one per requested URL the platform could convert, in request order and
+    /// carrying the URL exactly as the caller gave it.
+    pub async fn affiliate_links(
+        &self,
+        request: &LinkRequest,
+        read: ReadMode,
+    ) -> Result<Served<Vec<AffiliateLink>>, ServiceError> {
+        request.validate()?;
+        let key = keys::links_key(self.mode, request);
+        // Ask for each product once, by its canonical page, so decorated URLs share the entry.
+        let canonical = LinkRequest {
+            urls: keys::link_ids(request)
+                .into_iter()
+                .map(|id| ProductUrl {
+                    original: id.canonical_url(),
+                    id,
+                })
+                .collect(),
+            link_type: request.link_type,
+        };
+        let api = self.api.clone();
+        let served: Served<Vec<AffiliateLink>> = self
+            .cached(CacheKind::Affiliate, key, read, move || async move {
+                api.generate_links(&canonical).await
+            })
+            .await?;
+        Ok(served.map(|links| {
+            request
+                .urls
+                .iter()
+                .filter_map(|url| {
+                    links
+                        .iter()
+                        .find(|l| l.product_id == url.id)
+                        .map(|l| AffiliateLink {
+                            source_url: url.original.clone(),
+                            product_id: url.id,
+                            promotion_link: l.promotion_link.clone(),
+                        })
+                })
+                .collect()
+        }))
+    }
+
+    /// Removes the entries of one kind (every kind for `None`), returning how many.
+    pub async fn clear(&self, kind: Option<CacheKind>) -> Result<u64, ServiceError> {
+        let prefix = kind.map(CacheKind::prefix).unwrap_or_default();
+        Ok(self.store.clear_prefix(&prefix).await?)
+    }
+
+    /// The store's counters.
+    pub async fn cache_report(&self) -> CacheReport {
+        CacheReport {
+            tiers: self.store.stats().await,
+            layer: self.layer.stats(),
+        }
+    }
+
+    fn policy(&self, kind: CacheKind) -> CachePolicy {
+        CachePolicy {
+            ttl: self.ttls.ttl(kind),
+            stale_while_revalidate: self.ttls.stale_while_revalidate(kind),
+            stale_if_error: self.ttls.stale_if_error,
+        }
+    }
+
+    async fn cached<T, F, Fut>(
+        &self,
+        kind: CacheKind,
+        key: String,
+        read: ReadMode,
+        fetch: F,
+    ) -> Result<Served<T>, ServiceError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, UpstreamError>> + Send + 'static,
+    {
+        let policy = self.policy(kind);
+        let lookup = self
+            .layer
+            .get_or_fetch(&key, &policy, read, move || async move {
+                let value = fetch().await?;
+                let bytes =
+                    serde_json::to_vec(&value).map_err(|e| ServiceError::Codec(e.to_string()))?;
+                // Empty answers are answers: caching them spares the upstream repeated misses.
+                Ok::<_, ServiceError>(Fetched {
+                    value: Bytes::from(bytes),
+                    cacheable: true,
+                })
+            })
+            .await?;
+        let value = serde_json::from_slice(&lookup.value)
+            .map_err(|e| ServiceError::Codec(e.to_string()))?;
+        Ok(Served {
+            value,
+            status: lookup.status,
+            age: lookup.age,
+            ttl_remaining: lookup.ttl_remaining,
+            stale: lookup.status == CacheStatus::Stale,
+        })
+    }
+}

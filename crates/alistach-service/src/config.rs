@@ -1,0 +1,97 @@
+//! Per-kind cache lifetimes and stale windows.
+
+use std::time::Duration;
+
+use crate::CacheKind;
+
+/// How long each kind of answer stays fresh, and how long it may be served stale.
+///
+/// The stale-while-revalidate window is `ttl / swr_divisor` (10 by default: an hour-long entry may
+/// be served for six more minutes while one caller refreshes it); `stale_if_error` is how long an
+/// expired entry may still stand in for a failing upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheTtls {
+    /// Product searches (`CACHE_TTL`, v1.1.0: 3600 s).
+    pub search: Duration,
+    /// The category list (v1.1.0: 7200 s).
+    pub categories: Duration,
+    /// Affiliate links (v1.1.0: 1800 s).
+    pub links: Duration,
+    /// Product details.
+    pub details: Duration,
+    /// Hot products.
+    pub hot: Duration,
+    /// The stale-while-revalidate window is the TTL divided by this (0 disables it).
+    pub swr_divisor: u32,
+    /// How long past expiry an entry may replace a failing upstream.
+    pub stale_if_error: Duration,
+}
+
+impl Default for CacheTtls {
+    fn default() -> Self {
+        CacheTtls {
+            search: Duration::from_secs(3600),
+            categories: Duration::from_secs(7200),
+            links: Duration::from_secs(1800),
+            details: Duration::from_secs(3600),
+            hot: Duration::from_secs(1800),
+            swr_divisor: 10,
+            stale_if_error: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl CacheTtls {
+    /// The defaults with the search TTL set from `CACHE_TTL`.
+    pub fn with_search_ttl(search: Duration) -> Self {
+        CacheTtls {
+            search,
+            ..CacheTtls::default()
+        }
+    }
+
+    /// The fresh lifetime of one kind.
+    pub fn ttl(&self, kind: CacheKind) -> Duration {
+        match kind {
+            CacheKind::Products => self.search,
+            CacheKind::Categories => self.categories,
+            CacheKind::Affiliate => self.links,
+            CacheKind::Details => self.details,
+            CacheKind::Hot => self.hot,
+        }
+    }
+
+    /// The stale-while-revalidate window of one kind.
+    pub fn stale_while_revalidate(&self, kind: CacheKind) -> Duration {
+        match self.swr_divisor {
+            0 => Duration::ZERO,
+            d => self.ttl(kind) / d,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_v1_contract() {
+        let t = CacheTtls::default();
+        assert_eq!(t.ttl(CacheKind::Products), Duration::from_secs(3600));
+        assert_eq!(t.ttl(CacheKind::Categories), Duration::from_secs(7200));
+        assert_eq!(t.ttl(CacheKind::Affiliate), Duration::from_secs(1800));
+        assert_eq!(
+            t.stale_while_revalidate(CacheKind::Products),
+            Duration::from_secs(360)
+        );
+        let custom = CacheTtls {
+            swr_divisor: 0,
+            ..CacheTtls::with_search_ttl(Duration::from_secs(60))
+        };
+        assert_eq!(custom.ttl(CacheKind::Products), Duration::from_secs(60));
+        assert_eq!(
+            custom.stale_while_revalidate(CacheKind::Products),
+            Duration::ZERO
+        );
+    }
+}
