@@ -1,9 +1,11 @@
 //! Access and operating policy: which mode the service runs in, and how often each client may
 //! call. Decisions only; no transport.
 
+mod limiter;
 mod mode;
 mod ratelimit;
 
+pub use limiter::{LimiterStats, RateLimiter};
 pub use mode::{Credentials, MockModeSetting, ModeError, detect_mode};
 pub use ratelimit::{
     Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,

@@ -1,0 +1,155 @@
+//! The rate limiter the HTTP edge calls: a shared store (Redis) when configured, the local
+//! memory store otherwise, and the local store as a fallback while the shared one fails.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::{Decision, MemoryRateLimitStore, Quota, RateLimitStore};
+
+/// Counters for status and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimiterStats {
+    /// Requests admitted.
+    pub allowed: u64,
+    /// Requests refused with 429.
+    pub rejected: u64,
+    /// Checks answered by the local store because the shared one failed.
+    pub fallbacks: u64,
+    /// True while the shared store is failing and local limits apply.
+    pub degraded: bool,
+    /// True when a shared store is configured.
+    pub shared: bool,
+}
+
+/// Per-client GCRA limiting over several quotas.
+pub struct RateLimiter {
+    quotas: Vec<Quota>,
+    shared: Option<Arc<dyn RateLimitStore>>,
+    local: MemoryRateLimitStore,
+    retry_shared_after: Duration,
+    down_since: std::sync::Mutex<Option<Instant>>,
+    degraded: AtomicBool,
+    allowed: AtomicU64,
+    rejected: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl RateLimiter {
+    /// Limits every client to all of `quotas`, with state in `shared` when given.
+    pub fn new(quotas: Vec<Quota>, shared: Option<Arc<dyn RateLimitStore>>) -> Self {
+        RateLimiter {
+            quotas,
+            shared,
+            local: MemoryRateLimitStore::new(100_000),
+            retry_shared_after: Duration::from_secs(2),
+            down_since: std::sync::Mutex::new(None),
+            degraded: AtomicBool::new(false),
+            allowed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+
+    /// The configured quotas.
+    pub fn quotas(&self) -> &[Quota] {
+        &self.quotas
+    }
+
+    /// Checks and counts one request from `client`.
+    pub async fn check(&self, client: &str) -> Decision {
+        let decision = match &self.shared {
+            Some(shared) if self.shared_worth_trying() => match shared.check(client, &self.quotas).await {
+                Ok(d) => {
+                    self.mark_shared(true);
+                    d
+                }
+                Err(e) => {
+                    if !self.degraded.load(Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "shared rate-limit store failed; using local limits");
+                    }
+                    self.mark_shared(false);
+                    self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                    self.local.check_now(client, &self.quotas)
+                }
+            },
+            Some(_) => {
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                self.local.check_now(client, &self.quotas)
+            }
+            None => self.local.check_now(client, &self.quotas),
+        };
+        if decision.allowed {
+            self.allowed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        decision
+    }
+
+    fn shared_worth_trying(&self) -> bool {
+        let down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
+        down.is_none_or(|since| since.elapsed() >= self.retry_shared_after)
+    }
+
+    fn mark_shared(&self, ok: bool) {
+        let mut down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            if self.degraded.swap(false, Ordering::Relaxed) {
+                tracing::info!("shared rate-limit store is back");
+            }
+            *down = None;
+        } else {
+            self.degraded.store(true, Ordering::Relaxed);
+            *down = Some(Instant::now());
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> LimiterStats {
+        LimiterStats {
+            allowed: self.allowed.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            degraded: self.degraded.load(Ordering::Relaxed),
+            shared: self.shared.is_some(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RateLimitError;
+    use async_trait::async_trait;
+
+    struct Broken;
+    #[async_trait]
+    impl RateLimitStore for Broken {
+        async fn check(&self, _: &str, _: &[Quota]) -> Result<Decision, RateLimitError> {
+            Err(RateLimitError("down".into()))
+        }
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_shared_store_falls_back_to_local_limits() {
+        let limiter = RateLimiter::new(vec![Quota::per_second(3)], Some(Arc::new(Broken)));
+        let admitted = {
+            let mut n = 0;
+            for _ in 0..10 {
+                if limiter.check("a").await.allowed {
+                    n += 1;
+                }
+            }
+            n
+        };
+        assert_eq!(admitted, 3, "local limits still apply");
+        let s = limiter.stats();
+        assert!(s.degraded && s.shared);
+        assert_eq!(s.fallbacks, 10);
+        assert_eq!((s.allowed, s.rejected), (3, 7));
+    }
+}
