@@ -6,10 +6,21 @@
 //! tested without sleeping.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod layer;
+mod memory;
+mod tiered;
+
+pub use layer::{CacheLayer, CachePolicy, Fetched, LayerStats, Lookup, ReadMode, Transient};
+pub use memory::{MemoryCache, MemoryCacheConfig};
+pub use tiered::TieredCache;
 
 /// One cached value with its timing, stored together so every backend agrees on freshness.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +41,7 @@ impl Entry {
         now_ms < self.fresh_until_ms
     }
 
-    /// Age in whole seconds at `now_ms` (for the `Age` header).
+    /// Age at `now_ms` (the `Age` header shows its whole seconds).
     pub fn age(&self, now_ms: u64) -> Duration {
         Duration::from_millis(now_ms.saturating_sub(self.stored_at_ms))
     }
@@ -126,9 +137,48 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
     }
 }
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// A clock that moves only when told to: for tests of expiry and stale windows.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now_ms: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock standing at `start_ms` (unix ms).
+    pub fn new(start_ms: u64) -> Self {
+        ManualClock {
+            now_ms: AtomicU64::new(start_ms),
+        }
+    }
+
+    /// Sets the time to `now_ms`.
+    pub fn set(&self, now_ms: u64) {
+        self.now_ms.store(now_ms, Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.now_ms.fetch_add(duration_ms(by), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+/// A duration in whole milliseconds, saturating instead of wrapping for absurd values.
+pub(crate) fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

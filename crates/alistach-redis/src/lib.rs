@@ -1,1 +1,13 @@
-//! alistach-redis.
+//! Everything that speaks Redis: the shared [`RedisCache`] backend (namespaced, versioned keys,
+//! `SET .. PX` writes, `SCAN`-based clearing, short timeouts and a circuit that stops trying a
+//! Redis that does not answer).
+
+mod cache;
+mod circuit;
+mod codec;
+mod config;
+mod error;
+
+pub use cache::RedisCache;
+pub use config::RedisCacheConfig;
+pub use error::Error;

@@ -1,0 +1,171 @@
+//! The shared rate-limit store: GCRA state in Redis, updated atomically by one Lua script that
+//! reads the Redis server's own clock (`TIME`), so every instance enforces one global limit
+//! regardless of clock skew between hosts.
+
+use std::time::Duration;
+
+use alistach_policy::{Decision, Quota, RateLimitError, RateLimitStore, gcra_step};
+use async_trait::async_trait;
+use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
+
+/// Checks every quota of one key and, only when all allow, advances them all. Returns
+/// `{allowed, now_us, old_tat_1, ..., old_tat_n}`; the caller recomputes the same decision with
+/// [`gcra_step`] from those numbers, so Rust and Lua can never disagree on the headers.
+const GCRA_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = #ARGV / 2
+local old = {}
+local new = {}
+local allowed = 1
+local maxp = 0
+for i = 1, n do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local period = tonumber(ARGV[2 * i])
+  if period > maxp then maxp = period end
+  local stored = tonumber(redis.call('HGET', KEYS[1], tostring(i)) or '0') or 0
+  old[i] = stored
+  local tat = math.max(stored, now)
+  local new_tat = tat + interval
+  if new_tat - period > now then allowed = 0 end
+  new[i] = new_tat
+end
+if allowed == 1 then
+  for i = 1, n do
+    redis.call('HSET', KEYS[1], tostring(i), string.format('%.0f', new[i]))
+  end
+  redis.call('PEXPIRE', KEYS[1], math.floor(maxp / 1000) + 1000)
+end
+local out = {allowed, string.format('%.0f', now)}
+for i = 1, n do out[#out + 1] = string.format('%.0f', old[i]) end
+return out
+"#;
+
+/// Settings for [`RedisRateLimitStore`].
+#[derive(Clone, Debug)]
+pub struct RedisRateLimitConfig {
+    /// Key namespace (keys are `{namespace}:rl:{client}`).
+    pub namespace: String,
+    /// Per-operation timeout; past it the caller falls back to local limits.
+    pub op_timeout: Duration,
+    /// Pool size.
+    pub pool_size: usize,
+}
+
+impl Default for RedisRateLimitConfig {
+    fn default() -> Self {
+        RedisRateLimitConfig {
+            namespace: "alistach".into(),
+            op_timeout: Duration::from_millis(250),
+            pool_size: 8,
+        }
+    }
+}
+
+/// GCRA limits shared through Redis.
+pub struct RedisRateLimitStore {
+    pool: Pool,
+    script: redis::Script,
+    config: RedisRateLimitConfig,
+}
+
+impl std::fmt::Debug for RedisRateLimitStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never print it.
+        f.debug_struct("RedisRateLimitStore")
+            .field("namespace", &self.config.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisRateLimitStore {
+    /// A store on `url`. The pool connects lazily: a Redis that is down at start-up only makes
+    /// checks fail (and the caller fall back) until it answers.
+    pub fn new(url: &str, config: RedisRateLimitConfig) -> Result<Self, RateLimitError> {
+        let mut pool_config = PoolConfig::from_url(url);
+        pool_config.pool = Some(deadpool_redis::PoolConfig {
+            max_size: config.pool_size.max(1),
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(config.op_timeout),
+                create: Some(config.op_timeout),
+                recycle: Some(config.op_timeout),
+            },
+            ..Default::default()
+        });
+        let pool = pool_config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| {
+                RateLimitError(format!(
+                    "invalid Redis configuration: {}",
+                    redact(&e.to_string())
+                ))
+            })?;
+        Ok(RedisRateLimitStore {
+            pool,
+            script: redis::Script::new(GCRA_LUA),
+            config,
+        })
+    }
+
+    async fn check_inner(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
+        let mut conn = self.pool.get().await.map_err(|e| {
+            RateLimitError(format!("redis unavailable: {}", redact(&e.to_string())))
+        })?;
+        let mut invocation = self
+            .script
+            .key(format!("{}:rl:{}", self.config.namespace, key));
+        for q in quotas {
+            invocation.arg(q.emission_interval_us()).arg(q.period_us());
+        }
+        let reply: Vec<redis::Value> = invocation.invoke_async(&mut conn).await.map_err(|e| {
+            RateLimitError(format!("redis script failed: {}", redact(&e.to_string())))
+        })?;
+        let number = |v: &redis::Value| -> Option<u64> {
+            match v {
+                redis::Value::Int(i) => u64::try_from(*i).ok(),
+                redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+                redis::Value::SimpleString(s) => s.parse().ok(),
+                _ => None,
+            }
+        };
+        let numbers: Option<Vec<u64>> = reply.iter().map(number).collect();
+        let numbers = numbers
+            .filter(|n| n.len() == quotas.len() + 2)
+            .ok_or_else(|| RateLimitError("unexpected script reply".into()))?;
+        let (decision, _) = gcra_step(quotas, &numbers[2..], numbers[1]);
+        // The script is the authority on admission; the numbers are recomputed from its inputs.
+        debug_assert_eq!(decision.allowed, numbers[0] == 1);
+        Ok(Decision {
+            allowed: numbers[0] == 1,
+            ..decision
+        })
+    }
+}
+
+/// Drops anything that looks like a URL with credentials from an error text.
+fn redact(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| {
+            if w.contains("redis://") || w.contains("rediss://") || w.contains('@') {
+                "<redacted>"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[async_trait]
+impl RateLimitStore for RedisRateLimitStore {
+    async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
+        match tokio::time::timeout(self.config.op_timeout, self.check_inner(key, quotas)).await {
+            Ok(result) => result,
+            Err(_) => Err(RateLimitError("redis timed out".into())),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+}
