@@ -1,1 +1,724 @@
-//! The fake AliExpress gateway.
+//! The fake AliExpress gateway: an in-process HTTP server on 127.0.0.1 that checks requests
+//! the way the IOP `/sync` gateway does (parameters, app key, method, timestamp window,
+//! signature), answers every affiliate method the client uses from a deterministic catalog,
+//! counts requests, and injects scripted faults. It shuts down when dropped.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use alistach_testkit::gateway::{FakeConfig, FakeGateway, Fault};
+//! let fake = FakeGateway::start(FakeConfig::new("12345678", "helloworld")).await;
+//! fake.fail_next(2, Fault::Status(503));
+//! // point a client at fake.url() ...
+//! assert_eq!(fake.requests("aliexpress.affiliate.product.query"), 0);
+//! # }
+//! ```
+
+mod catalog;
+mod methods;
+mod verify;
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+use catalog::Catalog;
+use methods::{METHODS, Outcome, answer, missing};
+
+/// The largest request body the fake reads.
+const MAX_BODY: usize = 1 << 20;
+/// Recorded requests kept (oldest dropped first).
+const MAX_RECORDED: usize = 10_000;
+const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// How the fake is set up.
+#[derive(Clone)]
+pub struct FakeConfig {
+    /// Where to listen; `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// The only app key the fake accepts.
+    pub app_key: String,
+    /// That app's secret, for signature checks.
+    pub app_secret: String,
+    /// Seed of the generated catalog.
+    pub seed: u64,
+    /// Products in the catalog.
+    pub products: usize,
+    /// Largest accepted difference between a request's timestamp and now (the platform's is
+    /// 7200 s).
+    pub timestamp_window: Duration,
+}
+
+impl FakeConfig {
+    /// A fake for one app on a free local port, with the default catalog (300 products).
+    pub fn new(app_key: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        FakeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            app_key: app_key.into(),
+            app_secret: app_secret.into(),
+            seed: 20_231_114,
+            products: 300,
+            timestamp_window: Duration::from_secs(7_200),
+        }
+    }
+}
+
+impl fmt::Debug for FakeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeConfig")
+            .field("listen", &self.listen)
+            .field("app_key", &self.app_key)
+            .field("app_secret", &"***")
+            .field("seed", &self.seed)
+            .field("products", &self.products)
+            .field("timestamp_window", &self.timestamp_window)
+            .finish()
+    }
+}
+
+/// A scripted failure, applied before the request is validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this HTTP status (e.g. 500, 502, 503) and a plain-text body.
+    Status(u16),
+    /// Wait this long, then answer normally (a slow gateway).
+    Delay(Duration),
+    /// HTTP 200 with an HTML error page.
+    NonJson,
+    /// HTTP 200 with a JSON body cut off in the middle.
+    TruncatedJson,
+    /// A gateway `error_response` with this type (`ISV`, `ISP`, `SYSTEM`), code and message.
+    ErrorResponse {
+        /// `ISV`, `ISP` or `SYSTEM`.
+        error_type: String,
+        /// E.g. `ApiCallLimit`.
+        code: String,
+        /// E.g. `this ban will last 1 seconds`.
+        msg: String,
+    },
+    /// A business envelope with this `resp_code` (e.g. 401, 402, 404) and message, no result.
+    RespCode(i64, String),
+    /// The platform's empty result: `resp_code` 405, "The result is empty".
+    EmptyResult,
+    /// HTTP 200 with exactly this body (recorded fixtures).
+    Body(String),
+}
+
+impl Fault {
+    /// An `ISV` error response.
+    pub fn error(code: impl Into<String>, msg: impl Into<String>) -> Fault {
+        Fault::ErrorResponse {
+            error_type: "ISV".to_owned(),
+            code: code.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// `ApiCallLimit` with a ban of `seconds`.
+    pub fn api_call_limit(seconds: u64) -> Fault {
+        Fault::error(
+            "ApiCallLimit",
+            format!("Api access frequency exceeds the limit. this ban will last {seconds} seconds"),
+        )
+    }
+
+    /// A business `resp_code` with the message the platform uses for it.
+    pub fn resp_code(code: i64) -> Fault {
+        let msg = match code {
+            401 => "This publisher is not registered",
+            402 => "Parameter keywords is empty",
+            404 => "System Error",
+            _ => "Business error",
+        };
+        Fault::RespCode(code, msg.to_owned())
+    }
+}
+
+/// Whether a request's signature verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// The sign matched.
+    Valid,
+    /// The sign did not match, or the sign method is unknown.
+    Invalid,
+    /// Not checked: a parameter the check needs was missing, or the app key was unknown.
+    NotChecked,
+}
+
+/// One request as the fake saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET` or `POST`.
+    pub http_method: String,
+    /// The request path.
+    pub path: String,
+    /// The `Content-Type` header.
+    pub content_type: Option<String>,
+    /// Query and body parameters, merged.
+    pub params: BTreeMap<String, String>,
+    /// The signature verdict.
+    pub signature: SignatureCheck,
+    /// The scripted fault applied, if any.
+    pub fault: Option<Fault>,
+}
+
+impl RecordedRequest {
+    /// The `method` parameter.
+    pub fn api_method(&self) -> Option<&str> {
+        self.params.get("method").map(String::as_str)
+    }
+}
+
+struct ScheduledFault {
+    method: Option<String>,
+    fault: Fault,
+    remaining: usize,
+}
+
+#[derive(Default)]
+struct State {
+    counts: HashMap<String, usize>,
+    total: usize,
+    recorded: Vec<RecordedRequest>,
+    next: Vec<ScheduledFault>,
+    always: Option<(Option<String>, Fault)>,
+    request_seq: u64,
+}
+
+struct Shared {
+    config: FakeConfig,
+    catalog: Catalog,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not wedge every later assertion.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running fake gateway. Dropping it stops the server and every open connection.
+pub struct FakeGateway {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl fmt::Debug for FakeGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeGateway")
+            .field("addr", &self.addr)
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl Drop for FakeGateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGateway {
+    /// Starts the fake; panics if it cannot bind (tests bind `127.0.0.1:0`, which does not
+    /// fail on a working machine). Programs should use [`FakeGateway::try_start`].
+    pub async fn start(config: FakeConfig) -> FakeGateway {
+        match Self::try_start(config).await {
+            Ok(g) => g,
+            Err(e) => panic!("the fake AliExpress gateway could not start: {e}"),
+        }
+    }
+
+    /// Starts the fake, reporting a bind failure.
+    pub async fn try_start(config: FakeConfig) -> io::Result<FakeGateway> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let catalog = Catalog::generate(config.seed, config.products.max(1));
+        let shared = Arc::new(Shared {
+            config,
+            catalog,
+            state: Mutex::new(State::default()),
+        });
+        let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        Ok(FakeGateway { addr, shared, task })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `/sync` URL to configure a client with.
+    pub fn url(&self) -> String {
+        format!("http://{}/sync", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`, for other paths.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received for an API method (its `method` parameter), faulted ones included.
+    pub fn requests(&self, method: &str) -> usize {
+        self.shared.state().counts.get(method).copied().unwrap_or(0)
+    }
+
+    /// Every request received.
+    pub fn total_requests(&self) -> usize {
+        self.shared.state().total
+    }
+
+    /// The requests received, oldest first.
+    pub fn recorded(&self) -> Vec<RecordedRequest> {
+        self.shared.state().recorded.clone()
+    }
+
+    /// The latest request for an API method.
+    pub fn last_request(&self, method: &str) -> Option<RecordedRequest> {
+        self.shared
+            .state()
+            .recorded
+            .iter()
+            .rev()
+            .find(|r| r.api_method() == Some(method))
+            .cloned()
+    }
+
+    /// Requests whose signature verified.
+    pub fn verified_signatures(&self) -> usize {
+        self.count_signatures(SignatureCheck::Valid)
+    }
+
+    /// Requests whose signature was checked and rejected.
+    pub fn rejected_signatures(&self) -> usize {
+        self.count_signatures(SignatureCheck::Invalid)
+    }
+
+    fn count_signatures(&self, check: SignatureCheck) -> usize {
+        self.shared
+            .state()
+            .recorded
+            .iter()
+            .filter(|r| r.signature == check)
+            .count()
+    }
+
+    /// The next `n` requests (any method) get `fault`.
+    pub fn fail_next(&self, n: usize, fault: Fault) {
+        self.shared.state().next.push(ScheduledFault {
+            method: None,
+            fault,
+            remaining: n,
+        });
+    }
+
+    /// The next `n` requests for `method` get `fault`.
+    pub fn fail_next_for(&self, method: &str, n: usize, fault: Fault) {
+        self.shared.state().next.push(ScheduledFault {
+            method: Some(method.to_owned()),
+            fault,
+            remaining: n,
+        });
+    }
+
+    /// Every request gets `fault` until [`FakeGateway::clear_faults`].
+    pub fn fail_always(&self, fault: Fault) {
+        self.shared.state().always = Some((None, fault));
+    }
+
+    /// Every request for `method` gets `fault` until cleared.
+    pub fn fail_always_for(&self, method: &str, fault: Fault) {
+        self.shared.state().always = Some((Some(method.to_owned()), fault));
+    }
+
+    /// Removes scheduled and permanent faults.
+    pub fn clear_faults(&self) {
+        let mut state = self.shared.state();
+        state.next.clear();
+        state.always = None;
+    }
+
+    /// Forgets counts and recorded requests (faults stay).
+    pub fn reset_counts(&self) {
+        let mut state = self.shared.state();
+        state.counts.clear();
+        state.total = 0;
+        state.recorded.clear();
+    }
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    // Owned here so that aborting this task (on drop) also aborts every connection.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let shared = Arc::clone(&shared);
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(Arc::clone(&shared), req));
+                    // Connection errors (client hung up mid-request) are the client's business.
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> HttpResponse {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn json_response(value: &Value) -> HttpResponse {
+    respond(
+        StatusCode::OK,
+        JSON_CONTENT_TYPE,
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
+}
+
+fn error_body(error_type: &str, code: &str, msg: &str, request_id: &str) -> Value {
+    json!({"error_response": {
+        "type": error_type,
+        "code": code,
+        "msg": msg,
+        "request_id": request_id,
+        "_trace_id_": format!("2140{}", &request_id[4..]),
+    }})
+}
+
+fn response_key(method: &str) -> String {
+    format!("{}_response", method.replace('.', "_"))
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Ok(respond(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain",
+                "request body too large",
+            ));
+        }
+    };
+
+    let is_sync = path == "/sync" && (method == Method::GET || method == Method::POST);
+    if let Some(api_path) = path.strip_prefix("/rest/") {
+        // System APIs are not emulated; business methods under /rest fail as on the platform.
+        let request_id = next_request_id(&shared);
+        let message = if api_path.contains('.') {
+            "business APIs must be called through /sync"
+        } else {
+            "this API path is not emulated by the fake gateway"
+        };
+        return Ok(json_response(&json!({
+            "type": "ISV", "code": "InvalidApiPath", "message": message, "request_id": request_id,
+        })));
+    }
+    if !is_sync {
+        return Ok(respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            format!("unexpected request: {method} {path}"),
+        ));
+    }
+
+    let request_id = next_request_id(&shared);
+    let params = match merge_params(&query, content_type.as_deref(), &body) {
+        Ok(p) => p,
+        Err(name) => {
+            let p = BTreeMap::new();
+            record(
+                &shared,
+                &method,
+                &path,
+                content_type.clone(),
+                p,
+                SignatureCheck::NotChecked,
+                None,
+            );
+            return Ok(json_response(&error_body(
+                "ISV",
+                "InvalidParameter",
+                &format!("The parameter \"{name}\" was sent more than once with different values"),
+                &request_id,
+            )));
+        }
+    };
+    let signature = check_signature(&shared.config, &params);
+    let api_method = params.get("method").cloned().unwrap_or_default();
+    let fault = take_fault(&shared, &api_method);
+    record(
+        &shared,
+        &method,
+        &path,
+        content_type,
+        params.clone(),
+        signature,
+        fault.clone(),
+    );
+
+    if let Some(fault) = fault {
+        match fault {
+            Fault::Delay(d) => tokio::time::sleep(d).await,
+            other => return Ok(fault_response(other, &api_method, &request_id)),
+        }
+    }
+    Ok(json_response(&process(
+        &shared,
+        &params,
+        signature,
+        &request_id,
+    )))
+}
+
+fn next_request_id(shared: &Shared) -> String {
+    let mut state = shared.state();
+    state.request_seq += 1;
+    format!("21015{:020}", state.request_seq)
+}
+
+fn record(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    content_type: Option<String>,
+    params: BTreeMap<String, String>,
+    signature: SignatureCheck,
+    fault: Option<Fault>,
+) {
+    let mut state = shared.state();
+    let api_method = params
+        .get("method")
+        .cloned()
+        .unwrap_or_else(|| "<none>".to_owned());
+    *state.counts.entry(api_method).or_default() += 1;
+    state.total += 1;
+    if state.recorded.len() >= MAX_RECORDED {
+        state.recorded.remove(0);
+    }
+    state.recorded.push(RecordedRequest {
+        http_method: method.to_string(),
+        path: path.to_owned(),
+        content_type,
+        params,
+        signature,
+        fault,
+    });
+}
+
+/// Query-string and urlencoded-body parameters merged; `Err(name)` when a name carries two
+/// different values.
+fn merge_params(
+    query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, String> {
+    let mut params = BTreeMap::new();
+    let mut add = |k: String, v: String| -> Result<(), String> {
+        match params.get(&k) {
+            Some(existing) if *existing != v => Err(k),
+            _ => {
+                params.insert(k, v);
+                Ok(())
+            }
+        }
+    };
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        add(k.into_owned(), v.into_owned())?;
+    }
+    let is_form = content_type.is_some_and(|c| {
+        c.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if is_form || (content_type.is_none() && !body.is_empty()) {
+        for (k, v) in form_urlencoded::parse(body) {
+            add(k.into_owned(), v.into_owned())?;
+        }
+    }
+    Ok(params)
+}
+
+fn check_signature(config: &FakeConfig, params: &BTreeMap<String, String>) -> SignatureCheck {
+    let (Some(sign), Some(app_key)) = (params.get("sign"), params.get("app_key")) else {
+        return SignatureCheck::NotChecked;
+    };
+    if *app_key != config.app_key {
+        return SignatureCheck::NotChecked;
+    }
+    let sign_method = params.get("sign_method").map_or("sha256", String::as_str);
+    match verify::expected_sign(sign_method, &config.app_secret, params) {
+        // Strict: the platform's signs are uppercase hex and so must the caller's be.
+        Some(expected) if expected == *sign => SignatureCheck::Valid,
+        _ => SignatureCheck::Invalid,
+    }
+}
+
+fn take_fault(shared: &Shared, api_method: &str) -> Option<Fault> {
+    let mut state = shared.state();
+    let applies = |m: &Option<String>| m.as_deref().is_none_or(|m| m == api_method);
+    if let Some(slot) = state
+        .next
+        .iter_mut()
+        .find(|s| s.remaining > 0 && applies(&s.method))
+    {
+        slot.remaining -= 1;
+        let fault = slot.fault.clone();
+        state.next.retain(|s| s.remaining > 0);
+        return Some(fault);
+    }
+    match &state.always {
+        Some((m, fault)) if applies(m) => Some(fault.clone()),
+        _ => None,
+    }
+}
+
+fn fault_response(fault: Fault, api_method: &str, request_id: &str) -> HttpResponse {
+    let key = response_key(if api_method.is_empty() {
+        "unknown"
+    } else {
+        api_method
+    });
+    match fault {
+        Fault::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            respond(
+                status,
+                "text/plain",
+                format!("fake gateway fault: HTTP {code}"),
+            )
+        }
+        Fault::NonJson => respond(
+            StatusCode::OK,
+            "text/html",
+            "<html><head><title>502 Bad Gateway</title></head><body>Tengine</body></html>",
+        ),
+        Fault::TruncatedJson => {
+            let full = serde_json::to_string(&json!({key: {"resp_result": {"resp_code": 200, "resp_msg": "Call succeeds",
+                "result": {"current_record_count": 1, "products": {"product": [{"product_id": 1005006000000001u64}]}}},
+                "request_id": request_id}}))
+            .unwrap_or_default();
+            // Cut bytes, not chars: a truncated body may well end mid-character.
+            let mut bytes = full.into_bytes();
+            bytes.truncate(bytes.len() / 2);
+            respond(StatusCode::OK, JSON_CONTENT_TYPE, bytes)
+        }
+        Fault::ErrorResponse {
+            error_type,
+            code,
+            msg,
+        } => json_response(&error_body(&error_type, &code, &msg, request_id)),
+        Fault::RespCode(code, msg) => json_response(&json!({key: {
+            "resp_result": {"resp_code": code, "resp_msg": msg}, "request_id": request_id}})),
+        Fault::EmptyResult => json_response(&json!({key: {
+            "resp_result": {"resp_code": 405, "resp_msg": "The result is empty"}, "request_id": request_id}})),
+        Fault::Body(body) => respond(StatusCode::OK, JSON_CONTENT_TYPE, body),
+        Fault::Delay(_) => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "delay is not a response",
+        ),
+    }
+}
+
+/// Validation in the platform's order, then the answer (protocol reference §8).
+fn process(
+    shared: &Shared,
+    params: &BTreeMap<String, String>,
+    signature: SignatureCheck,
+    request_id: &str,
+) -> Value {
+    let config = &shared.config;
+    let isv = |code: &str, msg: &str| error_body("ISV", code, msg, request_id);
+    for name in ["sign", "app_key", "method", "timestamp"] {
+        if params.get(name).is_none_or(|v| v.is_empty())
+            && let Outcome::Error(code, msg) = missing(name)
+        {
+            return isv(code, &msg);
+        }
+    }
+    let api_method = params.get("method").map(String::as_str).unwrap_or_default();
+    if params.get("app_key").map(String::as_str) != Some(config.app_key.as_str()) {
+        return isv("InvalidAppKey", "The specified App Key is invalid");
+    }
+    if !METHODS.contains(&api_method) {
+        return isv(
+            "InvalidApiPath",
+            &format!("The specified API \"{api_method}\" does not exist"),
+        );
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let window_ms = config.timestamp_window.as_millis() as i64;
+    match params
+        .get("timestamp")
+        .and_then(|t| verify::parse_timestamp(t))
+    {
+        Some(ts) if (now_ms - ts).abs() <= window_ms => {}
+        _ => {
+            return isv(
+                "InvalidTimestamp",
+                &format!(
+                    "The timestamp is invalid or differs from UTC by more than {} seconds",
+                    window_ms / 1000
+                ),
+            );
+        }
+    }
+    if signature != SignatureCheck::Valid {
+        return isv(
+            "IncompleteSignature",
+            "The request signature does not conform to platform standards",
+        );
+    }
+    let key = response_key(api_method);
+    match answer(api_method, params, &shared.catalog) {
+        Outcome::Result(result) => json!({key: {
+            "resp_result": {"resp_code": 200, "resp_msg": "Call succeeds", "result": result},
+            "request_id": request_id,
+        }}),
+        Outcome::Empty => json!({key: {
+            "resp_result": {"resp_code": 405, "resp_msg": "The result is empty"}, "request_id": request_id}}),
+        Outcome::Business(code, msg) => json!({key: {
+            "resp_result": {"resp_code": code, "resp_msg": msg}, "request_id": request_id}}),
+        Outcome::Error(code, msg) => isv(code, &msg),
+    }
+}

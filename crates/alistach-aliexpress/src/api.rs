@@ -1,0 +1,123 @@
+//! The [`AffiliateApi`] port implemented over the typed client (real mode).
+
+use std::collections::HashMap;
+
+use alistach_domain::{
+    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
+    ProductPage, ProductUrl, SearchQuery, UpstreamError, ValidationError,
+};
+use async_trait::async_trait;
+
+use crate::model::{
+    LinkGenerateRequest, ProductDetailRequest, ProductQueryRequest, ProductQueryResponse,
+};
+use crate::{AliExpressClient, Error};
+
+impl AliExpressClient {
+    fn search_request(query: &SearchQuery) -> Result<ProductQueryRequest, Error> {
+        let digits = query.currency.minor_digits();
+        let minor = |field: &'static str,
+                     price: Option<alistach_domain::Decimal>|
+         -> Result<Option<u64>, Error> {
+            price
+                .map(|p| {
+                    p.to_minor_units(digits)
+                        .and_then(|u| u64::try_from(u).ok())
+                        .ok_or_else(|| {
+                            Error::from(ValidationError::new(field, "is not a valid price"))
+                        })
+                })
+                .transpose()
+        };
+        Ok(ProductQueryRequest {
+            keywords: query.keywords.clone().filter(|k| !k.trim().is_empty()),
+            category_ids: query.category_ids.clone(),
+            min_sale_price: minor("min_sale_price", query.min_price)?,
+            max_sale_price: minor("max_sale_price", query.max_price)?,
+            page_no: Some(query.page_no),
+            page_size: Some(query.page_size),
+            sort: query.sort,
+            ship_to_country: query.ship_to_country,
+            target_currency: Some(query.currency),
+            target_language: Some(query.language),
+            ..Default::default()
+        })
+    }
+
+    fn page(query: &SearchQuery, r: ProductQueryResponse) -> ProductPage {
+        ProductPage {
+            products: r.products,
+            page_no: query.page_no,
+            page_size: query.page_size,
+            total_records: r.total_record_count,
+            total_pages: r.total_page_no,
+        }
+    }
+}
+
+#[async_trait]
+impl AffiliateApi for AliExpressClient {
+    fn mode(&self) -> ApiMode {
+        ApiMode::Real
+    }
+
+    async fn search_products(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError> {
+        let request = Self::search_request(query)?;
+        Ok(Self::page(query, self.product_query(&request).await?))
+    }
+
+    async fn hot_products(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError> {
+        let request = Self::search_request(query)?;
+        Ok(Self::page(query, self.hot_product_query(&request).await?))
+    }
+
+    async fn product_details(&self, query: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
+        let request = ProductDetailRequest {
+            product_ids: query.ids.clone(),
+            country: query.country,
+            target_currency: Some(query.currency),
+            target_language: Some(query.language),
+            ..Default::default()
+        };
+        Ok(self.product_detail(&request).await?)
+    }
+
+    async fn categories(&self) -> Result<Vec<Category>, UpstreamError> {
+        Ok(self.category_get().await?)
+    }
+
+    /// Sends each URL's canonical form (tracking parameters and regional hosts stripped) and
+    /// maps the links back to the caller's URLs through the product id.
+    async fn generate_links(
+        &self,
+        request: &LinkRequest,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
+        // Duplicates (two URLs of one product) are dropped by link_generate.
+        let canonical: Vec<String> = request.urls.iter().map(ProductUrl::canonical_url).collect();
+        let links = self
+            .link_generate(&LinkGenerateRequest {
+                link_type: request.link_type,
+                source_values: canonical,
+                tracking_id: None,
+                ship_to_country: None,
+            })
+            .await?;
+        let mut by_id = HashMap::new();
+        for link in links {
+            if let Ok(url) = ProductUrl::parse(&link.source_value) {
+                by_id.entry(url.id).or_insert(link.promotion_link);
+            }
+        }
+        Ok(request
+            .urls
+            .iter()
+            .filter_map(|url| {
+                by_id.get(&url.id).map(|promotion_link| AffiliateLink {
+                    source_url: url.original.clone(),
+                    product_id: url.id,
+                    promotion_link: promotion_link.clone(),
+                })
+            })
+            .collect())
+    }
+}
