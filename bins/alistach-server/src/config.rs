@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use alistach_domain::{ApiMode, Currency, Language};
-use alistach_policy::{detect_mode, Credentials, MockModeSetting};
+use alistach_policy::{Credentials, MockModeSetting, detect_mode};
 use clap::Parser;
 use serde::Deserialize;
 
@@ -74,6 +74,15 @@ pub struct Args {
     /// API key required on /api/* (open when unset).
     #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
     pub internal_api_key: Option<String>,
+    /// Named API keys, `name:key,name2:key2`, or the path of a file with one `name:key` per line.
+    #[arg(long, env = "API_KEYS", hide_env_values = true)]
+    pub api_keys: Option<String>,
+    /// Enforce per-client rate limits (true by default).
+    #[arg(long, env = "RATE_LIMIT_ENABLED")]
+    pub rate_limit_enabled: Option<String>,
+    /// Comma-separated proxy addresses whose X-Forwarded-For is trusted.
+    #[arg(long, env = "TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// Comma-separated CORS origins.
     #[arg(long, env = "ALLOWED_ORIGINS")]
     pub allowed_origins: Option<String>,
@@ -119,6 +128,9 @@ pub struct FileConfig {
     admin_api_key: Option<String>,
     internal_api_key: Option<String>,
     allowed_origins: Option<String>,
+    api_keys: Option<String>,
+    rate_limit_enabled: Option<toml::Value>,
+    trusted_proxies: Option<String>,
     max_requests_per_minute: Option<toml::Value>,
     max_requests_per_second: Option<toml::Value>,
     log_level: Option<String>,
@@ -178,6 +190,9 @@ pub struct Config {
     pub admin_api_key: Option<Secret>,
     pub internal_api_key: Option<Secret>,
     pub allowed_origins: Vec<String>,
+    pub api_keys: Vec<(String, Secret)>,
+    pub rate_limit_enabled: bool,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub max_requests_per_minute: u32,
     pub max_requests_per_second: u32,
     pub log_level: String,
@@ -193,7 +208,11 @@ impl Config {
     /// Validates `args` (with the file already read into `file`), returning every mistake.
     pub fn from_sources(args: &Args, file: &FileConfig) -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
-        let text = |a: &Option<String>, f: &Option<String>| a.clone().or_else(|| f.clone()).filter(|s| !s.trim().is_empty());
+        let text = |a: &Option<String>, f: &Option<String>| {
+            a.clone()
+                .or_else(|| f.clone())
+                .filter(|s| !s.trim().is_empty())
+        };
         let value = |a: &Option<String>, f: &Option<toml::Value>| {
             a.clone().or_else(|| {
                 f.as_ref().map(|v| match v {
@@ -209,7 +228,11 @@ impl Config {
         let host = text(&args.api_host, &file.api_host).unwrap_or_else(|| "0.0.0.0".to_owned());
         let port = value(&args.api_port, &file.api_port).unwrap_or_else(|| "8000".to_owned());
         let listen_text = text(&args.listen, &file.listen).unwrap_or_else(|| {
-            if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+            if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            }
         });
         let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
             errors.push(format!(
@@ -251,17 +274,28 @@ impl Config {
             })
             .unwrap_or_default();
 
-        let api_url = text(&args.api_url, &file.api_url).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        let api_url =
+            text(&args.api_url, &file.api_url).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            errors.push(format!("ALIEXPRESS_API_URL must be an http(s) URL, not {api_url:?}"));
+            errors.push(format!(
+                "ALIEXPRESS_API_URL must be an http(s) URL, not {api_url:?}"
+            ));
         }
 
-        let mut number = |name: &str, raw: Option<String>, default: u64, range: std::ops::RangeInclusive<u64>| -> u64 {
+        let mut number = |name: &str,
+                          raw: Option<String>,
+                          default: u64,
+                          range: std::ops::RangeInclusive<u64>|
+         -> u64 {
             match raw.map(|s| s.trim().parse::<u64>().map_err(|_| s)) {
                 None => default,
                 Some(Ok(n)) if range.contains(&n) => n,
                 Some(Ok(n)) => {
-                    errors.push(format!("{name} must be between {} and {}, not {n}", range.start(), range.end()));
+                    errors.push(format!(
+                        "{name} must be between {} and {}, not {n}",
+                        range.start(),
+                        range.end()
+                    ));
                     default
                 }
                 Some(Err(s)) => {
@@ -270,15 +304,30 @@ impl Config {
                 }
             }
         };
-        let upstream_timeout = number("ALIEXPRESS_TIMEOUT", value(&args.upstream_timeout, &file.upstream_timeout), 10, 1..=120);
-        let cache_ttl = number("CACHE_TTL", value(&args.cache_ttl, &file.cache_ttl), 3600, 1..=7 * 86_400);
+        let upstream_timeout = number(
+            "ALIEXPRESS_TIMEOUT",
+            value(&args.upstream_timeout, &file.upstream_timeout),
+            10,
+            1..=120,
+        );
+        let cache_ttl = number(
+            "CACHE_TTL",
+            value(&args.cache_ttl, &file.cache_ttl),
+            3600,
+            1..=7 * 86_400,
+        );
         let max_items = number(
             "MAX_MEMORY_CACHE_ITEMS",
             value(&args.max_memory_cache_items, &file.max_memory_cache_items),
             10_000,
             1..=10_000_000,
         );
-        let memory_mb = number("MEMORY_CACHE_MB", value(&args.memory_cache_mb, &file.memory_cache_mb), 64, 1..=65_536);
+        let memory_mb = number(
+            "MEMORY_CACHE_MB",
+            value(&args.memory_cache_mb, &file.memory_cache_mb),
+            64,
+            1..=65_536,
+        );
         let per_minute = number(
             "MAX_REQUESTS_PER_MINUTE",
             value(&args.max_requests_per_minute, &file.max_requests_per_minute),
@@ -293,25 +342,38 @@ impl Config {
         );
 
         let redis_url = text(&args.redis_url, &file.redis_url);
-        if let Some(url) = &redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
-                errors.push("REDIS_URL must start with redis://, rediss:// or unix://".to_owned());
-            }
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+        {
+            errors.push("REDIS_URL must start with redis://, rediss:// or unix://".to_owned());
         }
 
-        let secret = |a: &Option<String>, f: &Option<String>, name: &str, errors: &mut Vec<String>| {
-            let v = text(a, f)?;
-            if v.len() < 16 {
-                errors.push(format!("{name} must be at least 16 characters long"));
-            }
-            Some(Secret(v))
-        };
-        let admin_api_key = secret(&args.admin_api_key, &file.admin_api_key, "ADMIN_API_KEY", &mut errors);
-        let internal_api_key = secret(&args.internal_api_key, &file.internal_api_key, "INTERNAL_API_KEY", &mut errors);
-        if let (Some(a), Some(i)) = (&admin_api_key, &internal_api_key) {
-            if a == i {
-                errors.push("ADMIN_API_KEY and INTERNAL_API_KEY must differ".to_owned());
-            }
+        let secret =
+            |a: &Option<String>, f: &Option<String>, name: &str, errors: &mut Vec<String>| {
+                let v = text(a, f)?;
+                if v.len() < 16 {
+                    errors.push(format!("{name} must be at least 16 characters long"));
+                }
+                Some(Secret(v))
+            };
+        let admin_api_key = secret(
+            &args.admin_api_key,
+            &file.admin_api_key,
+            "ADMIN_API_KEY",
+            &mut errors,
+        );
+        let internal_api_key = secret(
+            &args.internal_api_key,
+            &file.internal_api_key,
+            "INTERNAL_API_KEY",
+            &mut errors,
+        );
+        if let (Some(a), Some(i)) = (&admin_api_key, &internal_api_key)
+            && a == i
+        {
+            errors.push("ADMIN_API_KEY and INTERNAL_API_KEY must differ".to_owned());
         }
 
         let allowed_origins: Vec<String> = text(&args.allowed_origins, &file.allowed_origins)
@@ -322,14 +384,86 @@ impl Config {
             .collect();
         for origin in &allowed_origins {
             if origin == "*" {
-                errors.push("ALLOWED_ORIGINS must list exact origins; \"*\" is not allowed".to_owned());
-            } else if !(origin.starts_with("https://") || origin.starts_with("http://")) || origin[8..].contains('/') {
-                errors.push(format!("ALLOWED_ORIGINS entry {origin:?} is not an origin like https://chatgpt.com"));
+                errors.push(
+                    "ALLOWED_ORIGINS must list exact origins; \"*\" is not allowed".to_owned(),
+                );
+            } else if !(origin.starts_with("https://") || origin.starts_with("http://"))
+                || origin[8..].contains('/')
+            {
+                errors.push(format!(
+                    "ALLOWED_ORIGINS entry {origin:?} is not an origin like https://chatgpt.com"
+                ));
             }
         }
 
-        let log_level = text(&args.log_level, &file.log_level).unwrap_or_else(|| "info".to_owned()).to_ascii_lowercase();
-        let log_format = match text(&args.log_format, &file.log_format).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let mut api_keys = Vec::new();
+        if let Some(raw) = text(&args.api_keys, &file.api_keys) {
+            let listing = if std::path::Path::new(raw.trim()).is_file() {
+                std::fs::read_to_string(raw.trim()).unwrap_or_else(|e| {
+                    errors.push(format!("API_KEYS file cannot be read: {e}"));
+                    String::new()
+                })
+            } else {
+                raw.clone()
+            };
+            for (i, item) in listing
+                .split([',', '\n'])
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .enumerate()
+            {
+                match item.split_once(':') {
+                    Some((name, key)) if is_client_name(name.trim()) && key.trim().len() >= 16 => {
+                        api_keys.push((name.trim().to_owned(), Secret(key.trim().to_owned())));
+                    }
+                    Some((name, _)) if !is_client_name(name.trim()) => errors.push(format!(
+                        "API_KEYS entry {} has an invalid name (use 1-32 of A-Z a-z 0-9 _ -)",
+                        i + 1
+                    )),
+                    Some(_) => errors.push(format!(
+                        "API_KEYS entry {} has a key shorter than 16 characters",
+                        i + 1
+                    )),
+                    None => errors.push(format!("API_KEYS entry {} is not name:key", i + 1)),
+                }
+            }
+        }
+        let rate_limit_enabled = match value(&args.rate_limit_enabled, &file.rate_limit_enabled)
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => true,
+            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                errors.push(format!(
+                    "RATE_LIMIT_ENABLED must be true or false, not {v:?}"
+                ));
+                true
+            }
+        };
+        let mut trusted_proxies = Vec::new();
+        for item in text(&args.trusted_proxies, &file.trusted_proxies)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            match item.parse() {
+                Ok(ip) => trusted_proxies.push(ip),
+                Err(_) => errors.push(format!(
+                    "TRUSTED_PROXIES entry {item:?} is not an IP address"
+                )),
+            }
+        }
+
+        let log_level = text(&args.log_level, &file.log_level)
+            .unwrap_or_else(|| "info".to_owned())
+            .to_ascii_lowercase();
+        let log_format = match text(&args.log_format, &file.log_format)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -337,7 +471,8 @@ impl Config {
                 LogFormat::Text
             }
         };
-        let environment = text(&args.environment, &file.environment).unwrap_or_else(|| "production".to_owned());
+        let environment =
+            text(&args.environment, &file.environment).unwrap_or_else(|| "production".to_owned());
         let public_base_url = text(&args.public_base_url, &file.public_base_url)
             .unwrap_or_else(|| "https://alistach.example.com".to_owned())
             .trim_end_matches('/')
@@ -347,7 +482,8 @@ impl Config {
                 "PUBLIC_BASE_URL must be an https origin (GPT Actions require https), not {public_base_url:?}"
             ));
         }
-        let tracking_id = text(&args.tracking_id, &file.tracking_id).unwrap_or_else(|| "gpt_chat".to_owned());
+        let tracking_id =
+            text(&args.tracking_id, &file.tracking_id).unwrap_or_else(|| "gpt_chat".to_owned());
 
         if !errors.is_empty() {
             return Err(errors);
@@ -369,6 +505,9 @@ impl Config {
             admin_api_key,
             internal_api_key,
             allowed_origins,
+            api_keys,
+            rate_limit_enabled,
+            trusted_proxies,
             max_requests_per_minute: per_minute as u32,
             max_requests_per_second: per_second as u32,
             log_level,
@@ -380,11 +519,24 @@ impl Config {
 
     /// The effective configuration with secrets redacted, one `key = value` per line.
     pub fn redacted(&self) -> String {
-        let set = |s: &Option<Secret>| if s.is_some() { "*** (set)" } else { "(not set)" };
+        let set = |s: &Option<Secret>| {
+            if s.is_some() {
+                "*** (set)"
+            } else {
+                "(not set)"
+            }
+        };
         let lines = [
             format!("listen = {}", self.listen),
             format!("mode = {}", self.mode),
-            format!("app_key = {}", if self.app_key.is_some() { "*** (set)" } else { "(not set)" }),
+            format!(
+                "app_key = {}",
+                if self.app_key.is_some() {
+                    "*** (set)"
+                } else {
+                    "(not set)"
+                }
+            ),
             format!("app_secret = {}", set(&self.app_secret)),
             format!("tracking_id = {}", self.tracking_id),
             format!("language = {}", self.language),
@@ -398,6 +550,27 @@ impl Config {
             format!("admin_api_key = {}", set(&self.admin_api_key)),
             format!("internal_api_key = {}", set(&self.internal_api_key)),
             format!("allowed_origins = {}", self.allowed_origins.join(",")),
+            format!(
+                "api_keys = {}",
+                if self.api_keys.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    self.api_keys
+                        .iter()
+                        .map(|(n, _)| format!("{n}:***"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+            ),
+            format!("rate_limit_enabled = {}", self.rate_limit_enabled),
+            format!(
+                "trusted_proxies = {}",
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             format!("max_requests_per_minute = {}", self.max_requests_per_minute),
             format!("max_requests_per_second = {}", self.max_requests_per_second),
             format!("log_level = {}", self.log_level),
@@ -409,10 +582,20 @@ impl Config {
     }
 }
 
+fn is_client_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Reads the TOML file named by `--config`, if any.
 pub fn read_file(path: Option<&PathBuf>) -> Result<FileConfig, String> {
-    let Some(path) = path else { return Ok(FileConfig::default()) };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.message()))
 }
 
@@ -450,10 +633,21 @@ mod tests {
         ]);
         let errors = Config::from_sources(&a, &FileConfig::default()).unwrap_err();
         let all = errors.join("\n");
-        for needle in ["listen address", "ALIEXPRESS_CURRENCY", "MOCK_MODE=false", "CACHE_TTL", "ALLOWED_ORIGINS", "PUBLIC_BASE_URL", "ADMIN_API_KEY"] {
+        for needle in [
+            "listen address",
+            "ALIEXPRESS_CURRENCY",
+            "MOCK_MODE=false",
+            "CACHE_TTL",
+            "ALLOWED_ORIGINS",
+            "PUBLIC_BASE_URL",
+            "ADMIN_API_KEY",
+        ] {
             assert!(all.contains(needle), "missing {needle} in {all}");
         }
-        assert!(!all.contains("short"), "a secret leaked into an error: {all}");
+        assert!(
+            !all.contains("short"),
+            "a secret leaked into an error: {all}"
+        );
     }
 
     #[test]

@@ -3,11 +3,14 @@
 use std::sync::Arc;
 
 use alistach_aliexpress::{AliExpressClient, ClientConfig};
-use alistach_cache::{Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache};
+use alistach_cache::{
+    Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache,
+};
 use alistach_domain::{AffiliateApi, ApiMode};
 use alistach_http::{App, HttpConfig};
 use alistach_mock::MockCatalog;
-use alistach_redis::{RedisCache, RedisCacheConfig};
+use alistach_policy::{Quota, RateLimitStore, RateLimiter};
+use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
 use alistach_service::{CacheTtls, Catalog};
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -23,7 +26,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
                 config.app_key.clone().unwrap_or_default(),
-                config.app_secret.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default(),
+                config
+                    .app_secret
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default(),
             );
             client.gateway_url = config.api_url.clone();
             client.tracking_id = Some(config.tracking_id.clone());
@@ -51,9 +58,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let (store, backend): (Arc<dyn Cache>, &str) = match &config.redis_url {
         Some(url) => {
-            let redis = RedisCache::connect_with_clock(RedisCacheConfig::new(url.expose()), clock.clone())
-                .context("invalid REDIS_URL")?;
-            (Arc::new(TieredCache::new(memory, Arc::new(redis), clock.clone())), "memory+redis")
+            let redis =
+                RedisCache::connect_with_clock(RedisCacheConfig::new(url.expose()), clock.clone())
+                    .context("invalid REDIS_URL")?;
+            (
+                Arc::new(TieredCache::new(memory, Arc::new(redis), clock.clone())),
+                "memory+redis",
+            )
         }
         None => (memory, "memory"),
     };
@@ -61,11 +72,45 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let ttls = CacheTtls::with_search_ttl(config.cache_ttl);
     let catalog = Catalog::new(api, store, clock, ttls);
 
+    let rate_limiter = if config.rate_limit_enabled {
+        let quotas = vec![
+            Quota::per_second(config.max_requests_per_second),
+            Quota::per_minute(config.max_requests_per_minute),
+        ];
+        let shared: Option<Arc<dyn RateLimitStore>> = match &config.redis_url {
+            Some(url) => Some(Arc::new(
+                RedisRateLimitStore::new(url.expose(), RedisRateLimitConfig::default())
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .context("invalid REDIS_URL for rate limits")?,
+            )),
+            None => None,
+        };
+        Some(Arc::new(RateLimiter::new(quotas, shared)))
+    } else {
+        tracing::warn!("rate limits are disabled (RATE_LIMIT_ENABLED=false)");
+        None
+    };
+
     let http = HttpConfig {
         public_base_url: config.public_base_url.clone(),
         allowed_origins: config.allowed_origins.clone(),
-        admin_key: config.admin_api_key.as_ref().map(|s| alistach_http::Secret::new(s.expose())),
-        api_keys: config.internal_api_key.iter().map(|s| alistach_http::Secret::new(s.expose())).collect(),
+        admin_key: config
+            .admin_api_key
+            .as_ref()
+            .map(|s| alistach_http::Secret::new(s.expose())),
+        api_keys: config
+            .internal_api_key
+            .iter()
+            .map(|s| alistach_http::Secret::named("internal", s.expose()))
+            .chain(
+                config
+                    .api_keys
+                    .iter()
+                    .map(|(name, s)| alistach_http::Secret::named(name, s.expose())),
+            )
+            .collect(),
+        rate_limiter,
+        trusted_proxies: config.trusted_proxies.clone(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: config.environment.clone(),
         tracking_id: config.tracking_id.clone(),
@@ -80,12 +125,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let app = Arc::new(App::new(catalog, http));
 
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(
         mode = %config.mode,
         cache = backend,
-        api_keys = if config.internal_api_key.is_some() { "required" } else { "none (the public API is open)" },
+        api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
+        rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
         admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
         startup_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"

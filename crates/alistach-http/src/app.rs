@@ -2,6 +2,7 @@
 //! panic isolation, error mapping, common headers and the request log line.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alistach_api::types::{FieldError, Problem, UpstreamCause};
 use alistach_api::{Access, OpenApiOptions, Profile, Route, RouteId, RouteMiss};
 use alistach_domain::ApiMode;
+use alistach_policy::{Decision, Quota};
 use alistach_service::Catalog;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -20,6 +22,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::metrics::Metrics;
+use crate::server::PeerAddr;
 use crate::{HttpConfig, HttpError};
 
 /// The response type of every handler.
@@ -31,8 +34,7 @@ const X_ADMIN_KEY: &str = "x-admin-key";
 const X_INTERNAL_KEY: &str = "x-internal-key";
 const ALLOWED_HEADERS: &str =
     "authorization, content-type, x-internal-key, x-admin-key, x-request-id";
-const EXPOSED_HEADERS: &str =
-    "x-request-id, x-cache, cache-status, age, retry-after, x-alistach-mode";
+const EXPOSED_HEADERS: &str = "x-request-id, x-cache, cache-status, age, retry-after, x-alistach-mode, ratelimit, ratelimit-policy";
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// The service as the HTTP adapter serves it: the catalog, the configuration, the documents
@@ -129,10 +131,14 @@ impl App {
         let route = found.as_ref().ok().copied();
         let template = route.map_or("unmatched", |r| r.path);
         let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = template);
+        let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
+        let mut limit: Option<Decision> = None;
 
         let result = match found {
             Ok(route) => {
-                let fut = self.dispatch(route, req, started).instrument(span.clone());
+                let fut = self
+                    .dispatch(route, req, started, peer, &mut limit)
+                    .instrument(span.clone());
                 match CatchUnwind(Box::pin(fut)).await {
                     Ok(result) => result,
                     Err(panic) => {
@@ -173,6 +179,9 @@ impl App {
             origin.as_deref(),
             route.map(|r| r.id),
         );
+        if let (Some(decision), Some(limiter)) = (limit, &self.config.rate_limiter) {
+            rate_limit_headers(resp.headers_mut(), limiter.quotas(), &decision);
+        }
         let latency = started.elapsed();
         self.metrics
             .record(route.map(|r| r.id), resp.status().as_u16(), latency);
@@ -191,12 +200,29 @@ impl App {
         route: &'static Route,
         req: Request<B>,
         started: Instant,
+        peer: Option<IpAddr>,
+        limit: &mut Option<Decision>,
     ) -> Result<HttpResponse, HttpError>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        self.authorize(route.access, req.headers())?;
+        let key_name = self.authorize(route.access, req.headers())?;
+        if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
+            let client = match key_name {
+                Some(name) => format!("key:{name}"),
+                None => format!("ip:{}", self.client_ip(peer, req.headers())),
+            };
+            let decision = limiter.check(&client).await;
+            *limit = Some(decision);
+            if !decision.allowed {
+                return Err(HttpError::RateLimited {
+                    limit: decision.limit,
+                    window_secs: decision.window_secs,
+                    retry_after: decision.retry_after.unwrap_or(Duration::from_secs(1)),
+                });
+            }
+        }
         let (parts, body) = req.into_parts();
         let ctx = crate::handlers::Ctx {
             started,
@@ -215,9 +241,10 @@ impl App {
         self.route(route.id, &ctx, &body).await
     }
 
-    fn authorize(&self, access: Access, headers: &HeaderMap) -> Result<(), HttpError> {
+    /// Checks the key the route needs; returns the name of the API key presented, if any.
+    fn authorize(&self, access: Access, headers: &HeaderMap) -> Result<Option<&str>, HttpError> {
         match access {
-            Access::Public => Ok(()),
+            Access::Public => Ok(None),
             Access::Admin => {
                 let Some(admin) = &self.config.admin_key else {
                     return Err(HttpError::Forbidden(
@@ -228,32 +255,63 @@ impl App {
                     None => Err(HttpError::Unauthorized(
                         "this endpoint needs the admin key (x-admin-key or Bearer)",
                     )),
-                    Some(k) if admin.matches(k) => Ok(()),
+                    Some(k) if admin.matches(k) => Ok(Some("admin")),
+                    Some(k) if self.config.api_keys.iter().any(|s| s.matches(k)) => {
+                        Err(HttpError::Forbidden(
+                            "this API key does not give access to admin endpoints",
+                        ))
+                    }
                     Some(_) => Err(HttpError::Unauthorized("the admin key is not valid")),
                 }
             }
-            Access::Api if self.config.api_keys.is_empty() => Ok(()),
+            Access::Api if self.config.api_keys.is_empty() => Ok(None),
             Access::Api => {
                 let admin = self.config.admin_key.as_ref();
                 match presented_key(headers, X_INTERNAL_KEY) {
                     None => Err(HttpError::Unauthorized(
                         "this endpoint needs an API key (Bearer or x-internal-key)",
                     )),
-                    // Every key is checked, so timing does not tell which one (if any) was close.
-                    Some(k)
-                        if self
-                            .config
-                            .api_keys
-                            .iter()
-                            .chain(admin)
-                            .fold(false, |ok, s| s.matches(k) | ok) =>
-                    {
-                        Ok(())
+                    Some(k) => {
+                        // Every key is checked, so timing does not tell which one (if any) was close.
+                        let mut found = None;
+                        for s in self.config.api_keys.iter().chain(admin) {
+                            if s.matches(k) && found.is_none() {
+                                found = Some(s.name());
+                            }
+                        }
+                        found
+                            .map(Some)
+                            .ok_or(HttpError::Unauthorized("the API key is not valid"))
                     }
-                    Some(_) => Err(HttpError::Unauthorized("the API key is not valid")),
                 }
             }
         }
+    }
+
+    /// The client address for rate limiting: the TCP peer, unless the peer is a trusted proxy,
+    /// in which case the right-most address of `X-Forwarded-For` that is not itself a trusted
+    /// proxy. A forged header from anyone else changes nothing.
+    fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+        let Some(peer) = peer else {
+            return "unknown".to_owned();
+        };
+        if !self.config.trusted_proxies.contains(&peer) {
+            return peer.to_string();
+        }
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        forwarded
+            .iter()
+            .rev()
+            .find(|a| !self.config.trusted_proxies.contains(a))
+            .copied()
+            .unwrap_or(peer)
+            .to_string()
     }
 
     fn allowed_origin<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
@@ -321,7 +379,9 @@ impl App {
             code: u.code().map(str::to_owned),
             retryable: u.is_retryable(),
         });
-        let retry_after = e.retry_after().map(|d| d.as_secs().max(1));
+        let retry_after = e
+            .retry_after()
+            .map(|d| (d.as_millis().div_ceil(1000) as u64).max(1));
         p.retry_after_seconds = retry_after;
         let mut resp = body_response(status, "application/problem+json", to_json(&p));
         let h = resp.headers_mut();
@@ -383,6 +443,50 @@ impl App {
     pub(crate) fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers, structured
+/// fields) plus the legacy `X-RateLimit-*` trio, all from the limiter's decision.
+fn rate_limit_headers(h: &mut HeaderMap, quotas: &[Quota], d: &Decision) {
+    let name = |window: u64| match window {
+        1 => "per-second".to_owned(),
+        60 => "per-minute".to_owned(),
+        w => format!("per-{w}s"),
+    };
+    let policy = quotas
+        .iter()
+        .map(|q| {
+            let w = q.period.as_secs().max(1);
+            format!("\"{}\";q={};w={}", name(w), q.count, w)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    put(h, HeaderName::from_static("ratelimit-policy"), &policy);
+    put(
+        h,
+        HeaderName::from_static("ratelimit"),
+        &format!(
+            "\"{}\";r={};t={}",
+            name(d.window_secs),
+            d.remaining,
+            d.reset_secs
+        ),
+    );
+    put(
+        h,
+        HeaderName::from_static("x-ratelimit-limit"),
+        &d.limit.to_string(),
+    );
+    put(
+        h,
+        HeaderName::from_static("x-ratelimit-remaining"),
+        &d.remaining.to_string(),
+    );
+    put(
+        h,
+        HeaderName::from_static("x-ratelimit-reset"),
+        &d.reset_secs.to_string(),
+    );
 }
 
 /// Sets a header from text that may not be a valid header value; invalid text is dropped.

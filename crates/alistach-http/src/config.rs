@@ -1,7 +1,11 @@
 //! The adapter's configuration, and the [`Secret`] newtype that keeps keys out of logs.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use alistach_policy::RateLimiter;
 
 use alistach_domain::{Currency, Language};
 use sha2::{Digest, Sha256};
@@ -10,14 +14,27 @@ use sha2::{Digest, Sha256};
 #[derive(Clone)]
 pub struct Secret {
     digest: [u8; 32],
+    name: String,
 }
 
 impl Secret {
     /// Wraps a configured key. Only its SHA-256 digest is kept.
     pub fn new(value: &str) -> Self {
+        Self::named("default", value)
+    }
+
+    /// A key with a client name (from `API_KEYS=name:key,...`); the name identifies the client
+    /// for rate limiting and logs.
+    pub fn named(name: &str, value: &str) -> Self {
         Secret {
             digest: Sha256::digest(value.as_bytes()).into(),
+            name: name.to_owned(),
         }
+    }
+
+    /// The client name this key stands for.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// True when `candidate` is this secret. Compares equal-length digests with an xor-fold,
@@ -49,6 +66,15 @@ pub struct HttpConfig {
     pub admin_key: Option<Secret>,
     /// `INTERNAL_API_KEY` and friends; `/api/*` is open when empty.
     pub api_keys: Vec<Secret>,
+    /// Per-client limits on the API routes; none when `None`.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); from anyone else the
+    /// header is ignored, so it cannot be forged to dodge limits.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Most connections served at once; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Most requests served on one keep-alive connection before it is closed.
+    pub max_requests_per_connection: u32,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
     /// How long a client may take to send the request head.
@@ -103,6 +129,10 @@ impl Default for HttpConfig {
             app_secret_configured: false,
             cache_backend: "memory".into(),
             max_memory_items: 1000,
+            rate_limiter: None,
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            max_requests_per_connection: 10_000,
         }
     }
 }

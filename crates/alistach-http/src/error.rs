@@ -59,6 +59,16 @@ pub enum HttpError {
     #[error(transparent)]
     Service(#[from] ServiceError),
     /// A bug (a panic, an encoding failure); details go to the log, not the client.
+    /// The client exceeded its rate limit.
+    #[error("rate limit exceeded: at most {limit} requests per {window_secs} s; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// The limit that was hit.
+        limit: u32,
+        /// Its window in seconds.
+        window_secs: u64,
+        /// When a request would be admitted again.
+        retry_after: Duration,
+    },
     #[error("internal error")]
     Internal,
 }
@@ -94,6 +104,7 @@ impl HttpError {
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             HttpError::Service(e) => match e {
                 ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 ServiceError::Upstream(u) => upstream_status(u),
@@ -116,6 +127,7 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => ("payload-too-large", "Payload Too Large"),
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
+            HttpError::RateLimited { .. } => ("rate-limited", "Too Many Requests"),
             HttpError::Service(ServiceError::Upstream(_)) => ("upstream", "Upstream Error"),
             HttpError::Service(ServiceError::Cache(_)) => {
                 ("cache-unavailable", "Cache Unavailable")
@@ -147,7 +159,10 @@ impl HttpError {
 
     /// How long the client should wait, when known.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.upstream().and_then(UpstreamError::retry_after)
+        match self {
+            HttpError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => self.upstream().and_then(UpstreamError::retry_after),
+        }
     }
 
     /// The text clients see; internal failures say nothing about internals.

@@ -262,10 +262,39 @@ impl App {
             .affiliate_links(&request, ReadMode::Normal)
             .await?;
         let facts = Facts::of(&served);
+        // v1.1.0 answered each link with its commission rate; link.generate does not carry it,
+        // so it comes from the (cached) product details, best effort.
+        let ids: Vec<_> = served.value.iter().map(|l| l.product_id).collect();
+        let rates: std::collections::HashMap<_, _> = if ids.is_empty() {
+            Default::default()
+        } else {
+            let query = alistach_domain::DetailsQuery {
+                ids,
+                currency: self.config.currency,
+                language: self.config.language,
+                country: None,
+            };
+            match self.catalog.details(&query, ReadMode::Normal).await {
+                Ok(details) => details
+                    .value
+                    .into_iter()
+                    .filter_map(|p| p.commission_rate_percent.map(|r| (p.id, r)))
+                    .collect(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "commission rates unavailable for links");
+                    Default::default()
+                }
+            }
+        };
         let links: Vec<api::AffiliateLink> = served
             .value
             .into_iter()
-            .map(convert::affiliate_link)
+            .map(|l| {
+                let rate = rates.get(&l.product_id).copied();
+                let mut link = convert::affiliate_link(l);
+                link.commission_rate = rate.map(|r| format!("{r}%"));
+                link
+            })
             .collect();
         let metadata = api::AffiliateLinksMetadata {
             mock_mode: self.mode.is_mock(),

@@ -4,7 +4,9 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -37,8 +39,22 @@ pub async fn serve(
         tracing::info!(%addr, mode = %app.mode(), "listening");
     }
 
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        app.config().max_connections.max(1),
+    ));
+    let per_connection = app.config().max_requests_per_connection.max(1);
+
     loop {
-        let (stream, _peer) = tokio::select! {
+        // At the connection cap, stop accepting: further clients wait in the kernel's backlog
+        // instead of each getting a task and a buffer here.
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) if is_connection_error(&e) => continue,
@@ -54,15 +70,30 @@ pub async fn serve(
         while connections.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = service_fn(move |req| {
+        let served = Arc::new(AtomicU32::new(0));
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req).await) }
+            let served = served.clone();
+            req.extensions_mut().insert(PeerAddr(peer));
+            async move {
+                let mut resp = app.handle(req).await;
+                // Past the per-connection cap, ask the client to reconnect, so no single
+                // connection holds a worker forever.
+                if served.fetch_add(1, Ordering::Relaxed) + 1 >= per_connection {
+                    resp.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok::<_, Infallible>(resp)
+            }
         });
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 
@@ -77,6 +108,10 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
     Ok(())
 }
+
+/// The TCP peer of a request, put into its extensions by the accept loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
 
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(

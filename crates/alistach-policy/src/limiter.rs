@@ -1,8 +1,8 @@
 //! The rate limiter the HTTP edge calls: a shared store (Redis) when configured, the local
 //! memory store otherwise, and the local store as a fallback while the shared one fails.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::{Decision, MemoryRateLimitStore, Quota, RateLimitStore};
@@ -35,6 +35,15 @@ pub struct RateLimiter {
     fallbacks: AtomicU64,
 }
 
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("quotas", &self.quotas)
+            .field("shared", &self.shared.as_ref().map(|s| s.name()))
+            .finish_non_exhaustive()
+    }
+}
+
 impl RateLimiter {
     /// Limits every client to all of `quotas`, with state in `shared` when given.
     pub fn new(quotas: Vec<Quota>, shared: Option<Arc<dyn RateLimitStore>>) -> Self {
@@ -59,20 +68,22 @@ impl RateLimiter {
     /// Checks and counts one request from `client`.
     pub async fn check(&self, client: &str) -> Decision {
         let decision = match &self.shared {
-            Some(shared) if self.shared_worth_trying() => match shared.check(client, &self.quotas).await {
-                Ok(d) => {
-                    self.mark_shared(true);
-                    d
-                }
-                Err(e) => {
-                    if !self.degraded.load(Ordering::Relaxed) {
-                        tracing::warn!(error = %e, "shared rate-limit store failed; using local limits");
+            Some(shared) if self.shared_worth_trying() => {
+                match shared.check(client, &self.quotas).await {
+                    Ok(d) => {
+                        self.mark_shared(true);
+                        d
                     }
-                    self.mark_shared(false);
-                    self.fallbacks.fetch_add(1, Ordering::Relaxed);
-                    self.local.check_now(client, &self.quotas)
+                    Err(e) => {
+                        if !self.degraded.load(Ordering::Relaxed) {
+                            tracing::warn!(error = %e, "shared rate-limit store failed; using local limits");
+                        }
+                        self.mark_shared(false);
+                        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                        self.local.check_now(client, &self.quotas)
+                    }
                 }
-            },
+            }
             Some(_) => {
                 self.fallbacks.fetch_add(1, Ordering::Relaxed);
                 self.local.check_now(client, &self.quotas)

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{client, Server};
+use crate::support::{Server, client};
 
 const ADMIN: &str = "admin-key-for-compat-tests-0001";
 
@@ -23,13 +23,41 @@ async fn every_v1_path_keeps_its_status_and_field_names() {
     let c = client();
 
     // GET /
-    let v: Value = c.get(server.url("/")).send().await.unwrap().json().await.unwrap();
-    assert_fields(&v, &["message", "version", "status", "integration", "caching", "docs", "openapi", "health", "endpoints"], "/");
+    let v: Value = c
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_fields(
+        &v,
+        &[
+            "message",
+            "version",
+            "status",
+            "integration",
+            "caching",
+            "docs",
+            "openapi",
+            "health",
+            "endpoints",
+        ],
+        "/",
+    );
     assert_eq!(v["status"], "operational");
     assert_eq!(v["integration"], "mock");
 
     // GET /health
-    let v: Value = c.get(server.url("/health")).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_fields(
         &v,
         &[
@@ -55,11 +83,26 @@ async fn every_v1_path_keeps_its_status_and_field_names() {
 
     // POST /api/products/search with the v1.1.0 body.
     let body = serde_json::json!({"keywords": "phone case", "page_size": 10, "page_no": 1, "sort": "SALE_PRICE_ASC", "min_sale_price": 1, "max_sale_price": 500});
-    let r = c.post(server.url("/api/products/search")).json(&body).send().await.unwrap();
+    let r = c
+        .post(server.url("/api/products/search"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["success"], true);
-    assert_fields(&v, &["data.products", "data.total_results", "data.current_page", "data.page_size", "data.cache_hit"], "search data");
+    assert_fields(
+        &v,
+        &[
+            "data.products",
+            "data.total_results",
+            "data.current_page",
+            "data.page_size",
+            "data.cache_hit",
+        ],
+        "search data",
+    );
     assert_fields(
         &v,
         &[
@@ -77,9 +120,12 @@ async fn every_v1_path_keeps_its_status_and_field_names() {
         ],
         "search metadata",
     );
-    let products = v["data"]["products"].as_array().unwrap();
-    assert!(!products.is_empty(), "mock search for phone case found nothing");
-    for p in products {
+    let products = v["data"]["products"].as_array().unwrap().clone();
+    assert!(
+        !products.is_empty(),
+        "mock search for phone case found nothing"
+    );
+    for p in &products {
         for f in [
             "product_id",
             "product_title",
@@ -95,42 +141,120 @@ async fn every_v1_path_keeps_its_status_and_field_names() {
         ] {
             assert!(p.get(f).is_some(), "product lacks v1.1.0 field {f}: {p:#}");
         }
-        assert!(p["product_id"].is_string() && p["app_sale_price"].is_string() && p["shop_id"].is_string());
+        assert!(
+            p["product_id"].is_string()
+                && p["app_sale_price"].is_string()
+                && p["shop_id"].is_string()
+        );
     }
 
     // POST /api/products/search/no-cache
-    let v: Value = c.post(server.url("/api/products/search/no-cache")).json(&body).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .post(server.url("/api/products/search/no-cache"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["data"]["cache_hit"], false);
     assert_eq!(v["metadata"]["cache_bypassed"], true);
     assert_eq!(v["metadata"]["fresh_data"], true);
 
     // GET /api/products with query parameters, and GET /api/products/search (405 in v1.1.0).
     for path in ["/api/products", "/api/products/search"] {
-        let r = c.get(server.url(path)).query(&[("keywords", "phone case"), ("page_size", "5")]).send().await.unwrap();
+        let r = c
+            .get(server.url(path))
+            .query(&[("keywords", "phone case"), ("page_size", "5")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["data"]["page_size"], 5, "{path}");
     }
 
     // GET /api/categories
-    let v: Value = c.get(server.url("/api/categories")).send().await.unwrap().json().await.unwrap();
-    assert_fields(&v, &["data.categories", "metadata.mock_mode", "metadata.api_integration", "metadata.cache_hit", "metadata.cache_enabled", "metadata.total_categories"], "categories");
+    let v: Value = c
+        .get(server.url("/api/categories"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_fields(
+        &v,
+        &[
+            "data.categories",
+            "metadata.mock_mode",
+            "metadata.api_integration",
+            "metadata.cache_hit",
+            "metadata.cache_enabled",
+            "metadata.total_categories",
+        ],
+        "categories",
+    );
     let first = &v["data"]["categories"][0];
-    assert!(first["category_id"].is_string() && first["category_name"].is_string(), "{first}");
+    assert!(
+        first["category_id"].is_string() && first["category_name"].is_string(),
+        "{first}"
+    );
 
     // POST /api/affiliate/links and GET /api/affiliate/link
-    let urls = serde_json::json!({"urls": ["https://www.aliexpress.com/item/1005006123456789.html"]});
-    let v: Value = c.post(server.url("/api/affiliate/links")).json(&urls).send().await.unwrap().json().await.unwrap();
-    assert_fields(&v, &["data.affiliate_links", "metadata.processed_urls", "metadata.generated_links", "metadata.cache_hit", "metadata.cache_enabled", "metadata.mock_mode", "metadata.api_integration"], "links");
+    let known = products[0]["product_url"].as_str().unwrap().to_owned();
+    let urls = serde_json::json!({"urls": [known]});
+    let v: Value = c
+        .post(server.url("/api/affiliate/links"))
+        .json(&urls)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_fields(
+        &v,
+        &[
+            "data.affiliate_links",
+            "metadata.processed_urls",
+            "metadata.generated_links",
+            "metadata.cache_hit",
+            "metadata.cache_enabled",
+            "metadata.mock_mode",
+            "metadata.api_integration",
+        ],
+        "links",
+    );
     let link = &v["data"]["affiliate_links"][0];
-    assert_fields(link, &["original_url", "affiliate_url", "commission_rate"], "link");
-    let r = c.get(server.url("/api/affiliate/link")).query(&[("url", "https://www.aliexpress.com/item/1005006123456789.html")]).send().await.unwrap();
+    assert_fields(
+        link,
+        &["original_url", "affiliate_url", "commission_rate"],
+        "link",
+    );
+    let r = c
+        .get(server.url("/api/affiliate/link"))
+        .query(&[(
+            "url",
+            "https://www.aliexpress.com/item/1005006123456789.html",
+        )])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["data"]["affiliate_links"].as_array().unwrap().len(), 1);
 
     // GET /api/status
-    let v: Value = c.get(server.url("/api/status")).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .get(server.url("/api/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_fields(
         &v,
         &[
@@ -153,7 +277,15 @@ async fn every_v1_path_keeps_its_status_and_field_names() {
     // GET /api/cache/stats and POST /api/cache/clear (admin only now).
     let r = c.get(server.url("/api/cache/stats")).send().await.unwrap();
     assert_eq!(r.status(), 401, "cache stats without the admin key");
-    let v: Value = c.get(server.url("/api/cache/stats")).header("x-admin-key", ADMIN).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .get(server.url("/api/cache/stats"))
+        .header("x-admin-key", ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_fields(
         &v,
         &[
@@ -176,23 +308,72 @@ async fn every_v1_path_keeps_its_status_and_field_names() {
         ],
         "cache stats",
     );
-    let r = c.post(server.url("/api/cache/clear?pattern=products")).header("x-admin-key", ADMIN).send().await.unwrap();
+    let r = c
+        .post(server.url("/api/cache/clear?pattern=products"))
+        .header("x-admin-key", ADMIN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert_fields(&v, &["data.cleared_entries", "data.pattern", "metadata.timestamp", "metadata.operation"], "cache clear");
+    assert_fields(
+        &v,
+        &[
+            "data.cleared_entries",
+            "data.pattern",
+            "metadata.timestamp",
+            "metadata.operation",
+        ],
+        "cache clear",
+    );
     assert_eq!(v["data"]["pattern"], "products");
     assert_eq!(v["metadata"]["operation"], "cache_clear");
 
     // GET /system/info
-    let v: Value = c.get(server.url("/system/info")).send().await.unwrap().json().await.unwrap();
-    assert_fields(&v, &["service", "version", "environment", "mock_mode", "api_integration", "has_real_credentials", "sdk_available", "configuration.language", "configuration.currency", "configuration.tracking_id", "endpoints"], "system info");
+    let v: Value = c
+        .get(server.url("/system/info"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_fields(
+        &v,
+        &[
+            "service",
+            "version",
+            "environment",
+            "mock_mode",
+            "api_integration",
+            "has_real_credentials",
+            "sdk_available",
+            "configuration.language",
+            "configuration.currency",
+            "configuration.tracking_id",
+            "endpoints",
+        ],
+        "system info",
+    );
 
     // The documents and the docs page.
     for path in ["/openapi.json", "/openapi-gpt.json"] {
-        let v: Value = c.get(server.url(path)).send().await.unwrap().json().await.unwrap();
+        let v: Value = c
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(v["openapi"], "3.1.0", "{path}");
     }
     let r = c.get(server.url("/docs")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }

@@ -3,5 +3,6 @@
 mod compat;
 mod config;
 mod mock_mode;
+mod policy;
 mod real_mode;
 mod support;

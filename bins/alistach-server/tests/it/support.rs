@@ -24,6 +24,9 @@ impl Server {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("LOG_LEVEL", "info")
+            // Tests send many requests from one address; the rate-limit tests set their own.
+            .env("MAX_REQUESTS_PER_SECOND", "100000")
+            .env("MAX_REQUESTS_PER_MINUTE", "1000000")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
@@ -35,13 +38,19 @@ impl Server {
         let mut child = cmd.spawn().expect("spawn alistach-server");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
-        for stream in [Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stdout.take().unwrap())] {
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
             let logs = logs.clone();
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let addr: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                        let addr: String = rest
+                            .chars()
+                            .take_while(|c| !c.is_whitespace() && *c != '"')
+                            .collect();
                         let _ = tx.send(addr);
                     }
                     logs.lock().unwrap().push(line);
@@ -52,10 +61,17 @@ impl Server {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not report its address; logs:\n{}", logs.lock().unwrap().join("\n"));
+                panic!(
+                    "server did not report its address; logs:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
             }
         };
-        Server { child: Some(child), base: format!("http://{addr}"), logs }
+        Server {
+            child: Some(child),
+            base: format!("http://{addr}"),
+            logs,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -70,7 +86,10 @@ impl Server {
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let pid = self.child.as_ref().unwrap().id();
-        let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -108,10 +127,18 @@ pub fn run_to_exit(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String)
         .args(args)
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A client that never uses a proxy.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }

@@ -11,6 +11,8 @@ use alistach_redis::{Error, RedisCache, RedisCacheConfig};
 use alistach_testkit::redis_server::RedisServer;
 use bytes::Bytes;
 
+mod ratelimit;
+
 const START: u64 = 1_700_000_000_000;
 
 fn config(server: &RedisServer, namespace: &str) -> RedisCacheConfig {
