@@ -5,4 +5,5 @@ mod config;
 mod mock_mode;
 mod policy;
 mod real_mode;
+mod shared_cache;
 mod support;
