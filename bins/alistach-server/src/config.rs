@@ -53,6 +53,9 @@ pub struct Args {
     /// Upstream request timeout in seconds.
     #[arg(long, env = "ALIEXPRESS_TIMEOUT")]
     pub upstream_timeout: Option<String>,
+    /// Most AliExpress calls per second across the process (1-1000), to protect the app key's quota.
+    #[arg(long, env = "ALIEXPRESS_MAX_QPS")]
+    pub max_qps: Option<String>,
     /// auto (real when credentials are set), true (always mock) or false (credentials required).
     #[arg(long, env = "MOCK_MODE")]
     pub mock_mode: Option<String>,
@@ -104,6 +107,9 @@ pub struct Args {
     /// The https origin the OpenAPI documents advertise.
     #[arg(long, env = "PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
+    /// Serve /metrics and /api/status without a key (false by default: admin key and API key).
+    #[arg(long, env = "METRICS_PUBLIC")]
+    pub metrics_public: Option<String>,
 }
 
 /// The same keys, from the TOML file.
@@ -120,6 +126,7 @@ pub struct FileConfig {
     currency: Option<String>,
     api_url: Option<String>,
     upstream_timeout: Option<toml::Value>,
+    max_qps: Option<toml::Value>,
     mock_mode: Option<toml::Value>,
     redis_url: Option<String>,
     cache_ttl: Option<toml::Value>,
@@ -137,6 +144,7 @@ pub struct FileConfig {
     log_format: Option<String>,
     environment: Option<String>,
     public_base_url: Option<String>,
+    metrics_public: Option<toml::Value>,
 }
 
 /// A secret value: its `Debug` and `Display` print `***`.
@@ -183,6 +191,7 @@ pub struct Config {
     pub currency: Currency,
     pub api_url: String,
     pub upstream_timeout: Duration,
+    pub max_qps: u32,
     pub redis_url: Option<Secret>,
     pub cache_ttl: Duration,
     pub max_memory_cache_items: u64,
@@ -199,6 +208,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub environment: String,
     pub public_base_url: String,
+    pub metrics_public: bool,
 }
 
 /// The default gateway.
@@ -309,6 +319,12 @@ impl Config {
             value(&args.upstream_timeout, &file.upstream_timeout),
             10,
             1..=120,
+        );
+        let max_qps = number(
+            "ALIEXPRESS_MAX_QPS",
+            value(&args.max_qps, &file.max_qps),
+            5,
+            1..=1000,
         );
         let cache_ttl = number(
             "CACHE_TTL",
@@ -441,6 +457,17 @@ impl Config {
                 true
             }
         };
+        let metrics_public = match value(&args.metrics_public, &file.metrics_public)
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => false,
+            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                errors.push(format!("METRICS_PUBLIC must be true or false, not {v:?}"));
+                false
+            }
+        };
         let mut trusted_proxies = Vec::new();
         for item in text(&args.trusted_proxies, &file.trusted_proxies)
             .unwrap_or_default()
@@ -498,6 +525,7 @@ impl Config {
             currency,
             api_url,
             upstream_timeout: Duration::from_secs(upstream_timeout),
+            max_qps: max_qps as u32,
             redis_url: redis_url.map(Secret),
             cache_ttl: Duration::from_secs(cache_ttl),
             max_memory_cache_items: max_items,
@@ -514,6 +542,7 @@ impl Config {
             log_format,
             environment,
             public_base_url,
+            metrics_public,
         })
     }
 
@@ -543,6 +572,7 @@ impl Config {
             format!("currency = {}", self.currency),
             format!("api_url = {}", self.api_url),
             format!("upstream_timeout_s = {}", self.upstream_timeout.as_secs()),
+            format!("max_qps = {}", self.max_qps),
             format!("redis_url = {}", set(&self.redis_url)),
             format!("cache_ttl_s = {}", self.cache_ttl.as_secs()),
             format!("max_memory_cache_items = {}", self.max_memory_cache_items),
@@ -577,6 +607,7 @@ impl Config {
             format!("log_format = {:?}", self.log_format),
             format!("environment = {}", self.environment),
             format!("public_base_url = {}", self.public_base_url),
+            format!("metrics_public = {}", self.metrics_public),
         ];
         lines.join("\n")
     }
@@ -618,6 +649,53 @@ mod tests {
         assert_eq!(c.listen.port(), 8000);
         assert_eq!(c.cache_ttl, Duration::from_secs(3600));
         assert_eq!(c.tracking_id, "gpt_chat");
+        assert_eq!(c.max_qps, 5);
+        assert!(!c.metrics_public);
+    }
+
+    #[test]
+    fn upstream_rate_and_metrics_access_are_validated() {
+        let c = Config::from_sources(
+            &args(&[("max-qps", "20"), ("metrics-public", "true")]),
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.max_qps, 20);
+        assert!(c.metrics_public);
+        let file: FileConfig = toml::from_str("max_qps = 7\nmetrics_public = false").unwrap();
+        assert_eq!(
+            Config::from_sources(&Args::default(), &file)
+                .unwrap()
+                .max_qps,
+            7
+        );
+        for (flag, value, needle) in [
+            (
+                "max-qps",
+                "0",
+                "ALIEXPRESS_MAX_QPS must be between 1 and 1000, not 0",
+            ),
+            (
+                "max-qps",
+                "1001",
+                "ALIEXPRESS_MAX_QPS must be between 1 and 1000",
+            ),
+            (
+                "max-qps",
+                "fast",
+                "ALIEXPRESS_MAX_QPS must be a whole number",
+            ),
+            (
+                "metrics-public",
+                "maybe",
+                "METRICS_PUBLIC must be true or false",
+            ),
+        ] {
+            let errors = Config::from_sources(&args(&[(flag, value)]), &FileConfig::default())
+                .unwrap_err()
+                .join("\n");
+            assert!(errors.contains(needle), "{flag}={value}: {errors}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use alistach_http::{App, HttpConfig};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
-use alistach_service::{CacheTtls, Catalog};
+use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi};
 use anyhow::Context;
 use tokio::net::TcpListener;
 
@@ -22,6 +22,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let clock: SharedClock = Arc::new(SystemClock);
 
+    // Only the real client spends the app key's quota; it alone is guarded.
+    let mut guarded: Option<Arc<GuardedApi>> = None;
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
@@ -37,7 +39,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             client.currency = config.currency;
             client.language = config.language;
             client.request_timeout = config.upstream_timeout;
-            Arc::new(AliExpressClient::new(client).context("cannot build the AliExpress client")?)
+            let client: Arc<dyn AffiliateApi> = Arc::new(
+                AliExpressClient::new(client).context("cannot build the AliExpress client")?,
+            );
+            let guard = Arc::new(GuardedApi::new(
+                client,
+                GuardConfig {
+                    max_qps: config.max_qps,
+                    ..GuardConfig::default()
+                },
+            ));
+            guarded = Some(guard.clone());
+            guard
         }
         ApiMode::Mock => Arc::new(
             MockCatalog::new()
@@ -70,7 +83,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
 
     let ttls = CacheTtls::with_search_ttl(config.cache_ttl);
-    let catalog = Catalog::new(api, store, clock, ttls);
+    let catalog = match guarded {
+        Some(guard) => Catalog::guarded(guard, store, clock, ttls),
+        None => Catalog::new(api, store, clock, ttls),
+    };
 
     let rate_limiter = if config.rate_limit_enabled {
         let quotas = vec![
@@ -121,6 +137,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         app_secret_configured: config.app_secret.is_some(),
         cache_backend: backend.to_owned(),
         max_memory_items: config.max_memory_cache_items,
+        metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
     let app = Arc::new(App::new(catalog, http));
@@ -135,6 +152,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
         rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
         admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
+        upstream_max_qps = if config.mode == ApiMode::Real { config.max_qps } else { 0 },
+        metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
         startup_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"
     );

@@ -677,6 +677,141 @@ pub struct StatusData {
     pub performance: StatusPerformance,
     /// The same document as `GET /api/cache/stats`.
     pub cache_performance: CacheStatsData,
+    /// "mock" or "real" (the same as `integration_mode`).
+    #[serde(default)]
+    pub mode: String,
+    /// Seconds since start.
+    #[serde(default)]
+    pub uptime_seconds: u64,
+    /// Requests answered since start, overall and per route.
+    #[serde(default)]
+    pub requests: RequestStats,
+    /// Hit rate of each cache tier.
+    #[serde(default)]
+    pub cache_tiers: Vec<TierHitRate>,
+    /// Calls to the catalog upstream and the circuit breaker that guards it.
+    #[serde(default)]
+    pub upstream: UpstreamStatus,
+    /// Decisions of the per-client rate limiter.
+    #[serde(default)]
+    pub rate_limits: RateLimitStatus,
+    /// Redis answered the last check (false without Redis).
+    #[serde(default)]
+    pub redis_connected: bool,
+}
+
+/// Latency percentiles in milliseconds, estimated from a bucketed histogram; `null` before the
+/// first observation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LatencyPercentiles {
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+}
+
+/// Requests answered since start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestStats {
+    /// Every answered request, routed or not.
+    pub total: u64,
+    /// 4xx answers.
+    pub client_errors: u64,
+    /// 5xx answers.
+    pub server_errors: u64,
+    /// Latency over every request.
+    pub latency_ms: LatencyPercentiles,
+    /// Per route template (plus `unmatched`), in route-table order.
+    pub routes: Vec<RouteStats>,
+}
+
+/// One route's requests.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteStats {
+    /// The route template, e.g. `/api/products/search`, or `unmatched`.
+    pub route: String,
+    /// HTTP method of the route.
+    pub method: String,
+    /// Requests answered.
+    pub requests: u64,
+    /// 4xx answers.
+    pub client_errors: u64,
+    /// 5xx answers.
+    pub server_errors: u64,
+    /// Latency of this route.
+    pub latency_ms: LatencyPercentiles,
+}
+
+/// One cache tier's hit rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TierHitRate {
+    /// Tier name ("memory", "redis").
+    pub tier: String,
+    /// Lookups that hit.
+    pub hits: u64,
+    /// Lookups that missed.
+    pub misses: u64,
+    /// hits / (hits + misses) * 100, 0 without lookups.
+    pub hit_rate_percent: f64,
+}
+
+/// The catalog upstream as the gateway sees it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UpstreamStatus {
+    /// True when the outbound limiter and circuit breaker guard the upstream (real mode).
+    pub guarded: bool,
+    /// The outbound limit in calls per second, when guarded.
+    pub max_qps: Option<u32>,
+    /// Calls that reached the upstream.
+    pub calls: u64,
+    /// Calls that reached the upstream and failed.
+    pub failures: u64,
+    /// Calls refused without reaching the upstream because the circuit was open.
+    pub short_circuited: u64,
+    /// Calls refused by the outbound limiter.
+    pub local_quota_rejections: u64,
+    /// "closed", "open", "half_open", or "none" when not guarded.
+    pub circuit_state: String,
+    /// Times the circuit opened.
+    pub circuit_opens: u64,
+    /// Latency of upstream calls.
+    pub latency_ms: LatencyPercentiles,
+    /// Per catalog method.
+    pub methods: Vec<UpstreamMethodStats>,
+}
+
+/// One catalog method's upstream calls.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UpstreamMethodStats {
+    /// Method name, e.g. `search_products`.
+    pub method: String,
+    /// Calls that reached the upstream.
+    pub calls: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Calls refused because the circuit was open.
+    pub short_circuited: u64,
+    /// Latency of the calls.
+    pub latency_ms: LatencyPercentiles,
+}
+
+/// The per-client rate limiter's decisions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RateLimitStatus {
+    /// Rate limits are enforced.
+    pub enabled: bool,
+    /// Requests admitted.
+    pub allowed: u64,
+    /// Requests refused with 429.
+    pub rejected: u64,
+    /// Checks answered locally because the shared store failed.
+    pub fallbacks: u64,
+    /// The shared store is failing and local limits apply.
+    pub degraded: bool,
+    /// Limits are shared through Redis.
+    pub shared: bool,
 }
 
 /// `GET /api/status` metadata.

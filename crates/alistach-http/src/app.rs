@@ -207,7 +207,13 @@ impl App {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let key_name = self.authorize(route.access, req.headers())?;
+        // The route table says who may read metrics and status; METRICS_PUBLIC opens both
+        // (for a scraper inside a private network) without changing the published contract.
+        let access = match route.id {
+            RouteId::Metrics | RouteId::Status if self.config.metrics_public => Access::Public,
+            _ => route.access,
+        };
+        let key_name = self.authorize(access, req.headers())?;
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
             let client = match key_name {
                 Some(name) => format!("key:{name}"),
@@ -390,6 +396,10 @@ impl App {
         }
         match e {
             HttpError::MethodNotAllowed { allow, .. } => put(h, header::ALLOW, &allow.join(", ")),
+            // The rest of the body was not read: the connection cannot carry another request.
+            HttpError::PayloadTooLarge { .. } | HttpError::BodyRead(_) => {
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             HttpError::Unauthorized(_) => {
                 h.insert(
                     header::WWW_AUTHENTICATE,

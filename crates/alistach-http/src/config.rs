@@ -103,6 +103,8 @@ pub struct HttpConfig {
     pub cache_backend: String,
     /// `MAX_MEMORY_CACHE_ITEMS`.
     pub max_memory_items: u64,
+    /// `METRICS_PUBLIC`: `/metrics` (admin key) and `/api/status` (API key) answer anyone.
+    pub metrics_public: bool,
 }
 
 impl Default for HttpConfig {
@@ -129,6 +131,7 @@ impl Default for HttpConfig {
             app_secret_configured: false,
             cache_backend: "memory".into(),
             max_memory_items: 1000,
+            metrics_public: false,
             rate_limiter: None,
             trusted_proxies: Vec::new(),
             max_connections: 10_000,

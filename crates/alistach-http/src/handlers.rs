@@ -6,12 +6,15 @@ use std::time::Instant;
 use alistach_api::types as api;
 use alistach_api::{Access, ROUTES, RouteId};
 use alistach_domain::ApiMode;
-use alistach_service::{CacheKind, CacheReport, CacheStatus, ReadMode, Served};
+use alistach_service::{
+    CacheKind, CacheReport, CacheStatus, CircuitState, HistogramSnapshot, ReadMode, Served,
+};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderName, HeaderValue};
 
 use crate::app::{HttpResponse, body_response, json, put, unix_now};
 use crate::convert;
+use crate::metrics::Exposition;
 use crate::{App, HttpError};
 
 /// What a handler knows about its request besides the body.
@@ -346,8 +349,81 @@ impl App {
     async fn status(&self) -> HttpResponse {
         let report = self.catalog.cache_report().await;
         let stats = cache_stats_data(&report, self);
+        let upstream = self.catalog.upstream_stats();
+        let limiter = self.config.rate_limiter.as_ref().map(|l| l.stats());
+        let redis = report.tiers.iter().find(|t| t.name == "redis");
+        let redis_connected = redis.is_some_and(|t| t.connected);
+        let circuit = upstream.as_ref().map(|g| g.circuit);
+        // Serving, but not at full strength: the upstream is being shielded, the shared cache
+        // is gone, or rate limits fell back to per-instance counting.
+        let degraded = circuit.is_some_and(|c| c != CircuitState::Closed)
+            || redis.is_some_and(|t| !t.connected)
+            || limiter.is_some_and(|l| l.degraded);
+        let uptime = self.uptime().as_secs();
+
+        let routes = self.metrics.report();
+        let mut all = HistogramSnapshot::default();
+        for r in &routes {
+            all.merge(&r.latency);
+        }
+        let requests = api::RequestStats {
+            total: routes.iter().map(|r| r.counts.requests).sum(),
+            client_errors: routes.iter().map(|r| r.counts.client_errors).sum(),
+            server_errors: routes.iter().map(|r| r.counts.server_errors).sum(),
+            latency_ms: percentiles(&all),
+            routes: routes
+                .iter()
+                .map(|r| api::RouteStats {
+                    route: r.route.to_owned(),
+                    method: r.method.to_owned(),
+                    requests: r.counts.requests,
+                    client_errors: r.counts.client_errors,
+                    server_errors: r.counts.server_errors,
+                    latency_ms: percentiles(&r.latency),
+                })
+                .collect(),
+        };
+        let upstream = match &upstream {
+            Some(g) => {
+                let mut latency = HistogramSnapshot::default();
+                for m in &g.methods {
+                    latency.merge(&m.latency);
+                }
+                api::UpstreamStatus {
+                    guarded: true,
+                    max_qps: Some(g.config.max_qps),
+                    calls: g.calls(),
+                    failures: g.failures(),
+                    short_circuited: g.short_circuited(),
+                    local_quota_rejections: g.local_quota(),
+                    circuit_state: g.circuit.as_str().into(),
+                    circuit_opens: g.opens,
+                    latency_ms: percentiles(&latency),
+                    methods: g
+                        .methods
+                        .iter()
+                        .map(|m| api::UpstreamMethodStats {
+                            method: m.method.into(),
+                            calls: m.calls(),
+                            failures: m.failures(),
+                            short_circuited: m.short_circuited(),
+                            latency_ms: percentiles(&m.latency),
+                        })
+                        .collect(),
+                }
+            }
+            // Unguarded (mock mode): the cache layer's fetches are the upstream calls.
+            None => api::UpstreamStatus {
+                guarded: false,
+                max_qps: None,
+                calls: report.layer.upstream_fetches,
+                failures: report.layer.fetch_errors,
+                circuit_state: "none".into(),
+                ..Default::default()
+            },
+        };
         let data = api::StatusData {
-            api_status: "operational".into(),
+            api_status: if degraded { "degraded" } else { "operational" }.into(),
             integration_mode: self.mode.as_str().into(),
             capabilities: api::Capabilities {
                 product_search: true,
@@ -357,16 +433,42 @@ impl App {
                 // Upstream failures are reported, never papered over with mock data.
                 mock_fallback: false,
                 intelligent_caching: true,
-                redis_caching: report.tiers.iter().any(|t| t.name == "redis"),
+                redis_caching: redis.is_some(),
                 memory_fallback: report.tiers.iter().any(|t| t.name == "memory"),
             },
             performance: api::StatusPerformance {
                 cache_hit_rate: format!("{}%", stats.cache_stats.hit_rate_percent),
                 cache_hits: stats.cache_stats.hits,
                 cache_misses: stats.cache_stats.misses,
-                uptime_seconds: self.uptime().as_secs(),
+                uptime_seconds: uptime,
             },
             cache_performance: stats,
+            mode: self.mode.as_str().into(),
+            uptime_seconds: uptime,
+            requests,
+            cache_tiers: report
+                .tiers
+                .iter()
+                .map(|t| api::TierHitRate {
+                    tier: t.name.into(),
+                    hits: t.hits,
+                    misses: t.misses,
+                    hit_rate_percent: percent(t.hits, t.hits + t.misses),
+                })
+                .collect(),
+            upstream,
+            rate_limits: match limiter {
+                Some(l) => api::RateLimitStatus {
+                    enabled: true,
+                    allowed: l.allowed,
+                    rejected: l.rejected,
+                    fallbacks: l.fallbacks,
+                    degraded: l.degraded,
+                    shared: l.shared,
+                },
+                None => api::RateLimitStatus::default(),
+            },
+            redis_connected,
         };
         let meta = api::StatusMetadata {
             timestamp: unix_now(),
@@ -478,50 +580,41 @@ impl App {
 
     async fn metrics_text(&self) -> HttpResponse {
         let report = self.catalog.cache_report().await;
-        let mut out = String::with_capacity(8 * 1024);
-        self.metrics.render(&mut out);
-        let l = report.layer;
-        out.push_str("# TYPE alistach_cache_lookups_total counter\n");
-        for (outcome, v) in [
-            ("hit", l.hits),
-            ("miss", l.misses),
-            ("stale", l.stale_served),
-            ("coalesced", l.coalesced_waits),
-            ("bypass", l.bypasses),
-        ] {
-            out.push_str(&format!(
-                "alistach_cache_lookups_total{{outcome=\"{outcome}\"}} {v}\n"
-            ));
+        let upstream = self.catalog.upstream_stats();
+        let text = Exposition {
+            metrics: &self.metrics,
+            cache: &report,
+            upstream: upstream.as_ref(),
+            limiter: self.config.rate_limiter.as_ref().map(|l| l.stats()),
+            mode: self.mode,
+            version: &self.config.version,
+            uptime: self.uptime(),
         }
-        out.push_str("# TYPE alistach_upstream_fetches_total counter\n");
-        out.push_str(&format!(
-            "alistach_upstream_fetches_total {}\n",
-            l.upstream_fetches
-        ));
-        out.push_str(&format!(
-            "alistach_upstream_fetch_errors_total {}\n",
-            l.fetch_errors
-        ));
-        out.push_str("# TYPE alistach_cache_tier_entries gauge\n");
-        for t in &report.tiers {
-            out.push_str(&format!(
-                "alistach_cache_tier_entries{{tier=\"{}\"}} {}\n",
-                t.name, t.entries
-            ));
-            out.push_str(&format!(
-                "alistach_cache_tier_bytes{{tier=\"{}\"}} {}\n",
-                t.name, t.bytes
-            ));
-            out.push_str(&format!(
-                "alistach_cache_tier_errors_total{{tier=\"{}\"}} {}\n",
-                t.name, t.errors
-            ));
-        }
+        .render();
         body_response(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            out,
+            text,
         )
+    }
+}
+
+/// p50/p90/p99 in milliseconds, rounded to microseconds.
+fn percentiles(h: &HistogramSnapshot) -> api::LatencyPercentiles {
+    let ms = |q: f64| h.quantile(q).map(|s| (s * 1e6).round() / 1e3);
+    api::LatencyPercentiles {
+        p50: ms(0.5),
+        p90: ms(0.9),
+        p99: ms(0.99),
+    }
+}
+
+/// `part / whole` as a percentage with two decimals; 0 when `whole` is 0.
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 10_000.0 / whole as f64).round() / 100.0
     }
 }
 
@@ -538,11 +631,7 @@ fn cache_stats_data(report: &CacheReport, app: &App) -> api::CacheStatsData {
     let hits = l.hits + l.stale_served;
     let misses = l.misses + l.bypasses;
     let total = hits + misses;
-    let rate = if total == 0 {
-        0.0
-    } else {
-        (hits as f64 * 10_000.0 / total as f64).round() / 100.0
-    };
+    let rate = percent(hits, total);
     let redis = report.tiers.iter().find(|t| t.name == "redis");
     let memory = report.tiers.iter().find(|t| t.name == "memory");
     api::CacheStatsData {

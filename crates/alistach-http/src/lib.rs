@@ -13,5 +13,5 @@ mod server;
 pub use app::{App, HttpResponse};
 pub use config::{HttpConfig, Secret};
 pub use error::HttpError;
-pub use metrics::{Metrics, RouteSnapshot};
+pub use metrics::{Metrics, RouteReport, RouteSnapshot};
 pub use server::serve;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::keys::{self, CacheKind};
-use crate::{CacheTtls, ServiceError};
+use crate::{CacheTtls, GuardStats, GuardedApi, ServiceError};
 
 /// An answer with how the cache supplied it.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +82,7 @@ pub struct Catalog {
     layer: CacheLayer,
     ttls: CacheTtls,
     mode: ApiMode,
+    guard: Option<Arc<GuardedApi>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -109,7 +110,25 @@ impl Catalog {
             layer,
             ttls,
             mode,
+            guard: None,
         }
+    }
+
+    /// A catalog over a guarded upstream, whose counters and circuit it reports.
+    pub fn guarded(
+        api: Arc<GuardedApi>,
+        store: Arc<dyn Cache>,
+        clock: SharedClock,
+        ttls: CacheTtls,
+    ) -> Self {
+        let mut catalog = Catalog::new(api.clone(), store, clock, ttls);
+        catalog.guard = Some(api);
+        catalog
+    }
+
+    /// The upstream guard's counters and circuit, when the upstream is guarded.
+    pub fn upstream_stats(&self) -> Option<GuardStats> {
+        self.guard.as_ref().map(|g| g.stats())
     }
 
     /// Where the data comes from.

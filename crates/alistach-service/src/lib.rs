@@ -10,10 +10,17 @@
 mod catalog;
 mod config;
 mod error;
+mod guard;
+mod histogram;
 mod keys;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode};
 pub use catalog::{CacheReport, Catalog, Served};
 pub use config::CacheTtls;
 pub use error::ServiceError;
+pub use guard::{
+    CircuitState, GuardConfig, GuardStats, GuardedApi, MethodStats, UPSTREAM_METHODS,
+    UPSTREAM_OUTCOMES,
+};
+pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::CacheKind;

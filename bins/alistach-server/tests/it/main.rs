@@ -3,6 +3,7 @@
 mod compat;
 mod config;
 mod mock_mode;
+mod observability;
 mod policy;
 mod real_mode;
 mod shared_cache;

@@ -117,7 +117,7 @@ async fn admin_key_matrix() {
     let text = metrics.text().await.unwrap();
     assert!(
         text.contains(
-            "alistach_http_requests_total{method=\"POST\",route=\"/api/products/search\"} 2"
+            "http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"200\"} 2"
         ),
         "{text}"
     );

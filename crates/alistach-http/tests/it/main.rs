@@ -9,3 +9,4 @@ mod endpoints;
 mod errors;
 mod lifecycle;
 mod mock_catalog;
+mod observability;

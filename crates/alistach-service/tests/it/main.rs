@@ -1,5 +1,7 @@
 //! The catalog use cases against a scripted catalog, the memory cache and a manual clock.
 
+mod guard;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
