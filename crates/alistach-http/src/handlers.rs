@@ -5,14 +5,16 @@ use std::time::Instant;
 
 use alistach_api::types as api;
 use alistach_api::{Access, ROUTES, RouteId};
-use alistach_domain::ApiMode;
+use alistach_domain::{ApiMode, Category, ProductPage};
 use alistach_service::{
     CacheKind, CacheReport, CacheStatus, CircuitState, HistogramSnapshot, ReadMode, Served,
 };
+use bytes::Bytes;
 use hyper::StatusCode;
 use hyper::header::{self, HeaderName, HeaderValue};
+use serde::Serialize;
 
-use crate::app::{HttpResponse, body_response, json, put, unix_now};
+use crate::app::{HttpResponse, body_response, json, put, to_json, unix_now};
 use crate::convert;
 use crate::metrics::Exposition;
 use crate::{App, HttpError};
@@ -71,6 +73,67 @@ impl Facts {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
     }
+}
+
+/// Names the rendering of a product page that the cache stores; change it whenever
+/// [`render_page`]'s output changes.
+const PAGE_FORMAT: &str = "page1";
+/// Names the rendering of the category list; change it whenever [`render_categories`] changes.
+const CATEGORIES_FORMAT: &str = "cats1";
+
+/// `SearchData` without `cache_hit`, in the same field order: the cached part of a search answer.
+#[derive(Serialize)]
+struct PageData {
+    products: Vec<api::Product>,
+    total_results: u64,
+    current_page: u32,
+    page_size: u32,
+    total_pages: u32,
+}
+
+/// A product page as the JSON object that `data` holds, minus `cache_hit` (added per answer).
+fn render_page(page: ProductPage) -> Bytes {
+    let data = PageData {
+        total_results: page.total_records,
+        current_page: page.page_no,
+        page_size: page.page_size,
+        total_pages: page.total_pages,
+        products: page.products.into_iter().map(convert::product).collect(),
+    };
+    Bytes::from(to_json(&data))
+}
+
+/// The category count, a newline, then the JSON object that `data` holds.
+fn render_categories(flat: Vec<Category>) -> Bytes {
+    let mut out = format!("{}\n", flat.len()).into_bytes();
+    out.extend_from_slice(&to_json(&api::CategoriesData {
+        categories: convert::categories(&flat),
+    }));
+    Bytes::from(out)
+}
+
+/// `{"success":true,"data":<data>,"metadata":<metadata>}`, splicing the stored `data` object as
+/// it is; with `cache_hit`, that flag is appended as the object's last field.
+fn envelope(data: &[u8], cache_hit: Option<bool>, metadata: &impl Serialize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 768);
+    out.extend_from_slice(br#"{"success":true,"data":"#);
+    match (cache_hit, data.last()) {
+        (Some(hit), Some(b'}')) => {
+            let body = &data[..data.len() - 1];
+            out.extend_from_slice(body);
+            // An object with no fields would need no comma; ours always has fields.
+            out.extend_from_slice(if hit {
+                br#","cache_hit":true}"#
+            } else {
+                br#","cache_hit":false}"#
+            });
+        }
+        _ => out.extend_from_slice(data),
+    }
+    out.extend_from_slice(br#","metadata":"#);
+    out.extend_from_slice(&to_json(metadata));
+    out.push(b'}');
+    out
 }
 
 impl App {
@@ -174,21 +237,20 @@ impl App {
             ReadMode::Normal
         };
         let served = match kind {
-            Search::Hot => self.catalog.hot_products(&query, read).await?,
-            _ => self.catalog.search(&query, read).await?,
+            Search::Hot => {
+                self.catalog
+                    .hot_products_rendered(&query, read, PAGE_FORMAT, render_page)
+                    .await?
+            }
+            _ => {
+                self.catalog
+                    .search_rendered(&query, read, PAGE_FORMAT, render_page)
+                    .await?
+            }
         };
         let facts = Facts::of(&served);
-        let page = served.value;
         let hit = facts.status.is_hit();
         let no_cache = kind == Search::NoCache;
-        let data = api::SearchData {
-            products: page.products.into_iter().map(convert::product).collect(),
-            total_results: page.total_records,
-            current_page: page.page_no,
-            page_size: page.page_size,
-            total_pages: page.total_pages,
-            cache_hit: hit,
-        };
         let metadata = api::SearchMetadata {
             mock_mode: self.mode.is_mock(),
             processing_time_ms: ctx.elapsed_ms(),
@@ -202,7 +264,8 @@ impl App {
             cache_bypassed: no_cache.then_some(true),
             fresh_data: no_cache.then_some(true),
         };
-        let mut resp = json(&api::SearchResponse::ok(data, metadata));
+        let body = envelope(&served.value, Some(hit), &metadata);
+        let mut resp = body_response(StatusCode::OK, "application/json", body);
         facts.apply(&mut resp, matches!(kind, Search::Get | Search::Hot));
         Ok(resp)
     }
@@ -234,11 +297,21 @@ impl App {
     }
 
     async fn categories(&self) -> Result<HttpResponse, HttpError> {
-        let served = self.catalog.categories(ReadMode::Normal).await?;
+        let served = self
+            .catalog
+            .categories_rendered(ReadMode::Normal, CATEGORIES_FORMAT, render_categories)
+            .await?;
         let facts = Facts::of(&served);
-        let total = served.value.len() as u64;
-        let data = api::CategoriesData {
-            categories: convert::categories(&served.value),
+        // The rendering starts with the category count on a line of its own.
+        let (total, data) = match served.value.iter().position(|b| *b == b'\n') {
+            Some(i) => (
+                std::str::from_utf8(&served.value[..i])
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0),
+                served.value.slice(i + 1..),
+            ),
+            None => (0, served.value.clone()),
         };
         let metadata = api::CategoriesMetadata {
             mock_mode: self.mode.is_mock(),
@@ -248,7 +321,8 @@ impl App {
             total_categories: total,
             stale: facts.stale,
         };
-        let mut resp = json(&api::CategoriesResponse::ok(data, metadata));
+        let body = envelope(&data, None, &metadata);
+        let mut resp = body_response(StatusCode::OK, "application/json", body);
         facts.apply(&mut resp, true);
         Ok(resp)
     }
@@ -675,5 +749,93 @@ fn cache_stats_data(report: &CacheReport, app: &App) -> api::CacheStatsData {
                 connected: t.connected,
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alistach_domain::{CategoryId, Currency, Decimal, Money, Product, ProductId};
+
+    use super::*;
+
+    fn page() -> ProductPage {
+        let mut p = Product::new(ProductId(1005006123456789), "Wireless Earbuds \"Pro\" é");
+        p.sale_price = Some(Money::new(
+            "17.99".parse::<Decimal>().unwrap(),
+            Currency::EUR,
+        ));
+        p.commission_rate_percent = Some("7.0".parse().unwrap());
+        ProductPage {
+            products: vec![p.clone(), p],
+            page_no: 2,
+            page_size: 2,
+            total_records: 40,
+            total_pages: 20,
+        }
+    }
+
+    fn metadata() -> api::CategoriesMetadata {
+        api::CategoriesMetadata {
+            mock_mode: true,
+            api_integration: "mock".into(),
+            cache_hit: true,
+            cache_enabled: true,
+            total_categories: 2,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn spliced_search_answers_equal_the_serialised_contract_type() {
+        for hit in [true, false] {
+            let spliced = envelope(&render_page(page()), Some(hit), &metadata());
+            let page = page();
+            let expected = serde_json::json!({
+                "success": true,
+                "data": api::SearchData {
+                    total_results: page.total_records,
+                    current_page: page.page_no,
+                    page_size: page.page_size,
+                    total_pages: page.total_pages,
+                    products: page.products.into_iter().map(convert::product).collect(),
+                    cache_hit: hit,
+                },
+                "metadata": metadata(),
+            });
+            let got: serde_json::Value = serde_json::from_slice(&spliced).unwrap();
+            assert_eq!(got, expected);
+            // And it parses as the contract type itself.
+            let _: api::Envelope<api::SearchData, api::CategoriesMetadata> =
+                serde_json::from_slice(&spliced).unwrap();
+        }
+    }
+
+    #[test]
+    fn spliced_category_answers_carry_the_count_and_the_tree() {
+        let flat = vec![
+            Category {
+                id: CategoryId(44),
+                name: "Consumer Electronics".into(),
+                parent_id: None,
+            },
+            Category {
+                id: CategoryId(63705),
+                name: "Earphones".into(),
+                parent_id: Some(CategoryId(44)),
+            },
+        ];
+        let rendered = render_categories(flat.clone());
+        assert!(rendered.starts_with(b"2\n"));
+        let data = &rendered[2..];
+        let got: serde_json::Value =
+            serde_json::from_slice(&envelope(data, None, &metadata())).unwrap();
+        assert_eq!(
+            got["data"],
+            serde_json::to_value(api::CategoriesData {
+                categories: convert::categories(&flat)
+            })
+            .unwrap()
+        );
+        assert_eq!(got["success"], true);
     }
 }

@@ -272,6 +272,100 @@ impl Catalog {
         }
     }
 
+    /// [`Catalog::search`] for an edge that serves bytes: what `render` makes of the page is
+    /// what the cache stores, so a hit is answered as stored, with no decoding or re-encoding.
+    /// `format` names the rendering (it is part of the key), so a changed renderer never reads
+    /// entries written by an older one.
+    pub async fn search_rendered<R>(
+        &self,
+        query: &SearchQuery,
+        read: ReadMode,
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Bytes>, ServiceError>
+    where
+        R: FnOnce(ProductPage) -> Bytes + Send + 'static,
+    {
+        query.validate()?;
+        let key = rendered_key(
+            keys::search_key(CacheKind::Products, self.mode, query)?,
+            format,
+        );
+        let (api, q) = (self.api.clone(), query.normalized());
+        self.cached_bytes(CacheKind::Products, key, read, move || async move {
+            api.search_products(&q).await.map(render)
+        })
+        .await
+    }
+
+    /// [`Catalog::hot_products`], rendered and cached as bytes (see [`Catalog::search_rendered`]).
+    pub async fn hot_products_rendered<R>(
+        &self,
+        query: &SearchQuery,
+        read: ReadMode,
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Bytes>, ServiceError>
+    where
+        R: FnOnce(ProductPage) -> Bytes + Send + 'static,
+    {
+        validate_hot(query)?;
+        let key = rendered_key(keys::search_key(CacheKind::Hot, self.mode, query)?, format);
+        let (api, q) = (self.api.clone(), query.normalized());
+        self.cached_bytes(CacheKind::Hot, key, read, move || async move {
+            api.hot_products(&q).await.map(render)
+        })
+        .await
+    }
+
+    /// [`Catalog::categories`], rendered and cached as bytes (see [`Catalog::search_rendered`]).
+    pub async fn categories_rendered<R>(
+        &self,
+        read: ReadMode,
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Bytes>, ServiceError>
+    where
+        R: FnOnce(Vec<Category>) -> Bytes + Send + 'static,
+    {
+        let key = rendered_key(keys::categories_key(self.mode), format);
+        let api = self.api.clone();
+        self.cached_bytes(CacheKind::Categories, key, read, move || async move {
+            api.categories().await.map(render)
+        })
+        .await
+    }
+
+    async fn cached_bytes<F, Fut>(
+        &self,
+        kind: CacheKind,
+        key: String,
+        read: ReadMode,
+        fetch: F,
+    ) -> Result<Served<Bytes>, ServiceError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Bytes, UpstreamError>> + Send + 'static,
+    {
+        let policy = self.policy(kind);
+        let lookup = self
+            .layer
+            .get_or_fetch(&key, &policy, read, move || async move {
+                Ok::<_, ServiceError>(Fetched {
+                    value: fetch().await?,
+                    cacheable: true,
+                })
+            })
+            .await?;
+        Ok(Served {
+            stale: lookup.status == CacheStatus::Stale,
+            value: lookup.value,
+            status: lookup.status,
+            age: lookup.age,
+            ttl_remaining: lookup.ttl_remaining,
+        })
+    }
+
     async fn cached<T, F, Fut>(
         &self,
         kind: CacheKind,
@@ -308,4 +402,29 @@ impl Catalog {
             stale: lookup.status == CacheStatus::Stale,
         })
     }
+}
+
+/// `{kind}:{mode}:{format}:{hash}`: still under the kind's prefix, so clearing by kind clears
+/// rendered entries too.
+fn rendered_key(key: String, format: &str) -> String {
+    match key.rsplit_once(':') {
+        Some((head, hash)) => format!("{head}:{format}:{hash}"),
+        None => key,
+    }
+}
+
+/// The keywords-or-category rule is for searches; every other platform limit applies to hot
+/// products too.
+fn validate_hot(query: &SearchQuery) -> Result<(), ServiceError> {
+    let mut probe = query.clone();
+    if probe.category_ids.is_empty()
+        && probe
+            .keywords
+            .as_deref()
+            .is_none_or(|k| k.trim().is_empty())
+    {
+        probe.keywords = Some("hot".into());
+    }
+    probe.validate()?;
+    Ok(())
 }
