@@ -14,19 +14,20 @@ use alistach_domain::ApiMode;
 use alistach_policy::{Decision, Quota};
 use alistach_service::Catalog;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Body;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Body as HttpBody;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::body::Body;
 use crate::metrics::Metrics;
 use crate::server::PeerAddr;
 use crate::{HttpConfig, HttpError};
 
 /// The response type of every handler.
-pub type HttpResponse = Response<Full<Bytes>>;
+pub type HttpResponse = Response<Body>;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_MODE: HeaderName = HeaderName::from_static("x-alistach-mode");
@@ -110,7 +111,7 @@ impl App {
     /// documents, and a panic in a handler becomes a logged 500.
     pub async fn handle<B>(&self, req: Request<B>) -> HttpResponse
     where
-        B: Body<Data = Bytes> + Send + 'static,
+        B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
@@ -130,7 +131,9 @@ impl App {
         let found = alistach_api::find(lookup, req.uri().path());
         let route = found.as_ref().ok().copied();
         let template = route.map_or("unmatched", |r| r.path);
-        let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = template);
+        // Per-request logging is at debug level: at the default level the hot path formats and
+        // writes nothing. Warnings and errors carry the request id themselves.
+        let span = tracing::debug_span!("request", request_id = %request_id, method = %method, route = template);
         let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
         let mut limit: Option<Decision> = None;
 
@@ -147,7 +150,7 @@ impl App {
                             .map(|s| (*s).to_owned())
                             .or_else(|| panic.downcast_ref::<String>().cloned())
                             .unwrap_or_default();
-                        span.in_scope(|| tracing::error!(panic = %what, "handler panicked"));
+                        tracing::error!(request_id = %request_id, method = %method, route = template, panic = %what, "handler panicked");
                         Err(HttpError::Internal)
                     }
                 }
@@ -168,7 +171,7 @@ impl App {
             Ok(resp) => resp,
             Err(e) => {
                 if e.status().is_server_error() {
-                    span.in_scope(|| tracing::warn!(error = %e, "request failed"));
+                    tracing::warn!(request_id = %request_id, method = %method, route = template, status = e.status().as_u16(), error = %e, "request failed");
                 }
                 self.problem(&e, &request_id, route.map(|r| r.path))
             }
@@ -186,7 +189,7 @@ impl App {
         self.metrics
             .record(route.map(|r| r.id), resp.status().as_u16(), latency);
         span.in_scope(|| {
-            tracing::info!(
+            tracing::debug!(
                 status = resp.status().as_u16(),
                 latency_ms = latency.as_secs_f64() * 1e3,
                 "answered"
@@ -204,7 +207,7 @@ impl App {
         limit: &mut Option<Decision>,
     ) -> Result<HttpResponse, HttpError>
     where
-        B: Body<Data = Bytes> + Send + 'static,
+        B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         // The route table says who may read metrics and status; METRICS_PUBLIC opens both
@@ -343,7 +346,7 @@ impl App {
         allow.dedup();
         allow.push("OPTIONS");
         let allow = allow.join(", ");
-        let mut resp = Response::new(Full::new(Bytes::new()));
+        let mut resp = Response::new(Body::default());
         *resp.status_mut() = StatusCode::NO_CONTENT;
         let h = resp.headers_mut();
         put(h, header::ALLOW, &allow);
@@ -510,9 +513,9 @@ pub(crate) fn put(h: &mut HeaderMap, name: HeaderName, value: &str) {
 pub(crate) fn body_response(
     status: StatusCode,
     content_type: &'static str,
-    body: impl Into<Bytes>,
+    body: impl Into<Body>,
 ) -> HttpResponse {
-    let mut resp = Response::new(Full::new(body.into()));
+    let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -580,7 +583,7 @@ async fn read_body<B>(
     limit: usize,
 ) -> Result<Bytes, HttpError>
 where
-    B: Body<Data = Bytes> + Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let declared = length

@@ -15,6 +15,7 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::app::{HttpResponse, body_response, json, put, to_json, unix_now};
+use crate::body::Body;
 use crate::convert;
 use crate::metrics::Exposition;
 use crate::{App, HttpError};
@@ -114,26 +115,28 @@ fn render_categories(flat: Vec<Category>) -> Bytes {
 
 /// `{"success":true,"data":<data>,"metadata":<metadata>}`, splicing the stored `data` object as
 /// it is; with `cache_hit`, that flag is appended as the object's last field.
-fn envelope(data: &[u8], cache_hit: Option<bool>, metadata: &impl Serialize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 768);
-    out.extend_from_slice(br#"{"success":true,"data":"#);
-    match (cache_hit, data.last()) {
+fn envelope(data: &Bytes, cache_hit: Option<bool>, metadata: &impl Serialize) -> Body {
+    let mut tail = Vec::with_capacity(512);
+    let data = match (cache_hit, data.last()) {
         (Some(hit), Some(b'}')) => {
-            let body = &data[..data.len() - 1];
-            out.extend_from_slice(body);
             // An object with no fields would need no comma; ours always has fields.
-            out.extend_from_slice(if hit {
+            tail.extend_from_slice(if hit {
                 br#","cache_hit":true}"#
             } else {
                 br#","cache_hit":false}"#
             });
+            data.slice(..data.len() - 1)
         }
-        _ => out.extend_from_slice(data),
-    }
-    out.extend_from_slice(br#","metadata":"#);
-    out.extend_from_slice(&to_json(metadata));
-    out.push(b'}');
-    out
+        _ => data.clone(),
+    };
+    tail.extend_from_slice(br#","metadata":"#);
+    tail.extend_from_slice(&to_json(metadata));
+    tail.push(b'}');
+    Body::chunks(
+        Bytes::from_static(br#"{"success":true,"data":"#),
+        data,
+        Bytes::from(tail),
+    )
 }
 
 impl App {
@@ -788,7 +791,7 @@ mod tests {
     #[test]
     fn spliced_search_answers_equal_the_serialised_contract_type() {
         for hit in [true, false] {
-            let spliced = envelope(&render_page(page()), Some(hit), &metadata());
+            let spliced = envelope(&render_page(page()), Some(hit), &metadata()).to_vec();
             let page = page();
             let expected = serde_json::json!({
                 "success": true,
@@ -826,9 +829,9 @@ mod tests {
         ];
         let rendered = render_categories(flat.clone());
         assert!(rendered.starts_with(b"2\n"));
-        let data = &rendered[2..];
+        let data = rendered.slice(2..);
         let got: serde_json::Value =
-            serde_json::from_slice(&envelope(data, None, &metadata())).unwrap();
+            serde_json::from_slice(&envelope(&data, None, &metadata()).to_vec()).unwrap();
         assert_eq!(
             got["data"],
             serde_json::to_value(api::CategoriesData {

@@ -3,6 +3,7 @@
 //! and the domain, and error mapping to problem+json. No web framework.
 
 mod app;
+mod body;
 mod config;
 mod convert;
 mod error;
@@ -11,6 +12,7 @@ mod metrics;
 mod server;
 
 pub use app::{App, HttpResponse};
+pub use body::Body;
 pub use config::{HttpConfig, Secret};
 pub use error::HttpError;
 pub use metrics::{Metrics, RouteReport, RouteSnapshot};

@@ -200,16 +200,15 @@ impl MemoryRateLimitStore {
                 }
             }
         }
-        let tats = state
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| vec![0; quotas.len()]);
-        let tats = if tats.len() == quotas.len() {
-            tats
-        } else {
-            vec![0; quotas.len()]
-        };
-        let (decision, new) = gcra_step(quotas, &tats, now);
+        // Existing clients are updated in place: no allocation on the hot path.
+        if let Some(tats) = state.get_mut(key).filter(|t| t.len() == quotas.len()) {
+            let (decision, new) = gcra_step(quotas, tats, now);
+            if let Some(new) = new {
+                tats.copy_from_slice(&new);
+            }
+            return decision;
+        }
+        let (decision, new) = gcra_step(quotas, &vec![0; quotas.len()], now);
         if let Some(new) = new {
             state.insert(key.to_owned(), new);
         }

@@ -74,8 +74,10 @@ fn key_from(kind: CacheKind, mode: ApiMode, canonical: &[u8]) -> String {
     key.push(':');
     key.push_str(mode.as_str());
     key.push(':');
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        let _ = write!(key, "{b:02x}");
+        key.push(char::from(HEX[usize::from(b >> 4)]));
+        key.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     key
 }
