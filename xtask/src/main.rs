@@ -1,4 +1,7 @@
-//! Repository automation behind `cargo xtask`: generating and checking the checked-in OpenAPI documents.
+//! Repository automation behind `cargo xtask`: generating and checking the checked-in OpenAPI
+//! documents, and the benchmark program.
+
+mod bench;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,7 +19,8 @@ usage: cargo xtask <command>
 commands:
   openapi            write docs/openapi.json and docs/openapi-gpt.json
   openapi --check    fail if those files differ from what the code generates
-  validate-openapi   validate both files with openapi-spec-validator (python3 xtask/validate_openapi.py)";
+  validate-openapi   validate both files with openapi-spec-validator (python3 xtask/validate_openapi.py)
+";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -51,11 +55,12 @@ fn run(args: Vec<String>) -> Result<()> {
             )
         }
         ["validate-openapi"] => validate_with_python(&root),
+        ["bench", rest @ ..] => bench::run(&root, rest),
         ["help" | "--help" | "-h"] => {
-            println!("{USAGE}");
+            println!("{USAGE}{}", bench::USAGE);
             Ok(())
         }
-        _ => bail!("unknown arguments {args:?}\n{USAGE}"),
+        _ => bail!("unknown arguments {args:?}\n{USAGE}{}", bench::USAGE),
     }
 }
 
@@ -196,5 +201,13 @@ mod tests {
         let err = run(vec!["opneapi".into()]).unwrap_err().to_string();
         assert!(err.contains("opneapi") && err.contains("usage"), "{err}");
         assert!(run(vec!["openapi".into(), "--chek".into()]).is_err());
+    }
+
+    #[test]
+    fn bench_options_are_checked_before_anything_runs() {
+        let err = run(vec!["bench".into(), "--duraton".into(), "5".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--duraton"), "{err}");
     }
 }

@@ -1,0 +1,958 @@
+//! The benchmark's results: the machine they were measured on, the figures with their ratio to
+//! the ceiling, the targets from the issue, and the two renderings (a terminal table and
+//! `docs/benchmarks.md`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::wrk::{Load, WrkResult};
+
+/// Requests per second of the v1.1.0 Python service, cached search from memory, on the same
+/// kind of machine (seed-v1-api.md, "Its measured speed").
+pub const PYTHON_CACHED_SEARCH_RPS: f64 = 2_637.0;
+
+/// The whole run, including the build, must stop within this.
+pub const RUN_BUDGET: Duration = Duration::from_secs(300);
+
+/// Scenario keys, shared by the runner and the target checks.
+pub mod key {
+    pub const CEILING: &str = "ceiling";
+    pub const SEARCH_MEMORY: &str = "search-memory";
+    pub const SEARCH_MEMORY_NO_LIMITS: &str = "search-memory-no-limits";
+    pub const SEARCH_REDIS: &str = "search-redis";
+    pub const SEARCH_REDIS_NO_LIMITS: &str = "search-redis-no-limits";
+    pub const CATEGORIES: &str = "categories";
+    pub const HEALTH: &str = "health";
+    pub const SEARCH_UNCACHED: &str = "search-uncached";
+}
+
+/// The machine the figures come from.
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub memory: String,
+    pub kernel: String,
+    pub wrk: String,
+    pub redis: String,
+    pub rustc: String,
+    pub commit: String,
+    /// `/proc/loadavg` (1, 5, 15 minutes) when the run began: other work competes for the CPUs.
+    pub load_average: String,
+}
+
+impl Machine {
+    /// The one-minute load average, when it shows other work competing for the CPUs.
+    pub fn busy(&self) -> Option<f64> {
+        let load: f64 = self.load_average.split_whitespace().next()?.parse().ok()?;
+        (load >= 0.5).then_some(load)
+    }
+
+    /// Reads what the machine says about itself; unknown facts read "unknown".
+    pub fn detect(root: &Path, wrk: &Path, redis: Option<&Path>) -> Machine {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let meminfo = read("/proc/meminfo");
+        let first_line = |program: &Path, arg: &str| -> String {
+            Command::new(program)
+                .arg(arg)
+                .output()
+                .ok()
+                .map(|o| {
+                    let text = if o.stdout.is_empty() {
+                        o.stderr
+                    } else {
+                        o.stdout
+                    };
+                    String::from_utf8_lossy(&text)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                })
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "unknown".to_owned())
+        };
+        let commit = Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+        let dirty = Command::new("git")
+            .args(["status", "--porcelain", "--untracked-files=no"])
+            .current_dir(root)
+            .output()
+            .ok()
+            .is_some_and(|o| !o.stdout.is_empty());
+        let loadavg = read("/proc/loadavg");
+        Machine {
+            load_average: loadavg
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".to_owned()),
+            memory: mem_total(&meminfo).unwrap_or_else(|| "unknown".to_owned()),
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            wrk: first_line(wrk, "-v"),
+            redis: redis.map_or_else(
+                || "not installed".to_owned(),
+                |r| first_line(r, "--version"),
+            ),
+            rustc: first_line(Path::new("rustc"), "-V"),
+            commit: match commit {
+                Some(c) if dirty => format!("{c} (with uncommitted changes)"),
+                Some(c) => c,
+                None => "unknown".to_owned(),
+            },
+        }
+    }
+}
+
+/// The `model name` of the first CPU in `/proc/cpuinfo`.
+pub fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// `MemTotal` of `/proc/meminfo`, in GiB.
+pub fn mem_total(meminfo: &str) -> Option<String> {
+    let kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(format!("{:.1} GiB", kib as f64 / (1024.0 * 1024.0)))
+}
+
+/// One measured scenario.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// `POST /api/products/search` and the like.
+    pub request: String,
+    /// How the process under test was started (environment and arguments).
+    pub server_command: String,
+    /// The wrk command line, with the port written as PORT.
+    pub wrk_command: String,
+    /// Size of one response body, when known.
+    pub response_bytes: Option<usize>,
+    pub outcome: Result<WrkResult, String>,
+    /// CPU time (user + system) the process under test spent per request in the reported run:
+    /// unlike req/s, hardly moved by other work on the machine.
+    pub cpu_per_request: Option<Duration>,
+    /// Anything the reader should know about this figure.
+    pub note: Option<String>,
+}
+
+/// Resident memory with 10,000 cached search pages.
+#[derive(Clone, Debug)]
+pub struct CacheMemory {
+    pub pages: usize,
+    pub before_kib: u64,
+    pub after_kib: u64,
+    pub fill_time: Duration,
+    /// Pages re-requested to check they are still held, and how many were cache hits.
+    pub sampled: usize,
+    pub held: usize,
+    pub mean_page_bytes: usize,
+    pub server_command: String,
+}
+
+/// Start-up of the server: spawn → socket bound, and spawn → `/health` answered 200.
+#[derive(Clone, Debug, Default)]
+pub struct Startup {
+    pub bound: Vec<Duration>,
+    pub healthy: Vec<Duration>,
+    pub idle_rss_kib: Vec<u64>,
+}
+
+/// Everything one `cargo xtask bench` measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub date: String,
+    pub machine: Machine,
+    pub load: Load,
+    pub build_command: String,
+    pub build_time: Option<Duration>,
+    pub startup: Startup,
+    pub figures: Vec<Figure>,
+    pub cache_memory: Result<CacheMemory, String>,
+    /// The request scripts used, by file name.
+    pub scripts: Vec<(String, String)>,
+    pub notes: Vec<String>,
+    /// From the start of the command to the end of the measurements.
+    pub elapsed: Duration,
+}
+
+/// One target of the issue and whether this run met it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub what: &'static str,
+    pub goal: String,
+    pub measured: String,
+    /// `None` when the figure could not be measured.
+    pub met: Option<bool>,
+}
+
+impl Report {
+    /// The figure measured under `key`, if its run succeeded.
+    pub fn result(&self, key: &str) -> Option<&WrkResult> {
+        self.figures
+            .iter()
+            .find(|f| f.key == key)
+            .and_then(|f| f.outcome.as_ref().ok())
+    }
+
+    /// CPU time per request of the figure measured under `key`.
+    pub fn cpu(&self, key: &str) -> Option<Duration> {
+        self.figures
+            .iter()
+            .find(|f| f.key == key)
+            .and_then(|f| f.cpu_per_request)
+    }
+
+    /// `requests_per_sec` of `key` over the ceiling's.
+    pub fn ratio(&self, key: &str) -> Option<f64> {
+        let ceiling = self.result(key::CEILING)?.requests_per_sec;
+        let figure = self.result(key)?.requests_per_sec;
+        (ceiling > 0.0).then(|| figure / ceiling)
+    }
+
+    /// Every target of the issue, checked against this run.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        let memory = self.result(key::SEARCH_MEMORY);
+        let ratio_target = |what, key, min: f64| {
+            let measured = self.ratio(key);
+            Target {
+                what,
+                goal: format!("≥ {:.0}% of the ceiling's req/s", min * 100.0),
+                measured: measured.map_or_else(|| "not measured".to_owned(), percent),
+                met: measured.map(|r| r >= min),
+            }
+        };
+        out.push(ratio_target(
+            "cached search from memory: throughput",
+            key::SEARCH_MEMORY,
+            0.5,
+        ));
+        out.push(Target {
+            what: "cached search from memory: p99 latency",
+            goal: "< 5 ms".to_owned(),
+            measured: memory.map_or_else(|| "not measured".to_owned(), |r| millis(r.p99)),
+            met: memory.map(|r| r.p99 < Duration::from_millis(5)),
+        });
+        out.push(Target {
+            what: "cached search from memory vs the Python service",
+            goal: format!("> {} req/s", thousands(PYTHON_CACHED_SEARCH_RPS)),
+            measured: memory.map_or_else(
+                || "not measured".to_owned(),
+                |r| {
+                    format!(
+                        "{} req/s ({:.1}×)",
+                        thousands(r.requests_per_sec),
+                        r.requests_per_sec / PYTHON_CACHED_SEARCH_RPS
+                    )
+                },
+            ),
+            met: memory.map(|r| r.requests_per_sec > PYTHON_CACHED_SEARCH_RPS),
+        });
+        out.push(ratio_target(
+            "cached search from Redis: throughput",
+            key::SEARCH_REDIS,
+            0.25,
+        ));
+        let idle = median_u64(&self.startup.idle_rss_kib);
+        out.push(Target {
+            what: "idle resident memory",
+            goal: "< 20 MB".to_owned(),
+            measured: idle.map_or_else(|| "not measured".to_owned(), mib),
+            met: idle.map(|kib| kib * 1024 < 20_000_000),
+        });
+        let worst_start = self.startup.healthy.iter().max().copied();
+        out.push(Target {
+            what: "start-up to a ready socket (worst of the starts, to /health 200)",
+            goal: "< 100 ms".to_owned(),
+            measured: worst_start.map_or_else(|| "not measured".to_owned(), millis),
+            met: worst_start.map(|d| d < Duration::from_millis(100)),
+        });
+        let limits = self
+            .result(key::SEARCH_MEMORY)
+            .zip(self.result(key::SEARCH_MEMORY_NO_LIMITS));
+        out.push(Target {
+            what: "cached search with rate limits on vs off",
+            goal: "within 10%".to_owned(),
+            measured: limits.map_or_else(
+                || "not measured".to_owned(),
+                |(on, off)| {
+                    format!(
+                        "on {} / off {} req/s ({}); CPU per request on {} / off {}",
+                        thousands(on.requests_per_sec),
+                        thousands(off.requests_per_sec),
+                        percent(on.requests_per_sec / off.requests_per_sec),
+                        cpu_text(self.cpu(key::SEARCH_MEMORY)),
+                        cpu_text(self.cpu(key::SEARCH_MEMORY_NO_LIMITS))
+                    )
+                },
+            ),
+            met: limits.map(|(on, off)| on.requests_per_sec >= 0.9 * off.requests_per_sec),
+        });
+        out.push(Target {
+            what: "the whole `cargo xtask bench` run",
+            goal: format!("< {} minutes", RUN_BUDGET.as_secs() / 60),
+            measured: format!("{:.0} s", self.elapsed.as_secs_f64()),
+            met: Some(self.elapsed < RUN_BUDGET),
+        });
+        out
+    }
+
+    /// The results table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let mut rows = vec![[
+            "scenario".to_owned(),
+            "req/s".to_owned(),
+            "p50".to_owned(),
+            "p99".to_owned(),
+            "of ceiling".to_owned(),
+            "CPU/req".to_owned(),
+            "errors".to_owned(),
+        ]];
+        for f in &self.figures {
+            rows.push(match &f.outcome {
+                Ok(r) => [
+                    f.label.to_owned(),
+                    thousands(r.requests_per_sec),
+                    millis(r.p50),
+                    millis(r.p99),
+                    self.ratio(f.key).map_or_else(|| "-".to_owned(), percent),
+                    cpu_text(f.cpu_per_request),
+                    errors(r),
+                ],
+                Err(e) => [
+                    f.label.to_owned(),
+                    "failed".to_owned(),
+                    "-".to_owned(),
+                    "-".to_owned(),
+                    "-".to_owned(),
+                    "-".to_owned(),
+                    shorten(e, 60),
+                ],
+            });
+        }
+        let mut out = align(&rows);
+        out.push('\n');
+        let _ = writeln!(out, "start-up: {}", self.startup_summary());
+        let _ = writeln!(out, "idle RSS: {}", self.idle_summary());
+        let _ = writeln!(out, "10,000 cached pages: {}", self.cache_memory_summary());
+        out.push('\n');
+        for t in self.targets() {
+            let _ = writeln!(
+                out,
+                "[{}] {}: {} (goal {})",
+                verdict(t.met),
+                t.what,
+                t.measured,
+                t.goal
+            );
+        }
+        out
+    }
+
+    fn startup_summary(&self) -> String {
+        let s = &self.startup;
+        match (median(&s.healthy), s.healthy.iter().max(), median(&s.bound)) {
+            (Some(med), Some(worst), Some(bound)) => format!(
+                "/health 200 after {} median, {} worst ({} starts); socket bound after {} median",
+                millis(med),
+                millis(*worst),
+                s.healthy.len(),
+                millis(bound)
+            ),
+            _ => "not measured".to_owned(),
+        }
+    }
+
+    fn idle_summary(&self) -> String {
+        let v = &self.startup.idle_rss_kib;
+        match (median_u64(v), v.iter().max()) {
+            (Some(med), Some(max)) => format!(
+                "{} median, {} max ({} starts)",
+                mib(med),
+                mib(*max),
+                v.len()
+            ),
+            _ => "not measured".to_owned(),
+        }
+    }
+
+    fn cache_memory_summary(&self) -> String {
+        match &self.cache_memory {
+            Ok(m) => format!(
+                "RSS {} (idle {}, +{}, about {} per page of {} bytes; filled in {:.1} s); {} of {} re-requested pages were still cached",
+                mib(m.after_kib),
+                mib(m.before_kib),
+                mib(m.after_kib.saturating_sub(m.before_kib)),
+                bytes_text(
+                    (m.after_kib.saturating_sub(m.before_kib) * 1024) as f64
+                        / m.pages.max(1) as f64
+                ),
+                thousands(m.mean_page_bytes as f64),
+                m.fill_time.as_secs_f64(),
+                m.held,
+                m.sampled
+            ),
+            Err(e) => format!("not measured: {e}"),
+        }
+    }
+
+    /// `docs/benchmarks.md`.
+    pub fn markdown(&self) -> String {
+        let m = &self.machine;
+        let mut out = String::new();
+        let _ = writeln!(out, "# Benchmarks\n");
+        let _ = writeln!(
+            out,
+            "Written by `cargo xtask bench` on {}. Run it again to refresh every figure below; the \
+             numbers only mean something next to the ceiling measured in the same run on the same \
+             machine.\n",
+            self.date
+        );
+        let _ = writeln!(out, "## Machine\n");
+        let _ = writeln!(out, "| | |\n|---|---|");
+        let _ = writeln!(out, "| CPUs (`nproc`) | {} |", m.cpus);
+        let _ = writeln!(out, "| CPU model | {} |", m.cpu_model);
+        let _ = writeln!(out, "| memory | {} |", m.memory);
+        let _ = writeln!(out, "| kernel | {} |", m.kernel);
+        let _ = writeln!(out, "| load tool | {} (on the same machine) |", m.wrk);
+        let _ = writeln!(out, "| redis | {} |", m.redis);
+        let _ = writeln!(out, "| rustc | {} |", m.rustc);
+        let _ = writeln!(out, "| commit | {} |", m.commit);
+        let _ = writeln!(
+            out,
+            "| load average when the run began | {} |",
+            m.load_average
+        );
+        let _ = writeln!(
+            out,
+            "\nEvery run: wrk with {} threads and {} connections for {} s (after a 1 s warm-up \
+             run), with `--latency`; every process on 127.0.0.1; a fresh server process per \
+             scenario.\n",
+            self.load.threads,
+            self.load.connections,
+            self.load.duration.as_secs()
+        );
+
+        if let Some(load) = m.busy() {
+            let _ = writeln!(
+                out,
+                "**Other work was running on this machine when the run began (load average {load:.2} \
+                 on {} CPUs):** the req/s figures are lower and noisier than on an idle machine; \
+                 the CPU time per request is the steadier figure.\n",
+                m.cpus
+            );
+        }
+        let _ = writeln!(out, "## Results\n");
+        let _ = writeln!(
+            out,
+            "The ceiling is `alistach-ceiling`: a minimal hyper server (same hyper, http1, \
+             keep-alive and multi-threaded tokio runtime as the gateway) that reads each request \
+             and answers with a fixed body of the size of the cached search response. No proxy \
+             can beat it on this machine; each figure is also given as a share of it (`/health` \
+             and categories answer smaller bodies than the ceiling's, so theirs can come near or \
+             above 100%). \"CPU/req\" is the CPU time (user + system, from /proc) the process \
+             under test spent per request during the reported run: it moves much less than req/s \
+             when other work shares the machine, so it is the steadier figure to compare across \
+             runs.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| Scenario | Request | Body bytes | Req/s | p50 | p99 | Of ceiling | CPU/req | Errors |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+        for f in &self.figures {
+            let bytes = f
+                .response_bytes
+                .map_or_else(|| "-".to_owned(), |b| thousands(b as f64));
+            match &f.outcome {
+                Ok(r) => {
+                    let _ = writeln!(
+                        out,
+                        "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} |",
+                        f.label,
+                        f.request,
+                        bytes,
+                        thousands(r.requests_per_sec),
+                        millis(r.p50),
+                        millis(r.p99),
+                        self.ratio(f.key).map_or_else(|| "-".to_owned(), percent),
+                        cpu_text(f.cpu_per_request),
+                        errors(r)
+                    );
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | not measured | | | | | {} |",
+                        f.label,
+                        if f.request.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            format!("`{}`", f.request)
+                        },
+                        bytes,
+                        e.replace('|', "\\|").replace('\n', " ")
+                    );
+                }
+            }
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "- Start-up: {}.", self.startup_summary());
+        let _ = writeln!(
+            out,
+            "- Idle resident memory (VmRSS right after start-up): {}.",
+            self.idle_summary()
+        );
+        let _ = writeln!(
+            out,
+            "- Resident memory holding 10,000 distinct cached search pages: {}.",
+            self.cache_memory_summary()
+        );
+        if let Some(build) = self.build_time {
+            let _ = writeln!(out, "- Release build: {:.0} s.", build.as_secs_f64());
+        }
+        let notes: Vec<&String> = self
+            .figures
+            .iter()
+            .filter_map(|f| f.note.as_ref())
+            .chain(self.notes.iter())
+            .collect();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "\nNotes:\n");
+            for note in notes {
+                let _ = writeln!(out, "- {note}");
+            }
+        }
+
+        let _ = writeln!(out, "\n## Targets\n");
+        let _ = writeln!(out, "| Target | Goal | Measured | Met |\n|---|---|---|---|");
+        for t in self.targets() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                t.what,
+                t.goal,
+                t.measured,
+                verdict(t.met)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nThe v1.1.0 Python service, measured the same way (one uvicorn worker, 2 cores, 32 \
+             connections): `GET /health` 3,269 req/s, cached search from memory 2,637 req/s \
+             (p99 14.3 ms), cached search from Redis 1,721 req/s (p99 53.9 ms)."
+        );
+
+        let _ = writeln!(out, "\n## Commands\n");
+        let _ = writeln!(
+            out,
+            "```sh\ncargo xtask bench   # all of the below, then this file\n```\n"
+        );
+        let _ = writeln!(out, "Build:\n\n```sh\n{}\n```\n", self.build_command);
+        let _ = writeln!(
+            out,
+            "Processes under test (a clean environment plus the variables shown; PORT is the port \
+             each one picked and printed):\n"
+        );
+        let _ = writeln!(out, "| Scenario | Started with | Load |\n|---|---|---|");
+        for f in self.figures.iter().filter(|f| !f.server_command.is_empty()) {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | `{}` |",
+                f.label, f.server_command, f.wrk_command
+            );
+        }
+        if let Ok(m) = &self.cache_memory {
+            let _ = writeln!(
+                out,
+                "| 10,000 cached pages | `{}` | 10,000 distinct `POST /api/products/search` bodies \
+                 over 8 keep-alive connections, then VmRSS from /proc |",
+                m.server_command
+            );
+        }
+        for (name, lua) in &self.scripts {
+            let _ = writeln!(out, "\n`{name}`:\n\n```lua\n{}```", lua);
+        }
+        out
+    }
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "NOT met",
+        None => "not measured",
+    }
+}
+
+fn errors(r: &WrkResult) -> String {
+    if r.is_clean() {
+        "0".to_owned()
+    } else {
+        format!("{} non-2xx, {} socket", r.non_2xx, r.socket_errors)
+    }
+}
+
+fn cpu_text(cpu: Option<Duration>) -> String {
+    cpu.map_or_else(
+        || "-".to_owned(),
+        |d| format!("{:.1} µs", d.as_secs_f64() * 1e6),
+    )
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_owned()
+    } else {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    }
+}
+
+fn align(rows: &[[String; 7]]) -> String {
+    let mut widths = [0usize; 7];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(col, (cell, w))| {
+                if col == 0 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+        if i == 0 {
+            let total = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+            let _ = writeln!(out, "{}", "-".repeat(total));
+        }
+    }
+    out
+}
+
+/// `12,345` (rounded to a whole number).
+pub fn thousands(value: f64) -> String {
+    let whole = value.round() as u64;
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `2.35 ms`.
+pub fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+/// `54%`.
+pub fn percent(ratio: f64) -> String {
+    format!("{:.0}%", ratio * 100.0)
+}
+
+/// `7.3 MiB` from KiB.
+pub fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn bytes_text(bytes: f64) -> String {
+    if bytes >= 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{bytes:.0} B")
+    }
+}
+
+fn median(values: &[Duration]) -> Option<Duration> {
+    let mut v = values.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied()
+}
+
+fn median_u64(values: &[u64]) -> Option<u64> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}
+
+/// `2026-11-28 20:48 UTC` for a time since the Unix epoch.
+pub fn utc_text(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02} UTC")
+}
+
+/// Now, as [`utc_text`].
+pub fn now_text() -> String {
+    utc_text(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(rps: f64, p99_us: u64) -> WrkResult {
+        WrkResult {
+            requests_per_sec: rps,
+            p50: Duration::from_micros(p99_us / 3),
+            p99: Duration::from_micros(p99_us),
+            requests: (rps * 5.0) as u64,
+            non_2xx: 0,
+            socket_errors: 0,
+        }
+    }
+
+    fn figure(key: &'static str, outcome: Result<WrkResult, String>) -> Figure {
+        Figure {
+            key,
+            label: key,
+            request: "GET /x".to_owned(),
+            server_command: "srv".to_owned(),
+            wrk_command: "wrk".to_owned(),
+            response_bytes: Some(4321),
+            cpu_per_request: Some(Duration::from_micros(48)),
+            outcome,
+            note: None,
+        }
+    }
+
+    fn report() -> Report {
+        Report {
+            date: "2026-11-28 20:48 UTC".to_owned(),
+            machine: Machine {
+                cpus: 2,
+                cpu_model: "Test CPU".to_owned(),
+                load_average: "3.10 2.00 1.00".to_owned(),
+                ..Machine::default()
+            },
+            load: Load {
+                threads: 2,
+                connections: 32,
+                duration: Duration::from_secs(5),
+            },
+            build_command: "cargo build --release".to_owned(),
+            build_time: Some(Duration::from_secs(42)),
+            startup: Startup {
+                bound: vec![Duration::from_millis(3); 3],
+                healthy: vec![
+                    Duration::from_millis(5),
+                    Duration::from_millis(7),
+                    Duration::from_millis(120),
+                ],
+                idle_rss_kib: vec![9000, 9100, 9200],
+            },
+            figures: vec![
+                figure(key::CEILING, Ok(result(40_000.0, 2000))),
+                figure(key::SEARCH_MEMORY, Ok(result(24_000.0, 4000))),
+                figure(key::SEARCH_MEMORY_NO_LIMITS, Ok(result(25_000.0, 4000))),
+                figure(key::SEARCH_REDIS, Ok(result(8_000.0, 9000))),
+                figure(
+                    key::SEARCH_UNCACHED,
+                    Err("fake gateway did not start".to_owned()),
+                ),
+            ],
+            cache_memory: Ok(CacheMemory {
+                pages: 10_000,
+                before_kib: 9000,
+                after_kib: 9000 + 50 * 1024,
+                fill_time: Duration::from_secs(3),
+                sampled: 100,
+                held: 100,
+                mean_page_bytes: 4321,
+                server_command: "srv".to_owned(),
+            }),
+            scripts: vec![(
+                "search.lua".to_owned(),
+                "wrk.method = \"POST\"\n".to_owned(),
+            )],
+            notes: vec!["a note".to_owned()],
+            elapsed: Duration::from_secs(100),
+        }
+    }
+
+    #[test]
+    fn targets_are_judged_from_the_figures() {
+        let targets = report().targets();
+        let get = |what: &str| targets.iter().find(|t| t.what.starts_with(what)).unwrap();
+        let memory = get("cached search from memory: throughput");
+        assert_eq!(memory.measured, "60%");
+        assert_eq!(memory.met, Some(true));
+        assert_eq!(get("cached search from memory: p99").met, Some(true));
+        assert_eq!(get("cached search from memory vs").met, Some(true));
+        let redis = get("cached search from Redis");
+        assert_eq!(redis.measured, "20%");
+        assert_eq!(redis.met, Some(false));
+        assert_eq!(get("idle resident").met, Some(true));
+        // The worst start counts, not the median.
+        assert_eq!(get("start-up").met, Some(false));
+        assert_eq!(get("cached search with rate limits").met, Some(true));
+        assert_eq!(get("the whole").met, Some(true));
+    }
+
+    #[test]
+    fn targets_without_figures_are_not_measured_rather_than_met() {
+        let mut r = report();
+        r.figures
+            .retain(|f| f.key != key::CEILING && f.key != key::SEARCH_MEMORY_NO_LIMITS);
+        r.startup = Startup::default();
+        let targets = r.targets();
+        for what in [
+            "cached search from memory: throughput",
+            "cached search from Redis",
+            "start-up",
+            "idle",
+            "cached search with rate limits",
+        ] {
+            let t = targets.iter().find(|t| t.what.starts_with(what)).unwrap();
+            assert_eq!(t.met, None, "{what}");
+            assert_eq!(t.measured, "not measured", "{what}");
+        }
+    }
+
+    #[test]
+    fn a_slow_rate_limited_run_misses_its_target() {
+        let mut r = report();
+        r.figures[1].outcome = Ok(result(20_000.0, 4000));
+        let t = r.targets();
+        let limits = t.iter().find(|t| t.what.contains("rate limits")).unwrap();
+        assert_eq!(limits.met, Some(false));
+        assert!(limits.measured.contains("80%"), "{}", limits.measured);
+    }
+
+    #[test]
+    fn the_markdown_has_machine_figures_ratios_targets_and_commands() {
+        let md = report().markdown();
+        for expected in [
+            "| CPU model | Test CPU |",
+            "| CPUs (`nproc`) | 2 |",
+            "2026-11-28 20:48 UTC",
+            "| search-memory | `GET /x` | 4,321 | 24,000 | 1.33 ms | 4.00 ms | 60% | 48.0 µs | 0 |",
+            "| search-uncached | `GET /x` | 4,321 | not measured | | | | | fake gateway did not start |",
+            "| start-up to a ready socket (worst of the starts, to /health 200) | < 100 ms | 120.0 ms | NOT met |",
+            "cargo build --release",
+            "```lua\nwrk.method = \"POST\"\n```",
+            "- a note",
+            "Release build: 42 s",
+            "load average 3.10 on 2 CPUs",
+        ] {
+            assert!(md.contains(expected), "missing {expected:?} in\n{md}");
+        }
+    }
+
+    #[test]
+    fn the_table_lists_every_scenario_and_target() {
+        let table = report().table();
+        assert!(table.contains("search-redis"), "{table}");
+        assert!(table.contains("failed"), "{table}");
+        assert!(
+            table.contains("[NOT met] cached search from Redis"),
+            "{table}"
+        );
+        assert!(table.contains("100 of 100 re-requested pages"), "{table}");
+    }
+
+    #[test]
+    fn a_quiet_machine_gets_no_warning() {
+        let mut r = report();
+        r.machine.load_average = "0.12 0.30 0.40".to_owned();
+        assert_eq!(r.machine.busy(), None);
+        assert!(!r.markdown().contains("Other work was running"));
+        r.machine.load_average = String::new();
+        assert_eq!(r.machine.busy(), None);
+    }
+
+    #[test]
+    fn numbers_are_formatted_for_people() {
+        assert_eq!(thousands(0.4), "0");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1234.5), "1,235");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+        assert_eq!(millis(Duration::from_micros(2350)), "2.35 ms");
+        assert_eq!(millis(Duration::from_micros(12_340)), "12.3 ms");
+        assert_eq!(percent(0.504), "50%");
+        assert_eq!(mib(20 * 1024), "20.0 MiB");
+    }
+
+    #[test]
+    fn machine_facts_are_read_from_proc_texts() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: X\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
+        assert_eq!(cpu_model(cpuinfo).as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(cpu_model("processor: 0\n"), None);
+        assert_eq!(
+            mem_total("MemTotal:       24684544 kB\n").as_deref(),
+            Some("23.5 GiB")
+        );
+        assert_eq!(mem_total("MemFree: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(utc_text(Duration::ZERO), "1970-01-01 00:00 UTC");
+        // 2000-02-29 12:34:56 UTC, a leap day.
+        assert_eq!(
+            utc_text(Duration::from_secs(951_827_696)),
+            "2000-02-29 12:34 UTC"
+        );
+        // 2026-11-28 20:48:40 UTC.
+        assert_eq!(
+            utc_text(Duration::from_secs(1_795_898_920)),
+            "2026-11-28 20:48 UTC"
+        );
+    }
+}
