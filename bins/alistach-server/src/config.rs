@@ -56,6 +56,9 @@ pub struct Args {
     /// Most AliExpress calls per second across the process (1-1000), to protect the app key's quota.
     #[arg(long, env = "ALIEXPRESS_MAX_QPS")]
     pub max_qps: Option<String>,
+    /// Seconds a client may take to send a request head; idle keep-alive connections close after it too.
+    #[arg(long, env = "HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
     /// auto (real when credentials are set), true (always mock) or false (credentials required).
     #[arg(long, env = "MOCK_MODE")]
     pub mock_mode: Option<String>,
@@ -126,6 +129,7 @@ pub struct FileConfig {
     currency: Option<String>,
     api_url: Option<String>,
     upstream_timeout: Option<toml::Value>,
+    header_read_timeout: Option<toml::Value>,
     max_qps: Option<toml::Value>,
     mock_mode: Option<toml::Value>,
     redis_url: Option<String>,
@@ -138,6 +142,7 @@ pub struct FileConfig {
     api_keys: Option<String>,
     rate_limit_enabled: Option<toml::Value>,
     trusted_proxies: Option<String>,
+    rate_limits: Option<std::collections::BTreeMap<String, KeyLimits>>,
     max_requests_per_minute: Option<toml::Value>,
     max_requests_per_second: Option<toml::Value>,
     log_level: Option<String>,
@@ -145,6 +150,14 @@ pub struct FileConfig {
     environment: Option<String>,
     public_base_url: Option<String>,
     metrics_public: Option<toml::Value>,
+}
+
+/// Per-key limits in the TOML file: `[rate_limits.<key name>]`.
+#[derive(Deserialize, Debug, Default, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLimits {
+    per_minute: Option<u32>,
+    per_second: Option<u32>,
 }
 
 /// A secret value: its `Debug` and `Display` print `***`.
@@ -191,6 +204,7 @@ pub struct Config {
     pub currency: Currency,
     pub api_url: String,
     pub upstream_timeout: Duration,
+    pub header_read_timeout: Duration,
     pub max_qps: u32,
     pub redis_url: Option<Secret>,
     pub cache_ttl: Duration,
@@ -202,6 +216,8 @@ pub struct Config {
     pub api_keys: Vec<(String, Secret)>,
     pub rate_limit_enabled: bool,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Per-key limits: (key name, per second, per minute).
+    pub rate_limit_overrides: Vec<(String, u32, u32)>,
     pub max_requests_per_minute: u32,
     pub max_requests_per_second: u32,
     pub log_level: String,
@@ -223,8 +239,9 @@ impl Config {
                 .or_else(|| f.clone())
                 .filter(|s| !s.trim().is_empty())
         };
+        // An empty variable counts as unset, like an absent one.
         let value = |a: &Option<String>, f: &Option<toml::Value>| {
-            a.clone().or_else(|| {
+            a.clone().filter(|s| !s.trim().is_empty()).or_else(|| {
                 f.as_ref().map(|v| match v {
                     toml::Value::String(s) => s.clone(),
                     toml::Value::Integer(i) => i.to_string(),
@@ -325,6 +342,12 @@ impl Config {
             value(&args.max_qps, &file.max_qps),
             5,
             1..=1000,
+        );
+        let header_read_timeout = number(
+            "HEADER_READ_TIMEOUT",
+            value(&args.header_read_timeout, &file.header_read_timeout),
+            10,
+            1..=300,
         );
         let cache_ttl = number(
             "CACHE_TTL",
@@ -483,6 +506,26 @@ impl Config {
             }
         }
 
+        let mut rate_limit_overrides = Vec::new();
+        for (name, limits) in file.rate_limits.iter().flatten() {
+            let known = name == "internal" || api_keys.iter().any(|(n, _)| n == name);
+            if !known {
+                errors.push(format!(
+                    "rate_limits.{name} names no API key (define it in API_KEYS, or use \"internal\")"
+                ));
+                continue;
+            }
+            let second = limits.per_second.unwrap_or(per_second as u32);
+            let minute = limits.per_minute.unwrap_or(per_minute as u32);
+            if !(1..=100_000).contains(&second) || !(1..=1_000_000).contains(&minute) {
+                errors.push(format!(
+                    "rate_limits.{name}: per_second must be 1..=100000 and per_minute 1..=1000000"
+                ));
+                continue;
+            }
+            rate_limit_overrides.push((name.clone(), second, minute));
+        }
+
         let log_level = text(&args.log_level, &file.log_level)
             .unwrap_or_else(|| "info".to_owned())
             .to_ascii_lowercase();
@@ -525,6 +568,7 @@ impl Config {
             currency,
             api_url,
             upstream_timeout: Duration::from_secs(upstream_timeout),
+            header_read_timeout: Duration::from_secs(header_read_timeout),
             max_qps: max_qps as u32,
             redis_url: redis_url.map(Secret),
             cache_ttl: Duration::from_secs(cache_ttl),
@@ -536,6 +580,7 @@ impl Config {
             api_keys,
             rate_limit_enabled,
             trusted_proxies,
+            rate_limit_overrides,
             max_requests_per_minute: per_minute as u32,
             max_requests_per_second: per_second as u32,
             log_level,
@@ -572,6 +617,10 @@ impl Config {
             format!("currency = {}", self.currency),
             format!("api_url = {}", self.api_url),
             format!("upstream_timeout_s = {}", self.upstream_timeout.as_secs()),
+            format!(
+                "header_read_timeout_s = {}",
+                self.header_read_timeout.as_secs()
+            ),
             format!("max_qps = {}", self.max_qps),
             format!("redis_url = {}", set(&self.redis_url)),
             format!("cache_ttl_s = {}", self.cache_ttl.as_secs()),
@@ -593,6 +642,14 @@ impl Config {
                 }
             ),
             format!("rate_limit_enabled = {}", self.rate_limit_enabled),
+            format!(
+                "rate_limit_overrides = {}",
+                self.rate_limit_overrides
+                    .iter()
+                    .map(|(n, s, m)| format!("{n}:{s}/s,{m}/min"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             format!(
                 "trusted_proxies = {}",
                 self.trusted_proxies

@@ -10,11 +10,6 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Args, Config, LogFormat};
 
-// A cached answer is one large allocation and many small ones per request; mimalloc's
-// per-thread free lists make those markedly cheaper than glibc's malloc (see docs/benchmarks.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = Args::parse();
     let file = match config::read_file(args.config.as_ref()) {

@@ -101,7 +101,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             )),
             None => None,
         };
-        Some(Arc::new(RateLimiter::new(quotas, shared)))
+        let mut limiter = RateLimiter::new(quotas, shared);
+        for (name, per_second, per_minute) in &config.rate_limit_overrides {
+            limiter = limiter.with_override(
+                format!("key:{name}"),
+                vec![
+                    Quota::per_second(*per_second),
+                    Quota::per_minute(*per_minute),
+                ],
+            );
+        }
+        Some(Arc::new(limiter))
     } else {
         tracing::warn!("rate limits are disabled (RATE_LIMIT_ENABLED=false)");
         None
@@ -127,6 +137,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .collect(),
         rate_limiter,
         trusted_proxies: config.trusted_proxies.clone(),
+        header_read_timeout: config.header_read_timeout,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: config.environment.clone(),
         tracking_id: config.tracking_id.clone(),

@@ -26,6 +26,12 @@ use crate::metrics::Metrics;
 use crate::server::PeerAddr;
 use crate::{HttpConfig, HttpError};
 
+/// The most header bytes (names and values) accepted on one request.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The longest request target (path and query) accepted.
+const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// The response type of every handler.
 pub type HttpResponse = Response<Body>;
 
@@ -48,6 +54,8 @@ pub struct App {
     pub(crate) openapi_gpt: Bytes,
     pub(crate) metrics: Metrics,
     pub(crate) started: Instant,
+    /// `RateLimit-Policy` for clients on the default quotas, rendered once.
+    default_policy: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for App {
@@ -76,6 +84,10 @@ impl App {
                 serde_json::to_vec(&alistach_api::openapi(profile, &opts)).unwrap_or_default(),
             )
         };
+        let default_policy = config
+            .rate_limiter
+            .as_ref()
+            .and_then(|l| policy_header(l.quotas()));
         App {
             mode: catalog.mode(),
             openapi_full: render(Profile::Full),
@@ -84,6 +96,7 @@ impl App {
             config,
             metrics: Metrics::default(),
             started: Instant::now(),
+            default_policy,
         }
     }
 
@@ -135,9 +148,18 @@ impl App {
         // writes nothing. Warnings and errors carry the request id themselves.
         let span = tracing::debug_span!("request", request_id = %request_id, method = %method, route = template);
         let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
-        let mut limit: Option<Decision> = None;
+        let mut limit: Option<(Decision, String)> = None;
 
+        let target_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
         let result = match found {
+            Ok(_) if target_len > MAX_URI_BYTES => Err(HttpError::UriTooLong {
+                limit: MAX_URI_BYTES,
+            }),
+            Ok(_) if headers_len(req.headers()) > MAX_HEADER_BYTES => {
+                Err(HttpError::HeadersTooLarge {
+                    limit: MAX_HEADER_BYTES,
+                })
+            }
             Ok(route) => {
                 let fut = self
                     .dispatch(route, req, started, peer, &mut limit)
@@ -182,8 +204,14 @@ impl App {
             origin.as_deref(),
             route.map(|r| r.id),
         );
-        if let (Some(decision), Some(limiter)) = (limit, &self.config.rate_limiter) {
-            rate_limit_headers(resp.headers_mut(), limiter.quotas(), &decision);
+        if let (Some((decision, client)), Some(limiter)) = (limit, &self.config.rate_limiter) {
+            let quotas = limiter.quotas_for(&client);
+            let policy = if std::ptr::eq(quotas, limiter.quotas()) {
+                self.default_policy.clone()
+            } else {
+                policy_header(quotas)
+            };
+            rate_limit_headers(resp.headers_mut(), policy, &decision);
         }
         let latency = started.elapsed();
         self.metrics
@@ -204,7 +232,7 @@ impl App {
         req: Request<B>,
         started: Instant,
         peer: Option<IpAddr>,
-        limit: &mut Option<Decision>,
+        limit: &mut Option<(Decision, String)>,
     ) -> Result<HttpResponse, HttpError>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
@@ -223,7 +251,7 @@ impl App {
                 None => format!("ip:{}", self.client_ip(peer, req.headers())),
             };
             let decision = limiter.check(&client).await;
-            *limit = Some(decision);
+            *limit = Some((decision, client));
             if !decision.allowed {
                 return Err(HttpError::RateLimited {
                     limit: decision.limit,
@@ -458,48 +486,59 @@ impl App {
     }
 }
 
-/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers, structured
-/// fields) plus the legacy `X-RateLimit-*` trio, all from the limiter's decision.
-fn rate_limit_headers(h: &mut HeaderMap, quotas: &[Quota], d: &Decision) {
-    let name = |window: u64| match window {
+fn quota_name(window: u64) -> String {
+    match window {
         1 => "per-second".to_owned(),
         60 => "per-minute".to_owned(),
         w => format!("per-{w}s"),
-    };
+    }
+}
+
+/// `RateLimit-Policy` for `quotas` (draft-ietf-httpapi-ratelimit-headers, structured fields).
+fn policy_header(quotas: &[Quota]) -> Option<HeaderValue> {
     let policy = quotas
         .iter()
         .map(|q| {
             let w = q.period.as_secs().max(1);
-            format!("\"{}\";q={};w={}", name(w), q.count, w)
+            format!("\"{}\";q={};w={}", quota_name(w), q.count, w)
         })
         .collect::<Vec<_>>()
         .join(", ");
-    put(h, HeaderName::from_static("ratelimit-policy"), &policy);
+    HeaderValue::from_str(&policy).ok()
+}
+
+/// `RateLimit-Policy` and `RateLimit` plus the legacy `X-RateLimit-*` trio, all from the
+/// limiter's decision.
+fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>, d: &Decision) {
+    if let Some(policy) = policy {
+        h.insert(HeaderName::from_static("ratelimit-policy"), policy);
+    }
     put(
         h,
         HeaderName::from_static("ratelimit"),
         &format!(
             "\"{}\";r={};t={}",
-            name(d.window_secs),
+            quota_name(d.window_secs),
             d.remaining,
             d.reset_secs
         ),
     );
-    put(
-        h,
+    h.insert(
         HeaderName::from_static("x-ratelimit-limit"),
-        &d.limit.to_string(),
+        HeaderValue::from(d.limit),
     );
-    put(
-        h,
+    h.insert(
         HeaderName::from_static("x-ratelimit-remaining"),
-        &d.remaining.to_string(),
+        HeaderValue::from(d.remaining),
     );
-    put(
-        h,
+    h.insert(
         HeaderName::from_static("x-ratelimit-reset"),
-        &d.reset_secs.to_string(),
+        HeaderValue::from(d.reset_secs),
     );
+}
+
+fn headers_len(h: &HeaderMap) -> usize {
+    h.iter().map(|(k, v)| k.as_str().len() + v.len()).sum()
 }
 
 /// Sets a header from text that may not be a valid header value; invalid text is dropped.

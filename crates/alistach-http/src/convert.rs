@@ -16,10 +16,37 @@ use crate::{HttpConfig, HttpError};
 /// wrong shape (wrong type, unknown field, explicit `null` where a value is required) is a 422
 /// naming the field.
 pub fn json_body<T: DeserializeOwned>(body: &[u8], non_null: &[&str]) -> Result<T, HttpError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_none() {
         return Err(HttpError::MalformedJson(
             "the body is empty; send a JSON object".into(),
         ));
+    }
+    // The common case, an object with no `null` in it, is parsed straight into `T` in one pass;
+    // anything else takes the careful path through a `Value`.
+    let may_hold_null = !non_null.is_empty() && body.windows(4).any(|w| w == b"null");
+    if first == Some(&b'{') && !may_hold_null {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+        return match parsed {
+            Ok(value) => de
+                .end()
+                .map(|()| value)
+                .map_err(|e| HttpError::MalformedJson(e.to_string())),
+            Err(e) if e.inner().classify() != serde_json::error::Category::Data => {
+                Err(HttpError::MalformedJson(e.inner().to_string()))
+            }
+            Err(e) => {
+                let message = e.inner().to_string();
+                // Drop serde_json's position suffix: the field path says where.
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                Err(field_error(e.path().to_string(), message))
+            }
+        };
     }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| HttpError::MalformedJson(e.to_string()))?;
@@ -66,30 +93,32 @@ pub fn query_params<T: DeserializeOwned>(
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, HttpError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.inner().to_string();
-        // serde reports an unknown field at its parent; name the field itself.
-        let named = |name: &str| match path.as_str() {
-            "." => name.to_owned(),
-            p if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
-            p => format!("{p}.{name}"),
-        };
-        if let Some(name) = message
-            .strip_prefix("unknown field `")
-            .and_then(|m| m.split('`').next())
-        {
-            return HttpError::field(named(name), "is not a known field");
-        }
-        if let Some(name) = message
-            .strip_prefix("missing field `")
-            .and_then(|m| m.split('`').next())
-        {
-            return HttpError::field(named(name), "is required");
-        }
-        let field = if path == "." { "body".to_owned() } else { path };
-        HttpError::field(field, format!("has the wrong type or value: {message}"))
-    })
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| field_error(e.path().to_string(), e.inner().to_string()))
+}
+
+/// Names the field a deserialisation error is about.
+fn field_error(path: String, message: String) -> HttpError {
+    // serde reports an unknown field at its parent; name the field itself.
+    let named = |name: &str| match path.as_str() {
+        "." => name.to_owned(),
+        p if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
+        p => format!("{p}.{name}"),
+    };
+    if let Some(name) = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next())
+    {
+        return HttpError::field(named(name), "is not a known field");
+    }
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next())
+    {
+        return HttpError::field(named(name), "is required");
+    }
+    let field = if path == "." { "body".to_owned() } else { path };
+    HttpError::field(field, format!("has the wrong type or value: {message}"))
 }
 
 fn rename(field: &'static str) -> impl Fn(ValidationError) -> HttpError {

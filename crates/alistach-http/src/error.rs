@@ -59,6 +59,18 @@ pub enum HttpError {
     #[error(transparent)]
     Service(#[from] ServiceError),
     /// A bug (a panic, an encoding failure); details go to the log, not the client.
+    /// The request target is longer than the limit.
+    #[error("the request URL is longer than {limit} bytes")]
+    UriTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The request headers are larger than the limit.
+    #[error("the request headers exceed {limit} bytes")]
+    HeadersTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The client exceeded its rate limit.
     #[error("rate limit exceeded: at most {limit} requests per {window_secs} s; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited {
@@ -105,6 +117,8 @@ impl HttpError {
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            HttpError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            HttpError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             HttpError::Service(e) => match e {
                 ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 ServiceError::Upstream(u) => upstream_status(u),
@@ -128,6 +142,10 @@ impl HttpError {
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
             HttpError::RateLimited { .. } => ("rate-limited", "Too Many Requests"),
+            HttpError::UriTooLong { .. } => ("uri-too-long", "URI Too Long"),
+            HttpError::HeadersTooLarge { .. } => {
+                ("headers-too-large", "Request Header Fields Too Large")
+            }
             HttpError::Service(ServiceError::Upstream(_)) => ("upstream", "Upstream Error"),
             HttpError::Service(ServiceError::Cache(_)) => {
                 ("cache-unavailable", "Cache Unavailable")

@@ -130,7 +130,9 @@ fn envelope(data: &Bytes, cache_hit: Option<bool>, metadata: &impl Serialize) ->
         _ => data.clone(),
     };
     tail.extend_from_slice(br#","metadata":"#);
-    tail.extend_from_slice(&to_json(metadata));
+    if serde_json::to_writer(&mut tail, metadata).is_err() {
+        tail.extend_from_slice(b"{}");
+    }
     tail.push(b'}');
     Body::chunks(
         Bytes::from_static(br#"{"success":true,"data":"#),

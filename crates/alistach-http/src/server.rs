@@ -29,7 +29,9 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(app.config().header_read_timeout);
+        .header_read_timeout(app.config().header_read_timeout)
+        // Bounds the request head (request line and headers); larger ones are refused with 431.
+        .max_buf_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();
     // Connection tasks are kept so the ones still running when the grace period ends can be
     // cancelled instead of outliving `serve`.
@@ -108,6 +110,9 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
     Ok(())
 }
+
+/// The largest request head read (hyper's minimum is 8 KiB).
+const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// The TCP peer of a request, put into its extensions by the accept loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,6 +25,7 @@ pub struct LimiterStats {
 /// Per-client GCRA limiting over several quotas.
 pub struct RateLimiter {
     quotas: Vec<Quota>,
+    overrides: std::collections::HashMap<String, Vec<Quota>>,
     shared: Option<Arc<dyn RateLimitStore>>,
     local: MemoryRateLimitStore,
     retry_shared_after: Duration,
@@ -49,6 +50,7 @@ impl RateLimiter {
     pub fn new(quotas: Vec<Quota>, shared: Option<Arc<dyn RateLimitStore>>) -> Self {
         RateLimiter {
             quotas,
+            overrides: std::collections::HashMap::new(),
             shared,
             local: MemoryRateLimitStore::new(100_000),
             retry_shared_after: Duration::from_secs(2),
@@ -60,16 +62,30 @@ impl RateLimiter {
         }
     }
 
-    /// The configured quotas.
+    /// Gives `client` its own quotas instead of the defaults (per-key overrides).
+    pub fn with_override(mut self, client: impl Into<String>, quotas: Vec<Quota>) -> Self {
+        self.overrides.insert(client.into(), quotas);
+        self
+    }
+
+    /// The default quotas.
     pub fn quotas(&self) -> &[Quota] {
         &self.quotas
     }
 
+    /// The quotas that apply to `client`.
+    pub fn quotas_for(&self, client: &str) -> &[Quota] {
+        self.overrides
+            .get(client)
+            .map_or(&self.quotas, Vec::as_slice)
+    }
+
     /// Checks and counts one request from `client`.
     pub async fn check(&self, client: &str) -> Decision {
+        let quotas = self.quotas_for(client);
         let decision = match &self.shared {
             Some(shared) if self.shared_worth_trying() => {
-                match shared.check(client, &self.quotas).await {
+                match shared.check(client, quotas).await {
                     Ok(d) => {
                         self.mark_shared(true);
                         d
@@ -80,15 +96,15 @@ impl RateLimiter {
                         }
                         self.mark_shared(false);
                         self.fallbacks.fetch_add(1, Ordering::Relaxed);
-                        self.local.check_now(client, &self.quotas)
+                        self.local.check_now(client, quotas)
                     }
                 }
             }
             Some(_) => {
                 self.fallbacks.fetch_add(1, Ordering::Relaxed);
-                self.local.check_now(client, &self.quotas)
+                self.local.check_now(client, quotas)
             }
-            None => self.local.check_now(client, &self.quotas),
+            None => self.local.check_now(client, quotas),
         };
         if decision.allowed {
             self.allowed.fetch_add(1, Ordering::Relaxed);
@@ -143,6 +159,20 @@ mod tests {
         fn name(&self) -> &'static str {
             "broken"
         }
+    }
+
+    #[tokio::test]
+    async fn a_client_with_an_override_gets_its_own_quota() {
+        let limiter = RateLimiter::new(vec![Quota::per_minute(2)], None)
+            .with_override("key:big", vec![Quota::per_minute(5)]);
+        let mut admitted = (0, 0);
+        for _ in 0..10 {
+            admitted.0 += u32::from(limiter.check("key:small").await.allowed);
+            admitted.1 += u32::from(limiter.check("key:big").await.allowed);
+        }
+        assert_eq!(admitted, (2, 5));
+        assert_eq!(limiter.quotas_for("key:big")[0].count, 5);
+        assert_eq!(limiter.quotas_for("key:other")[0].count, 2);
     }
 
     #[tokio::test]

@@ -218,3 +218,97 @@ fn a_slow_header_client_is_cut_off_while_others_are_served() {
     );
     assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_can_have_its_own_limits_in_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("alistach-rl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("limits.toml");
+    std::fs::write(&path, "max_requests_per_minute = 3\nmax_requests_per_second = 1000\n[rate_limits.bob]\nper_minute = 6\n").unwrap();
+    let server = Server::start_with_args(
+        &[
+            ("API_KEYS", KEYS),
+            ("MAX_REQUESTS_PER_MINUTE", ""),
+            ("MAX_REQUESTS_PER_SECOND", ""),
+        ],
+        &["--config", path.to_str().unwrap()],
+    );
+    let c = client();
+    let mut admitted = (0, 0);
+    for _ in 0..10 {
+        admitted.0 += u32::from(
+            categories(&c, &server, "alice-key-0123456789abcdef", None)
+                .await
+                .status()
+                == 200,
+        );
+        let r = categories(&c, &server, "bob-key-0123456789abcdef0", None).await;
+        if r.status() == 200 {
+            admitted.1 += 1;
+            assert!(
+                r.headers()["ratelimit-policy"]
+                    .to_str()
+                    .unwrap()
+                    .contains("q=6"),
+                "{:?}",
+                r.headers()
+            );
+        }
+    }
+    assert_eq!(admitted, (3, 6));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn oversized_urls_and_headers_are_refused_and_idle_connections_closed() {
+    let server = Server::start(&[("HEADER_READ_TIMEOUT", "1")]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let exchange = |request: &[u8]| {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let long_url = format!(
+        "GET /api/products/search?keywords={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    let answer = exchange(long_url.as_bytes());
+    assert!(
+        answer.starts_with("HTTP/1.1 414"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(answer.contains("application/problem+json"));
+
+    let huge_header = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(40_000)
+    );
+    let answer = exchange(huge_header.as_bytes());
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+
+    // A keep-alive connection left idle is closed by the header-read timeout.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = idle.read_to_end(&mut rest);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "idle connection kept open for {:?}",
+        t.elapsed()
+    );
+}
