@@ -68,6 +68,27 @@ pub struct Args {
     /// Search cache time-to-live in seconds.
     #[arg(long, env = "CACHE_TTL")]
     pub cache_ttl: Option<String>,
+    /// Category list time-to-live in seconds.
+    #[arg(long, env = "CACHE_TTL_CATEGORIES")]
+    pub cache_ttl_categories: Option<String>,
+    /// Affiliate link time-to-live in seconds.
+    #[arg(long, env = "CACHE_TTL_LINKS")]
+    pub cache_ttl_links: Option<String>,
+    /// Product details time-to-live in seconds.
+    #[arg(long, env = "CACHE_TTL_DETAILS")]
+    pub cache_ttl_details: Option<String>,
+    /// Hot products time-to-live in seconds.
+    #[arg(long, env = "CACHE_TTL_HOT")]
+    pub cache_ttl_hot: Option<String>,
+    /// Stale-while-revalidate window in percent of each time-to-live (0 turns it off).
+    #[arg(long, env = "CACHE_STALE_WHILE_REVALIDATE_PERCENT")]
+    pub cache_swr_percent: Option<String>,
+    /// How long (seconds) an expired answer may stand in for a failing upstream.
+    #[arg(long, env = "CACHE_STALE_IF_ERROR")]
+    pub cache_stale_if_error: Option<String>,
+    /// v1.1.0's DEBUG flag (reported by /health; logging follows LOG_LEVEL).
+    #[arg(long, env = "DEBUG")]
+    pub debug: Option<String>,
     /// Item cap of the memory cache.
     #[arg(long, env = "MAX_MEMORY_CACHE_ITEMS")]
     pub max_memory_cache_items: Option<String>,
@@ -134,6 +155,13 @@ pub struct FileConfig {
     mock_mode: Option<toml::Value>,
     redis_url: Option<String>,
     cache_ttl: Option<toml::Value>,
+    cache_ttl_categories: Option<toml::Value>,
+    cache_ttl_links: Option<toml::Value>,
+    cache_ttl_details: Option<toml::Value>,
+    cache_ttl_hot: Option<toml::Value>,
+    cache_swr_percent: Option<toml::Value>,
+    cache_stale_if_error: Option<toml::Value>,
+    debug: Option<toml::Value>,
     max_memory_cache_items: Option<toml::Value>,
     memory_cache_mb: Option<toml::Value>,
     admin_api_key: Option<String>,
@@ -208,6 +236,13 @@ pub struct Config {
     pub max_qps: u32,
     pub redis_url: Option<Secret>,
     pub cache_ttl: Duration,
+    pub cache_ttl_categories: Duration,
+    pub cache_ttl_links: Duration,
+    pub cache_ttl_details: Duration,
+    pub cache_ttl_hot: Duration,
+    pub cache_swr_percent: u32,
+    pub cache_stale_if_error: Duration,
+    pub debug: bool,
     pub max_memory_cache_items: u64,
     pub memory_cache_bytes: u64,
     pub admin_api_key: Option<Secret>,
@@ -355,6 +390,43 @@ impl Config {
             3600,
             1..=7 * 86_400,
         );
+        let week = 7 * 86_400;
+        let ttl_categories = number(
+            "CACHE_TTL_CATEGORIES",
+            value(&args.cache_ttl_categories, &file.cache_ttl_categories),
+            7200,
+            1..=week,
+        );
+        let ttl_links = number(
+            "CACHE_TTL_LINKS",
+            value(&args.cache_ttl_links, &file.cache_ttl_links),
+            1800,
+            1..=week,
+        );
+        let ttl_details = number(
+            "CACHE_TTL_DETAILS",
+            value(&args.cache_ttl_details, &file.cache_ttl_details),
+            3600,
+            1..=week,
+        );
+        let ttl_hot = number(
+            "CACHE_TTL_HOT",
+            value(&args.cache_ttl_hot, &file.cache_ttl_hot),
+            1800,
+            1..=week,
+        );
+        let swr_percent = number(
+            "CACHE_STALE_WHILE_REVALIDATE_PERCENT",
+            value(&args.cache_swr_percent, &file.cache_swr_percent),
+            10,
+            0..=100,
+        );
+        let stale_if_error = number(
+            "CACHE_STALE_IF_ERROR",
+            value(&args.cache_stale_if_error, &file.cache_stale_if_error),
+            86_400,
+            0..=30 * 86_400,
+        );
         let max_items = number(
             "MAX_MEMORY_CACHE_ITEMS",
             value(&args.max_memory_cache_items, &file.max_memory_cache_items),
@@ -467,6 +539,15 @@ impl Config {
                 }
             }
         }
+        let debug = match value(&args.debug, &file.debug).map(|v| v.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                errors.push(format!("DEBUG must be true or false, not {v:?}"));
+                false
+            }
+        };
         let rate_limit_enabled = match value(&args.rate_limit_enabled, &file.rate_limit_enabled)
             .map(|v| v.trim().to_ascii_lowercase())
         {
@@ -572,6 +653,13 @@ impl Config {
             max_qps: max_qps as u32,
             redis_url: redis_url.map(Secret),
             cache_ttl: Duration::from_secs(cache_ttl),
+            cache_ttl_categories: Duration::from_secs(ttl_categories),
+            cache_ttl_links: Duration::from_secs(ttl_links),
+            cache_ttl_details: Duration::from_secs(ttl_details),
+            cache_ttl_hot: Duration::from_secs(ttl_hot),
+            cache_swr_percent: swr_percent as u32,
+            cache_stale_if_error: Duration::from_secs(stale_if_error),
+            debug,
             max_memory_cache_items: max_items,
             memory_cache_bytes: memory_mb * 1024 * 1024,
             admin_api_key,
@@ -624,6 +712,19 @@ impl Config {
             format!("max_qps = {}", self.max_qps),
             format!("redis_url = {}", set(&self.redis_url)),
             format!("cache_ttl_s = {}", self.cache_ttl.as_secs()),
+            format!(
+                "cache_ttl_other_s = categories {}, links {}, details {}, hot {}",
+                self.cache_ttl_categories.as_secs(),
+                self.cache_ttl_links.as_secs(),
+                self.cache_ttl_details.as_secs(),
+                self.cache_ttl_hot.as_secs()
+            ),
+            format!(
+                "cache_stale = while revalidating {}% of the TTL, if the upstream fails {} s",
+                self.cache_swr_percent,
+                self.cache_stale_if_error.as_secs()
+            ),
+            format!("debug = {}", self.debug),
             format!("max_memory_cache_items = {}", self.max_memory_cache_items),
             format!("memory_cache_bytes = {}", self.memory_cache_bytes),
             format!("admin_api_key = {}", set(&self.admin_api_key)),
@@ -782,6 +883,43 @@ mod tests {
         assert!(
             !all.contains("short"),
             "a secret leaked into an error: {all}"
+        );
+    }
+
+    #[test]
+    fn every_cache_lifetime_is_configurable_and_checked() {
+        let file: FileConfig = toml::from_str(
+            "cache_ttl_categories = 60\ncache_ttl_links = 61\ncache_ttl_details = 62\ncache_ttl_hot = 63\ncache_swr_percent = 25\ncache_stale_if_error = 0",
+        )
+        .unwrap();
+        let c = Config::from_sources(&Args::default(), &file).unwrap();
+        assert_eq!(
+            (
+                c.cache_ttl_categories,
+                c.cache_ttl_links,
+                c.cache_ttl_details,
+                c.cache_ttl_hot
+            ),
+            (
+                Duration::from_secs(60),
+                Duration::from_secs(61),
+                Duration::from_secs(62),
+                Duration::from_secs(63)
+            )
+        );
+        assert_eq!(
+            (c.cache_swr_percent, c.cache_stale_if_error),
+            (25, Duration::ZERO)
+        );
+        let errors = Config::from_sources(
+            &args(&[("cache-swr-percent", "200"), ("cache-ttl-hot", "0")]),
+            &FileConfig::default(),
+        )
+        .unwrap_err();
+        let all = errors.join("\n");
+        assert!(
+            all.contains("CACHE_STALE_WHILE_REVALIDATE_PERCENT") && all.contains("CACHE_TTL_HOT"),
+            "{all}"
         );
     }
 

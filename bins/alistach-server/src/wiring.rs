@@ -82,7 +82,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => (memory, "memory"),
     };
 
-    let ttls = CacheTtls::with_search_ttl(config.cache_ttl);
+    let ttls = CacheTtls {
+        search: config.cache_ttl,
+        categories: config.cache_ttl_categories,
+        links: config.cache_ttl_links,
+        details: config.cache_ttl_details,
+        hot: config.cache_ttl_hot,
+        swr_percent: config.cache_swr_percent,
+        stale_if_error: config.cache_stale_if_error,
+    };
     let catalog = match guarded {
         Some(guard) => Catalog::guarded(guard, store, clock, ttls),
         None => Catalog::new(api, store, clock, ttls),
@@ -140,6 +148,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         header_read_timeout: config.header_read_timeout,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: config.environment.clone(),
+        debug: config.debug,
         tracking_id: config.tracking_id.clone(),
         language: config.language,
         currency: config.currency,

@@ -6,7 +6,7 @@ use crate::CacheKind;
 
 /// How long each kind of answer stays fresh, and how long it may be served stale.
 ///
-/// The stale-while-revalidate window is `ttl / swr_divisor` (10 by default: an hour-long entry may
+/// The stale-while-revalidate window is `swr_percent` of the TTL (10 by default: an hour-long entry may
 /// be served for six more minutes while one caller refreshes it); `stale_if_error` is how long an
 /// expired entry may still stand in for a failing upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,8 +21,8 @@ pub struct CacheTtls {
     pub details: Duration,
     /// Hot products.
     pub hot: Duration,
-    /// The stale-while-revalidate window is the TTL divided by this (0 disables it).
-    pub swr_divisor: u32,
+    /// The stale-while-revalidate window, in percent of the TTL (0 disables it).
+    pub swr_percent: u32,
     /// How long past expiry an entry may replace a failing upstream.
     pub stale_if_error: Duration,
 }
@@ -35,7 +35,7 @@ impl Default for CacheTtls {
             links: Duration::from_secs(1800),
             details: Duration::from_secs(3600),
             hot: Duration::from_secs(1800),
-            swr_divisor: 10,
+            swr_percent: 10,
             stale_if_error: Duration::from_secs(24 * 3600),
         }
     }
@@ -63,10 +63,7 @@ impl CacheTtls {
 
     /// The stale-while-revalidate window of one kind.
     pub fn stale_while_revalidate(&self, kind: CacheKind) -> Duration {
-        match self.swr_divisor {
-            0 => Duration::ZERO,
-            d => self.ttl(kind) / d,
-        }
+        self.ttl(kind) * self.swr_percent / 100
     }
 }
 
@@ -85,7 +82,7 @@ mod tests {
             Duration::from_secs(360)
         );
         let custom = CacheTtls {
-            swr_divisor: 0,
+            swr_percent: 0,
             ..CacheTtls::with_search_ttl(Duration::from_secs(60))
         };
         assert_eq!(custom.ttl(CacheKind::Products), Duration::from_secs(60));
