@@ -10,6 +10,9 @@ use std::time::Duration;
 use alistach_cache::{Cache, CacheError, Entry, SharedClock, SystemClock, TierStats};
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, Runtime};
+use redis::aio::MultiplexedConnection;
+
+use crate::shared::SharedConnection;
 use redis::AsyncConnectionConfig;
 
 use crate::circuit::Circuit;
@@ -30,7 +33,7 @@ struct Counters {
 
 /// A [`Cache`] in Redis, shared by every instance pointed at the same server and namespace.
 pub struct RedisCache {
-    pool: Pool,
+    conn: SharedConnection,
     prefix: String,
     op_timeout: Duration,
     clock: SharedClock,
@@ -79,7 +82,7 @@ impl RedisCache {
                 reason: e.to_string(),
             })?;
         Ok(RedisCache {
-            pool,
+            conn: SharedConnection::new(pool),
             prefix: config.key_prefix(),
             op_timeout: config.op_timeout,
             clock,
@@ -107,7 +110,7 @@ impl RedisCache {
     /// Runs `op` on a pooled connection under the timeout, unless the circuit is open.
     async fn run<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, CacheError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if self.circuit.permit().is_none() {
@@ -119,7 +122,7 @@ impl RedisCache {
         }
         let attempt = tokio::time::timeout(self.op_timeout, async {
             let conn = self
-                .pool
+                .conn
                 .get()
                 .await
                 .map_err(|e| format!("no connection: {e}"))?;
@@ -137,6 +140,7 @@ impl RedisCache {
             Err(_elapsed) => format!("{what} timed out after {:?}", self.op_timeout),
         };
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        self.conn.discard();
         if self.circuit.failed() {
             tracing::warn!(
                 cache = BACKEND,

@@ -9,6 +9,7 @@ mod codec;
 mod config;
 mod error;
 mod ratelimit;
+mod shared;
 
 pub use cache::RedisCache;
 pub use config::RedisCacheConfig;

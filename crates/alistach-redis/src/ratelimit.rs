@@ -6,38 +6,39 @@ use std::time::Duration;
 
 use alistach_policy::{Decision, Quota, RateLimitError, RateLimitStore, gcra_step};
 use async_trait::async_trait;
-use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
+use deadpool_redis::{Config as PoolConfig, Runtime};
+
+use crate::shared::SharedConnection;
 
 /// Checks every quota of one key and, only when all allow, advances them all. Returns
-/// `{allowed, now_us, old_tat_1, ..., old_tat_n}`; the caller recomputes the same decision with
+/// `{allowed, now_us, old_tat_1, ..., old_tat_n}` (arrival times are hash fields
+/// `1..=n`; numbers go in and out as Lua numbers, exact below 2^53 microseconds); the caller recomputes the same decision with
 /// [`gcra_step`] from those numbers, so Rust and Lua can never disagree on the headers.
 const GCRA_LUA: &str = r#"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = t[1] * 1000000 + t[2]
 local n = #ARGV / 2
-local old = {}
-local new = {}
-local allowed = 1
+local fields = {}
+for i = 1, n do fields[i] = i end
+local old = redis.call('HMGET', KEYS[1], unpack(fields))
+local out = {1, now}
+local writes = {}
 local maxp = 0
 for i = 1, n do
   local interval = tonumber(ARGV[2 * i - 1])
   local period = tonumber(ARGV[2 * i])
   if period > maxp then maxp = period end
-  local stored = tonumber(redis.call('HGET', KEYS[1], tostring(i)) or '0') or 0
-  old[i] = stored
-  local tat = math.max(stored, now)
-  local new_tat = tat + interval
-  if new_tat - period > now then allowed = 0 end
-  new[i] = new_tat
+  local o = tonumber(old[i]) or 0
+  out[i + 2] = o
+  local new_tat = math.max(o, now) + interval
+  if new_tat - period > now then out[1] = 0 end
+  writes[2 * i - 1] = i
+  writes[2 * i] = new_tat
 end
-if allowed == 1 then
-  for i = 1, n do
-    redis.call('HSET', KEYS[1], tostring(i), string.format('%.0f', new[i]))
-  end
+if out[1] == 1 then
+  redis.call('HSET', KEYS[1], unpack(writes))
   redis.call('PEXPIRE', KEYS[1], math.floor(maxp / 1000) + 1000)
 end
-local out = {allowed, string.format('%.0f', now)}
-for i = 1, n do out[#out + 1] = string.format('%.0f', old[i]) end
 return out
 "#;
 
@@ -64,7 +65,7 @@ impl Default for RedisRateLimitConfig {
 
 /// GCRA limits shared through Redis.
 pub struct RedisRateLimitStore {
-    pool: Pool,
+    conn: SharedConnection,
     script: redis::Script,
     config: RedisRateLimitConfig,
 }
@@ -101,14 +102,14 @@ impl RedisRateLimitStore {
                 ))
             })?;
         Ok(RedisRateLimitStore {
-            pool,
+            conn: SharedConnection::new(pool),
             script: redis::Script::new(GCRA_LUA),
             config,
         })
     }
 
     async fn check_inner(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
-        let mut conn = self.pool.get().await.map_err(|e| {
+        let mut conn = self.conn.get().await.map_err(|e| {
             RateLimitError(format!("redis unavailable: {}", redact(&e.to_string())))
         })?;
         let mut invocation = self
@@ -118,6 +119,7 @@ impl RedisRateLimitStore {
             invocation.arg(q.emission_interval_us()).arg(q.period_us());
         }
         let reply: Vec<redis::Value> = invocation.invoke_async(&mut conn).await.map_err(|e| {
+            self.conn.discard();
             RateLimitError(format!("redis script failed: {}", redact(&e.to_string())))
         })?;
         let number = |v: &redis::Value| -> Option<u64> {
@@ -161,7 +163,10 @@ impl RateLimitStore for RedisRateLimitStore {
     async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
         match tokio::time::timeout(self.config.op_timeout, self.check_inner(key, quotas)).await {
             Ok(result) => result,
-            Err(_) => Err(RateLimitError("redis timed out".into())),
+            Err(_) => {
+                self.conn.discard();
+                Err(RateLimitError("redis timed out".into()))
+            }
         }
     }
 
