@@ -496,10 +496,12 @@ impl AliExpressClient {
         let started = Instant::now();
         let deadline = started + policy.total_deadline;
         let mut attempt: u32 = 0;
+        let mut previous: Option<UpstreamError> = None;
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = remaining.min(self.inner.config.request_timeout);
+            let cut_by_deadline = timeout < self.inner.config.request_timeout;
             let attempt_started = Instant::now();
             let outcome = if timeout.is_zero() {
                 Err(UpstreamError::Timeout)
@@ -517,6 +519,18 @@ impl AliExpressClient {
                         "aliexpress call"
                     );
                     return Ok(result);
+                }
+                // An attempt the total deadline cut short says nothing new about the upstream:
+                // report what the earlier attempts met.
+                Err(UpstreamError::Timeout) if cut_by_deadline && previous.is_some() => {
+                    let cause = previous.take().unwrap_or(UpstreamError::Timeout);
+                    tracing::info!(
+                        method,
+                        attempts = attempt,
+                        error = cause.kind(),
+                        "aliexpress call ran out of time"
+                    );
+                    return Err(cause);
                 }
                 Err(e) => e,
             };
@@ -554,6 +568,7 @@ impl AliExpressClient {
                 "aliexpress call will be retried"
             );
             tokio::time::sleep(wait).await;
+            previous = Some(error);
         }
     }
 

@@ -537,6 +537,18 @@ fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>, d: &Decisi
     );
 }
 
+/// 16 random hex digits.
+fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut n = fastrand::u64(..);
+    let mut id = String::with_capacity(16);
+    for _ in 0..16 {
+        id.push(char::from(HEX[(n & 0xf) as usize]));
+        n >>= 4;
+    }
+    id
+}
+
 fn headers_len(h: &HeaderMap) -> usize {
     h.iter().map(|(k, v)| k.as_str().len() + v.len()).sum()
 }
@@ -555,6 +567,8 @@ pub(crate) fn body_response(
     body: impl Into<Body>,
 ) -> HttpResponse {
     let mut resp = Response::new(body.into());
+    // Room for every header an answer gets, so the map never grows and rehashes.
+    *resp.headers_mut() = HeaderMap::with_capacity(32);
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -613,7 +627,7 @@ fn request_id(headers: &HeaderMap) -> String {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         })
-        .map_or_else(|| format!("{:016x}", fastrand::u64(..)), str::to_owned)
+        .map_or_else(new_request_id, str::to_owned)
 }
 
 async fn read_body<B>(

@@ -58,15 +58,24 @@ impl Facts {
     fn apply(self, resp: &mut HttpResponse, cacheable_get: bool) {
         let h = resp.headers_mut();
         h.insert("x-cache", HeaderValue::from_static(self.status.x_cache()));
-        put(h, header::AGE, &self.age_secs.to_string());
-        let cache_status = match self.status {
-            CacheStatus::Hit => format!("alistach; hit; ttl={}", self.ttl_secs),
-            CacheStatus::Stale => "alistach; hit; ttl=0; detail=stale".to_owned(),
-            CacheStatus::Miss => "alistach; fwd=uri-miss; stored".to_owned(),
-            CacheStatus::Coalesced => "alistach; fwd=uri-miss; collapsed; stored".to_owned(),
-            CacheStatus::Bypass => "alistach; fwd=request; stored".to_owned(),
-        };
-        put(h, HeaderName::from_static("cache-status"), &cache_status);
+        h.insert(header::AGE, HeaderValue::from(self.age_secs));
+        let cache_status = HeaderName::from_static("cache-status");
+        match self.status {
+            CacheStatus::Hit => put(
+                h,
+                cache_status,
+                &format!("alistach; hit; ttl={}", self.ttl_secs),
+            ),
+            other => {
+                let text = match other {
+                    CacheStatus::Stale => "alistach; hit; ttl=0; detail=stale",
+                    CacheStatus::Coalesced => "alistach; fwd=uri-miss; collapsed; stored",
+                    CacheStatus::Bypass => "alistach; fwd=request; stored",
+                    _ => "alistach; fwd=uri-miss; stored",
+                };
+                h.insert(cache_status, HeaderValue::from_static(text));
+            }
+        }
         if cacheable_get {
             let max_age = if self.stale { 0 } else { self.ttl_secs };
             put(h, header::CACHE_CONTROL, &format!("max-age={max_age}"));
@@ -235,7 +244,7 @@ impl App {
         req: &api::SearchRequest,
         kind: Search,
     ) -> Result<HttpResponse, HttpError> {
-        let query = convert::search_query(req, &self.config)?;
+        let query = convert::search_query(req, &self.config)?.normalized();
         let read = if kind == Search::NoCache {
             ReadMode::Bypass
         } else {
@@ -265,7 +274,7 @@ impl App {
             cache_enabled: true,
             cache_status: facts.status.x_cache().to_owned(),
             stale: facts.stale,
-            search_params: convert::search_params(&query.normalized()),
+            search_params: convert::search_params(&query),
             cache_bypassed: no_cache.then_some(true),
             fresh_data: no_cache.then_some(true),
         };

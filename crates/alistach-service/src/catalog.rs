@@ -287,11 +287,9 @@ impl Catalog {
         R: FnOnce(ProductPage) -> Bytes + Send + 'static,
     {
         query.validate()?;
-        let key = rendered_key(
-            keys::search_key(CacheKind::Products, self.mode, query)?,
-            format,
-        );
-        let (api, q) = (self.api.clone(), query.normalized());
+        let q = query.normalized();
+        let key = keys::rendered_search_key(CacheKind::Products, self.mode, format, &q)?;
+        let api = self.api.clone();
         self.cached_bytes(CacheKind::Products, key, read, move || async move {
             api.search_products(&q).await.map(render)
         })
@@ -310,8 +308,9 @@ impl Catalog {
         R: FnOnce(ProductPage) -> Bytes + Send + 'static,
     {
         validate_hot(query)?;
-        let key = rendered_key(keys::search_key(CacheKind::Hot, self.mode, query)?, format);
-        let (api, q) = (self.api.clone(), query.normalized());
+        let q = query.normalized();
+        let key = keys::rendered_search_key(CacheKind::Hot, self.mode, format, &q)?;
+        let api = self.api.clone();
         self.cached_bytes(CacheKind::Hot, key, read, move || async move {
             api.hot_products(&q).await.map(render)
         })
@@ -328,7 +327,7 @@ impl Catalog {
     where
         R: FnOnce(Vec<Category>) -> Bytes + Send + 'static,
     {
-        let key = rendered_key(keys::categories_key(self.mode), format);
+        let key = keys::rendered_categories_key(self.mode, format);
         let api = self.api.clone();
         self.cached_bytes(CacheKind::Categories, key, read, move || async move {
             api.categories().await.map(render)
@@ -401,15 +400,6 @@ impl Catalog {
             ttl_remaining: lookup.ttl_remaining,
             stale: lookup.status == CacheStatus::Stale,
         })
-    }
-}
-
-/// `{kind}:{mode}:{format}:{hash}`: still under the kind's prefix, so clearing by kind clears
-/// rendered entries too.
-fn rendered_key(key: String, format: &str) -> String {
-    match key.rsplit_once(':') {
-        Some((head, hash)) => format!("{head}:{format}:{hash}"),
-        None => key,
     }
 }
 

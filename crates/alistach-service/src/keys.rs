@@ -68,12 +68,26 @@ impl FromStr for CacheKind {
 }
 
 fn key_from(kind: CacheKind, mode: ApiMode, canonical: &[u8]) -> String {
+    key_with_format(kind, mode, None, canonical)
+}
+
+/// `{kind}:{mode}:[{format}:]{sha256 hex}`.
+fn key_with_format(
+    kind: CacheKind,
+    mode: ApiMode,
+    format: Option<&str>,
+    canonical: &[u8],
+) -> String {
     let digest = Sha256::digest(canonical);
-    let mut key = String::with_capacity(kind.name().len() + 6 + 64);
+    let mut key = String::with_capacity(kind.name().len() + 16 + 64);
     key.push_str(kind.name());
     key.push(':');
     key.push_str(mode.as_str());
     key.push(':');
+    if let Some(format) = format {
+        key.push_str(format);
+        key.push(':');
+    }
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
         key.push(char::from(HEX[usize::from(b >> 4)]));
@@ -93,6 +107,27 @@ pub(crate) fn search_key(
     query: &SearchQuery,
 ) -> Result<String, ServiceError> {
     Ok(key_from(kind, mode, &encode(&query.normalized())?))
+}
+
+/// The key of a rendered answer to an already normalised search: the rendering's name sits
+/// between the mode and the hash, still under the kind's prefix for clearing.
+pub(crate) fn rendered_search_key(
+    kind: CacheKind,
+    mode: ApiMode,
+    format: &str,
+    normalized: &SearchQuery,
+) -> Result<String, ServiceError> {
+    Ok(key_with_format(
+        kind,
+        mode,
+        Some(format),
+        &encode(normalized)?,
+    ))
+}
+
+/// The key of a rendered category list.
+pub(crate) fn rendered_categories_key(mode: ApiMode, format: &str) -> String {
+    key_with_format(CacheKind::Categories, mode, Some(format), b"all")
 }
 
 /// The key of a details query.
