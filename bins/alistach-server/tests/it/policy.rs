@@ -62,8 +62,9 @@ async fn exactly_the_limit_passes_with_honest_headers_and_other_clients_are_unaf
                     .starts_with("application/problem+json")
             );
             let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
-            // 7 per minute: the next slot opens 60/7 ≈ 8.6 s after the burst began.
-            assert!((8..=9).contains(&retry), "Retry-After {retry}");
+            // 7 per minute: the next slot opens 60/7 ≈ 8.6 s after the burst began (less the
+            // time the burst took).
+            assert!((6..=9).contains(&retry), "Retry-After {retry}");
             let v: Value = r.json().await.unwrap();
             assert!(v["detail"].as_str().unwrap().contains("rate limit"), "{v}");
         }
