@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alistach_domain::{
-    Category, MAX_DETAIL_IDS, MAX_LINKS_PER_REQUEST, Product, ProductId, UpstreamError,
-    ValidationError,
+    Category, Currency, Language, MAX_DETAIL_IDS, MAX_LINKS_PER_REQUEST, Product, ProductId,
+    UpstreamError, ValidationError,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
@@ -121,6 +121,23 @@ impl Params {
         self.set(name, joined);
     }
 
+    /// What every product-returning method takes: the target currency and language (the
+    /// client's defaults when not given), `fields`, and the tracking id (so returned promotion
+    /// links earn for it).
+    fn product_options(
+        &mut self,
+        c: &ClientConfig,
+        currency: Option<Currency>,
+        language: Option<Language>,
+        fields: &[String],
+        tracking_id: Option<&str>,
+    ) {
+        self.set("target_currency", currency.unwrap_or(c.currency));
+        self.set("target_language", language.unwrap_or(c.language));
+        self.product_fields(fields);
+        self.opt("tracking_id", tracking_id.or(c.tracking_id.as_deref()));
+    }
+
     /// `fields`, with `product_id` added so every returned product can be identified.
     fn product_fields(&mut self, fields: &[String]) {
         if fields.is_empty() {
@@ -208,12 +225,12 @@ impl AliExpressClient {
         );
         p.opt("delivery_days", r.delivery_days);
         p.opt("ship_to_country", r.ship_to_country);
-        p.set("target_currency", r.target_currency.unwrap_or(c.currency));
-        p.set("target_language", r.target_language.unwrap_or(c.language));
-        p.product_fields(&r.fields);
-        p.opt(
-            "tracking_id",
-            r.tracking_id.as_deref().or(c.tracking_id.as_deref()),
+        p.product_options(
+            c,
+            r.target_currency,
+            r.target_language,
+            &r.fields,
+            r.tracking_id.as_deref(),
         );
         if method == methods::HOT_PRODUCT_QUERY {
             p.opt("promotion_name", r.promotion_name.as_deref());
@@ -259,12 +276,12 @@ impl AliExpressClient {
             let mut p = Params::default();
             p.list("product_ids", batch);
             p.opt("country", r.country);
-            p.set("target_currency", r.target_currency.unwrap_or(c.currency));
-            p.set("target_language", r.target_language.unwrap_or(c.language));
-            p.product_fields(&r.fields);
-            p.opt(
-                "tracking_id",
-                r.tracking_id.as_deref().or(c.tracking_id.as_deref()),
+            p.product_options(
+                c,
+                r.target_currency,
+                r.target_language,
+                &r.fields,
+                r.tracking_id.as_deref(),
             );
             if let Some(result) = self.call(methods::PRODUCT_DETAIL, p).await? {
                 let w: WireProductsResult = wire::decode(methods::PRODUCT_DETAIL, result)?;
@@ -372,12 +389,12 @@ impl AliExpressClient {
         );
         p.opt("page_no", r.page_no);
         p.opt("country", r.country);
-        p.set("target_currency", r.target_currency.unwrap_or(c.currency));
-        p.set("target_language", r.target_language.unwrap_or(c.language));
-        p.product_fields(&r.fields);
-        p.opt(
-            "tracking_id",
-            r.tracking_id.as_deref().or(c.tracking_id.as_deref()),
+        p.product_options(
+            c,
+            r.target_currency,
+            r.target_language,
+            &r.fields,
+            r.tracking_id.as_deref(),
         );
         let Some(result) = self.call(methods::SMART_MATCH, p).await? else {
             return Ok(SmartMatchResponse::default());
@@ -433,12 +450,12 @@ impl AliExpressClient {
         p.opt("promotion_start_time", r.promotion_start_time.as_deref());
         p.opt("promotion_end_time", r.promotion_end_time.as_deref());
         p.opt("country", r.country);
-        p.set("target_currency", r.target_currency.unwrap_or(c.currency));
-        p.set("target_language", r.target_language.unwrap_or(c.language));
-        p.product_fields(&r.fields);
-        p.opt(
-            "tracking_id",
-            r.tracking_id.as_deref().or(c.tracking_id.as_deref()),
+        p.product_options(
+            c,
+            r.target_currency,
+            r.target_language,
+            &r.fields,
+            r.tracking_id.as_deref(),
         );
         let Some(result) = self.call(methods::FEATURED_PROMO_PRODUCTS_GET, p).await? else {
             return Ok(FeaturedPromoProductsResponse {
