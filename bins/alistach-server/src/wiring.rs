@@ -172,7 +172,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
         rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
         admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
-        upstream_max_qps = if config.mode == ApiMode::Real { config.max_qps } else { 0 },
+        upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
         metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
         startup_ms = started.elapsed().as_millis() as u64,
         "listening on http://{addr}"

@@ -38,7 +38,7 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, mode = %app.mode(), "listening");
+        tracing::debug!(%addr, mode = %app.mode(), "accepting connections");
     }
 
     let slots = Arc::new(tokio::sync::Semaphore::new(
