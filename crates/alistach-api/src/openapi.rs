@@ -411,7 +411,7 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
             "version": opts.version,
             "license": { "name": "MIT", "identifier": "MIT" }
         },
-        "servers": [ { "url": opts.server_url() } ],
+        "servers": servers(profile, opts),
         "paths": paths,
         "components": components,
     });
@@ -765,5 +765,18 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         }
         Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
         _ => {}
+    }
+}
+
+/// The GPT document names exactly one server, the public https origin (GPT Actions require
+/// it). The full document also offers the origin it was fetched from, so "try it" on `/docs`
+/// works against a local run too.
+fn servers(profile: Profile, opts: &OpenApiOptions) -> Value {
+    match profile {
+        Profile::Gpt => json!([{ "url": opts.server_url() }]),
+        Profile::Full => json!([
+            { "url": opts.server_url(), "description": "public origin" },
+            { "url": "/", "description": "the server this document came from" }
+        ]),
     }
 }
