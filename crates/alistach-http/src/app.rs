@@ -248,7 +248,7 @@ impl App {
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
             let client = match key_name {
                 Some(name) => format!("key:{name}"),
-                None => format!("ip:{}", self.client_ip(peer, req.headers())),
+                None => self.client_ip(peer, req.headers()),
             };
             let decision = limiter.check(&client).await;
             *limit = Some((decision, client));
@@ -329,11 +329,17 @@ impl App {
     /// in which case the right-most address of `X-Forwarded-For` that is not itself a trusted
     /// proxy. A forged header from anyone else changes nothing.
     fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+        use std::fmt::Write as _;
+        let tagged = |ip: IpAddr| {
+            let mut key = String::with_capacity(42);
+            let _ = write!(key, "ip:{ip}");
+            key
+        };
         let Some(peer) = peer else {
-            return "unknown".to_owned();
+            return "ip:unknown".to_owned();
         };
         if !self.config.trusted_proxies.contains(&peer) {
-            return peer.to_string();
+            return tagged(peer);
         }
         let forwarded: Vec<IpAddr> = headers
             .get_all("x-forwarded-for")
@@ -342,13 +348,14 @@ impl App {
             .flat_map(|v| v.split(','))
             .filter_map(|a| a.trim().parse().ok())
             .collect();
-        forwarded
-            .iter()
-            .rev()
-            .find(|a| !self.config.trusted_proxies.contains(a))
-            .copied()
-            .unwrap_or(peer)
-            .to_string()
+        tagged(
+            forwarded
+                .iter()
+                .rev()
+                .find(|a| !self.config.trusted_proxies.contains(a))
+                .copied()
+                .unwrap_or(peer),
+        )
     }
 
     fn allowed_origin<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {

@@ -83,12 +83,18 @@ pub struct RateLimitError(pub String);
 /// One GCRA step for all `quotas` at time `now_us`, given each quota's stored theoretical
 /// arrival time (0 when unknown). Returns the decision and, when allowed, the new arrival times.
 pub fn gcra_step(quotas: &[Quota], tats: &[u64], now_us: u64) -> (Decision, Option<Vec<u64>>) {
+    let mut new_tats = tats.to_vec();
+    let decision = gcra_apply(quotas, &mut new_tats, now_us);
+    (decision, decision.allowed.then_some(new_tats))
+}
+
+/// [`gcra_step`] in place: `tats` (one per quota) are advanced only when the request is allowed.
+pub fn gcra_apply(quotas: &[Quota], tats: &mut [u64], now_us: u64) -> Decision {
     let mut allowed = true;
     let mut retry_us = 0u64;
-    let mut new_tats = Vec::with_capacity(quotas.len());
     // The quota with the fewest requests left decides the headers.
     let mut tightest: Option<(u32, Quota, u64)> = None;
-    for (q, &stored) in quotas.iter().zip(tats) {
+    for (q, &stored) in quotas.iter().zip(tats.iter()) {
         let interval = q.emission_interval_us();
         let tat = stored.max(now_us);
         let new_tat = tat + interval;
@@ -103,7 +109,6 @@ pub fn gcra_step(quotas: &[Quota], tats: &[u64], now_us: u64) -> (Decision, Opti
         } else {
             ((q.period_us().saturating_sub(used_after)) / interval).min(u64::from(q.count)) as u32
         };
-        new_tats.push(new_tat);
         let reset = if allow_at > now_us {
             tat.saturating_sub(now_us)
         } else {
@@ -113,8 +118,13 @@ pub fn gcra_step(quotas: &[Quota], tats: &[u64], now_us: u64) -> (Decision, Opti
             tightest = Some((remaining, *q, reset));
         }
     }
+    if allowed {
+        for (q, tat) in quotas.iter().zip(tats.iter_mut()) {
+            *tat = (*tat).max(now_us) + q.emission_interval_us();
+        }
+    }
     let (remaining, q, reset_us) = tightest.unwrap_or((u32::MAX, Quota::per_second(u32::MAX), 0));
-    let decision = Decision {
+    Decision {
         allowed,
         limit: q.count,
         window_secs: q.period.as_secs().max(1),
@@ -125,8 +135,7 @@ pub fn gcra_step(quotas: &[Quota], tats: &[u64], now_us: u64) -> (Decision, Opti
         } else {
             Some(Duration::from_micros(retry_us))
         },
-    };
-    (decision, if allowed { Some(new_tats) } else { None })
+    }
 }
 
 /// The clock the memory store reads (injected for tests).
@@ -202,11 +211,7 @@ impl MemoryRateLimitStore {
         }
         // Existing clients are updated in place: no allocation on the hot path.
         if let Some(tats) = state.get_mut(key).filter(|t| t.len() == quotas.len()) {
-            let (decision, new) = gcra_step(quotas, tats, now);
-            if let Some(new) = new {
-                tats.copy_from_slice(&new);
-            }
-            return decision;
+            return gcra_apply(quotas, tats, now);
         }
         let (decision, new) = gcra_step(quotas, &vec![0; quotas.len()], now);
         if let Some(new) = new {
