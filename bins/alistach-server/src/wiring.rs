@@ -39,6 +39,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             client.currency = config.currency;
             client.language = config.language;
             client.request_timeout = config.upstream_timeout;
+            // Retries spend the same budget: every HTTP attempt is paced, not just each call.
+            client.max_attempts_per_second = Some(config.max_qps);
             let client: Arc<dyn AffiliateApi> = Arc::new(
                 AliExpressClient::new(client).context("cannot build the AliExpress client")?,
             );

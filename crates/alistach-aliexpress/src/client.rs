@@ -82,6 +82,8 @@ struct Inner {
     config: ClientConfig,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
+    /// When the next attempt may leave (with `max_attempts_per_second`).
+    next_slot: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl fmt::Debug for AliExpressClient {
@@ -177,6 +179,7 @@ impl AliExpressClient {
                 config,
                 http,
                 clock,
+                next_slot: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -522,8 +525,19 @@ impl AliExpressClient {
             let attempt_started = Instant::now();
             let outcome = if timeout.is_zero() {
                 Err(UpstreamError::Timeout)
+            } else if !self.pace(deadline).await {
+                // No slot before the deadline: the app key's budget is spent for now.
+                let cause = previous.take().unwrap_or(UpstreamError::RateLimited {
+                    retry_after: None,
+                    code: "LocalQuota".into(),
+                    message: "the outbound attempt budget (max_attempts_per_second) is spent"
+                        .into(),
+                });
+                return Err(cause);
             } else {
-                self.attempt(method, &params.0, timeout).await
+                // Pacing may have waited: what is left of the deadline bounds the attempt.
+                let left = deadline.saturating_duration_since(Instant::now());
+                self.attempt(method, &params.0, timeout.min(left)).await
             };
             let latency_ms = attempt_started.elapsed().as_millis() as u64;
             let error = match outcome {
@@ -587,6 +601,31 @@ impl AliExpressClient {
             tokio::time::sleep(wait).await;
             previous = Some(error);
         }
+    }
+
+    /// Waits for this attempt's slot under `max_attempts_per_second`; false when the slot would
+    /// come after `deadline` (nothing is reserved then).
+    async fn pace(&self, deadline: Instant) -> bool {
+        let Some(rate) = self.inner.config.max_attempts_per_second else {
+            return true;
+        };
+        let interval = Duration::from_secs(1) / rate.max(1);
+        let now = tokio::time::Instant::now();
+        let slot = {
+            let mut next = self
+                .inner
+                .next_slot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let slot = next.map_or(now, |n| n.max(now));
+            if slot >= deadline {
+                return false;
+            }
+            *next = Some(slot + interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        true
     }
 
     async fn attempt(
