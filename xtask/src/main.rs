@@ -2,6 +2,8 @@
 //! documents, and the benchmark program.
 
 mod bench;
+#[cfg(test)]
+mod tidy;
 
 use std::fs;
 use std::path::{Path, PathBuf};
