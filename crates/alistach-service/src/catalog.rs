@@ -162,17 +162,7 @@ impl Catalog {
         query: &SearchQuery,
         read: ReadMode,
     ) -> Result<Served<ProductPage>, ServiceError> {
-        // The keywords-or-category rule is for searches; every other platform limit still applies.
-        let mut probe = query.clone();
-        if probe.category_ids.is_empty()
-            && probe
-                .keywords
-                .as_deref()
-                .is_none_or(|k| k.trim().is_empty())
-        {
-            probe.keywords = Some("hot".into());
-        }
-        probe.validate()?;
+        validate_hot(query)?;
         let key = keys::search_key(CacheKind::Hot, self.mode, query)?;
         let (api, q) = (self.api.clone(), query.normalized());
         self.cached(CacheKind::Hot, key, read, move || async move {
@@ -291,7 +281,10 @@ impl Catalog {
         let key = keys::rendered_search_key(CacheKind::Products, self.mode, format, &q)?;
         let api = self.api.clone();
         self.cached_bytes(CacheKind::Products, key, read, move || async move {
-            api.search_products(&q).await.map(render)
+            api.search_products(&q)
+                .await
+                .map(render)
+                .map_err(ServiceError::from)
         })
         .await
     }
@@ -312,7 +305,10 @@ impl Catalog {
         let key = keys::rendered_search_key(CacheKind::Hot, self.mode, format, &q)?;
         let api = self.api.clone();
         self.cached_bytes(CacheKind::Hot, key, read, move || async move {
-            api.hot_products(&q).await.map(render)
+            api.hot_products(&q)
+                .await
+                .map(render)
+                .map_err(ServiceError::from)
         })
         .await
     }
@@ -330,7 +326,10 @@ impl Catalog {
         let key = keys::rendered_categories_key(self.mode, format);
         let api = self.api.clone();
         self.cached_bytes(CacheKind::Categories, key, read, move || async move {
-            api.categories().await.map(render)
+            api.categories()
+                .await
+                .map(render)
+                .map_err(ServiceError::from)
         })
         .await
     }
@@ -344,12 +343,13 @@ impl Catalog {
     ) -> Result<Served<Bytes>, ServiceError>
     where
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Bytes, UpstreamError>> + Send + 'static,
+        Fut: Future<Output = Result<Bytes, ServiceError>> + Send + 'static,
     {
         let policy = self.policy(kind);
         let lookup = self
             .layer
             .get_or_fetch(&key, &policy, read, move || async move {
+                // Empty answers are answers: caching them spares the upstream repeated misses.
                 Ok::<_, ServiceError>(Fetched {
                     value: fetch().await?,
                     cacheable: true,
@@ -365,6 +365,7 @@ impl Catalog {
         })
     }
 
+    /// Cache-aside for domain values: stored as their JSON, decoded on the way out.
     async fn cached<T, F, Fut>(
         &self,
         kind: CacheKind,
@@ -377,29 +378,15 @@ impl Catalog {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, UpstreamError>> + Send + 'static,
     {
-        let policy = self.policy(kind);
-        let lookup = self
-            .layer
-            .get_or_fetch(&key, &policy, read, move || async move {
+        let codec = |e: serde_json::Error| ServiceError::Codec(e.to_string());
+        let served = self
+            .cached_bytes(kind, key, read, move || async move {
                 let value = fetch().await?;
-                let bytes =
-                    serde_json::to_vec(&value).map_err(|e| ServiceError::Codec(e.to_string()))?;
-                // Empty answers are answers: caching them spares the upstream repeated misses.
-                Ok::<_, ServiceError>(Fetched {
-                    value: Bytes::from(bytes),
-                    cacheable: true,
-                })
+                serde_json::to_vec(&value).map(Bytes::from).map_err(codec)
             })
             .await?;
-        let value = serde_json::from_slice(&lookup.value)
-            .map_err(|e| ServiceError::Codec(e.to_string()))?;
-        Ok(Served {
-            value,
-            status: lookup.status,
-            age: lookup.age,
-            ttl_remaining: lookup.ttl_remaining,
-            stale: lookup.status == CacheStatus::Stale,
-        })
+        let value = serde_json::from_slice(&served.value).map_err(codec)?;
+        Ok(served.map(|_| value))
     }
 }
 
