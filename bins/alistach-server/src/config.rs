@@ -539,39 +539,28 @@ impl Config {
                 }
             }
         }
-        let debug = match value(&args.debug, &file.debug).map(|v| v.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => {
-                errors.push(format!("DEBUG must be true or false, not {v:?}"));
-                false
+        let mut flag = |name: &str, raw: Option<String>, default: bool| -> bool {
+            match raw.map(|v| v.trim().to_ascii_lowercase()) {
+                None => default,
+                Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
+                Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
+                Some(v) => {
+                    errors.push(format!("{name} must be true or false, not {v:?}"));
+                    default
+                }
             }
         };
-        let rate_limit_enabled = match value(&args.rate_limit_enabled, &file.rate_limit_enabled)
-            .map(|v| v.trim().to_ascii_lowercase())
-        {
-            None => true,
-            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => {
-                errors.push(format!(
-                    "RATE_LIMIT_ENABLED must be true or false, not {v:?}"
-                ));
-                true
-            }
-        };
-        let metrics_public = match value(&args.metrics_public, &file.metrics_public)
-            .map(|v| v.trim().to_ascii_lowercase())
-        {
-            None => false,
-            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => {
-                errors.push(format!("METRICS_PUBLIC must be true or false, not {v:?}"));
-                false
-            }
-        };
+        let debug = flag("DEBUG", value(&args.debug, &file.debug), false);
+        let rate_limit_enabled = flag(
+            "RATE_LIMIT_ENABLED",
+            value(&args.rate_limit_enabled, &file.rate_limit_enabled),
+            true,
+        );
+        let metrics_public = flag(
+            "METRICS_PUBLIC",
+            value(&args.metrics_public, &file.metrics_public),
+            false,
+        );
         let mut trusted_proxies = Vec::new();
         for item in text(&args.trusted_proxies, &file.trusted_proxies)
             .unwrap_or_default()
