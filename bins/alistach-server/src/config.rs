@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use alistach_domain::{ApiMode, Currency, Language};
-use alistach_policy::{Credentials, MockModeSetting, detect_mode};
+use alistach_policy::{Credentials, MockModeSetting, TrustedProxies, detect_mode};
 use clap::Parser;
 use serde::Deserialize;
 
@@ -59,6 +59,27 @@ pub struct Args {
     /// Seconds a client may take to send a request head; idle keep-alive connections close after it too.
     #[arg(long, env = "HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<String>,
+    /// Seconds a request body may go without data arriving (408 after it).
+    #[arg(long, env = "BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<String>,
+    /// Seconds a response write may make no progress before the connection is closed.
+    #[arg(long, env = "RESPONSE_WRITE_TIMEOUT")]
+    pub response_write_timeout: Option<String>,
+    /// Seconds from request head to answer, body included (408 while reading it, 504 after).
+    #[arg(long, env = "REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Most client connections open at once.
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
+    /// Most connections open at once from one client address (trusted proxies are exempt).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<String>,
+    /// IPv6 clients count as one client per network of this prefix length.
+    #[arg(long, env = "IPV6_CLIENT_PREFIX")]
+    pub ipv6_client_prefix: Option<String>,
+    /// Failed key attempts allowed per client address and minute (429 after).
+    #[arg(long, env = "AUTH_FAILURES_PER_MINUTE")]
+    pub auth_failures_per_minute: Option<String>,
     /// auto (real when credentials are set), true (always mock) or false (credentials required).
     #[arg(long, env = "MOCK_MODE")]
     pub mock_mode: Option<String>,
@@ -151,6 +172,13 @@ pub struct FileConfig {
     api_url: Option<String>,
     upstream_timeout: Option<toml::Value>,
     header_read_timeout: Option<toml::Value>,
+    body_read_timeout: Option<toml::Value>,
+    response_write_timeout: Option<toml::Value>,
+    request_timeout: Option<toml::Value>,
+    max_connections: Option<toml::Value>,
+    max_connections_per_ip: Option<toml::Value>,
+    ipv6_client_prefix: Option<toml::Value>,
+    auth_failures_per_minute: Option<toml::Value>,
     max_qps: Option<toml::Value>,
     mock_mode: Option<toml::Value>,
     redis_url: Option<String>,
@@ -233,6 +261,13 @@ pub struct Config {
     pub api_url: String,
     pub upstream_timeout: Duration,
     pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub response_write_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub ipv6_client_prefix: u8,
+    pub auth_failures_per_minute: u32,
     pub max_qps: u32,
     pub redis_url: Option<Secret>,
     pub cache_ttl: Duration,
@@ -250,7 +285,7 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     pub api_keys: Vec<(String, Secret)>,
     pub rate_limit_enabled: bool,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: TrustedProxies,
     /// Per-key limits: (key name, per second, per minute).
     pub rate_limit_overrides: Vec<(String, u32, u32)>,
     pub max_requests_per_minute: u32,
@@ -338,10 +373,8 @@ impl Config {
 
         let api_url =
             text(&args.api_url, &file.api_url).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            errors.push(format!(
-                "ALIEXPRESS_API_URL must be an http(s) URL, not {api_url:?}"
-            ));
+        if let Err(e) = check_api_url(&api_url) {
+            errors.push(e);
         }
 
         let mut number = |name: &str,
@@ -383,6 +416,51 @@ impl Config {
             value(&args.header_read_timeout, &file.header_read_timeout),
             10,
             1..=300,
+        );
+        let body_read_timeout = number(
+            "BODY_READ_TIMEOUT",
+            value(&args.body_read_timeout, &file.body_read_timeout),
+            10,
+            1..=300,
+        );
+        let response_write_timeout = number(
+            "RESPONSE_WRITE_TIMEOUT",
+            value(&args.response_write_timeout, &file.response_write_timeout),
+            30,
+            1..=3600,
+        );
+        let request_timeout = number(
+            "REQUEST_TIMEOUT",
+            value(&args.request_timeout, &file.request_timeout),
+            30,
+            1..=3600,
+        );
+        let max_connections = number(
+            "MAX_CONNECTIONS",
+            value(&args.max_connections, &file.max_connections),
+            10_000,
+            1..=1_000_000,
+        );
+        let max_connections_per_ip = number(
+            "MAX_CONNECTIONS_PER_IP",
+            value(&args.max_connections_per_ip, &file.max_connections_per_ip),
+            1_000,
+            1..=1_000_000,
+        );
+        let ipv6_client_prefix = number(
+            "IPV6_CLIENT_PREFIX",
+            value(&args.ipv6_client_prefix, &file.ipv6_client_prefix),
+            64,
+            16..=128,
+        );
+        let auth_failures_per_minute = number(
+            "AUTH_FAILURES_PER_MINUTE",
+            value(
+                &args.auth_failures_per_minute,
+                &file.auth_failures_per_minute,
+            ),
+            10,
+            1..=100_000,
         );
         let cache_ttl = number(
             "CACHE_TTL",
@@ -561,20 +639,13 @@ impl Config {
             value(&args.metrics_public, &file.metrics_public),
             false,
         );
-        let mut trusted_proxies = Vec::new();
-        for item in text(&args.trusted_proxies, &file.trusted_proxies)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            match item.parse() {
-                Ok(ip) => trusted_proxies.push(ip),
-                Err(_) => errors.push(format!(
-                    "TRUSTED_PROXIES entry {item:?} is not an IP address"
-                )),
-            }
-        }
+        let trusted_proxies = TrustedProxies::parse_list(
+            &text(&args.trusted_proxies, &file.trusted_proxies).unwrap_or_default(),
+        )
+        .unwrap_or_else(|bad| {
+            errors.extend(bad.iter().map(|e| format!("TRUSTED_PROXIES entry {e}")));
+            TrustedProxies::none()
+        });
 
         let mut rate_limit_overrides = Vec::new();
         for (name, limits) in file.rate_limits.iter().flatten() {
@@ -614,7 +685,7 @@ impl Config {
         let environment =
             text(&args.environment, &file.environment).unwrap_or_else(|| "production".to_owned());
         let public_base_url = text(&args.public_base_url, &file.public_base_url)
-            .unwrap_or_else(|| "https://alistach.example.com".to_owned())
+            .unwrap_or_else(|| EXAMPLE_PUBLIC_BASE_URL.to_owned())
             .trim_end_matches('/')
             .to_owned();
         if !public_base_url.starts_with("https://") || public_base_url.len() <= "https://".len() {
@@ -639,6 +710,13 @@ impl Config {
             api_url,
             upstream_timeout: Duration::from_secs(upstream_timeout),
             header_read_timeout: Duration::from_secs(header_read_timeout),
+            body_read_timeout: Duration::from_secs(body_read_timeout),
+            response_write_timeout: Duration::from_secs(response_write_timeout),
+            request_timeout: Duration::from_secs(request_timeout),
+            max_connections: max_connections as usize,
+            max_connections_per_ip: max_connections_per_ip as usize,
+            ipv6_client_prefix: ipv6_client_prefix as u8,
+            auth_failures_per_minute: auth_failures_per_minute as u32,
             max_qps: max_qps as u32,
             redis_url: redis_url.map(Secret),
             cache_ttl: Duration::from_secs(cache_ttl),
@@ -698,6 +776,20 @@ impl Config {
                 "header_read_timeout_s = {}",
                 self.header_read_timeout.as_secs()
             ),
+            format!(
+                "timeouts_s = body read {}, response write {}, request {}",
+                self.body_read_timeout.as_secs(),
+                self.response_write_timeout.as_secs(),
+                self.request_timeout.as_secs()
+            ),
+            format!(
+                "connections = at most {} in all, {} per client address (IPv6 per /{})",
+                self.max_connections, self.max_connections_per_ip, self.ipv6_client_prefix
+            ),
+            format!(
+                "auth_failures_per_minute = {}",
+                self.auth_failures_per_minute
+            ),
             format!("max_qps = {}", self.max_qps),
             format!("redis_url = {}", set(&self.redis_url)),
             format!("cache_ttl_s = {}", self.cache_ttl.as_secs()),
@@ -740,14 +832,7 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
-            format!(
-                "trusted_proxies = {}",
-                self.trusted_proxies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            format!("trusted_proxies = {}", self.trusted_proxies),
             format!("max_requests_per_minute = {}", self.max_requests_per_minute),
             format!("max_requests_per_second = {}", self.max_requests_per_second),
             format!("log_level = {}", self.log_level),
@@ -758,6 +843,39 @@ impl Config {
         ];
         lines.join("\n")
     }
+}
+
+/// The example origin `PUBLIC_BASE_URL` defaults to; a deployment should set its own.
+pub const EXAMPLE_PUBLIC_BASE_URL: &str = "https://alistach.example.com";
+
+/// The gateway URL must be https, so signed calls (and the app key in them) never cross a
+/// network in the clear; plain http is allowed only to this machine (a local fake gateway).
+fn check_api_url(url: &str) -> Result<(), String> {
+    let refuse = || {
+        format!(
+            "ALIEXPRESS_API_URL must be an https URL (plain http only to a loopback address such as http://127.0.0.1:9999), not {url:?}"
+        )
+    };
+    if let Some(rest) = url.strip_prefix("https://") {
+        return if rest.is_empty() || rest.starts_with('/') {
+            Err(refuse())
+        } else {
+            Ok(())
+        };
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(refuse());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback());
+    if loopback { Ok(()) } else { Err(refuse()) }
 }
 
 fn is_client_name(name: &str) -> bool {
@@ -921,5 +1039,30 @@ mod tests {
         assert_eq!(c.mode, ApiMode::Real);
         let shown = format!("{}\n{:?}", c.redacted(), c);
         assert!(!shown.contains("topsecretvalue"), "{shown}");
+    }
+
+    #[test]
+    fn the_gateway_url_is_https_or_loopback() {
+        for ok in [
+            "https://api-sg.aliexpress.com/sync",
+            "http://127.0.0.1:9999/sync",
+            "http://localhost:8080",
+            "http://[::1]:9999/sync",
+            "http://127.1.2.3",
+        ] {
+            assert_eq!(check_api_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://api-sg.aliexpress.com/sync",
+            "http://10.0.0.1:9999",
+            "http://127.0.0.1.evil.example/sync",
+            "http://localhost.evil.example",
+            "ftp://x",
+            "https://",
+            "api-sg.aliexpress.com",
+        ] {
+            let e = check_api_url(bad).unwrap_err();
+            assert!(e.contains("ALIEXPRESS_API_URL"), "{bad}: {e}");
+        }
     }
 }

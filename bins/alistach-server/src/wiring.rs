@@ -133,21 +133,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         admin_key: config
             .admin_api_key
             .as_ref()
-            .map(|s| alistach_http::Secret::new(s.expose())),
+            .map(|s| alistach_http::ApiKey::new(s.expose())),
         api_keys: config
             .internal_api_key
             .iter()
-            .map(|s| alistach_http::Secret::named("internal", s.expose()))
+            .map(|s| alistach_http::ApiKey::named("internal", s.expose()))
             .chain(
                 config
                     .api_keys
                     .iter()
-                    .map(|(name, s)| alistach_http::Secret::named(name, s.expose())),
+                    .map(|(name, s)| alistach_http::ApiKey::named(name, s.expose())),
             )
             .collect(),
         rate_limiter,
         trusted_proxies: config.trusted_proxies.clone(),
         header_read_timeout: config.header_read_timeout,
+        body_read_timeout: config.body_read_timeout,
+        response_write_timeout: config.response_write_timeout,
+        request_timeout: config.request_timeout,
+        max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
+        ipv6_client_prefix: config.ipv6_client_prefix,
+        auth_failures_per_minute: config.auth_failures_per_minute,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: config.environment.clone(),
         debug: config.debug,
@@ -181,6 +188,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     if config.mode == ApiMode::Mock {
         tracing::info!("mock mode: responses come from the labelled mock catalog, not AliExpress");
+    }
+    if config.public_base_url == crate::config::EXAMPLE_PUBLIC_BASE_URL {
+        tracing::warn!(
+            public_base_url = %config.public_base_url,
+            "PUBLIC_BASE_URL is the example default: the OpenAPI documents advertise a host that is not yours, so a GPT Action imported from them will not reach this server; set PUBLIC_BASE_URL to your https origin"
+        );
     }
     alistach_http::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopped");

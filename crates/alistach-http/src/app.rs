@@ -1,20 +1,22 @@
 //! The application handle and the request pipeline: request id, routing, access control, CORS,
 //! panic isolation, error mapping, common headers and the request log line.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alistach_api::types::{FieldError, Problem, UpstreamCause};
 use alistach_api::{Access, OpenApiOptions, Profile, Route, RouteId, RouteMiss};
 use alistach_domain::ApiMode;
-use alistach_policy::{Decision, Quota};
+use alistach_policy::{AuthThrottle, Decision, Quota, client_key};
 use alistach_service::Catalog;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Body as HttpBody;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -22,6 +24,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::body::Body;
+use crate::config::{MAX_PRESENTED_KEY_BYTES, digest};
 use crate::metrics::Metrics;
 use crate::server::PeerAddr;
 use crate::{HttpConfig, HttpError};
@@ -56,6 +59,17 @@ pub struct App {
     pub(crate) started: Instant,
     /// `RateLimit-Policy` for clients on the default quotas, rendered once.
     default_policy: Option<HeaderValue>,
+    /// Every configured key by its SHA-256 digest: a presented key is hashed once and looked up.
+    keys: HashMap<[u8; 32], KeyGrant>,
+    /// Failed authentications per client address.
+    auth_throttle: AuthThrottle,
+}
+
+/// What a configured key gives access to.
+#[derive(Clone, Debug)]
+struct KeyGrant {
+    name: String,
+    admin: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -88,7 +102,30 @@ impl App {
             .rate_limiter
             .as_ref()
             .and_then(|l| policy_header(l.quotas()));
+        let mut keys = HashMap::new();
+        for k in &config.api_keys {
+            keys.insert(
+                k.digest(),
+                KeyGrant {
+                    name: k.name().to_owned(),
+                    admin: false,
+                },
+            );
+        }
+        if let Some(admin) = &config.admin_key {
+            // The admin key also opens the API routes, as the client "admin".
+            keys.insert(
+                admin.digest(),
+                KeyGrant {
+                    name: "admin".to_owned(),
+                    admin: true,
+                },
+            );
+        }
+        let auth_throttle = AuthThrottle::per_minute(config.auth_failures_per_minute);
         App {
+            keys,
+            auth_throttle,
             mode: catalog.mode(),
             openapi_full: render(Profile::Full),
             openapi_gpt: render(Profile::Gpt),
@@ -161,11 +198,18 @@ impl App {
                 })
             }
             Ok(route) => {
-                let fut = self
-                    .dispatch(route, req, started, peer, &mut limit)
-                    .instrument(span.clone());
+                let deadline =
+                    tokio::time::Instant::from_std(started) + self.config.request_timeout;
+                let fut = tokio::time::timeout_at(
+                    deadline,
+                    self.dispatch(route, req, started, deadline, peer, &mut limit),
+                )
+                .instrument(span.clone());
                 match CatchUnwind(Box::pin(fut)).await {
-                    Ok(result) => result,
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_elapsed)) => Err(HttpError::RequestTimeout {
+                        limit: self.config.request_timeout,
+                    }),
                     Err(panic) => {
                         let what = panic
                             .downcast_ref::<&str>()
@@ -192,18 +236,20 @@ impl App {
         let mut resp = match result {
             Ok(resp) => resp,
             Err(e) => {
+                let c = &self.metrics.connections;
+                match e {
+                    HttpError::BodyTimeout { .. } => c.body_timeouts.fetch_add(1, Relaxed),
+                    HttpError::RequestTimeout { .. } => c.request_timeouts.fetch_add(1, Relaxed),
+                    HttpError::AuthThrottled { .. } => c.auth_throttled.fetch_add(1, Relaxed),
+                    _ => 0,
+                };
                 if e.status().is_server_error() {
                     tracing::warn!(request_id = %request_id, method = %method, route = template, status = e.status().as_u16(), error = %e, "request failed");
                 }
                 self.problem(&e, &request_id, route.map(|r| r.path))
             }
         };
-        self.finish(
-            &mut resp,
-            &request_id,
-            origin.as_deref(),
-            route.map(|r| r.id),
-        );
+        self.finish(&mut resp, &request_id, origin.as_deref(), route);
         if let (Some((decision, client)), Some(limiter)) = (limit, &self.config.rate_limiter) {
             let quotas = limiter.quotas_for(&client);
             let policy = if std::ptr::eq(quotas, limiter.quotas()) {
@@ -231,6 +277,7 @@ impl App {
         route: &'static Route,
         req: Request<B>,
         started: Instant,
+        deadline: tokio::time::Instant,
         peer: Option<IpAddr>,
         limit: &mut Option<(Decision, String)>,
     ) -> Result<HttpResponse, HttpError>
@@ -244,11 +291,11 @@ impl App {
             RouteId::Metrics | RouteId::Status if self.config.metrics_public => Access::Public,
             _ => route.access,
         };
-        let key_name = self.authorize(access, req.headers())?;
+        let key_name = self.authorize(access, req.headers(), peer)?;
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
             let client = match key_name {
                 Some(name) => format!("key:{name}"),
-                None => self.client_ip(peer, req.headers()),
+                None => self.client_ip_key(peer, req.headers()),
             };
             let decision = limiter.check(&client).await;
             *limit = Some((decision, client));
@@ -270,6 +317,8 @@ impl App {
                 body,
                 parts.headers.get(header::CONTENT_LENGTH),
                 self.config.body_limit,
+                self.config.body_read_timeout,
+                deadline,
             )
             .await?
         } else {
@@ -279,83 +328,89 @@ impl App {
     }
 
     /// Checks the key the route needs; returns the name of the API key presented, if any.
-    fn authorize(&self, access: Access, headers: &HeaderMap) -> Result<Option<&str>, HttpError> {
-        match access {
-            Access::Public => Ok(None),
-            Access::Admin => {
-                let Some(admin) = &self.config.admin_key else {
-                    return Err(HttpError::Forbidden(
-                        "admin endpoints are disabled: set ADMIN_API_KEY",
-                    ));
-                };
-                match presented_key(headers, X_ADMIN_KEY) {
-                    None => Err(HttpError::Unauthorized(
-                        "this endpoint needs the admin key (x-admin-key or Bearer)",
-                    )),
-                    Some(k) if admin.matches(k) => Ok(Some("admin")),
-                    Some(k) if self.config.api_keys.iter().any(|s| s.matches(k)) => {
-                        Err(HttpError::Forbidden(
-                            "this API key does not give access to admin endpoints",
-                        ))
-                    }
-                    Some(_) => Err(HttpError::Unauthorized("the admin key is not valid")),
-                }
+    ///
+    /// A presented key is refused unhashed when it is too long, hashed once and looked up by
+    /// digest otherwise; an address that keeps presenting wrong keys is refused (429) without
+    /// its keys being checked until its budget refills.
+    fn authorize(
+        &self,
+        access: Access,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<&str>, HttpError> {
+        let admin_route = match access {
+            Access::Public => return Ok(None),
+            Access::Api if self.config.api_keys.is_empty() => return Ok(None),
+            Access::Api => false,
+            Access::Admin if self.config.admin_key.is_none() => {
+                return Err(HttpError::Forbidden(
+                    "admin endpoints are disabled: set ADMIN_API_KEY",
+                ));
             }
-            Access::Api if self.config.api_keys.is_empty() => Ok(None),
-            Access::Api => {
-                let admin = self.config.admin_key.as_ref();
-                match presented_key(headers, X_INTERNAL_KEY) {
-                    None => Err(HttpError::Unauthorized(
-                        "this endpoint needs an API key (Bearer or x-internal-key)",
-                    )),
-                    Some(k) => {
-                        // Every key is checked, so timing does not tell which one (if any) was close.
-                        let mut found = None;
-                        for s in self.config.api_keys.iter().chain(admin) {
-                            if s.matches(k) && found.is_none() {
-                                found = Some(s.name());
-                            }
-                        }
-                        found
-                            .map(Some)
-                            .ok_or(HttpError::Unauthorized("the API key is not valid"))
-                    }
-                }
+            Access::Admin => true,
+        };
+        let presented = presented_key(
+            headers,
+            if admin_route {
+                X_ADMIN_KEY
+            } else {
+                X_INTERNAL_KEY
+            },
+        );
+        let Some(presented) = presented else {
+            return Err(HttpError::Unauthorized(if admin_route {
+                "this endpoint needs the admin key (x-admin-key or Bearer)"
+            } else {
+                "this endpoint needs an API key (Bearer or x-internal-key)"
+            }));
+        };
+        let client = self.client_ip_key(peer, headers);
+        if let Some(retry_after) = self.auth_throttle.blocked(&client) {
+            return Err(HttpError::AuthThrottled { retry_after });
+        }
+        if presented.len() > MAX_PRESENTED_KEY_BYTES {
+            self.auth_throttle.failed(&client);
+            return Err(HttpError::Unauthorized(
+                "the presented key is longer than 256 bytes; no key is that long",
+            ));
+        }
+        match self.keys.get(&digest(presented)) {
+            Some(grant) if grant.admin || !admin_route => Ok(Some(grant.name.as_str())),
+            Some(_) => Err(HttpError::Forbidden(
+                "this API key does not give access to admin endpoints",
+            )),
+            None => {
+                self.auth_throttle.failed(&client);
+                Err(HttpError::Unauthorized(if admin_route {
+                    "the admin key is not valid"
+                } else {
+                    "the API key is not valid"
+                }))
             }
         }
     }
 
-    /// The client address for rate limiting: the TCP peer, unless the peer is a trusted proxy,
-    /// in which case the right-most address of `X-Forwarded-For` that is not itself a trusted
-    /// proxy. A forged header from anyone else changes nothing.
-    fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
-        use std::fmt::Write as _;
-        let tagged = |ip: IpAddr| {
-            let mut key = String::with_capacity(42);
-            let _ = write!(key, "ip:{ip}");
-            key
-        };
-        let Some(peer) = peer else {
-            return "ip:unknown".to_owned();
-        };
-        if !self.config.trusted_proxies.contains(&peer) {
-            return tagged(peer);
+    /// The client address: the TCP peer, unless the peer is a trusted proxy, in which case
+    /// what the proxy chain reports in `X-Forwarded-For` (see `TrustedProxies::client_ip`).
+    fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = peer?;
+        if self.config.trusted_proxies.is_empty() {
+            return Some(peer.to_canonical());
         }
-        let forwarded: Vec<IpAddr> = headers
+        // A value that is not text cannot be parsed, so it ends the walk like any bad entry.
+        let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
-            .collect();
-        tagged(
-            forwarded
-                .iter()
-                .rev()
-                .find(|a| !self.config.trusted_proxies.contains(a))
-                .copied()
-                .unwrap_or(peer),
-        )
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        Some(self.config.trusted_proxies.client_ip(peer, forwarded))
+    }
+
+    /// The rate-limit identity of the client address (IPv6 by network prefix).
+    fn client_ip_key(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+        match self.client_ip(peer, headers) {
+            Some(ip) => client_key(ip, self.config.ipv6_client_prefix),
+            None => "ip:unknown".to_owned(),
+        }
     }
 
     fn allowed_origin<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
@@ -420,7 +475,10 @@ impl App {
             .map(|(field, rule)| vec![FieldError::new(field, rule)]);
         p.upstream = e.upstream().map(|u| UpstreamCause {
             kind: u.kind().to_owned(),
-            code: u.code().map(str::to_owned),
+            code: u
+                .code()
+                .filter(|c| crate::error::is_platform_code(c))
+                .map(str::to_owned),
             retryable: u.is_retryable(),
         });
         let retry_after = e
@@ -435,7 +493,9 @@ impl App {
         match e {
             HttpError::MethodNotAllowed { allow, .. } => put(h, header::ALLOW, &allow.join(", ")),
             // The rest of the body was not read: the connection cannot carry another request.
-            HttpError::PayloadTooLarge { .. } | HttpError::BodyRead(_) => {
+            HttpError::PayloadTooLarge { .. }
+            | HttpError::BodyRead(_)
+            | HttpError::BodyTimeout { .. } => {
                 h.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             HttpError::Unauthorized(_) => {
@@ -454,9 +514,28 @@ impl App {
         resp: &mut HttpResponse,
         request_id: &str,
         origin: Option<&str>,
-        route: Option<RouteId>,
+        route: Option<&Route>,
     ) {
+        let keyed = route.is_some_and(|r| match r.access {
+            Access::Public => false,
+            Access::Api => !self.config.api_keys.is_empty(),
+            Access::Admin => true,
+        });
+        let route = route.map(|r| r.id);
         let h = resp.headers_mut();
+        // An answer that needed a key is for that client only: shared caches must not keep it.
+        if keyed {
+            match h.get(header::CACHE_CONTROL).map(HeaderValue::as_bytes) {
+                Some(b"no-store") => {}
+                Some(v) => {
+                    let v = format!("private, {}", String::from_utf8_lossy(v));
+                    put(h, header::CACHE_CONTROL, &v);
+                }
+                None => {
+                    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+                }
+            }
+        }
         put(h, X_REQUEST_ID, request_id);
         h.insert(X_MODE, HeaderValue::from_static(self.mode.as_str()));
         h.insert(
@@ -637,10 +716,14 @@ fn request_id(headers: &HeaderMap) -> String {
         .map_or_else(new_request_id, str::to_owned)
 }
 
+/// Reads a request body of at most `limit` bytes. Each chunk must arrive within `idle` of the
+/// previous one, and the whole body before `deadline` (the request's); otherwise 408.
 async fn read_body<B>(
     body: B,
     length: Option<&HeaderValue>,
     limit: usize,
+    idle: Duration,
+    deadline: tokio::time::Instant,
 ) -> Result<Bytes, HttpError>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
@@ -652,13 +735,37 @@ where
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(HttpError::PayloadTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(HttpError::PayloadTooLarge { limit })
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let wait_until = deadline.min(tokio::time::Instant::now() + idle);
+        let frame = match tokio::time::timeout_at(wait_until, body.frame()).await {
+            Err(_) => return Err(HttpError::BodyTimeout { limit: idle }),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(HttpError::BodyRead(e.into().to_string())),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        total += data.len();
+        if total > limit {
+            return Err(HttpError::PayloadTooLarge { limit });
         }
-        Err(e) => Err(HttpError::BodyRead(e.to_string())),
+        // The usual one-chunk body is kept as it is; only a split one is copied together.
+        match &first {
+            None if rest.is_empty() => first = Some(data),
+            _ => {
+                if let Some(f) = first.take() {
+                    rest.extend_from_slice(&f);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
     }
+    Ok(first.unwrap_or_else(|| Bytes::from(rest)))
 }
 
 /// Turns a panic inside the wrapped future into an `Err`, so one bad request cannot take down

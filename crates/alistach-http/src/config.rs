@@ -1,24 +1,27 @@
-//! The adapter's configuration, and the [`Secret`] newtype that keeps keys out of logs.
+//! The adapter's configuration, and the [`ApiKey`] type that keeps keys out of memory and logs.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alistach_policy::RateLimiter;
+use alistach_policy::{RateLimiter, TrustedProxies};
 
 use alistach_domain::{Currency, Language};
 use sha2::{Digest, Sha256};
 
-/// A secret value (an API key): `Debug` prints `***`, and comparisons run in constant time.
+/// The longest key a client may present; longer ones are refused before they are hashed.
+pub const MAX_PRESENTED_KEY_BYTES: usize = 256;
+
+/// A configured access key. Only its SHA-256 digest and its client name are kept; `Debug`
+/// shows the name, never the key.
 #[derive(Clone)]
-pub struct Secret {
+pub struct ApiKey {
     digest: [u8; 32],
     name: String,
 }
 
-impl Secret {
-    /// Wraps a configured key. Only its SHA-256 digest is kept.
+impl ApiKey {
+    /// Wraps a configured key under the client name `default`.
     pub fn new(value: &str) -> Self {
         Self::named("default", value)
     }
@@ -26,8 +29,8 @@ impl Secret {
     /// A key with a client name (from `API_KEYS=name:key,...`); the name identifies the client
     /// for rate limiting and logs.
     pub fn named(name: &str, value: &str) -> Self {
-        Secret {
-            digest: Sha256::digest(value.as_bytes()).into(),
+        ApiKey {
+            digest: digest(value),
             name: name.to_owned(),
         }
     }
@@ -37,21 +40,20 @@ impl Secret {
         &self.name
     }
 
-    /// True when `candidate` is this secret. Compares equal-length digests with an xor-fold,
-    /// so the time taken does not reveal how much of a guess was right.
-    pub fn matches(&self, candidate: &str) -> bool {
-        let other: [u8; 32] = Sha256::digest(candidate.as_bytes()).into();
+    /// The SHA-256 digest the key is looked up by.
+    pub(crate) fn digest(&self) -> [u8; 32] {
         self.digest
-            .iter()
-            .zip(other.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
     }
 }
 
-impl fmt::Debug for Secret {
+/// SHA-256 of a key: how keys are stored and looked up.
+pub(crate) fn digest(value: &str) -> [u8; 32] {
+    Sha256::digest(value.as_bytes()).into()
+}
+
+impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
+        write!(f, "ApiKey({}: ***)", self.name)
     }
 }
 
@@ -63,22 +65,37 @@ pub struct HttpConfig {
     /// Origins allowed by CORS, compared exactly.
     pub allowed_origins: Vec<String>,
     /// `ADMIN_API_KEY`; admin endpoints answer 403 without one.
-    pub admin_key: Option<Secret>,
+    pub admin_key: Option<ApiKey>,
     /// `INTERNAL_API_KEY` and friends; `/api/*` is open when empty.
-    pub api_keys: Vec<Secret>,
+    pub api_keys: Vec<ApiKey>,
     /// Per-client limits on the API routes; none when `None`.
     pub rate_limiter: Option<Arc<RateLimiter>>,
     /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); from anyone else the
     /// header is ignored, so it cannot be forged to dodge limits.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: TrustedProxies,
+    /// IPv6 clients are one client per network of this prefix length (64 by default).
+    pub ipv6_client_prefix: u8,
+    /// Failed authentications allowed per client address and minute; past it, 429.
+    pub auth_failures_per_minute: u32,
     /// Most connections served at once; further ones wait in the kernel's accept queue.
     pub max_connections: usize,
+    /// Most connections open at once from one client address (IPv6: one network, see
+    /// `ipv6_client_prefix`); further ones are answered 503 and closed.
+    pub max_connections_per_ip: usize,
     /// Most requests served on one keep-alive connection before it is closed.
     pub max_requests_per_connection: u32,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
     /// How long a client may take to send the request head.
     pub header_read_timeout: Duration,
+    /// How long a request body may go without a byte arriving (408 after it).
+    pub body_read_timeout: Duration,
+    /// How long a response write may make no progress (a client that stopped reading) before
+    /// the connection is closed.
+    pub response_write_timeout: Duration,
+    /// The most time from the request head to the answer, body read included (408 while the
+    /// body is still arriving, 504 after).
+    pub request_timeout: Duration,
     /// How long in-flight requests may run after shutdown starts.
     pub shutdown_grace: Duration,
     /// The service version reported everywhere.
@@ -119,6 +136,9 @@ impl Default for HttpConfig {
             api_keys: Vec::new(),
             body_limit: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            response_write_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
             version: env!("CARGO_PKG_VERSION").into(),
             environment: "development".into(),
@@ -133,8 +153,11 @@ impl Default for HttpConfig {
             max_memory_items: 1000,
             metrics_public: false,
             rate_limiter: None,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: TrustedProxies::none(),
+            ipv6_client_prefix: 64,
+            auth_failures_per_minute: 10,
             max_connections: 10_000,
+            max_connections_per_ip: 1_000,
             max_requests_per_connection: 10_000,
         }
     }
@@ -145,14 +168,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_match_exactly_and_never_print() {
-        let s = Secret::new("s3cret-key");
-        assert!(s.matches("s3cret-key"));
-        assert!(!s.matches("s3cret-kez"));
-        assert!(!s.matches(""));
-        assert_eq!(format!("{s:?}"), "***");
+    fn keys_keep_only_a_digest_and_never_print() {
+        let k = ApiKey::named("gpt", "s3cret-key");
+        assert_eq!(k.digest(), digest("s3cret-key"));
+        assert_ne!(k.digest(), digest("s3cret-kez"));
+        assert_eq!(k.name(), "gpt");
+        assert_eq!(format!("{k:?}"), "ApiKey(gpt: ***)");
         let cfg = HttpConfig {
-            admin_key: Some(s),
+            admin_key: Some(k),
             ..HttpConfig::default()
         };
         assert!(!format!("{cfg:?}").contains("s3cret"));

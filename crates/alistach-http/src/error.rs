@@ -58,7 +58,6 @@ pub enum HttpError {
     /// The application core failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
-    /// A bug (a panic, an encoding failure); details go to the log, not the client.
     /// The request target is longer than the limit.
     #[error("the request URL is longer than {limit} bytes")]
     UriTooLong {
@@ -81,6 +80,25 @@ pub enum HttpError {
         /// When a request would be admitted again.
         retry_after: Duration,
     },
+    /// Too many failed authentications from this client address.
+    #[error("too many failed authentication attempts from this address; retry in {} s", retry_after.as_secs().max(1))]
+    AuthThrottled {
+        /// When a key will be checked again.
+        retry_after: Duration,
+    },
+    /// The request body stopped arriving.
+    #[error("the request body was not received in time (no data for {} s, or past the request deadline)", limit.as_secs())]
+    BodyTimeout {
+        /// The inactivity limit.
+        limit: Duration,
+    },
+    /// The request did not complete within the total deadline.
+    #[error("the request did not complete within {} s (REQUEST_TIMEOUT)", limit.as_secs())]
+    RequestTimeout {
+        /// The deadline.
+        limit: Duration,
+    },
+    /// A bug (a panic, an encoding failure); details go to the log, not the client.
     #[error("internal error")]
     Internal,
 }
@@ -116,7 +134,11 @@ impl HttpError {
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            HttpError::RateLimited { .. } | HttpError::AuthThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            HttpError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            HttpError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             HttpError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             HttpError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             HttpError::Service(e) => match e {
@@ -142,6 +164,9 @@ impl HttpError {
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
             HttpError::RateLimited { .. } => ("rate-limited", "Too Many Requests"),
+            HttpError::AuthThrottled { .. } => ("auth-throttled", "Too Many Requests"),
+            HttpError::BodyTimeout { .. } => ("body-timeout", "Request Timeout"),
+            HttpError::RequestTimeout { .. } => ("request-timeout", "Gateway Timeout"),
             HttpError::UriTooLong { .. } => ("uri-too-long", "URI Too Long"),
             HttpError::HeadersTooLarge { .. } => {
                 ("headers-too-large", "Request Header Fields Too Large")
@@ -178,7 +203,8 @@ impl HttpError {
     /// How long the client should wait, when known.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            HttpError::RateLimited { retry_after, .. } => Some(*retry_after),
+            HttpError::RateLimited { retry_after, .. }
+            | HttpError::AuthThrottled { retry_after } => Some(*retry_after),
             _ => self.upstream().and_then(UpstreamError::retry_after),
         }
     }
@@ -193,9 +219,44 @@ impl HttpError {
                 "the cache backend is unavailable".to_owned()
             }
             HttpError::Service(ServiceError::Invalid(v)) => v.to_string(),
+            // The gateway's own words can name this server's outbound address, its app key or
+            // internals; clients get the kind and the platform code, the log gets the rest.
+            HttpError::Service(ServiceError::Upstream(u)) => upstream_detail(u),
             other => other.to_string(),
         }
     }
+}
+
+fn upstream_detail(e: &UpstreamError) -> String {
+    let what = match e {
+        UpstreamError::BadCredentials { .. } => {
+            "the AliExpress gateway rejected this service's app credentials"
+        }
+        UpstreamError::SignatureRejected { .. } => {
+            "the AliExpress gateway rejected this service's request signature"
+        }
+        UpstreamError::PermissionDenied { .. } => {
+            "this service's AliExpress app is not permitted to call this method"
+        }
+        UpstreamError::RateLimited { .. } => "the AliExpress gateway is rate limiting this service",
+        UpstreamError::InvalidRequest { .. } => "the AliExpress gateway refused the request",
+        UpstreamError::Timeout => "the AliExpress gateway did not answer in time",
+        UpstreamError::Unavailable { .. } => "the AliExpress gateway is unavailable",
+        UpstreamError::Malformed { .. } => "the AliExpress gateway sent an unreadable answer",
+    };
+    match e.code() {
+        Some(code) if is_platform_code(code) => format!("{what} ({code})"),
+        _ => what.to_owned(),
+    }
+}
+
+/// Platform codes are short identifiers (`ApiCallLimit`, `isp.temporary-unavailable`); anything
+/// else is not passed on.
+pub(crate) fn is_platform_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn upstream_status(e: &UpstreamError) -> StatusCode {

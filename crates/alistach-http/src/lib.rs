@@ -8,12 +8,13 @@ mod config;
 mod convert;
 mod error;
 mod handlers;
+mod io;
 mod metrics;
 mod server;
 
 pub use app::{App, HttpResponse};
 pub use body::Body;
-pub use config::{HttpConfig, Secret};
+pub use config::{ApiKey, HttpConfig, MAX_PRESENTED_KEY_BYTES};
 pub use error::HttpError;
-pub use metrics::{Metrics, RouteReport, RouteSnapshot};
+pub use metrics::{ConnectionStats, Metrics, RouteReport, RouteSnapshot};
 pub use server::serve;

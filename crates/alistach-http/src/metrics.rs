@@ -53,10 +53,110 @@ impl RouteCounters {
     }
 }
 
+/// Connection-level counters: what the accept loop and the timeouts did.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    open: AtomicU64,
+    accepted: AtomicU64,
+    /// Connections refused because their address was at `MAX_CONNECTIONS_PER_IP`.
+    pub(crate) refused_per_ip: AtomicU64,
+    /// Connections closed because the client stopped reading its answer.
+    pub(crate) write_timeouts: AtomicU64,
+    /// Requests answered 408 because the body stopped arriving.
+    pub(crate) body_timeouts: AtomicU64,
+    /// Requests answered 504 at `REQUEST_TIMEOUT`.
+    pub(crate) request_timeouts: AtomicU64,
+    /// Key attempts refused because the address failed too often.
+    pub(crate) auth_throttled: AtomicU64,
+}
+
+impl ConnectionStats {
+    pub(crate) fn opened(&self) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        family(
+            out,
+            "alistach_http_connections_open",
+            "gauge",
+            "Client connections open now.",
+        );
+        sample(out, "alistach_http_connections_open", &[], self.open());
+        family(
+            out,
+            "alistach_http_connections_total",
+            "counter",
+            "Client connections accepted and served.",
+        );
+        sample(
+            out,
+            "alistach_http_connections_total",
+            &[],
+            load(&self.accepted),
+        );
+        family(
+            out,
+            "alistach_http_connections_refused_total",
+            "counter",
+            "Client connections refused at once, by reason.",
+        );
+        sample(
+            out,
+            "alistach_http_connections_refused_total",
+            &[("reason", "per_ip_cap")],
+            load(&self.refused_per_ip),
+        );
+        family(
+            out,
+            "alistach_http_timeouts_total",
+            "counter",
+            "Requests or connections cut off by a timeout, by kind.",
+        );
+        for (kind, n) in [
+            ("response_write", &self.write_timeouts),
+            ("body_read", &self.body_timeouts),
+            ("request", &self.request_timeouts),
+        ] {
+            sample(
+                out,
+                "alistach_http_timeouts_total",
+                &[("kind", kind)],
+                load(n),
+            );
+        }
+        family(
+            out,
+            "alistach_auth_throttled_total",
+            "counter",
+            "Key attempts refused with 429 because the address failed too many times.",
+        );
+        sample(
+            out,
+            "alistach_auth_throttled_total",
+            &[],
+            load(&self.auth_throttled),
+        );
+    }
+}
+
 /// Counters for every route, plus requests that matched none.
 pub struct Metrics {
     routes: HashMap<RouteId, RouteCounters>,
     unmatched: RouteCounters,
+    /// Connection-level counters.
+    pub connections: ConnectionStats,
 }
 
 impl Default for Metrics {
@@ -67,6 +167,7 @@ impl Default for Metrics {
                 .map(|r| (r.id, RouteCounters::default()))
                 .collect(),
             unmatched: Default::default(),
+            connections: ConnectionStats::default(),
         }
     }
 }
@@ -176,6 +277,7 @@ impl Metrics {
                 &c.latency.snapshot(),
             );
         }
+        self.connections.render(out);
     }
 
     fn rows(&self) -> impl Iterator<Item = (&'static str, &'static str, &RouteCounters)> {

@@ -1,12 +1,14 @@
 //! The accept loop: http1 with keep-alive and a header read timeout, one task per connection,
-//! and graceful shutdown that lets in-flight requests finish within the grace period.
+//! connection caps (in all and per client address), a response-write timeout, and graceful
+//! shutdown that lets in-flight requests finish within the grace period.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -16,7 +18,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use alistach_policy::client_key;
+
 use crate::App;
+use crate::io::WriteTimeout;
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets in-flight
 /// requests finish within the configured grace period, and returns.
@@ -44,7 +49,9 @@ pub async fn serve(
     let slots = Arc::new(tokio::sync::Semaphore::new(
         app.config().max_connections.max(1),
     ));
+    let per_ip = Arc::new(PerIp::new(app.config().max_connections_per_ip));
     let per_connection = app.config().max_requests_per_connection.max(1);
+    let write_timeout = app.config().response_write_timeout;
 
     loop {
         // At the connection cap, stop accepting: further clients wait in the kernel's backlog
@@ -70,8 +77,36 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         while connections.try_join_next().is_some() {}
+        // One address may not take every slot. Trusted proxies carry everyone's traffic, so
+        // they are exempt; their clients are told apart (and limited) per request.
+        let ip_slot = if app.config().trusted_proxies.contains(peer.ip()) {
+            None
+        } else {
+            let key = client_key(peer.ip(), app.config().ipv6_client_prefix);
+            match per_ip.take(key) {
+                Some(slot) => Some(slot),
+                None => {
+                    app.metrics()
+                        .connections
+                        .refused_per_ip
+                        .fetch_add(1, Ordering::Relaxed);
+                    // Best effort, never waiting: the client learns why before the close.
+                    let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                    continue;
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
+        let stats = app.clone();
+        let io = WriteTimeout::new(stream, write_timeout).on_timeout(move || {
+            stats
+                .metrics()
+                .connections
+                .write_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+        });
         let app = app.clone();
+        let open = OpenConnection::new(app.clone());
         let served = Arc::new(AtomicU32::new(0));
         let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
@@ -90,11 +125,13 @@ pub async fn serve(
                 Ok::<_, Infallible>(resp)
             }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
         connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(open);
+            drop(ip_slot);
             drop(permit);
         });
     }
@@ -113,6 +150,72 @@ pub async fn serve(
 
 /// The largest request head read (hyper's minimum is 8 KiB).
 const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// What a client over its per-address connection cap gets before the connection is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 160\r\n\r\n{\"type\":\"https://alistach.dev/problems/too-many-connections\",\"title\":\"Too Many Connections\",\"status\":503,\"detail\":\"too many open connections from this address\"}";
+
+/// Open connections per client address, against a cap.
+struct PerIp {
+    max: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl PerIp {
+    fn new(max: usize) -> Self {
+        PerIp {
+            max: max.max(1),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A slot for one more connection from `key`, unless it is at the cap.
+    fn take(self: &Arc<Self>, key: String) -> Option<IpSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(key.clone()).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            owner: self.clone(),
+            key,
+        })
+    }
+}
+
+/// One connection's place in [`PerIp`]; given back on drop.
+struct IpSlot {
+    owner: Arc<PerIp>,
+    key: String,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self.owner.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Counts a connection as open for as long as it lives.
+struct OpenConnection(Arc<App>);
+
+impl OpenConnection {
+    fn new(app: Arc<App>) -> Self {
+        app.metrics().connections.opened();
+        OpenConnection(app)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.metrics().connections.closed();
+    }
+}
 
 /// The TCP peer of a request, put into its extensions by the accept loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

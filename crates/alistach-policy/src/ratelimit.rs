@@ -194,6 +194,17 @@ impl MemoryRateLimitStore {
         self.len() == 0
     }
 
+    /// The decision a check would give now, without counting anything.
+    pub fn peek_now(&self, key: &str, quotas: &[Quota]) -> Decision {
+        let now = self.clock.now_us();
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tats = match state.get(key).filter(|t| t.len() == quotas.len()) {
+            Some(t) => t.clone(),
+            None => vec![0; quotas.len()],
+        };
+        gcra_apply(quotas, &mut tats, now)
+    }
+
     /// The decision, synchronously.
     pub fn check_now(&self, key: &str, quotas: &[Quota]) -> Decision {
         let now = self.clock.now_us();

@@ -1,6 +1,6 @@
 //! Admin endpoints and the API key: who may call what.
 
-use alistach_http::{HttpConfig, Secret};
+use alistach_http::{ApiKey, HttpConfig};
 
 use crate::support::{Answer, TestServer, admin_config};
 
@@ -179,7 +179,7 @@ async fn admin_key_matrix() {
 #[tokio::test]
 async fn the_internal_key_guards_the_api_when_configured() {
     let config = HttpConfig {
-        api_keys: vec![Secret::new("internal-key")],
+        api_keys: vec![ApiKey::new("internal-key")],
         ..admin_config()
     };
     let s = TestServer::start(config).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
 use alistach_domain::{ApiMode, UpstreamError};
-use alistach_http::{App, HttpConfig, Secret, serve};
+use alistach_http::{ApiKey, App, HttpConfig, serve};
 use alistach_policy::{Quota, RateLimiter};
 use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi};
 use serde_json::Value;
@@ -110,7 +110,7 @@ impl Guarded {
 
 fn config() -> HttpConfig {
     HttpConfig {
-        admin_key: Some(Secret::new(ADMIN)),
+        admin_key: Some(ApiKey::new(ADMIN)),
         rate_limiter: Some(Arc::new(RateLimiter::new(
             vec![Quota::per_minute(10_000)],
             None,
@@ -311,7 +311,7 @@ async fn status_figures_agree_with_what_was_done() {
 #[tokio::test]
 async fn metrics_and_status_are_restricted_unless_metrics_public() {
     let keyed = |public: bool| HttpConfig {
-        api_keys: vec![Secret::named("gpt", "api-key-0123456789")],
+        api_keys: vec![ApiKey::named("gpt", "api-key-0123456789")],
         metrics_public: public,
         ..config()
     };

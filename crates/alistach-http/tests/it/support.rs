@@ -301,7 +301,7 @@ impl Answer {
 
 pub fn admin_config() -> HttpConfig {
     HttpConfig {
-        admin_key: Some(alistach_http::Secret::new("admin-secret")),
+        admin_key: Some(alistach_http::ApiKey::new("admin-secret")),
         ..HttpConfig::default()
     }
 }
