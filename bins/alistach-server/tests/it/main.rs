@@ -2,6 +2,7 @@
 
 mod compat;
 mod config;
+mod hardening;
 mod mock_mode;
 mod observability;
 mod policy;
