@@ -58,10 +58,8 @@ async fn trickler(addr: SocketAddr, trickle: bool) -> Option<u16> {
     let mut buf = vec![0u8; 4096];
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
-        if trickle {
-            if s.write_all(b" ").await.is_err() {
-                break;
-            }
+        if trickle && s.write_all(b" ").await.is_err() {
+            break;
         }
         match tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => {
