@@ -65,6 +65,15 @@ pub struct Args {
     /// Redis URL for the shared cache tier (memory only when unset).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// First segment of every Redis key: deployments sharing a Redis each take their own.
+    #[arg(long, env = "REDIS_NAMESPACE")]
+    pub redis_namespace: Option<String>,
+    /// Longest (seconds) a Redis entry is kept past its freshness for stale serving.
+    #[arg(long, env = "REDIS_STALE_MAX")]
+    pub redis_stale_max: Option<String>,
+    /// Redis URL for the shared rate limits (default: REDIS_URL).
+    #[arg(long, env = "RATE_LIMIT_REDIS_URL", hide_env_values = true)]
+    pub rate_limit_redis_url: Option<String>,
     /// Search cache time-to-live in seconds.
     #[arg(long, env = "CACHE_TTL")]
     pub cache_ttl: Option<String>,
@@ -154,6 +163,9 @@ pub struct FileConfig {
     max_qps: Option<toml::Value>,
     mock_mode: Option<toml::Value>,
     redis_url: Option<String>,
+    redis_namespace: Option<String>,
+    redis_stale_max: Option<toml::Value>,
+    rate_limit_redis_url: Option<String>,
     cache_ttl: Option<toml::Value>,
     cache_ttl_categories: Option<toml::Value>,
     cache_ttl_links: Option<toml::Value>,
@@ -235,6 +247,12 @@ pub struct Config {
     pub header_read_timeout: Duration,
     pub max_qps: u32,
     pub redis_url: Option<Secret>,
+    /// First segment of every Redis key (cache and rate limits).
+    pub redis_namespace: String,
+    /// Longest a Redis entry outlives its freshness.
+    pub redis_stale_max: Duration,
+    /// Where the shared rate limits live: `RATE_LIMIT_REDIS_URL`, else `REDIS_URL`.
+    pub rate_limit_redis_url: Option<Secret>,
     pub cache_ttl: Duration,
     pub cache_ttl_categories: Duration,
     pub cache_ttl_links: Duration,
@@ -452,6 +470,12 @@ impl Config {
             1..=100_000,
         );
 
+        let redis_stale_max = number(
+            "REDIS_STALE_MAX",
+            value(&args.redis_stale_max, &file.redis_stale_max),
+            alistach_redis::DEFAULT_STALE_MAX.as_secs(),
+            0..=30 * 86_400,
+        );
         let redis_url = text(&args.redis_url, &file.redis_url);
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://")
@@ -460,6 +484,24 @@ impl Config {
         {
             errors.push("REDIS_URL must start with redis://, rediss:// or unix://".to_owned());
         }
+        let redis_namespace = text(&args.redis_namespace, &file.redis_namespace)
+            .unwrap_or_else(|| alistach_redis::DEFAULT_NAMESPACE.to_owned());
+        if !alistach_redis::valid_namespace(&redis_namespace) {
+            errors.push(format!(
+                "REDIS_NAMESPACE must be 1 to 64 letters, digits, '_', '-' or '.', not {redis_namespace:?}"
+            ));
+        }
+        let rate_limit_redis_url = text(&args.rate_limit_redis_url, &file.rate_limit_redis_url);
+        if let Some(url) = &rate_limit_redis_url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+        {
+            errors.push(
+                "RATE_LIMIT_REDIS_URL must start with redis://, rediss:// or unix://".to_owned(),
+            );
+        }
+        let rate_limit_redis_url = rate_limit_redis_url.or_else(|| redis_url.clone());
 
         let secret =
             |a: &Option<String>, f: &Option<String>, name: &str, errors: &mut Vec<String>| {
@@ -641,6 +683,9 @@ impl Config {
             header_read_timeout: Duration::from_secs(header_read_timeout),
             max_qps: max_qps as u32,
             redis_url: redis_url.map(Secret),
+            redis_namespace,
+            redis_stale_max: Duration::from_secs(redis_stale_max),
+            rate_limit_redis_url: rate_limit_redis_url.map(Secret),
             cache_ttl: Duration::from_secs(cache_ttl),
             cache_ttl_categories: Duration::from_secs(ttl_categories),
             cache_ttl_links: Duration::from_secs(ttl_links),
@@ -700,6 +745,9 @@ impl Config {
             ),
             format!("max_qps = {}", self.max_qps),
             format!("redis_url = {}", set(&self.redis_url)),
+            format!("redis_namespace = {}", self.redis_namespace),
+            format!("redis_stale_max_s = {}", self.redis_stale_max.as_secs()),
+            format!("rate_limit_redis_url = {}", set(&self.rate_limit_redis_url)),
             format!("cache_ttl_s = {}", self.cache_ttl.as_secs()),
             format!(
                 "cache_ttl_other_s = categories {}, links {}, details {}, hot {}",

@@ -6,5 +6,6 @@ mod mock_mode;
 mod observability;
 mod policy;
 mod real_mode;
+mod redis_ops;
 mod shared_cache;
 mod support;
