@@ -9,3 +9,4 @@ mod real_mode;
 mod redis_ops;
 mod shared_cache;
 mod support;
+mod upstream_hints;
