@@ -961,6 +961,56 @@ mod tests {
     }
 
     #[test]
+    fn redis_settings_default_sensibly_and_are_checked() {
+        let c = Config::from_sources(
+            &args(&[("redis-url", "redis://:pw-for-cache@10.0.0.1:6379/0")]),
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.redis_namespace, "alistach");
+        assert_eq!(c.redis_stale_max, Duration::from_secs(3600));
+        assert_eq!(
+            c.rate_limit_redis_url.as_ref().map(Secret::expose),
+            Some("redis://:pw-for-cache@10.0.0.1:6379/0"),
+            "the limits default to the cache's Redis"
+        );
+        let file: FileConfig = toml::from_str(
+            "redis_url = \"redis://cache:6379/\"\nredis_namespace = \"staging\"\nredis_stale_max = 0\nrate_limit_redis_url = \"redis://:pw-for-limits@limits:6379/\"",
+        )
+        .unwrap();
+        let c = Config::from_sources(&Args::default(), &file).unwrap();
+        assert_eq!(c.redis_namespace, "staging");
+        assert_eq!(c.redis_stale_max, Duration::ZERO);
+        assert_eq!(
+            c.rate_limit_redis_url.as_ref().map(Secret::expose),
+            Some("redis://:pw-for-limits@limits:6379/")
+        );
+        let shown = format!("{}\n{:?}", c.redacted(), c);
+        assert!(!shown.contains("pw-for-limits"), "{shown}");
+        assert!(shown.contains("redis_namespace = staging"), "{shown}");
+        let c = Config::from_sources(&Args::default(), &FileConfig::default()).unwrap();
+        assert!(
+            c.rate_limit_redis_url.is_none(),
+            "no Redis, no shared limits"
+        );
+
+        let errors = Config::from_sources(
+            &args(&[
+                ("redis-namespace", "a:b"),
+                ("redis-stale-max", "-1"),
+                ("rate-limit-redis-url", "http://limits:6379/"),
+            ]),
+            &FileConfig::default(),
+        )
+        .unwrap_err();
+        let all = errors.join("\n");
+        for name in ["REDIS_NAMESPACE", "REDIS_STALE_MAX", "RATE_LIMIT_REDIS_URL"] {
+            assert!(all.contains(name), "{name} not reported: {all}");
+        }
+        assert_eq!(errors.len(), 3, "{all}");
+    }
+
+    #[test]
     fn flags_beat_the_file_and_secrets_are_redacted() {
         let file: FileConfig = toml::from_str("app_key = \"filekey\"\napp_secret = \"topsecretvalue\"\ncache_ttl = 60\napi_port = 9000").unwrap();
         let c = Config::from_sources(&args(&[("cache-ttl", "120")]), &file).unwrap();
