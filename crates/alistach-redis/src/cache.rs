@@ -1,7 +1,8 @@
 //! The Redis cache backend: entries under `{namespace}:{schema_version}:{key}`, written with
 //! `SET .. PX` so Redis drops them when their stale window ends, cleared with `SCAN` + `UNLINK`
 //! (never `KEYS`, which blocks Redis), every command under a short timeout and behind a circuit.
-//! Redis keeps an entry at most `stale_max` past its freshness, whatever its stale window.
+//! Redis keeps an entry at most `stale_max` past its freshness, whatever its stale window. A
+//! Redis that answers with an error (`OOM` when full) is still up: reads go on, writes are lost.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,7 +57,8 @@ pub struct RedisCache {
     counters: Counters,
     /// When [`Cache::health`] last asked Redis.
     health_checked: Mutex<Option<Instant>>,
-    /// Set while Redis refuses commands, so the refusal is logged once, not per write.
+    /// Set from a refused command until a write succeeds, so a full Redis is logged once, not
+    /// on every write (reads keep succeeding meanwhile).
     refusing: AtomicBool,
     config: RedisCacheConfig,
 }
@@ -173,9 +175,6 @@ impl RedisCache {
                 if self.circuit.succeeded() {
                     tracing::info!(cache = BACKEND, "Redis answers again; using it");
                 }
-                if self.refusing.swap(false, Ordering::Relaxed) {
-                    tracing::info!(cache = BACKEND, "Redis accepts commands again");
-                }
                 return Ok(value);
             }
             Ok(Err(Failure::Refused(reason))) => {
@@ -187,7 +186,7 @@ impl RedisCache {
                     tracing::warn!(
                         cache = BACKEND,
                         error = %reason,
-                        "Redis refuses commands (maxmemory with noeviction?); caching in memory only until it accepts them"
+                        "Redis refuses writes (maxmemory with noeviction?); caching in memory only until it accepts them"
                     );
                 }
                 return Err(CacheError {
@@ -264,6 +263,9 @@ impl Cache for RedisCache {
         })
         .await?;
         self.counters.sets.fetch_add(1, Ordering::Relaxed);
+        if self.refusing.swap(false, Ordering::Relaxed) {
+            tracing::info!(cache = BACKEND, "Redis accepts writes again");
+        }
         Ok(())
     }
 

@@ -297,6 +297,13 @@ async fn a_full_cache_redis_degrades_caching_while_a_separate_limits_redis_stays
     let fresh = Server::start(&[("REDIS_URL", cache_url.as_str())]);
     assert_eq!(search(&c, &fresh, "rain boots").await, (200, "MISS".into()));
     assert_eq!(search(&c, &fresh, "rain boots").await, (200, "HIT".into()));
+    assert_eq!(search(&c, &fresh, "umbrella").await, (200, "MISS".into()));
+    assert_eq!(
+        fresh.logs().matches("Redis refuses writes").count(),
+        1,
+        "a full Redis is reported once, not per write: {}",
+        fresh.logs()
+    );
     assert!(
         health_redis_connected(&c, &fresh).await,
         "a Redis refusing writes is still reachable"
