@@ -86,6 +86,15 @@ pub struct Args {
     /// Redis URL for the shared cache tier (memory only when unset).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// First segment of every Redis key: deployments sharing a Redis each take their own.
+    #[arg(long, env = "REDIS_NAMESPACE")]
+    pub redis_namespace: Option<String>,
+    /// Longest (seconds) a Redis entry is kept past its freshness for stale serving.
+    #[arg(long, env = "REDIS_STALE_MAX")]
+    pub redis_stale_max: Option<String>,
+    /// Redis URL for the shared rate limits (default: REDIS_URL).
+    #[arg(long, env = "RATE_LIMIT_REDIS_URL", hide_env_values = true)]
+    pub rate_limit_redis_url: Option<String>,
     /// Search cache time-to-live in seconds.
     #[arg(long, env = "CACHE_TTL")]
     pub cache_ttl: Option<String>,
@@ -182,6 +191,9 @@ pub struct FileConfig {
     max_qps: Option<toml::Value>,
     mock_mode: Option<toml::Value>,
     redis_url: Option<String>,
+    redis_namespace: Option<String>,
+    redis_stale_max: Option<toml::Value>,
+    rate_limit_redis_url: Option<String>,
     cache_ttl: Option<toml::Value>,
     cache_ttl_categories: Option<toml::Value>,
     cache_ttl_links: Option<toml::Value>,
@@ -270,6 +282,12 @@ pub struct Config {
     pub auth_failures_per_minute: u32,
     pub max_qps: u32,
     pub redis_url: Option<Secret>,
+    /// First segment of every Redis key (cache and rate limits).
+    pub redis_namespace: String,
+    /// Longest a Redis entry outlives its freshness.
+    pub redis_stale_max: Duration,
+    /// Where the shared rate limits live: `RATE_LIMIT_REDIS_URL`, else `REDIS_URL`.
+    pub rate_limit_redis_url: Option<Secret>,
     pub cache_ttl: Duration,
     pub cache_ttl_categories: Duration,
     pub cache_ttl_links: Duration,
@@ -530,6 +548,12 @@ impl Config {
             1..=100_000,
         );
 
+        let redis_stale_max = number(
+            "REDIS_STALE_MAX",
+            value(&args.redis_stale_max, &file.redis_stale_max),
+            alistach_redis::DEFAULT_STALE_MAX.as_secs(),
+            0..=30 * 86_400,
+        );
         let redis_url = text(&args.redis_url, &file.redis_url);
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://")
@@ -538,6 +562,24 @@ impl Config {
         {
             errors.push("REDIS_URL must start with redis://, rediss:// or unix://".to_owned());
         }
+        let redis_namespace = text(&args.redis_namespace, &file.redis_namespace)
+            .unwrap_or_else(|| alistach_redis::DEFAULT_NAMESPACE.to_owned());
+        if !alistach_redis::valid_namespace(&redis_namespace) {
+            errors.push(format!(
+                "REDIS_NAMESPACE must be 1 to 64 letters, digits, '_', '-' or '.', not {redis_namespace:?}"
+            ));
+        }
+        let rate_limit_redis_url = text(&args.rate_limit_redis_url, &file.rate_limit_redis_url);
+        if let Some(url) = &rate_limit_redis_url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+        {
+            errors.push(
+                "RATE_LIMIT_REDIS_URL must start with redis://, rediss:// or unix://".to_owned(),
+            );
+        }
+        let rate_limit_redis_url = rate_limit_redis_url.or_else(|| redis_url.clone());
 
         let secret =
             |a: &Option<String>, f: &Option<String>, name: &str, errors: &mut Vec<String>| {
@@ -719,6 +761,9 @@ impl Config {
             auth_failures_per_minute: auth_failures_per_minute as u32,
             max_qps: max_qps as u32,
             redis_url: redis_url.map(Secret),
+            redis_namespace,
+            redis_stale_max: Duration::from_secs(redis_stale_max),
+            rate_limit_redis_url: rate_limit_redis_url.map(Secret),
             cache_ttl: Duration::from_secs(cache_ttl),
             cache_ttl_categories: Duration::from_secs(ttl_categories),
             cache_ttl_links: Duration::from_secs(ttl_links),
@@ -792,6 +837,9 @@ impl Config {
             ),
             format!("max_qps = {}", self.max_qps),
             format!("redis_url = {}", set(&self.redis_url)),
+            format!("redis_namespace = {}", self.redis_namespace),
+            format!("redis_stale_max_s = {}", self.redis_stale_max.as_secs()),
+            format!("rate_limit_redis_url = {}", set(&self.rate_limit_redis_url)),
             format!("cache_ttl_s = {}", self.cache_ttl.as_secs()),
             format!(
                 "cache_ttl_other_s = categories {}, links {}, details {}, hot {}",
@@ -1028,6 +1076,56 @@ mod tests {
             all.contains("CACHE_STALE_WHILE_REVALIDATE_PERCENT") && all.contains("CACHE_TTL_HOT"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn redis_settings_default_sensibly_and_are_checked() {
+        let c = Config::from_sources(
+            &args(&[("redis-url", "redis://:pw-for-cache@10.0.0.1:6379/0")]),
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.redis_namespace, "alistach");
+        assert_eq!(c.redis_stale_max, Duration::from_secs(3600));
+        assert_eq!(
+            c.rate_limit_redis_url.as_ref().map(Secret::expose),
+            Some("redis://:pw-for-cache@10.0.0.1:6379/0"),
+            "the limits default to the cache's Redis"
+        );
+        let file: FileConfig = toml::from_str(
+            "redis_url = \"redis://cache:6379/\"\nredis_namespace = \"staging\"\nredis_stale_max = 0\nrate_limit_redis_url = \"redis://:pw-for-limits@limits:6379/\"",
+        )
+        .unwrap();
+        let c = Config::from_sources(&Args::default(), &file).unwrap();
+        assert_eq!(c.redis_namespace, "staging");
+        assert_eq!(c.redis_stale_max, Duration::ZERO);
+        assert_eq!(
+            c.rate_limit_redis_url.as_ref().map(Secret::expose),
+            Some("redis://:pw-for-limits@limits:6379/")
+        );
+        let shown = format!("{}\n{:?}", c.redacted(), c);
+        assert!(!shown.contains("pw-for-limits"), "{shown}");
+        assert!(shown.contains("redis_namespace = staging"), "{shown}");
+        let c = Config::from_sources(&Args::default(), &FileConfig::default()).unwrap();
+        assert!(
+            c.rate_limit_redis_url.is_none(),
+            "no Redis, no shared limits"
+        );
+
+        let errors = Config::from_sources(
+            &args(&[
+                ("redis-namespace", "a:b"),
+                ("redis-stale-max", "-1"),
+                ("rate-limit-redis-url", "http://limits:6379/"),
+            ]),
+            &FileConfig::default(),
+        )
+        .unwrap_err();
+        let all = errors.join("\n");
+        for name in ["REDIS_NAMESPACE", "REDIS_STALE_MAX", "RATE_LIMIT_REDIS_URL"] {
+            assert!(all.contains(name), "{name} not reported: {all}");
+        }
+        assert_eq!(errors.len(), 3, "{all}");
     }
 
     #[test]

@@ -73,9 +73,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let (store, backend): (Arc<dyn Cache>, &str) = match &config.redis_url {
         Some(url) => {
-            let redis =
-                RedisCache::connect_with_clock(RedisCacheConfig::new(url.expose()), clock.clone())
-                    .context("invalid REDIS_URL")?;
+            let redis = RedisCache::connect_with_clock(
+                RedisCacheConfig {
+                    namespace: config.redis_namespace.clone(),
+                    stale_max: config.redis_stale_max,
+                    ..RedisCacheConfig::new(url.expose())
+                },
+                clock.clone(),
+            )
+            .context("invalid REDIS_URL")?;
             (
                 Arc::new(TieredCache::new(memory, Arc::new(redis), clock.clone())),
                 "memory+redis",
@@ -97,17 +103,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Some(guard) => Catalog::guarded(guard, store, clock, ttls),
         None => Catalog::new(api, store, clock, ttls),
     };
+    // Only a fingerprint: it tells deployments apart without showing what they are.
+    tracing::info!(
+        scope = catalog.key_scope().as_str(),
+        "cache keys are scoped to this deployment's account, tracking id and gateway"
+    );
 
     let rate_limiter = if config.rate_limit_enabled {
         let quotas = vec![
             Quota::per_second(config.max_requests_per_second),
             Quota::per_minute(config.max_requests_per_minute),
         ];
-        let shared: Option<Arc<dyn RateLimitStore>> = match &config.redis_url {
+        // Its own connection (and, with RATE_LIMIT_REDIS_URL, its own Redis): a cache Redis
+        // that is full or slow never takes the shared limits down with it.
+        let shared: Option<Arc<dyn RateLimitStore>> = match &config.rate_limit_redis_url {
             Some(url) => Some(Arc::new(
-                RedisRateLimitStore::new(url.expose(), RedisRateLimitConfig::default())
-                    .map_err(|e| anyhow::anyhow!("{e}"))
-                    .context("invalid REDIS_URL for rate limits")?,
+                RedisRateLimitStore::new(
+                    url.expose(),
+                    RedisRateLimitConfig {
+                        namespace: config.redis_namespace.clone(),
+                        ..RedisRateLimitConfig::default()
+                    },
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("invalid RATE_LIMIT_REDIS_URL (or REDIS_URL) for rate limits")?,
             )),
             None => None,
         };
@@ -179,7 +198,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         mode = %config.mode,
         cache = backend,
         api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
-        rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
+        rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.rate_limit_redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
         admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
         upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
         metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },

@@ -61,6 +61,19 @@ impl AffiliateApi for AliExpressClient {
         ApiMode::Real
     }
 
+    fn answer_scope(&self) -> Vec<(&'static str, String)> {
+        // The app secret only signs: it shapes no answer, and never leaves the client.
+        let config = self.config();
+        vec![
+            ("app_key", config.app_key.clone()),
+            (
+                "tracking_id",
+                config.tracking_id.clone().unwrap_or_default(),
+            ),
+            ("gateway_url", config.gateway_url.trim().to_owned()),
+        ]
+    }
+
     async fn search_products(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         let request = Self::search_request(query)?;
         Ok(Self::page(query, self.product_query(&request).await?))

@@ -673,8 +673,7 @@ impl AliExpressClient {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(wire::retry_seconds);
         if !status.is_success() {
             return Err(status_error(status, retry_after));
         }

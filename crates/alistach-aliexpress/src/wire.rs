@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use alistach_domain::UpstreamError;
+use alistach_domain::{MAX_RETRY_AFTER, UpstreamError};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -474,6 +474,17 @@ fn sub_code_suffix(sub_code: &str) -> String {
     }
 }
 
+/// A whole number of seconds (a `Retry-After` value, a ban's length) as a wait of at most
+/// [`MAX_RETRY_AFTER`]: a number too large even for `u64` is capped too, not ignored.
+pub(crate) fn retry_seconds(text: &str) -> Option<Duration> {
+    let digits = text.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
 /// Reads N from "this ban will last N seconds" / "This ban will last for N more seconds".
 pub(crate) fn ban_duration(message: &str) -> Option<Duration> {
     let lower = message.to_ascii_lowercase();
@@ -492,9 +503,8 @@ pub(crate) fn ban_duration(message: &str) -> Option<Duration> {
         return None;
     }
     let after = rest[start + digits.len()..].trim_start();
-    let seconds: u64 = digits.parse().ok()?;
     if after.starts_with("more second") || after.starts_with("second") || after.starts_with('s') {
-        Some(Duration::from_secs(seconds.min(3600)))
+        retry_seconds(&digits)
     } else {
         None
     }
@@ -721,5 +731,27 @@ mod tests {
             None
         );
         assert_eq!(ban_duration("this ban will last 5 minutes"), None);
+        let capped = Some(MAX_RETRY_AFTER);
+        assert_eq!(ban_duration("this ban will last 86400 seconds"), capped);
+        assert_eq!(
+            ban_duration(&format!("this ban will last {} seconds", u64::MAX)),
+            capped
+        );
+        assert_eq!(
+            ban_duration("this ban will last 99999999999999999999999999 seconds"),
+            capped
+        );
+    }
+
+    #[test]
+    fn retry_hints_are_capped_never_overflowed() {
+        assert_eq!(retry_seconds(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(retry_seconds("3600"), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_seconds("3601"), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_seconds(&u64::MAX.to_string()), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_seconds("1e99"), None);
+        assert_eq!(retry_seconds("-5"), None);
+        assert_eq!(retry_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_seconds(""), None);
     }
 }

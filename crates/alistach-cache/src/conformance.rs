@@ -221,4 +221,11 @@ pub async fn stats_report_activity(cache: &Arc<dyn Cache>, clock: &ManualClock) 
     );
     assert!(after.iter().all(|t| t.connected), "{after:?}");
     assert!(sum(&after, |t| t.entries) >= 1, "{after:?}");
+    let health = cache.health().await;
+    assert_eq!(
+        health.iter().map(|h| h.name).collect::<Vec<_>>(),
+        after.iter().map(|t| t.name).collect::<Vec<_>>(),
+        "health names the same tiers as stats"
+    );
+    assert!(health.iter().all(|h| h.connected), "{health:?}");
 }

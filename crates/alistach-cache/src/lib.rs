@@ -112,6 +112,15 @@ pub struct TierStats {
     pub connected: bool,
 }
 
+/// Whether one tier answers, as a probe (`/health`, `/readyz`) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierHealth {
+    /// Backend name (`memory`, `redis`).
+    pub name: &'static str,
+    /// Whether it answers (always true for memory).
+    pub connected: bool,
+}
+
 /// A store of [`Entry`] values by string key.
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
@@ -123,6 +132,19 @@ pub trait Cache: Send + Sync + 'static {
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, CacheError>;
     /// Counters for each tier of this cache (one element for a single backend).
     async fn stats(&self) -> Vec<TierStats>;
+    /// Whether each tier answers, cheaply enough for a probe on every request: a backend
+    /// behind a network asks its server at most once a second and otherwise reports the last
+    /// state it saw. The default reads [`Cache::stats`], fit only for local backends.
+    async fn health(&self) -> Vec<TierHealth> {
+        self.stats()
+            .await
+            .into_iter()
+            .map(|t| TierHealth {
+                name: t.name,
+                connected: t.connected,
+            })
+            .collect()
+    }
 }
 
 /// The time source for expiry decisions.

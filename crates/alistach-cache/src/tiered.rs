@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use crate::{Cache, CacheError, Entry, SharedClock, TierStats};
+use crate::{Cache, CacheError, Entry, SharedClock, TierHealth, TierStats};
 
 /// Two caches read front first; writes go to both.
 pub struct TieredCache {
@@ -101,6 +101,12 @@ impl Cache for TieredCache {
         let mut stats = self.front.stats().await;
         stats.extend(self.back.stats().await);
         stats
+    }
+
+    async fn health(&self) -> Vec<TierHealth> {
+        let mut health = self.front.health().await;
+        health.extend(self.back.health().await);
+        health
     }
 }
 
@@ -226,6 +232,20 @@ mod tests {
             ["memory", "flaky"]
         );
         assert!(!stats[1].connected);
+        let health = tiered.health().await;
+        assert_eq!(
+            health,
+            [
+                TierHealth {
+                    name: "memory",
+                    connected: true
+                },
+                TierHealth {
+                    name: "flaky",
+                    connected: false
+                }
+            ]
+        );
         // Clearing must not pretend it reached the shared tier.
         assert!(tiered.clear_prefix("").await.is_err());
     }

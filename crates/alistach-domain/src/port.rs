@@ -46,6 +46,16 @@ pub trait AffiliateApi: Send + Sync + 'static {
     /// Which kind of source this is.
     fn mode(&self) -> ApiMode;
 
+    /// What shapes this source's answers besides the question, as `(name, value)` pairs: the
+    /// account, the tracking id written into links, the endpoint. The cache hashes them into
+    /// every key, so deployments sharing a cache (two affiliate accounts, staging and
+    /// production) never serve each other's answers. Never include a secret: the values are
+    /// only hashed, but a secret has no business here. The default, nothing, suits a source
+    /// whose answers depend on the question alone.
+    fn answer_scope(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// Keyword/category search (`aliexpress.affiliate.product.query`).
     async fn search_products(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError>;
 
@@ -175,14 +185,22 @@ impl UpstreamError {
         }
     }
 
-    /// How long to wait before retrying, when the platform said.
+    /// How long to wait before retrying, when the platform said, never more than
+    /// [`MAX_RETRY_AFTER`] (whoever built the error).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            UpstreamError::RateLimited { retry_after, .. } => *retry_after,
+            UpstreamError::RateLimited { retry_after, .. } => {
+                retry_after.map(|d| d.min(MAX_RETRY_AFTER))
+            }
             _ => None,
         }
     }
 }
+
+/// The longest retry hint (`Retry-After`, a ban's length) the gateway is believed: a larger
+/// number is a mistake or an attack, and taken at face value it would stop every call until a
+/// restart (or overflow a clock).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {

@@ -314,6 +314,10 @@ impl AffiliateApi for MockCatalog {
         ApiMode::Mock
     }
 
+    fn answer_scope(&self) -> Vec<(&'static str, String)> {
+        vec![("tracking_id", self.tracking_id.to_string())]
+    }
+
     async fn search_products(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         self.search(query)
     }

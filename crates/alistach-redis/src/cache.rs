@@ -1,19 +1,22 @@
 //! The Redis cache backend: entries under `{namespace}:{schema_version}:{key}`, written with
 //! `SET .. PX` so Redis drops them when their stale window ends, cleared with `SCAN` + `UNLINK`
 //! (never `KEYS`, which blocks Redis), every command under a short timeout and behind a circuit.
+//! Redis keeps an entry at most `stale_max` past its freshness, whatever its stale window. A
+//! Redis that answers with an error (`OOM` when full) is still up: reads go on, writes are lost.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alistach_cache::{Cache, CacheError, Entry, SharedClock, SystemClock, TierStats};
+use alistach_cache::{Cache, CacheError, Entry, SharedClock, SystemClock, TierHealth, TierStats};
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, Runtime};
+use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
+use tokio::time::Instant;
 
 use crate::shared::SharedConnection;
-use redis::AsyncConnectionConfig;
 
 use crate::circuit::Circuit;
 use crate::codec::{decode, encode, escape_glob};
@@ -22,6 +25,19 @@ use crate::{Error, RedisCacheConfig};
 const BACKEND: &str = "redis";
 /// Keys asked for per `SCAN` step and removed per `UNLINK`.
 const SCAN_COUNT: usize = 500;
+/// How often [`Cache::health`] may ask Redis; callers in between (every `/health`, `/readyz`
+/// probe) get the state the last command left, so probes cost Redis at most one command a
+/// second however often they come.
+pub const HEALTH_REFRESH: Duration = Duration::from_secs(1);
+
+/// How one command went wrong.
+enum Failure {
+    /// Redis answered with an error (`OOM` under `maxmemory` with `noeviction`, `READONLY` on a
+    /// replica ...): it is reachable, only this command was refused.
+    Refused(String),
+    /// No answer: connection refused or dropped, timeout. The circuit opens.
+    Unreachable(String),
+}
 
 #[derive(Default)]
 struct Counters {
@@ -39,6 +55,11 @@ pub struct RedisCache {
     clock: SharedClock,
     circuit: Circuit,
     counters: Counters,
+    /// When [`Cache::health`] last asked Redis.
+    health_checked: Mutex<Option<Instant>>,
+    /// Set from a refused command until a write succeeds, so a full Redis is logged once, not
+    /// on every write (reads keep succeeding meanwhile).
+    refusing: AtomicBool,
     config: RedisCacheConfig,
 }
 
@@ -89,6 +110,8 @@ impl RedisCache {
             // A probe is one command: allow it a few timeouts before assuming it was abandoned.
             circuit: Circuit::new(config.circuit_cooldown, config.op_timeout * 4),
             counters: Counters::default(),
+            health_checked: Mutex::new(None),
+            refusing: AtomicBool::new(false),
             config,
         })
     }
@@ -98,9 +121,20 @@ impl RedisCache {
         &self.config
     }
 
-    /// Whether the last call to Redis succeeded.
+    /// Whether the last call reached Redis (a refused write, e.g. `OOM`, still did).
     pub fn is_connected(&self) -> bool {
         self.circuit.connected()
+    }
+
+    /// How long Redis keeps `entry`, from now: to the end of its stale window, but never more
+    /// than `stale_max` past its freshness (the memory tier may keep it longer). Zero when it
+    /// is already past either.
+    fn keep_ms(&self, entry: &Entry) -> u64 {
+        let stale_max = u64::try_from(self.config.stale_max.as_millis()).unwrap_or(u64::MAX);
+        entry
+            .stale_until_ms
+            .min(entry.fresh_until_ms.saturating_add(stale_max))
+            .saturating_sub(self.clock.now_ms())
     }
 
     fn key(&self, key: &str) -> String {
@@ -125,8 +159,15 @@ impl RedisCache {
                 .conn
                 .get()
                 .await
-                .map_err(|e| format!("no connection: {e}"))?;
-            op(conn).await.map_err(|e| format!("{what} failed: {e}"))
+                .map_err(|e| Failure::Unreachable(format!("no connection: {e}")))?;
+            op(conn).await.map_err(|e| {
+                // An error reply has a code (`OOM`, `READONLY` ...); a broken link has none.
+                if e.code().is_some() {
+                    Failure::Refused(format!("{what} refused: {e}"))
+                } else {
+                    Failure::Unreachable(format!("{what} failed: {e}"))
+                }
+            })
         })
         .await;
         let failure = match attempt {
@@ -136,7 +177,24 @@ impl RedisCache {
                 }
                 return Ok(value);
             }
-            Ok(Err(reason)) => reason,
+            Ok(Err(Failure::Refused(reason))) => {
+                // Reachable and answering: reads may still hit, so no circuit and no new
+                // connection; only this command is lost (a write not cached in Redis).
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.circuit.succeeded();
+                if !self.refusing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        cache = BACKEND,
+                        error = %reason,
+                        "Redis refuses writes (maxmemory with noeviction?); caching in memory only until it accepts them"
+                    );
+                }
+                return Err(CacheError {
+                    backend: BACKEND,
+                    reason,
+                });
+            }
+            Ok(Err(Failure::Unreachable(reason))) => reason,
             Err(_elapsed) => format!("{what} timed out after {:?}", self.op_timeout),
         };
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -181,7 +239,7 @@ impl Cache for RedisCache {
 
     async fn put(&self, key: &str, entry: Entry) -> Result<(), CacheError> {
         let key = self.key(key);
-        let keep_ms = entry.stale_until_ms.saturating_sub(self.clock.now_ms());
+        let keep_ms = self.keep_ms(&entry);
         if keep_ms == 0 {
             // Already past its stale window: only the previous value must go.
             return self
@@ -205,6 +263,9 @@ impl Cache for RedisCache {
         })
         .await?;
         self.counters.sets.fetch_add(1, Ordering::Relaxed);
+        if self.refusing.swap(false, Ordering::Relaxed) {
+            tracing::info!(cache = BACKEND, "Redis accepts writes again");
+        }
         Ok(())
     }
 
@@ -272,6 +333,37 @@ impl Cache for RedisCache {
             connected: self.circuit.connected(),
         }]
     }
+
+    async fn health(&self) -> Vec<TierHealth> {
+        // Probes call this on every request: Redis is asked (one PING, which doubles as the
+        // circuit's probe) at most once per HEALTH_REFRESH, and callers in between read the
+        // state the last command left. The first caller past the interval claims the check,
+        // so a burst of probes sends one command, not one each.
+        let due = {
+            let mut checked = self
+                .health_checked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let due = checked.is_none_or(|at| now.duration_since(at) >= HEALTH_REFRESH);
+            if due {
+                *checked = Some(now);
+            }
+            due
+        };
+        if due {
+            // The outcome lands in the circuit; `connected` below reads it.
+            let _ = self
+                .run("PING", |mut conn| async move {
+                    redis::cmd("PING").query_async::<()>(&mut conn).await
+                })
+                .await;
+        }
+        vec![TierHealth {
+            name: BACKEND,
+            connected: self.circuit.connected(),
+        }]
+    }
 }
 
 fn used_memory(info: &str) -> u64 {
@@ -279,4 +371,32 @@ fn used_memory(info: &str) -> u64 {
         .find_map(|line| line.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_keeps_entries_at_most_stale_max_past_their_freshness() {
+        let clock = Arc::new(alistach_cache::ManualClock::new(1_000_000));
+        let mut config = RedisCacheConfig::new("redis://127.0.0.1:1/");
+        config.stale_max = Duration::from_secs(60);
+        let cache = RedisCache::connect_with_clock(config, clock.clone()).unwrap();
+        let entry = |fresh_s: u64, stale_s: u64| Entry {
+            value: bytes::Bytes::new(),
+            stored_at_ms: 1_000_000,
+            fresh_until_ms: 1_000_000 + fresh_s * 1000,
+            stale_until_ms: 1_000_000 + stale_s * 1000,
+        };
+        // A day of stale-if-error is cut to the cap; a short window is kept whole.
+        assert_eq!(cache.keep_ms(&entry(10, 86_400)), 70_000);
+        assert_eq!(cache.keep_ms(&entry(10, 30)), 30_000);
+        clock.advance(Duration::from_secs(70));
+        assert_eq!(
+            cache.keep_ms(&entry(10, 86_400)),
+            0,
+            "past the cap: not written"
+        );
+    }
 }

@@ -4,6 +4,22 @@ use std::time::Duration;
 
 use crate::Error;
 
+/// The default of [`RedisCacheConfig::stale_max`].
+pub const DEFAULT_STALE_MAX: Duration = Duration::from_secs(3600);
+
+/// The default of [`RedisCacheConfig::namespace`].
+pub const DEFAULT_NAMESPACE: &str = "alistach";
+
+/// Whether `namespace` can be a key segment: non-empty, at most 64 characters of
+/// `[A-Za-z0-9_.-]` (no `:`, which separates segments, and no glob characters).
+pub fn valid_namespace(namespace: &str) -> bool {
+    !namespace.is_empty()
+        && namespace.len() <= 64
+        && namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 /// How to reach Redis and how to lay out keys in it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisCacheConfig {
@@ -20,6 +36,9 @@ pub struct RedisCacheConfig {
     pub pool_size: usize,
     /// After a failure, how long Redis is not tried at all (default 2 s).
     pub circuit_cooldown: Duration,
+    /// Longest an entry stays in Redis past its freshness (`REDIS_STALE_MAX`, default 1 h), so
+    /// a long stale-if-error window does not fill Redis; the memory tier may keep it longer.
+    pub stale_max: Duration,
 }
 
 impl RedisCacheConfig {
@@ -27,11 +46,12 @@ impl RedisCacheConfig {
     pub fn new(url: impl Into<String>) -> Self {
         RedisCacheConfig {
             url: url.into(),
-            namespace: "alistach".into(),
+            namespace: DEFAULT_NAMESPACE.into(),
             schema_version: "v2".into(),
             op_timeout: Duration::from_millis(250),
             pool_size: 16,
             circuit_cooldown: Duration::from_secs(2),
+            stale_max: DEFAULT_STALE_MAX,
         }
     }
 
@@ -47,8 +67,11 @@ impl RedisCacheConfig {
                 reason: reason.into(),
             })
         };
-        if self.namespace.is_empty() || self.namespace.contains(':') {
-            return invalid("namespace", "must be non-empty and contain no ':'");
+        if !valid_namespace(&self.namespace) {
+            return invalid(
+                "namespace",
+                "must be 1 to 64 characters of letters, digits, '_', '-' and '.'",
+            );
         }
         if self.schema_version.is_empty() || self.schema_version.contains(':') {
             return invalid("schema_version", "must be non-empty and contain no ':'");
@@ -72,6 +95,7 @@ impl std::fmt::Debug for RedisCacheConfig {
             .field("op_timeout", &self.op_timeout)
             .field("pool_size", &self.pool_size)
             .field("circuit_cooldown", &self.circuit_cooldown)
+            .field("stale_max", &self.stale_max)
             .finish()
     }
 }
@@ -115,6 +139,8 @@ mod tests {
             c.validate().unwrap_err().to_string()
         };
         assert!(bad(|c| c.namespace = "a:b".into()).contains("namespace"));
+        assert!(bad(|c| c.namespace = "a*".into()).contains("namespace"));
+        assert!(valid_namespace("staging-eu_1.v2"));
         assert!(bad(|c| c.schema_version = String::new()).contains("schema_version"));
         assert!(bad(|c| c.op_timeout = Duration::ZERO).contains("op_timeout"));
         assert!(bad(|c| c.pool_size = 0).contains("pool_size"));

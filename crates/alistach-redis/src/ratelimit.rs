@@ -56,7 +56,7 @@ pub struct RedisRateLimitConfig {
 impl Default for RedisRateLimitConfig {
     fn default() -> Self {
         RedisRateLimitConfig {
-            namespace: "alistach".into(),
+            namespace: crate::DEFAULT_NAMESPACE.into(),
             op_timeout: Duration::from_millis(250),
             pool_size: 8,
         }
@@ -119,7 +119,10 @@ impl RedisRateLimitStore {
             invocation.arg(q.emission_interval_us()).arg(q.period_us());
         }
         let reply: Vec<redis::Value> = invocation.invoke_async(&mut conn).await.map_err(|e| {
-            self.conn.discard();
+            // An error reply (`OOM` ...) came over a healthy connection: keep it.
+            if e.code().is_none() {
+                self.conn.discard();
+            }
             RateLimitError(format!("redis script failed: {}", redact(&e.to_string())))
         })?;
         let number = |v: &redis::Value| -> Option<u64> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alistach_cache::{
     Cache, CacheLayer, CachePolicy, CacheStatus, Fetched, LayerStats, ReadMode, SharedClock,
-    TierStats,
+    TierHealth, TierStats,
 };
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
@@ -16,7 +16,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::keys::{self, CacheKind};
+use crate::keys::{self, CacheKind, KeyScope};
 use crate::{CacheTtls, GuardStats, GuardedApi, ServiceError};
 
 /// An answer with how the cache supplied it.
@@ -82,6 +82,7 @@ pub struct Catalog {
     layer: CacheLayer,
     ttls: CacheTtls,
     mode: ApiMode,
+    scope: KeyScope,
     guard: Option<Arc<GuardedApi>>,
 }
 
@@ -89,6 +90,7 @@ impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Catalog")
             .field("mode", &self.mode)
+            .field("scope", &self.scope)
             .field("ttls", &self.ttls)
             .finish_non_exhaustive()
     }
@@ -103,6 +105,7 @@ impl Catalog {
         ttls: CacheTtls,
     ) -> Self {
         let mode = api.mode();
+        let scope = KeyScope::new(mode, &api.answer_scope());
         let layer = CacheLayer::new(store.clone(), clock);
         Catalog {
             api,
@@ -110,6 +113,7 @@ impl Catalog {
             layer,
             ttls,
             mode,
+            scope,
             guard: None,
         }
     }
@@ -148,7 +152,7 @@ impl Catalog {
         read: ReadMode,
     ) -> Result<Served<ProductPage>, ServiceError> {
         query.validate()?;
-        let key = keys::search_key(CacheKind::Products, self.mode, query)?;
+        let key = keys::search_key(CacheKind::Products, &self.scope, query)?;
         let (api, q) = (self.api.clone(), query.normalized());
         self.cached(CacheKind::Products, key, read, move || async move {
             api.search_products(&q).await
@@ -163,7 +167,7 @@ impl Catalog {
         read: ReadMode,
     ) -> Result<Served<ProductPage>, ServiceError> {
         validate_hot(query)?;
-        let key = keys::search_key(CacheKind::Hot, self.mode, query)?;
+        let key = keys::search_key(CacheKind::Hot, &self.scope, query)?;
         let (api, q) = (self.api.clone(), query.normalized());
         self.cached(CacheKind::Hot, key, read, move || async move {
             api.hot_products(&q).await
@@ -178,7 +182,7 @@ impl Catalog {
         read: ReadMode,
     ) -> Result<Served<Vec<Product>>, ServiceError> {
         query.validate()?;
-        let key = keys::details_key(self.mode, query)?;
+        let key = keys::details_key(&self.scope, query)?;
         let (api, q) = (self.api.clone(), query.normalized());
         self.cached(CacheKind::Details, key, read, move || async move {
             api.product_details(&q).await
@@ -188,7 +192,7 @@ impl Catalog {
 
     /// Every category, flat in platform order.
     pub async fn categories(&self, read: ReadMode) -> Result<Served<Vec<Category>>, ServiceError> {
-        let key = keys::categories_key(self.mode);
+        let key = keys::categories_key(&self.scope);
         let api = self.api.clone();
         self.cached(CacheKind::Categories, key, read, move || async move {
             api.categories().await
@@ -204,7 +208,7 @@ impl Catalog {
         read: ReadMode,
     ) -> Result<Served<Vec<AffiliateLink>>, ServiceError> {
         request.validate()?;
-        let key = keys::links_key(self.mode, request);
+        let key = keys::links_key(&self.scope, request);
         // Ask for each product once, by its canonical page, so decorated URLs share the entry.
         let canonical = LinkRequest {
             urls: keys::link_ids(request)
@@ -240,13 +244,32 @@ impl Catalog {
         }))
     }
 
-    /// Removes the entries of one kind (every kind for `None`), returning how many.
+    /// Removes this deployment's entries of one kind (every kind for `None`), returning how
+    /// many. Entries of other deployments sharing the cache (another scope) stay.
     pub async fn clear(&self, kind: Option<CacheKind>) -> Result<u64, ServiceError> {
-        let prefix = kind.map(CacheKind::prefix).unwrap_or_default();
-        Ok(self.store.clear_prefix(&prefix).await?)
+        let kinds = match kind {
+            Some(kind) => vec![kind],
+            None => CacheKind::ALL.to_vec(),
+        };
+        let mut cleared = 0;
+        for kind in kinds {
+            cleared += self.store.clear_prefix(&self.scope.prefix(kind)).await?;
+        }
+        Ok(cleared)
     }
 
-    /// The store's counters.
+    /// Whose entries this catalog reads and writes (mode and fingerprint).
+    pub fn key_scope(&self) -> &KeyScope {
+        &self.scope
+    }
+
+    /// Whether each cache tier answers, cheap enough for a probe on every request (a shared
+    /// tier is asked at most once a second; see [`alistach_cache::Cache::health`]).
+    pub async fn cache_health(&self) -> Vec<TierHealth> {
+        self.store.health().await
+    }
+
+    /// The store's counters (asks a shared tier live: not for probes).
     pub async fn cache_report(&self) -> CacheReport {
         CacheReport {
             tiers: self.store.stats().await,
@@ -278,7 +301,7 @@ impl Catalog {
     {
         query.validate()?;
         let q = query.normalized();
-        let key = keys::rendered_search_key(CacheKind::Products, self.mode, format, &q)?;
+        let key = keys::rendered_search_key(CacheKind::Products, &self.scope, format, &q)?;
         let api = self.api.clone();
         self.cached_bytes(CacheKind::Products, key, read, move || async move {
             api.search_products(&q)
@@ -302,7 +325,7 @@ impl Catalog {
     {
         validate_hot(query)?;
         let q = query.normalized();
-        let key = keys::rendered_search_key(CacheKind::Hot, self.mode, format, &q)?;
+        let key = keys::rendered_search_key(CacheKind::Hot, &self.scope, format, &q)?;
         let api = self.api.clone();
         self.cached_bytes(CacheKind::Hot, key, read, move || async move {
             api.hot_products(&q)
@@ -323,7 +346,7 @@ impl Catalog {
     where
         R: FnOnce(Vec<Category>) -> Bytes + Send + 'static,
     {
-        let key = keys::rendered_categories_key(self.mode, format);
+        let key = keys::rendered_categories_key(&self.scope, format);
         let api = self.api.clone();
         self.cached_bytes(CacheKind::Categories, key, read, move || async move {
             api.categories()

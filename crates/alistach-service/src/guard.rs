@@ -484,14 +484,19 @@ impl GuardedApi {
         let now = Instant::now();
         let mut s = self.lock();
         match error {
-            Some(UpstreamError::RateLimited {
-                retry_after: Some(ban),
-                code,
-                ..
-            }) => {
+            Some(
+                limited @ UpstreamError::RateLimited {
+                    retry_after: Some(_),
+                    code,
+                    ..
+                },
+            ) => {
                 // The platform named the ban: nothing reaches it until the ban ends, and then
-                // calls resume without a probe, since the platform said when.
-                let until = now + *ban;
+                // calls resume without a probe, since the platform said when. The length is
+                // capped (MAX_RETRY_AFTER), so a wild hint neither stops calls for good nor
+                // overflows the clock.
+                let ban = limited.retry_after().unwrap_or_default();
+                let until = now + ban;
                 if s.ban.as_ref().is_none_or(|b| b.until < until) {
                     if s.ban.is_none() {
                         self.opens.fetch_add(1, Ordering::Relaxed);
@@ -565,6 +570,10 @@ impl Drop for ProbeGuard<'_> {
 impl AffiliateApi for GuardedApi {
     fn mode(&self) -> ApiMode {
         self.inner.mode()
+    }
+
+    fn answer_scope(&self) -> Vec<(&'static str, String)> {
+        self.inner.answer_scope()
     }
 
     async fn search_products(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError> {

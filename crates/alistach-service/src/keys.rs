@@ -1,5 +1,7 @@
-//! Cache keys: `{kind}:{mode}:{sha256 of the normalised question}`, so equal questions share an
-//! entry, a prefix clears one kind, and mock answers can never be served in real mode.
+//! Cache keys: `{kind}:{mode}:{scope fingerprint}:{sha256 of the normalised question}`, so equal
+//! questions share an entry, a prefix clears one kind of this deployment's entries, mock answers
+//! are never served in real mode, and deployments whose answers differ (another account or
+//! tracking id, another gateway) never read each other's entries in a shared cache.
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -67,32 +69,77 @@ impl FromStr for CacheKind {
     }
 }
 
-fn key_from(kind: CacheKind, mode: ApiMode, canonical: &[u8]) -> String {
-    key_with_format(kind, mode, None, canonical)
+/// Whose answers a key holds: the mode and a fingerprint of the settings that shape answers
+/// (see [`alistach_domain::AffiliateApi::answer_scope`]), rendered `{mode}:{16 hex digits}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyScope(String);
+
+impl KeyScope {
+    /// The scope of a source in `mode` whose answers are shaped by `shaping`. Only a
+    /// truncated SHA-256 of the values is kept: they cannot be read back from a key.
+    pub fn new(mode: ApiMode, shaping: &[(&'static str, String)]) -> Self {
+        let mut hasher = Sha256::new();
+        for (name, value) in shaping {
+            // Lengths first, so no two different lists hash the same bytes.
+            hasher.update((name.len() as u64).to_be_bytes());
+            hasher.update(name.as_bytes());
+            hasher.update((value.len() as u64).to_be_bytes());
+            hasher.update(value.as_bytes());
+        }
+        let digest = hasher.finalize();
+        let mut scope = String::with_capacity(5 + 16);
+        scope.push_str(mode.as_str());
+        scope.push(':');
+        push_hex(&mut scope, &digest[..8]);
+        KeyScope(scope)
+    }
+
+    /// `{mode}:{fingerprint}`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The fingerprint alone (16 hex digits), for logs.
+    pub fn fingerprint(&self) -> &str {
+        self.0.rsplit(':').next().unwrap_or_default()
+    }
+
+    /// The prefix of this scope's keys of `kind` (`products:real:1a2b...:`), for clearing.
+    pub fn prefix(&self, kind: CacheKind) -> String {
+        format!("{}:{}:", kind.name(), self.0)
+    }
 }
 
-/// `{kind}:{mode}:[{format}:]{sha256 hex}`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+}
+
+fn key_from(kind: CacheKind, scope: &KeyScope, canonical: &[u8]) -> String {
+    key_with_format(kind, scope, None, canonical)
+}
+
+/// `{kind}:{mode}:{fingerprint}:[{format}:]{sha256 hex}`.
 fn key_with_format(
     kind: CacheKind,
-    mode: ApiMode,
+    scope: &KeyScope,
     format: Option<&str>,
     canonical: &[u8],
 ) -> String {
     let digest = Sha256::digest(canonical);
-    let mut key = String::with_capacity(kind.name().len() + 16 + 64);
+    let mut key = String::with_capacity(kind.name().len() + scope.0.len() + 16 + 64);
     key.push_str(kind.name());
     key.push(':');
-    key.push_str(mode.as_str());
+    key.push_str(&scope.0);
     key.push(':');
     if let Some(format) = format {
         key.push_str(format);
         key.push(':');
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in digest {
-        key.push(char::from(HEX[usize::from(b >> 4)]));
-        key.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
+    push_hex(&mut key, &digest);
     key
 }
 
@@ -103,55 +150,55 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ServiceError> {
 /// The key of a product search or hot-product query (`kind` picks which).
 pub(crate) fn search_key(
     kind: CacheKind,
-    mode: ApiMode,
+    scope: &KeyScope,
     query: &SearchQuery,
 ) -> Result<String, ServiceError> {
-    Ok(key_from(kind, mode, &encode(&query.normalized())?))
+    Ok(key_from(kind, scope, &encode(&query.normalized())?))
 }
 
 /// The key of a rendered answer to an already normalised search: the rendering's name sits
-/// between the mode and the hash, still under the kind's prefix for clearing.
+/// between the scope and the hash, still under the kind's prefix for clearing.
 pub(crate) fn rendered_search_key(
     kind: CacheKind,
-    mode: ApiMode,
+    scope: &KeyScope,
     format: &str,
     normalized: &SearchQuery,
 ) -> Result<String, ServiceError> {
     Ok(key_with_format(
         kind,
-        mode,
+        scope,
         Some(format),
         &encode(normalized)?,
     ))
 }
 
 /// The key of a rendered category list.
-pub(crate) fn rendered_categories_key(mode: ApiMode, format: &str) -> String {
-    key_with_format(CacheKind::Categories, mode, Some(format), b"all")
+pub(crate) fn rendered_categories_key(scope: &KeyScope, format: &str) -> String {
+    key_with_format(CacheKind::Categories, scope, Some(format), b"all")
 }
 
 /// The key of a details query.
-pub(crate) fn details_key(mode: ApiMode, query: &DetailsQuery) -> Result<String, ServiceError> {
+pub(crate) fn details_key(scope: &KeyScope, query: &DetailsQuery) -> Result<String, ServiceError> {
     Ok(key_from(
         CacheKind::Details,
-        mode,
+        scope,
         &encode(&query.normalized())?,
     ))
 }
 
 /// The key of the category list.
-pub(crate) fn categories_key(mode: ApiMode) -> String {
-    key_from(CacheKind::Categories, mode, b"all")
+pub(crate) fn categories_key(scope: &KeyScope) -> String {
+    key_from(CacheKind::Categories, scope, b"all")
 }
 
 /// The key of a link request: the sorted, deduplicated product ids and the link type, so the
 /// same products asked for through differently decorated URLs share an entry.
-pub(crate) fn links_key(mode: ApiMode, request: &LinkRequest) -> String {
+pub(crate) fn links_key(scope: &KeyScope, request: &LinkRequest) -> String {
     let mut canonical = format!("type={};ids=", request.link_type.code());
     for id in link_ids(request) {
         let _ = write!(canonical, "{id},");
     }
-    key_from(CacheKind::Affiliate, mode, canonical.as_bytes())
+    key_from(CacheKind::Affiliate, scope, canonical.as_bytes())
 }
 
 /// The product ids of a link request, sorted and deduplicated.
@@ -168,29 +215,74 @@ mod tests {
 
     use super::*;
 
+    fn mock() -> KeyScope {
+        KeyScope::new(ApiMode::Mock, &[("tracking_id", "gpt_chat".into())])
+    }
+
+    fn real() -> KeyScope {
+        KeyScope::new(ApiMode::Real, &[("tracking_id", "gpt_chat".into())])
+    }
+
+    #[test]
+    fn scopes_part_deployments_whose_answers_differ() {
+        let shaping = |app_key: &str, tracking_id: &str, url: &str| {
+            vec![
+                ("app_key", app_key.to_owned()),
+                ("tracking_id", tracking_id.to_owned()),
+                ("gateway_url", url.to_owned()),
+            ]
+        };
+        let url = "https://api-sg.aliexpress.com/sync";
+        let prod = KeyScope::new(ApiMode::Real, &shaping("12345", "prod_tid", url));
+        assert_eq!(
+            prod,
+            KeyScope::new(ApiMode::Real, &shaping("12345", "prod_tid", url)),
+            "the same settings share entries"
+        );
+        for other in [
+            shaping("12345", "staging_tid", url),
+            shaping("67890", "prod_tid", url),
+            shaping("12345", "prod_tid", "https://gw.example/sync"),
+            // The boundary between values counts: no two lists hash alike.
+            shaping("12345prod", "_tid", url),
+        ] {
+            assert_ne!(prod, KeyScope::new(ApiMode::Real, &other), "{other:?}");
+        }
+        assert_ne!(
+            prod.fingerprint(),
+            KeyScope::new(ApiMode::Mock, &shaping("12345", "prod_tid", url)).as_str()
+        );
+        assert!(prod.as_str().starts_with("real:"));
+        assert_eq!(prod.fingerprint().len(), 16);
+        assert!(!prod.as_str().contains("prod_tid") && !prod.as_str().contains("12345"));
+        let q = SearchQuery::new("lamp");
+        let a = search_key(CacheKind::Products, &prod, &q).unwrap();
+        let b = search_key(
+            CacheKind::Products,
+            &KeyScope::new(ApiMode::Real, &shaping("12345", "staging_tid", url)),
+            &q,
+        )
+        .unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(&prod.prefix(CacheKind::Products)));
+        assert!(!b.starts_with(&prod.prefix(CacheKind::Products)));
+    }
+
     #[test]
     fn equal_questions_share_a_key_and_modes_never_do() {
         let mut a = SearchQuery::new("  wireless   earbuds ");
         a.category_ids = vec![CategoryId(5), CategoryId(3)];
         let mut b = SearchQuery::new("wireless earbuds");
         b.category_ids = vec![CategoryId(3), CategoryId(5), CategoryId(5)];
-        let ka = search_key(CacheKind::Products, ApiMode::Mock, &a).unwrap();
-        assert_eq!(
-            ka,
-            search_key(CacheKind::Products, ApiMode::Mock, &b).unwrap()
-        );
+        let ka = search_key(CacheKind::Products, &mock(), &a).unwrap();
+        assert_eq!(ka, search_key(CacheKind::Products, &mock(), &b).unwrap());
+        assert!(ka.starts_with(&mock().prefix(CacheKind::Products)));
         assert!(ka.starts_with("products:mock:"));
-        assert_eq!(ka.len(), "products:mock:".len() + 64);
-        assert_ne!(
-            ka,
-            search_key(CacheKind::Products, ApiMode::Real, &a).unwrap()
-        );
-        assert_ne!(ka, search_key(CacheKind::Hot, ApiMode::Mock, &a).unwrap());
+        assert_eq!(ka.len(), "products:mock:".len() + 16 + 1 + 64);
+        assert_ne!(ka, search_key(CacheKind::Products, &real(), &a).unwrap());
+        assert_ne!(ka, search_key(CacheKind::Hot, &mock(), &a).unwrap());
         b.page_no = 2;
-        assert_ne!(
-            ka,
-            search_key(CacheKind::Products, ApiMode::Mock, &b).unwrap()
-        );
+        assert_ne!(ka, search_key(CacheKind::Products, &mock(), &b).unwrap());
     }
 
     #[test]
@@ -213,10 +305,10 @@ mod tests {
             ],
             LinkType::Normal,
         );
-        assert_eq!(links_key(ApiMode::Real, &a), links_key(ApiMode::Real, &b));
-        assert!(links_key(ApiMode::Real, &a).starts_with("affiliate:real:"));
+        assert_eq!(links_key(&real(), &a), links_key(&real(), &b));
+        assert!(links_key(&real(), &a).starts_with(&real().prefix(CacheKind::Affiliate)));
         let hot = req(&["32759108484", "1005006123456789"], LinkType::Hot);
-        assert_ne!(links_key(ApiMode::Real, &a), links_key(ApiMode::Real, &hot));
+        assert_ne!(links_key(&real(), &a), links_key(&real(), &hot));
     }
 
     #[test]

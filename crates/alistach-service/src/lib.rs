@@ -14,7 +14,7 @@ mod guard;
 mod histogram;
 mod keys;
 
-pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode};
+pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{CacheReport, Catalog, Served};
 pub use config::CacheTtls;
 pub use error::ServiceError;
@@ -23,4 +23,4 @@ pub use guard::{
     UPSTREAM_OUTCOMES,
 };
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
-pub use keys::CacheKind;
+pub use keys::{CacheKind, KeyScope};

@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -96,6 +96,11 @@ impl fmt::Debug for FakeConfig {
 pub enum Fault {
     /// Answer with this HTTP status (e.g. 500, 502, 503) and a plain-text body.
     Status(u16),
+    /// HTTP 429 with this `Retry-After` value, sent as given (so absurd hints can be tested).
+    TooManyRequests {
+        /// The header's value, e.g. `"2"` or `"18446744073709551615"`.
+        retry_after: String,
+    },
     /// Wait this long, then answer normally (a slow gateway).
     Delay(Duration),
     /// HTTP 200 with an HTML error page.
@@ -624,6 +629,17 @@ fn fault_response(fault: Fault, api_method: &str, request_id: &str) -> HttpRespo
                 "text/plain",
                 format!("fake gateway fault: HTTP {code}"),
             )
+        }
+        Fault::TooManyRequests { retry_after } => {
+            let mut response = respond(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain",
+                "fake gateway fault: HTTP 429",
+            );
+            if let Ok(value) = HeaderValue::from_str(&retry_after) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            response
         }
         Fault::NonJson => respond(
             StatusCode::OK,

@@ -3,6 +3,8 @@
 //!
 //! On a machine without `redis-server`, [`RedisServer::start_or_skip`] lets a test skip with a
 //! message, except under CI (the `CI` variable set), where it fails: CI must run the Redis tests.
+//! Extra arguments (`--maxmemory 1mb` ...) can be passed, and [`RedisServer::command`] sends
+//! one command over a raw connection, for tests that look behind the application's back.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -31,10 +33,16 @@ impl RedisServer {
 
     /// Starts a server on a free port.
     pub fn try_start() -> io::Result<RedisServer> {
+        RedisServer::try_start_with(&[])
+    }
+
+    /// Starts a server on a free port with `extra_args` added to its command line (e.g.
+    /// `["--maxmemory", "1mb", "--maxmemory-policy", "noeviction"]`).
+    pub fn try_start_with(extra_args: &[&str]) -> io::Result<RedisServer> {
         let mut last = None;
         // The port is free when picked but another process may take it before redis binds it.
         for _ in 0..PORT_ATTEMPTS {
-            match RedisServer::try_start_on_port(free_port()?) {
+            match RedisServer::spawn(free_port()?, extra_args) {
                 Ok(server) => return Ok(server),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
                 Err(e) => last = Some(e),
@@ -52,6 +60,10 @@ impl RedisServer {
 
     /// Starts a server on `port`.
     pub fn try_start_on_port(port: u16) -> io::Result<RedisServer> {
+        RedisServer::spawn(port, &[])
+    }
+
+    fn spawn(port: u16, extra_args: &[&str]) -> io::Result<RedisServer> {
         let dir = temp_dir(port)?;
         let log = dir.join("redis.log");
         let spawned = Command::new(BINARY)
@@ -69,6 +81,7 @@ impl RedisServer {
             .arg(&dir)
             .arg("--logfile")
             .arg(&log)
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -100,7 +113,12 @@ impl RedisServer {
     /// installed. Panics instead when the `CI` variable is set, or when the server is installed
     /// but fails to start.
     pub fn start_or_skip(test: &str) -> Option<RedisServer> {
-        match RedisServer::try_start() {
+        RedisServer::start_or_skip_with(test, &[])
+    }
+
+    /// [`RedisServer::start_or_skip`] with `extra_args` added to the server's command line.
+    pub fn start_or_skip_with(test: &str, extra_args: &[&str]) -> Option<RedisServer> {
+        match RedisServer::try_start_with(extra_args) {
             Ok(server) => Some(server),
             Err(e) if e.kind() == io::ErrorKind::NotFound && std::env::var_os("CI").is_none() => {
                 eprintln!(
@@ -120,6 +138,24 @@ impl RedisServer {
     /// `redis://127.0.0.1:{port}/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Sends one command (`["INFO", "commandstats"]`) on a fresh connection and returns the
+    /// reply as text: a bulk or simple string as is, an integer in decimal, an array as its
+    /// elements one per line, nil as an empty string. An error reply is an `Err`.
+    pub fn command(&self, args: &[&str]) -> io::Result<String> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            request.extend_from_slice(arg.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        stream.write_all(&request)?;
+        let mut reader = io::BufReader::new(stream);
+        read_reply(&mut reader)
     }
 
     /// True while the process runs.
@@ -240,6 +276,41 @@ fn server_pid(port: u16) -> io::Result<u32> {
     }
 }
 
+/// Reads one RESP2 reply as text (see [`RedisServer::command`]).
+fn read_reply(reader: &mut impl io::BufRead) -> io::Result<String> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let line = line.trim_end_matches(['\r', '\n']);
+    let (kind, rest) = line
+        .split_at_checked(1)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "the connection closed"))?;
+    let number = || {
+        rest.parse::<i64>()
+            .map_err(|_| io::Error::other(format!("bad reply header {line:?}")))
+    };
+    match kind {
+        "+" | ":" => Ok(rest.to_owned()),
+        "-" => Err(io::Error::other(format!("redis error: {rest}"))),
+        "$" => {
+            let Ok(len) = usize::try_from(number()?) else {
+                return Ok(String::new());
+            };
+            let mut body = vec![0; len + 2];
+            reader.read_exact(&mut body)?;
+            body.truncate(len);
+            Ok(String::from_utf8_lossy(&body).into_owned())
+        }
+        "*" => {
+            let count = usize::try_from(number()?).unwrap_or(0);
+            let items = (0..count)
+                .map(|_| read_reply(reader))
+                .collect::<io::Result<Vec<_>>>()?;
+            Ok(items.join("\n"))
+        }
+        _ => Err(io::Error::other(format!("unexpected reply {line:?}"))),
+    }
+}
+
 /// A port nothing listens on right now, chosen by the kernel.
 fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
@@ -295,6 +366,31 @@ mod tests {
             "dropping the handle stops the server"
         );
         assert!(!dir.exists(), "the temporary directory is removed");
+    }
+
+    #[test]
+    fn extra_arguments_reach_the_server_and_commands_are_answered() {
+        let Some(server) = RedisServer::start_or_skip_with(
+            "redis_server::extra_arguments_reach_the_server",
+            &["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"],
+        ) else {
+            return;
+        };
+        assert_eq!(
+            server.command(&["CONFIG", "GET", "maxmemory"]).unwrap(),
+            "maxmemory\n2097152"
+        );
+        assert_eq!(
+            server
+                .command(&["CONFIG", "GET", "maxmemory-policy"])
+                .unwrap(),
+            "maxmemory-policy\nnoeviction"
+        );
+        assert_eq!(server.command(&["SET", "k", "v w"]).unwrap(), "OK");
+        assert_eq!(server.command(&["GET", "k"]).unwrap(), "v w");
+        assert_eq!(server.command(&["GET", "absent"]).unwrap(), "");
+        assert_eq!(server.command(&["DBSIZE"]).unwrap(), "1");
+        assert!(server.command(&["NOSUCHCOMMAND"]).is_err());
     }
 
     #[test]

@@ -7,5 +7,7 @@ mod mock_mode;
 mod observability;
 mod policy;
 mod real_mode;
+mod redis_ops;
 mod shared_cache;
 mod support;
+mod upstream_hints;

@@ -221,6 +221,34 @@ async fn a_ban_longer_than_the_deadline_fails_at_once() {
 }
 
 #[tokio::test]
+async fn absurd_retry_hints_are_capped_at_an_hour() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let too_big_for_u64 = format!("{}0", u64::MAX);
+    for hint in ["86400", &u64::MAX.to_string(), too_big_for_u64.as_str()] {
+        fake.fail_next(
+            1,
+            Fault::TooManyRequests {
+                retry_after: hint.to_owned(),
+            },
+        );
+        let started = Instant::now();
+        let err = upstream(client.product_query(&query()).await.unwrap_err());
+        assert_eq!(err.kind(), "rate_limited", "Retry-After: {hint}");
+        assert_eq!(
+            err.retry_after(),
+            Some(alistach_domain::MAX_RETRY_AFTER),
+            "Retry-After: {hint}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{hint}");
+    }
+    fake.fail_next(1, Fault::api_call_limit(u64::MAX));
+    let err = upstream(client.product_query(&query()).await.unwrap_err());
+    assert_eq!(err.retry_after(), Some(alistach_domain::MAX_RETRY_AFTER));
+    assert_eq!(fake.requests(PRODUCT_QUERY), 4);
+}
+
+#[tokio::test]
 async fn slow_answers_time_out_and_fast_enough_ones_succeed() {
     let fake = fake().await;
     let mut c = config(&fake);

@@ -408,3 +408,87 @@ fn a_malformed_url_is_refused_without_echoing_it() {
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+#[tokio::test]
+async fn health_asks_redis_at_most_once_a_second() {
+    let Some(server) = RedisServer::start_or_skip("health_asks_redis_at_most_once_a_second") else {
+        return;
+    };
+    let cache = redis(&server, "health", Arc::new(SystemClock));
+    let mut conn = raw(&server).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..500 {
+        let health = cache.health().await;
+        assert_eq!(health.len(), 1);
+        assert!(health[0].connected);
+    }
+    let elapsed = started.elapsed();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let pings = info
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(pings >= 1, "health never asked Redis: {info}");
+    assert!(
+        pings <= elapsed.as_secs() + 1,
+        "500 health checks in {elapsed:?} sent {pings} PINGs"
+    );
+    // Past the interval, the next check asks again.
+    tokio::time::sleep(alistach_redis::HEALTH_REFRESH).await;
+    cache.health().await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        info.contains(&format!("cmdstat_ping:calls={}", pings + 1)),
+        "{info}"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_refusing_writes_keeps_serving_reads_without_opening_the_circuit() {
+    let Some(server) = RedisServer::start_or_skip_with(
+        "a_redis_refusing_writes_keeps_serving_reads",
+        &["--maxmemory", "1", "--maxmemory-policy", "noeviction"],
+    ) else {
+        return;
+    };
+    let clock = Arc::new(ManualClock::new(START));
+    // An entry written while Redis still had room; then every write is refused.
+    server
+        .command(&["CONFIG", "SET", "maxmemory", "0"])
+        .unwrap();
+    let writer = redis(&server, "full", clock.clone());
+    writer.put("old", entry(START, "kept")).await.unwrap();
+    server
+        .command(&["CONFIG", "SET", "maxmemory", "1"])
+        .unwrap();
+
+    let cache = redis(&server, "full", clock.clone());
+    let refused = cache.put("new", entry(START, "v")).await.unwrap_err();
+    assert!(refused.reason.contains("OOM"), "{refused}");
+    assert!(cache.is_connected(), "a refusal is not an outage");
+    // Not short-circuited: the next command still reaches Redis, and reads still hit.
+    assert_eq!(
+        cache.get("old").await.unwrap().map(|e| e.value),
+        Some(Bytes::from_static(b"kept"))
+    );
+    let again = cache.put("new2", entry(START, "v")).await.unwrap_err();
+    assert!(!again.reason.contains("not tried"), "{again}");
+    assert_eq!(cache.get("new").await.unwrap(), None);
+    let stats = cache.stats().await;
+    assert!(stats[0].connected);
+    assert_eq!(stats[0].errors, 2);
+}

@@ -377,6 +377,45 @@ async fn a_flow_control_ban_opens_the_circuit_for_the_announced_time() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_absurd_ban_is_capped_at_an_hour_and_never_overflows() {
+    for hint in [
+        Duration::from_secs(86_400),
+        Duration::from_secs(u64::MAX),
+        Duration::MAX,
+    ] {
+        let fake = Fake::new();
+        let g = guard(
+            &fake,
+            GuardConfig {
+                max_qps: 1000,
+                ..GuardConfig::default()
+            },
+        );
+        fake.then(
+            1,
+            Err(UpstreamError::RateLimited {
+                retry_after: Some(hint),
+                code: "ApiCallLimit".into(),
+                message: "this ban will last forever".into(),
+            }),
+        );
+        assert!(g.search_products(&query()).await.is_err());
+        let remaining = g.stats().ban_remaining.expect("a ban is in force");
+        assert!(
+            remaining <= alistach_domain::MAX_RETRY_AFTER && remaining > Duration::from_secs(3590),
+            "{hint:?} gave a ban of {remaining:?}"
+        );
+        match g.categories().await {
+            Err(e) => assert!(e.retry_after().unwrap() <= alistach_domain::MAX_RETRY_AFTER),
+            Ok(_) => panic!("a banned upstream was called"),
+        }
+        tokio::time::advance(alistach_domain::MAX_RETRY_AFTER).await;
+        assert!(g.categories().await.is_ok(), "the capped ban ends");
+        assert_eq!(fake.calls(), 2);
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn non_transient_errors_do_not_open_the_circuit_but_are_counted() {
     let fake = Fake::new();
     let g = guard(
