@@ -11,6 +11,9 @@ mod handlers;
 mod metrics;
 mod server;
 
+#[cfg(test)]
+mod props;
+
 pub use app::{App, HttpResponse};
 pub use body::Body;
 pub use config::{HttpConfig, Secret};
