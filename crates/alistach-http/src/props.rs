@@ -161,10 +161,10 @@ fn every_query(query: &str) -> Result<(), TestCaseError> {
     if let Some(req) = check(parse(&["page_size", "page_no"]))? {
         search(&req, &cfg)?;
     }
-    if let Some(req) = check(query_params_any::<api::ProductDetailsQuery>(query, &[]))? {
-        if let Some(q) = check(convert::details_query(&req, &cfg))? {
-            check(q.validate().map_err(HttpError::from))?;
-        }
+    if let Some(req) = check(query_params_any::<api::ProductDetailsQuery>(query, &[]))?
+        && let Some(q) = check(convert::details_query(&req, &cfg))?
+    {
+        check(q.validate().map_err(HttpError::from))?;
     }
     if let Some(req) = check(query_params_any::<api::AffiliateLinkQuery>(query, &[]))? {
         check(convert::link_request_one(
