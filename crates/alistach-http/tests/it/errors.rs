@@ -356,3 +356,40 @@ async fn non_ascii_urls_are_422_naming_the_field_not_a_panic() {
         "invalid requests must never reach the upstream"
     );
 }
+
+/// The limits apply to every route before it runs, so every operation of the served document
+/// must list them.
+#[tokio::test]
+async fn limit_answers_are_documented_on_every_operation() {
+    let s = TestServer::start(crate::support::admin_config()).await;
+    let doc = Answer::of(s.get("/openapi.json").await).await.json;
+    let ops = doc["paths"].as_object().unwrap();
+    let long_query = format!("?x={}", "a".repeat(9 * 1024));
+    let mut checked = 0;
+    for (path, methods) in ops {
+        for (method, op) in methods.as_object().unwrap() {
+            let method =
+                reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let long = s
+                .client
+                .request(method.clone(), s.url(&format!("{path}{long_query}")))
+                .send()
+                .await
+                .unwrap();
+            Answer::of(long).await.assert_problem(414, None);
+            let big = s
+                .client
+                .request(method, s.url(path))
+                .header("x-padding", "a".repeat(17 * 1024))
+                .send()
+                .await
+                .unwrap();
+            Answer::of(big).await.assert_problem(431, None);
+            for code in ["414", "431"] {
+                assert!(op["responses"].get(code).is_some(), "{path} lacks {code}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} operations");
+}
