@@ -100,20 +100,26 @@ fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, HttpError> {
 /// Names the field a deserialisation error is about.
 fn field_error(path: String, message: String) -> HttpError {
     // serde reports an unknown field at its parent; name the field itself.
-    let named = |name: &str| match path.as_str() {
-        "." => name.to_owned(),
-        p if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
-        p => format!("{p}.{name}"),
+    let named = |name: &str| {
+        let field = match path.as_str() {
+            "." => name.to_owned(),
+            p if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
+            p => format!("{p}.{name}"),
+        };
+        // A client can send any name, the empty one included; the answer must still name it.
+        if name.is_empty() {
+            format!("{field}{}", shown_name(name))
+        } else {
+            field
+        }
     };
     if let Some(name) = message.strip_prefix("unknown field `").map(quoted_name) {
-        // A client can send any name, the empty one included; the answer must still name it.
-        return match name {
-            "" => HttpError::field(
-                named(shown_name(name)),
-                "is not a known field (a field with an empty name)",
-            ),
-            name => HttpError::field(named(name), "is not a known field"),
+        let rule = if name.is_empty() {
+            "is not a known field (a field with an empty name)"
+        } else {
+            "is not a known field"
         };
+        return HttpError::field(named(name), rule);
     }
     if let Some(name) = message.strip_prefix("missing field `").map(quoted_name) {
         return HttpError::field(named(name), "is required");
@@ -521,6 +527,18 @@ mod tests {
             matches!(err, HttpError::Unprocessable { ref field, .. } if field == "keywords"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn empty_field_names_are_named() {
+        let field = |r: Result<api::SearchRequest, HttpError>| match r {
+            Err(HttpError::Unprocessable { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(query_params(Some("keywords=a&=1"), &[])), "\"\"");
+        assert_eq!(field(query_params(Some("=&="), &[])), "\"\"");
+        assert_eq!(field(json_body(br#"{"keywords":"a","":1}"#, &[])), "\"\"");
+        assert_eq!(field(json_body(br#"{"a`b":1}"#, &[])), "a`b");
     }
 
     #[test]
