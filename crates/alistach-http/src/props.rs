@@ -142,6 +142,10 @@ fn every_body(body: &[u8]) -> Result<(), TestCaseError> {
     if let Some(req) = check(json_body::<api::AffiliateLinksRequest>(body, &["urls"]))? {
         check(convert::link_request(&req.urls, req.link_type.as_deref()))?;
     }
+    // The query types deserialise the same way (query strings become JSON objects of strings).
+    check(json_body::<api::ProductDetailsQuery>(body, &[]))?;
+    check(json_body::<api::AffiliateLinkQuery>(body, &[]))?;
+    check(json_body::<api::CacheClearQuery>(body, &[]))?;
     Ok(())
 }
 
