@@ -584,7 +584,7 @@ impl Config {
         let secret =
             |a: &Option<String>, f: &Option<String>, name: &str, errors: &mut Vec<String>| {
                 let v = text(a, f)?;
-                if v.len() < 16 {
+                if v.chars().count() < 16 {
                     errors.push(format!("{name} must be at least 16 characters long"));
                 }
                 Some(Secret(v))
@@ -618,8 +618,10 @@ impl Config {
                 errors.push(
                     "ALLOWED_ORIGINS must list exact origins; \"*\" is not allowed".to_owned(),
                 );
-            } else if !(origin.starts_with("https://") || origin.starts_with("http://"))
-                || origin[8..].contains('/')
+            } else if !origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .is_some_and(|host| !host.is_empty() && !host.contains('/'))
             {
                 errors.push(format!(
                     "ALLOWED_ORIGINS entry {origin:?} is not an origin like https://chatgpt.com"
@@ -644,7 +646,9 @@ impl Config {
                 .enumerate()
             {
                 match item.split_once(':') {
-                    Some((name, key)) if is_client_name(name.trim()) && key.trim().len() >= 16 => {
+                    Some((name, key))
+                        if is_client_name(name.trim()) && key.trim().chars().count() >= 16 =>
+                    {
                         api_keys.push((name.trim().to_owned(), Secret(key.trim().to_owned())));
                     }
                     Some((name, _)) if !is_client_name(name.trim()) => errors.push(format!(
@@ -712,6 +716,11 @@ impl Config {
         let log_level = text(&args.log_level, &file.log_level)
             .unwrap_or_else(|| "info".to_owned())
             .to_ascii_lowercase();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            errors.push(format!(
+                "LOG_LEVEL must be error, warn, info, debug, trace or a tracing filter, not {log_level:?}"
+            ));
+        }
         let log_format = match text(&args.log_format, &file.log_format)
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -730,9 +739,10 @@ impl Config {
             .unwrap_or_else(|| EXAMPLE_PUBLIC_BASE_URL.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        if !public_base_url.starts_with("https://") || public_base_url.len() <= "https://".len() {
+        // The rule GPT Actions impose, checked where the documents are built.
+        if let Err(e) = alistach_api::OpenApiOptions::new(public_base_url.clone()).validate() {
             errors.push(format!(
-                "PUBLIC_BASE_URL must be an https origin (GPT Actions require https), not {public_base_url:?}"
+                "PUBLIC_BASE_URL must be an https origin (GPT Actions require https): {e}"
             ));
         }
         let tracking_id =
@@ -905,11 +915,9 @@ fn check_api_url(url: &str) -> Result<(), String> {
         )
     };
     if let Some(rest) = url.strip_prefix("https://") {
-        return if rest.is_empty() || rest.starts_with('/') {
-            Err(refuse())
-        } else {
-            Ok(())
-        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let usable = !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c.is_control());
+        return if usable { Ok(()) } else { Err(refuse()) };
     }
     let Some(rest) = url.strip_prefix("http://") else {
         return Err(refuse());
@@ -946,6 +954,108 @@ pub fn read_file(path: Option<&PathBuf>) -> Result<FileConfig, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+    use proptest::prelude::*;
+
+    /// Every setting that takes a value: its long flag and what its errors call it.
+    fn settings() -> Vec<(String, String)> {
+        Args::command()
+            .get_arguments()
+            .filter(|a| a.get_action().takes_values())
+            .filter_map(|a| {
+                let long = a.get_long()?.to_owned();
+                let env = a
+                    .get_env()
+                    .map_or_else(|| long.clone(), |e| e.to_string_lossy().into_owned());
+                Some((long, env))
+            })
+            .collect()
+    }
+
+    /// How the errors about one setting may name it.
+    fn names_setting(line: &str, long: &str, env: &str) -> bool {
+        let key = long.replace('-', "_");
+        let also = match long {
+            // Host, port and listen address combine into one address and one message.
+            "listen" | "host" | "port" => "listen address",
+            "mock-mode" | "app-key" | "app-secret" => "MOCK_MODE",
+            _ => env,
+        };
+        line.contains(env) || line.contains(&key) || line.contains(also)
+    }
+
+    fn cases() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[0-9a-z:/.,_é中 -]{0,24}",
+            "(https?|redis|unix)://[a-z0-9.:@é中/ -]{0,16}",
+            "(https?://)?[é中]{0,3}",
+            "-?[0-9]{1,25}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        #[test]
+        fn any_text_for_any_setting_is_accepted_or_named_in_an_error(value in text()) {
+            for (long, env) in settings().iter().filter(|(long, _)| long != "config") {
+                let argv = ["alistach-server".to_owned(), format!("--{long}={value}")];
+                let Ok(args) = Args::try_parse_from(argv) else {
+                    continue;
+                };
+                if let Err(errors) = Config::from_sources(&args, &FileConfig::default()) {
+                    prop_assert!(
+                        errors.iter().any(|e| names_setting(e, long, env)),
+                        "--{}={:?}: {:?}", long, value, errors
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn any_config_file_is_read_or_refused_without_panicking(text in any::<String>()) {
+            if let Ok(file) = toml::from_str::<FileConfig>(&text) {
+                let _ = Config::from_sources(&Args::default(), &file);
+            }
+        }
+
+        #[test]
+        fn any_value_for_any_file_key_is_accepted_or_named_in_an_error(
+            value in text(),
+            as_number in any::<bool>(),
+        ) {
+            for (long, env) in settings().iter().filter(|(long, _)| long != "config") {
+                let key = match long.as_str() {
+                    "host" => "api_host".to_owned(),
+                    "port" => "api_port".to_owned(),
+                    other => other.replace('-', "_"),
+                };
+                let literal = match value.trim().parse::<i64>() {
+                    Ok(n) if as_number => n.to_string(),
+                    // A JSON string is a TOML basic string (bar a raw DEL, which TOML refuses).
+                    _ => serde_json::to_string(&value).unwrap(),
+                };
+                let Ok(file) = toml::from_str::<FileConfig>(&format!("{key} = {literal}")) else {
+                    continue;
+                };
+                if let Err(errors) = Config::from_sources(&Args::default(), &file) {
+                    prop_assert!(
+                        errors.iter().any(|e| names_setting(e, long, env)),
+                        "{} = {}: {:?}", key, literal, errors
+                    );
+                }
+            }
+        }
+    }
 
     fn args(pairs: &[(&str, &str)]) -> Args {
         let mut argv = vec!["alistach-server".to_owned()];

@@ -462,11 +462,47 @@ fn operation(
             "content": { "application/problem+json": { "schema": problem_ref.clone() } }
         })
     };
-    let has_input = spec.query.is_some() || spec.body.is_some();
+    // Every status the adapter can answer on this operation (crates/alistach-http: app.rs,
+    // handlers.rs, error.rs), each with the problem document.
+    let reads_body = route.method == "POST";
     if spec.body.is_some() {
-        responses.insert("400".into(), problem("Malformed JSON body."));
+        responses.insert(
+            "400".into(),
+            problem("Malformed JSON: the body is not JSON at all, or could not be read."),
+        );
+    } else if reads_body {
+        responses.insert("400".into(), problem("The request body could not be read."));
     }
-    if has_input {
+    match route.access {
+        Access::Public => {}
+        Access::Api => {
+            if opts.api_key_security {
+                responses.insert("401".into(), problem("Missing or wrong API key."));
+            }
+        }
+        Access::Admin => {
+            responses.insert("401".into(), problem("Missing or wrong admin key."));
+            responses.insert(
+                "403".into(),
+                problem(
+                    "Admin endpoints are disabled (no ADMIN_API_KEY configured), or an API key \
+                     was presented instead of the admin key.",
+                ),
+            );
+        }
+    }
+    if reads_body {
+        responses.insert(
+            "408".into(),
+            problem("The request body was not received within BODY_READ_TIMEOUT."),
+        );
+        responses.insert("413".into(), problem("Request body too large."));
+    }
+    responses.insert(
+        "414".into(),
+        problem("The request URL (path and query) is longer than the limit."),
+    );
+    if spec.query.is_some() || spec.body.is_some() {
         responses.insert(
             "422".into(),
             problem("Invalid input; `errors` names each field and the rule it broke."),
@@ -475,25 +511,29 @@ fn operation(
     match route.access {
         Access::Public => {}
         Access::Api => {
-            if opts.api_key_security {
-                responses.insert("401".into(), problem("Missing or wrong API key."));
-            }
             responses.insert(
                 "429".into(),
-                problem("Too many requests; retry after `Retry-After` seconds."),
+                problem(
+                    "Too many requests (the rate limit, or too many failed authentications); \
+                     retry after `Retry-After` seconds.",
+                ),
             );
         }
         Access::Admin => {
-            responses.insert("401".into(), problem("Missing or wrong admin key."));
             responses.insert(
-                "403".into(),
-                problem("Admin endpoints are disabled (no ADMIN_API_KEY configured)."),
+                "429".into(),
+                problem("Too many failed authentications; retry after `Retry-After` seconds."),
             );
         }
     }
-    if spec.body.is_some() {
-        responses.insert("413".into(), problem("Request body too large."));
-    }
+    responses.insert(
+        "431".into(),
+        problem("The request headers are larger than the limit."),
+    );
+    responses.insert(
+        "500".into(),
+        problem("A bug in the server; it has been logged under the answer's `request_id`."),
+    );
     if spec.upstream {
         responses.insert(
             "502".into(),
@@ -505,7 +545,24 @@ fn operation(
                 "AliExpress is unavailable or rate limited; retry after `Retry-After` seconds.",
             ),
         );
-        responses.insert("504".into(), problem("AliExpress did not answer in time."));
+        responses.insert(
+            "504".into(),
+            problem(
+                "AliExpress did not answer in time, or the request did not complete within \
+                 REQUEST_TIMEOUT.",
+            ),
+        );
+    } else {
+        responses.insert(
+            "504".into(),
+            problem("The request did not complete within REQUEST_TIMEOUT."),
+        );
+    }
+    if route.id == RouteId::CacheClear {
+        responses.insert(
+            "503".into(),
+            problem("The cache backend (Redis) could not be cleared."),
+        );
     }
     if route.id == RouteId::Readyz {
         responses.insert(

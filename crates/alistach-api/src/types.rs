@@ -468,12 +468,18 @@ pub struct CategoriesMetadata {
 // ---------------------------------------------------------------------------------------------
 // Affiliate links
 
+/// The example of `urls`, so a generated request can reach a successful answer.
+const EXAMPLE_PRODUCT_URLS: [&str; 1] = ["https://www.aliexpress.com/item/1005004043442825.html"];
+
 /// Body of `POST /api/affiliate/links`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateLinksRequest {
     /// AliExpress product URLs, 1 to 50.
-    #[schemars(length(min = 1, max = 50))]
+    #[schemars(
+        length(min = 1, max = 50),
+        example = EXAMPLE_PRODUCT_URLS
+    )]
     pub urls: Vec<String>,
     /// "normal" (default) or "hot" (hot-product commission).
     #[serde(default, skip_serializing_if = "Option::is_none")]

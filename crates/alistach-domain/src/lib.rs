@@ -15,6 +15,9 @@ mod port;
 mod product;
 mod query;
 
+#[cfg(test)]
+mod props;
+
 pub use category::{Category, CategoryId, CategoryNode, CategoryTree};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;

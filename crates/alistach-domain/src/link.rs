@@ -204,12 +204,12 @@ fn find_id(url: &str, depth: u8) -> Result<ProductId, ProductUrlError> {
     Err(ProductUrlError::NoProductId)
 }
 
+/// `s` without `prefix`, compared ASCII case-insensitively. `get` rather than indexing: the
+/// prefix length may fall inside a multi-byte character of client text.
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
-        Some(&s[prefix.len()..])
-    } else {
-        None
-    }
+    s.get(..prefix.len())
+        .filter(|head| head.eq_ignore_ascii_case(prefix))
+        .and_then(|_| s.get(prefix.len()..))
 }
 
 fn is_aliexpress_host(host: &str) -> bool {
@@ -239,7 +239,7 @@ fn id_from_path(path: &str) -> Option<ProductId> {
     digits.parse().ok()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

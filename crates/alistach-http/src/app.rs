@@ -702,7 +702,7 @@ fn presented_key<'a>(headers: &'a HeaderMap, header_name: &str) -> Option<&'a st
 }
 
 /// The caller's `X-Request-Id` when it is sane (at most 64 of `[A-Za-z0-9._-]`), else a new one.
-fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())

@@ -84,7 +84,7 @@ pub fn query_params<T: DeserializeOwned>(
         };
         if map.insert(key.to_string(), v).is_some() {
             return Err(HttpError::field(
-                key.into_owned(),
+                shown_name(&key),
                 "is given more than once",
             ));
         }
@@ -100,25 +100,47 @@ fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, HttpError> {
 /// Names the field a deserialisation error is about.
 fn field_error(path: String, message: String) -> HttpError {
     // serde reports an unknown field at its parent; name the field itself.
-    let named = |name: &str| match path.as_str() {
-        "." => name.to_owned(),
-        p if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
-        p => format!("{p}.{name}"),
+    let named = |name: &str| {
+        let field = match path.as_str() {
+            "." => name.to_owned(),
+            p if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
+            p => format!("{p}.{name}"),
+        };
+        // A client can send any name, the empty one included; the answer must still name it.
+        if name.is_empty() {
+            format!("{field}{}", shown_name(name))
+        } else {
+            field
+        }
     };
-    if let Some(name) = message
-        .strip_prefix("unknown field `")
-        .and_then(|m| m.split('`').next())
-    {
-        return HttpError::field(named(name), "is not a known field");
+    if let Some(name) = message.strip_prefix("unknown field `").map(quoted_name) {
+        let rule = if name.is_empty() {
+            "is not a known field (a field with an empty name)"
+        } else {
+            "is not a known field"
+        };
+        return HttpError::field(named(name), rule);
     }
-    if let Some(name) = message
-        .strip_prefix("missing field `")
-        .and_then(|m| m.split('`').next())
-    {
+    if let Some(name) = message.strip_prefix("missing field `").map(quoted_name) {
         return HttpError::field(named(name), "is required");
     }
     let field = if path == "." { "body".to_owned() } else { path };
     HttpError::field(field, format!("has the wrong type or value: {message}"))
+}
+
+/// A field name as an error shows it: the empty name as `""`, so the answer still names it.
+fn shown_name(name: &str) -> &str {
+    if name.is_empty() { "\"\"" } else { name }
+}
+
+/// The name serde quoted at the start of `rest` (``name`, expected ...`); the name itself may
+/// hold backticks.
+fn quoted_name(rest: &str) -> &str {
+    ["`, expected", "`, there are no fields"]
+        .iter()
+        .find_map(|end| rest.find(end).map(|i| &rest[..i]))
+        .or_else(|| rest.strip_suffix('`'))
+        .unwrap_or(rest)
 }
 
 fn rename(field: &'static str) -> impl Fn(ValidationError) -> HttpError {
@@ -294,45 +316,51 @@ pub fn link_type(input: Option<&str>) -> Result<LinkType, HttpError> {
     match blank_to_none(input).map(str::to_ascii_lowercase).as_deref() {
         None | Some("normal") => Ok(LinkType::Normal),
         Some("hot") => Ok(LinkType::Hot),
-        Some(_) => Err(HttpError::BadField {
-            field: "link_type".into(),
-            rule: "must be normal or hot".into(),
-        }),
+        Some(_) => Err(HttpError::field("link_type", "must be normal or hot")),
     }
 }
 
-/// A links request as a domain request; a bad URL is a 400 naming its index and the reason.
+/// A links request as a domain request; a bad URL is a 422 naming its index and the reason.
 pub fn link_request(
     urls: &[String],
     link_type_input: Option<&str>,
 ) -> Result<LinkRequest, HttpError> {
     if urls.is_empty() {
-        return Err(HttpError::BadField {
-            field: "urls".into(),
-            rule: "must list at least one AliExpress product URL".into(),
-        });
+        return Err(HttpError::field(
+            "urls",
+            "must list at least one AliExpress product URL",
+        ));
     }
     if urls.len() > MAX_LINKS_PER_REQUEST {
-        return Err(HttpError::BadField {
-            field: "urls".into(),
-            rule: format!(
+        return Err(HttpError::field(
+            "urls",
+            format!(
                 "must list at most {MAX_LINKS_PER_REQUEST} URLs (got {})",
                 urls.len()
             ),
-        });
+        ));
     }
     let parsed = urls
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            ProductUrl::parse(u).map_err(|e| HttpError::BadField {
-                field: format!("urls[{i}]"),
-                rule: e.to_string(),
-            })
+            ProductUrl::parse(u).map_err(|e| HttpError::field(format!("urls[{i}]"), e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(LinkRequest {
         urls: parsed,
+        link_type: link_type(link_type_input)?,
+    })
+}
+
+/// The one-URL query form of a links request; a bad URL is named `url`, as its parameter is.
+pub fn link_request_one(
+    url: &str,
+    link_type_input: Option<&str>,
+) -> Result<LinkRequest, HttpError> {
+    let parsed = ProductUrl::parse(url).map_err(|e| HttpError::field("url", e.to_string()))?;
+    Ok(LinkRequest {
+        urls: vec![parsed],
         link_type: link_type(link_type_input)?,
     })
 }
@@ -502,6 +530,18 @@ mod tests {
     }
 
     #[test]
+    fn empty_field_names_are_named() {
+        let field = |r: Result<api::SearchRequest, HttpError>| match r {
+            Err(HttpError::Unprocessable { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(query_params(Some("keywords=a&=1"), &[])), "\"\"");
+        assert_eq!(field(query_params(Some("=&="), &[])), "\"\"");
+        assert_eq!(field(json_body(br#"{"keywords":"a","":1}"#, &[])), "\"\"");
+        assert_eq!(field(json_body(br#"{"a`b":1}"#, &[])), "a`b");
+    }
+
+    #[test]
     fn url_lists_keep_commas_inside_urls() {
         let items = split_url_list(
             "https://www.aliexpress.com/item/1005006123456789.html, https://m.aliexpress.com/p/x?productIds=1,2 ,32759108484",
@@ -517,7 +557,7 @@ mod tests {
             "https://amazon.com/x".into(),
         ];
         match link_request(&urls, None) {
-            Err(HttpError::BadField { field, rule }) => {
+            Err(HttpError::Unprocessable { field, rule }) => {
                 assert_eq!(field, "urls[1]");
                 assert!(rule.contains("not an AliExpress URL"), "{rule}");
             }
@@ -525,10 +565,10 @@ mod tests {
         }
         let many = vec!["32759108484".to_owned(); 51];
         assert!(
-            matches!(link_request(&many, None), Err(HttpError::BadField { field, .. }) if field == "urls")
+            matches!(link_request(&many, None), Err(HttpError::Unprocessable { field, .. }) if field == "urls")
         );
         assert!(
-            matches!(link_request(&urls[..1], Some("fast")), Err(HttpError::BadField { field, .. }) if field == "link_type")
+            matches!(link_request(&urls[..1], Some("fast")), Err(HttpError::Unprocessable { field, .. }) if field == "link_type")
         );
     }
 

@@ -23,21 +23,13 @@ pub enum HttpError {
     /// The body is not JSON at all.
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
-    /// A field has the wrong type, is unknown, or breaks a rule.
+    /// A field has the wrong type, is unknown, or breaks a rule (a URL that is not a product
+    /// page, too many URLs): 422, naming the field. 400 is only for a body that is not JSON.
     #[error("{field} {rule}")]
     Unprocessable {
         /// The field, as the contract names it (`urls[3]` for list items).
         field: String,
         /// What it must satisfy.
-        rule: String,
-    },
-    /// A field the request cannot be made from at all (a URL that is not a product page, too many
-    /// URLs): 400, naming the field.
-    #[error("{field} {rule}")]
-    BadField {
-        /// The field (`urls[3]`).
-        field: String,
-        /// What is wrong with it.
         rule: String,
     },
     /// The body exceeds the limit.
@@ -126,9 +118,7 @@ impl HttpError {
         match self {
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            HttpError::MalformedJson(_) | HttpError::BodyRead(_) | HttpError::BadField { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            HttpError::MalformedJson(_) | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
             HttpError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -157,9 +147,9 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),
-            HttpError::Unprocessable { .. }
-            | HttpError::BadField { .. }
-            | HttpError::Service(ServiceError::Invalid(_)) => ("validation", "Invalid Request"),
+            HttpError::Unprocessable { .. } | HttpError::Service(ServiceError::Invalid(_)) => {
+                ("validation", "Invalid Request")
+            }
             HttpError::PayloadTooLarge { .. } => ("payload-too-large", "Payload Too Large"),
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
@@ -182,9 +172,7 @@ impl HttpError {
     /// The field and rule, for validation errors.
     pub fn field_error(&self) -> Option<(String, String)> {
         match self {
-            HttpError::Unprocessable { field, rule } | HttpError::BadField { field, rule } => {
-                Some((field.clone(), rule.clone()))
-            }
+            HttpError::Unprocessable { field, rule } => Some((field.clone(), rule.clone())),
             HttpError::Service(ServiceError::Invalid(v)) => {
                 Some((v.field.to_owned(), v.rule.clone()))
             }

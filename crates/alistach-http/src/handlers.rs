@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use alistach_api::types as api;
 use alistach_api::{Access, ROUTES, RouteId};
-use alistach_domain::{ApiMode, Category, ProductPage};
+use alistach_domain::{ApiMode, Category, LinkRequest, ProductPage};
 use alistach_service::{
     CacheKind, CacheReport, CacheStatus, CircuitState, HistogramSnapshot, ReadMode, Served,
 };
@@ -185,16 +185,13 @@ impl App {
             RouteId::Categories => self.categories().await,
             RouteId::AffiliateLinks => {
                 let req: api::AffiliateLinksRequest = convert::json_body(body, &["urls"])?;
-                self.links(&req.urls, req.link_type.as_deref(), false).await
+                let request = convert::link_request(&req.urls, req.link_type.as_deref())?;
+                self.links(request, false).await
             }
             RouteId::AffiliateLink => {
                 let req: api::AffiliateLinkQuery = convert::query_params(ctx.query, &[])?;
-                self.links(
-                    std::slice::from_ref(&req.url),
-                    req.link_type.as_deref(),
-                    true,
-                )
-                .await
+                let request = convert::link_request_one(&req.url, req.link_type.as_deref())?;
+                self.links(request, true).await
             }
             RouteId::Status => Ok(self.status().await),
             RouteId::CacheStats => {
@@ -341,13 +338,8 @@ impl App {
         Ok(resp)
     }
 
-    async fn links(
-        &self,
-        urls: &[String],
-        link_type: Option<&str>,
-        get: bool,
-    ) -> Result<HttpResponse, HttpError> {
-        let request = convert::link_request(urls, link_type)?;
+    async fn links(&self, request: LinkRequest, get: bool) -> Result<HttpResponse, HttpError> {
+        let processed = request.urls.len() as u64;
         let served = self
             .catalog
             .affiliate_links(&request, ReadMode::Normal)
@@ -392,7 +384,7 @@ impl App {
             api_integration: self.mode.as_str().to_owned(),
             cache_hit: facts.status.is_hit(),
             cache_enabled: true,
-            processed_urls: urls.len() as u64,
+            processed_urls: processed,
             generated_links: links.len() as u64,
             stale: facts.stale,
         };

@@ -12,6 +12,9 @@ mod io;
 mod metrics;
 mod server;
 
+#[cfg(test)]
+mod props;
+
 pub use app::{App, HttpResponse};
 pub use body::Body;
 pub use config::{ApiKey, HttpConfig, MAX_PRESENTED_KEY_BYTES};

@@ -272,6 +272,35 @@ fn errors_are_problem_json_and_admin_routes_use_the_admin_scheme() {
 }
 
 #[test]
+fn every_operation_lists_every_status_the_adapter_can_answer() {
+    let doc = openapi(Profile::Full, &opts());
+    for route in ROUTES.iter().filter(|r| r.in_openapi) {
+        let op = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
+        let mut expected = vec!["200", "414", "431", "500", "504"];
+        if route.method == "POST" {
+            // Every POST reads its body.
+            expected.extend(["400", "408", "413"]);
+        }
+        if op.get("parameters").is_some() || op.get("requestBody").is_some() {
+            expected.push("422");
+        }
+        match route.access {
+            alistach_api::Access::Public => {}
+            alistach_api::Access::Api => expected.extend(["401", "429"]),
+            alistach_api::Access::Admin => expected.extend(["401", "403", "429"]),
+        }
+        for code in expected {
+            assert!(
+                op["responses"].get(code).is_some(),
+                "{} {} lacks {code}",
+                route.method,
+                route.path
+            );
+        }
+    }
+}
+
+#[test]
 fn server_url_is_the_public_base_without_trailing_slash() {
     let mut o = opts();
     o.public_base_url = "https://gw.example.org/".into();

@@ -86,7 +86,7 @@ async fn link_requests_name_the_bad_url() {
     let s = TestServer::start(HttpConfig::default()).await;
     let body = json!({"urls": ["https://www.aliexpress.com/item/1005006123456789.html", "https://www.amazon.com/dp/B0"]});
     let a = Answer::of(s.post_json("/api/affiliate/links", &body.to_string()).await).await;
-    a.assert_problem(400, Some("urls[1]"));
+    a.assert_problem(422, Some("urls[1]"));
     assert!(
         a.json["detail"]
             .as_str()
@@ -104,11 +104,11 @@ async fn link_requests_name_the_bad_url() {
             .await,
     )
     .await;
-    a.assert_problem(400, Some("urls"));
+    a.assert_problem(422, Some("urls"));
     assert!(a.json["detail"].as_str().unwrap().contains("at most 50"));
 
     let a = Answer::of(s.post_json("/api/affiliate/links", r#"{"urls":[]}"#).await).await;
-    a.assert_problem(400, Some("urls"));
+    a.assert_problem(422, Some("urls"));
     let a = Answer::of(
         s.post_json("/api/affiliate/links", r#"{"links":["x"]}"#)
             .await,
@@ -138,7 +138,7 @@ async fn link_requests_name_the_bad_url() {
         .await,
     )
     .await;
-    a.assert_problem(400, Some("link_type"));
+    a.assert_problem(422, Some("link_type"));
 }
 
 #[tokio::test]
@@ -319,4 +319,77 @@ async fn oversize_bodies_are_413() {
         .unwrap();
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+}
+
+#[tokio::test]
+async fn non_ascii_urls_are_422_naming_the_field_not_a_panic() {
+    let s = TestServer::start(HttpConfig::default()).await;
+    // Each text puts a multi-byte character across the byte where a scheme prefix would end.
+    for text in [
+        "中文中文",
+        "http:中文中文",
+        "httpé://x",
+        "ht\u{1F600}tps://x",
+    ] {
+        let encoded: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        let a = Answer::of(
+            s.get(&format!("/api/products/details?urls={encoded}"))
+                .await,
+        )
+        .await;
+        a.assert_problem(422, Some("urls[0]"));
+        let a = Answer::of(s.get(&format!("/api/affiliate/link?url={encoded}")).await).await;
+        a.assert_problem(422, Some("url"));
+        let body = json!({ "urls": [text] }).to_string();
+        let a = Answer::of(s.post_json("/api/affiliate/links", &body).await).await;
+        a.assert_problem(422, Some("urls[0]"));
+    }
+    let a = Answer::of(
+        s.get("/api/affiliate/link?url=32759108484&link_type=null")
+            .await,
+    )
+    .await;
+    a.assert_problem(422, Some("link_type"));
+    assert_eq!(
+        s.api.calls(),
+        0,
+        "invalid requests must never reach the upstream"
+    );
+}
+
+/// The limits apply to every route before it runs, so every operation of the served document
+/// must list them.
+#[tokio::test]
+async fn limit_answers_are_documented_on_every_operation() {
+    let s = TestServer::start(crate::support::admin_config()).await;
+    let doc = Answer::of(s.get("/openapi.json").await).await.json;
+    let ops = doc["paths"].as_object().unwrap();
+    let long_query = format!("?x={}", "a".repeat(9 * 1024));
+    let mut checked = 0;
+    for (path, methods) in ops {
+        for (method, op) in methods.as_object().unwrap() {
+            let method =
+                reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let long = s
+                .client
+                .request(method.clone(), s.url(&format!("{path}{long_query}")))
+                .send()
+                .await
+                .unwrap();
+            Answer::of(long).await.assert_problem(414, None);
+            let big = s
+                .client
+                .request(method, s.url(path))
+                .header("x-padding", "a".repeat(17 * 1024))
+                .send()
+                .await
+                .unwrap();
+            Answer::of(big).await.assert_problem(431, None);
+            for code in ["414", "431"] {
+                assert!(op["responses"].get(code).is_some(), "{path} lacks {code}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} operations");
 }

@@ -10,3 +10,4 @@ mod errors;
 mod lifecycle;
 mod mock_catalog;
 mod observability;
+mod props;
