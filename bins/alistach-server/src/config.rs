@@ -916,7 +916,8 @@ fn check_api_url(url: &str) -> Result<(), String> {
     };
     if let Some(rest) = url.strip_prefix("https://") {
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let usable = !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c.is_control());
+        let usable =
+            !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c.is_control());
         return if usable { Ok(()) } else { Err(refuse()) };
     }
     let Some(rest) = url.strip_prefix("http://") else {

@@ -2,9 +2,8 @@
 //! and any bytes as a request body or query string, get an answer below 500; errors are problem
 //! documents.
 
-use std::net::IpAddr;
-
-use alistach_http::{HttpConfig, Secret};
+use alistach_http::{ApiKey, HttpConfig};
+use alistach_policy::TrustedProxies;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -35,12 +34,11 @@ fn header_value() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn config() -> HttpConfig {
-    let proxy: IpAddr = "127.0.0.1".parse().unwrap();
     HttpConfig {
-        admin_key: Some(Secret::new("admin-secret-0123456789")),
-        api_keys: vec![Secret::new("internal-secret-0123456789")],
+        admin_key: Some(ApiKey::new("admin-secret-0123456789")),
+        api_keys: vec![ApiKey::new("internal-secret-0123456789")],
         allowed_origins: vec!["https://chatgpt.com".into()],
-        trusted_proxies: vec![proxy],
+        trusted_proxies: TrustedProxies::parse_list("127.0.0.1").unwrap(),
         ..HttpConfig::default()
     }
 }
