@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Fuzzes every operation of the served OpenAPI document with schemathesis, against the release binary.
 
-The server runs in mock mode on a free 127.0.0.1 port, with rate limits off and both an admin and an
-internal API key set, so the keyed paths are exercised too. Schemathesis sends positive and negative
-cases (bounded per operation and in total time) to 127.0.0.1 only, and fails the run on a 5xx, a
+The server runs in mock mode on a free 127.0.0.1 port, with rate limits and the failed-key throttle
+off and both an admin and an internal API key set, so the keyed paths are exercised too.
+Schemathesis sends positive and negative cases (bounded per operation and in total time) to 127.0.0.1 only, and fails the run on a 5xx, a
 status the document does not list, a body that does not match its schema, or a wrong content type.
 The server is stopped however the run ends; a panic in its log fails the run too.
 
@@ -126,6 +126,9 @@ def main():
         "HOME": os.environ.get("HOME", "/tmp"),
         "MOCK_MODE": "true",
         "RATE_LIMIT_ENABLED": "false",
+        # Negative cases send wrong keys; without a high budget the failed-authentication
+        # throttle would answer every later keyed request 429 and hide the handlers.
+        "AUTH_FAILURES_PER_MINUTE": "100000",
         "ADMIN_API_KEY": admin_key,
         "INTERNAL_API_KEY": internal_key,
         # Per-request lines are debug; info shows the bound address and the warnings.
