@@ -98,7 +98,7 @@ def answered(base, admin_key):
         text = resp.read().decode()
     rows = []
     for line in text.splitlines():
-        m = re.match(r'http_requests_total\{route="([^"]*)",method="([^"]*)",status="(\d+)"\} (\d+)', line)
+        m = re.match(r'alistach_http_requests_total\{route="([^"]*)",method="([^"]*)",status="(\d+)"\} (\d+)', line)
         if m:
             rows.append(f"  {m.group(2):6} {m.group(1):32} {m.group(3)} x{m.group(4)}")
     return rows

@@ -88,6 +88,7 @@ fn architecture_invariants_hold() {
             ("reqwest", &["alistach-aliexpress"][..]),
             ("redis", &["alistach-redis"][..]),
             ("deadpool-redis", &["alistach-redis"][..]),
+            ("prometheus-client", &["alistach-http"][..]),
             (
                 "hyper",
                 &["alistach-http", "alistach-testkit", "alistach-ceiling"][..],

@@ -673,11 +673,7 @@ impl App {
             uptime: self.uptime(),
         }
         .render();
-        body_response(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            text,
-        )
+        body_response(StatusCode::OK, Exposition::CONTENT_TYPE, text)
     }
 }
 

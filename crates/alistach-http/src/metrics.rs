@@ -1,18 +1,42 @@
 //! Per-route request counters and latency histograms kept in atomics, and the Prometheus text
-//! exposition of everything the gateway counts: requests, cache, upstream, rate limits, Redis.
+//! exposition of everything the gateway counts (requests, connections, cache, upstream, rate
+//! limits, Redis), encoded by the `prometheus-client` crate.
+//!
+//! Why collectors and not `prometheus-client`'s own `Family` metrics: a `Family` finds a label
+//! set's counter in a hash map behind a `RwLock`, and the status label is open-ended (any code),
+//! so pre-registered handles would not cover it. The hot path therefore stays a few relaxed
+//! atomic increments in `RouteCounters`, and the other counters stay where they are kept (cache
+//! tiers, the upstream guard, the rate limiter), free of any exposition concern. At scrape time
+//! each source is read once into a snapshot, and one `Collector` per concern encodes it through
+//! the crate's text encoder, which owns the format: names, `_total` suffixes, label escaping,
+//! cumulative buckets. Every name gets the `alistach_` prefix from the registry.
 
 use std::collections::HashMap;
-use std::fmt::{Display, Write as _};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alistach_api::{ROUTES, RouteId};
 use alistach_domain::ApiMode;
 use alistach_policy::LimiterStats;
-use alistach_service::{CacheReport, CircuitState, GuardStats, Histogram, HistogramSnapshot};
+use alistach_service::{
+    CacheReport, CircuitState, GuardStats, Histogram, HistogramSnapshot, LATENCY_BUCKETS,
+};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,
+    prometheus_text,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
 
 /// Status codes are counted exactly, one slot per code in 100..=599.
 const STATUS_SLOTS: usize = 500;
+
+/// The prefix of every metric name.
+const PREFIX: &str = "alistach";
 
 struct RouteCounters {
     by_status: Box<[AtomicU64]>,
@@ -85,69 +109,17 @@ impl ConnectionStats {
         self.open.load(Ordering::Relaxed)
     }
 
-    fn render(&self, out: &mut String) {
+    fn snapshot(&self) -> ConnectionCounts {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        family(
-            out,
-            "alistach_http_connections_open",
-            "gauge",
-            "Client connections open now.",
-        );
-        sample(out, "alistach_http_connections_open", &[], self.open());
-        family(
-            out,
-            "alistach_http_connections_total",
-            "counter",
-            "Client connections accepted and served.",
-        );
-        sample(
-            out,
-            "alistach_http_connections_total",
-            &[],
-            load(&self.accepted),
-        );
-        family(
-            out,
-            "alistach_http_connections_refused_total",
-            "counter",
-            "Client connections refused at once, by reason.",
-        );
-        sample(
-            out,
-            "alistach_http_connections_refused_total",
-            &[("reason", "per_ip_cap")],
-            load(&self.refused_per_ip),
-        );
-        family(
-            out,
-            "alistach_http_timeouts_total",
-            "counter",
-            "Requests or connections cut off by a timeout, by kind.",
-        );
-        for (kind, n) in [
-            ("response_write", &self.write_timeouts),
-            ("body_read", &self.body_timeouts),
-            ("request", &self.request_timeouts),
-        ] {
-            sample(
-                out,
-                "alistach_http_timeouts_total",
-                &[("kind", kind)],
-                load(n),
-            );
+        ConnectionCounts {
+            open: self.open(),
+            accepted: load(&self.accepted),
+            refused_per_ip: load(&self.refused_per_ip),
+            write_timeouts: load(&self.write_timeouts),
+            body_timeouts: load(&self.body_timeouts),
+            request_timeouts: load(&self.request_timeouts),
+            auth_throttled: load(&self.auth_throttled),
         }
-        family(
-            out,
-            "alistach_auth_throttled_total",
-            "counter",
-            "Key attempts refused with 429 because the address failed too many times.",
-        );
-        sample(
-            out,
-            "alistach_auth_throttled_total",
-            &[],
-            load(&self.auth_throttled),
-        );
     }
 }
 
@@ -241,50 +213,27 @@ impl Metrics {
             .collect()
     }
 
-    /// The HTTP families of the Prometheus exposition.
-    pub fn render(&self, out: &mut String) {
-        family(
-            out,
-            "http_requests_total",
-            "counter",
-            "Requests answered, by route template, method and status code.",
-        );
-        for (method, route, c) in self.rows() {
-            for (status, n) in c.statuses() {
-                sample(
-                    out,
-                    "http_requests_total",
-                    &[
-                        ("route", route),
-                        ("method", method),
-                        ("status", &status.to_string()),
-                    ],
-                    n,
-                );
-            }
-        }
-        family(
-            out,
-            "http_request_duration_seconds",
-            "histogram",
-            "Time to answer, by route template.",
-        );
-        for (method, route, c) in self.rows() {
-            histogram(
-                out,
-                "http_request_duration_seconds",
-                &[("route", route), ("method", method)],
-                &c.latency.snapshot(),
-            );
-        }
-        self.connections.render(out);
-    }
-
     fn rows(&self) -> impl Iterator<Item = (&'static str, &'static str, &RouteCounters)> {
         ROUTES
             .iter()
             .filter_map(|r| self.routes.get(&r.id).map(|c| (r.method, r.path, c)))
             .chain(std::iter::once(("*", "unmatched", &self.unmatched)))
+    }
+
+    /// The counters as they are now, for one scrape.
+    fn snapshot(&self) -> HttpFamilies {
+        HttpFamilies {
+            routes: self
+                .rows()
+                .map(|(method, route, c)| RouteRow {
+                    method,
+                    route,
+                    statuses: c.statuses().collect(),
+                    latency: c.latency.snapshot(),
+                })
+                .collect(),
+            connections: self.connections.snapshot(),
+        }
     }
 }
 
@@ -300,19 +249,147 @@ pub(crate) struct Exposition<'a> {
 }
 
 impl Exposition<'_> {
-    /// The whole exposition in the Prometheus text format (version 0.0.4).
-    pub(crate) fn render(&self) -> String {
-        let mut out = String::with_capacity(32 * 1024);
-        let o = &mut out;
-        self.metrics.render(o);
+    /// The `Content-Type` of what [`Exposition::render`] writes: the encoder's own.
+    pub(crate) const CONTENT_TYPE: &'static str = prometheus_text::CONTENT_TYPE;
 
-        let l = &self.cache.layer;
-        family(
-            o,
-            "alistach_cache_results_total",
-            "counter",
+    /// The whole exposition in the Prometheus text format (version 0.0.4).
+    ///
+    /// The registry lives for one scrape: it holds this scrape's snapshots (a collector must own
+    /// what it encodes, and the cache report is gathered asynchronously by the handler).
+    pub(crate) fn render(&self) -> String {
+        let mut registry = Registry::with_prefix(PREFIX);
+        registry.register_collector(Box::new(self.metrics.snapshot()));
+        registry.register_collector(Box::new(CacheFamilies(self.cache.clone())));
+        registry.register_collector(Box::new(UpstreamFamilies(self.upstream.cloned())));
+        registry.register_collector(Box::new(LimiterFamilies(self.limiter)));
+        registry.register_collector(Box::new(ProcessFamilies {
+            mode: self.mode,
+            version: self.version.to_owned(),
+            uptime: self.uptime,
+        }));
+        let mut out = String::with_capacity(32 * 1024);
+        // Writing to a String cannot fail, and the collectors only pass the encoder's result on.
+        prometheus_text::encode(&mut out, &registry)
+            .expect("encoding metrics into a String cannot fail");
+        out
+    }
+}
+
+/// One route's counters at scrape time.
+#[derive(Debug)]
+struct RouteRow {
+    method: &'static str,
+    route: &'static str,
+    statuses: Vec<(u16, u64)>,
+    latency: HistogramSnapshot,
+}
+
+/// [`ConnectionStats`] at scrape time.
+#[derive(Clone, Copy, Debug)]
+struct ConnectionCounts {
+    open: u64,
+    accepted: u64,
+    refused_per_ip: u64,
+    write_timeouts: u64,
+    body_timeouts: u64,
+    request_timeouts: u64,
+    auth_throttled: u64,
+}
+
+/// Requests by route and status, answer latency, connections and timeouts.
+#[derive(Debug)]
+struct HttpFamilies {
+    routes: Vec<RouteRow>,
+    connections: ConnectionCounts,
+}
+
+impl Collector for HttpFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let mut m = e.encode_descriptor(
+            "http_requests",
+            "Requests answered, by route template, method and status code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for r in &self.routes {
+            for &(status, n) in &r.statuses {
+                let labels = (
+                    [("route", r.route), ("method", r.method)],
+                    [("status", status)],
+                );
+                counter(&mut m, &labels, n)?;
+            }
+        }
+        let mut m = e.encode_descriptor(
+            "http_request_duration",
+            "Time to answer, by route template.",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        for r in &self.routes {
+            let labels = [("route", r.route), ("method", r.method)];
+            histogram(m.encode_family(&labels)?, &r.latency)?;
+        }
+
+        let c = self.connections;
+        let m = e.encode_descriptor(
+            "http_connections_open",
+            "Client connections open now.",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(c.open).encode(m)?;
+        let m = e.encode_descriptor(
+            "http_connections",
+            "Client connections accepted and served.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(c.accepted).encode(m)?;
+        let mut m = e.encode_descriptor(
+            "http_connections_refused",
+            "Client connections refused at once, by reason.",
+            None,
+            MetricType::Counter,
+        )?;
+        counter(&mut m, &[("reason", "per_ip_cap")], c.refused_per_ip)?;
+        let mut m = e.encode_descriptor(
+            "http_timeouts",
+            "Requests or connections cut off by a timeout, by kind.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (kind, n) in [
+            ("response_write", c.write_timeouts),
+            ("body_read", c.body_timeouts),
+            ("request", c.request_timeouts),
+        ] {
+            counter(&mut m, &[("kind", kind)], n)?;
+        }
+        let m = e.encode_descriptor(
+            "auth_throttled",
+            "Key attempts refused with 429 because the address failed too many times.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(c.auth_throttled).encode(m)
+    }
+}
+
+/// Cache results per tier, entries, bytes, errors, fetches, and whether Redis answers.
+#[derive(Debug)]
+struct CacheFamilies(CacheReport);
+
+impl Collector for CacheFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let CacheFamilies(report) = self;
+        let l = &report.layer;
+        let mut m = e.encode_descriptor(
+            "cache_results",
             "Cache lookups by result: tier=\"layer\" is what callers got (hit, miss, stale, coalesced, bypass); each storage tier reports its own hits and misses.",
-        );
+            None,
+            MetricType::Counter,
+        )?;
         for (status, n) in [
             ("hit", l.hits),
             ("miss", l.misses),
@@ -320,273 +397,237 @@ impl Exposition<'_> {
             ("coalesced", l.coalesced_waits),
             ("bypass", l.bypasses),
         ] {
-            sample(
-                o,
-                "alistach_cache_results_total",
-                &[("status", status), ("tier", "layer")],
-                n,
-            );
+            counter(&mut m, &[("status", status), ("tier", "layer")], n)?;
         }
-        for t in &self.cache.tiers {
+        for t in &report.tiers {
             for (status, n) in [("hit", t.hits), ("miss", t.misses)] {
-                sample(
-                    o,
-                    "alistach_cache_results_total",
-                    &[("status", status), ("tier", t.name)],
-                    n,
-                );
+                counter(&mut m, &[("status", status), ("tier", t.name)], n)?;
             }
         }
-        family(
-            o,
-            "alistach_cache_entries",
-            "gauge",
+        let mut m = e.encode_descriptor(
+            "cache_entries",
             "Entries held, by storage tier.",
-        );
-        for t in &self.cache.tiers {
-            sample(o, "alistach_cache_entries", &[("tier", t.name)], t.entries);
+            None,
+            MetricType::Gauge,
+        )?;
+        for t in &report.tiers {
+            gauge(&mut m, &[("tier", t.name)], t.entries)?;
         }
-        family(
-            o,
-            "alistach_cache_bytes",
-            "gauge",
+        let mut m = e.encode_descriptor(
+            "cache",
             "Bytes held, by storage tier.",
-        );
-        for t in &self.cache.tiers {
-            sample(o, "alistach_cache_bytes", &[("tier", t.name)], t.bytes);
+            Some(&Unit::Bytes),
+            MetricType::Gauge,
+        )?;
+        for t in &report.tiers {
+            gauge(&mut m, &[("tier", t.name)], t.bytes)?;
         }
-        family(
-            o,
-            "alistach_cache_errors_total",
-            "counter",
+        let mut m = e.encode_descriptor(
+            "cache_errors",
             "Storage errors, by tier.",
-        );
-        for t in &self.cache.tiers {
-            sample(
-                o,
-                "alistach_cache_errors_total",
-                &[("tier", t.name)],
-                t.errors,
-            );
+            None,
+            MetricType::Counter,
+        )?;
+        for t in &report.tiers {
+            counter(&mut m, &[("tier", t.name)], t.errors)?;
         }
-        family(
-            o,
-            "alistach_upstream_fetches_total",
-            "counter",
+        let m = e.encode_descriptor(
+            "upstream_fetches",
             "Fetches the cache layer started (one per miss after coalescing), mock or real.",
-        );
-        sample(
-            o,
-            "alistach_upstream_fetches_total",
-            &[],
-            l.upstream_fetches,
-        );
-        family(
-            o,
-            "alistach_upstream_fetch_errors_total",
-            "counter",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(l.upstream_fetches).encode(m)?;
+        let m = e.encode_descriptor(
+            "upstream_fetch_errors",
             "Fetches that failed.",
-        );
-        sample(
-            o,
-            "alistach_upstream_fetch_errors_total",
-            &[],
-            l.fetch_errors,
-        );
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(l.fetch_errors).encode(m)?;
+        let m = e.encode_descriptor(
+            "redis_up",
+            "1 when the Redis cache tier answers, 0 when it does not; absent without Redis.",
+            None,
+            MetricType::Gauge,
+        )?;
+        if let Some(redis) = report.tiers.iter().find(|t| t.name == "redis") {
+            ConstGauge::new(u64::from(redis.connected)).encode(m)?;
+        }
+        Ok(())
+    }
+}
 
-        family(
-            o,
-            "alistach_upstream_calls_total",
-            "counter",
+/// The upstream guard: calls by outcome, latency, circuit state; real mode only.
+#[derive(Debug)]
+struct UpstreamFamilies(Option<GuardStats>);
+
+impl Collector for UpstreamFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let methods = self.0.as_ref().map_or(&[][..], |g| &g.methods[..]);
+        let mut m = e.encode_descriptor(
+            "upstream_calls",
             "Guarded upstream calls by method and outcome (ok, empty, an error kind, short_circuited, local_quota); real mode only.",
-        );
-        if let Some(g) = self.upstream {
-            for m in &g.methods {
-                for (outcome, n) in &m.outcomes {
-                    sample(
-                        o,
-                        "alistach_upstream_calls_total",
-                        &[("method", m.method), ("outcome", outcome)],
-                        *n,
-                    );
-                }
+            None,
+            MetricType::Counter,
+        )?;
+        for s in methods {
+            for &(outcome, n) in &s.outcomes {
+                counter(&mut m, &[("method", s.method), ("outcome", outcome)], n)?;
             }
         }
-        family(
-            o,
-            "alistach_upstream_duration_seconds",
-            "histogram",
+        let mut m = e.encode_descriptor(
+            "upstream_duration",
             "Latency of upstream calls (retries included), by method.",
-        );
-        if let Some(g) = self.upstream {
-            for m in &g.methods {
-                histogram(
-                    o,
-                    "alistach_upstream_duration_seconds",
-                    &[("method", m.method)],
-                    &m.latency,
-                );
-            }
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        for s in methods {
+            histogram(m.encode_family(&[("method", s.method)])?, &s.latency)?;
         }
-        family(
-            o,
-            "alistach_circuit_state",
-            "gauge",
+        let mut m = e.encode_descriptor(
+            "circuit_state",
             "1 for the upstream circuit breaker's current state (closed, open, half_open).",
-        );
-        if let Some(g) = self.upstream {
+            None,
+            MetricType::Gauge,
+        )?;
+        if let Some(g) = &self.0 {
             for s in CircuitState::ALL {
-                sample(
-                    o,
-                    "alistach_circuit_state",
-                    &[("state", s.as_str())],
-                    u8::from(g.circuit == s),
-                );
+                gauge(&mut m, &[("state", s.as_str())], u64::from(g.circuit == s))?;
             }
         }
-        family(
-            o,
-            "alistach_circuit_opens_total",
-            "counter",
+        let m = e.encode_descriptor(
+            "circuit_opens",
             "Times the upstream circuit opened (failures, failed probes, platform bans).",
-        );
-        if let Some(g) = self.upstream {
-            sample(o, "alistach_circuit_opens_total", &[], g.opens);
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(g) = &self.0 {
+            ConstCounter::new(g.opens).encode(m)?;
         }
+        Ok(())
+    }
+}
 
-        family(
-            o,
-            "alistach_ratelimit_decisions_total",
-            "counter",
+/// Per-client rate-limit decisions, when a limiter is configured.
+#[derive(Debug)]
+struct LimiterFamilies(Option<LimiterStats>);
+
+impl Collector for LimiterFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let mut m = e.encode_descriptor(
+            "ratelimit_decisions",
             "Per-client rate-limit decisions (allowed, rejected, fallback = answered locally while the shared store failed).",
-        );
-        if let Some(r) = self.limiter {
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(r) = self.0 {
             for (decision, n) in [
                 ("allowed", r.allowed),
                 ("rejected", r.rejected),
                 ("fallback", r.fallbacks),
             ] {
-                sample(
-                    o,
-                    "alistach_ratelimit_decisions_total",
-                    &[("decision", decision)],
-                    n,
-                );
+                counter(&mut m, &[("decision", decision)], n)?;
             }
         }
-        family(
-            o,
-            "alistach_ratelimit_degraded",
-            "gauge",
+        let m = e.encode_descriptor(
+            "ratelimit_degraded",
             "1 while the shared rate-limit store fails and local limits apply.",
-        );
-        if let Some(r) = self.limiter {
-            sample(o, "alistach_ratelimit_degraded", &[], u8::from(r.degraded));
+            None,
+            MetricType::Gauge,
+        )?;
+        if let Some(r) = self.0 {
+            ConstGauge::new(u64::from(r.degraded)).encode(m)?;
         }
+        Ok(())
+    }
+}
 
-        family(
-            o,
-            "alistach_redis_up",
-            "gauge",
-            "1 when the Redis cache tier answers, 0 when it does not; absent without Redis.",
-        );
-        if let Some(redis) = self.cache.tiers.iter().find(|t| t.name == "redis") {
-            sample(o, "alistach_redis_up", &[], u8::from(redis.connected));
-        }
-        family(
-            o,
-            "alistach_mock_mode",
-            "gauge",
+/// What runs: mode, build and uptime.
+#[derive(Debug)]
+struct ProcessFamilies {
+    mode: ApiMode,
+    version: String,
+    uptime: Duration,
+}
+
+impl Collector for ProcessFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let m = e.encode_descriptor(
+            "mock_mode",
             "1 when answers come from the labelled mock catalog.",
-        );
-        sample(o, "alistach_mock_mode", &[], u8::from(self.mode.is_mock()));
-        family(
-            o,
-            "alistach_build_info",
-            "gauge",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(u64::from(self.mode.is_mock())).encode(m)?;
+        // An info metric: the encoder appends `_info` and writes it as a gauge of 1.
+        let mut m = e.encode_descriptor(
+            "build",
             "Always 1; the labels name the build.",
-        );
-        sample(
-            o,
-            "alistach_build_info",
-            &[("version", self.version), ("mode", self.mode.as_str())],
-            1,
-        );
-        family(
-            o,
-            "alistach_uptime_seconds",
-            "gauge",
+            None,
+            MetricType::Info,
+        )?;
+        m.encode_info(&[
+            ("version", self.version.as_str()),
+            ("mode", self.mode.as_str()),
+        ])?;
+        let m = e.encode_descriptor(
+            "uptime",
             "Seconds since the process started serving.",
-        );
-        sample(
-            o,
-            "alistach_uptime_seconds",
-            &[],
-            format_args!("{:.3}", self.uptime.as_secs_f64()),
-        );
-        out
+            Some(&Unit::Seconds),
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.uptime.as_secs_f64()).encode(m)
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {}", help.replace('\\', "\\\\"));
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+/// One sample of a labelled counter family.
+fn counter(m: &mut MetricEncoder<'_>, labels: &impl EncodeLabelSet, n: u64) -> fmt::Result {
+    ConstCounter::new(n).encode(m.encode_family(labels)?)
 }
 
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl Display) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{k}=\"");
-            for ch in v.chars() {
-                match ch {
-                    '\\' => out.push_str("\\\\"),
-                    '"' => out.push_str("\\\""),
-                    '\n' => out.push_str("\\n"),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
-        out.push('}');
-    }
-    let _ = writeln!(out, " {value}");
+/// One sample of a labelled gauge family.
+fn gauge(
+    m: &mut MetricEncoder<'_>,
+    labels: &impl EncodeLabelSet,
+    v: impl EncodeGaugeValue,
+) -> fmt::Result {
+    ConstGauge::new(v).encode(m.encode_family(labels)?)
 }
 
-fn histogram(out: &mut String, name: &str, labels: &[(&str, &str)], h: &HistogramSnapshot) {
-    let bucket = format!("{name}_bucket");
-    for (le, n) in h.cumulative() {
-        let le = if le.is_infinite() {
-            "+Inf".to_owned()
-        } else {
-            le.to_string()
-        };
-        let mut with_le = labels.to_vec();
-        with_le.push(("le", &le));
-        sample(out, &bucket, &with_le, n);
+/// A histogram with the service's buckets: the encoder takes per-bucket counts and writes them
+/// cumulative, ending with `+Inf`.
+fn histogram(mut m: MetricEncoder<'_>, h: &HistogramSnapshot) -> fmt::Result {
+    let mut buckets = [(0.0, 0); 14];
+    let bounds = LATENCY_BUCKETS.iter().copied().chain([f64::INFINITY]);
+    for ((slot, le), n) in buckets.iter_mut().zip(bounds).zip(h.counts) {
+        *slot = (le, n);
     }
-    sample(
-        out,
-        &format!("{name}_sum"),
-        labels,
-        format_args!("{:.6}", h.sum_seconds()),
-    );
-    sample(out, &format!("{name}_count"), labels, h.count());
+    m.encode_histogram::<NoLabelSet>(h.sum_seconds(), h.count(), &buckets, None)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use alistach_cache::TierStats;
     use alistach_domain::AffiliateApi;
     use alistach_service::{GuardConfig, GuardedApi};
+    use alistach_testkit::prometheus::{promtool_check_or_skip, samples};
 
     use super::*;
+
+    /// The exposition of `m` alone (no upstream, no limiter, an empty cache).
+    fn render(m: &Metrics, version: &str) -> String {
+        Exposition {
+            metrics: m,
+            cache: &CacheReport::default(),
+            upstream: None,
+            limiter: None,
+            mode: ApiMode::Mock,
+            version,
+            uptime: Duration::from_millis(1500),
+        }
+        .render()
+    }
 
     #[test]
     fn counts_by_route_and_class() {
@@ -604,16 +645,15 @@ mod tests {
             }
         );
         assert_eq!(m.total_requests(), 4);
-        let mut text = String::new();
-        m.render(&mut text);
+        let text = render(&m, "1.0.0");
         assert!(
             text.contains(
-                "http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1\n"
+                "alistach_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1\n"
             ),
             "{text}"
         );
         assert!(text.contains(
-            "http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"503\"} 1\n"
+            "alistach_http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"503\"} 1\n"
         ));
         assert!(text.contains("route=\"unmatched\",method=\"*\",status=\"404\"} 1\n"));
         let report = m.report();
@@ -624,148 +664,18 @@ mod tests {
         assert_eq!(search.latency.count(), 2);
     }
 
-    /// A parsed exposition: samples by full series text, and the families in order.
-    struct Parsed {
-        samples: BTreeMap<String, f64>,
-    }
-
-    /// Checks the text format line by line and panics, naming the line, on any violation.
-    fn parse(text: &str) -> Parsed {
-        let mut helped: Vec<String> = Vec::new();
-        let mut typed: HashMap<String, String> = HashMap::new();
-        let mut samples = BTreeMap::new();
-        let mut current: Option<String> = None;
-        let mut finished: Vec<String> = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let at = format!("line {}: {line:?}", n + 1);
-            if let Some(rest) = line.strip_prefix("# HELP ") {
-                let (name, help) = rest.split_once(' ').expect(&at);
-                assert!(!help.is_empty(), "{at}");
-                assert!(!helped.contains(&name.to_owned()), "HELP twice: {at}");
-                if let Some(prev) = current.replace(name.to_owned()) {
-                    finished.push(prev);
-                }
-                helped.push(name.to_owned());
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = rest.split_once(' ').expect(&at);
-                assert_eq!(current.as_deref(), Some(name), "TYPE without HELP: {at}");
-                assert!(["counter", "gauge", "histogram"].contains(&kind), "{at}");
-                assert!(
-                    typed.insert(name.to_owned(), kind.to_owned()).is_none(),
-                    "{at}"
-                );
-                continue;
-            }
-            assert!(!line.starts_with('#'), "unknown comment {at}");
-            let (series, value) = line.rsplit_once(' ').expect(&at);
-            let value: f64 = value
-                .parse()
-                .unwrap_or_else(|_| panic!("value is not a float: {at}"));
-            let name = series.split('{').next().unwrap();
-            assert!(
-                name.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
-                "{at}"
-            );
-            let labels = &series[name.len()..];
-            if !labels.is_empty() {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{at}");
-                for pair in split_labels(&labels[1..labels.len() - 1]) {
-                    let (k, v) = pair.split_once('=').expect(&at);
-                    assert!(
-                        k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-                        "{at}"
-                    );
-                    assert!(
-                        v.starts_with('"') && v.ends_with('"') && v.len() >= 2,
-                        "{at}"
-                    );
-                }
-            }
-            let family = current.as_deref().expect("sample before any HELP");
-            let kind = &typed[family];
-            let base = if kind == "histogram" {
-                ["_bucket", "_sum", "_count"]
-                    .iter()
-                    .find_map(|s| name.strip_suffix(s))
-                    .unwrap_or_else(|| panic!("histogram sample without suffix: {at}"))
-            } else {
-                name
-            };
-            assert_eq!(base, family, "sample outside its family: {at}");
-            assert!(!finished.contains(&base.to_owned()), "{at}");
-            assert!(
-                samples.insert(series.to_owned(), value).is_none(),
-                "duplicate series: {at}"
-            );
-        }
-        // Histograms: cumulative buckets ending with +Inf equal to _count.
-        for (family, kind) in &typed {
-            if kind != "histogram" {
-                continue;
-            }
-            let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-            for (series, v) in &samples {
-                if let Some(labels) = series.strip_prefix(&format!("{family}_bucket{{")) {
-                    let pairs = split_labels(labels.trim_end_matches('}'));
-                    let le = pairs
-                        .iter()
-                        .find_map(|p| p.strip_prefix("le=\""))
-                        .expect("bucket without le")
-                        .trim_end_matches('"');
-                    let le: f64 = if le == "+Inf" {
-                        f64::INFINITY
-                    } else {
-                        le.parse().unwrap()
-                    };
-                    let rest: Vec<&str> = pairs
-                        .iter()
-                        .copied()
-                        .filter(|p| !p.starts_with("le="))
-                        .collect();
-                    groups.entry(rest.join(",")).or_default().push((le, *v));
-                }
-            }
-            for (labels, mut buckets) in groups {
-                buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-                assert!(
-                    buckets.windows(2).all(|w| w[0].1 <= w[1].1),
-                    "{family}{{{labels}}} buckets are not cumulative"
-                );
-                let last = buckets.last().unwrap();
-                assert!(last.0.is_infinite(), "{family}{{{labels}}} lacks +Inf");
-                let count_key = if labels.is_empty() {
-                    format!("{family}_count")
-                } else {
-                    format!("{family}_count{{{labels}}}")
-                };
-                assert_eq!(
-                    samples.get(&count_key),
-                    Some(&last.1),
-                    "{family}{{{labels}}}: +Inf differs from _count"
-                );
-                let sum_key = count_key.replacen("_count", "_sum", 1);
-                assert!(samples.contains_key(&sum_key), "{sum_key} missing");
-            }
-        }
-        Parsed { samples }
-    }
-
-    fn split_labels(s: &str) -> Vec<&str> {
-        // Label values here never contain commas or escaped quotes.
-        s.split(',').filter(|p| !p.is_empty()).collect()
-    }
-
     #[tokio::test(flavor = "current_thread")]
-    async fn the_exposition_parses_and_reports_every_part() {
+    async fn the_exposition_passes_promtool_and_reports_every_part() {
         let m = Metrics::default();
         for _ in 0..3 {
             m.record(Some(RouteId::SearchPost), 200, Duration::from_millis(40));
         }
         m.record(Some(RouteId::SearchPost), 503, Duration::from_millis(3));
         m.record(None, 404, Duration::from_micros(80));
+        m.connections.opened();
+        m.connections
+            .request_timeouts
+            .fetch_add(2, Ordering::Relaxed);
         let fake: std::sync::Arc<dyn AffiliateApi> =
             std::sync::Arc::new(alistach_mock::MockCatalog::new());
         let guard = GuardedApi::new(fake, GuardConfig::default());
@@ -777,6 +687,8 @@ mod tests {
                     name: "memory",
                     hits: 5,
                     misses: 2,
+                    entries: 3,
+                    bytes: 4096,
                     connected: true,
                     ..TierStats::default()
                 },
@@ -804,34 +716,75 @@ mod tests {
             uptime: Duration::from_secs(5),
         }
         .render();
-        let p = parse(&text);
+        promtool_check_or_skip(
+            "the_exposition_passes_promtool_and_reports_every_part",
+            &text,
+        );
+        let samples = samples(&text);
         let get = |k: &str| {
-            *p.samples
+            *samples
                 .get(k)
                 .unwrap_or_else(|| panic!("{k} missing:\n{text}"))
         };
         assert_eq!(
             get(
-                "http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"200\"}"
+                "alistach_http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"200\"}"
             ),
             3.0
         );
         assert_eq!(
             get(
-                "http_request_duration_seconds_count{route=\"/api/products/search\",method=\"POST\"}"
+                "alistach_http_request_duration_seconds_count{route=\"/api/products/search\",method=\"POST\"}"
             ),
             4.0
         );
-        assert_eq!(
-            get(
-                "http_request_duration_seconds_bucket{route=\"/api/products/search\",method=\"POST\",le=\"0.025\"}"
-            ),
-            1.0
+        // The buckets are the service's, cumulative: 3 ms falls in le=0.005, 40 ms in le=0.05.
+        let bucket = |le: &str| {
+            get(&format!(
+                "alistach_http_request_duration_seconds_bucket{{route=\"/api/products/search\",method=\"POST\",le=\"{le}\"}}"
+            ))
+        };
+        assert_eq!(bucket("0.001"), 0.0);
+        assert_eq!(bucket("0.005"), 1.0);
+        assert_eq!(bucket("0.025"), 1.0);
+        assert_eq!(bucket("0.05"), 4.0);
+        assert_eq!(bucket("10"), 4.0);
+        assert_eq!(bucket("+Inf"), 4.0);
+        let les = samples
+            .keys()
+            .filter(|k| {
+                k.starts_with("alistach_http_request_duration_seconds_bucket{route=\"/health\",")
+            })
+            .count();
+        assert_eq!(les, LATENCY_BUCKETS.len() + 1);
+        assert!(
+            (get(
+                "alistach_http_request_duration_seconds_sum{route=\"/api/products/search\",method=\"POST\"}"
+            ) - 0.123)
+                .abs()
+                < 1e-9
         );
+        assert_eq!(get("alistach_http_connections_open"), 1.0);
+        assert_eq!(get("alistach_http_connections_total"), 1.0);
+        assert_eq!(
+            get("alistach_http_connections_refused_total{reason=\"per_ip_cap\"}"),
+            0.0
+        );
+        assert_eq!(get("alistach_http_timeouts_total{kind=\"request\"}"), 2.0);
+        assert_eq!(get("alistach_auth_throttled_total"), 0.0);
         assert_eq!(
             get("alistach_cache_results_total{status=\"hit\",tier=\"memory\"}"),
             5.0
         );
+        assert_eq!(
+            get("alistach_cache_results_total{status=\"coalesced\",tier=\"layer\"}"),
+            0.0
+        );
+        assert_eq!(get("alistach_cache_entries{tier=\"memory\"}"), 3.0);
+        assert_eq!(get("alistach_cache_bytes{tier=\"memory\"}"), 4096.0);
+        assert_eq!(get("alistach_cache_errors_total{tier=\"redis\"}"), 0.0);
+        assert_eq!(get("alistach_upstream_fetches_total"), 0.0);
+        assert_eq!(get("alistach_upstream_fetch_errors_total"), 0.0);
         assert_eq!(
             get("alistach_upstream_calls_total{method=\"categories\",outcome=\"ok\"}"),
             1.0
@@ -842,19 +795,23 @@ mod tests {
         );
         assert_eq!(get("alistach_circuit_state{state=\"closed\"}"), 1.0);
         assert_eq!(get("alistach_circuit_state{state=\"open\"}"), 0.0);
+        assert_eq!(get("alistach_circuit_opens_total"), 0.0);
         assert_eq!(
             get("alistach_ratelimit_decisions_total{decision=\"rejected\"}"),
             2.0
         );
+        assert_eq!(get("alistach_ratelimit_degraded"), 0.0);
         assert_eq!(get("alistach_redis_up"), 0.0);
         assert_eq!(get("alistach_mock_mode"), 0.0);
         assert_eq!(
             get("alistach_build_info{version=\"1.2.3\",mode=\"real\"}"),
             1.0
         );
+        assert_eq!(get("alistach_uptime_seconds"), 5.0);
         assert!(text.ends_with('\n'));
-        // The route label is always a template, never a raw path.
-        for series in p.samples.keys() {
+        for series in samples.keys() {
+            assert!(series.starts_with("alistach_"), "{series} lacks the prefix");
+            // The route label is always a template, never a raw path.
             if let Some(i) = series.find("route=\"") {
                 let route = series[i + 7..].split('"').next().unwrap();
                 assert!(
@@ -866,17 +823,16 @@ mod tests {
     }
 
     #[test]
-    fn the_checker_rejects_broken_expositions() {
-        let bad = [
-            "http_requests_total 1\n",
-            "# HELP x A.\n# TYPE x counter\nx one\n",
-            "# HELP h A.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
-            "# HELP h A.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
-            "# HELP h A.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",
-        ];
-        for text in bad {
-            let caught = std::panic::catch_unwind(|| parse(text));
-            assert!(caught.is_err(), "accepted {text:?}");
-        }
+    fn label_values_are_escaped() {
+        let m = Metrics::default();
+        let text = render(&m, "1.0 \"quoted\" back\\slash\nnewline");
+        promtool_check_or_skip("label_values_are_escaped", &text);
+        assert!(
+            text.contains(
+                "alistach_build_info{version=\"1.0 \\\"quoted\\\" back\\\\slash\\nnewline\",mode=\"mock\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(samples(&text)["alistach_mock_mode"], 1.0);
     }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use alistach_testkit::gateway::{FakeConfig, FakeGateway, Fault};
+use alistach_testkit::prometheus;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -21,7 +22,7 @@ fn addr(server: &Server) -> SocketAddr {
 }
 
 /// A value from the Prometheus exposition (`/metrics`, public in these tests).
-async fn metric(c: &reqwest::Client, server: &Server, name: &str) -> f64 {
+async fn metric(c: &reqwest::Client, server: &Server, series: &str) -> f64 {
     let text = c
         .get(server.url("/metrics"))
         .send()
@@ -30,9 +31,10 @@ async fn metric(c: &reqwest::Client, server: &Server, name: &str) -> f64 {
         .text()
         .await
         .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+    prometheus::samples(&text)
+        .get(series)
+        .copied()
+        .unwrap_or_else(|| panic!("{series} missing from /metrics:\n{text}"))
 }
 
 /// A connection that asks for the 863 KB docs script `pipelined` times through a tiny receive

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use alistach_testkit::gateway::{FakeConfig, FakeGateway, Fault};
+use alistach_testkit::prometheus;
 use serde_json::{Value, json};
 
 use crate::support::{Server, client};
@@ -14,7 +15,7 @@ const KEY: &str = "34567890";
 const SECRET: &str = "fake-gateway-app-secret-9f3a";
 const ADMIN: &str = "admin-key-for-e2e-abcdefghijkl";
 
-/// `/metrics` as series text → value, checking every sample line is `series value` with a float.
+/// `/metrics` as series text → value, after promtool has checked the exposition.
 async fn scrape(c: &reqwest::Client, server: &Server, admin: Option<&str>) -> HashMap<String, f64> {
     let mut req = c.get(server.url("/metrics"));
     if let Some(key) = admin {
@@ -23,31 +24,8 @@ async fn scrape(c: &reqwest::Client, server: &Server, admin: Option<&str>) -> Ha
     let r = req.send().await.unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
-    let mut samples = HashMap::new();
-    let mut described = std::collections::HashSet::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            described.insert(rest.split(' ').next().unwrap().to_owned());
-            continue;
-        }
-        if line.starts_with('#') || line.is_empty() {
-            continue;
-        }
-        let (series, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("not a sample: {line}"));
-        let value: f64 = value
-            .parse()
-            .unwrap_or_else(|_| panic!("not a float: {line}"));
-        let name = series.split('{').next().unwrap();
-        let family = ["_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|s| name.strip_suffix(s).filter(|f| described.contains(*f)))
-            .unwrap_or(name);
-        assert!(described.contains(family), "no TYPE before {line}");
-        samples.insert(series.to_owned(), value);
-    }
-    samples
+    prometheus::promtool_check_or_skip("observability::scrape", &text);
+    prometheus::samples(&text)
 }
 
 fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
@@ -81,15 +59,21 @@ async fn metrics_counters_and_status_follow_the_requests_made() {
     let after = scrape(&c, &server, None).await;
     let moved = |series: &str| value(&after, series) - value(&before, series);
     assert_eq!(
-        moved("http_requests_total{route=\"/api/products/search\",method=\"GET\",status=\"200\"}"),
+        moved(
+            "alistach_http_requests_total{route=\"/api/products/search\",method=\"GET\",status=\"200\"}"
+        ),
         N as f64
     );
     assert_eq!(
-        moved("http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"422\"}"),
+        moved(
+            "alistach_http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"422\"}"
+        ),
         2.0
     );
     assert_eq!(
-        moved("http_request_duration_seconds_count{route=\"/api/products/search\",method=\"GET\"}"),
+        moved(
+            "alistach_http_request_duration_seconds_count{route=\"/api/products/search\",method=\"GET\"}"
+        ),
         N as f64
     );
     assert_eq!(

@@ -117,7 +117,7 @@ async fn admin_key_matrix() {
     let text = metrics.text().await.unwrap();
     assert!(
         text.contains(
-            "http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"200\"} 2"
+            "alistach_http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"200\"} 2"
         ),
         "{text}"
     );

@@ -10,6 +10,7 @@ use alistach_domain::{ApiMode, UpstreamError};
 use alistach_http::{ApiKey, App, HttpConfig, serve};
 use alistach_policy::{Quota, RateLimiter};
 use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi};
+use alistach_testkit::prometheus;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -69,7 +70,7 @@ impl Guarded {
             .as_u16()
     }
 
-    /// Every sample of `/metrics` by series text.
+    /// Every sample of `/metrics` by series text, after promtool has checked the exposition.
     async fn scrape(&self) -> HashMap<String, f64> {
         let r = self
             .client
@@ -79,21 +80,13 @@ impl Guarded {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        assert!(
-            r.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/plain; version=0.0.4")
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
         );
         let text = r.text().await.unwrap();
-        text.lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(|l| {
-                let (series, value) = l.rsplit_once(' ').unwrap();
-                let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a float: {l}"));
-                (series.to_owned(), value)
-            })
-            .collect()
+        prometheus::promtool_check_or_skip("observability::scrape", &text);
+        prometheus::samples(&text)
     }
 
     async fn status(&self) -> Value {
@@ -131,9 +124,9 @@ fn get(samples: &HashMap<String, f64>, series: &str) -> f64 {
 }
 
 const SEARCH_200: &str =
-    "http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"200\"}";
+    "alistach_http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"200\"}";
 const SEARCH_COUNT: &str =
-    "http_request_duration_seconds_count{route=\"/api/products/search\",method=\"POST\"}";
+    "alistach_http_request_duration_seconds_count{route=\"/api/products/search\",method=\"POST\"}";
 
 #[tokio::test]
 async fn counters_move_by_exactly_the_requests_made() {
@@ -159,19 +152,21 @@ async fn counters_move_by_exactly_the_requests_made() {
     let moved = |series: &str| get(&after, series) - get(&before, series);
     assert_eq!(moved(SEARCH_200), N as f64);
     assert_eq!(
-        moved("http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"504\"}"),
+        moved(
+            "alistach_http_requests_total{route=\"/api/products/search\",method=\"POST\",status=\"504\"}"
+        ),
         1.0
     );
     assert_eq!(moved(SEARCH_COUNT), N as f64 + 1.0);
     assert_eq!(
         moved(
-            "http_request_duration_seconds_bucket{route=\"/api/products/search\",method=\"POST\",le=\"+Inf\"}"
+            "alistach_http_request_duration_seconds_bucket{route=\"/api/products/search\",method=\"POST\",le=\"+Inf\"}"
         ),
         N as f64 + 1.0
     );
     // The first scrape is counted by the second.
     assert_eq!(
-        moved("http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"}"),
+        moved("alistach_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"}"),
         1.0
     );
     assert_eq!(
