@@ -79,10 +79,8 @@ impl Config {
     /// Validates `args` (with the file already read into `file`), returning every mistake.
     pub fn from_sources(args: &Args, file: &FileConfig) -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
-        let v = Values::parse(
-            |key| args.given.get(key).or_else(|| file.get(key)),
-            &mut errors,
-        );
+        let given = |key: &str| args.given.get(key).or_else(|| file.get(key));
+        let v = Values::parse(given, &mut errors);
 
         let listen_text = v.listen.clone().unwrap_or_else(|| {
             if v.api_host.contains(':') {
@@ -114,13 +112,18 @@ impl Config {
         }
 
         let api_keys = v.api_keys.clone().unwrap_or_default();
+        // When API_KEYS itself is wrong, its message says so; the names it would have defined
+        // are unknown, not missing.
+        let keys_unreadable = given("api_keys").is_some() && v.api_keys.is_none();
         let mut rate_limit_overrides = Vec::new();
         for (name, limits) in &file.rate_limits {
             let known = name == "internal" || api_keys.iter().any(|(n, _)| n == name);
             if !known {
-                errors.push(format!(
-                    "rate_limits.{name} names no API key (define it in API_KEYS, or use \"internal\")"
-                ));
+                if !keys_unreadable {
+                    errors.push(format!(
+                        "rate_limits.{name} names no API key (define it in API_KEYS, or use \"internal\")"
+                    ));
+                }
                 continue;
             }
             let second = limits.per_second.unwrap_or(v.max_requests_per_second);
@@ -510,6 +513,44 @@ mod tests {
         assert_eq!(c.mode, ApiMode::Real);
         let shown = format!("{}\n{:?}", c.redacted(), c);
         assert!(!shown.contains("topsecretvalue"), "{shown}");
+    }
+
+    #[test]
+    fn per_key_limits_name_keys_and_a_bad_key_list_is_reported_once() {
+        let file: FileConfig = toml::from_str(
+            "api_keys = \"alice:0123456789abcdef0\"\n[rate_limits.alice]\nper_second = 2\n[rate_limits.internal]\nper_minute = 100",
+        )
+        .unwrap();
+        let c = Config::from_sources(&Args::default(), &file).unwrap();
+        assert_eq!(
+            c.rate_limit_overrides,
+            [("alice".to_owned(), 2, 60), ("internal".to_owned(), 5, 100)]
+        );
+        assert!(c.redacted().contains("rate_limits.alice = 2/s, 60/min"));
+
+        let errors =
+            Config::from_sources(&args(&[("api-keys", "alice:short")]), &file).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("API_KEYS entry 1"), "{errors:?}");
+        let file: FileConfig = toml::from_str("[rate_limits.bob]\nper_second = 2").unwrap();
+        let errors = Config::from_sources(&Args::default(), &file).unwrap_err();
+        assert!(
+            errors[0].contains("rate_limits.bob names no API key"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_debug_shows_no_secret() {
+        let file: FileConfig =
+            toml::from_str("cache_ttl = \"\"\nadmin_api_key = \"admin-key-in-the-file\"").unwrap();
+        let a = args(&[("cache-ttl", " "), ("app-key", "key-from-a-flag")]);
+        let c = Config::from_sources(&a, &file).unwrap();
+        assert_eq!(c.cache_ttl, Duration::from_secs(3600));
+        let shown = format!("{a:?}\n{file:?}\n{c:?}\n{}", c.redacted());
+        for secret in ["admin-key-in-the-file", "key-from-a-flag"] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
     }
 
     #[test]

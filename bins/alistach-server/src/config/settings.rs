@@ -54,6 +54,8 @@ pub struct Setting {
     pub value_name: String,
     /// The default as text, or `None` when the setting is off or absent by default.
     pub default: Option<String>,
+    /// The accepted values in a few words, when the parser states them.
+    pub rule: Option<String>,
     /// Whether the value is a secret: never shown, not even by `--help`.
     pub secret: bool,
     /// The documentation line (`--help` and README).
@@ -152,43 +154,74 @@ impl Show for Vec<(String, Secret)> {
 /// What a parser returns: the value, or every problem with it (full messages, one line each).
 type Parsed<T> = Result<T, Vec<String>>;
 
+/// A setting's parser: from its variable name (for messages) and raw text to a `T`, and the rule
+/// it enforces, when a short one says it (`--help` and README show it).
+pub trait Parse<T> {
+    /// Parses `raw`, naming the setting by `env` in every message.
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<T>;
+    /// The accepted values in a few words, e.g. `1–120`.
+    fn rule(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<T, F: Fn(&'static str, &str) -> Parsed<T>> Parse<T> for F {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<T> {
+        self(env, raw)
+    }
+}
+
+/// Names the parsed type of an optional setting (`Option<T>` has parser output `T`).
+pub trait Optional {
+    /// The type inside the option.
+    type Inner;
+}
+
+impl<T> Optional for Option<T> {
+    type Inner = T;
+}
+
 /// The value of a setting with a default: the given text parsed, else the default parsed by the
 /// same parser (so a default obeys the rules too; `every_default_parses` checks them).
 fn with_default<T>(
     env: &'static str,
     given: Option<&str>,
     default: &str,
-    parse: impl Fn(&'static str, &str) -> Parsed<T>,
+    parser: &impl Parse<T>,
     errors: &mut Vec<String>,
 ) -> T {
     if let Some(text) = given {
-        match parse(env, text) {
+        match parser.parse(env, text) {
             Ok(value) => return value,
             Err(problems) => errors.extend(problems),
         }
     }
-    parse(env, default).unwrap_or_else(|e| panic!("the default of {env} is invalid: {e:?}"))
+    parser
+        .parse(env, default)
+        .unwrap_or_else(|e| panic!("the default of {env} is invalid: {e:?}"))
 }
 
 /// The value of a setting without a default: `None` when unset (or invalid, after reporting).
 fn optional<T>(
     env: &'static str,
     given: Option<&str>,
-    parse: impl Fn(&'static str, &str) -> Parsed<T>,
+    parser: &impl Parse<T>,
     errors: &mut Vec<String>,
 ) -> Option<T> {
-    parse(env, given?).map_err(|e| errors.extend(e)).ok()
+    parser.parse(env, given?).map_err(|e| errors.extend(e)).ok()
 }
 
 /// Declares every setting once and generates [`Values`] (the parsed settings), [`Values::parse`],
 /// [`Values::shown`] and [`all`] (the declarations).
 macro_rules! declare_settings {
     (@value $given:ident, $errors:ident, $env:literal, $parse:expr, $default:expr) => {
-        with_default($env, $given, &($default).to_string(), $parse, $errors)
+        with_default($env, $given, &($default).to_string(), &$parse, $errors)
     };
     (@value $given:ident, $errors:ident, $env:literal, $parse:expr) => {
-        optional($env, $given, $parse, $errors)
+        optional($env, $given, &$parse, $errors)
     };
+    (@rule $ty:ty, $parse:expr, $default:expr) => { Parse::<$ty>::rule(&$parse) };
+    (@rule $ty:ty, $parse:expr) => { Parse::<<$ty as Optional>::Inner>::rule(&$parse) };
     (@flag $key:ident, $flag:literal) => { $flag.to_owned() };
     (@flag $key:ident) => { stringify!($key).replace('_', "-") };
     ($(
@@ -235,6 +268,7 @@ macro_rules! declare_settings {
                 env: $env,
                 value_name: stringify!($key).to_ascii_uppercase(),
                 default: None$(.or(Some(($default).to_string())))?,
+                rule: declare_settings!(@rule $ty, $parse $(, $default)?),
                 secret: <$ty as Show>::SECRET,
                 doc: [$($doc.trim()),+].join(" "),
             }),*]
@@ -275,9 +309,9 @@ declare_settings! {
     currency: Currency = code, env "ALIEXPRESS_CURRENCY", default Currency::default();
     /// The AliExpress gateway; must be https (plain http only to a loopback address, for a local fake).
     api_url: String = api_url, env "ALIEXPRESS_API_URL", default DEFAULT_API_URL;
-    /// Seconds per upstream attempt (1-120).
+    /// Seconds per upstream attempt.
     upstream_timeout: Duration = seconds(1, 120), env "ALIEXPRESS_TIMEOUT", default 10;
-    /// Outbound calls per second to AliExpress, retries included (1-1000); protects the app key's quota.
+    /// Outbound calls per second to AliExpress, retries included; protects the app key's quota.
     max_qps: u32 = whole(1, 1000), env "ALIEXPRESS_MAX_QPS", default 5;
     /// auto (real mode exactly when credentials are set), true (always mock) or false (credentials required).
     mock_mode: MockModeSetting = mock_mode, env "MOCK_MODE", default "auto";
@@ -320,14 +354,14 @@ declare_settings! {
     /// How long (s) an expired answer may stand in for a failing upstream.
     cache_stale_if_error: Duration = seconds(0, MONTH), env "CACHE_STALE_IF_ERROR", default 86_400;
     /// v1.1.0's DEBUG flag, reported by /health (logging follows LOG_LEVEL).
-    debug: bool = switch, env "DEBUG", default false;
+    debug: bool = Switch, env "DEBUG", default false;
     /// Item cap of the memory cache.
     max_memory_cache_items: u64 = whole(1, 10_000_000), env "MAX_MEMORY_CACHE_ITEMS", default 10_000;
     /// Byte budget of the memory cache in MiB.
     memory_cache_mb: u64 = whole(1, 65_536), env "MEMORY_CACHE_MB", default 64;
-    /// Enables /api/cache/* (header x-admin-key or Authorization: Bearer); at least 16 characters.
+    /// Enables /api/cache/* (header x-admin-key or Authorization: Bearer).
     admin_api_key: Option<Secret> = secret(16), env "ADMIN_API_KEY";
-    /// When set, /api/* needs it (Authorization: Bearer or x-internal-key); at least 16 characters.
+    /// When set, /api/* needs it (Authorization: Bearer or x-internal-key).
     internal_api_key: Option<Secret> = secret(16), env "INTERNAL_API_KEY";
     /// Named keys `name:key,name2:key2`, or the path of a file of `name:key` lines; each name is a client for rate limits.
     api_keys: Option<Vec<(String, Secret)>> = api_keys, env "API_KEYS";
@@ -338,11 +372,11 @@ declare_settings! {
     /// Requests per second per client, enforced alongside the per-minute limit.
     max_requests_per_second: u32 = whole(1, 100_000), env "MAX_REQUESTS_PER_SECOND", default 5;
     /// Enforce per-client rate limits (false for benchmarks).
-    rate_limit_enabled: bool = switch, env "RATE_LIMIT_ENABLED", default true;
+    rate_limit_enabled: bool = Switch, env "RATE_LIMIT_ENABLED", default true;
     /// Proxy addresses and CIDR ranges (`10.0.0.0/8,fd00::/8`) whose X-Forwarded-For is believed; from anyone else it is ignored.
     trusted_proxies: Option<TrustedProxies> = trusted_proxies, env "TRUSTED_PROXIES";
     /// Serve /metrics and /api/status without a key, for a scraper inside a private network (otherwise they need the keys the route table names).
-    metrics_public: bool = switch, env "METRICS_PUBLIC", default false;
+    metrics_public: bool = Switch, env "METRICS_PUBLIC", default false;
     /// Log filter: error, warn, info, debug, trace, or a tracing filter.
     log_level: String = log_level, env "LOG_LEVEL", default "info";
     /// Log format: text, or json for one object per line.
@@ -365,38 +399,89 @@ fn text(_: &'static str, raw: &str) -> Parsed<String> {
     Ok(raw.to_owned())
 }
 
-/// A secret of at least `min_chars` characters; its messages never repeat the value.
-fn secret(min_chars: usize) -> impl Fn(&'static str, &str) -> Parsed<Secret> {
-    move |env, raw| {
-        if raw.chars().count() < min_chars {
+/// A secret of at least so many characters; its messages never repeat the value.
+fn secret(min_chars: usize) -> MinChars {
+    MinChars(min_chars)
+}
+
+/// See [`secret`].
+pub struct MinChars(usize);
+
+impl Parse<Secret> for MinChars {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<Secret> {
+        let min = self.0;
+        if raw.chars().count() < min {
             return Err(vec![format!(
-                "{env} must be at least {min_chars} characters long"
+                "{env} must be at least {min} characters long"
             )]);
         }
         Ok(Secret(raw.to_owned()))
     }
-}
 
-fn whole<T: TryFrom<u64>>(min: u64, max: u64) -> impl Fn(&'static str, &str) -> Parsed<T> {
-    move |env, raw| match raw.trim().parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => T::try_from(n)
-            .map_err(|_| vec![format!("{env} must be between {min} and {max}, not {n}")]),
-        Ok(n) => Err(vec![format!(
-            "{env} must be between {min} and {max}, not {n}"
-        )]),
-        Err(_) => Err(vec![format!("{env} must be a whole number, not {raw:?}")]),
+    fn rule(&self) -> Option<String> {
+        (self.0 > 0).then(|| format!("at least {} characters", self.0))
     }
 }
 
-fn seconds(min: u64, max: u64) -> impl Fn(&'static str, &str) -> Parsed<Duration> {
-    move |env, raw| whole::<u64>(min, max)(env, raw).map(Duration::from_secs)
+/// A whole number in `min..=max`.
+fn whole(min: u64, max: u64) -> Whole {
+    Whole { min, max }
 }
 
-fn switch(env: &'static str, raw: &str) -> Parsed<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        other => Err(vec![format!("{env} must be true or false, not {other:?}")]),
+/// See [`whole`].
+pub struct Whole {
+    min: u64,
+    max: u64,
+}
+
+impl<T: TryFrom<u64>> Parse<T> for Whole {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<T> {
+        let Whole { min, max } = *self;
+        let out_of_range = |n| vec![format!("{env} must be between {min} and {max}, not {n}")];
+        match raw.trim().parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => T::try_from(n).map_err(|_| out_of_range(n)),
+            Ok(n) => Err(out_of_range(n)),
+            Err(_) => Err(vec![format!("{env} must be a whole number, not {raw:?}")]),
+        }
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some(format!("{}–{}", self.min, self.max))
+    }
+}
+
+/// A duration in whole seconds, `min..=max`.
+fn seconds(min: u64, max: u64) -> Seconds {
+    Seconds(whole(min, max))
+}
+
+/// See [`seconds`].
+pub struct Seconds(Whole);
+
+impl Parse<Duration> for Seconds {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<Duration> {
+        Parse::<u64>::parse(&self.0, env, raw).map(Duration::from_secs)
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some(format!("{}–{} s", self.0.min, self.0.max))
+    }
+}
+
+/// A boolean: true, 1, yes, on or false, 0, no, off.
+pub struct Switch;
+
+impl Parse<bool> for Switch {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<bool> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            other => Err(vec![format!("{env} must be true or false, not {other:?}")]),
+        }
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some("true or false".to_owned())
     }
 }
 
@@ -587,19 +672,21 @@ fn public_base_url(env: &'static str, raw: &str) -> Parsed<String> {
 /// README's configuration table, generated from the declarations.
 #[cfg(test)]
 fn readme_table() -> String {
-    let mut table =
-        String::from("| Variable | Flag | TOML key | Default | Meaning |\n|---|---|---|---|---|\n");
+    let mut table = String::from(
+        "| Variable | Flag | TOML key | Default | Values | Meaning |\n|---|---|---|---|---|---|\n",
+    );
     for s in all() {
         let default = s
             .default
             .as_deref()
             .map_or_else(|| "–".to_owned(), |d| format!("`{d}`"));
         table.push_str(&format!(
-            "| `{}` | `--{}` | `{}` | {} | {} |\n",
+            "| `{}` | `--{}` | `{}` | {} | {} | {} |\n",
             s.env,
             s.flag,
             s.key,
             default,
+            s.rule.as_deref().unwrap_or(""),
             s.doc.replace('|', "\\|")
         ));
     }

@@ -55,10 +55,7 @@ impl clap::Args for Given {
                     .value_name(s.value_name.as_str())
                     .value_parser(clap::value_parser!(String))
                     .hide_env_values(s.secret)
-                    .help(match &s.default {
-                        Some(default) if !s.secret => format!("{} [default: {default}]", s.doc),
-                        _ => s.doc.clone(),
-                    }),
+                    .help(help_line(s)),
             );
         }
         cmd
@@ -84,6 +81,18 @@ impl clap::FromArgMatches for Given {
         }
         Ok(())
     }
+}
+
+/// The setting's line in `--help`: its documentation, accepted values and default.
+fn help_line(s: &settings::Setting) -> String {
+    let mut line = s.doc.clone();
+    if let Some(rule) = &s.rule {
+        line.push_str(&format!(" [values: {rule}]"));
+    }
+    if let Some(default) = s.default.as_ref().filter(|_| !s.secret) {
+        line.push_str(&format!(" [default: {default}]"));
+    }
+    line
 }
 
 /// The `--config` TOML file: a scalar per setting key, and `[rate_limits.<key name>]` tables.
