@@ -730,7 +730,8 @@ mod tests {
         }
     }
 
-    /// README's table is generated: this fails when it drifts, and `UPDATE_README=1` rewrites it.
+    /// README's table is generated: this fails when it drifts, and `UPDATE_README=1` (what
+    /// `cargo xtask settings` sets) rewrites it.
     #[test]
     fn readme_configuration_table_is_up_to_date() {
         const BEGIN: &str = "<!-- settings:begin -->\n";
@@ -755,8 +756,7 @@ mod tests {
             return;
         }
         panic!(
-            "README.md's configuration table is out of date; run \
-             `UPDATE_README=1 cargo test -p alistach-server readme_configuration_table` and commit the result"
+            "README.md's configuration table is out of date; run `cargo xtask settings` and commit the result"
         );
     }
 }
