@@ -1,5 +1,5 @@
 //! Repository automation behind `cargo xtask`: generating and checking the checked-in OpenAPI
-//! documents, and the benchmark program.
+//! documents and README's configuration table, and the benchmark program.
 
 mod bench;
 #[cfg(test)]
@@ -22,6 +22,8 @@ commands:
   openapi            write docs/openapi.json and docs/openapi-gpt.json
   openapi --check    fail if those files differ from what the code generates
   validate-openapi   validate both files with openapi-spec-validator (python3 xtask/validate_openapi.py)
+  settings           rewrite README's configuration table from the server's settings table
+  settings --check   fail if README's configuration table differs from it
 ";
 
 fn main() -> ExitCode {
@@ -57,6 +59,8 @@ fn run(args: Vec<String>) -> Result<()> {
             )
         }
         ["validate-openapi"] => validate_with_python(&root),
+        ["settings"] => settings_table(&root, true),
+        ["settings", "--check"] => settings_table(&root, false),
         ["bench", rest @ ..] => bench::run(&root, rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}{}", bench::USAGE);
@@ -124,6 +128,31 @@ fn drifted_documents(root: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(drifted)
+}
+
+/// The table lives in the server binary, so its own drift test does the work (`UPDATE_README=1`
+/// makes it rewrite README instead of failing).
+fn settings_table(root: &Path, update: bool) -> Result<()> {
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .args(["test", "--quiet", "--package", "alistach-server", "--bin"])
+        .args([
+            "alistach-server",
+            "readme_configuration_table_is_up_to_date",
+        ])
+        .current_dir(root);
+    if update {
+        cargo.env("UPDATE_README", "1");
+    } else {
+        cargo.env_remove("UPDATE_README");
+    }
+    let status = cargo.status().context("running cargo test")?;
+    if !status.success() {
+        bail!(
+            "README's configuration table is out of date; run `cargo xtask settings` and commit the result"
+        );
+    }
+    Ok(())
 }
 
 fn validate_with_python(root: &Path) -> Result<()> {

@@ -27,7 +27,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
-                config.app_key.clone().unwrap_or_default(),
+                config
+                    .app_key
+                    .as_ref()
+                    .map(|k| k.expose().to_owned())
+                    .unwrap_or_default(),
                 config
                     .app_secret
                     .as_ref()
