@@ -222,7 +222,15 @@ async fn redis_keeps_an_entry_at_most_redis_stale_max_past_its_ttl() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let keys = redis.command(&["KEYS", "alistach:*:products:*"]).unwrap();
+    // The Redis write may land just after the answer: wait for it, briefly.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let keys = loop {
+        let keys = redis.command(&["KEYS", "alistach:*:products:*"]).unwrap();
+        if !keys.trim().is_empty() || Instant::now() > deadline {
+            break keys;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let key = keys.lines().next().expect("the search was stored in Redis");
     let pttl: u64 = redis.command(&["PTTL", key]).unwrap().parse().unwrap();
     assert!(
