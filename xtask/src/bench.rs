@@ -215,7 +215,15 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         eprintln!("bench: {build_command}");
         let begun = Instant::now();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // `cargo run` gave us xtask's package variables; build scripts that watch them (ring
+        // watches CARGO_PKG_NAME) would rebuild on every switch between this and a plain build.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(is_package_variable) {
+                build.env_remove(&name);
+            }
+        }
+        let status = build
             .args(build_command.split_whitespace().skip(1))
             .current_dir(root)
             .status()
@@ -330,6 +338,16 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether `name` is one of the variables Cargo sets for the crate it runs.
+fn is_package_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 /// The release binaries.
@@ -1400,6 +1418,24 @@ mod tests {
         assert_eq!(opts.load.duration, Duration::from_secs(5));
         assert_eq!(opts.rounds, 2);
         assert!(opts.build && opts.write);
+    }
+
+    #[test]
+    fn the_build_drops_the_variables_cargo_run_set_for_xtask() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_LINKS",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ] {
+            assert!(is_package_variable(name), "{name}");
+        }
+        for name in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO", "PATH"] {
+            assert!(!is_package_variable(name), "{name}");
+        }
     }
 
     #[test]

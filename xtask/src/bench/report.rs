@@ -640,7 +640,9 @@ impl Report {
              \"CPU/req\" is the CPU time (user + system, from /proc) the process under test spent \
              per request during the reported run, for nginx summed over its master, workers and \
              cache processes: it moves much less than req/s when other work shares the machine, \
-             so it is the steadier figure to compare across runs.\n",
+             so it is the steadier figure to compare across runs. The POST rows are compared \
+             with the same GET ceiling: their answers are the same size within a few bytes, but \
+             the ceiling does not read a request body, so their shares are a little low.\n",
             m.cpus
         );
         let _ = writeln!(
@@ -711,7 +713,12 @@ impl Report {
                  the subjects in turns at each point), on the processes of the rows above except \
                  the gateway, which is started afresh for each point: wrk connects from one \
                  address, so every request counts against one client's per-minute limit. Rate \
-                 limits stay on.\n",
+                 limits stay on, at the highest values the server accepts (1,000,000 per minute \
+                 and 100,000 per second per client): a gateway faster than 100,000 req/s would \
+                 meet the per-second limit and show non-2xx answers. For the same reason every \
+                 gateway runs with MAX_CONNECTIONS_PER_IP=100000 (default 1,000, below the \
+                 1,024 connections wrk opens from one address); nginx has 4,096 connections \
+                 per worker (its default, 512, is too few).\n",
                 self.sweep_connections
                     .iter()
                     .map(|c| thousands(f64::from(*c)))
