@@ -23,6 +23,10 @@ pub const CACHE_STATUS_HEADER: &str = "x-nginx-cache";
 /// The open-file limit asked for each worker: 1,024 client connections plus the upstream
 /// keep-alive connections, with room to spare.
 const WORKER_NOFILE: u32 = 8192;
+/// Requests per client connection before nginx closes it: the gateway's own
+/// `max_requests_per_connection` (alistach-http's default, not a server setting), so both
+/// sides reconnect equally often under wrk.
+const KEEPALIVE_REQUESTS: u32 = 10_000;
 /// Connections per worker; nginx's default of 512 is too few for the 1,024-connection run.
 const WORKER_CONNECTIONS: u32 = 4096;
 
@@ -48,9 +52,9 @@ http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
-    # Neither side closes a keep-alive connection during a run (nginx's default is 1,000
-    # requests per connection; the gateway has no such limit).
-    keepalive_requests 1000000;
+    # As many requests per keep-alive connection as the gateway serves (its fixed
+    # max_requests_per_connection); nginx's default is 1,000.
+    keepalive_requests {KEEPALIVE_REQUESTS};
     client_body_temp_path {client_body};
     proxy_temp_path {proxy_temp};
     fastcgi_temp_path {fastcgi_temp};
@@ -148,6 +152,7 @@ mod tests {
             "proxy_cache_path /tmp/alistach-bench-42/nginx/cache levels=1:2 keys_zone=alistach:10m",
             "worker_connections 4096;",
             "worker_rlimit_nofile 8192;",
+            "keepalive_requests 10000;",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }

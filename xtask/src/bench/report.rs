@@ -816,8 +816,8 @@ impl Report {
             let _ = writeln!(
                 out,
                 "\nnginx was started as `{}`, with this generated `nginx.conf` (SCRATCH is a \
-                 private temporary directory, removed afterwards; the ports are the ones picked \
-                 in the run):\n\n```nginx\n{}```",
+                 private temporary directory, removed afterwards; NGINX_PORT and GATEWAY_PORT are \
+                 the ports picked in the run):\n\n```nginx\n{}```",
                 n.command, n.config
             );
         }
