@@ -350,6 +350,11 @@ fn is_package_variable(name: &str) -> bool {
         )
 }
 
+/// The run's pid in the name of a scratch directory (`alistach-bench-PID`).
+fn stale_scratch_pid(name: &str) -> Option<u32> {
+    name.strip_prefix("alistach-bench-")?.parse().ok()
+}
+
 /// The release binaries.
 struct Bins {
     server: PathBuf,
@@ -388,7 +393,20 @@ struct Scratch {
 
 impl Scratch {
     fn create() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("alistach-bench-{}", std::process::id()));
+        let temp = std::env::temp_dir();
+        // A run stopped with Ctrl-C ends without dropping its guards: its processes stop on
+        // the signal, but its directory stays. Remove those whose run is gone.
+        if let Ok(entries) = std::fs::read_dir(&temp) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if let Some(pid) = name.to_str().and_then(stale_scratch_pid)
+                    && !Path::new(&format!("/proc/{pid}")).exists()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = temp.join(format!("alistach-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Scratch { dir })
@@ -1436,6 +1454,14 @@ mod tests {
         for name in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO", "PATH"] {
             assert!(!is_package_variable(name), "{name}");
         }
+    }
+
+    #[test]
+    fn only_scratch_directories_name_a_run() {
+        assert_eq!(stale_scratch_pid("alistach-bench-4242"), Some(4242));
+        assert_eq!(stale_scratch_pid("alistach-bench-x"), None);
+        assert_eq!(stale_scratch_pid("alistach-bench-"), None);
+        assert_eq!(stale_scratch_pid("other-4242"), None);
     }
 
     #[test]
