@@ -1,10 +1,15 @@
 //! `cargo xtask bench`: builds the release binaries, starts each process under test on
-//! 127.0.0.1 (the gateway in mock mode, with Redis, against the fake AliExpress gateway, and the
-//! `alistach-ceiling` server), measures it with wrk, prints a table and writes
-//! `docs/benchmarks.md`. A benchmark is a program, not a test: it reports figures and never
-//! fails because a machine was slow.
+//! 127.0.0.1 (the gateway in mock mode, with Redis, against the fake AliExpress gateway, behind
+//! nginx proxy_cache, and the `alistach-ceiling` server), measures it with wrk (at 32
+//! connections and in a sweep of 8, 128 and 1,024), prints a table and writes
+//! `docs/benchmarks.md` with a verdict for each target. A benchmark is a program, not a test:
+//! it reports figures and never fails because a machine was slow.
+//!
+//! Every process it starts is owned by a guard that stops it on drop, so an error leaves none
+//! behind; they share the terminal's process group, so Ctrl-C reaches them too.
 
 mod http;
+mod nginx;
 mod procs;
 mod report;
 mod wrk;
@@ -18,16 +23,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 
 use self::procs::Proc;
-use self::report::{CacheMemory, Figure, Machine, Report, Startup, key};
+use self::report::{CacheMemory, Figure, Machine, NginxSetup, Report, Startup, SweepPoint, key};
 use self::wrk::{Load, RotatingPost, UniquePost, WrkResult};
 
 /// The `bench` lines of `cargo xtask --help`.
-pub const USAGE: &str = "  bench              build in release mode, measure the gateway against a minimal hyper server,
-                     print a table and write docs/benchmarks.md (installs wrk and redis-server
-                     with apt-get when missing). Options:
+pub const USAGE: &str =
+    "  bench              build in release mode, measure the gateway against a minimal hyper server
+                     and nginx proxy_cache, with a sweep of 8, 128 and 1,024 connections, print a
+                     table and write docs/benchmarks.md (installs wrk, redis-server and nginx
+                     with apt-get when missing; about 3 minutes, 1.5 with --quick). Options:
                        --duration SECS     length of each measured run (default 5, 1..=60)
-                       --connections N     wrk connections (default 32)
+                       --connections N     wrk connections of the main table (default 32)
                        --threads N         wrk threads (default 2)
+                       --quick             2 s runs and one round instead of two
                        --no-build          use the release binaries already in target/
                        --no-write          print the table only";
 
@@ -46,15 +54,27 @@ const UNCACHED: UniquePost = UniquePost {
     first: 1000,
 };
 const UNCACHED_SCRIPT: &str = "uncached.lua";
+/// The headline request of the issue: one cached key, a GET that nginx can cache too.
+const SEARCH_GET: &str = "/api/products/search?keywords=wireless%20earbuds&page_size=10";
+/// Connection counts of the concurrency sweep.
+const SWEEP: [u32; 3] = [8, 128, 1024];
+/// Open files asked for, inherited by every process started: 1,024 connections each for wrk
+/// and the server, and for nginx as many again to the gateway.
+const OPEN_FILES: u64 = 8192;
+/// Below this the 1,024-connection runs cannot work.
+const OPEN_FILES_NEEDED: u64 = 2200;
 /// The most upstream calls per second the server accepts (`ALIEXPRESS_MAX_QPS`, 1-1000).
 const MAX_QPS: &str = "1000";
 const SEARCH_PATH: &str = "/api/products/search";
 const NO_CACHE_PATH: &str = "/api/products/search/no-cache";
 
-/// Rate limits high enough never to refuse a benchmark request, so limits are on but not binding.
-const HIGH_LIMITS: [(&str, &str); 2] = [
+/// Rate limits high enough never to refuse a benchmark request, so limits are on but not binding
+/// (the highest values the server accepts). wrk connects from one address, so the per-address
+/// connection cap (default 1,000) is raised above the sweep's 1,024 connections.
+const HIGH_LIMITS: [(&str, &str); 3] = [
     ("MAX_REQUESTS_PER_MINUTE", "1000000"),
     ("MAX_REQUESTS_PER_SECOND", "100000"),
+    ("MAX_CONNECTIONS_PER_IP", "100000"),
 ];
 
 /// Only for the benchmark's own processes; never a real credential.
@@ -65,6 +85,8 @@ const FAKE_APP_SECRET: &str = "bench-fake-gateway-secret";
 const CEILING_LABEL: &str = "ceiling (fixed body)";
 const MEMORY_LABEL: &str = "cached search, memory";
 const NO_LIMITS_LABEL: &str = "cached search, memory, limits off";
+const NGINX_LABEL: &str = "nginx proxy_cache (in front of the gateway)";
+const POST_LABEL: &str = "cached search, memory, 64 rotating POST bodies";
 const REDIS_LABEL: &str = "cached search, Redis";
 const REDIS_NO_LIMITS_LABEL: &str = "cached search, Redis, limits off";
 const HEALTH_LABEL: &str = "GET /health";
@@ -80,6 +102,8 @@ const FILL_WORKERS: usize = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Options {
     load: Load,
+    /// Interleaved rounds of the headline scenarios.
+    rounds: usize,
     build: bool,
     write: bool,
 }
@@ -92,6 +116,7 @@ impl Default for Options {
                 connections: 32,
                 duration: Duration::from_secs(5),
             },
+            rounds: 2,
             build: true,
             write: true,
         }
@@ -100,6 +125,8 @@ impl Default for Options {
 
 fn parse_options(args: &[&str]) -> Result<Options> {
     let mut opts = Options::default();
+    let mut quick = false;
+    let mut duration = None;
     let mut args = args.iter();
     while let Some(&arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -124,13 +151,21 @@ fn parse_options(args: &[&str]) -> Result<Options> {
             }
         };
         match name {
-            "--duration" => opts.load.duration = Duration::from_secs(value(1..=60)?.into()),
+            "--duration" => duration = Some(Duration::from_secs(value(1..=60)?.into())),
+            "--quick" if inline.is_none() => quick = true,
             "--connections" => opts.load.connections = value(1..=10_000)?,
             "--threads" => opts.load.threads = value(1..=64)?,
             "--no-build" if inline.is_none() => opts.build = false,
             "--no-write" if inline.is_none() => opts.write = false,
             _ => bail!("unknown bench option {arg:?}"),
         }
+    }
+    if quick {
+        opts.load.duration = Duration::from_secs(2);
+        opts.rounds = 1;
+    }
+    if let Some(d) = duration {
+        opts.load.duration = d;
     }
     if opts.load.connections < opts.load.threads {
         bail!(
@@ -155,8 +190,24 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         failed.push(format!("{REDIS_LABEL}: {e:#}"));
     }
     let redis = redis.ok();
+    let nginx = find_nginx();
+    if let Err(e) = &nginx {
+        notes.push(format!(
+            "The nginx proxy_cache scenario was skipped: {e:#}."
+        ));
+        failed.push(format!("{NGINX_LABEL}: {e:#}"));
+    }
+    let nginx = nginx.ok();
+    let open_files = procs::raise_open_files(OPEN_FILES).ok();
+    if open_files.is_some_and(|n| n < OPEN_FILES_NEEDED) {
+        notes.push(format!(
+            "The open-file limit is {} (its hard limit allows no more): the 1,024-connection runs \
+             may fail for want of file descriptors.",
+            open_files.unwrap_or_default()
+        ));
+    }
     // Before the build, so the load average shows other work rather than our own compiler.
-    let machine = Machine::detect(root, &wrk, redis.as_deref());
+    let machine = Machine::detect(root, &wrk, redis.as_deref(), nginx.as_deref());
 
     let build_command =
         "cargo build --release -p alistach-server -p aliexpress-fake -p alistach-ceiling";
@@ -164,7 +215,15 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         eprintln!("bench: {build_command}");
         let begun = Instant::now();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // `cargo run` gave us xtask's package variables; build scripts that watch them (ring
+        // watches CARGO_PKG_NAME) would rebuild on every switch between this and a plain build.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(is_package_variable) {
+                build.env_remove(&name);
+            }
+        }
+        let status = build
             .args(build_command.split_whitespace().skip(1))
             .current_dir(root)
             .status()
@@ -183,6 +242,10 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
 
     let mut bench = Bench {
         load: opts.load,
+        rounds: opts.rounds,
+        nginx,
+        sweep: Vec::new(),
+        nginx_setup: None,
         wrk,
         bins,
         scratch,
@@ -195,9 +258,13 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     eprintln!("bench: start-up ({STARTS} starts)");
     let startup = bench.startup()?;
     eprintln!(
-        "bench: cached search from memory, rate limits on and off, and the ceiling, interleaved"
+        "bench: cached GET search from memory (rate limits on and off), nginx proxy_cache and \
+         the ceiling, interleaved; then the sweep of {SWEEP:?} connections"
     );
-    bench.headline(&search_script)?;
+    bench.headline()?;
+    eprintln!("bench: {POST_LABEL}");
+    let outcome = bench.search_post(&search_script);
+    bench.soft(key::SEARCH_MEMORY_POST, POST_LABEL, outcome);
     for (key, label, path) in [
         (key::HEALTH, HEALTH_LABEL, "/health"),
         (key::CATEGORIES, CATEGORIES_LABEL, "/api/categories"),
@@ -224,6 +291,8 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         key::CEILING,
         key::SEARCH_MEMORY,
         key::SEARCH_MEMORY_NO_LIMITS,
+        key::NGINX,
+        key::SEARCH_MEMORY_POST,
         key::SEARCH_REDIS,
         key::SEARCH_REDIS_NO_LIMITS,
         key::CATEGORIES,
@@ -237,6 +306,11 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         date: report::now_text(),
         machine,
         load: opts.load,
+        rounds: opts.rounds,
+        sweep_connections: SWEEP.to_vec(),
+        sweep: bench.sweep,
+        open_files,
+        nginx: bench.nginx_setup,
         build_command: build_command.to_owned(),
         build_time,
         startup,
@@ -264,6 +338,21 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether `name` is one of the variables Cargo sets for the crate it runs.
+fn is_package_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
+}
+
+/// The run's pid in the name of a scratch directory (`alistach-bench-PID`).
+fn stale_scratch_pid(name: &str) -> Option<u32> {
+    name.strip_prefix("alistach-bench-")?.parse().ok()
 }
 
 /// The release binaries.
@@ -304,7 +393,20 @@ struct Scratch {
 
 impl Scratch {
     fn create() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("alistach-bench-{}", std::process::id()));
+        let temp = std::env::temp_dir();
+        // A run stopped with Ctrl-C ends without dropping its guards: its processes stop on
+        // the signal, but its directory stays. Remove those whose run is gone.
+        if let Ok(entries) = std::fs::read_dir(&temp) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if let Some(pid) = name.to_str().and_then(stale_scratch_pid)
+                    && !Path::new(&format!("/proc/{pid}")).exists()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = temp.join(format!("alistach-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Scratch { dir })
@@ -342,6 +444,8 @@ struct Subject {
     script: Option<PathBuf>,
     command: String,
     response_bytes: usize,
+    /// The process it forwards to (the gateway behind nginx), timed apart.
+    behind: Option<Proc>,
     runs: Vec<Run>,
 }
 
@@ -351,12 +455,19 @@ struct Run {
     result: WrkResult,
     /// CPU time the process under test spent per request.
     cpu: Duration,
-    /// The same for the helper process it calls (redis-server), when there is one.
+    /// The same for the helper process it calls (redis-server, or the gateway behind nginx).
     companion_cpu: Option<Duration>,
+    /// CPU time of the process under test, and of the helper, over the whole run.
+    cpu_total: Duration,
+    companion_total: Option<Duration>,
 }
 
 struct Bench {
     load: Load,
+    rounds: usize,
+    nginx: Option<PathBuf>,
+    sweep: Vec<SweepPoint>,
+    nginx_setup: Option<NginxSetup>,
     wrk: PathBuf,
     bins: Bins,
     scratch: Scratch,
@@ -462,32 +573,51 @@ impl Bench {
     ) -> Result<()> {
         for round in 0..rounds {
             for s in subjects.iter_mut() {
-                let url = format!("http://{}{}", s.addr, s.path);
-                if round == 0 {
-                    let warm = Load {
-                        duration: WARM_UP,
-                        ..self.load
-                    };
-                    wrk::run(&self.wrk, &warm, &url, s.script.as_deref())?;
-                }
-                let cpu_before = s.proc.cpu_time()?;
-                let companion_before = companion.map(Proc::cpu_time).transpose()?;
-                let result = wrk::run(&self.wrk, &self.load, &url, s.script.as_deref())?;
-                let cpu = s.proc.cpu_time()?.saturating_sub(cpu_before);
-                let companion_cpu = match (companion, companion_before) {
-                    (Some(c), Some(before)) => Some(c.cpu_time()?.saturating_sub(before)),
-                    _ => None,
-                };
-                s.proc.ensure_running()?;
-                let per_request = |d: Duration| d.div_f64(result.requests.max(1) as f64);
-                s.runs.push(Run {
-                    result,
-                    cpu: per_request(cpu),
-                    companion_cpu: companion_cpu.map(per_request),
-                });
+                let run = self.run_once(s, &self.load, round == 0, companion)?;
+                s.runs.push(run);
             }
         }
         Ok(())
+    }
+
+    /// One wrk run against `s` (after a warm-up run when `warm`), with the CPU time the
+    /// process tree under test, and its helper, spent on it.
+    fn run_once(
+        &self,
+        s: &mut Subject,
+        load: &Load,
+        warm: bool,
+        companion: Option<&Proc>,
+    ) -> Result<Run> {
+        let url = format!("http://{}{}", s.addr, s.path);
+        if warm {
+            let warm = Load {
+                duration: WARM_UP,
+                ..*load
+            };
+            wrk::run(&self.wrk, &warm, &url, s.script.as_deref())?;
+        }
+        let companion = s.behind.as_ref().or(companion);
+        let cpu_before = s.proc.tree_cpu_time()?;
+        let companion_before = companion.map(Proc::tree_cpu_time).transpose()?;
+        let result = wrk::run(&self.wrk, load, &url, s.script.as_deref())?;
+        let cpu = s.proc.tree_cpu_time()?.saturating_sub(cpu_before);
+        let companion_total = match (companion, companion_before) {
+            (Some(c), Some(before)) => Some(c.tree_cpu_time()?.saturating_sub(before)),
+            _ => None,
+        };
+        s.proc.ensure_running()?;
+        if let Some(behind) = &mut s.behind {
+            behind.ensure_running()?;
+        }
+        let per_request = |d: Duration| d.div_f64(result.requests.max(1) as f64);
+        Ok(Run {
+            result,
+            cpu: per_request(cpu),
+            companion_cpu: companion_total.map(per_request),
+            cpu_total: cpu,
+            companion_total,
+        })
     }
 
     /// Records the figure of a measured subject: its best run (other load only ever slows a run
@@ -536,14 +666,42 @@ impl Bench {
             )
             .join(" ")
         );
-        if let Some(companion) = best.and_then(|run| run.companion_cpu) {
-            notes.push(format!(
+        match best {
+            Some(run) if s.behind.is_some() => {
+                let gateway = run.companion_total.unwrap_or_default();
+                let share = gateway.as_secs_f64() / run.cpu_total.as_secs_f64().max(1e-9);
+                notes.push(format!(
+                    "{}: the gateway behind nginx used {:.0} ms of CPU during the reported run \
+                     ({:.2} µs per request, {} of nginx's {:.0} ms), so nginx answered from its \
+                     own cache.",
+                    s.label,
+                    gateway.as_secs_f64() * 1e3,
+                    run.companion_cpu.unwrap_or_default().as_secs_f64() * 1e6,
+                    percent_text(share),
+                    run.cpu_total.as_secs_f64() * 1e3
+                ));
+                if share > MAX_UPSTREAM_SHARE {
+                    let problem = format!(
+                        "the gateway behind nginx used {} of nginx's CPU time: nginx was not \
+                         serving from its cache alone",
+                        percent_text(share)
+                    );
+                    self.failed.push(format!("{}: {problem}", s.label));
+                    notes.push(format!("{}: {problem}.", s.label));
+                }
+            }
+            Some(Run {
+                companion_cpu: Some(companion),
+                ..
+            }) => notes.push(format!(
                 "{}: redis-server used {:.1} µs of CPU per request besides the gateway's.",
                 s.label,
                 companion.as_secs_f64() * 1e6
-            ));
+            )),
+            _ => {}
         }
         let method = if s.script.is_some() { "POST" } else { "GET" };
+
         self.figures.push(Figure {
             key: s.key,
             label: s.label,
@@ -577,17 +735,72 @@ impl Bench {
             script: Some(script.to_owned()),
             command: server.command,
             response_bytes: bytes,
+            behind: None,
             runs: Vec::new(),
         })
     }
 
-    /// Cached search from memory with rate limits on (high enough never to refuse) and, when the
-    /// server has a switch, off; and the ceiling sized to the cached response. Measured in
-    /// turns, twice each, because these are the figures compared with each other.
-    fn headline(&mut self, script: &Path) -> Result<()> {
-        let memory = self.search_subject(key::SEARCH_MEMORY, MEMORY_LABEL, &HIGH_LIMITS, script)?;
+    /// A server warmed so that the headline GET is a cache hit.
+    fn get_subject(
+        &self,
+        key: &'static str,
+        label: &'static str,
+        env: &[(&str, &str)],
+    ) -> Result<Subject> {
+        let server = self.start_server(env)?;
+        let bytes = warm_get(server.addr, SEARCH_GET, "x-cache")?;
+        Ok(Subject {
+            key,
+            label,
+            proc: server.proc,
+            addr: server.addr,
+            path: SEARCH_GET,
+            script: None,
+            command: server.command,
+            response_bytes: bytes,
+            behind: None,
+            runs: Vec::new(),
+        })
+    }
+
+    /// The issue's comparison: the cached GET from memory with rate limits on (high enough never
+    /// to refuse) and, when the server has a switch, off; nginx proxy_cache serving the same
+    /// answer; and the ceiling sized to it. Measured in turns, `rounds` times each, because these
+    /// are the figures compared with each other; then the concurrency sweep.
+    fn headline(&mut self) -> Result<()> {
+        let memory = self.get_subject(key::SEARCH_MEMORY, MEMORY_LABEL, &HIGH_LIMITS)?;
         let bytes = memory.response_bytes;
-        let mut subjects = Vec::new();
+        let mut subjects = vec![self.ceiling_subject(bytes)?, memory];
+        match rate_limit_switch(&self.server_help()?) {
+            Some((name, off)) => {
+                let mut env = HIGH_LIMITS.to_vec();
+                env.push((name.as_str(), off));
+                match self.get_subject(key::SEARCH_MEMORY_NO_LIMITS, NO_LIMITS_LABEL, &env) {
+                    Ok(subject) => subjects.push(subject),
+                    Err(e) => self.soft(key::SEARCH_MEMORY_NO_LIMITS, NO_LIMITS_LABEL, Err(e)),
+                }
+            }
+            None => self.notes.push(
+                "The rate-limits-off comparison was skipped: `alistach-server --help` lists no \
+                 switch to turn rate limits off."
+                    .to_owned(),
+            ),
+        }
+        if let Some(nginx) = self.nginx.clone() {
+            match self.nginx_subject(&nginx) {
+                Ok(subject) => subjects.push(subject),
+                Err(e) => self.soft(key::NGINX, NGINX_LABEL, Err(e)),
+            }
+        }
+        self.measure(&mut subjects, self.rounds, None)?;
+        self.concurrency_sweep(&mut subjects);
+        for s in subjects {
+            self.record(s);
+        }
+        Ok(())
+    }
+
+    fn ceiling_subject(&self, bytes: usize) -> Result<Subject> {
         let body_bytes = bytes.to_string();
         let (ceiling, listening) = Proc::spawn_listening(
             "alistach-ceiling",
@@ -600,44 +813,174 @@ impl Bench {
             &self.log_path("ceiling"),
             START_LIMIT,
         )?;
-        subjects.push(Subject {
+        Ok(Subject {
             key: key::CEILING,
             label: CEILING_LABEL,
             proc: ceiling,
             addr: listening.addr,
-            path: SEARCH_PATH,
-            script: Some(script.to_owned()),
+            path: SEARCH_GET,
+            script: None,
             command: format!(
                 "target/release/alistach-ceiling --listen 127.0.0.1:0 --body-bytes {bytes}"
             ),
             response_bytes: bytes,
+            behind: None,
             runs: Vec::new(),
+        })
+    }
+
+    /// Debian's nginx with proxy_cache in front of a gateway of its own (memory cache, limits
+    /// on), checked to answer the headline GET from its cache before it is measured.
+    fn nginx_subject(&mut self, nginx: &Path) -> Result<Subject> {
+        let gateway = self.start_server(&HIGH_LIMITS)?;
+        // nginx then stores the gateway's cache-hit answer, byte for byte the memory row's.
+        warm_get(gateway.addr, SEARCH_GET, "x-cache")?;
+        let dir = self.scratch.dir.join("nginx");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let listen: SocketAddr = ([127, 0, 0, 1], procs::free_port()?).into();
+        let config = nginx::Config {
+            dir: dir.clone(),
+            listen,
+            upstream: gateway.addr,
+        };
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, config.text())
+            .with_context(|| format!("writing {}", conf.display()))?;
+        let args = config.args(&conf);
+        let mut proc = Proc::spawn(
+            "nginx",
+            Command::new(nginx)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .args(&args),
+            &self.log_path("nginx"),
+        )?;
+        proc.stop_gracefully_on_drop();
+        let error_log = |proc: &Proc| {
+            let text = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            let mut lines: Vec<&str> = text.lines().rev().take(10).collect();
+            lines.reverse();
+            format!("{}; error.log: {}", proc.log_tail(), lines.join(" / "))
+        };
+        if let Err(e) = http::wait_for_200(listen, SEARCH_GET, Instant::now(), START_LIMIT) {
+            let _ = proc.ensure_running();
+            bail!("nginx did not answer: {e:#}{}", error_log(&proc));
+        }
+        let bytes = warm_get(listen, SEARCH_GET, nginx::CACHE_STATUS_HEADER).map_err(|e| {
+            anyhow!(
+                "nginx does not serve the search from its cache: {e:#}{}",
+                error_log(&proc)
+            )
+        })?;
+        let workers = proc
+            .descendants()
+            .iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| nginx::is_worker_cmdline(&c))
+            })
+            .count();
+        let shown_args = args
+            .join(" ")
+            .replace(&dir.display().to_string(), "SCRATCH");
+        let command = format!("nginx {shown_args}");
+        self.nginx_setup = Some(NginxSetup {
+            workers,
+            config: config.display_text(),
+            command: command.clone(),
         });
-        subjects.push(memory);
-        match rate_limit_switch(&self.server_help()?) {
-            Some((name, off)) => {
-                let mut env = HIGH_LIMITS.to_vec();
-                env.push((name.as_str(), off));
-                match self.search_subject(
-                    key::SEARCH_MEMORY_NO_LIMITS,
-                    NO_LIMITS_LABEL,
-                    &env,
-                    script,
-                ) {
-                    Ok(subject) => subjects.push(subject),
-                    Err(e) => self.soft(key::SEARCH_MEMORY_NO_LIMITS, NO_LIMITS_LABEL, Err(e)),
-                }
+        self.notes.push(format!(
+            "nginx proxy_cache: Debian's nginx started as a child process (`daemon off; \
+             master_process on; worker_processes auto;` gave {workers} worker processes on this \
+             machine), with the configuration shown under Commands, in front of a gateway of its \
+             own started as `{}`. Before the measured runs the benchmark checked that nginx \
+             answered the search from its cache (`X-Nginx-Cache: HIT`). The gateway's answers \
+             are cacheable as they are (`Cache-Control: max-age`, `Vary: Origin`, no \
+             `Set-Cookie`), so no `proxy_ignore_headers` is needed. nginx adds its \
+             `X-Nginx-Cache` header to each answer; its access log is off.",
+            gateway.command
+        ));
+        Ok(Subject {
+            key: key::NGINX,
+            label: NGINX_LABEL,
+            proc,
+            addr: listen,
+            path: SEARCH_GET,
+            script: None,
+            command,
+            response_bytes: bytes,
+            behind: Some(gateway.proc),
+            runs: Vec::new(),
+        })
+    }
+
+    /// The headline GET at each connection count of [`SWEEP`], for the ceiling, the gateway
+    /// (memory, limits on) and nginx, in turns at each count, each after a warm-up run. The
+    /// gateway is started afresh for each count: wrk is one client to it, and one client's
+    /// per-minute limit would bind after the runs before.
+    fn concurrency_sweep(&mut self, subjects: &mut [Subject]) {
+        for connections in SWEEP {
+            eprintln!("bench: sweep, {connections} connections");
+            let load = Load {
+                connections,
+                ..self.load
+            };
+            let fresh = self.get_subject(key::SEARCH_MEMORY, MEMORY_LABEL, &HIGH_LIMITS);
+            let mut points = Vec::new();
+            let mut points_failed = Vec::new();
+            let mut run = |s: &mut Subject| {
+                let outcome = self.run_once(s, &load, true, None);
+                points.push((s.key, s.label, outcome));
+            };
+            if let Some(ceiling) = subjects.iter_mut().find(|s| s.key == key::CEILING) {
+                run(ceiling);
             }
-            None => self.notes.push(
-                "The rate-limits-off comparison was skipped: `alistach-server --help` lists no \
-                 switch to turn rate limits off."
-                    .to_owned(),
-            ),
+            match fresh {
+                Ok(mut gateway) => run(&mut gateway),
+                Err(e) => points_failed.push((key::SEARCH_MEMORY, MEMORY_LABEL, Err(e))),
+            }
+            if let Some(nginx) = subjects.iter_mut().find(|s| s.key == key::NGINX) {
+                run(nginx);
+            }
+            // In the order run: a gateway that did not start goes after the ceiling.
+            let at = usize::from(subjects.iter().any(|s| s.key == key::CEILING)).min(points.len());
+            for p in points_failed {
+                points.insert(at, p);
+            }
+            for (key, label, outcome) in points {
+                let (outcome, cpu) = match outcome {
+                    Ok(run) => (Ok(run.result), Some(run.cpu)),
+                    Err(e) => (Err(format!("{e:#}")), None),
+                };
+                match &outcome {
+                    Ok(r) if !r.is_clean() => self.failed.push(format!(
+                        "{label} at {connections} connections: {} answers were not 2xx and {} \
+                         socket errors occurred",
+                        r.non_2xx, r.socket_errors
+                    )),
+                    Err(e) => self
+                        .failed
+                        .push(format!("{label} at {connections} connections: {e}")),
+                    Ok(_) => {}
+                }
+                self.sweep.push(SweepPoint {
+                    connections,
+                    key,
+                    label,
+                    outcome,
+                    cpu_per_request: cpu,
+                });
+            }
         }
-        self.measure(&mut subjects, 2, None)?;
-        for s in subjects {
-            self.record(s);
-        }
+    }
+
+    /// The older headline: 64 distinct cached POST bodies in turn, from memory, limits on.
+    fn search_post(&mut self, script: &Path) -> Result<()> {
+        let mut subjects =
+            [self.search_subject(key::SEARCH_MEMORY_POST, POST_LABEL, &HIGH_LIMITS, script)?];
+        self.measure(&mut subjects, 1, None)?;
+        let [subject] = subjects;
+        self.record(subject);
         Ok(())
     }
 
@@ -662,6 +1005,7 @@ impl Bench {
             script: None,
             command: server.command,
             response_bytes: first.body.len(),
+            behind: None,
             runs: Vec::new(),
         }];
         self.measure(&mut subjects, 1, None)?;
@@ -802,6 +1146,7 @@ impl Bench {
             script: Some(script.to_owned()),
             command,
             response_bytes: first.body.len(),
+            behind: None,
             runs: Vec::new(),
         }];
         self.measure(&mut subjects, 1, None)?;
@@ -880,6 +1225,29 @@ impl Bench {
     }
 }
 
+/// Sends the GET twice: the first fills the cache, the second must be a hit by `header`
+/// (`x-cache` of the gateway, `x-nginx-cache` of nginx). Returns the size of the cached answer.
+fn warm_get(addr: SocketAddr, path: &str, header: &str) -> Result<usize> {
+    let mut conn = http::Conn::connect(addr)?;
+    let first = conn.send("GET", path, &[], None)?;
+    if first.status != 200 {
+        bail!(
+            "GET {path} answered {}: {}",
+            first.status,
+            String::from_utf8_lossy(&first.body)
+        );
+    }
+    let second = conn.send("GET", path, &[], None)?;
+    if second.status != 200 || second.header(header) != Some("HIT") {
+        bail!(
+            "the second GET {path} was not a cache hit (status {}, {header} {:?})",
+            second.status,
+            second.header(header)
+        );
+    }
+    Ok(second.body.len())
+}
+
 /// Sends every search body twice: the first pass fills the cache, the second must be all hits.
 /// Returns the size of one cached response.
 fn warm_search(addr: SocketAddr, path: &str) -> Result<usize> {
@@ -949,19 +1317,52 @@ fn distinct_searches(count: usize) -> Vec<String> {
         .collect()
 }
 
-/// The variable and value that turn rate limits off, from the server's `--help` text.
+/// Largest share of nginx's CPU time the gateway behind it may use during a run for the run to
+/// count as nginx serving from its cache (the gateway's idle housekeeping stays far below).
+const MAX_UPSTREAM_SHARE: f64 = 0.02;
+
+/// `1.5%`.
+fn percent_text(ratio: f64) -> String {
+    format!("{:.1}%", ratio * 100.0)
+}
+
+/// Debian's nginx: on PATH, in /usr/sbin (not on every user's PATH), or installed with apt-get.
+fn find_nginx() -> Result<PathBuf> {
+    if let Some(path) = procs::find_on_path("nginx") {
+        return Ok(path);
+    }
+    let sbin = Path::new("/usr/sbin/nginx");
+    if sbin.is_file() {
+        return Ok(sbin.to_owned());
+    }
+    procs::ensure_installed("nginx", "nginx").or_else(|e| {
+        if sbin.is_file() {
+            Ok(sbin.to_owned())
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// The variable and value that turn rate limits off, from the server's `--help` text: the
+/// first `RATE_LIMIT...` variable named for enabling or disabling (others, such as the
+/// limiter's Redis URL, are passed over).
 fn rate_limit_switch(help: &str) -> Option<(String, &'static str)> {
-    let start = help.find("[env: RATE_LIMIT")? + "[env: ".len();
-    let name: String = help[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
-        .collect();
-    let off = if name.contains("DISABLE") {
-        "true"
-    } else {
-        "false"
-    };
-    Some((name, off))
+    let marker = "[env: RATE_LIMIT";
+    help.match_indices(marker).find_map(|(at, _)| {
+        let start = at + "[env: ".len();
+        let name: String = help[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+            .collect();
+        if name.contains("DISABLE") {
+            Some((name, "true"))
+        } else if name.contains("ENABLE") {
+            Some((name, "false"))
+        } else {
+            None
+        }
+    })
 }
 
 /// `A=1 B=2 ` with secrets shown as `***`.
@@ -1033,7 +1434,66 @@ mod tests {
         assert_eq!(opts.load.threads, 2);
         assert_eq!(opts.load.connections, 32);
         assert_eq!(opts.load.duration, Duration::from_secs(5));
+        assert_eq!(opts.rounds, 2);
         assert!(opts.build && opts.write);
+    }
+
+    #[test]
+    fn the_build_drops_the_variables_cargo_run_set_for_xtask() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_LINKS",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ] {
+            assert!(is_package_variable(name), "{name}");
+        }
+        for name in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO", "PATH"] {
+            assert!(!is_package_variable(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn only_scratch_directories_name_a_run() {
+        assert_eq!(stale_scratch_pid("alistach-bench-4242"), Some(4242));
+        assert_eq!(stale_scratch_pid("alistach-bench-x"), None);
+        assert_eq!(stale_scratch_pid("alistach-bench-"), None);
+        assert_eq!(stale_scratch_pid("other-4242"), None);
+    }
+
+    #[test]
+    fn quick_runs_are_shorter_unless_a_duration_is_given() {
+        let quick = parse_options(&["--quick"]).unwrap();
+        assert_eq!(quick.load.duration, Duration::from_secs(2));
+        assert_eq!(quick.rounds, 1);
+        for args in [
+            &["--duration=4", "--quick"][..],
+            &["--quick", "--duration", "4"],
+        ] {
+            let opts = parse_options(args).unwrap();
+            assert_eq!(opts.load.duration, Duration::from_secs(4), "{args:?}");
+            assert_eq!(opts.rounds, 1);
+        }
+        assert!(parse_options(&["--quick=yes"]).is_err());
+    }
+
+    #[test]
+    fn the_headline_is_the_issue_s_get_and_limits_allow_the_sweep() {
+        assert_eq!(
+            SEARCH_GET,
+            "/api/products/search?keywords=wireless%20earbuds&page_size=10"
+        );
+        assert_eq!(SWEEP, [8, 128, 1024]);
+        let per_ip = HIGH_LIMITS
+            .iter()
+            .find(|(k, _)| *k == "MAX_CONNECTIONS_PER_IP")
+            .map(|(_, v)| v.parse::<u32>().unwrap())
+            .unwrap();
+        assert!(per_ip > *SWEEP.iter().max().unwrap());
+        const { assert!(OPEN_FILES >= OPEN_FILES_NEEDED) };
     }
 
     #[test]
@@ -1124,6 +1584,13 @@ mod tests {
             rate_limit_switch("--max-requests-per-minute [env: MAX_REQUESTS_PER_MINUTE=]"),
             None
         );
+        // The limiter's own settings are not the switch.
+        let both = "[env: RATE_LIMIT_REDIS_URL=]\n[env: RATE_LIMIT_ENABLED=]";
+        assert_eq!(
+            rate_limit_switch(both),
+            Some(("RATE_LIMIT_ENABLED".to_owned(), "false"))
+        );
+        assert_eq!(rate_limit_switch("[env: RATE_LIMIT_REDIS_URL=]"), None);
     }
 
     #[test]

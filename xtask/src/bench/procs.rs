@@ -20,6 +20,9 @@ pub struct Proc {
     name: String,
     child: Child,
     log: PathBuf,
+    /// Ask with SIGTERM first and give it time: a master process (nginx) stops its workers
+    /// itself then, while a SIGKILL would leave them running as orphans.
+    graceful: bool,
 }
 
 /// Where a started server said it listens, and how long after the spawn it said so.
@@ -46,6 +49,7 @@ impl Proc {
             name: name.to_owned(),
             child,
             log: log.to_owned(),
+            graceful: false,
         })
     }
 
@@ -99,14 +103,34 @@ impl Proc {
         parse_vm_rss_kib(&status).ok_or_else(|| anyhow!("no VmRSS line in {path}"))
     }
 
-    /// CPU time (user + system) the process has used so far.
-    pub fn cpu_time(&self) -> Result<Duration> {
-        let path = format!("/proc/{}/stat", self.pid());
-        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        let ticks = parse_cpu_ticks(&stat).ok_or_else(|| anyhow!("unreadable {path}"))?;
+    /// CPU time (user + system) used so far by the process and every live descendant (a
+    /// master process and its workers).
+    pub fn tree_cpu_time(&self) -> Result<Duration> {
+        let table = process_table();
+        let ticks = subtree(&table, self.pid())
+            .iter()
+            .filter_map(|pid| table.iter().find(|e| e.pid == *pid))
+            .map(|e| e.ticks)
+            .sum::<u64>();
+        if !table.iter().any(|e| e.pid == self.pid()) {
+            bail!("{} (pid {}) is not in /proc", self.name, self.pid());
+        }
         Ok(Duration::from_secs_f64(
             ticks as f64 / clock_ticks_per_second() as f64,
         ))
+    }
+
+    /// The live descendants of the process (not the process itself).
+    pub fn descendants(&self) -> Vec<u32> {
+        let mut pids = subtree(&process_table(), self.pid());
+        pids.retain(|p| *p != self.pid());
+        pids
+    }
+
+    /// Makes the guard stop the process with SIGTERM (and its leftover descendants with
+    /// SIGKILL) instead of a bare SIGKILL.
+    pub fn stop_gracefully_on_drop(&mut self) {
+        self.graceful = true;
     }
 
     /// Fails if the process has exited.
@@ -138,10 +162,131 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if self.graceful && self.child.try_wait().ok().flatten().is_none() {
+            let family = self.descendants();
+            signal("TERM", self.pid());
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // The master reaps its workers as it stops; any it left behind are killed here.
+            for pid in family {
+                if Path::new(&format!("/proc/{pid}")).exists() {
+                    signal("KILL", pid);
+                }
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// Sends a signal with the `kill` program (std can only SIGKILL its own children).
+fn signal(name: &str, pid: u32) {
+    let _ = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// One line of `/proc/<pid>/stat`, as far as the benchmark needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcEntry {
+    pub pid: u32,
+    pub ppid: u32,
+    /// utime + stime, in clock ticks.
+    pub ticks: u64,
+}
+
+/// Every process in `/proc` now (those that exit while it is read are left out).
+fn process_table() -> Vec<ProcEntry> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat_entry(&stat)
+        })
+        .collect()
+}
+
+/// The pid, parent pid and CPU ticks of a `/proc/<pid>/stat` line.
+pub fn parse_stat_entry(stat: &str) -> Option<ProcEntry> {
+    let pid = stat.split_whitespace().next()?.parse().ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Field 4 (ppid) is the second after the name.
+    let ppid = after_name.split_whitespace().nth(1)?.parse().ok()?;
+    Some(ProcEntry {
+        pid,
+        ppid,
+        ticks: parse_cpu_ticks(stat)?,
+    })
+}
+
+/// `root` and every process below it in `table`, parents before children.
+pub fn subtree(table: &[ProcEntry], root: u32) -> Vec<u32> {
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        let children: Vec<u32> = table
+            .iter()
+            .filter(|e| e.ppid == parent && e.pid != parent && !out.contains(&e.pid))
+            .map(|e| e.pid)
+            .collect();
+        out.extend(children);
+        i += 1;
+    }
+    out
+}
+
+/// The soft and hard `Max open files` limits of a `/proc/<pid>/limits` text (`None` for
+/// "unlimited").
+pub fn parse_open_files_limit(limits: &str) -> Option<(Option<u64>, Option<u64>)> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut words = line["Max open files".len()..].split_whitespace();
+    let mut value = || -> Option<Option<u64>> {
+        match words.next()? {
+            "unlimited" => Some(None),
+            n => Some(Some(n.parse().ok()?)),
+        }
+    };
+    Some((value()?, value()?))
+}
+
+/// Our soft limit on open files, raised to `wanted` (within the hard limit, with `prlimit`)
+/// when it is lower, so every process the benchmark starts inherits enough for 1,024
+/// connections. Returns the soft limit in force afterwards.
+pub fn raise_open_files(wanted: u64) -> Result<u64> {
+    let read = || -> Result<(Option<u64>, Option<u64>)> {
+        let text = std::fs::read_to_string("/proc/self/limits")?;
+        parse_open_files_limit(&text)
+            .ok_or_else(|| anyhow!("no Max open files in /proc/self/limits"))
+    };
+    let (soft, hard) = read()?;
+    let soft = soft.unwrap_or(u64::MAX);
+    if soft >= wanted {
+        return Ok(soft);
+    }
+    let target = hard.map_or(wanted, |h| h.min(wanted));
+    let Some(prlimit) = find_on_path("prlimit") else {
+        return Ok(soft);
+    };
+    let hard_text = hard.map_or_else(|| "unlimited".to_owned(), |h| h.to_string());
+    let _ = Command::new(prlimit)
+        .args([
+            "--pid".to_owned(),
+            std::process::id().to_string(),
+            format!("--nofile={target}:{hard_text}"),
+        ])
+        .stdin(Stdio::null())
+        .status();
+    Ok(read()?.0.unwrap_or(u64::MAX))
 }
 
 /// The address in a "listening" log line: `listening on http://ADDR[/path]` (the ceiling, the
@@ -384,6 +529,92 @@ mod tests {
         assert_eq!(parse_cpu_ticks(stat), Some(287));
         assert_eq!(parse_cpu_ticks("4242 (short) S 1"), None);
         assert_eq!(parse_cpu_ticks("no parenthesis"), None);
+    }
+
+    #[test]
+    fn stat_lines_give_pid_parent_and_ticks() {
+        let stat =
+            "4243 (nginx: worker) S 4242 4242 4242 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 1 0 1000";
+        assert_eq!(
+            parse_stat_entry(stat),
+            Some(ProcEntry {
+                pid: 4243,
+                ppid: 4242,
+                ticks: 287
+            })
+        );
+        assert_eq!(parse_stat_entry("x (y) S"), None);
+    }
+
+    #[test]
+    fn a_subtree_holds_the_root_and_all_its_descendants() {
+        let e = |pid, ppid| ProcEntry {
+            pid,
+            ppid,
+            ticks: 1,
+        };
+        let table = [
+            e(1, 0),
+            e(10, 1),
+            e(11, 10),
+            e(12, 10),
+            e(13, 12),
+            e(20, 1),
+            e(14, 99),
+        ];
+        let mut tree = subtree(&table, 10);
+        tree.sort_unstable();
+        assert_eq!(tree, [10, 11, 12, 13]);
+        assert_eq!(subtree(&table, 20), [20]);
+    }
+
+    #[test]
+    fn open_file_limits_are_read() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax processes             63704                63704                processes \nMax open files            1024                 524288               files     \n";
+        assert_eq!(
+            parse_open_files_limit(limits),
+            Some((Some(1024), Some(524_288)))
+        );
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(parse_open_files_limit(unlimited), Some((None, None)));
+        assert_eq!(parse_open_files_limit("Max processes 1 1\n"), None);
+        let ours = std::fs::read_to_string("/proc/self/limits").unwrap();
+        assert!(parse_open_files_limit(&ours).is_some());
+    }
+
+    #[test]
+    fn a_process_tree_is_timed_and_stopped_whole() {
+        let Some(sh) = find_on_path("sh") else {
+            eprintln!("skipped: no sh");
+            return;
+        };
+        let dir = scratch("tree");
+        // A parent that starts a busy child and waits, like a master and its worker.
+        let mut proc = Proc::spawn(
+            "family",
+            Command::new(sh).args(["-c", "sh -c 'while :; do :; done' & wait"]),
+            &dir.join("family.log"),
+        )
+        .unwrap();
+        proc.stop_gracefully_on_drop();
+        let started = Instant::now();
+        while proc.descendants().is_empty() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let family = proc.descendants();
+        assert!(!family.is_empty());
+        std::thread::sleep(Duration::from_millis(300));
+        // The busy loop is the child's: the parent alone has used next to nothing.
+        assert!(proc.tree_cpu_time().unwrap() >= Duration::from_millis(100));
+        drop(proc);
+        std::thread::sleep(Duration::from_millis(50));
+        for pid in family {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or at most a zombie waiting for a reaper.
+            assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

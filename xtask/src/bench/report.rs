@@ -1,6 +1,6 @@
 //! The benchmark's results: the machine they were measured on, the figures with their ratio to
-//! the ceiling, the targets from the issue, and the two renderings (a terminal table and
-//! `docs/benchmarks.md`).
+//! the ceiling and to nginx proxy_cache, the concurrency sweep, the targets from the issue with
+//! their verdicts, and the two renderings (a terminal table and `docs/benchmarks.md`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -21,6 +21,8 @@ pub mod key {
     pub const CEILING: &str = "ceiling";
     pub const SEARCH_MEMORY: &str = "search-memory";
     pub const SEARCH_MEMORY_NO_LIMITS: &str = "search-memory-no-limits";
+    pub const NGINX: &str = "nginx-proxy-cache";
+    pub const SEARCH_MEMORY_POST: &str = "search-memory-post";
     pub const SEARCH_REDIS: &str = "search-redis";
     pub const SEARCH_REDIS_NO_LIMITS: &str = "search-redis-no-limits";
     pub const CATEGORIES: &str = "categories";
@@ -37,6 +39,7 @@ pub struct Machine {
     pub kernel: String,
     pub wrk: String,
     pub redis: String,
+    pub nginx: String,
     pub rustc: String,
     pub commit: String,
     /// `/proc/loadavg` (1, 5, 15 minutes) when the run began: other work competes for the CPUs.
@@ -51,7 +54,7 @@ impl Machine {
     }
 
     /// Reads what the machine says about itself; unknown facts read "unknown".
-    pub fn detect(root: &Path, wrk: &Path, redis: Option<&Path>) -> Machine {
+    pub fn detect(root: &Path, wrk: &Path, redis: Option<&Path>, nginx: Option<&Path>) -> Machine {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");
         let meminfo = read("/proc/meminfo");
@@ -105,6 +108,7 @@ impl Machine {
                 || "not installed".to_owned(),
                 |r| first_line(r, "--version"),
             ),
+            nginx: nginx.map_or_else(|| "not installed".to_owned(), |n| first_line(n, "-v")),
             rustc: first_line(Path::new("rustc"), "-V"),
             commit: match commit {
                 Some(c) if dirty => format!("{c} (with uncommitted changes)"),
@@ -180,12 +184,41 @@ pub struct Startup {
     pub idle_rss_kib: Vec<u64>,
 }
 
+/// One run of the concurrency sweep.
+#[derive(Clone, Debug)]
+pub struct SweepPoint {
+    pub connections: u32,
+    pub key: &'static str,
+    pub label: &'static str,
+    pub outcome: Result<WrkResult, String>,
+    pub cpu_per_request: Option<Duration>,
+}
+
+/// nginx as it ran.
+#[derive(Clone, Debug)]
+pub struct NginxSetup {
+    /// Worker processes counted under the master (`worker_processes auto`).
+    pub workers: usize,
+    /// The generated nginx.conf, with placeholders for paths and ports.
+    pub config: String,
+    /// The command line, with placeholders.
+    pub command: String,
+}
+
 /// Everything one `cargo xtask bench` measured.
 #[derive(Clone, Debug)]
 pub struct Report {
     pub date: String,
     pub machine: Machine,
     pub load: Load,
+    /// Interleaved rounds of the headline scenarios.
+    pub rounds: usize,
+    /// Connection counts of the sweep, and its runs.
+    pub sweep_connections: Vec<u32>,
+    pub sweep: Vec<SweepPoint>,
+    /// The open-file limit the processes under test inherited.
+    pub open_files: Option<u64>,
+    pub nginx: Option<NginxSetup>,
     pub build_command: String,
     pub build_time: Option<Duration>,
     pub startup: Startup,
@@ -201,7 +234,7 @@ pub struct Report {
 /// One target of the issue and whether this run met it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
-    pub what: &'static str,
+    pub what: String,
     pub goal: String,
     pub measured: String,
     /// `None` when the figure could not be measured.
@@ -232,87 +265,139 @@ impl Report {
         (ceiling > 0.0).then(|| figure / ceiling)
     }
 
+    /// `requests_per_sec` of `key` over nginx proxy_cache's.
+    pub fn nginx_ratio(&self, key: &str) -> Option<f64> {
+        let nginx = self.result(key::NGINX)?.requests_per_sec;
+        let figure = self.result(key)?.requests_per_sec;
+        (nginx > 0.0).then(|| figure / nginx)
+    }
+
+    /// The sweep run of `key` at `connections`, if it succeeded.
+    pub fn sweep_result(&self, key: &str, connections: u32) -> Option<&WrkResult> {
+        self.sweep
+            .iter()
+            .find(|p| p.key == key && p.connections == connections)
+            .and_then(|p| p.outcome.as_ref().ok())
+    }
+
     /// Every target of the issue, checked against this run.
     pub fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         let memory = self.result(key::SEARCH_MEMORY);
-        let ratio_target = |what, key, min: f64| {
+        let not_measured = || "not measured".to_owned();
+        let ratio_target = |what: &str, key, min: f64| {
             let measured = self.ratio(key);
             Target {
-                what,
-                goal: format!("≥ {:.0}% of the ceiling's req/s", min * 100.0),
-                measured: measured.map_or_else(|| "not measured".to_owned(), percent),
+                what: what.to_owned(),
+                goal: format!("≥ {:.2}× the ceiling's req/s", min),
+                measured: measured
+                    .map_or_else(not_measured, |r| format!("{:.2}× ({})", r, percent(r))),
                 met: measured.map(|r| r >= min),
             }
         };
+        let vs_nginx = self.nginx_ratio(key::SEARCH_MEMORY);
+        out.push(Target {
+            what: "cached search from memory (limits on) vs nginx proxy_cache: throughput"
+                .to_owned(),
+            goal: "≥ 1.00× nginx's req/s".to_owned(),
+            measured: vs_nginx.map_or_else(not_measured, |r| {
+                format!(
+                    "{r:.2}× ({} vs {} req/s)",
+                    thousands(memory.map_or(0.0, |m| m.requests_per_sec)),
+                    thousands(self.result(key::NGINX).map_or(0.0, |n| n.requests_per_sec))
+                )
+            }),
+            met: vs_nginx.map(|r| r >= 1.0),
+        });
         out.push(ratio_target(
-            "cached search from memory: throughput",
+            "cached search from memory (limits on): throughput",
             key::SEARCH_MEMORY,
             0.5,
         ));
         out.push(Target {
-            what: "cached search from memory: p99 latency",
+            what: "cached search from memory (limits on): p99 latency".to_owned(),
             goal: "< 5 ms".to_owned(),
-            measured: memory.map_or_else(|| "not measured".to_owned(), |r| millis(r.p99)),
+            measured: memory.map_or_else(not_measured, |r| millis(r.p99)),
             met: memory.map(|r| r.p99 < Duration::from_millis(5)),
         });
-        out.push(Target {
-            what: "cached search from memory vs the Python service",
-            goal: format!("> {} req/s", thousands(PYTHON_CACHED_SEARCH_RPS)),
-            measured: memory.map_or_else(
-                || "not measured".to_owned(),
-                |r| {
-                    format!(
-                        "{} req/s ({:.1}×)",
-                        thousands(r.requests_per_sec),
-                        r.requests_per_sec / PYTHON_CACHED_SEARCH_RPS
-                    )
-                },
-            ),
-            met: memory.map(|r| r.requests_per_sec > PYTHON_CACHED_SEARCH_RPS),
-        });
         out.push(ratio_target(
-            "cached search from Redis: throughput",
+            "cached search through the Redis tier: throughput",
             key::SEARCH_REDIS,
             0.25,
         ));
+        let most = self.sweep_connections.iter().max().copied();
+        let at_most = most.and_then(|c| {
+            self.sweep_result(key::SEARCH_MEMORY, c)
+                .zip(self.sweep_result(key::NGINX, c))
+        });
+        let conns = most.map_or_else(|| "the most".to_owned(), |c| thousands(f64::from(c)));
+        out.push(Target {
+            what: format!("at {conns} connections: cached search throughput vs nginx"),
+            goal: "≥ nginx's req/s".to_owned(),
+            measured: at_most.map_or_else(not_measured, |(a, n)| {
+                format!(
+                    "{} vs {} req/s ({:.2}×)",
+                    thousands(a.requests_per_sec),
+                    thousands(n.requests_per_sec),
+                    a.requests_per_sec / n.requests_per_sec.max(f64::MIN_POSITIVE)
+                )
+            }),
+            met: at_most.map(|(a, n)| a.requests_per_sec >= n.requests_per_sec),
+        });
+        out.push(Target {
+            what: format!("at {conns} connections: cached search p99 latency vs nginx"),
+            goal: "≤ nginx's p99".to_owned(),
+            measured: at_most.map_or_else(not_measured, |(a, n)| {
+                format!("{} vs {}", millis(a.p99), millis(n.p99))
+            }),
+            met: at_most.map(|(a, n)| a.p99 <= n.p99),
+        });
+        out.push(Target {
+            what: "cached search from memory vs the Python service".to_owned(),
+            goal: format!("> {} req/s", thousands(PYTHON_CACHED_SEARCH_RPS)),
+            measured: memory.map_or_else(not_measured, |r| {
+                format!(
+                    "{} req/s ({:.1}×)",
+                    thousands(r.requests_per_sec),
+                    r.requests_per_sec / PYTHON_CACHED_SEARCH_RPS
+                )
+            }),
+            met: memory.map(|r| r.requests_per_sec > PYTHON_CACHED_SEARCH_RPS),
+        });
         let idle = median_u64(&self.startup.idle_rss_kib);
         out.push(Target {
-            what: "idle resident memory",
+            what: "idle resident memory".to_owned(),
             goal: "< 20 MB".to_owned(),
-            measured: idle.map_or_else(|| "not measured".to_owned(), mib),
+            measured: idle.map_or_else(not_measured, mib),
             met: idle.map(|kib| kib * 1024 < 20_000_000),
         });
         let worst_start = self.startup.healthy.iter().max().copied();
         out.push(Target {
-            what: "start-up to a ready socket (worst of the starts, to /health 200)",
+            what: "start-up to a ready socket (worst of the starts, to /health 200)".to_owned(),
             goal: "< 100 ms".to_owned(),
-            measured: worst_start.map_or_else(|| "not measured".to_owned(), millis),
+            measured: worst_start.map_or_else(not_measured, millis),
             met: worst_start.map(|d| d < Duration::from_millis(100)),
         });
         let limits = self
             .result(key::SEARCH_MEMORY)
             .zip(self.result(key::SEARCH_MEMORY_NO_LIMITS));
         out.push(Target {
-            what: "cached search with rate limits on vs off",
+            what: "cached search with rate limits on vs off".to_owned(),
             goal: "within 10%".to_owned(),
-            measured: limits.map_or_else(
-                || "not measured".to_owned(),
-                |(on, off)| {
-                    format!(
-                        "on {} / off {} req/s ({}); CPU per request on {} / off {}",
-                        thousands(on.requests_per_sec),
-                        thousands(off.requests_per_sec),
-                        percent(on.requests_per_sec / off.requests_per_sec),
-                        cpu_text(self.cpu(key::SEARCH_MEMORY)),
-                        cpu_text(self.cpu(key::SEARCH_MEMORY_NO_LIMITS))
-                    )
-                },
-            ),
+            measured: limits.map_or_else(not_measured, |(on, off)| {
+                format!(
+                    "on {} / off {} req/s ({}); CPU per request on {} / off {}",
+                    thousands(on.requests_per_sec),
+                    thousands(off.requests_per_sec),
+                    percent(on.requests_per_sec / off.requests_per_sec),
+                    cpu_text(self.cpu(key::SEARCH_MEMORY)),
+                    cpu_text(self.cpu(key::SEARCH_MEMORY_NO_LIMITS))
+                )
+            }),
             met: limits.map(|(on, off)| on.requests_per_sec >= 0.9 * off.requests_per_sec),
         });
         out.push(Target {
-            what: "the whole `cargo xtask bench` run",
+            what: "the whole `cargo xtask bench` run".to_owned(),
             goal: format!("< {} minutes", RUN_BUDGET.as_secs() / 60),
             measured: format!("{:.0} s", self.elapsed.as_secs_f64()),
             met: Some(self.elapsed < RUN_BUDGET),
@@ -322,38 +407,46 @@ impl Report {
 
     /// The results table printed at the end of a run.
     pub fn table(&self) -> String {
-        let mut rows = vec![[
-            "scenario".to_owned(),
-            "req/s".to_owned(),
-            "p50".to_owned(),
-            "p99".to_owned(),
-            "of ceiling".to_owned(),
-            "CPU/req".to_owned(),
-            "errors".to_owned(),
-        ]];
+        let mut rows = vec![
+            [
+                "scenario",
+                "req/s",
+                "p50",
+                "p99",
+                "of ceiling",
+                "vs nginx",
+                "CPU/req",
+                "errors",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
         for f in &self.figures {
             rows.push(match &f.outcome {
-                Ok(r) => [
+                Ok(r) => vec![
                     f.label.to_owned(),
                     thousands(r.requests_per_sec),
                     millis(r.p50),
                     millis(r.p99),
                     self.ratio(f.key).map_or_else(|| "-".to_owned(), percent),
+                    self.nginx_ratio(f.key)
+                        .map_or_else(|| "-".to_owned(), times),
                     cpu_text(f.cpu_per_request),
                     errors(r),
                 ],
-                Err(e) => [
-                    f.label.to_owned(),
-                    "failed".to_owned(),
-                    "-".to_owned(),
-                    "-".to_owned(),
-                    "-".to_owned(),
-                    "-".to_owned(),
-                    shorten(e, 60),
-                ],
+                Err(e) => {
+                    let mut row = vec![f.label.to_owned(), "failed".to_owned()];
+                    row.extend(std::iter::repeat_n("-".to_owned(), 5));
+                    row.push(shorten(e, 60));
+                    row
+                }
             });
         }
         let mut out = align(&rows);
+        if !self.sweep.is_empty() {
+            let _ = writeln!(out, "\nconcurrency sweep (req/s, p99):");
+            out.push_str(&align(&self.sweep_rows()));
+        }
         out.push('\n');
         let _ = writeln!(out, "start-up: {}", self.startup_summary());
         let _ = writeln!(out, "idle RSS: {}", self.idle_summary());
@@ -370,6 +463,59 @@ impl Report {
             );
         }
         out
+    }
+
+    /// The sweep as rows: a header, then one row per connection count with req/s and p99 of
+    /// each subject, and the gateway's throughput over nginx's.
+    fn sweep_rows(&self) -> Vec<Vec<String>> {
+        let mut subjects: Vec<(&str, &str)> = Vec::new();
+        for p in &self.sweep {
+            if !subjects.iter().any(|(k, _)| *k == p.key) {
+                subjects.push((p.key, p.label));
+            }
+        }
+        let mut header = vec!["connections".to_owned()];
+        for (key, label) in &subjects {
+            header.push(format!("{}: req/s", short_name(key, label)));
+            header.push("p99".to_owned());
+            header.push("CPU/req".to_owned());
+        }
+        header.push("AliStach vs nginx".to_owned());
+        let mut rows = vec![header];
+        for &c in &self.sweep_connections {
+            let mut row = vec![thousands(f64::from(c))];
+            for (key, _) in &subjects {
+                let point = self
+                    .sweep
+                    .iter()
+                    .find(|p| p.key == *key && p.connections == c);
+                match point.map(|p| (&p.outcome, p.cpu_per_request)) {
+                    Some((Ok(r), cpu)) => {
+                        let errors = if r.is_clean() {
+                            String::new()
+                        } else {
+                            format!(" ({})", errors(r))
+                        };
+                        row.push(format!("{}{errors}", thousands(r.requests_per_sec)));
+                        row.push(millis(r.p99));
+                        row.push(cpu_text(cpu));
+                    }
+                    Some((Err(e), _)) => {
+                        row.push(format!("failed: {}", shorten(e, 40)));
+                        row.push("-".to_owned());
+                        row.push("-".to_owned());
+                    }
+                    None => row.extend(std::iter::repeat_n("-".to_owned(), 3)),
+                }
+            }
+            let ratio = self
+                .sweep_result(key::SEARCH_MEMORY, c)
+                .zip(self.sweep_result(key::NGINX, c))
+                .map(|(a, n)| a.requests_per_sec / n.requests_per_sec.max(f64::MIN_POSITIVE));
+            row.push(ratio.map_or_else(|| "-".to_owned(), times));
+            rows.push(row);
+        }
+        rows
     }
 
     fn startup_summary(&self) -> String {
@@ -427,8 +573,8 @@ impl Report {
         let _ = writeln!(
             out,
             "Written by `cargo xtask bench` on {}. Run it again to refresh every figure below; the \
-             numbers only mean something next to the ceiling measured in the same run on the same \
-             machine.\n",
+             numbers only mean something next to the ceiling and nginx measured in the same run \
+             on the same machine.\n",
             self.date
         );
         let _ = writeln!(out, "## Machine\n");
@@ -439,8 +585,15 @@ impl Report {
         let _ = writeln!(out, "| kernel | {} |", m.kernel);
         let _ = writeln!(out, "| load tool | {} (on the same machine) |", m.wrk);
         let _ = writeln!(out, "| redis | {} |", m.redis);
+        let _ = writeln!(out, "| nginx | {} |", m.nginx);
         let _ = writeln!(out, "| rustc | {} |", m.rustc);
         let _ = writeln!(out, "| commit | {} |", m.commit);
+        let _ = writeln!(
+            out,
+            "| open-file limit of the processes under test | {} |",
+            self.open_files
+                .map_or_else(|| "unknown".to_owned(), |n| thousands(n as f64))
+        );
         let _ = writeln!(
             out,
             "| load average when the run began | {} |",
@@ -449,11 +602,14 @@ impl Report {
         let _ = writeln!(
             out,
             "\nEvery run: wrk with {} threads and {} connections for {} s (after a 1 s warm-up \
-             run), with `--latency`; every process on 127.0.0.1; a fresh server process per \
-             scenario.\n",
+             run), with `--latency`, unless the concurrency sweep says otherwise; every process \
+             on 127.0.0.1; a fresh server process per scenario. The first four rows are measured \
+             in turns, {} round(s) each, so a burst of other load hits them alike; each shows its \
+             best round.\n",
             self.load.threads,
             self.load.connections,
-            self.load.duration.as_secs()
+            self.load.duration.as_secs(),
+            self.rounds
         );
 
         if let Some(load) = m.busy() {
@@ -466,6 +622,10 @@ impl Report {
             );
         }
         let _ = writeln!(out, "## Results\n");
+        let workers = self
+            .nginx
+            .as_ref()
+            .map_or_else(|| "its".to_owned(), |n| n.workers.to_string());
         let _ = writeln!(
             out,
             "The ceiling is `alistach-ceiling`: a minimal hyper server (same hyper, http1, \
@@ -473,32 +633,46 @@ impl Report {
              and answers with a fixed body of the size of the cached search response. No proxy \
              can beat it on this machine; each figure is also given as a share of it (`/health` \
              and categories answer smaller bodies than the ceiling's, so theirs can come near or \
-             above 100%). \"CPU/req\" is the CPU time (user + system, from /proc) the process \
-             under test spent per request during the reported run: it moves much less than req/s \
-             when other work shares the machine, so it is the steadier figure to compare across \
-             runs.\n"
+             above 100%). \"nginx proxy_cache\" is Debian's nginx with `proxy_cache` in front of \
+             the gateway (the usual way to speed up the old Python service), serving the same \
+             cached answer from its own cache with {workers} worker processes \
+             (`worker_processes auto` on {} CPUs); \"vs nginx\" is each figure over its req/s. \
+             \"CPU/req\" is the CPU time (user + system, from /proc) the process under test spent \
+             per request during the reported run, for nginx summed over its master, workers and \
+             cache processes: it moves much less than req/s when other work shares the machine, \
+             so it is the steadier figure to compare across runs. The POST rows are compared \
+             with the same GET ceiling: their answers are the same size within a few bytes, but \
+             the ceiling does not read a request body, so their shares are a little low.\n",
+            m.cpus
         );
         let _ = writeln!(
             out,
-            "| Scenario | Request | Body bytes | Req/s | p50 | p99 | Of ceiling | CPU/req | Errors |"
+            "| Scenario | Request | Body bytes | Req/s | p50 | p99 | Of ceiling | vs nginx | CPU/req | Errors |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
         for f in &self.figures {
             let bytes = f
                 .response_bytes
                 .map_or_else(|| "-".to_owned(), |b| thousands(b as f64));
+            let request = if f.request.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("`{}`", f.request)
+            };
             match &f.outcome {
                 Ok(r) => {
                     let _ = writeln!(
                         out,
-                        "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} |",
+                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                         f.label,
-                        f.request,
+                        request,
                         bytes,
                         thousands(r.requests_per_sec),
                         millis(r.p50),
                         millis(r.p99),
                         self.ratio(f.key).map_or_else(|| "-".to_owned(), percent),
+                        self.nginx_ratio(f.key)
+                            .map_or_else(|| "-".to_owned(), times),
                         cpu_text(f.cpu_per_request),
                         errors(r)
                     );
@@ -506,13 +680,9 @@ impl Report {
                 Err(e) => {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} | not measured | | | | | {} |",
+                        "| {} | {} | {} | not measured | | | | | | {} |",
                         f.label,
-                        if f.request.is_empty() {
-                            "-".to_owned()
-                        } else {
-                            format!("`{}`", f.request)
-                        },
+                        request,
                         bytes,
                         e.replace('|', "\\|").replace('\n', " ")
                     );
@@ -534,6 +704,38 @@ impl Report {
         if let Some(build) = self.build_time {
             let _ = writeln!(out, "- Release build: {:.0} s.", build.as_secs_f64());
         }
+
+        if !self.sweep.is_empty() {
+            let _ = writeln!(out, "\n## Concurrency sweep\n");
+            let _ = writeln!(
+                out,
+                "The same cached GET at {} connections (wrk -t{}, {} s each, one run per point, \
+                 the subjects in turns at each point), on the processes of the rows above except \
+                 the gateway, which is started afresh for each point: wrk connects from one \
+                 address, so every request counts against one client's per-minute limit. Rate \
+                 limits stay on, at the highest values the server accepts (1,000,000 per minute \
+                 and 100,000 per second per client): a gateway faster than 100,000 req/s would \
+                 meet the per-second limit and show non-2xx answers. For the same reason every \
+                 gateway runs with MAX_CONNECTIONS_PER_IP=100000 (default 1,000, below the \
+                 1,024 connections wrk opens from one address); nginx has 4,096 connections \
+                 per worker (its default, 512, is too few).\n",
+                self.sweep_connections
+                    .iter()
+                    .map(|c| thousands(f64::from(*c)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.load.threads,
+                self.load.duration.as_secs()
+            );
+            let rows = self.sweep_rows();
+            for (i, row) in rows.iter().enumerate() {
+                let _ = writeln!(out, "| {} |", row.join(" | "));
+                if i == 0 {
+                    let _ = writeln!(out, "|{}", "---|".repeat(row.len()));
+                }
+            }
+        }
+
         let notes: Vec<&String> = self
             .figures
             .iter()
@@ -548,7 +750,24 @@ impl Report {
         }
 
         let _ = writeln!(out, "\n## Targets\n");
-        let _ = writeln!(out, "| Target | Goal | Measured | Met |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "From the issue \"The core ... faster than nginx\". Each verdict is this run's figure \
+             against the goal: PASS or FAIL, or \"not measured\" when the scenario could not run. \
+             The throughput goals are ratios to the ceiling or to nginx measured in the same run, \
+             so they mean something on any machine; the latency goals are absolute and depend on \
+             the machine's load.{}\n",
+            if m.busy().is_some() {
+                " This run shared its CPUs with other work (see above), so its verdicts are \
+                 provisional: take them again on a quiet machine."
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "| Target | Goal | Measured | Verdict |\n|---|---|---|---|"
+        );
         for t in self.targets() {
             let _ = writeln!(
                 out,
@@ -593,6 +812,15 @@ impl Report {
                 m.server_command
             );
         }
+        if let Some(n) = &self.nginx {
+            let _ = writeln!(
+                out,
+                "\nnginx was started as `{}`, with this generated `nginx.conf` (SCRATCH is a \
+                 private temporary directory, removed afterwards; NGINX_PORT and GATEWAY_PORT are \
+                 the ports picked in the run):\n\n```nginx\n{}```",
+                n.command, n.config
+            );
+        }
         for (name, lua) in &self.scripts {
             let _ = writeln!(out, "\n`{name}`:\n\n```lua\n{}```", lua);
         }
@@ -602,8 +830,8 @@ impl Report {
 
 fn verdict(met: Option<bool>) -> &'static str {
     match met {
-        Some(true) => "met",
-        Some(false) => "NOT met",
+        Some(true) => "PASS",
+        Some(false) => "FAIL",
         None => "not measured",
     }
 }
@@ -632,8 +860,9 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-fn align(rows: &[[String; 7]]) -> String {
-    let mut widths = [0usize; 7];
+fn align(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; columns];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -643,9 +872,9 @@ fn align(rows: &[[String; 7]]) -> String {
     for (i, row) in rows.iter().enumerate() {
         let cells: Vec<String> = row
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .enumerate()
-            .map(|(col, (cell, w))| {
+            .map(|(col, (cell, &w))| {
                 if col == 0 {
                     format!("{cell:<w$}")
                 } else {
@@ -655,11 +884,26 @@ fn align(rows: &[[String; 7]]) -> String {
             .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
         if i == 0 {
-            let total = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+            let total = widths.iter().sum::<usize>() + 2 * (widths.len().saturating_sub(1));
             let _ = writeln!(out, "{}", "-".repeat(total));
         }
     }
     out
+}
+
+/// A column name for the sweep's narrow table.
+fn short_name<'a>(key: &str, label: &'a str) -> &'a str {
+    match key {
+        key::CEILING => "ceiling",
+        key::SEARCH_MEMORY => "AliStach",
+        key::NGINX => "nginx",
+        _ => label,
+    }
+}
+
+/// `1.27×`.
+pub fn times(ratio: f64) -> String {
+    format!("{ratio:.2}×")
 }
 
 /// `12,345` (rounded to a whole number).
@@ -772,6 +1016,20 @@ mod tests {
         }
     }
 
+    fn point(
+        connections: u32,
+        key: &'static str,
+        outcome: Result<WrkResult, String>,
+    ) -> SweepPoint {
+        SweepPoint {
+            connections,
+            key,
+            label: key,
+            outcome,
+            cpu_per_request: Some(Duration::from_micros(20)),
+        }
+    }
+
     fn report() -> Report {
         Report {
             date: "2026-11-28 20:48 UTC".to_owned(),
@@ -786,6 +1044,30 @@ mod tests {
                 connections: 32,
                 duration: Duration::from_secs(5),
             },
+            rounds: 2,
+            sweep_connections: vec![8, 128, 1024],
+            sweep: [8, 128, 1024]
+                .into_iter()
+                .flat_map(|c| {
+                    // At 1,024 connections the gateway is faster than nginx but its p99 longer.
+                    let (gateway, nginx) = if c == 1024 {
+                        (result(60_000.0, 30_000), result(55_000.0, 20_000))
+                    } else {
+                        (result(30_000.0, 1000), result(32_000.0, 900))
+                    };
+                    [
+                        point(c, key::CEILING, Ok(result(40_000.0, 800))),
+                        point(c, key::SEARCH_MEMORY, Ok(gateway)),
+                        point(c, key::NGINX, Ok(nginx)),
+                    ]
+                })
+                .collect(),
+            open_files: Some(8192),
+            nginx: Some(NginxSetup {
+                workers: 2,
+                config: "daemon off;\n".to_owned(),
+                command: "nginx -p SCRATCH/".to_owned(),
+            }),
             build_command: "cargo build --release".to_owned(),
             build_time: Some(Duration::from_secs(42)),
             startup: Startup {
@@ -801,6 +1083,7 @@ mod tests {
                 figure(key::CEILING, Ok(result(40_000.0, 2000))),
                 figure(key::SEARCH_MEMORY, Ok(result(24_000.0, 4000))),
                 figure(key::SEARCH_MEMORY_NO_LIMITS, Ok(result(25_000.0, 4000))),
+                figure(key::NGINX, Ok(result(30_000.0, 3000))),
                 figure(key::SEARCH_REDIS, Ok(result(8_000.0, 9000))),
                 figure(
                     key::SEARCH_UNCACHED,
@@ -826,23 +1109,111 @@ mod tests {
         }
     }
 
+    fn target(targets: &[Target], what: &str) -> Target {
+        targets
+            .iter()
+            .find(|t| t.what.starts_with(what))
+            .unwrap_or_else(|| panic!("no target {what:?} in {targets:#?}"))
+            .clone()
+    }
+
     #[test]
     fn targets_are_judged_from_the_figures() {
         let targets = report().targets();
-        let get = |what: &str| targets.iter().find(|t| t.what.starts_with(what)).unwrap();
-        let memory = get("cached search from memory: throughput");
-        assert_eq!(memory.measured, "60%");
+        let get = |what: &str| target(&targets, what);
+        let vs_nginx = get("cached search from memory (limits on) vs nginx");
+        assert_eq!(vs_nginx.measured, "0.80× (24,000 vs 30,000 req/s)");
+        assert_eq!(vs_nginx.met, Some(false));
+        let memory = get("cached search from memory (limits on): throughput");
+        assert_eq!(memory.measured, "0.60× (60%)");
         assert_eq!(memory.met, Some(true));
-        assert_eq!(get("cached search from memory: p99").met, Some(true));
+        assert_eq!(
+            get("cached search from memory (limits on): p99").met,
+            Some(true)
+        );
         assert_eq!(get("cached search from memory vs").met, Some(true));
-        let redis = get("cached search from Redis");
-        assert_eq!(redis.measured, "20%");
+        let redis = get("cached search through the Redis tier");
+        assert_eq!(redis.measured, "0.20× (20%)");
         assert_eq!(redis.met, Some(false));
+        let rps = get("at 1,024 connections: cached search throughput");
+        assert_eq!(rps.met, Some(true));
+        assert_eq!(rps.measured, "60,000 vs 55,000 req/s (1.09×)");
+        let p99 = get("at 1,024 connections: cached search p99");
+        assert_eq!(p99.met, Some(false));
+        assert_eq!(p99.measured, "30.0 ms vs 20.0 ms");
         assert_eq!(get("idle resident").met, Some(true));
         // The worst start counts, not the median.
         assert_eq!(get("start-up").met, Some(false));
         assert_eq!(get("cached search with rate limits").met, Some(true));
         assert_eq!(get("the whole").met, Some(true));
+    }
+
+    #[test]
+    fn the_nginx_targets_pass_at_or_above_nginx_and_fail_below() {
+        let mut r = report();
+        let with = |r: &mut Report, memory: f64, nginx: f64| {
+            r.figures[1].outcome = Ok(result(memory, 4000));
+            r.figures[3].outcome = Ok(result(nginx, 3000));
+            target(
+                &r.targets(),
+                "cached search from memory (limits on) vs nginx",
+            )
+            .met
+        };
+        assert_eq!(
+            with(&mut r, 30_000.0, 30_000.0),
+            Some(true),
+            "equal is enough"
+        );
+        assert_eq!(with(&mut r, 29_999.0, 30_000.0), Some(false));
+        assert_eq!(with(&mut r, 45_000.0, 30_000.0), Some(true));
+        // The 1,024-connection p99 passes when it is no longer than nginx's.
+        for p in r.sweep.iter_mut().filter(|p| p.connections == 1024) {
+            if p.key == key::SEARCH_MEMORY {
+                p.outcome = Ok(result(60_000.0, 20_000));
+            }
+        }
+        assert_eq!(
+            target(&r.targets(), "at 1,024 connections: cached search p99").met,
+            Some(true)
+        );
+        // The p99 goal at 32 connections is strict.
+        r.figures[1].outcome = Ok(result(45_000.0, 5000));
+        assert_eq!(
+            target(&r.targets(), "cached search from memory (limits on): p99").met,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn without_nginx_its_targets_are_not_measured() {
+        let mut r = report();
+        r.figures.retain(|f| f.key != key::NGINX);
+        r.sweep.retain(|p| p.key != key::NGINX);
+        let targets = r.targets();
+        for what in [
+            "cached search from memory (limits on) vs nginx",
+            "at 1,024 connections: cached search throughput",
+            "at 1,024 connections: cached search p99",
+        ] {
+            let t = target(&targets, what);
+            assert_eq!(t.met, None, "{what}");
+            assert_eq!(t.measured, "not measured", "{what}");
+        }
+        // A failed sweep point is not measured either, rather than a pass or a fail.
+        let mut r = report();
+        for p in r.sweep.iter_mut().filter(|p| p.key == key::SEARCH_MEMORY) {
+            p.outcome = Err("did not start".to_owned());
+        }
+        assert_eq!(
+            target(
+                &r.targets(),
+                "at 1,024 connections: cached search throughput"
+            )
+            .met,
+            None
+        );
+        assert!(r.table().contains("failed: did not start"), "{}", r.table());
     }
 
     #[test]
@@ -853,8 +1224,8 @@ mod tests {
         r.startup = Startup::default();
         let targets = r.targets();
         for what in [
-            "cached search from memory: throughput",
-            "cached search from Redis",
+            "cached search from memory (limits on): throughput",
+            "cached search through the Redis tier",
             "start-up",
             "idle",
             "cached search with rate limits",
@@ -870,7 +1241,10 @@ mod tests {
         let mut r = report();
         r.figures[1].outcome = Ok(result(20_000.0, 4000));
         let t = r.targets();
-        let limits = t.iter().find(|t| t.what.contains("rate limits")).unwrap();
+        let limits = t
+            .iter()
+            .find(|t| t.what.contains("rate limits on vs"))
+            .unwrap();
         assert_eq!(limits.met, Some(false));
         assert!(limits.measured.contains("80%"), "{}", limits.measured);
     }
@@ -882,9 +1256,19 @@ mod tests {
             "| CPU model | Test CPU |",
             "| CPUs (`nproc`) | 2 |",
             "2026-11-28 20:48 UTC",
-            "| search-memory | `GET /x` | 4,321 | 24,000 | 1.33 ms | 4.00 ms | 60% | 48.0 µs | 0 |",
-            "| search-uncached | `GET /x` | 4,321 | not measured | | | | | fake gateway did not start |",
-            "| start-up to a ready socket (worst of the starts, to /health 200) | < 100 ms | 120.0 ms | NOT met |",
+            "| search-memory | `GET /x` | 4,321 | 24,000 | 1.33 ms | 4.00 ms | 60% | 0.80× | 48.0 µs | 0 |",
+            "| nginx-proxy-cache | `GET /x` | 4,321 | 30,000 | 1.00 ms | 3.00 ms | 75% | 1.00× | 48.0 µs | 0 |",
+            "| search-uncached | `GET /x` | 4,321 | not measured | | | | | | fake gateway did not start |",
+            "| start-up to a ready socket (worst of the starts, to /health 200) | < 100 ms | 120.0 ms | FAIL |",
+            "| cached search from memory (limits on) vs nginx proxy_cache: throughput | ≥ 1.00× nginx's req/s | 0.80× (24,000 vs 30,000 req/s) | FAIL |",
+            "| at 1,024 connections: cached search throughput vs nginx | ≥ nginx's req/s | 60,000 vs 55,000 req/s (1.09×) | PASS |",
+            "## Concurrency sweep",
+            "| connections | ceiling: req/s | p99 | CPU/req | AliStach: req/s | p99 | CPU/req | nginx: req/s | p99 | CPU/req | AliStach vs nginx |",
+            "| 1,024 | 40,000 | 0.80 ms | 20.0 µs | 60,000 | 30.0 ms | 20.0 µs | 55,000 | 20.0 ms | 20.0 µs | 1.09× |",
+            "2 worker processes (`worker_processes auto` on 2 CPUs)",
+            "```nginx\ndaemon off;\n```",
+            "verdicts are provisional",
+            "| open-file limit of the processes under test | 8,192 |",
             "cargo build --release",
             "```lua\nwrk.method = \"POST\"\n```",
             "- a note",
@@ -901,9 +1285,11 @@ mod tests {
         assert!(table.contains("search-redis"), "{table}");
         assert!(table.contains("failed"), "{table}");
         assert!(
-            table.contains("[NOT met] cached search from Redis"),
+            table.contains("[FAIL] cached search through the Redis tier"),
             "{table}"
         );
+        assert!(table.contains("concurrency sweep"), "{table}");
+        assert!(table.contains("vs nginx"), "{table}");
         assert!(table.contains("100 of 100 re-requested pages"), "{table}");
     }
 
@@ -913,6 +1299,7 @@ mod tests {
         r.machine.load_average = "0.12 0.30 0.40".to_owned();
         assert_eq!(r.machine.busy(), None);
         assert!(!r.markdown().contains("Other work was running"));
+        assert!(!r.markdown().contains("provisional"));
         r.machine.load_average = String::new();
         assert_eq!(r.machine.busy(), None);
     }
