@@ -128,9 +128,9 @@ impl Config {
             }
             let second = limits.per_second.unwrap_or(v.max_requests_per_second);
             let minute = limits.per_minute.unwrap_or(v.max_requests_per_minute);
-            if !(1..=100_000).contains(&second) || !(1..=1_000_000).contains(&minute) {
+            if !(1..=10_000_000).contains(&second) || !(1..=100_000_000).contains(&minute) {
                 errors.push(format!(
-                    "rate_limits.{name}: per_second must be 1..=100000 and per_minute 1..=1000000"
+                    "rate_limits.{name}: per_second must be 1..=10000000 and per_minute 1..=100000000"
                 ));
                 continue;
             }

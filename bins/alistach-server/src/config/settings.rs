@@ -368,9 +368,9 @@ declare_settings! {
     /// Exact CORS origins, comma-separated.
     allowed_origins: Vec<String> = origins, env "ALLOWED_ORIGINS", default "https://chat.openai.com,https://chatgpt.com";
     /// Requests per minute per client (GCRA); shared through Redis when RATE_LIMIT_REDIS_URL (or REDIS_URL) is set.
-    max_requests_per_minute: u32 = whole(1, 1_000_000), env "MAX_REQUESTS_PER_MINUTE", default 60;
+    max_requests_per_minute: u32 = whole(1, 100_000_000), env "MAX_REQUESTS_PER_MINUTE", default 60;
     /// Requests per second per client, enforced alongside the per-minute limit.
-    max_requests_per_second: u32 = whole(1, 100_000), env "MAX_REQUESTS_PER_SECOND", default 5;
+    max_requests_per_second: u32 = whole(1, 10_000_000), env "MAX_REQUESTS_PER_SECOND", default 5;
     /// Enforce per-client rate limits (false for benchmarks).
     rate_limit_enabled: bool = Switch, env "RATE_LIMIT_ENABLED", default true;
     /// Proxy addresses and CIDR ranges (`10.0.0.0/8,fd00::/8`) whose X-Forwarded-For is believed; from anyone else it is ignored.
