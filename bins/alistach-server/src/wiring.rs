@@ -39,17 +39,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             client.currency = config.currency;
             client.language = config.language;
             client.request_timeout = config.upstream_timeout;
-            // Retries spend the same budget: every HTTP attempt is paced, not just each call.
-            client.max_attempts_per_second = Some(config.max_qps);
-            let client: Arc<dyn AffiliateApi> = Arc::new(
-                AliExpressClient::new(client).context("cannot build the AliExpress client")?,
-            );
-            let guard = Arc::new(GuardedApi::new(
-                client,
+            let client =
+                AliExpressClient::new(client).context("cannot build the AliExpress client")?;
+            // The guard's limiter paces every HTTP attempt of the client, retries included.
+            let guard = Arc::new(GuardedApi::paced(
                 GuardConfig {
                     max_qps: config.max_qps,
                     ..GuardConfig::default()
                 },
+                |pacer| Arc::new(client.with_pacer(pacer)),
             ));
             guarded = Some(guard.clone());
             guard

@@ -113,9 +113,6 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// How requests are signed.
     pub sign_method: SignMethod,
-    /// At most this many HTTP attempts per second leave this client, retries included
-    /// (`None`: unpaced). Attempts wait for their slot, within the call's deadline.
-    pub max_attempts_per_second: Option<u32>,
 }
 
 impl ClientConfig {
@@ -133,7 +130,6 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             sign_method: SignMethod::Sha256,
-            max_attempts_per_second: None,
         }
     }
 

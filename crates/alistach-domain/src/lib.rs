@@ -25,7 +25,7 @@ pub use link::{
     AffiliateLink, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, ProductUrl, ProductUrlError,
 };
 pub use locale::{CountryCode, Currency, Language};
-pub use port::{AffiliateApi, ApiMode, MAX_RETRY_AFTER, UpstreamError};
+pub use port::{AffiliateApi, ApiMode, LOCAL_QUOTA_CODE, MAX_RETRY_AFTER, Pacer, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
 pub use query::{
     DetailsQuery, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO, MAX_PAGE_SIZE, SearchQuery,

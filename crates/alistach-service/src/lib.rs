@@ -13,6 +13,7 @@ mod error;
 mod guard;
 mod histogram;
 mod keys;
+mod pacing;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{CacheReport, Catalog, Served};
@@ -24,3 +25,4 @@ pub use guard::{
 };
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
+pub use pacing::OutboundLimiter;
