@@ -100,7 +100,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let catalog = match guarded {
         Some(guard) => Catalog::guarded(guard, store, clock, ttls),
         None => Catalog::new(api, store, clock, ttls),
-    };
+    }
+    .with_locale(config.currency, config.language);
     // Only a fingerprint: it tells deployments apart without showing what they are.
     tracing::info!(
         scope = catalog.key_scope().as_str(),

@@ -7,7 +7,7 @@ use alistach_api::types as api;
 use alistach_api::{Access, ROUTES, RouteId};
 use alistach_domain::{ApiMode, Category, LinkRequest, ProductPage};
 use alistach_service::{
-    CacheKind, CacheReport, CacheStatus, CircuitState, HistogramSnapshot, ReadMode, Served,
+    CacheKind, CacheReport, CacheStatus, CircuitState, HistogramSnapshot, Listing, ReadMode, Served,
 };
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -113,13 +113,11 @@ fn render_page(page: ProductPage) -> Bytes {
     Bytes::from(to_json(&data))
 }
 
-/// The category count, a newline, then the JSON object that `data` holds.
+/// The category tree as the JSON object that `data` holds (the service keeps the count).
 fn render_categories(flat: Vec<Category>) -> Bytes {
-    let mut out = format!("{}\n", flat.len()).into_bytes();
-    out.extend_from_slice(&to_json(&api::CategoriesData {
+    Bytes::from(to_json(&api::CategoriesData {
         categories: convert::categories(&flat),
-    }));
-    Bytes::from(out)
+    }))
 }
 
 /// `{"success":true,"data":<data>,"metadata":<metadata>}`, splicing the stored `data` object as
@@ -247,18 +245,15 @@ impl App {
         } else {
             ReadMode::Normal
         };
-        let served = match kind {
-            Search::Hot => {
-                self.catalog
-                    .hot_products_rendered(&query, read, PAGE_FORMAT, render_page)
-                    .await?
-            }
-            _ => {
-                self.catalog
-                    .search_rendered(&query, read, PAGE_FORMAT, render_page)
-                    .await?
-            }
+        let listing = if kind == Search::Hot {
+            Listing::Hot
+        } else {
+            Listing::Search
         };
+        let served = self
+            .catalog
+            .products(listing, &query, read, PAGE_FORMAT, render_page)
+            .await?;
         let facts = Facts::of(&served);
         let hit = facts.status.is_hit();
         let no_cache = kind == Search::NoCache;
@@ -275,7 +270,7 @@ impl App {
             cache_bypassed: no_cache.then_some(true),
             fresh_data: no_cache.then_some(true),
         };
-        let body = envelope(&served.value, Some(hit), &metadata);
+        let body = envelope(&served.value.bytes, Some(hit), &metadata);
         let mut resp = body_response(StatusCode::OK, "application/json", body);
         facts.apply(&mut resp, matches!(kind, Search::Get | Search::Hot));
         Ok(resp)
@@ -310,29 +305,18 @@ impl App {
     async fn categories(&self) -> Result<HttpResponse, HttpError> {
         let served = self
             .catalog
-            .categories_rendered(ReadMode::Normal, CATEGORIES_FORMAT, render_categories)
+            .categories(ReadMode::Normal, CATEGORIES_FORMAT, render_categories)
             .await?;
         let facts = Facts::of(&served);
-        // The rendering starts with the category count on a line of its own.
-        let (total, data) = match served.value.iter().position(|b| *b == b'\n') {
-            Some(i) => (
-                std::str::from_utf8(&served.value[..i])
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0),
-                served.value.slice(i + 1..),
-            ),
-            None => (0, served.value.clone()),
-        };
         let metadata = api::CategoriesMetadata {
             mock_mode: self.mode.is_mock(),
             api_integration: self.mode.as_str().to_owned(),
             cache_hit: facts.status.is_hit(),
             cache_enabled: true,
-            total_categories: total,
+            total_categories: served.value.items,
             stale: facts.stale,
         };
-        let body = envelope(&data, None, &metadata);
+        let body = envelope(&served.value.bytes, None, &metadata);
         let mut resp = body_response(StatusCode::OK, "application/json", body);
         facts.apply(&mut resp, true);
         Ok(resp)
@@ -345,37 +329,12 @@ impl App {
             .affiliate_links(&request, ReadMode::Normal)
             .await?;
         let facts = Facts::of(&served);
-        // v1.1.0 answered each link with its commission rate; link.generate does not carry it,
-        // so it comes from the (cached) product details, best effort.
-        let ids: Vec<_> = served.value.iter().map(|l| l.product_id).collect();
-        let rates: std::collections::HashMap<_, _> = if ids.is_empty() {
-            Default::default()
-        } else {
-            let query = alistach_domain::DetailsQuery {
-                ids,
-                currency: self.config.currency,
-                language: self.config.language,
-                country: None,
-            };
-            match self.catalog.details(&query, ReadMode::Normal).await {
-                Ok(details) => details
-                    .value
-                    .into_iter()
-                    .filter_map(|p| p.commission_rate_percent.map(|r| (p.id, r)))
-                    .collect(),
-                Err(e) => {
-                    tracing::debug!(error = %e, "commission rates unavailable for links");
-                    Default::default()
-                }
-            }
-        };
         let links: Vec<api::AffiliateLink> = served
             .value
             .into_iter()
             .map(|l| {
-                let rate = rates.get(&l.product_id).copied();
-                let mut link = convert::affiliate_link(l);
-                link.commission_rate = rate.map(|r| format!("{r}%"));
+                let mut link = convert::affiliate_link(l.link);
+                link.commission_rate = l.commission_rate_percent.map(|r| format!("{r}%"));
                 link
             })
             .collect();
@@ -819,7 +778,7 @@ mod tests {
     }
 
     #[test]
-    fn spliced_category_answers_carry_the_count_and_the_tree() {
+    fn spliced_category_answers_carry_the_tree() {
         let flat = vec![
             Category {
                 id: CategoryId(44),
@@ -832,9 +791,7 @@ mod tests {
                 parent_id: Some(CategoryId(44)),
             },
         ];
-        let rendered = render_categories(flat.clone());
-        assert!(rendered.starts_with(b"2\n"));
-        let data = rendered.slice(2..);
+        let data = render_categories(flat.clone());
         let got: serde_json::Value =
             serde_json::from_slice(&envelope(&data, None, &metadata()).to_vec()).unwrap();
         assert_eq!(
