@@ -2,9 +2,10 @@
 //! [`AffiliateApi`] port that the rest of the system calls.
 //!
 //! This crate does no I/O and needs no async runtime. Everything that crosses a boundary
-//! (HTTP requests, the AliExpress gateway, the cache) is converted into these types first, and
-//! every value here has already been validated: a [`SearchQuery`] that exists is a query the
-//! platform accepts.
+//! (HTTP requests, the AliExpress gateway, the cache) is converted into these types first.
+//! Queries are parsed, not validated: a [`SearchDraft`] is what a caller states, and
+//! [`SearchDraft::parse`] is the only way to a [`SearchQuery`], whose fields are private, so a
+//! `SearchQuery` that exists is a query the platform accepts.
 
 mod category;
 mod decimal;
@@ -28,6 +29,6 @@ pub use locale::{CountryCode, Currency, Language};
 pub use port::{AffiliateApi, ApiMode, LOCAL_QUOTA_CODE, MAX_RETRY_AFTER, Pacer, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
 pub use query::{
-    DetailsQuery, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO, MAX_PAGE_SIZE, SearchQuery,
-    SortOrder,
+    DEFAULT_PAGE_SIZE, DetailsQuery, Listing, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO,
+    MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,
 };

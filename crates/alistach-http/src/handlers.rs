@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use alistach_api::types as api;
 use alistach_api::{Access, ROUTES, RouteId};
-use alistach_domain::{ApiMode, Category, LinkRequest, ProductPage};
+use alistach_domain::{ApiMode, Category, LinkRequest, Listing, ProductPage};
 use alistach_service::{
-    CacheKind, CacheReport, CacheStatus, CircuitState, HistogramSnapshot, Listing, ReadMode, Served,
+    CacheKind, CacheReport, CacheStatus, CircuitState, HistogramSnapshot, ReadMode, Served,
 };
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -239,20 +239,20 @@ impl App {
         req: &api::SearchRequest,
         kind: Search,
     ) -> Result<HttpResponse, HttpError> {
-        let query = convert::search_query(req, &self.config)?.normalized();
-        let read = if kind == Search::NoCache {
-            ReadMode::Bypass
-        } else {
-            ReadMode::Normal
-        };
         let listing = if kind == Search::Hot {
             Listing::Hot
         } else {
             Listing::Search
         };
+        let query = convert::search_query(req, &self.config, listing)?;
+        let read = if kind == Search::NoCache {
+            ReadMode::Bypass
+        } else {
+            ReadMode::Normal
+        };
         let served = self
             .catalog
-            .products(listing, &query, read, PAGE_FORMAT, render_page)
+            .products(&query, read, PAGE_FORMAT, render_page)
             .await?;
         let facts = Facts::of(&served);
         let hit = facts.status.is_hit();

@@ -10,7 +10,7 @@ use alistach_cache::{
 };
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, Currency, Decimal, DetailsQuery, Language,
-    LinkRequest, Product, ProductPage, SearchQuery, UpstreamError,
+    LinkRequest, Listing, Product, ProductPage, SearchQuery, UpstreamError,
 };
 use bytes::Bytes;
 use serde::Serialize;
@@ -43,24 +43,6 @@ impl<T> Served<T> {
             age: self.age,
             ttl_remaining: self.ttl_remaining,
             stale: self.stale,
-        }
-    }
-}
-
-/// Which product listing a query asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Listing {
-    /// A keyword/category search: keywords or categories are required.
-    Search,
-    /// High-commission products: keywords and categories are optional filters.
-    Hot,
-}
-
-impl Listing {
-    fn kind(self) -> CacheKind {
-        match self {
-            Listing::Search => CacheKind::Products,
-            Listing::Hot => CacheKind::Hot,
         }
     }
 }
@@ -214,12 +196,11 @@ impl Catalog {
         &self.ttls
     }
 
-    /// A product listing, rendered by `render` and cached as its rendering: a hit is answered
+    /// A product listing (the query's [`Listing`]), rendered by `render` and cached as its rendering: a hit is answered
     /// as stored, with no decoding or re-encoding. `format` names the rendering (it is part of
     /// the key), so a changed renderer never reads entries written by an older one.
     pub async fn products<R>(
         &self,
-        listing: Listing,
         query: &SearchQuery,
         read: ReadMode,
         format: &'static str,
@@ -228,12 +209,12 @@ impl Catalog {
     where
         R: FnOnce(ProductPage) -> Bytes + Send + 'static,
     {
-        match listing {
-            Listing::Search => query.validate()?,
-            Listing::Hot => validate_hot(query)?,
-        }
-        let q = query.normalized();
-        let kind = listing.kind();
+        // A SearchQuery is valid for its listing and in normal form: it is the key's question.
+        let (listing, q) = (query.listing(), query.clone());
+        let kind = match listing {
+            Listing::Search => CacheKind::Products,
+            Listing::Hot => CacheKind::Hot,
+        };
         let key = keys::rendered_search_key(kind, &self.scope, format, &q)?;
         let api = self.api.clone();
         self.rendered(kind, key, read, move || async move {
@@ -469,20 +450,4 @@ impl Catalog {
         let value = serde_json::from_slice(&served.value).map_err(codec)?;
         Ok(served.map(|_| value))
     }
-}
-
-/// The keywords-or-category rule is for searches; every other platform limit applies to hot
-/// products too.
-fn validate_hot(query: &SearchQuery) -> Result<(), ServiceError> {
-    let mut probe = query.clone();
-    if probe.category_ids.is_empty()
-        && probe
-            .keywords
-            .as_deref()
-            .is_none_or(|k| k.trim().is_empty())
-    {
-        probe.keywords = Some("hot".into());
-    }
-    probe.validate()?;
-    Ok(())
 }

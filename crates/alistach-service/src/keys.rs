@@ -152,7 +152,8 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ServiceError> {
     serde_json::to_vec(value).map_err(|e| ServiceError::Codec(e.to_string()))
 }
 
-/// The key of a rendered answer to an already normalised search: the rendering's name sits
+/// The key of a rendered answer to a search (in normal form, as every `SearchQuery` is): the
+/// rendering's name sits
 /// between the scope and the hash, still under the kind's prefix for clearing.
 pub(crate) fn rendered_search_key(
     kind: CacheKind,
@@ -202,7 +203,7 @@ pub(crate) fn link_ids(request: &LinkRequest) -> Vec<alistach_domain::ProductId>
 
 #[cfg(test)]
 mod tests {
-    use alistach_domain::{CategoryId, LinkType, ProductUrl};
+    use alistach_domain::{CategoryId, LinkType, Listing, ProductUrl, SearchDraft};
 
     use super::*;
 
@@ -211,7 +212,7 @@ mod tests {
         scope: &KeyScope,
         query: &SearchQuery,
     ) -> Result<String, ServiceError> {
-        rendered_search_key(kind, scope, "page1", &query.normalized())
+        rendered_search_key(kind, scope, "page1", query)
     }
 
     fn mock() -> KeyScope {
@@ -254,7 +255,7 @@ mod tests {
         assert!(prod.as_str().starts_with("real:"));
         assert_eq!(prod.fingerprint().len(), 16);
         assert!(!prod.as_str().contains("prod_tid") && !prod.as_str().contains("12345"));
-        let q = SearchQuery::new("lamp");
+        let q = SearchDraft::new("lamp").parse(Listing::Search).unwrap();
         let a = search_key(CacheKind::Products, &prod, &q).unwrap();
         let b = search_key(
             CacheKind::Products,
@@ -269,10 +270,14 @@ mod tests {
 
     #[test]
     fn equal_questions_share_a_key_and_modes_never_do() {
-        let mut a = SearchQuery::new("  wireless   earbuds ");
+        let mut a = SearchDraft::new("  wireless   earbuds ");
         a.category_ids = vec![CategoryId(5), CategoryId(3)];
-        let mut b = SearchQuery::new("wireless earbuds");
+        let mut b = SearchDraft::new("wireless earbuds");
         b.category_ids = vec![CategoryId(3), CategoryId(5), CategoryId(5)];
+        let (a, mut b) = (
+            a.parse(Listing::Search).unwrap(),
+            b.parse(Listing::Search).unwrap(),
+        );
         let ka = search_key(CacheKind::Products, &mock(), &a).unwrap();
         assert_eq!(ka, search_key(CacheKind::Products, &mock(), &b).unwrap());
         assert!(ka.starts_with(&mock().prefix(CacheKind::Products)));
@@ -283,7 +288,9 @@ mod tests {
         );
         assert_ne!(ka, search_key(CacheKind::Products, &real(), &a).unwrap());
         assert_ne!(ka, search_key(CacheKind::Hot, &mock(), &a).unwrap());
-        b.page_no = 2;
+        let mut next = b.to_draft();
+        next.page_no = 2;
+        b = next.parse(Listing::Search).unwrap();
         assert_ne!(ka, search_key(CacheKind::Products, &mock(), &b).unwrap());
     }
 

@@ -64,7 +64,7 @@ impl AffiliateApi for Fake {
     }
     async fn search_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         self.next().await?;
-        let mut page = ProductPage::empty(q.page_no, q.page_size);
+        let mut page = ProductPage::empty(q.page_no(), q.page_size());
         page.products.push(Product::new(
             alistach_domain::ProductId(1005006123456789),
             "lamp",
@@ -73,7 +73,7 @@ impl AffiliateApi for Fake {
     }
     async fn hot_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         self.next().await?;
-        Ok(ProductPage::empty(q.page_no, q.page_size))
+        Ok(ProductPage::empty(q.page_no(), q.page_size()))
     }
     async fn product_details(&self, _: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
         self.next().await?;
@@ -107,7 +107,9 @@ fn guard(fake: &Arc<Fake>, config: GuardConfig) -> Arc<GuardedApi> {
 }
 
 fn query() -> SearchQuery {
-    SearchQuery::new("lamp")
+    alistach_domain::SearchDraft::new("lamp")
+        .parse(alistach_domain::Listing::Search)
+        .unwrap()
 }
 
 fn outcome(g: &GuardedApi, method: &str, label: &str) -> u64 {

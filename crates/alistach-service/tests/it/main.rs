@@ -9,10 +9,11 @@ use std::time::Duration;
 use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkRequest,
-    LinkType, Product, ProductId, ProductPage, ProductUrl, SearchQuery, UpstreamError,
+    LinkType, Listing, Product, ProductId, ProductPage, ProductUrl, SearchDraft, SearchQuery,
+    UpstreamError,
 };
 use alistach_service::{
-    CacheKind, CacheStatus, CacheTtls, Catalog, Listing, ReadMode, Served, ServiceError,
+    CacheKind, CacheStatus, CacheTtls, Catalog, ReadMode, Served, ServiceError,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -21,11 +22,12 @@ use bytes::Bytes;
 async fn listing(
     catalog: &Catalog,
     listing: Listing,
-    query: &SearchQuery,
+    draft: &SearchDraft,
     read: ReadMode,
 ) -> Result<Served<ProductPage>, ServiceError> {
+    let query = draft.parse(listing).unwrap();
     let served = catalog
-        .products(listing, query, read, "test", |page| {
+        .products(&query, read, "test", |page| {
             Bytes::from(serde_json::to_vec(&page).unwrap())
         })
         .await?;
@@ -41,7 +43,7 @@ async fn listing(
 
 async fn search(
     catalog: &Catalog,
-    query: &SearchQuery,
+    query: &SearchDraft,
     read: ReadMode,
 ) -> Result<Served<ProductPage>, ServiceError> {
     listing(catalog, Listing::Search, query, read).await
@@ -49,7 +51,7 @@ async fn search(
 
 async fn hot(
     catalog: &Catalog,
-    query: &SearchQuery,
+    query: &SearchDraft,
     read: ReadMode,
 ) -> Result<Served<ProductPage>, ServiceError> {
     listing(catalog, Listing::Hot, query, read).await
@@ -110,7 +112,7 @@ impl AffiliateApi for Scripted {
     }
     async fn search_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         let n = self.call()?;
-        let mut page = ProductPage::empty(q.page_no, q.page_size);
+        let mut page = ProductPage::empty(q.page_no(), q.page_size());
         if !self.empty {
             page.products.push(Product::new(
                 ProductId(1005006123456789),
@@ -196,7 +198,7 @@ fn unavailable() -> UpstreamError {
 #[tokio::test]
 async fn second_identical_search_is_a_hit() {
     let f = fixture(ApiMode::Mock);
-    let first = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let first = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(first.status, CacheStatus::Miss);
@@ -204,7 +206,7 @@ async fn second_identical_search_is_a_hit() {
     // Different spacing, same question.
     let second = search(
         &f.catalog,
-        &SearchQuery::new("  earbuds "),
+        &SearchDraft::new("  earbuds "),
         ReadMode::Normal,
     )
     .await
@@ -215,12 +217,12 @@ async fn second_identical_search_is_a_hit() {
     assert_eq!(f.api.calls(), 1);
 
     f.clock.advance(Duration::from_secs(10));
-    let third = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let third = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(third.age, Duration::from_secs(10));
 
-    let bypass = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Bypass)
+    let bypass = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Bypass)
         .await
         .unwrap();
     assert_eq!(bypass.status, CacheStatus::Bypass);
@@ -242,7 +244,7 @@ async fn empty_results_are_cached_answers() {
     let catalog = Catalog::new(api.clone(), store, clock, CacheTtls::default());
     let a = search(
         &catalog,
-        &SearchQuery::new("nothing matches"),
+        &SearchDraft::new("nothing matches"),
         ReadMode::Normal,
     )
     .await
@@ -250,7 +252,7 @@ async fn empty_results_are_cached_answers() {
     assert!(a.value.products.is_empty());
     let b = search(
         &catalog,
-        &SearchQuery::new("nothing matches"),
+        &SearchDraft::new("nothing matches"),
         ReadMode::Normal,
     )
     .await
@@ -263,12 +265,12 @@ async fn empty_results_are_cached_answers() {
 async fn errors_are_never_cached_nor_replaced_by_other_data() {
     let f = fixture(ApiMode::Real);
     f.api.fail_with(Some(UpstreamError::Timeout));
-    let err = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let err = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap_err();
     assert_eq!(err, ServiceError::Upstream(UpstreamError::Timeout));
     f.api.fail_with(None);
-    let ok = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let ok = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(
@@ -282,13 +284,13 @@ async fn errors_are_never_cached_nor_replaced_by_other_data() {
 #[tokio::test]
 async fn stale_entry_stands_in_for_a_transient_failure_only() {
     let f = fixture(ApiMode::Real);
-    let fresh = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let fresh = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     // Past the TTL and the revalidation window, within stale-if-error.
     f.clock.advance(Duration::from_secs(3600 + 360 + 60));
     f.api.fail_with(Some(unavailable()));
-    let stale = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let stale = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(stale.status, CacheStatus::Stale);
@@ -300,14 +302,14 @@ async fn stale_entry_stands_in_for_a_transient_failure_only() {
         message: "unknown app".into(),
     };
     f.api.fail_with(Some(bad_key.clone()));
-    let err = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let err = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap_err();
     assert_eq!(err, ServiceError::Upstream(bad_key));
 
     f.api.fail_with(Some(unavailable()));
     f.clock.advance(Duration::from_secs(25 * 3600));
-    let err = search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let err = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap_err();
     assert!(
@@ -332,10 +334,10 @@ async fn mock_entries_are_never_served_in_real_mode() {
     );
     let real_api = Scripted::new(ApiMode::Real);
     let real = Catalog::new(real_api.clone(), store, clock, CacheTtls::default());
-    search(&mock, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    search(&mock, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
-    let answer = search(&real, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    let answer = search(&real, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(answer.status, CacheStatus::Miss);
@@ -346,13 +348,10 @@ async fn mock_entries_are_never_served_in_real_mode() {
 #[tokio::test]
 async fn invalid_queries_never_reach_the_upstream() {
     let f = fixture(ApiMode::Mock);
-    let mut q = SearchQuery::new("earbuds");
+    // An invalid search cannot even be stated as a SearchQuery.
+    let mut q = SearchDraft::new("earbuds");
     q.page_size = 51;
-    let err = search(&f.catalog, &q, ReadMode::Normal).await.unwrap_err();
-    assert!(
-        matches!(err, ServiceError::Invalid(ref v) if v.field == "page_size"),
-        "{err:?}"
-    );
+    assert_eq!(q.parse(Listing::Search).unwrap_err().field, "page_size");
     let empty = DetailsQuery {
         ids: vec![],
         currency: Default::default(),
@@ -374,14 +373,15 @@ async fn invalid_queries_never_reach_the_upstream() {
     assert_eq!(f.api.calls(), 0);
 
     // Hot products need no keywords, but still obey the page limits.
-    let mut hot_query = SearchQuery::new("");
+    let mut hot_query = SearchDraft::new("");
     hot_query.keywords = None;
     assert!(hot(&f.catalog, &hot_query, ReadMode::Normal).await.is_ok());
+    assert_eq!(
+        hot_query.parse(Listing::Search).unwrap_err().field,
+        "keywords"
+    );
     hot_query.page_no = 0;
-    assert!(matches!(
-        hot(&f.catalog, &hot_query, ReadMode::Normal).await,
-        Err(ServiceError::Invalid(_))
-    ));
+    assert_eq!(hot_query.parse(Listing::Hot).unwrap_err().field, "page_no");
 }
 
 #[tokio::test]
@@ -446,7 +446,7 @@ async fn links_keep_the_callers_urls_and_order_and_share_entries() {
 #[tokio::test]
 async fn clearing_by_kind_removes_only_that_kind() {
     let f = fixture(ApiMode::Mock);
-    search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+    search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     categories(&f.catalog, ReadMode::Normal).await.unwrap();
@@ -466,7 +466,7 @@ async fn clearing_by_kind_removes_only_that_kind() {
         CacheStatus::Hit
     );
     assert_eq!(
-        search(&f.catalog, &SearchQuery::new("earbuds"), ReadMode::Normal)
+        search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
             .await
             .unwrap()
             .status,
