@@ -11,7 +11,8 @@ use alistach_service::ServiceError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{HttpConfig, HttpError};
+use crate::config::HttpConfig;
+use crate::error::HttpError;
 
 /// Parses a JSON request body into `T`: bad JSON is a 400 naming the syntax problem; a body of the
 /// wrong shape (wrong type, unknown field, explicit `null` where a value is required) is a 422

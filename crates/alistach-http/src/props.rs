@@ -10,9 +10,10 @@ use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::app::request_id;
+use crate::config::HttpConfig;
 use crate::convert::{self, json_body, query_params};
-use crate::{HttpConfig, HttpError};
+use crate::error::HttpError;
+use crate::pipeline::request_id;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
