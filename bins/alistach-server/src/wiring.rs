@@ -213,31 +213,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "PUBLIC_BASE_URL is the example default: the OpenAPI documents advertise a host that is not yours, so a GPT Action imported from them will not reach this server; set PUBLIC_BASE_URL to your https origin"
         );
     }
-    alistach_http::serve(listener, app, shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
+    let shutdown = async {
+        if let Err(e) = alistach_http::shutdown_signal().await {
+            // Nothing can ask us to stop gracefully: serve until the process is killed.
+            tracing::warn!(error = %e, "cannot listen for SIGTERM or Ctrl-C");
             std::future::pending::<()>().await;
         }
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received; finishing in-flight requests"),
-        () = term => tracing::info!("SIGTERM received; finishing in-flight requests"),
-    }
+    alistach_http::serve(listener, app, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -4,11 +4,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alistach_domain::{
-    Category, Currency, Language, MAX_DETAIL_IDS, MAX_LINKS_PER_REQUEST, Pacer, Product, ProductId,
-    UpstreamError, ValidationError,
+    Category, Clock, Currency, Language, MAX_DETAIL_IDS, MAX_LINKS_PER_REQUEST, Pacer, Product,
+    ProductId, SystemClock, UpstreamError, ValidationError,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
@@ -52,24 +52,6 @@ pub mod methods {
     pub const FEATURED_PROMO_PRODUCTS_GET: &str = "aliexpress.affiliate.featuredpromo.products.get";
     /// Affiliate orders.
     pub const ORDER_LIST: &str = "aliexpress.affiliate.order.list";
-}
-
-/// Where the client reads the time for `timestamp`; injectable so tests can skew it.
-pub trait Clock: Send + Sync + 'static {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-}
-
-/// The system clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
 }
 
 /// The AliExpress affiliate client. Cheap to clone; clones share one connection pool.

@@ -8,6 +8,7 @@
 //! `SearchQuery` that exists is a query the platform accepts.
 
 mod category;
+mod clock;
 mod decimal;
 mod error;
 mod link;
@@ -15,11 +16,13 @@ mod locale;
 mod port;
 mod product;
 mod query;
+mod secret;
 
 #[cfg(test)]
 mod props;
 
 pub use category::{Category, CategoryId, CategoryNode, CategoryTree};
+pub use clock::{Clock, SystemClock};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;
 pub use link::{
@@ -32,3 +35,4 @@ pub use query::{
     DEFAULT_PAGE_SIZE, DetailsQuery, Listing, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO,
     MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,
 };
+pub use secret::Secret;

@@ -16,6 +16,7 @@ mod render;
 mod respond;
 mod routes;
 mod server;
+mod shutdown;
 
 #[cfg(test)]
 mod props;
@@ -27,3 +28,4 @@ pub use error::HttpError;
 pub use metrics::{ConnectionStats, Metrics, RouteReport, RouteSnapshot};
 pub use respond::HttpResponse;
 pub use server::serve;
+pub use shutdown::shutdown_signal;
