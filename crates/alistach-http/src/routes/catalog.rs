@@ -7,7 +7,7 @@ use alistach_service::{CacheStatus, ReadMode, Served};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderName, HeaderValue};
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::app::App;
 use crate::convert;
 use crate::error::HttpError;

@@ -3,9 +3,8 @@
 //! documents) in `ops.rs`.
 
 mod catalog;
+mod ctx;
 mod ops;
-
-use std::time::Instant;
 
 use alistach_api::RouteId;
 use alistach_api::types as api;
@@ -17,17 +16,7 @@ use crate::convert;
 use crate::error::HttpError;
 use crate::respond::{HttpResponse, body_response, json, unix_now};
 
-/// What a handler knows about its request besides the body.
-pub(crate) struct Ctx<'a> {
-    pub started: Instant,
-    pub query: Option<&'a str>,
-}
-
-impl Ctx<'_> {
-    pub(crate) fn elapsed_ms(&self) -> f64 {
-        (self.started.elapsed().as_secs_f64() * 1e3 * 1000.0).round() / 1000.0
-    }
-}
+pub(crate) use ctx::Ctx;
 
 /// The query parameters that are numbers in a search.
 const SEARCH_NUMERIC: &[&str] = &["page_size", "page_no"];

@@ -9,7 +9,7 @@ use alistach_domain::ApiMode;
 use alistach_service::{CacheKind, CacheReport, CircuitState, HistogramSnapshot};
 use hyper::StatusCode;
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::app::App;
 use crate::convert;
 use crate::error::HttpError;
