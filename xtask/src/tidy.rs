@@ -173,3 +173,137 @@ fn every_source_file_says_what_it_is_for() {
         "files without a `//!` line: {missing:?}"
     );
 }
+
+/// The modules of a crate's `src/`, by module path (`routes::catalog`), each with its file.
+fn modules(src: &Path) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![(src.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let join = |n: &str| {
+                if prefix.is_empty() {
+                    n.to_owned()
+                } else {
+                    format!("{prefix}::{n}")
+                }
+            };
+            if path.is_dir() {
+                stack.push((path, join(&name)));
+            } else if let Some(stem) = name.strip_suffix(".rs") {
+                let module = match stem {
+                    "lib" | "main" if prefix.is_empty() => String::new(),
+                    "mod" => prefix.clone(),
+                    _ => join(stem),
+                };
+                out.insert(module, path);
+            }
+        }
+    }
+    out
+}
+
+/// The identifiers that follow each `marker` in code (comments left out).
+fn paths_after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or_default();
+        let mut rest = code;
+        while let Some(i) = rest.find(marker) {
+            let after = &rest[i + marker.len()..];
+            let end = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            out.push(&after[..end]);
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+/// No file of the HTTP adapter imports a file that imports it, directly or through others;
+/// files name the module they use (`crate::respond::put`), never a re-export of `lib.rs`, which
+/// declares every module.
+#[test]
+fn the_http_adapter_has_no_import_cycles_between_files() {
+    let src = root().join("crates/alistach-http/src");
+    let modules = modules(&src);
+    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut broken = Vec::new();
+    for (module, path) in &modules {
+        if module.is_empty() {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let parent = module.rsplit_once("::").map_or("", |(p, _)| p);
+        let is_dir_module = path.ends_with("mod.rs");
+        let mut targets = Vec::new();
+        for name in paths_after(&text, "crate::") {
+            if modules.contains_key(name) {
+                targets.push(name.to_owned());
+            } else {
+                broken.push(format!("{module} uses crate::{name} through lib.rs"));
+            }
+        }
+        // `super::x` in a nested file: a sibling module, or the parent module itself.
+        if !parent.is_empty() && !is_dir_module {
+            for name in paths_after(&text, "super::") {
+                let sibling = format!("{parent}::{name}");
+                if modules.contains_key(&sibling) {
+                    targets.push(sibling);
+                } else if !name.is_empty() {
+                    targets.push(parent.to_owned());
+                }
+            }
+        }
+        // A directory module uses its children by their relative paths.
+        if is_dir_module {
+            for child in modules.keys() {
+                if let Some(name) = child.strip_prefix(&format!("{module}::"))
+                    && !name.contains("::")
+                    && text.contains(&format!("{name}::"))
+                {
+                    targets.push(child.clone());
+                }
+            }
+        }
+        targets.retain(|t| t != module);
+        targets.sort();
+        targets.dedup();
+        edges.insert(module.clone(), targets);
+    }
+    // Depth-first search for a path that comes back to where it started.
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+        cycles: &mut Vec<String>,
+    ) {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            cycles.push(format!("{} -> {node}", path[at..].join(" -> ")));
+            return;
+        }
+        if !done.insert(node.to_owned()) {
+            return;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            visit(next, edges, path, done, cycles);
+        }
+        path.pop();
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in edges.keys() {
+        visit(node, &edges, &mut Vec::new(), &mut done, &mut broken);
+    }
+    assert!(
+        edges.contains_key("pipeline") && edges["pipeline"].contains(&"routes".to_owned()),
+        "the scan must see the pipeline's imports: {edges:?}"
+    );
+    assert!(
+        broken.is_empty(),
+        "import cycles or lib.rs imports: {broken:#?}"
+    );
+}

@@ -66,25 +66,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("could not listen on {}", args.listen))?;
         println!("listening on {}", fake.url());
-        shutdown_signal().await?;
+        alistach_http::shutdown_signal()
+            .await
+            .context("could not listen for SIGTERM or Ctrl-C")?;
         drop(fake);
         Ok(())
     })
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("could not listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("could not listen for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("could not listen for Ctrl-C")?;
-    Ok(())
 }

@@ -62,7 +62,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         println!("listening on http://{addr}");
         tokio::select! {
             r = serve(listener, body) => r,
-            r = shutdown_signal() => r,
+            r = alistach_http::shutdown_signal() => {
+                r.context("could not listen for SIGTERM or Ctrl-C")
+            }
         }
     })
 }
@@ -123,23 +125,6 @@ fn is_connection_error(e: &std::io::Error) -> bool {
             | std::io::ErrorKind::ConnectionAborted
             | std::io::ErrorKind::ConnectionReset
     )
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("could not listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("could not listen for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("could not listen for Ctrl-C")?;
-    Ok(())
 }
 
 #[cfg(test)]

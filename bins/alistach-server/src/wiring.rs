@@ -43,17 +43,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             client.currency = config.currency;
             client.language = config.language;
             client.request_timeout = config.upstream_timeout;
-            // Retries spend the same budget: every HTTP attempt is paced, not just each call.
-            client.max_attempts_per_second = Some(config.max_qps);
-            let client: Arc<dyn AffiliateApi> = Arc::new(
-                AliExpressClient::new(client).context("cannot build the AliExpress client")?,
-            );
-            let guard = Arc::new(GuardedApi::new(
-                client,
+            let client =
+                AliExpressClient::new(client).context("cannot build the AliExpress client")?;
+            // The guard's limiter paces every HTTP attempt of the client, retries included.
+            let guard = Arc::new(GuardedApi::paced(
                 GuardConfig {
                     max_qps: config.max_qps,
                     ..GuardConfig::default()
                 },
+                |pacer| Arc::new(client.with_pacer(pacer)),
             ));
             guarded = Some(guard.clone());
             guard
@@ -106,7 +104,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let catalog = match guarded {
         Some(guard) => Catalog::guarded(guard, store, clock, ttls),
         None => Catalog::new(api, store, clock, ttls),
-    };
+    }
+    .with_locale(config.currency, config.language);
     // Only a fingerprint: it tells deployments apart without showing what they are.
     tracing::info!(
         scope = catalog.key_scope().as_str(),
@@ -218,31 +217,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "PUBLIC_BASE_URL is the example default: the OpenAPI documents advertise a host that is not yours, so a GPT Action imported from them will not reach this server; set PUBLIC_BASE_URL to your https origin"
         );
     }
-    alistach_http::serve(listener, app, shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
+    let shutdown = async {
+        if let Err(e) = alistach_http::shutdown_signal().await {
+            // Nothing can ask us to stop gracefully: serve until the process is killed.
+            tracing::warn!(error = %e, "cannot listen for SIGTERM or Ctrl-C");
             std::future::pending::<()>().await;
         }
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received; finishing in-flight requests"),
-        () = term => tracing::info!("SIGTERM received; finishing in-flight requests"),
-    }
+    alistach_http::serve(listener, app, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
 }

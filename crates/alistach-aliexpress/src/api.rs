@@ -15,7 +15,7 @@ use crate::{AliExpressClient, Error};
 
 impl AliExpressClient {
     fn search_request(query: &SearchQuery) -> Result<ProductQueryRequest, Error> {
-        let digits = query.currency.minor_digits();
+        let digits = query.currency().minor_digits();
         let minor = |field: &'static str,
                      price: Option<alistach_domain::Decimal>|
          -> Result<Option<u64>, Error> {
@@ -30,16 +30,16 @@ impl AliExpressClient {
                 .transpose()
         };
         Ok(ProductQueryRequest {
-            keywords: query.keywords.clone().filter(|k| !k.trim().is_empty()),
-            category_ids: query.category_ids.clone(),
-            min_sale_price: minor("min_sale_price", query.min_price)?,
-            max_sale_price: minor("max_sale_price", query.max_price)?,
-            page_no: Some(query.page_no),
-            page_size: Some(query.page_size),
-            sort: query.sort,
-            ship_to_country: query.ship_to_country,
-            target_currency: Some(query.currency),
-            target_language: Some(query.language),
+            keywords: query.keywords().map(str::to_owned),
+            category_ids: query.category_ids().to_vec(),
+            min_sale_price: minor("min_sale_price", query.min_price())?,
+            max_sale_price: minor("max_sale_price", query.max_price())?,
+            page_no: Some(query.page_no()),
+            page_size: Some(query.page_size()),
+            sort: query.sort(),
+            ship_to_country: query.ship_to_country(),
+            target_currency: Some(query.currency()),
+            target_language: Some(query.language()),
             ..Default::default()
         })
     }
@@ -47,8 +47,8 @@ impl AliExpressClient {
     fn page(query: &SearchQuery, r: ProductQueryResponse) -> ProductPage {
         ProductPage {
             products: r.products,
-            page_no: query.page_no,
-            page_size: query.page_size,
+            page_no: query.page_no(),
+            page_size: query.page_size(),
             total_records: r.total_record_count,
             total_pages: r.total_page_no,
         }

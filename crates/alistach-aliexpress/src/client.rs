@@ -4,11 +4,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alistach_domain::{
-    Category, Currency, Language, MAX_DETAIL_IDS, MAX_LINKS_PER_REQUEST, Product, ProductId,
-    UpstreamError, ValidationError,
+    Category, Clock, Currency, Language, MAX_DETAIL_IDS, MAX_LINKS_PER_REQUEST, Pacer, Product,
+    ProductId, SystemClock, UpstreamError, ValidationError,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
@@ -54,24 +54,6 @@ pub mod methods {
     pub const ORDER_LIST: &str = "aliexpress.affiliate.order.list";
 }
 
-/// Where the client reads the time for `timestamp`; injectable so tests can skew it.
-pub trait Clock: Send + Sync + 'static {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-}
-
-/// The system clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-}
-
 /// The AliExpress affiliate client. Cheap to clone; clones share one connection pool.
 #[derive(Clone)]
 pub struct AliExpressClient {
@@ -82,8 +64,8 @@ struct Inner {
     config: ClientConfig,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
-    /// When the next attempt may leave (with `max_attempts_per_second`).
-    next_slot: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Asked before every HTTP attempt, retries included (none: unpaced).
+    pacer: Option<Arc<dyn Pacer>>,
 }
 
 impl fmt::Debug for AliExpressClient {
@@ -179,9 +161,27 @@ impl AliExpressClient {
                 config,
                 http,
                 clock,
-                next_slot: std::sync::Mutex::new(None),
+                pacer: None,
             }),
         })
+    }
+
+    /// The same client with every HTTP attempt, retries included, paced by `pacer` (in the
+    /// server, the upstream guard's limiter), so retries spend the same budget as first
+    /// attempts. An attempt whose turn would come after the call's deadline is not made.
+    pub fn with_pacer(self, pacer: Arc<dyn Pacer>) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            config: shared.config.clone(),
+            http: shared.http.clone(),
+            clock: shared.clock.clone(),
+            pacer: None,
+        });
+        AliExpressClient {
+            inner: Arc::new(Inner {
+                pacer: Some(pacer),
+                ..inner
+            }),
+        }
     }
 
     /// The configuration in use.
@@ -525,15 +525,10 @@ impl AliExpressClient {
             let attempt_started = Instant::now();
             let outcome = if timeout.is_zero() {
                 Err(UpstreamError::Timeout)
-            } else if !self.pace(deadline).await {
-                // No slot before the deadline: the app key's budget is spent for now.
-                let cause = previous.take().unwrap_or(UpstreamError::RateLimited {
-                    retry_after: None,
-                    code: "LocalQuota".into(),
-                    message: "the outbound attempt budget (max_attempts_per_second) is spent"
-                        .into(),
-                });
-                return Err(cause);
+            } else if let Err(refusal) = self.pace(deadline).await {
+                // No turn before the deadline: the app key's budget is spent for now. Report
+                // what the earlier attempts met, if any.
+                return Err(previous.take().unwrap_or(refusal));
             } else {
                 // Pacing may have waited: what is left of the deadline bounds the attempt.
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -603,29 +598,16 @@ impl AliExpressClient {
         }
     }
 
-    /// Waits for this attempt's slot under `max_attempts_per_second`; false when the slot would
-    /// come after `deadline` (nothing is reserved then).
-    async fn pace(&self, deadline: Instant) -> bool {
-        let Some(rate) = self.inner.config.max_attempts_per_second else {
-            return true;
-        };
-        let interval = Duration::from_secs(1) / rate.max(1);
-        let now = tokio::time::Instant::now();
-        let slot = {
-            let mut next = self
-                .inner
-                .next_slot
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let slot = next.map_or(now, |n| n.max(now));
-            if slot >= deadline {
-                return false;
+    /// Waits for this attempt's turn with the pacer, if any, within `deadline`.
+    async fn pace(&self, deadline: Instant) -> Result<(), UpstreamError> {
+        match &self.inner.pacer {
+            Some(pacer) => {
+                pacer
+                    .pace(deadline.saturating_duration_since(Instant::now()))
+                    .await
             }
-            *next = Some(slot + interval);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-        true
+            None => Ok(()),
+        }
     }
 
     async fn attempt(

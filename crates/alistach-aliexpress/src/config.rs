@@ -1,6 +1,5 @@
 //! Client configuration: gateway, credentials, defaults for queries, timeouts and retries.
 
-use std::fmt;
 use std::time::Duration;
 
 use alistach_domain::{Currency, Language};
@@ -10,45 +9,7 @@ use crate::{Error, SignMethod};
 /// The production IOP gateway for business methods.
 pub const DEFAULT_GATEWAY_URL: &str = "https://api-sg.aliexpress.com/sync";
 
-/// A secret string (the app secret). Its `Debug` prints `***` and it has no `Display`, so it
-/// cannot reach a log line or an error message by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for signing.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret(s)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_owned())
-    }
-}
+pub use alistach_domain::Secret;
 
 /// When and how often a failed call is tried again. Only retryable failures (timeouts,
 /// unavailability, flow control) are retried; the whole call, waits included, never runs past
@@ -113,9 +74,6 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// How requests are signed.
     pub sign_method: SignMethod,
-    /// At most this many HTTP attempts per second leave this client, retries included
-    /// (`None`: unpaced). Attempts wait for their slot, within the call's deadline.
-    pub max_attempts_per_second: Option<u32>,
 }
 
 impl ClientConfig {
@@ -133,7 +91,6 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             sign_method: SignMethod::Sha256,
-            max_attempts_per_second: None,
         }
     }
 

@@ -45,7 +45,8 @@ mod model;
 pub mod signing;
 mod wire;
 
-pub use client::{AliExpressClient, Clock, SystemClock, methods};
+pub use alistach_domain::{Clock, SystemClock};
+pub use client::{AliExpressClient, methods};
 pub use config::{ClientConfig, DEFAULT_GATEWAY_URL, RetryPolicy, Secret};
 pub use error::Error;
 pub use model::{

@@ -462,8 +462,8 @@ fn operation(
             "content": { "application/problem+json": { "schema": problem_ref.clone() } }
         })
     };
-    // Every status the adapter can answer on this operation (crates/alistach-http: app.rs,
-    // handlers.rs, error.rs), each with the problem document.
+    // Every status the adapter can answer on this operation (crates/alistach-http: pipeline.rs,
+    // auth.rs, routes/, error.rs), each with the problem document.
     let reads_body = route.method == "POST";
     if spec.body.is_some() {
         responses.insert(

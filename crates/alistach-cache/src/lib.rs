@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -147,24 +147,7 @@ pub trait Cache: Send + Sync + 'static {
     }
 }
 
-/// The time source for expiry decisions.
-pub trait Clock: Send + Sync + 'static {
-    /// Now, in unix milliseconds.
-    fn now_ms(&self) -> u64;
-}
-
-/// The wall clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
-    }
-}
+pub use alistach_domain::{Clock, SystemClock};
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;

@@ -2,11 +2,13 @@
 //! [`AffiliateApi`] port that the rest of the system calls.
 //!
 //! This crate does no I/O and needs no async runtime. Everything that crosses a boundary
-//! (HTTP requests, the AliExpress gateway, the cache) is converted into these types first, and
-//! every value here has already been validated: a [`SearchQuery`] that exists is a query the
-//! platform accepts.
+//! (HTTP requests, the AliExpress gateway, the cache) is converted into these types first.
+//! Queries are parsed, not validated: a [`SearchDraft`] is what a caller states, and
+//! [`SearchDraft::parse`] is the only way to a [`SearchQuery`], whose fields are private, so a
+//! `SearchQuery` that exists is a query the platform accepts.
 
 mod category;
+mod clock;
 mod decimal;
 mod error;
 mod link;
@@ -14,20 +16,23 @@ mod locale;
 mod port;
 mod product;
 mod query;
+mod secret;
 
 #[cfg(test)]
 mod props;
 
 pub use category::{Category, CategoryId, CategoryNode, CategoryTree};
+pub use clock::{Clock, SystemClock};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;
 pub use link::{
     AffiliateLink, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, ProductUrl, ProductUrlError,
 };
 pub use locale::{CountryCode, Currency, Language};
-pub use port::{AffiliateApi, ApiMode, MAX_RETRY_AFTER, UpstreamError};
+pub use port::{AffiliateApi, ApiMode, LOCAL_QUOTA_CODE, MAX_RETRY_AFTER, Pacer, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
 pub use query::{
-    DetailsQuery, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO, MAX_PAGE_SIZE, SearchQuery,
-    SortOrder,
+    DEFAULT_PAGE_SIZE, DetailsQuery, Listing, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO,
+    MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,
 };
+pub use secret::Secret;

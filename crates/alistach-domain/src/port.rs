@@ -197,6 +197,27 @@ impl UpstreamError {
     }
 }
 
+/// The code of the [`UpstreamError::RateLimited`] a [`Pacer`] answers when an attempt's turn
+/// would come too late: the refusal is ours, not the platform's, so it is never taken for a ban.
+pub const LOCAL_QUOTA_CODE: &str = "LocalQuota";
+
+/// Paces outbound attempts: the one limiter of the app key's budget. A client asks it before
+/// every HTTP attempt, retries included, so retries spend the same budget as first attempts.
+#[async_trait]
+pub trait Pacer: Send + Sync + 'static {
+    /// Waits for this attempt's turn if it comes within `within`; otherwise reserves nothing
+    /// and answers a [`UpstreamError::RateLimited`] with code [`LOCAL_QUOTA_CODE`].
+    async fn pace(&self, within: Duration) -> Result<(), UpstreamError>;
+}
+
+impl UpstreamError {
+    /// True for a refusal of our own outbound limiter (see [`Pacer`]), which never reached
+    /// the platform.
+    pub fn is_local_quota(&self) -> bool {
+        matches!(self, UpstreamError::RateLimited { code, .. } if code == LOCAL_QUOTA_CODE)
+    }
+}
+
 /// The longest retry hint (`Retry-After`, a ban's length) the gateway is believed: a larger
 /// number is a mistake or an attack, and taken at face value it would stop every call until a
 /// restart (or overflow a clock).

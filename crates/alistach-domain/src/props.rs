@@ -5,8 +5,8 @@ use proptest::prelude::*;
 
 use crate::link::percent_decode;
 use crate::{
-    CategoryId, CountryCode, Currency, Decimal, Language, ProductId, ProductUrl, ProductUrlError,
-    SearchQuery, SortOrder,
+    CategoryId, CountryCode, Currency, Decimal, Language, Listing, ProductId, ProductUrl,
+    ProductUrlError, SearchDraft, SortOrder,
 };
 
 fn config() -> ProptestConfig {
@@ -142,11 +142,11 @@ proptest! {
 
     #[test]
     fn search_queries_with_any_keywords_validate_without_panicking(keywords in any::<String>()) {
-        let mut q = SearchQuery::new(keywords);
-        if let Err(e) = q.clone().validate() {
-            prop_assert!(!e.field.is_empty());
+        let draft = SearchDraft::new(keywords);
+        match draft.parse(Listing::Search) {
+            Err(e) => prop_assert!(!e.field.is_empty()),
+            // Parsing is idempotent: the normal form parses to itself.
+            Ok(q) => prop_assert_eq!(q.to_draft().parse(Listing::Search), Ok(q)),
         }
-        q = q.normalized();
-        let _ = q.validate();
     }
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{CategoryId, CountryCode, Currency, Decimal, Language, ProductId, ValidationError};
 
+/// Results per page when a search names no page size.
+pub const DEFAULT_PAGE_SIZE: u32 = 10;
 /// The platform's page size limit.
 pub const MAX_PAGE_SIZE: u32 = 50;
 /// The platform pages at most this deep.
@@ -73,11 +75,20 @@ impl FromStr for SortOrder {
     }
 }
 
-/// A product search (also used for hot products). Build it with [`SearchQuery::new`], set
-/// fields, then call [`SearchQuery::validate`]; [`SearchQuery::normalized`] gives the form that
-/// equal questions share (for cache keys).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SearchQuery {
+/// Which product listing a search asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Listing {
+    /// A keyword/category search: keywords or categories are required.
+    Search,
+    /// High-commission products: keywords and categories are optional filters.
+    Hot,
+}
+
+/// A product search as a caller states it, not yet checked. [`SearchDraft::parse`] turns it
+/// into a [`SearchQuery`], the only form the rest of the system accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchDraft {
     /// Free-text keywords.
     pub keywords: Option<String>,
     /// Category filter.
@@ -100,14 +111,14 @@ pub struct SearchQuery {
     pub ship_to_country: Option<CountryCode>,
 }
 
-impl SearchQuery {
-    /// A keyword search with defaults: page 1 of 10, USD, English.
+impl SearchDraft {
+    /// A keyword search with defaults: page 1 of [`DEFAULT_PAGE_SIZE`], USD, English.
     pub fn new(keywords: impl Into<String>) -> Self {
-        SearchQuery {
+        SearchDraft {
             keywords: Some(keywords.into()),
             category_ids: Vec::new(),
             page_no: 1,
-            page_size: 10,
+            page_size: DEFAULT_PAGE_SIZE,
             sort: None,
             min_price: None,
             max_price: None,
@@ -117,13 +128,41 @@ impl SearchQuery {
         }
     }
 
-    /// Checks every platform rule, naming the first field that breaks one.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    /// Checks every platform rule for `listing`, naming the first field that breaks one, and
+    /// gives the normalised query: keywords trimmed with inner whitespace collapsed, categories
+    /// sorted and deduplicated, prices normalised, so equal questions are equal values.
+    pub fn parse(&self, listing: Listing) -> Result<SearchQuery, ValidationError> {
+        self.validate(listing)?;
+        Ok(SearchQuery {
+            listing,
+            keywords: self
+                .keywords
+                .as_deref()
+                .map(|k| k.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|k| !k.is_empty()),
+            category_ids: {
+                let mut ids = self.category_ids.clone();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            },
+            page_no: self.page_no,
+            page_size: self.page_size,
+            sort: self.sort,
+            min_price: self.min_price.map(Decimal::normalized),
+            max_price: self.max_price.map(Decimal::normalized),
+            currency: self.currency,
+            language: self.language,
+            ship_to_country: self.ship_to_country,
+        })
+    }
+
+    fn validate(&self, listing: Listing) -> Result<(), ValidationError> {
         let has_keywords = self
             .keywords
             .as_deref()
             .is_some_and(|k| !k.trim().is_empty());
-        if !has_keywords && self.category_ids.is_empty() {
+        if listing == Listing::Search && !has_keywords && self.category_ids.is_empty() {
             return Err(ValidationError::new(
                 "keywords",
                 "must not be empty unless category_ids is given",
@@ -192,20 +231,85 @@ impl SearchQuery {
         }
         Ok(())
     }
+}
 
-    /// The form equal questions share: keywords trimmed with inner whitespace collapsed,
-    /// categories sorted and deduplicated, prices normalised.
-    pub fn normalized(&self) -> SearchQuery {
-        let mut q = self.clone();
-        q.keywords = q
-            .keywords
-            .map(|k| k.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|k| !k.is_empty());
-        q.category_ids.sort_unstable();
-        q.category_ids.dedup();
-        q.min_price = q.min_price.map(Decimal::normalized);
-        q.max_price = q.max_price.map(Decimal::normalized);
-        q
+/// A product search the platform accepts, in normal form: only [`SearchDraft::parse`] makes
+/// one, so a `SearchQuery` that exists is valid for its [`Listing`] and equal questions are
+/// equal values (its JSON is the cache's question).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct SearchQuery {
+    listing: Listing,
+    keywords: Option<String>,
+    category_ids: Vec<CategoryId>,
+    page_no: u32,
+    page_size: u32,
+    sort: Option<SortOrder>,
+    min_price: Option<Decimal>,
+    max_price: Option<Decimal>,
+    currency: Currency,
+    language: Language,
+    ship_to_country: Option<CountryCode>,
+}
+
+impl SearchQuery {
+    /// Which listing it asks for.
+    pub fn listing(&self) -> Listing {
+        self.listing
+    }
+    /// Keywords, whitespace collapsed; none when blank.
+    pub fn keywords(&self) -> Option<&str> {
+        self.keywords.as_deref()
+    }
+    /// Category filter, sorted and deduplicated.
+    pub fn category_ids(&self) -> &[CategoryId] {
+        &self.category_ids
+    }
+    /// 1-based page number, at most [`MAX_PAGE_NO`].
+    pub fn page_no(&self) -> u32 {
+        self.page_no
+    }
+    /// Results per page, 1 to [`MAX_PAGE_SIZE`].
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+    /// Result order; the platform's relevance order when absent.
+    pub fn sort(&self) -> Option<SortOrder> {
+        self.sort
+    }
+    /// Lowest sale price, in [`SearchQuery::currency`].
+    pub fn min_price(&self) -> Option<Decimal> {
+        self.min_price
+    }
+    /// Highest sale price, in [`SearchQuery::currency`].
+    pub fn max_price(&self) -> Option<Decimal> {
+        self.max_price
+    }
+    /// Currency for prices and the price range.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+    /// Language for titles.
+    pub fn language(&self) -> Language {
+        self.language
+    }
+    /// Only products that ship to this country.
+    pub fn ship_to_country(&self) -> Option<CountryCode> {
+        self.ship_to_country
+    }
+    /// The query as a draft, to state a variant of it (another page, say).
+    pub fn to_draft(&self) -> SearchDraft {
+        SearchDraft {
+            keywords: self.keywords.clone(),
+            category_ids: self.category_ids.clone(),
+            page_no: self.page_no,
+            page_size: self.page_size,
+            sort: self.sort,
+            min_price: self.min_price,
+            max_price: self.max_price,
+            currency: self.currency,
+            language: self.language,
+            ship_to_country: self.ship_to_country,
+        }
     }
 }
 
@@ -253,14 +357,14 @@ impl DetailsQuery {
 mod tests {
     use super::*;
 
-    fn field_of(q: &SearchQuery) -> &'static str {
-        q.validate().unwrap_err().field
+    fn field_of(q: &SearchDraft) -> &'static str {
+        q.parse(Listing::Search).unwrap_err().field
     }
 
     #[test]
     fn enforces_platform_limits() {
-        let ok = SearchQuery::new("earbuds");
-        assert!(ok.validate().is_ok());
+        let ok = SearchDraft::new("earbuds");
+        assert!(ok.parse(Listing::Search).is_ok());
 
         let mut q = ok.clone();
         q.page_size = 51;
@@ -287,7 +391,18 @@ mod tests {
         q.keywords = Some("  ".into());
         assert_eq!(field_of(&q), "keywords");
         q.category_ids = vec![CategoryId(44)];
-        assert!(q.validate().is_ok(), "a category alone is a criterion");
+        assert!(
+            q.parse(Listing::Search).is_ok(),
+            "a category alone is a criterion"
+        );
+        q.category_ids.clear();
+        q.keywords = None;
+        assert!(
+            q.parse(Listing::Hot).is_ok(),
+            "hot products need no criterion"
+        );
+        q.page_no = 0;
+        assert_eq!(q.parse(Listing::Hot).unwrap_err().field, "page_no");
 
         let mut q = ok.clone();
         q.keywords = Some("x".repeat(MAX_KEYWORDS_CHARS + 1));
@@ -296,13 +411,18 @@ mod tests {
 
     #[test]
     fn normalisation_makes_equal_questions_equal() {
-        let mut a = SearchQuery::new("  wireless   earbuds ");
+        let mut a = SearchDraft::new("  wireless   earbuds ");
         a.category_ids = vec![CategoryId(5), CategoryId(3), CategoryId(5)];
         a.min_price = Some("10.50".parse().unwrap());
-        let mut b = SearchQuery::new("wireless earbuds");
+        let mut b = SearchDraft::new("wireless earbuds");
         b.category_ids = vec![CategoryId(3), CategoryId(5)];
         b.min_price = Some("10.5".parse().unwrap());
-        assert_eq!(a.normalized(), b.normalized());
+        assert_eq!(
+            a.parse(Listing::Search).unwrap(),
+            b.parse(Listing::Search).unwrap()
+        );
+        let q = b.parse(Listing::Search).unwrap();
+        assert_eq!(q.to_draft().parse(Listing::Search).unwrap(), q);
     }
 
     #[test]

@@ -3,14 +3,16 @@
 
 use alistach_api::types as api;
 use alistach_domain::{
-    AffiliateLink, CategoryId, CategoryTree, CountryCode, Currency, Decimal, DetailsQuery,
-    Language, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, Money, Product, ProductId, ProductUrl,
-    SearchQuery, SortOrder, ValidationError,
+    AffiliateLink, CategoryId, CategoryTree, CountryCode, Currency, DEFAULT_PAGE_SIZE, Decimal,
+    DetailsQuery, Language, LinkRequest, LinkType, Listing, MAX_LINKS_PER_REQUEST, Money, Product,
+    ProductId, ProductUrl, SearchDraft, SearchQuery, SortOrder, ValidationError,
 };
+use alistach_service::ServiceError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{HttpConfig, HttpError};
+use crate::config::HttpConfig;
+use crate::error::HttpError;
 
 /// Parses a JSON request body into `T`: bad JSON is a 400 naming the syntax problem; a body of the
 /// wrong shape (wrong type, unknown field, explicit `null` where a value is required) is a 422
@@ -186,8 +188,13 @@ pub fn locale(
     Ok((currency, language, country))
 }
 
-/// A search request as a domain query (not yet validated: the service checks the limits).
-pub fn search_query(req: &api::SearchRequest, cfg: &HttpConfig) -> Result<SearchQuery, HttpError> {
+/// A search request parsed into a domain query for `listing`: the one place a search is
+/// checked (the platform's limits live in `alistach_domain`).
+pub fn search_query(
+    req: &api::SearchRequest,
+    cfg: &HttpConfig,
+    listing: Listing,
+) -> Result<SearchQuery, HttpError> {
     let (currency, language, ship_to_country) = locale(
         cfg,
         req.target_currency.as_deref(),
@@ -211,33 +218,35 @@ pub fn search_query(req: &api::SearchRequest, cfg: &HttpConfig) -> Result<Search
         .map(str::parse::<SortOrder>)
         .transpose()?
         .unwrap_or(SortOrder::SalePriceAsc);
-    Ok(SearchQuery {
+    let draft = SearchDraft {
         keywords: req.keywords.clone(),
         category_ids,
         page_no: req.page_no.unwrap_or(1),
-        page_size: req.page_size.unwrap_or(10),
+        page_size: req.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
         sort: Some(sort),
         min_price: price("min_sale_price", req.min_sale_price.as_ref())?,
         max_price: price("max_sale_price", req.max_sale_price.as_ref())?,
         currency,
         language,
         ship_to_country,
-    })
+    };
+    // A limit broken here is the same 422 the service would give.
+    Ok(draft.parse(listing).map_err(ServiceError::from)?)
 }
 
 /// The `search_params` echo of a query.
 pub fn search_params(q: &SearchQuery) -> api::SearchParams {
-    let ids: Vec<String> = q.category_ids.iter().map(ToString::to_string).collect();
+    let ids: Vec<String> = q.category_ids().iter().map(ToString::to_string).collect();
     api::SearchParams {
-        keywords: q.keywords.clone(),
-        page_size: q.page_size,
-        page_no: q.page_no,
-        sort: q.sort.map(|s| s.code().to_owned()),
-        min_sale_price: q.min_price.map(|d| d.to_string()),
-        max_sale_price: q.max_price.map(|d| d.to_string()),
-        target_currency: q.currency.code().to_owned(),
-        target_language: q.language.code().to_owned(),
-        ship_to_country: q.ship_to_country.map(|c| c.as_str().to_owned()),
+        keywords: q.keywords().map(str::to_owned),
+        page_size: q.page_size(),
+        page_no: q.page_no(),
+        sort: q.sort().map(|s| s.code().to_owned()),
+        min_sale_price: q.min_price().map(|d| d.to_string()),
+        max_sale_price: q.max_price().map(|d| d.to_string()),
+        target_currency: q.currency().code().to_owned(),
+        target_language: q.language().code().to_owned(),
+        ship_to_country: q.ship_to_country().map(|c| c.as_str().to_owned()),
         category_ids: (!ids.is_empty()).then(|| ids.join(",")),
     }
 }
@@ -463,6 +472,43 @@ pub fn affiliate_link(l: AffiliateLink) -> api::AffiliateLink {
 mod tests {
     use super::*;
 
+    /// The contract states the domain's limits, never a copy of them: the document's bounds
+    /// and stated default are the constants `SearchDraft::parse` enforces.
+    #[test]
+    fn the_contract_bounds_are_the_domain_limits() {
+        use alistach_domain::{MAX_KEYWORDS_CHARS, MAX_PAGE_NO, MAX_PAGE_SIZE};
+        let doc = alistach_api::openapi(
+            alistach_api::Profile::Full,
+            &alistach_api::OpenApiOptions::new("https://example.com"),
+        );
+        let props = &doc["components"]["schemas"]["SearchRequest"]["properties"];
+        assert_eq!(props["page_size"]["minimum"], 1);
+        assert_eq!(props["page_size"]["maximum"], MAX_PAGE_SIZE);
+        assert_eq!(props["page_no"]["minimum"], 1);
+        assert_eq!(props["page_no"]["maximum"], MAX_PAGE_NO);
+        assert_eq!(props["keywords"]["maxLength"], MAX_KEYWORDS_CHARS);
+        let page_size = props["page_size"]["description"].as_str().unwrap();
+        assert!(
+            page_size.contains(&format!(
+                "1 to {MAX_PAGE_SIZE}. Default {DEFAULT_PAGE_SIZE}."
+            )),
+            "{page_size}"
+        );
+        let page_no = props["page_no"]["description"].as_str().unwrap();
+        assert!(
+            page_no.contains(&format!("at most {MAX_PAGE_NO}")),
+            "{page_no}"
+        );
+        // And the edge applies the stated default.
+        let cfg = HttpConfig::default();
+        let req = api::SearchRequest {
+            keywords: Some("x".into()),
+            ..Default::default()
+        };
+        let q = search_query(&req, &cfg, Listing::Search).unwrap();
+        assert_eq!(q.page_size(), DEFAULT_PAGE_SIZE);
+    }
+
     #[test]
     fn search_requests_name_the_bad_field() {
         let cfg = HttpConfig::default();
@@ -470,12 +516,10 @@ mod tests {
             body.as_bytes(),
             &["page_size", "page_no"],
         ) {
-            Ok(req) => match search_query(&req, &cfg) {
-                Ok(q) => q
-                    .validate()
-                    .map(|_| String::new())
-                    .unwrap_or_else(|e| e.field.to_owned()),
+            Ok(req) => match search_query(&req, &cfg, Listing::Search) {
+                Ok(_) => String::new(),
                 Err(HttpError::Unprocessable { field, .. }) => field,
+                Err(HttpError::Service(ServiceError::Invalid(v))) => v.field.to_owned(),
                 Err(e) => panic!("{e:?}"),
             },
             Err(HttpError::Unprocessable { field, .. }) => field,

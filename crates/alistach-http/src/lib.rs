@@ -3,21 +3,29 @@
 //! and the domain, and error mapping to problem+json. No web framework.
 
 mod app;
+mod auth;
 mod body;
 mod config;
 mod convert;
+mod cors;
 mod error;
-mod handlers;
 mod io;
 mod metrics;
+mod pipeline;
+mod render;
+mod respond;
+mod routes;
 mod server;
+mod shutdown;
 
 #[cfg(test)]
 mod props;
 
-pub use app::{App, HttpResponse};
+pub use app::App;
 pub use body::Body;
 pub use config::{ApiKey, HttpConfig, MAX_PRESENTED_KEY_BYTES};
 pub use error::HttpError;
 pub use metrics::{ConnectionStats, Metrics, RouteReport, RouteSnapshot};
+pub use respond::HttpResponse;
 pub use server::serve;
+pub use shutdown::shutdown_signal;

@@ -3,15 +3,17 @@
 //! panicking, and refuses what it cannot use with a 400 or a 422 that names the field.
 
 use alistach_api::types as api;
+use alistach_domain::Listing;
 use alistach_service::CacheKind;
 use hyper::header::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::app::request_id;
+use crate::config::HttpConfig;
 use crate::convert::{self, json_body, query_params};
-use crate::{HttpConfig, HttpError};
+use crate::error::HttpError;
+use crate::pipeline::request_id;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -150,10 +152,12 @@ fn every_body(body: &[u8]) -> Result<(), TestCaseError> {
 }
 
 fn search(req: &api::SearchRequest, cfg: &HttpConfig) -> Result<(), TestCaseError> {
-    if let Some(q) = check(convert::search_query(req, cfg))? {
-        check(q.validate().map_err(HttpError::from))?;
-        check(q.normalized().validate().map_err(HttpError::from))?;
-        let _ = convert::search_params(&q);
+    for listing in [Listing::Search, Listing::Hot] {
+        if let Some(q) = check(convert::search_query(req, cfg, listing))? {
+            // Parsing is idempotent: the normal form parses to itself.
+            prop_assert_eq!(q.to_draft().parse(listing), Ok(q.clone()));
+            let _ = convert::search_params(&q);
+        }
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 
 use alistach_policy::client_key;
 
-use crate::App;
+use crate::app::App;
 use crate::io::WriteTimeout;
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets in-flight

@@ -175,23 +175,12 @@ impl MockCatalog {
 
     /// [`AffiliateApi::search_products`] without the `async`.
     pub fn search(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError> {
-        query.validate().map_err(invalid)?;
         Ok(self.page(query, false))
     }
 
     /// [`AffiliateApi::hot_products`] without the `async`. Unlike a search, browsing hot
     /// products needs no keywords or categories (the platform allows it).
     pub fn hot(&self, query: &SearchQuery) -> Result<ProductPage, UpstreamError> {
-        let mut probe = query.clone();
-        if probe
-            .keywords
-            .as_deref()
-            .is_none_or(|k| k.trim().is_empty())
-        {
-            // Check every other rule: only the "some criterion" rule does not apply here.
-            probe.keywords = Some("hot".to_owned());
-        }
-        probe.validate().map_err(invalid)?;
         Ok(self.page(query, true))
     }
 
@@ -229,10 +218,17 @@ impl MockCatalog {
             products: hits
                 .page
                 .into_iter()
-                .map(|i| self.render(i, query.currency, query.language, query.ship_to_country))
+                .map(|i| {
+                    self.render(
+                        i,
+                        query.currency(),
+                        query.language(),
+                        query.ship_to_country(),
+                    )
+                })
                 .collect(),
-            page_no: query.page_no,
-            page_size: query.page_size,
+            page_no: query.page_no(),
+            page_size: query.page_size(),
             total_records: hits.total as u64,
             total_pages: hits.total_pages,
         }

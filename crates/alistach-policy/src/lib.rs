@@ -12,6 +12,6 @@ pub use limiter::{LimiterStats, RateLimiter};
 pub use mode::{Credentials, MockModeSetting, ModeError, detect_mode};
 pub use ratelimit::{
     Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,
-    RateLimitStore, gcra_step,
+    RateLimitStore, gcra_apply, gcra_step,
 };
 pub use throttle::AuthThrottle;

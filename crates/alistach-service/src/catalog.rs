@@ -9,8 +9,8 @@ use alistach_cache::{
     TierHealth, TierStats,
 };
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
-    ProductPage, ProductUrl, SearchQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, Currency, Decimal, DetailsQuery, Language,
+    LinkRequest, Listing, Product, ProductPage, SearchQuery, UpstreamError,
 };
 use bytes::Bytes;
 use serde::Serialize;
@@ -45,6 +45,47 @@ impl<T> Served<T> {
             stale: self.stale,
         }
     }
+}
+
+/// An answer rendered by the edge, as the cache stores it: the bytes are served as they are,
+/// never decoded; `items` is how many things (products, categories) they hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// How many items the rendering holds.
+    pub items: u64,
+    /// The rendering itself.
+    pub bytes: Bytes,
+}
+
+impl Rendered {
+    /// The stored form: the item count as 8 big-endian bytes, then the rendering.
+    fn encode(items: u64, bytes: &[u8]) -> Bytes {
+        let mut out = Vec::with_capacity(8 + bytes.len());
+        out.extend_from_slice(&items.to_be_bytes());
+        out.extend_from_slice(bytes);
+        Bytes::from(out)
+    }
+
+    /// The stored form read back without copying the rendering.
+    fn decode(stored: &Bytes) -> Result<Rendered, ServiceError> {
+        let head: [u8; 8] = stored
+            .get(..8)
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| ServiceError::Codec("a cached rendering is truncated".into()))?;
+        Ok(Rendered {
+            items: u64::from_be_bytes(head),
+            bytes: stored.slice(8..),
+        })
+    }
+}
+
+/// An affiliate link with the product's commission rate, when the product's details have one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RatedLink {
+    /// The link, carrying the URL exactly as the caller gave it.
+    pub link: AffiliateLink,
+    /// The commission rate in percent (from the cached product details, best effort).
+    pub commission_rate_percent: Option<Decimal>,
 }
 
 /// Cache counters for the status endpoints: one element per storage tier.
@@ -84,6 +125,8 @@ pub struct Catalog {
     mode: ApiMode,
     scope: KeyScope,
     guard: Option<Arc<GuardedApi>>,
+    /// The locale of the details that carry commission rates for links.
+    locale: (Currency, Language),
 }
 
 impl std::fmt::Debug for Catalog {
@@ -115,7 +158,15 @@ impl Catalog {
             mode,
             scope,
             guard: None,
+            locale: (Currency::USD, Language::EN),
         }
+    }
+
+    /// The same catalog reading links' commission rates from details in this locale (the
+    /// deployment's default, so they share entries with default details requests).
+    pub fn with_locale(mut self, currency: Currency, language: Language) -> Self {
+        self.locale = (currency, language);
+        self
     }
 
     /// A catalog over a guarded upstream, whose counters and circuit it reports.
@@ -145,32 +196,53 @@ impl Catalog {
         &self.ttls
     }
 
-    /// A keyword/category search.
-    pub async fn search(
+    /// A product listing (the query's [`Listing`]), rendered by `render` and cached as its rendering: a hit is answered
+    /// as stored, with no decoding or re-encoding. `format` names the rendering (it is part of
+    /// the key), so a changed renderer never reads entries written by an older one.
+    pub async fn products<R>(
         &self,
         query: &SearchQuery,
         read: ReadMode,
-    ) -> Result<Served<ProductPage>, ServiceError> {
-        query.validate()?;
-        let key = keys::search_key(CacheKind::Products, &self.scope, query)?;
-        let (api, q) = (self.api.clone(), query.normalized());
-        self.cached(CacheKind::Products, key, read, move || async move {
-            api.search_products(&q).await
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Rendered>, ServiceError>
+    where
+        R: FnOnce(ProductPage) -> Bytes + Send + 'static,
+    {
+        // A SearchQuery is valid for its listing and in normal form: it is the key's question.
+        let (listing, q) = (query.listing(), query.clone());
+        let kind = match listing {
+            Listing::Search => CacheKind::Products,
+            Listing::Hot => CacheKind::Hot,
+        };
+        let key = keys::rendered_search_key(kind, &self.scope, format, &q)?;
+        let api = self.api.clone();
+        self.rendered(kind, key, read, move || async move {
+            let page = match listing {
+                Listing::Search => api.search_products(&q).await?,
+                Listing::Hot => api.hot_products(&q).await?,
+            };
+            Ok((page.products.len() as u64, render(page)))
         })
         .await
     }
 
-    /// High-commission products; keywords and categories are optional filters here.
-    pub async fn hot_products(
+    /// Every category, flat in platform order, rendered and cached as its rendering with the
+    /// count (see [`Catalog::products`]).
+    pub async fn categories<R>(
         &self,
-        query: &SearchQuery,
         read: ReadMode,
-    ) -> Result<Served<ProductPage>, ServiceError> {
-        validate_hot(query)?;
-        let key = keys::search_key(CacheKind::Hot, &self.scope, query)?;
-        let (api, q) = (self.api.clone(), query.normalized());
-        self.cached(CacheKind::Hot, key, read, move || async move {
-            api.hot_products(&q).await
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Rendered>, ServiceError>
+    where
+        R: FnOnce(Vec<Category>) -> Bytes + Send + 'static,
+    {
+        let key = keys::rendered_categories_key(&self.scope, format);
+        let api = self.api.clone();
+        self.rendered(CacheKind::Categories, key, read, move || async move {
+            let flat = api.categories().await?;
+            Ok((flat.len() as u64, render(flat)))
         })
         .await
     }
@@ -190,42 +262,28 @@ impl Catalog {
         .await
     }
 
-    /// Every category, flat in platform order.
-    pub async fn categories(&self, read: ReadMode) -> Result<Served<Vec<Category>>, ServiceError> {
-        let key = keys::categories_key(&self.scope);
-        let api = self.api.clone();
-        self.cached(CacheKind::Categories, key, read, move || async move {
-            api.categories().await
-        })
-        .await
-    }
-
     /// Affiliate links, one per requested URL the platform could convert, in request order and
-    /// carrying the URL exactly as the caller gave it.
+    /// carrying the URL exactly as the caller gave it, each with its product's commission rate
+    /// when the (cached) details know it.
     pub async fn affiliate_links(
         &self,
         request: &LinkRequest,
         read: ReadMode,
-    ) -> Result<Served<Vec<AffiliateLink>>, ServiceError> {
+    ) -> Result<Served<Vec<RatedLink>>, ServiceError> {
         request.validate()?;
         let key = keys::links_key(&self.scope, request);
-        // Ask for each product once, by its canonical page, so decorated URLs share the entry.
-        let canonical = LinkRequest {
-            urls: keys::link_ids(request)
-                .into_iter()
-                .map(|id| ProductUrl {
-                    original: id.canonical_url(),
-                    id,
-                })
-                .collect(),
-            link_type: request.link_type,
-        };
+        // Ask for each product once, so decorated URLs of one product share the entry; the
+        // client sends each URL's canonical form.
+        let mut unique = request.clone();
+        let mut seen = std::collections::HashSet::new();
+        unique.urls.retain(|u| seen.insert(u.id));
         let api = self.api.clone();
         let served: Served<Vec<AffiliateLink>> = self
             .cached(CacheKind::Affiliate, key, read, move || async move {
-                api.generate_links(&canonical).await
+                api.generate_links(&unique).await
             })
             .await?;
+        let rates = self.commission_rates(&served.value).await;
         Ok(served.map(|links| {
             request
                 .urls
@@ -234,14 +292,45 @@ impl Catalog {
                     links
                         .iter()
                         .find(|l| l.product_id == url.id)
-                        .map(|l| AffiliateLink {
-                            source_url: url.original.clone(),
-                            product_id: url.id,
-                            promotion_link: l.promotion_link.clone(),
+                        .map(|l| RatedLink {
+                            link: AffiliateLink {
+                                source_url: url.original.clone(),
+                                product_id: url.id,
+                                promotion_link: l.promotion_link.clone(),
+                            },
+                            commission_rate_percent: rates.get(&url.id).copied(),
                         })
                 })
                 .collect()
         }))
+    }
+
+    /// The commission rates of the linked products, from their details in the deployment's
+    /// locale; link.generate does not carry them. Best effort: none when details fail.
+    async fn commission_rates(
+        &self,
+        links: &[AffiliateLink],
+    ) -> std::collections::HashMap<alistach_domain::ProductId, Decimal> {
+        if links.is_empty() {
+            return Default::default();
+        }
+        let query = DetailsQuery {
+            ids: links.iter().map(|l| l.product_id).collect(),
+            currency: self.locale.0,
+            language: self.locale.1,
+            country: None,
+        };
+        match self.details(&query, ReadMode::Normal).await {
+            Ok(details) => details
+                .value
+                .into_iter()
+                .filter_map(|p| p.commission_rate_percent.map(|r| (p.id, r)))
+                .collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "commission rates unavailable for links");
+                Default::default()
+            }
+        }
     }
 
     /// Removes this deployment's entries of one kind (every kind for `None`), returning how
@@ -285,76 +374,26 @@ impl Catalog {
         }
     }
 
-    /// [`Catalog::search`] for an edge that serves bytes: what `render` makes of the page is
-    /// what the cache stores, so a hit is answered as stored, with no decoding or re-encoding.
-    /// `format` names the rendering (it is part of the key), so a changed renderer never reads
-    /// entries written by an older one.
-    pub async fn search_rendered<R>(
+    /// Cache-aside for renderings: stored with their item count, spliced out on the way.
+    async fn rendered<F, Fut>(
         &self,
-        query: &SearchQuery,
+        kind: CacheKind,
+        key: String,
         read: ReadMode,
-        format: &'static str,
-        render: R,
-    ) -> Result<Served<Bytes>, ServiceError>
+        fetch: F,
+    ) -> Result<Served<Rendered>, ServiceError>
     where
-        R: FnOnce(ProductPage) -> Bytes + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(u64, Bytes), UpstreamError>> + Send + 'static,
     {
-        query.validate()?;
-        let q = query.normalized();
-        let key = keys::rendered_search_key(CacheKind::Products, &self.scope, format, &q)?;
-        let api = self.api.clone();
-        self.cached_bytes(CacheKind::Products, key, read, move || async move {
-            api.search_products(&q)
-                .await
-                .map(render)
-                .map_err(ServiceError::from)
-        })
-        .await
-    }
-
-    /// [`Catalog::hot_products`], rendered and cached as bytes (see [`Catalog::search_rendered`]).
-    pub async fn hot_products_rendered<R>(
-        &self,
-        query: &SearchQuery,
-        read: ReadMode,
-        format: &'static str,
-        render: R,
-    ) -> Result<Served<Bytes>, ServiceError>
-    where
-        R: FnOnce(ProductPage) -> Bytes + Send + 'static,
-    {
-        validate_hot(query)?;
-        let q = query.normalized();
-        let key = keys::rendered_search_key(CacheKind::Hot, &self.scope, format, &q)?;
-        let api = self.api.clone();
-        self.cached_bytes(CacheKind::Hot, key, read, move || async move {
-            api.hot_products(&q)
-                .await
-                .map(render)
-                .map_err(ServiceError::from)
-        })
-        .await
-    }
-
-    /// [`Catalog::categories`], rendered and cached as bytes (see [`Catalog::search_rendered`]).
-    pub async fn categories_rendered<R>(
-        &self,
-        read: ReadMode,
-        format: &'static str,
-        render: R,
-    ) -> Result<Served<Bytes>, ServiceError>
-    where
-        R: FnOnce(Vec<Category>) -> Bytes + Send + 'static,
-    {
-        let key = keys::rendered_categories_key(&self.scope, format);
-        let api = self.api.clone();
-        self.cached_bytes(CacheKind::Categories, key, read, move || async move {
-            api.categories()
-                .await
-                .map(render)
-                .map_err(ServiceError::from)
-        })
-        .await
+        let served = self
+            .cached_bytes(kind, key, read, move || async move {
+                let (items, bytes) = fetch().await?;
+                Ok(Rendered::encode(items, &bytes))
+            })
+            .await?;
+        let rendered = Rendered::decode(&served.value)?;
+        Ok(served.map(|_| rendered))
     }
 
     async fn cached_bytes<F, Fut>(
@@ -411,20 +450,4 @@ impl Catalog {
         let value = serde_json::from_slice(&served.value).map_err(codec)?;
         Ok(served.map(|_| value))
     }
-}
-
-/// The keywords-or-category rule is for searches; every other platform limit applies to hot
-/// products too.
-fn validate_hot(query: &SearchQuery) -> Result<(), ServiceError> {
-    let mut probe = query.clone();
-    if probe.category_ids.is_empty()
-        && probe
-            .keywords
-            .as_deref()
-            .is_none_or(|k| k.trim().is_empty())
-    {
-        probe.keywords = Some("hot".into());
-    }
-    probe.validate()?;
-    Ok(())
 }

@@ -1,9 +1,12 @@
-//! Protection for the app key's quota: an outbound limiter that spaces upstream calls evenly,
-//! and a circuit breaker that stops calling a failing upstream, probes it once before trusting
-//! it again, and honours the platform's flow-control bans. Also the upstream's counters.
+//! Protection for the app key's quota: the outbound limiter ([`OutboundLimiter`]) that spaces
+//! every HTTP attempt evenly, and a circuit breaker that stops calling a failing upstream,
+//! probes it once before trusting it again, and honours the platform's flow-control bans. Also
+//! the upstream's counters.
 //!
 //! [`GuardedApi`] wraps the real client (mock mode needs none of this). It sits above the
-//! client's own retries, so one guarded call is one logical call, whatever the client retried.
+//! client's own retries, so one guarded call is one logical call, whatever the client retried;
+//! the client asks the guard's limiter (its [`Pacer`]) before each attempt, so retries spend
+//! the same budget as first attempts.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,20 +14,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
+    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Pacer, Product,
     ProductPage, SearchQuery, UpstreamError,
 };
 use async_trait::async_trait;
 use tokio::time::Instant;
 
 use crate::histogram::{Histogram, HistogramSnapshot};
+use crate::pacing::OutboundLimiter;
 
 /// How hard the guard protects the upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GuardConfig {
-    /// Most upstream calls per second across the process (`ALIEXPRESS_MAX_QPS`); at least 1.
+    /// Most HTTP attempts per second to the upstream across the process, retries included
+    /// (`ALIEXPRESS_MAX_QPS`); at least 1.
     pub max_qps: u32,
-    /// Longest a call may wait for its slot (or for a short ban to end) before failing fast.
+    /// Longest an attempt may wait for its turn (or a call for a short ban to end), within the
+    /// call's deadline, before failing fast.
     pub max_wait: Duration,
     /// Consecutive transient failures (timeout, unavailable, malformed) that open the circuit.
     pub failure_threshold: u32,
@@ -209,8 +215,6 @@ struct Shared {
     circuit: Circuit,
     failures: u32,
     ban: Option<Ban>,
-    /// The earliest instant the next call may start: the limiter's schedule.
-    next_slot: Instant,
 }
 
 impl Shared {
@@ -232,14 +236,13 @@ enum Refusal {
     Open { retry_in: Duration, failures: u32 },
     Probing,
     Banned { remaining: Duration, code: String },
-    Quota { wait: Duration },
 }
 
 /// An [`AffiliateApi`] that limits, and stops calling, the one it wraps.
 pub struct GuardedApi {
     inner: Arc<dyn AffiliateApi>,
     config: GuardConfig,
-    interval: Duration,
+    limiter: Arc<OutboundLimiter>,
     state: Mutex<Shared>,
     opens: AtomicU64,
     counters: [[AtomicU64; 12]; 5],
@@ -256,28 +259,43 @@ impl std::fmt::Debug for GuardedApi {
 }
 
 impl GuardedApi {
-    /// Guards `inner` with `config`. A `max_qps` or `failure_threshold` of 0 counts as 1.
-    /// Time is tokio's, so tests can pause it.
-    pub fn new(inner: Arc<dyn AffiliateApi>, config: GuardConfig) -> Self {
+    /// Guards an `inner` that makes its HTTP attempts through the [`Pacer`] it is given (the
+    /// guard's limiter), as `AliExpressClient::with_pacer` does. A `max_qps` or
+    /// `failure_threshold` of 0 counts as 1. Time is tokio's, so tests can pause it.
+    pub fn paced(
+        config: GuardConfig,
+        inner: impl FnOnce(Arc<dyn Pacer>) -> Arc<dyn AffiliateApi>,
+    ) -> Self {
         let config = GuardConfig {
             max_qps: config.max_qps.max(1),
             failure_threshold: config.failure_threshold.max(1),
             ..config
         };
+        let limiter = Arc::new(OutboundLimiter::new(config.max_qps, config.max_wait));
         GuardedApi {
-            inner,
-            interval: Duration::from_secs(1) / config.max_qps,
+            inner: inner(limiter.clone()),
+            limiter,
             config,
             state: Mutex::new(Shared {
                 circuit: Circuit::Closed,
                 failures: 0,
                 ban: None,
-                next_slot: Instant::now(),
             }),
             opens: AtomicU64::new(0),
             counters: Default::default(),
             latency: Default::default(),
         }
+    }
+
+    /// Guards an `inner` that makes no paced attempts of its own (a fake): the circuit, bans
+    /// and counters apply; the limiter paces nothing.
+    pub fn new(inner: Arc<dyn AffiliateApi>, config: GuardConfig) -> Self {
+        Self::paced(config, |_| inner)
+    }
+
+    /// The limiter every attempt of the inner client waits for.
+    pub fn limiter(&self) -> &Arc<OutboundLimiter> {
+        &self.limiter
     }
 
     /// The configuration in force.
@@ -362,6 +380,14 @@ impl GuardedApi {
         }
         let started = Instant::now();
         let result = call.await;
+        if let Err(e) = &result
+            && e.is_local_quota()
+        {
+            // Our own limiter refused the first attempt: nothing reached the upstream, so the
+            // circuit learns nothing, and a held probe goes back (ProbeGuard's drop).
+            self.count(method, LOCAL_QUOTA);
+            return result;
+        }
         self.latency[method as usize].observe(started.elapsed());
         let outcome = match &result {
             Ok(v) if is_empty(v) => EMPTY,
@@ -377,14 +403,13 @@ impl GuardedApi {
         result
     }
 
-    /// Waits for the call's turn: the circuit must let it through and the limiter give it a
-    /// slot within `max_wait`, after any platform ban.
+    /// Waits for the call's turn: the circuit must let it through, and a platform ban must end
+    /// within `max_wait`. Each HTTP attempt then waits for its own turn with the limiter.
     async fn admit(&self, probe: &mut ProbeGuard<'_>) -> Result<(), Refusal> {
         let deadline = Instant::now() + self.config.max_wait;
-        let mut reserved: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            let slot = {
+            let banned_until = {
                 let mut s = self.lock();
                 s.refresh(now);
                 if !probe.held {
@@ -403,36 +428,24 @@ impl GuardedApi {
                         }
                     }
                 }
-                let banned_until = s.ban.as_ref().map(|b| b.until);
-                if reserved.is_some_and(|t| t <= now) && banned_until.is_none() {
+                let Some((until, code)) = s.ban.as_ref().map(|b| (b.until, b.code.clone())) else {
                     return Ok(());
-                }
-                let earliest = s.next_slot.max(now).max(banned_until.unwrap_or(now));
-                if earliest > deadline {
+                };
+                if until > deadline {
                     if probe.held {
                         // Give the probe to a later call that can actually make it.
                         s.circuit = Circuit::HalfOpen { probing: false };
                         probe.held = false;
                     }
-                    return Err(match &s.ban {
-                        Some(ban) if ban.until > deadline => Refusal::Banned {
-                            remaining: ban.until - now,
-                            code: ban.code.clone(),
-                        },
-                        _ => Refusal::Quota {
-                            wait: earliest - now,
-                        },
+                    return Err(Refusal::Banned {
+                        remaining: until - now,
+                        code,
                     });
                 }
-                s.next_slot = earliest + self.interval;
-                earliest
+                until
             };
-            if slot <= now {
-                return Ok(());
-            }
-            reserved = Some(slot);
-            // After the wait the loop looks again: the circuit may have opened, or a ban begun.
-            tokio::time::sleep_until(slot).await;
+            // After the wait the loop looks again: the circuit may have opened, or a ban grown.
+            tokio::time::sleep_until(banned_until).await;
         }
     }
 
@@ -462,17 +475,6 @@ impl GuardedApi {
                     message: format!(
                         "circuit open: the platform's flow-control ban lasts {}s more",
                         secs(remaining)
-                    ),
-                },
-            ),
-            Refusal::Quota { wait } => (
-                LOCAL_QUOTA,
-                UpstreamError::RateLimited {
-                    retry_after: Some(wait),
-                    code: "LocalQuota".into(),
-                    message: format!(
-                        "the outbound limit of {} upstream calls per second is reached",
-                        self.config.max_qps
                     ),
                 },
             ),

@@ -122,7 +122,11 @@ fn key_from(kind: CacheKind, scope: &KeyScope, canonical: &[u8]) -> String {
     key_with_format(kind, scope, None, canonical)
 }
 
-/// `{kind}:{mode}:{fingerprint}:[{format}:]{sha256 hex}`.
+/// The service's layout of a stored rendering (see `Rendered`), named in every rendered key
+/// after the edge's format name, so a changed layout never reads entries of an older one.
+const RENDERED_LAYOUT: &str = ".n1";
+
+/// `{kind}:{mode}:{fingerprint}:[{format}{layout}:]{sha256 hex}`.
 fn key_with_format(
     kind: CacheKind,
     scope: &KeyScope,
@@ -137,6 +141,7 @@ fn key_with_format(
     key.push(':');
     if let Some(format) = format {
         key.push_str(format);
+        key.push_str(RENDERED_LAYOUT);
         key.push(':');
     }
     push_hex(&mut key, &digest);
@@ -147,16 +152,8 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ServiceError> {
     serde_json::to_vec(value).map_err(|e| ServiceError::Codec(e.to_string()))
 }
 
-/// The key of a product search or hot-product query (`kind` picks which).
-pub(crate) fn search_key(
-    kind: CacheKind,
-    scope: &KeyScope,
-    query: &SearchQuery,
-) -> Result<String, ServiceError> {
-    Ok(key_from(kind, scope, &encode(&query.normalized())?))
-}
-
-/// The key of a rendered answer to an already normalised search: the rendering's name sits
+/// The key of a rendered answer to a search (in normal form, as every `SearchQuery` is): the
+/// rendering's name sits
 /// between the scope and the hash, still under the kind's prefix for clearing.
 pub(crate) fn rendered_search_key(
     kind: CacheKind,
@@ -186,11 +183,6 @@ pub(crate) fn details_key(scope: &KeyScope, query: &DetailsQuery) -> Result<Stri
     ))
 }
 
-/// The key of the category list.
-pub(crate) fn categories_key(scope: &KeyScope) -> String {
-    key_from(CacheKind::Categories, scope, b"all")
-}
-
 /// The key of a link request: the sorted, deduplicated product ids and the link type, so the
 /// same products asked for through differently decorated URLs share an entry.
 pub(crate) fn links_key(scope: &KeyScope, request: &LinkRequest) -> String {
@@ -211,9 +203,17 @@ pub(crate) fn link_ids(request: &LinkRequest) -> Vec<alistach_domain::ProductId>
 
 #[cfg(test)]
 mod tests {
-    use alistach_domain::{CategoryId, LinkType, ProductUrl};
+    use alistach_domain::{CategoryId, LinkType, Listing, ProductUrl, SearchDraft};
 
     use super::*;
+
+    fn search_key(
+        kind: CacheKind,
+        scope: &KeyScope,
+        query: &SearchQuery,
+    ) -> Result<String, ServiceError> {
+        rendered_search_key(kind, scope, "page1", query)
+    }
 
     fn mock() -> KeyScope {
         KeyScope::new(ApiMode::Mock, &[("tracking_id", "gpt_chat".into())])
@@ -255,7 +255,7 @@ mod tests {
         assert!(prod.as_str().starts_with("real:"));
         assert_eq!(prod.fingerprint().len(), 16);
         assert!(!prod.as_str().contains("prod_tid") && !prod.as_str().contains("12345"));
-        let q = SearchQuery::new("lamp");
+        let q = SearchDraft::new("lamp").parse(Listing::Search).unwrap();
         let a = search_key(CacheKind::Products, &prod, &q).unwrap();
         let b = search_key(
             CacheKind::Products,
@@ -270,18 +270,27 @@ mod tests {
 
     #[test]
     fn equal_questions_share_a_key_and_modes_never_do() {
-        let mut a = SearchQuery::new("  wireless   earbuds ");
+        let mut a = SearchDraft::new("  wireless   earbuds ");
         a.category_ids = vec![CategoryId(5), CategoryId(3)];
-        let mut b = SearchQuery::new("wireless earbuds");
+        let mut b = SearchDraft::new("wireless earbuds");
         b.category_ids = vec![CategoryId(3), CategoryId(5), CategoryId(5)];
+        let (a, mut b) = (
+            a.parse(Listing::Search).unwrap(),
+            b.parse(Listing::Search).unwrap(),
+        );
         let ka = search_key(CacheKind::Products, &mock(), &a).unwrap();
         assert_eq!(ka, search_key(CacheKind::Products, &mock(), &b).unwrap());
         assert!(ka.starts_with(&mock().prefix(CacheKind::Products)));
         assert!(ka.starts_with("products:mock:"));
-        assert_eq!(ka.len(), "products:mock:".len() + 16 + 1 + 64);
+        assert_eq!(
+            ka.len(),
+            "products:mock:".len() + 16 + 1 + "page1.n1:".len() + 64
+        );
         assert_ne!(ka, search_key(CacheKind::Products, &real(), &a).unwrap());
         assert_ne!(ka, search_key(CacheKind::Hot, &mock(), &a).unwrap());
-        b.page_no = 2;
+        let mut next = b.to_draft();
+        next.page_no = 2;
+        b = next.parse(Listing::Search).unwrap();
         assert_ne!(ka, search_key(CacheKind::Products, &mock(), &b).unwrap());
     }
 

@@ -13,9 +13,10 @@ mod error;
 mod guard;
 mod histogram;
 mod keys;
+mod pacing;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
-pub use catalog::{CacheReport, Catalog, Served};
+pub use catalog::{CacheReport, Catalog, RatedLink, Rendered, Served};
 pub use config::CacheTtls;
 pub use error::ServiceError;
 pub use guard::{
@@ -24,3 +25,4 @@ pub use guard::{
 };
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
+pub use pacing::OutboundLimiter;

@@ -452,18 +452,25 @@ async fn nothing_secret_reaches_debug_or_error_text() {
     assert!(texts[0].contains("***") && texts[1].contains("***"));
 }
 
+/// The server's limiter (the upstream guard's), waiting as long as a call's deadline allows.
+fn limiter(per_second: u32) -> std::sync::Arc<dyn alistach_domain::Pacer> {
+    std::sync::Arc::new(alistach_service::OutboundLimiter::new(
+        per_second,
+        Duration::from_secs(60),
+    ))
+}
+
 #[tokio::test]
 async fn paced_attempts_retries_included_never_exceed_the_rate() {
     let fake = fake().await;
     let mut c = config(&fake);
-    c.max_attempts_per_second = Some(10);
     c.retry = RetryPolicy {
         max_attempts: 3,
         base_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(2),
         total_deadline: Duration::from_secs(5),
     };
-    let client = AliExpressClient::new(c).unwrap();
+    let client = AliExpressClient::new(c).unwrap().with_pacer(limiter(10));
     // Two failing calls: six attempts, which at 10 a second span at least half a second.
     fake.fail_always(Fault::Status(503));
     let started = Instant::now();
@@ -483,14 +490,13 @@ async fn paced_attempts_retries_included_never_exceed_the_rate() {
     // A budget that cannot fit in the deadline fails fast with the cause met so far.
     fake.reset_counts();
     let mut tight = config(&fake);
-    tight.max_attempts_per_second = Some(1);
     tight.retry = RetryPolicy {
         max_attempts: 5,
         base_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(2),
         total_deadline: Duration::from_millis(600),
     };
-    let client = AliExpressClient::new(tight).unwrap();
+    let client = AliExpressClient::new(tight).unwrap().with_pacer(limiter(1));
     let started = Instant::now();
     let err = upstream(client.product_query(&query()).await.unwrap_err());
     assert_eq!(err.kind(), "unavailable");

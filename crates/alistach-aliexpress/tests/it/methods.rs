@@ -9,7 +9,7 @@ use alistach_aliexpress::{
 };
 use alistach_domain::{
     AffiliateApi, ApiMode, CategoryId, CategoryTree, CountryCode, Currency, Decimal, DetailsQuery,
-    Language, LinkRequest, LinkType, ProductId, ProductUrl, SearchQuery, SortOrder,
+    Language, LinkRequest, LinkType, Listing, ProductId, ProductUrl, SearchDraft, SortOrder,
 };
 use alistach_testkit::gateway::SignatureCheck;
 
@@ -515,14 +515,16 @@ async fn affiliate_api_port_search_and_details() {
     let client = client(&fake);
     let api: &dyn AffiliateApi = &client;
     assert_eq!(api.mode(), ApiMode::Real);
-    let mut q = SearchQuery::new("wireless earbuds");
+    let mut q = SearchDraft::new("wireless earbuds");
     q.page_size = 5;
     q.min_price = Some("10.50".parse().unwrap());
     q.max_price = Some("900".parse().unwrap());
     q.sort = Some(SortOrder::LastVolumeDesc);
     q.ship_to_country = Some("US".parse::<CountryCode>().unwrap());
-    q.validate().unwrap();
-    let page = api.search_products(&q).await.unwrap();
+    let page = api
+        .search_products(&q.parse(Listing::Search).unwrap())
+        .await
+        .unwrap();
     assert_eq!(page.page_no, 1);
     assert_eq!(page.page_size, 5);
     assert!(!page.products.is_empty() && page.products.len() <= 5);
@@ -541,14 +543,18 @@ async fn affiliate_api_port_search_and_details() {
     yen.currency = Currency::JPY;
     yen.min_price = Some("1500".parse().unwrap());
     yen.max_price = None;
-    api.search_products(&yen).await.unwrap();
+    api.search_products(&yen.parse(Listing::Search).unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         fake.last_request(PRODUCT_QUERY).unwrap().params["min_sale_price"],
         "1500",
         "JPY has no minor unit"
     );
 
-    let hot = api.hot_products(&SearchQuery::new("wireless")).await;
+    let hot = api
+        .hot_products(&SearchDraft::new("wireless").parse(Listing::Hot).unwrap())
+        .await;
     assert!(hot.is_ok());
 
     let ids: Vec<ProductId> = page.products.iter().map(|p| p.id).collect();

@@ -83,7 +83,7 @@ impl AffiliateApi for TestApi {
     }
 
     async fn search_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
-        match q.keywords.as_deref() {
+        match q.keywords() {
             Some("slow") => {
                 self.entered_slow.notify_one();
                 self.release_slow.notified().await;
@@ -92,15 +92,11 @@ impl AffiliateApi for TestApi {
             _ => {}
         }
         self.begin()?;
-        let mut page = ProductPage::empty(q.page_no, q.page_size);
-        if q.keywords.as_deref() != Some("nothing") {
-            let title = format!(
-                "{} {}",
-                q.keywords.as_deref().unwrap_or("hot"),
-                self.calls()
-            );
+        let mut page = ProductPage::empty(q.page_no(), q.page_size());
+        if q.keywords() != Some("nothing") {
+            let title = format!("{} {}", q.keywords().unwrap_or("hot"), self.calls());
             page.products
-                .push(product(1005006123456789, &title, q.currency));
+                .push(product(1005006123456789, &title, q.currency()));
             page.total_records = 1;
             page.total_pages = 1;
         }

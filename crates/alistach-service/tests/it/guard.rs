@@ -1,13 +1,14 @@
-//! The upstream guard in paused tokio time against a scripted catalog: the limiter never
-//! exceeds its rate, the circuit opens, fails fast, probes once and closes, and bans hold calls.
+//! The upstream guard in paused tokio time against a scripted catalog that paces each of its
+//! attempts with the guard's limiter, as the real client does: the limiter never exceeds its
+//! rate, the circuit opens, fails fast, probes once and closes, and bans hold calls.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkRequest, Product,
-    ProductPage, SearchQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkRequest, Pacer,
+    Product, ProductPage, SearchQuery, UpstreamError,
 };
 use alistach_service::{CircuitState, GuardConfig, GuardedApi};
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ struct Fake {
     script: Mutex<VecDeque<Result<(), UpstreamError>>>,
     calls: Mutex<Vec<Instant>>,
     delay: Mutex<Duration>,
+    pacer: OnceLock<Arc<dyn Pacer>>,
 }
 
 impl Fake {
@@ -27,6 +29,7 @@ impl Fake {
             script: Mutex::new(VecDeque::new()),
             calls: Mutex::new(Vec::new()),
             delay: Mutex::new(Duration::ZERO),
+            pacer: OnceLock::new(),
         })
     }
     fn then(&self, n: usize, r: Result<(), UpstreamError>) {
@@ -42,6 +45,9 @@ impl Fake {
         self.calls.lock().unwrap().clone()
     }
     async fn next(&self) -> Result<(), UpstreamError> {
+        if let Some(pacer) = self.pacer.get() {
+            pacer.pace(Duration::from_secs(20)).await?;
+        }
         self.calls.lock().unwrap().push(Instant::now());
         let delay = *self.delay.lock().unwrap();
         if !delay.is_zero() {
@@ -58,7 +64,7 @@ impl AffiliateApi for Fake {
     }
     async fn search_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         self.next().await?;
-        let mut page = ProductPage::empty(q.page_no, q.page_size);
+        let mut page = ProductPage::empty(q.page_no(), q.page_size());
         page.products.push(Product::new(
             alistach_domain::ProductId(1005006123456789),
             "lamp",
@@ -67,7 +73,7 @@ impl AffiliateApi for Fake {
     }
     async fn hot_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         self.next().await?;
-        Ok(ProductPage::empty(q.page_no, q.page_size))
+        Ok(ProductPage::empty(q.page_no(), q.page_size()))
     }
     async fn product_details(&self, _: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
         self.next().await?;
@@ -94,11 +100,16 @@ fn unavailable() -> Result<(), UpstreamError> {
 }
 
 fn guard(fake: &Arc<Fake>, config: GuardConfig) -> Arc<GuardedApi> {
-    Arc::new(GuardedApi::new(fake.clone(), config))
+    Arc::new(GuardedApi::paced(config, |pacer| {
+        assert!(fake.pacer.set(pacer).is_ok());
+        fake.clone()
+    }))
 }
 
 fn query() -> SearchQuery {
-    SearchQuery::new("lamp")
+    alistach_domain::SearchDraft::new("lamp")
+        .parse(alistach_domain::Listing::Search)
+        .unwrap()
 }
 
 fn outcome(g: &GuardedApi, method: &str, label: &str) -> u64 {

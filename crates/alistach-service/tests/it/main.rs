@@ -9,10 +9,68 @@ use std::time::Duration;
 use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkRequest,
-    LinkType, Product, ProductId, ProductPage, ProductUrl, SearchQuery, UpstreamError,
+    LinkType, Listing, Product, ProductId, ProductPage, ProductUrl, SearchDraft, SearchQuery,
+    UpstreamError,
 };
-use alistach_service::{CacheKind, CacheStatus, CacheTtls, Catalog, ReadMode, ServiceError};
+use alistach_service::{
+    CacheKind, CacheStatus, CacheTtls, Catalog, ReadMode, Served, ServiceError,
+};
 use async_trait::async_trait;
+use bytes::Bytes;
+
+/// A listing through the production path, rendered as JSON and read back for assertions.
+async fn listing(
+    catalog: &Catalog,
+    listing: Listing,
+    draft: &SearchDraft,
+    read: ReadMode,
+) -> Result<Served<ProductPage>, ServiceError> {
+    let query = draft.parse(listing).unwrap();
+    let served = catalog
+        .products(&query, read, "test", |page| {
+            Bytes::from(serde_json::to_vec(&page).unwrap())
+        })
+        .await?;
+    assert_eq!(
+        served.value.items,
+        serde_json::from_slice::<ProductPage>(&served.value.bytes)
+            .unwrap()
+            .products
+            .len() as u64
+    );
+    Ok(served.map(|r| serde_json::from_slice(&r.bytes).unwrap()))
+}
+
+async fn search(
+    catalog: &Catalog,
+    query: &SearchDraft,
+    read: ReadMode,
+) -> Result<Served<ProductPage>, ServiceError> {
+    listing(catalog, Listing::Search, query, read).await
+}
+
+async fn hot(
+    catalog: &Catalog,
+    query: &SearchDraft,
+    read: ReadMode,
+) -> Result<Served<ProductPage>, ServiceError> {
+    listing(catalog, Listing::Hot, query, read).await
+}
+
+/// The category list through the production path, with its count.
+async fn categories(
+    catalog: &Catalog,
+    read: ReadMode,
+) -> Result<Served<Vec<Category>>, ServiceError> {
+    let served = catalog
+        .categories(read, "test", |flat| {
+            Bytes::from(serde_json::to_vec(&flat).unwrap())
+        })
+        .await?;
+    let flat: Vec<Category> = serde_json::from_slice(&served.value.bytes).unwrap();
+    assert_eq!(served.value.items, flat.len() as u64);
+    Ok(served.map(|_| flat))
+}
 
 /// A catalog that answers with one product per call (titled by call number), or with the
 /// scripted error, and counts calls.
@@ -54,7 +112,7 @@ impl AffiliateApi for Scripted {
     }
     async fn search_products(&self, q: &SearchQuery) -> Result<ProductPage, UpstreamError> {
         let n = self.call()?;
-        let mut page = ProductPage::empty(q.page_no, q.page_size);
+        let mut page = ProductPage::empty(q.page_no(), q.page_size());
         if !self.empty {
             page.products.push(Product::new(
                 ProductId(1005006123456789),
@@ -70,7 +128,17 @@ impl AffiliateApi for Scripted {
     }
     async fn product_details(&self, q: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
         self.call()?;
-        Ok(q.ids.iter().map(|id| Product::new(*id, "detail")).collect())
+        Ok(q.ids
+            .iter()
+            .map(|id| {
+                let mut p = Product::new(*id, "detail");
+                // Only this product's details know its commission rate.
+                if *id == ProductId(1005006123456789) {
+                    p.commission_rate_percent = Some("7.5".parse().unwrap());
+                }
+                p
+            })
+            .collect())
     }
     async fn categories(&self) -> Result<Vec<Category>, UpstreamError> {
         self.call()?;
@@ -130,35 +198,31 @@ fn unavailable() -> UpstreamError {
 #[tokio::test]
 async fn second_identical_search_is_a_hit() {
     let f = fixture(ApiMode::Mock);
-    let first = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let first = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(first.status, CacheStatus::Miss);
     assert!(!first.stale);
     // Different spacing, same question.
-    let second = f
-        .catalog
-        .search(&SearchQuery::new("  earbuds "), ReadMode::Normal)
-        .await
-        .unwrap();
+    let second = search(
+        &f.catalog,
+        &SearchDraft::new("  earbuds "),
+        ReadMode::Normal,
+    )
+    .await
+    .unwrap();
     assert_eq!(second.status, CacheStatus::Hit);
     assert_eq!(second.value, first.value);
     assert_eq!(second.ttl_remaining, Duration::from_secs(3600));
     assert_eq!(f.api.calls(), 1);
 
     f.clock.advance(Duration::from_secs(10));
-    let third = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let third = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(third.age, Duration::from_secs(10));
 
-    let bypass = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Bypass)
+    let bypass = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Bypass)
         .await
         .unwrap();
     assert_eq!(bypass.status, CacheStatus::Bypass);
@@ -178,15 +242,21 @@ async fn empty_results_are_cached_answers() {
         empty: true,
     });
     let catalog = Catalog::new(api.clone(), store, clock, CacheTtls::default());
-    let a = catalog
-        .search(&SearchQuery::new("nothing matches"), ReadMode::Normal)
-        .await
-        .unwrap();
+    let a = search(
+        &catalog,
+        &SearchDraft::new("nothing matches"),
+        ReadMode::Normal,
+    )
+    .await
+    .unwrap();
     assert!(a.value.products.is_empty());
-    let b = catalog
-        .search(&SearchQuery::new("nothing matches"), ReadMode::Normal)
-        .await
-        .unwrap();
+    let b = search(
+        &catalog,
+        &SearchDraft::new("nothing matches"),
+        ReadMode::Normal,
+    )
+    .await
+    .unwrap();
     assert_eq!(b.status, CacheStatus::Hit);
     assert_eq!(api.calls(), 1);
 }
@@ -195,16 +265,12 @@ async fn empty_results_are_cached_answers() {
 async fn errors_are_never_cached_nor_replaced_by_other_data() {
     let f = fixture(ApiMode::Real);
     f.api.fail_with(Some(UpstreamError::Timeout));
-    let err = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let err = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap_err();
     assert_eq!(err, ServiceError::Upstream(UpstreamError::Timeout));
     f.api.fail_with(None);
-    let ok = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let ok = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(
@@ -218,17 +284,13 @@ async fn errors_are_never_cached_nor_replaced_by_other_data() {
 #[tokio::test]
 async fn stale_entry_stands_in_for_a_transient_failure_only() {
     let f = fixture(ApiMode::Real);
-    let fresh = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let fresh = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     // Past the TTL and the revalidation window, within stale-if-error.
     f.clock.advance(Duration::from_secs(3600 + 360 + 60));
     f.api.fail_with(Some(unavailable()));
-    let stale = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let stale = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(stale.status, CacheStatus::Stale);
@@ -240,18 +302,14 @@ async fn stale_entry_stands_in_for_a_transient_failure_only() {
         message: "unknown app".into(),
     };
     f.api.fail_with(Some(bad_key.clone()));
-    let err = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let err = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap_err();
     assert_eq!(err, ServiceError::Upstream(bad_key));
 
     f.api.fail_with(Some(unavailable()));
     f.clock.advance(Duration::from_secs(25 * 3600));
-    let err = f
-        .catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let err = search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap_err();
     assert!(
@@ -276,11 +334,10 @@ async fn mock_entries_are_never_served_in_real_mode() {
     );
     let real_api = Scripted::new(ApiMode::Real);
     let real = Catalog::new(real_api.clone(), store, clock, CacheTtls::default());
-    mock.search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    search(&mock, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
-    let answer = real
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    let answer = search(&real, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
     assert_eq!(answer.status, CacheStatus::Miss);
@@ -291,13 +348,10 @@ async fn mock_entries_are_never_served_in_real_mode() {
 #[tokio::test]
 async fn invalid_queries_never_reach_the_upstream() {
     let f = fixture(ApiMode::Mock);
-    let mut q = SearchQuery::new("earbuds");
+    // An invalid search cannot even be stated as a SearchQuery.
+    let mut q = SearchDraft::new("earbuds");
     q.page_size = 51;
-    let err = f.catalog.search(&q, ReadMode::Normal).await.unwrap_err();
-    assert!(
-        matches!(err, ServiceError::Invalid(ref v) if v.field == "page_size"),
-        "{err:?}"
-    );
+    assert_eq!(q.parse(Listing::Search).unwrap_err().field, "page_size");
     let empty = DetailsQuery {
         ids: vec![],
         currency: Default::default(),
@@ -319,14 +373,15 @@ async fn invalid_queries_never_reach_the_upstream() {
     assert_eq!(f.api.calls(), 0);
 
     // Hot products need no keywords, but still obey the page limits.
-    let mut hot = SearchQuery::new("");
-    hot.keywords = None;
-    assert!(f.catalog.hot_products(&hot, ReadMode::Normal).await.is_ok());
-    hot.page_no = 0;
-    assert!(matches!(
-        f.catalog.hot_products(&hot, ReadMode::Normal).await,
-        Err(ServiceError::Invalid(_))
-    ));
+    let mut hot_query = SearchDraft::new("");
+    hot_query.keywords = None;
+    assert!(hot(&f.catalog, &hot_query, ReadMode::Normal).await.is_ok());
+    assert_eq!(
+        hot_query.parse(Listing::Search).unwrap_err().field,
+        "keywords"
+    );
+    hot_query.page_no = 0;
+    assert_eq!(hot_query.parse(Listing::Hot).unwrap_err().field, "page_no");
 }
 
 #[tokio::test]
@@ -353,14 +408,14 @@ async fn links_keep_the_callers_urls_and_order_and_share_entries() {
         "the unconvertible product is absent: {links:?}"
     );
     assert_eq!(
-        links[0].source_url,
+        links[0].link.source_url,
         "https://m.aliexpress.com/item/1005006123456789.html?spm=abc"
     );
     assert_eq!(
-        links[0].promotion_link,
+        links[0].link.promotion_link,
         "https://s.click.aliexpress.com/e/_1005006123456789"
     );
-    assert_eq!(links[1].source_url, "4000669887458");
+    assert_eq!(links[1].link.source_url, "4000669887458");
 
     let b = req(&[
         "4000669887458",
@@ -373,22 +428,28 @@ async fn links_keep_the_callers_urls_and_order_and_share_entries() {
         .await
         .unwrap();
     assert_eq!(again.status, CacheStatus::Hit);
-    assert_eq!(again.value[0].source_url, "4000669887458");
+    assert_eq!(again.value[0].link.source_url, "4000669887458");
     assert_eq!(
-        again.value[1].source_url,
+        again.value[1].link.source_url,
         "https://www.aliexpress.com/item/1005006123456789.html"
     );
-    assert_eq!(f.api.calls(), 1);
+    // One link.generate and one productdetail.get (for the commission rates), both cached.
+    assert_eq!(f.api.calls(), 2);
+    assert_eq!(
+        again.value[1].commission_rate_percent,
+        Some("7.5".parse().unwrap()),
+        "rates come from the product details"
+    );
+    assert_eq!(again.value[0].commission_rate_percent, None);
 }
 
 #[tokio::test]
 async fn clearing_by_kind_removes_only_that_kind() {
     let f = fixture(ApiMode::Mock);
-    f.catalog
-        .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+    search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
         .await
         .unwrap();
-    f.catalog.categories(ReadMode::Normal).await.unwrap();
+    categories(&f.catalog, ReadMode::Normal).await.unwrap();
     let ids = DetailsQuery {
         ids: vec![ProductId(1005006123456789)],
         currency: Default::default(),
@@ -398,12 +459,14 @@ async fn clearing_by_kind_removes_only_that_kind() {
     f.catalog.details(&ids, ReadMode::Normal).await.unwrap();
     assert_eq!(f.catalog.clear(Some(CacheKind::Products)).await.unwrap(), 1);
     assert_eq!(
-        f.catalog.categories(ReadMode::Normal).await.unwrap().status,
+        categories(&f.catalog, ReadMode::Normal)
+            .await
+            .unwrap()
+            .status,
         CacheStatus::Hit
     );
     assert_eq!(
-        f.catalog
-            .search(&SearchQuery::new("earbuds"), ReadMode::Normal)
+        search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
             .await
             .unwrap()
             .status,

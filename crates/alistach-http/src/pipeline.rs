@@ -1,0 +1,381 @@
+//! The request pipeline: limits on the request head, routing by the contract's route table,
+//! authentication and rate limits, the body read under its deadlines, dispatch to the routes,
+//! panics and errors turned into problem documents, and the headers every answer gets.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use alistach_api::{Access, Route, RouteId, RouteMiss};
+use alistach_policy::Decision;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Body as HttpBody;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request};
+use tracing::Instrument;
+
+use crate::app::App;
+use crate::error::HttpError;
+use crate::respond::{HttpResponse, policy_header, problem, put, rate_limit_headers};
+use crate::routes::Ctx;
+use crate::server::PeerAddr;
+
+/// The most header bytes (names and values) accepted on one request.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The longest request target (path and query) accepted.
+const MAX_URI_BYTES: usize = 8 * 1024;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_MODE: HeaderName = HeaderName::from_static("x-alistach-mode");
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+impl App {
+    /// Answers one request. Never fails and never panics outward: errors become problem
+    /// documents, and a panic in a handler becomes a logged 500.
+    pub async fn handle<B>(&self, req: Request<B>) -> HttpResponse
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let request_id = request_id(req.headers());
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let method = req.method().clone();
+        // HEAD is answered as GET; hyper sends the headers and leaves the body out.
+        let lookup = if method == Method::HEAD {
+            "GET"
+        } else {
+            method.as_str()
+        };
+        let found = alistach_api::find(lookup, req.uri().path());
+        let route = found.as_ref().ok().copied();
+        let template = route.map_or("unmatched", |r| r.path);
+        // Per-request logging is at debug level: at the default level the hot path formats and
+        // writes nothing. Warnings and errors carry the request id themselves.
+        let span = tracing::debug_span!("request", request_id = %request_id, method = %method, route = template);
+        let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
+        let mut limit: Option<(Decision, String)> = None;
+
+        let target_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+        let result = match found {
+            Ok(_) if target_len > MAX_URI_BYTES => Err(HttpError::UriTooLong {
+                limit: MAX_URI_BYTES,
+            }),
+            Ok(_) if headers_len(req.headers()) > MAX_HEADER_BYTES => {
+                Err(HttpError::HeadersTooLarge {
+                    limit: MAX_HEADER_BYTES,
+                })
+            }
+            Ok(route) => {
+                let deadline =
+                    tokio::time::Instant::from_std(started) + self.config.request_timeout;
+                let fut = tokio::time::timeout_at(
+                    deadline,
+                    self.dispatch(route, req, started, deadline, peer, &mut limit),
+                )
+                .instrument(span.clone());
+                match CatchUnwind(Box::pin(fut)).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_elapsed)) => Err(HttpError::RequestTimeout {
+                        limit: self.config.request_timeout,
+                    }),
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        tracing::error!(request_id = %request_id, method = %method, route = template, panic = %what, "handler panicked");
+                        Err(HttpError::Internal)
+                    }
+                }
+            }
+            Err(_) if method == Method::OPTIONS => Ok(self.preflight(
+                req.uri().path(),
+                req.headers(),
+                origin.as_deref(),
+                &request_id,
+            )),
+            Err(RouteMiss::NotFound) => Err(HttpError::NotFound),
+            Err(RouteMiss::MethodNotAllowed { allow }) => Err(HttpError::MethodNotAllowed {
+                method: method.to_string(),
+                allow,
+            }),
+        };
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                let c = &self.metrics.connections;
+                match e {
+                    HttpError::BodyTimeout { .. } => c.body_timeouts.fetch_add(1, Relaxed),
+                    HttpError::RequestTimeout { .. } => c.request_timeouts.fetch_add(1, Relaxed),
+                    HttpError::AuthThrottled { .. } => c.auth_throttled.fetch_add(1, Relaxed),
+                    _ => 0,
+                };
+                if e.status().is_server_error() {
+                    tracing::warn!(request_id = %request_id, method = %method, route = template, status = e.status().as_u16(), error = %e, "request failed");
+                }
+                problem(&e, &request_id, route.map(|r| r.path))
+            }
+        };
+        self.finish(&mut resp, &request_id, origin.as_deref(), route);
+        if let (Some((decision, client)), Some(limiter)) = (limit, &self.config.rate_limiter) {
+            let quotas = limiter.quotas_for(&client);
+            let policy = if std::ptr::eq(quotas, limiter.quotas()) {
+                self.default_policy.clone()
+            } else {
+                policy_header(quotas)
+            };
+            rate_limit_headers(resp.headers_mut(), policy, &decision);
+        }
+        let latency = started.elapsed();
+        self.metrics
+            .record(route.map(|r| r.id), resp.status().as_u16(), latency);
+        span.in_scope(|| {
+            tracing::debug!(
+                status = resp.status().as_u16(),
+                latency_ms = latency.as_secs_f64() * 1e3,
+                "answered"
+            );
+        });
+        resp
+    }
+
+    async fn dispatch<B>(
+        &self,
+        route: &'static Route,
+        req: Request<B>,
+        started: Instant,
+        deadline: tokio::time::Instant,
+        peer: Option<IpAddr>,
+        limit: &mut Option<(Decision, String)>,
+    ) -> Result<HttpResponse, HttpError>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        // The route table says who may read metrics and status; METRICS_PUBLIC opens both
+        // (for a scraper inside a private network) without changing the published contract.
+        let access = match route.id {
+            RouteId::Metrics | RouteId::Status if self.config.metrics_public => Access::Public,
+            _ => route.access,
+        };
+        let key_name = self.authorize(access, req.headers(), peer)?;
+        if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
+            let client = match key_name {
+                Some(name) => format!("key:{name}"),
+                None => self.client_ip_key(peer, req.headers()),
+            };
+            let decision = limiter.check(&client).await;
+            *limit = Some((decision, client));
+            if !decision.allowed {
+                return Err(HttpError::RateLimited {
+                    limit: decision.limit,
+                    window_secs: decision.window_secs,
+                    retry_after: decision.retry_after.unwrap_or(Duration::from_secs(1)),
+                });
+            }
+        }
+        let (parts, body) = req.into_parts();
+        let ctx = Ctx {
+            started,
+            query: parts.uri.query(),
+        };
+        let body = if parts.method == Method::POST {
+            read_body(
+                body,
+                parts.headers.get(header::CONTENT_LENGTH),
+                self.config.body_limit,
+                self.config.body_read_timeout,
+                deadline,
+            )
+            .await?
+        } else {
+            Bytes::new()
+        };
+        self.route(route.id, &ctx, &body).await
+    }
+
+    /// Headers every answer gets: request id, mode, security headers, privacy of keyed
+    /// answers, and CORS.
+    fn finish(
+        &self,
+        resp: &mut HttpResponse,
+        request_id: &str,
+        origin: Option<&str>,
+        route: Option<&Route>,
+    ) {
+        let keyed = route.is_some_and(|r| match r.access {
+            Access::Public => false,
+            Access::Api => !self.config.api_keys.is_empty(),
+            Access::Admin => true,
+        });
+        let route = route.map(|r| r.id);
+        let h = resp.headers_mut();
+        // An answer that needed a key is for that client only: shared caches must not keep it.
+        if keyed {
+            match h.get(header::CACHE_CONTROL).map(HeaderValue::as_bytes) {
+                Some(b"no-store") => {}
+                Some(v) => {
+                    let v = format!("private, {}", String::from_utf8_lossy(v));
+                    put(h, header::CACHE_CONTROL, &v);
+                }
+                None => {
+                    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+                }
+            }
+        }
+        put(h, X_REQUEST_ID, request_id);
+        h.insert(X_MODE, HeaderValue::from_static(self.mode.as_str()));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        if route == Some(RouteId::Docs) {
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(alistach_api::docs::DOCS_CSP),
+            );
+        } else if route != Some(RouteId::DocsAsset) {
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.entry(header::CONTENT_SECURITY_POLICY)
+                .or_insert(HeaderValue::from_static(API_CSP));
+        }
+        // Every answer may differ by Origin (CORS headers), so shared caches must key on it.
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        self.cors_headers(h, origin);
+    }
+}
+
+/// 16 random hex digits.
+fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut n = fastrand::u64(..);
+    let mut id = String::with_capacity(16);
+    for _ in 0..16 {
+        id.push(char::from(HEX[(n & 0xf) as usize]));
+        n >>= 4;
+    }
+    id
+}
+
+fn headers_len(h: &HeaderMap) -> usize {
+    h.iter().map(|(k, v)| k.as_str().len() + v.len()).sum()
+}
+
+/// The caller's `X-Request-Id` when it is sane (at most 64 of `[A-Za-z0-9._-]`), else a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+/// Reads a request body of at most `limit` bytes. Each chunk must arrive within `idle` of the
+/// previous one, and the whole body before `deadline` (the request's); otherwise 408.
+async fn read_body<B>(
+    body: B,
+    length: Option<&HeaderValue>,
+    limit: usize,
+    idle: Duration,
+    deadline: tokio::time::Instant,
+) -> Result<Bytes, HttpError>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = length
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(HttpError::PayloadTooLarge { limit });
+    }
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let wait_until = deadline.min(tokio::time::Instant::now() + idle);
+        let frame = match tokio::time::timeout_at(wait_until, body.frame()).await {
+            Err(_) => return Err(HttpError::BodyTimeout { limit: idle }),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(HttpError::BodyRead(e.into().to_string())),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        total += data.len();
+        if total > limit {
+            return Err(HttpError::PayloadTooLarge { limit });
+        }
+        // The usual one-chunk body is kept as it is; only a split one is copied together.
+        match &first {
+            None if rest.is_empty() => first = Some(data),
+            _ => {
+                if let Some(f) = first.take() {
+                    rest.extend_from_slice(&f);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(rest)))
+}
+
+/// Turns a panic inside the wrapped future into an `Err`, so one bad request cannot take down
+/// its connection task.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123_x.y"));
+        assert_eq!(request_id(&h), "abc-123_x.y");
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("has space"));
+        let generated = request_id(&h);
+        assert_eq!(generated.len(), 16);
+        assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
+        h.insert(
+            X_REQUEST_ID,
+            HeaderValue::from_str(&"a".repeat(65)).unwrap(),
+        );
+        assert_eq!(request_id(&h).len(), 16);
+    }
+}

@@ -1,0 +1,201 @@
+//! The catalog endpoints: searches, hot products, details, categories and affiliate links,
+//! with the headers and metadata that say how the cache served them.
+
+use alistach_api::types as api;
+use alistach_domain::{LinkRequest, Listing};
+use alistach_service::{CacheStatus, ReadMode, Served};
+use hyper::StatusCode;
+use hyper::header::{self, HeaderName, HeaderValue};
+
+use super::ctx::Ctx;
+use crate::app::App;
+use crate::convert;
+use crate::error::HttpError;
+use crate::render::{CATEGORIES_FORMAT, PAGE_FORMAT, envelope, render_categories, render_page};
+use crate::respond::{HttpResponse, body_response, json, put};
+
+/// How an answer was served, for headers and metadata.
+#[derive(Clone, Copy)]
+struct Facts {
+    status: CacheStatus,
+    age_secs: u64,
+    ttl_secs: u64,
+    stale: bool,
+}
+
+impl Facts {
+    fn of<T>(s: &Served<T>) -> Self {
+        Facts {
+            status: s.status,
+            age_secs: s.age.as_secs(),
+            ttl_secs: s.ttl_remaining.as_secs(),
+            stale: s.stale,
+        }
+    }
+
+    /// `X-Cache`, `Age`, RFC 9211 `Cache-Status`, and `Cache-Control` for GETs.
+    fn apply(self, resp: &mut HttpResponse, cacheable_get: bool) {
+        let h = resp.headers_mut();
+        h.insert("x-cache", HeaderValue::from_static(self.status.x_cache()));
+        h.insert(header::AGE, HeaderValue::from(self.age_secs));
+        let cache_status = HeaderName::from_static("cache-status");
+        match self.status {
+            CacheStatus::Hit => put(
+                h,
+                cache_status,
+                &format!("alistach; hit; ttl={}", self.ttl_secs),
+            ),
+            other => {
+                let text = match other {
+                    CacheStatus::Stale => "alistach; hit; ttl=0; detail=stale",
+                    CacheStatus::Coalesced => "alistach; fwd=uri-miss; collapsed; stored",
+                    CacheStatus::Bypass => "alistach; fwd=request; stored",
+                    _ => "alistach; fwd=uri-miss; stored",
+                };
+                h.insert(cache_status, HeaderValue::from_static(text));
+            }
+        }
+        if cacheable_get {
+            let max_age = if self.stale { 0 } else { self.ttl_secs };
+            put(h, header::CACHE_CONTROL, &format!("max-age={max_age}"));
+        } else {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Search {
+    Post,
+    NoCache,
+    Get,
+    Hot,
+}
+
+impl App {
+    pub(super) async fn search(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &api::SearchRequest,
+        kind: Search,
+    ) -> Result<HttpResponse, HttpError> {
+        let listing = if kind == Search::Hot {
+            Listing::Hot
+        } else {
+            Listing::Search
+        };
+        let query = convert::search_query(req, &self.config, listing)?;
+        let read = if kind == Search::NoCache {
+            ReadMode::Bypass
+        } else {
+            ReadMode::Normal
+        };
+        let served = self
+            .catalog
+            .products(&query, read, PAGE_FORMAT, render_page)
+            .await?;
+        let facts = Facts::of(&served);
+        let hit = facts.status.is_hit();
+        let no_cache = kind == Search::NoCache;
+        let metadata = api::SearchMetadata {
+            mock_mode: self.mode.is_mock(),
+            processing_time_ms: ctx.elapsed_ms(),
+            api_version: self.config.version.clone(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: hit,
+            cache_enabled: true,
+            cache_status: facts.status.x_cache().to_owned(),
+            stale: facts.stale,
+            search_params: convert::search_params(&query),
+            cache_bypassed: no_cache.then_some(true),
+            fresh_data: no_cache.then_some(true),
+        };
+        let body = envelope(&served.value.bytes, Some(hit), &metadata);
+        let mut resp = body_response(StatusCode::OK, "application/json", body);
+        facts.apply(&mut resp, matches!(kind, Search::Get | Search::Hot));
+        Ok(resp)
+    }
+
+    pub(super) async fn details(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let req: api::ProductDetailsQuery = convert::query_params(ctx.query, &[])?;
+        let query = convert::details_query(&req, &self.config)?;
+        let requested = query.normalized().ids.len() as u64;
+        let served = self.catalog.details(&query, ReadMode::Normal).await?;
+        let facts = Facts::of(&served);
+        let products: Vec<api::Product> = served.value.into_iter().map(convert::product).collect();
+        let data = api::ProductDetailsData {
+            total_results: products.len() as u64,
+            products,
+        };
+        let metadata = api::ProductDetailsMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: facts.status.is_hit(),
+            cache_enabled: true,
+            cache_status: facts.status.x_cache().to_owned(),
+            stale: facts.stale,
+            processing_time_ms: ctx.elapsed_ms(),
+            requested_ids: requested,
+        };
+        let mut resp = json(&api::ProductDetailsResponse::ok(data, metadata));
+        facts.apply(&mut resp, true);
+        Ok(resp)
+    }
+
+    pub(super) async fn categories(&self) -> Result<HttpResponse, HttpError> {
+        let served = self
+            .catalog
+            .categories(ReadMode::Normal, CATEGORIES_FORMAT, render_categories)
+            .await?;
+        let facts = Facts::of(&served);
+        let metadata = api::CategoriesMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: facts.status.is_hit(),
+            cache_enabled: true,
+            total_categories: served.value.items,
+            stale: facts.stale,
+        };
+        let body = envelope(&served.value.bytes, None, &metadata);
+        let mut resp = body_response(StatusCode::OK, "application/json", body);
+        facts.apply(&mut resp, true);
+        Ok(resp)
+    }
+
+    pub(super) async fn links(
+        &self,
+        request: LinkRequest,
+        get: bool,
+    ) -> Result<HttpResponse, HttpError> {
+        let processed = request.urls.len() as u64;
+        let served = self
+            .catalog
+            .affiliate_links(&request, ReadMode::Normal)
+            .await?;
+        let facts = Facts::of(&served);
+        let links: Vec<api::AffiliateLink> = served
+            .value
+            .into_iter()
+            .map(|l| {
+                let mut link = convert::affiliate_link(l.link);
+                link.commission_rate = l.commission_rate_percent.map(|r| format!("{r}%"));
+                link
+            })
+            .collect();
+        let metadata = api::AffiliateLinksMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: facts.status.is_hit(),
+            cache_enabled: true,
+            processed_urls: processed,
+            generated_links: links.len() as u64,
+            stale: facts.stale,
+        };
+        let data = api::AffiliateLinksData {
+            affiliate_links: links,
+        };
+        let mut resp = json(&api::AffiliateLinksResponse::ok(data, metadata));
+        facts.apply(&mut resp, get);
+        Ok(resp)
+    }
+}

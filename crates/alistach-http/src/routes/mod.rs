@@ -1,0 +1,109 @@
+//! The endpoints: `route` sends each route of the contract's table to its handler; catalog
+//! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
+//! documents) in `ops.rs`.
+
+mod catalog;
+mod ctx;
+mod ops;
+
+use alistach_api::RouteId;
+use alistach_api::types as api;
+use hyper::StatusCode;
+use hyper::header::{self, HeaderValue};
+
+use crate::app::App;
+use crate::convert;
+use crate::error::HttpError;
+use crate::respond::{HttpResponse, body_response, json, unix_now};
+
+pub(crate) use ctx::Ctx;
+
+/// The query parameters that are numbers in a search.
+const SEARCH_NUMERIC: &[&str] = &["page_size", "page_no"];
+
+impl App {
+    /// Answers a routed request.
+    pub(crate) async fn route(
+        &self,
+        id: RouteId,
+        ctx: &Ctx<'_>,
+        body: &[u8],
+    ) -> Result<HttpResponse, HttpError> {
+        match id {
+            RouteId::Root => Ok(self.root()),
+            RouteId::Health => Ok(self.health().await),
+            RouteId::Livez => Ok(json(&api::Probe {
+                status: "ok".into(),
+                checks: Vec::new(),
+            })),
+            RouteId::Readyz => Ok(self.readyz().await),
+            RouteId::SearchPost => {
+                let req = convert::json_body(body, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, catalog::Search::Post).await
+            }
+            RouteId::SearchNoCache => {
+                let req = convert::json_body(body, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, catalog::Search::NoCache).await
+            }
+            RouteId::SearchGet | RouteId::ProductsGet => {
+                let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, catalog::Search::Get).await
+            }
+            RouteId::HotProducts => {
+                let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, catalog::Search::Hot).await
+            }
+            RouteId::ProductDetails => self.details(ctx).await,
+            RouteId::Categories => self.categories().await,
+            RouteId::AffiliateLinks => {
+                let req: api::AffiliateLinksRequest = convert::json_body(body, &["urls"])?;
+                let request = convert::link_request(&req.urls, req.link_type.as_deref())?;
+                self.links(request, false).await
+            }
+            RouteId::AffiliateLink => {
+                let req: api::AffiliateLinkQuery = convert::query_params(ctx.query, &[])?;
+                let request = convert::link_request_one(&req.url, req.link_type.as_deref())?;
+                self.links(request, true).await
+            }
+            RouteId::Status => Ok(self.status().await),
+            RouteId::CacheStats => {
+                let data = self.cache_stats().await;
+                let meta = api::CacheStatsMetadata {
+                    timestamp: unix_now(),
+                    description: "cache counters since start-up, per tier and overall".into(),
+                };
+                Ok(json(&api::CacheStatsResponse::ok(data, meta)))
+            }
+            RouteId::CacheClear => self.cache_clear(ctx).await,
+            RouteId::SystemInfo => Ok(self.system_info()),
+            RouteId::OpenApi => Ok(body_response(
+                StatusCode::OK,
+                "application/json",
+                self.openapi_full.clone(),
+            )),
+            RouteId::OpenApiGpt => Ok(body_response(
+                StatusCode::OK,
+                "application/json",
+                self.openapi_gpt.clone(),
+            )),
+            RouteId::Docs => Ok(body_response(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                alistach_api::DOCS_HTML,
+            )),
+            RouteId::DocsAsset => {
+                let mut resp = body_response(
+                    StatusCode::OK,
+                    "text/javascript; charset=utf-8",
+                    alistach_api::RAPIDOC_JS,
+                );
+                resp.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400"),
+                );
+                Ok(resp)
+            }
+            RouteId::Metrics => Ok(self.metrics_text().await),
+        }
+    }
+}
