@@ -2,35 +2,14 @@
 //! key, default, parser, redaction and documentation line; `--help`, the file reader,
 //! `--check-config` and README's configuration table are all generated from it.
 
-use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use alistach_domain::{Currency, Language};
 use alistach_policy::{MockModeSetting, TrustedProxies};
 
-/// A secret value: its `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The value, for the component that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// The one redacting secret type: its `Debug` and `Display` print `***`.
+pub use alistach_domain::Secret;
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -415,7 +394,7 @@ impl Parse<Secret> for MinChars {
                 "{env} must be at least {min} characters long"
             )]);
         }
-        Ok(Secret(raw.to_owned()))
+        Ok(Secret::new(raw))
     }
 
     fn rule(&self) -> Option<String> {
@@ -537,7 +516,7 @@ fn redis_url(env: &'static str, raw: &str) -> Parsed<Secret> {
         .iter()
         .any(|scheme| raw.starts_with(scheme))
     {
-        Ok(Secret(raw.to_owned()))
+        Ok(Secret::new(raw))
     } else {
         Err(vec![format!(
             "{env} must start with redis://, rediss:// or unix://"
@@ -619,7 +598,7 @@ fn api_keys(env: &'static str, raw: &str) -> Parsed<Vec<(String, Secret)>> {
                 "{env} entry {n} has a key shorter than 16 characters"
             )),
             Some((name, key)) => {
-                keys.push((name.trim().to_owned(), Secret(key.trim().to_owned())));
+                keys.push((name.trim().to_owned(), Secret::new(key.trim())));
             }
             None => problems.push(format!("{env} entry {n} is not name:key")),
         }
