@@ -43,7 +43,9 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
-        let request_id = request_id(req.headers());
+        let request_id_value = request_id(req.headers());
+        // Always ASCII: a kept id was checked, a new one is hex.
+        let request_id = request_id_value.to_str().unwrap_or_default();
         let origin = req
             .headers()
             .get(header::ORIGIN)
@@ -78,14 +80,18 @@ impl App {
             Ok(route) => {
                 let deadline =
                     tokio::time::Instant::from_std(started) + self.config.request_timeout;
-                let fut = tokio::time::timeout_at(
-                    deadline,
-                    self.dispatch(route, req, started, deadline, peer, &mut limit),
-                )
-                .instrument(span.clone());
-                match CatchUnwind(Box::pin(fut)).await {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(_elapsed)) => Err(HttpError::RequestTimeout {
+                let dispatch = std::pin::pin!(
+                    self.dispatch(route, req, started, deadline, peer, &mut limit)
+                        .instrument(span.clone())
+                );
+                let guarded = std::pin::pin!(Deadline {
+                    inner: dispatch,
+                    at: deadline,
+                    timer: None,
+                });
+                match CatchUnwind(guarded).await {
+                    Ok(Some(result)) => result,
+                    Ok(None) => Err(HttpError::RequestTimeout {
                         limit: self.config.request_timeout,
                     }),
                     Err(panic) => {
@@ -103,7 +109,7 @@ impl App {
                 req.uri().path(),
                 req.headers(),
                 origin.as_deref(),
-                &request_id,
+                request_id,
             )),
             Err(RouteMiss::NotFound) => Err(HttpError::NotFound),
             Err(RouteMiss::MethodNotAllowed { allow }) => Err(HttpError::MethodNotAllowed {
@@ -124,10 +130,10 @@ impl App {
                 if e.status().is_server_error() {
                     tracing::warn!(request_id = %request_id, method = %method, route = template, status = e.status().as_u16(), error = %e, "request failed");
                 }
-                problem(&e, &request_id, route.map(|r| r.path))
+                problem(&e, request_id, route.map(|r| r.path))
             }
         };
-        self.finish(&mut resp, &request_id, origin.as_deref(), route);
+        self.finish(&mut resp, request_id_value, origin.as_deref(), route);
         if let (Some((decision, client)), Some(limiter)) = (limit, &self.config.rate_limiter) {
             let quotas = limiter.quotas_for(&client);
             let policy = if std::ptr::eq(quotas, limiter.quotas()) {
@@ -210,7 +216,7 @@ impl App {
     fn finish(
         &self,
         resp: &mut HttpResponse,
-        request_id: &str,
+        request_id: HeaderValue,
         origin: Option<&str>,
         route: Option<&Route>,
     ) {
@@ -234,7 +240,7 @@ impl App {
                 }
             }
         }
-        put(h, X_REQUEST_ID, request_id);
+        h.insert(X_REQUEST_ID, request_id);
         h.insert(X_MODE, HeaderValue::from_static(self.mode.as_str()));
         h.insert(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -261,15 +267,15 @@ impl App {
 }
 
 /// 16 random hex digits.
-fn new_request_id() -> String {
+fn new_request_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut n = fastrand::u64(..);
-    let mut id = String::with_capacity(16);
-    for _ in 0..16 {
-        id.push(char::from(HEX[(n & 0xf) as usize]));
+    let mut id = [0u8; 16];
+    for b in &mut id {
+        *b = HEX[(n & 0xf) as usize];
         n >>= 4;
     }
-    id
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("0000000000000000"))
 }
 
 fn headers_len(h: &HeaderMap) -> usize {
@@ -277,18 +283,18 @@ fn headers_len(h: &HeaderMap) -> usize {
 }
 
 /// The caller's `X-Request-Id` when it is sane (at most 64 of `[A-Za-z0-9._-]`), else a new one.
-pub(crate) fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
     headers
         .get(X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
         .filter(|id| {
+            let id = id.as_bytes();
             !id.is_empty()
                 && id.len() <= 64
                 && id
-                    .bytes()
+                    .iter()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         })
-        .map_or_else(new_request_id, str::to_owned)
+        .map_or_else(new_request_id, HeaderValue::clone)
 }
 
 /// Reads a request body of at most `limit` bytes. Each chunk must arrive within `idle` of the
@@ -343,11 +349,11 @@ where
     Ok(first.unwrap_or_else(|| Bytes::from(rest)))
 }
 
-/// Turns a panic inside the wrapped future into an `Err`, so one bad request cannot take down
-/// its connection task.
-struct CatchUnwind<F>(Pin<Box<F>>);
+/// Turns a panic inside the wrapped (pinned, not boxed) future into an `Err`, so one bad
+/// request cannot take down its connection task.
+struct CatchUnwind<'a, F>(Pin<&'a mut F>);
 
-impl<F: Future> Future for CatchUnwind<F> {
+impl<F: Future> Future for CatchUnwind<'_, F> {
     type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let inner = self.0.as_mut();
@@ -355,6 +361,33 @@ impl<F: Future> Future for CatchUnwind<F> {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// The request deadline around `inner`: `None` once `at` passes first. The timer is created
+/// only if `inner` is still pending after its first poll, so an answer served at once (a
+/// cache hit) never touches the timer wheel.
+struct Deadline<'a, F> {
+    inner: Pin<&'a mut F>,
+    at: tokio::time::Instant,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<F: Future> Future for Deadline<'_, F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(v) = this.inner.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        let at = this.at;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -371,7 +404,7 @@ mod tests {
         h.insert(X_REQUEST_ID, HeaderValue::from_static("has space"));
         let generated = request_id(&h);
         assert_eq!(generated.len(), 16);
-        assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(generated.as_bytes().iter().all(|b| b.is_ascii_hexdigit()));
         h.insert(
             X_REQUEST_ID,
             HeaderValue::from_str(&"a".repeat(65)).unwrap(),

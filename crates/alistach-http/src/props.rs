@@ -261,7 +261,7 @@ proptest! {
             prop_assert_eq!(id.as_bytes(), &bytes[..]);
         } else {
             prop_assert_eq!(id.len(), 16);
-            prop_assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+            prop_assert!(id.as_bytes().iter().all(|b| b.is_ascii_hexdigit()));
         }
     }
 }

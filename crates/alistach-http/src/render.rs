@@ -46,8 +46,13 @@ pub(crate) fn render_categories(flat: Vec<Category>) -> Bytes {
 }
 
 /// `{"success":true,"data":<data>,"metadata":<metadata>}`, splicing the stored `data` object as
-/// it is; with `cache_hit`, that flag is appended as the object's last field.
-pub(crate) fn envelope(data: &Bytes, cache_hit: Option<bool>, metadata: &impl Serialize) -> Body {
+/// it is; with `cache_hit`, that flag is appended as the object's last field. `metadata` writes
+/// the metadata object (see [`serde_metadata`] and [`search_metadata`]).
+pub(crate) fn envelope(
+    data: &Bytes,
+    cache_hit: Option<bool>,
+    metadata: impl FnOnce(&mut Vec<u8>),
+) -> Body {
     let mut tail = Vec::with_capacity(512);
     let data = match (cache_hit, data.last()) {
         (Some(hit), Some(b'}')) => {
@@ -62,15 +67,101 @@ pub(crate) fn envelope(data: &Bytes, cache_hit: Option<bool>, metadata: &impl Se
         _ => data.clone(),
     };
     tail.extend_from_slice(br#","metadata":"#);
-    if serde_json::to_writer(&mut tail, metadata).is_err() {
-        tail.extend_from_slice(b"{}");
-    }
+    metadata(&mut tail);
     tail.push(b'}');
     Body::chunks(
         Bytes::from_static(br#"{"success":true,"data":"#),
         data,
         Bytes::from(tail),
     )
+}
+
+/// Writes any metadata through serde.
+pub(crate) fn serde_metadata(value: &impl Serialize) -> impl FnOnce(&mut Vec<u8>) + '_ {
+    move |out| {
+        if serde_json::to_writer(&mut *out, value).is_err() {
+            out.extend_from_slice(b"{}");
+        }
+    }
+}
+
+/// Writes a search's metadata exactly as serde would (a test holds the two to the same bytes),
+/// with the field names as constants: this runs on every cached search, and serde's generic
+/// path (escaping every key, one call per field) was a tenth of a hit's instructions.
+pub(crate) fn search_metadata(m: &api::SearchMetadata) -> impl FnOnce(&mut Vec<u8>) + '_ {
+    move |out| {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            // Strings still go through serde_json's escaping.
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        fn flag(out: &mut Vec<u8>, b: bool) {
+            out.extend_from_slice(if b { b"true" } else { b"false" });
+        }
+        fn number(out: &mut Vec<u8>, n: impl Serialize) {
+            let _ = serde_json::to_writer(&mut *out, &n);
+        }
+        let p = &m.search_params;
+        out.extend_from_slice(br#"{"mock_mode":"#);
+        flag(out, m.mock_mode);
+        out.extend_from_slice(br#","processing_time_ms":"#);
+        number(out, m.processing_time_ms);
+        out.extend_from_slice(br#","api_version":"#);
+        text(out, &m.api_version);
+        out.extend_from_slice(br#","api_integration":"#);
+        text(out, &m.api_integration);
+        out.extend_from_slice(br#","cache_hit":"#);
+        flag(out, m.cache_hit);
+        out.extend_from_slice(br#","cache_enabled":"#);
+        flag(out, m.cache_enabled);
+        out.extend_from_slice(br#","cache_status":"#);
+        text(out, &m.cache_status);
+        out.extend_from_slice(br#","stale":"#);
+        flag(out, m.stale);
+        out.extend_from_slice(br#","search_params":{"#);
+        if let Some(k) = &p.keywords {
+            out.extend_from_slice(br#""keywords":"#);
+            text(out, k);
+            out.push(b',');
+        }
+        out.extend_from_slice(br#""page_size":"#);
+        number(out, p.page_size);
+        out.extend_from_slice(br#","page_no":"#);
+        number(out, p.page_no);
+        for (name, value) in [
+            (&br#","sort":"#[..], &p.sort),
+            (br#","min_sale_price":"#, &p.min_sale_price),
+            (br#","max_sale_price":"#, &p.max_sale_price),
+        ] {
+            if let Some(v) = value {
+                out.extend_from_slice(name);
+                text(out, v);
+            }
+        }
+        out.extend_from_slice(br#","target_currency":"#);
+        text(out, &p.target_currency);
+        out.extend_from_slice(br#","target_language":"#);
+        text(out, &p.target_language);
+        for (name, value) in [
+            (&br#","ship_to_country":"#[..], &p.ship_to_country),
+            (br#","category_ids":"#, &p.category_ids),
+        ] {
+            if let Some(v) = value {
+                out.extend_from_slice(name);
+                text(out, v);
+            }
+        }
+        out.push(b'}');
+        for (name, value) in [
+            (&br#","cache_bypassed":"#[..], m.cache_bypassed),
+            (br#","fresh_data":"#, m.fresh_data),
+        ] {
+            if let Some(v) = value {
+                out.extend_from_slice(name);
+                flag(out, v);
+            }
+        }
+        out.push(b'}');
+    }
 }
 
 #[cfg(test)]
@@ -109,7 +200,8 @@ mod tests {
     #[test]
     fn spliced_search_answers_equal_the_serialised_contract_type() {
         for hit in [true, false] {
-            let spliced = envelope(&render_page(page()), Some(hit), &metadata()).to_vec();
+            let spliced =
+                envelope(&render_page(page()), Some(hit), serde_metadata(&metadata())).to_vec();
             let page = page();
             let expected = serde_json::json!({
                 "success": true,
@@ -147,7 +239,8 @@ mod tests {
         ];
         let data = render_categories(flat.clone());
         let got: serde_json::Value =
-            serde_json::from_slice(&envelope(&data, None, &metadata()).to_vec()).unwrap();
+            serde_json::from_slice(&envelope(&data, None, serde_metadata(&metadata())).to_vec())
+                .unwrap();
         assert_eq!(
             got["data"],
             serde_json::to_value(api::CategoriesData {
@@ -156,5 +249,58 @@ mod tests {
             .unwrap()
         );
         assert_eq!(got["success"], true);
+    }
+
+    #[test]
+    fn search_metadata_is_written_exactly_as_serde_writes_it() {
+        let full = api::SearchMetadata {
+            mock_mode: false,
+            processing_time_ms: 12.345,
+            api_version: "2.0.0".into(),
+            api_integration: "real".into(),
+            cache_hit: true,
+            cache_enabled: true,
+            cache_status: "STALE".into(),
+            stale: true,
+            search_params: api::SearchParams {
+                keywords: Some("\"quoted\" \\ back\u{1} ünï 中文 \u{2028}".into()),
+                page_size: 50,
+                page_no: 7,
+                sort: Some("SALE_PRICE_ASC".into()),
+                min_sale_price: Some("1.5".into()),
+                max_sale_price: Some("99.99".into()),
+                target_currency: "EUR".into(),
+                target_language: "FR".into(),
+                ship_to_country: Some("DE".into()),
+                category_ids: Some("3,5".into()),
+            },
+            cache_bypassed: Some(true),
+            fresh_data: Some(false),
+        };
+        let bare = api::SearchMetadata {
+            processing_time_ms: 0.0,
+            search_params: api::SearchParams {
+                page_size: 1,
+                page_no: 1,
+                target_currency: "USD".into(),
+                target_language: "EN".into(),
+                ..api::SearchParams::default()
+            },
+            ..api::SearchMetadata::default()
+        };
+        for (i, m) in [full, bare].iter().enumerate() {
+            for t in [0.0, 0.1, 1e-7, 123456.789, f64::NAN] {
+                let m = api::SearchMetadata {
+                    processing_time_ms: if i == 0 { t } else { m.processing_time_ms },
+                    ..m.clone()
+                };
+                let mut ours = Vec::new();
+                search_metadata(&m)(&mut ours);
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    serde_json::to_string(&m).unwrap()
+                );
+            }
+        }
     }
 }

@@ -104,11 +104,11 @@ pub(crate) fn problem(e: &HttpError, request_id: &str, instance: Option<&str>) -
     resp
 }
 
-fn quota_name(window: u64) -> String {
+fn quota_name(window: u64) -> std::borrow::Cow<'static, str> {
     match window {
-        1 => "per-second".to_owned(),
-        60 => "per-minute".to_owned(),
-        w => format!("per-{w}s"),
+        1 => "per-second".into(),
+        60 => "per-minute".into(),
+        w => format!("per-{w}s").into(),
     }
 }
 
@@ -131,16 +131,13 @@ pub(crate) fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>,
     if let Some(policy) = policy {
         h.insert(HeaderName::from_static("ratelimit-policy"), policy);
     }
-    put(
-        h,
-        HeaderName::from_static("ratelimit"),
-        &format!(
-            "\"{}\";r={};t={}",
-            quota_name(d.window_secs),
-            d.remaining,
-            d.reset_secs
-        ),
-    );
+    let name = quota_name(d.window_secs);
+    if let Some(v) = formatted(format_args!(
+        "\"{name}\";r={};t={}",
+        d.remaining, d.reset_secs
+    )) {
+        h.insert(HeaderName::from_static("ratelimit"), v);
+    }
     h.insert(
         HeaderName::from_static("x-ratelimit-limit"),
         HeaderValue::from(d.limit),
@@ -153,4 +150,28 @@ pub(crate) fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>,
         HeaderName::from_static("x-ratelimit-reset"),
         HeaderValue::from(d.reset_secs),
     );
+}
+
+/// A header value formatted on the stack: one allocation (the value's own) instead of two.
+/// `None` when the text is longer than 96 bytes or not a valid header value.
+pub(crate) fn formatted(args: std::fmt::Arguments<'_>) -> Option<HeaderValue> {
+    struct Buf {
+        bytes: [u8; 96],
+        len: usize,
+    }
+    impl std::fmt::Write for Buf {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.len + s.len();
+            let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+            slot.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut buf = Buf {
+        bytes: [0; 96],
+        len: 0,
+    };
+    std::fmt::write(&mut buf, args).ok()?;
+    HeaderValue::from_bytes(&buf.bytes[..buf.len]).ok()
 }

@@ -11,8 +11,11 @@ use super::ctx::Ctx;
 use crate::app::App;
 use crate::convert;
 use crate::error::HttpError;
-use crate::render::{CATEGORIES_FORMAT, PAGE_FORMAT, envelope, render_categories, render_page};
-use crate::respond::{HttpResponse, body_response, json, put};
+use crate::render::{
+    CATEGORIES_FORMAT, PAGE_FORMAT, envelope, render_categories, render_page, search_metadata,
+    serde_metadata,
+};
+use crate::respond::{HttpResponse, body_response, formatted, json};
 
 /// How an answer was served, for headers and metadata.
 #[derive(Clone, Copy)]
@@ -40,11 +43,11 @@ impl Facts {
         h.insert(header::AGE, HeaderValue::from(self.age_secs));
         let cache_status = HeaderName::from_static("cache-status");
         match self.status {
-            CacheStatus::Hit => put(
-                h,
-                cache_status,
-                &format!("alistach; hit; ttl={}", self.ttl_secs),
-            ),
+            CacheStatus::Hit => {
+                if let Some(v) = formatted(format_args!("alistach; hit; ttl={}", self.ttl_secs)) {
+                    h.insert(cache_status, v);
+                }
+            }
             other => {
                 let text = match other {
                     CacheStatus::Stale => "alistach; hit; ttl=0; detail=stale",
@@ -57,7 +60,9 @@ impl Facts {
         }
         if cacheable_get {
             let max_age = if self.stale { 0 } else { self.ttl_secs };
-            put(h, header::CACHE_CONTROL, &format!("max-age={max_age}"));
+            if let Some(v) = formatted(format_args!("max-age={max_age}")) {
+                h.insert(header::CACHE_CONTROL, v);
+            }
         } else {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
@@ -110,7 +115,7 @@ impl App {
             cache_bypassed: no_cache.then_some(true),
             fresh_data: no_cache.then_some(true),
         };
-        let body = envelope(&served.value.bytes, Some(hit), &metadata);
+        let body = envelope(&served.value.bytes, Some(hit), search_metadata(&metadata));
         let mut resp = body_response(StatusCode::OK, "application/json", body);
         facts.apply(&mut resp, matches!(kind, Search::Get | Search::Hot));
         Ok(resp)
@@ -156,7 +161,7 @@ impl App {
             total_categories: served.value.items,
             stale: facts.stale,
         };
-        let body = envelope(&served.value.bytes, None, &metadata);
+        let body = envelope(&served.value.bytes, None, serde_metadata(&metadata));
         let mut resp = body_response(StatusCode::OK, "application/json", body);
         facts.apply(&mut resp, true);
         Ok(resp)
