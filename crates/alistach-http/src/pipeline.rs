@@ -3,7 +3,7 @@
 //! panics and errors turned into problem documents, and the headers every answer gets.
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
@@ -42,6 +42,18 @@ impl App {
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let peer = req.extensions().get::<PeerAddr>().map(|p| p.0);
+        self.handle_from(req, peer).await
+    }
+
+    /// [`App::handle`] for a request from `peer` (the accept loop passes it here rather than
+    /// through the request's extensions, which would allocate a map per request).
+    pub async fn handle_from<B>(&self, req: Request<B>, peer: Option<SocketAddr>) -> HttpResponse
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let peer = peer.map(|p| p.ip());
         let started = Instant::now();
         let request_id_value = request_id(req.headers());
         // Always ASCII: a kept id was checked, a new one is hex.
@@ -64,7 +76,6 @@ impl App {
         // Per-request logging is at debug level: at the default level the hot path formats and
         // writes nothing. Warnings and errors carry the request id themselves.
         let span = tracing::debug_span!("request", request_id = %request_id, method = %method, route = template);
-        let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
         let mut limit: Option<(Decision, String)> = None;
 
         let target_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);

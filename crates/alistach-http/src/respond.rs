@@ -131,11 +131,15 @@ pub(crate) fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>,
     if let Some(policy) = policy {
         h.insert(HeaderName::from_static("ratelimit-policy"), policy);
     }
-    let name = quota_name(d.window_secs);
-    if let Some(v) = formatted(format_args!(
-        "\"{name}\";r={};t={}",
-        d.remaining, d.reset_secs
-    )) {
+    let value = HeaderText::new()
+        .text("\"")
+        .text(&quota_name(d.window_secs))
+        .text("\";r=")
+        .number(u64::from(d.remaining))
+        .text(";t=")
+        .number(d.reset_secs)
+        .value();
+    if let Some(v) = value {
         h.insert(HeaderName::from_static("ratelimit"), v);
     }
     h.insert(
@@ -152,26 +156,74 @@ pub(crate) fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>,
     );
 }
 
-/// A header value formatted on the stack: one allocation (the value's own) instead of two.
-/// `None` when the text is longer than 96 bytes or not a valid header value.
-pub(crate) fn formatted(args: std::fmt::Arguments<'_>) -> Option<HeaderValue> {
-    struct Buf {
-        bytes: [u8; 96],
-        len: usize,
-    }
-    impl std::fmt::Write for Buf {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            let end = self.len + s.len();
-            let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-            slot.copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
+/// A header value assembled on the stack from text and numbers: one allocation (the value's
+/// own), no formatting machinery. Text past 96 bytes makes it invalid rather than truncated.
+pub(crate) struct HeaderText {
+    bytes: [u8; 96],
+    len: usize,
+    overflow: bool,
+}
+
+impl HeaderText {
+    pub(crate) fn new() -> Self {
+        HeaderText {
+            bytes: [0; 96],
+            len: 0,
+            overflow: false,
         }
     }
-    let mut buf = Buf {
-        bytes: [0; 96],
-        len: 0,
-    };
-    std::fmt::write(&mut buf, args).ok()?;
-    HeaderValue::from_bytes(&buf.bytes[..buf.len]).ok()
+
+    pub(crate) fn text(mut self, s: &str) -> Self {
+        let end = self.len + s.len();
+        match self.bytes.get_mut(self.len..end) {
+            Some(slot) => {
+                slot.copy_from_slice(s.as_bytes());
+                self.len = end;
+            }
+            None => self.overflow = true,
+        }
+        self
+    }
+
+    pub(crate) fn number(self, n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // Digits are ASCII.
+        self.text(std::str::from_utf8(&digits[i..]).unwrap_or("0"))
+    }
+
+    pub(crate) fn value(&self) -> Option<HeaderValue> {
+        if self.overflow {
+            return None;
+        }
+        HeaderValue::from_bytes(&self.bytes[..self.len]).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_text_writes_text_and_numbers() {
+        let v = HeaderText::new()
+            .text("max-age=")
+            .number(0)
+            .text(", ")
+            .number(u64::MAX)
+            .value()
+            .unwrap();
+        assert_eq!(v, "max-age=0, 18446744073709551615");
+        assert!(HeaderText::new().text(&"x".repeat(97)).value().is_none());
+        assert!(HeaderText::new().text("bad\nvalue").value().is_none());
+    }
 }

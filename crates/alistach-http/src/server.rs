@@ -108,12 +108,11 @@ pub async fn serve(
         let app = app.clone();
         let open = OpenConnection::new(app.clone());
         let served = Arc::new(AtomicU32::new(0));
-        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
             let served = served.clone();
-            req.extensions_mut().insert(PeerAddr(peer));
             async move {
-                let mut resp = app.handle(req).await;
+                let mut resp = app.handle_from(req, Some(peer)).await;
                 // Past the per-connection cap, ask the client to reconnect, so no single
                 // connection holds a worker forever.
                 if served.fetch_add(1, Ordering::Relaxed) + 1 >= per_connection {

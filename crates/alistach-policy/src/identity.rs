@@ -146,7 +146,25 @@ pub fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
 /// client cannot dodge its limit by rotating through its own addresses.
 pub fn client_key(ip: IpAddr, v6_prefix: u8) -> String {
     match ip.to_canonical() {
-        IpAddr::V4(v4) => format!("ip:{v4}"),
+        // Written by hand: this runs per request, and `Ipv4Addr`'s `Display` (which supports
+        // padding) was most of the cost of naming a client.
+        IpAddr::V4(v4) => {
+            let mut key = String::with_capacity(18);
+            key.push_str("ip:");
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    key.push('.');
+                }
+                if octet >= 100 {
+                    key.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    key.push(char::from(b'0' + octet / 10 % 10));
+                }
+                key.push(char::from(b'0' + octet % 10));
+            }
+            key
+        }
         IpAddr::V6(v6) => {
             let prefix = v6_prefix.min(128);
             if prefix == 128 {
@@ -298,6 +316,12 @@ mod tests {
             proptest::prop_assume!(!t.contains(real));
             let header = format!("{forged}, {real}, 10.2.2.2");
             proptest::prop_assert_eq!(t.client_ip(ip("10.0.0.1"), [header.as_str()]), real);
+        }
+
+        #[test]
+        fn v4_keys_are_the_dotted_address(bits in proptest::prelude::any::<u32>()) {
+            let ip = std::net::Ipv4Addr::from(bits);
+            proptest::prop_assert_eq!(client_key(IpAddr::V4(ip), 64), format!("ip:{ip}"));
         }
 
         #[test]

@@ -15,7 +15,7 @@ use crate::render::{
     CATEGORIES_FORMAT, PAGE_FORMAT, envelope, render_categories, render_page, search_metadata,
     serde_metadata,
 };
-use crate::respond::{HttpResponse, body_response, formatted, json};
+use crate::respond::{HeaderText, HttpResponse, body_response, json};
 
 /// How an answer was served, for headers and metadata.
 #[derive(Clone, Copy)]
@@ -44,7 +44,11 @@ impl Facts {
         let cache_status = HeaderName::from_static("cache-status");
         match self.status {
             CacheStatus::Hit => {
-                if let Some(v) = formatted(format_args!("alistach; hit; ttl={}", self.ttl_secs)) {
+                let v = HeaderText::new()
+                    .text("alistach; hit; ttl=")
+                    .number(self.ttl_secs)
+                    .value();
+                if let Some(v) = v {
                     h.insert(cache_status, v);
                 }
             }
@@ -60,7 +64,7 @@ impl Facts {
         }
         if cacheable_get {
             let max_age = if self.stale { 0 } else { self.ttl_secs };
-            if let Some(v) = formatted(format_args!("max-age={max_age}")) {
+            if let Some(v) = HeaderText::new().text("max-age=").number(max_age).value() {
                 h.insert(header::CACHE_CONTROL, v);
             }
         } else {
