@@ -441,7 +441,7 @@ mod future_size {
             clock,
             Default::default(),
         );
-        let app = crate::app::App::new(catalog, crate::HttpConfig::default());
+        let app = crate::app::App::new(catalog, crate::config::HttpConfig::default());
         let req = hyper::Request::new(http_body_util::Empty::<bytes::Bytes>::new());
         let fut = app.handle(req);
         let size = std::mem::size_of_val(&fut);

@@ -8,7 +8,7 @@ use alistach_testkit::gateway::{FakeConfig, FakeGateway};
 use alistach_testkit::redis_server::RedisServer;
 use serde_json::{Value, json};
 
-use crate::support::{Server, client};
+use crate::support::{Server, client, get_json};
 
 const KEY: &str = "34567890";
 const SECRET: &str = "fake-gateway-app-secret-9f3a";
@@ -32,14 +32,7 @@ fn commands_since_reset(redis: &RedisServer) -> u64 {
 }
 
 async fn health_redis_connected(c: &reqwest::Client, s: &Server) -> bool {
-    let v: Value = c
-        .get(s.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(c, s.url("/health")).await;
     v["redis_connected"].as_bool().unwrap()
 }
 
@@ -93,14 +86,7 @@ async fn probes_cost_redis_at_most_one_command_a_second_and_still_follow_it() {
     redis.kill();
     let noticed = until_health_says(&c, &server, false).await;
     assert!(noticed < Duration::from_secs(3), "took {noticed:?}");
-    let ready: Value = c
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = get_json(&c, server.url("/readyz")).await;
     assert_eq!(ready["status"], "ready", "memory still serves: {ready}");
     // ... and so does a restarted one (after the circuit's 2 s cool-down).
     let _redis = RedisServer::start_on_port(port);

@@ -142,3 +142,8 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// GETs `url` and decodes its JSON body (panicking on any failure: tests only).
+pub async fn get_json(c: &reqwest::Client, url: String) -> serde_json::Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
