@@ -95,6 +95,11 @@ pub fn query_params<T: DeserializeOwned>(
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, HttpError> {
+    // The usual, valid request takes the plain path; only a failure pays for path tracking,
+    // which names the field (this runs on every request, cached answers included).
+    if let Ok(v) = T::deserialize(&value) {
+        return Ok(v);
+    }
     serde_path_to_error::deserialize(value)
         .map_err(|e| field_error(e.path().to_string(), e.inner().to_string()))
 }
