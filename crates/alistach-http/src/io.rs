@@ -44,14 +44,19 @@ impl<S> WriteTimeout<S> {
     /// Called when the inner write is pending: arms the deadline if it is not armed, and fails
     /// once it passes.
     fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
-        let deadline = Instant::now() + self.timeout;
-        let sleep = self
-            .stall
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         if !self.armed {
-            sleep.as_mut().reset(deadline);
+            let deadline = Instant::now() + self.timeout;
+            match &mut self.stall {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.stall = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
             self.armed = true;
         }
+        // Always set when armed; the fallback only satisfies the type.
+        let timeout = self.timeout;
+        let sleep = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 if let Some(f) = self.on_timeout.take() {

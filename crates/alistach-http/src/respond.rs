@@ -186,19 +186,7 @@ impl HeaderText {
     }
 
     pub(crate) fn number(self, n: u64) -> Self {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut n = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        // Digits are ASCII.
-        self.text(std::str::from_utf8(&digits[i..]).unwrap_or("0"))
+        self.text(itoa::Buffer::new().format(n))
     }
 
     pub(crate) fn value(&self) -> Option<HeaderValue> {

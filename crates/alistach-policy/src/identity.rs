@@ -151,17 +151,12 @@ pub fn client_key(ip: IpAddr, v6_prefix: u8) -> String {
         IpAddr::V4(v4) => {
             let mut key = String::with_capacity(18);
             key.push_str("ip:");
+            let mut digits = itoa::Buffer::new();
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
                     key.push('.');
                 }
-                if octet >= 100 {
-                    key.push(char::from(b'0' + octet / 100));
-                }
-                if octet >= 10 {
-                    key.push(char::from(b'0' + octet / 10 % 10));
-                }
-                key.push(char::from(b'0' + octet % 10));
+                key.push_str(digits.format(octet));
             }
             key
         }
