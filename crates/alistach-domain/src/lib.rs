@@ -15,6 +15,7 @@ mod link;
 mod locale;
 mod port;
 mod product;
+mod promotion;
 mod query;
 mod secret;
 
@@ -31,6 +32,9 @@ pub use link::{
 pub use locale::{CountryCode, Currency, Language};
 pub use port::{AffiliateApi, ApiMode, LOCAL_QUOTA_CODE, MAX_RETRY_AFTER, Pacer, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
+pub use promotion::{
+    MAX_PROMOTION_NAME_CHARS, Promotion, PromotionQuery, PromotionSort, SimilarQuery,
+};
 pub use query::{
     DEFAULT_PAGE_SIZE, DetailsQuery, Listing, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO,
     MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,
