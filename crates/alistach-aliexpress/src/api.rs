@@ -4,12 +4,14 @@ use std::collections::HashMap;
 
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
-    ProductPage, ProductUrl, SearchQuery, UpstreamError, ValidationError,
+    ProductPage, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchQuery, SimilarQuery,
+    UpstreamError, ValidationError,
 };
 use async_trait::async_trait;
 
 use crate::model::{
-    LinkGenerateRequest, ProductDetailRequest, ProductQueryRequest, ProductQueryResponse,
+    FeaturedPromoProductsRequest, LinkGenerateRequest, ProductDetailRequest, ProductQueryRequest,
+    ProductQueryResponse, PromoSort, SmartMatchRequest,
 };
 use crate::{AliExpressClient, Error};
 
@@ -42,6 +44,23 @@ impl AliExpressClient {
             target_language: Some(query.language()),
             ..Default::default()
         })
+    }
+
+    fn promo_sort(sort: PromotionSort) -> PromoSort {
+        match sort {
+            PromotionSort::CommissionAsc => PromoSort::CommissionAsc,
+            PromotionSort::CommissionDesc => PromoSort::CommissionDesc,
+            PromotionSort::PriceAsc => PromoSort::PriceAsc,
+            PromotionSort::PriceDesc => PromoSort::PriceDesc,
+            PromotionSort::VolumeAsc => PromoSort::VolumeAsc,
+            PromotionSort::VolumeDesc => PromoSort::VolumeDesc,
+            PromotionSort::DiscountAsc => PromoSort::DiscountAsc,
+            PromotionSort::DiscountDesc => PromoSort::DiscountDesc,
+            PromotionSort::RatingAsc => PromoSort::RatingAsc,
+            PromotionSort::RatingDesc => PromoSort::RatingDesc,
+            PromotionSort::PromotionTimeAsc => PromoSort::PromotionTimeAsc,
+            PromotionSort::PromotionTimeDesc => PromoSort::PromotionTimeDesc,
+        }
     }
 
     fn page(query: &SearchQuery, r: ProductQueryResponse) -> ProductPage {
@@ -97,6 +116,56 @@ impl AffiliateApi for AliExpressClient {
 
     async fn categories(&self) -> Result<Vec<Category>, UpstreamError> {
         Ok(self.category_get().await?)
+    }
+
+    async fn similar_products(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        let request = SmartMatchRequest {
+            product_id: Some(query.product_id),
+            page_no: Some(query.page_no),
+            country: query.country,
+            target_currency: Some(query.currency),
+            target_language: Some(query.language),
+            ..Default::default()
+        };
+        Ok(self.smart_match(&request).await?.products)
+    }
+
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        Ok(self
+            .featured_promo_get()
+            .await?
+            .into_iter()
+            .map(|p| Promotion {
+                name: p.name,
+                description: p.description,
+                product_count: p.product_count,
+            })
+            .collect())
+    }
+
+    async fn promotion_products(
+        &self,
+        query: &PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError> {
+        let request = FeaturedPromoProductsRequest {
+            promotion_name: Some(query.promotion_name.clone()),
+            category_id: query.category_id,
+            page_no: Some(query.page_no),
+            page_size: Some(query.page_size),
+            sort: query.sort.map(Self::promo_sort),
+            country: query.country,
+            target_currency: Some(query.currency),
+            target_language: Some(query.language),
+            ..Default::default()
+        };
+        let r = self.featured_promo_products_get(&request).await?;
+        Ok(ProductPage {
+            products: r.products,
+            page_no: query.page_no,
+            page_size: query.page_size,
+            total_records: r.total_record_count,
+            total_pages: r.total_page_no,
+        })
     }
 
     /// Sends each URL's canonical form (tracking parameters and regional hosts stripped) and

@@ -10,9 +10,10 @@ use serde_json::{Map, Value, json};
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
-    CacheClearResponse, CacheStatsResponse, CategoriesResponse, Health, HotProductsResponse, Probe,
-    Problem, ProductDetailsQuery, ProductDetailsResponse, RootInfo, SearchRequest, SearchResponse,
-    StatusResponse, SystemInfo,
+    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse, Health,
+    HotProductsResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
+    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RootInfo, SearchRequest,
+    SearchResponse, SimilarProductsQuery, SimilarProductsResponse, StatusResponse, SystemInfo,
 };
 
 /// Which document to build.
@@ -216,10 +217,38 @@ fn spec(id: RouteId) -> OpSpec {
             ok: Content::Json(json_of::<HotProductsResponse>),
             upstream: true,
         },
-        RouteId::Categories => OpSpec {
-            description: "Lists AliExpress product categories; use a category_id in searchProducts to search within \
-                          a category.",
+        RouteId::SimilarProducts => OpSpec {
+            description: "Finds products similar to one the user already has in mind (give its id or URL): \
+                          use it for alternatives to a product; use searchProducts for a new need, \
+                          getHotProducts for high-commission picks. Results carry promotion_link.",
+            query: Some(object_of::<SimilarProductsQuery>),
+            body: None,
+            ok: Content::Json(json_of::<SimilarProductsResponse>),
+            upstream: true,
+        },
+        RouteId::Promotions => OpSpec {
+            description: "Lists AliExpress featured promotions (product pools such as Hot Product, Best Seller, \
+                          weeklydeals). Use it when the user asks for deals or promotions, then \
+                          getPromotionProducts with a promotion_name.",
             query: None,
+            body: None,
+            ok: Content::Json(json_of::<PromotionsResponse>),
+            upstream: true,
+        },
+        RouteId::PromotionProducts => OpSpec {
+            description: "Gets the products of one featured promotion (promotion_name from listPromotions), \
+                          optionally by category and sort order. Use it for deals; searchProducts for a \
+                          specific need. Results carry promotion_link.",
+            query: Some(object_of::<PromotionProductsQuery>),
+            body: None,
+            ok: Content::Json(json_of::<PromotionProductsResponse>),
+            upstream: true,
+        },
+        RouteId::Categories => OpSpec {
+            description: "Lists AliExpress categories with their subcategories, or with parent_id only that \
+                          category's subcategories; use a category id in searchProducts, getHotProducts or \
+                          getPromotionProducts to narrow results.",
+            query: Some(object_of::<CategoriesQuery>),
             body: None,
             ok: Content::Json(json_of::<CategoriesResponse>),
             upstream: true,
@@ -295,6 +324,18 @@ const RENAMES: &[(&str, &str)] = &[
     (
         "Envelope_AffiliateLinksData_AffiliateLinksMetadata",
         "AffiliateLinksResponse",
+    ),
+    (
+        "Envelope_SimilarProductsData_ListingMetadata",
+        "SimilarProductsResponse",
+    ),
+    (
+        "Envelope_PromotionsData_ListingMetadata",
+        "PromotionsResponse",
+    ),
+    (
+        "Envelope_SearchData_PromotionProductsMetadata",
+        "PromotionProductsResponse",
     ),
     ("Envelope_StatusData_StatusMetadata", "StatusResponse"),
     (
@@ -558,6 +599,12 @@ fn operation(
             problem("The request did not complete within REQUEST_TIMEOUT."),
         );
     }
+    if route.id == RouteId::Categories {
+        responses.insert(
+            "404".into(),
+            problem("parent_id names no known category; `detail` says so."),
+        );
+    }
     if route.id == RouteId::CacheClear {
         responses.insert(
             "503".into(),
@@ -601,7 +648,9 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::ProductsGet
         | RouteId::ProductDetails
         | RouteId::HotProducts
+        | RouteId::SimilarProducts
         | RouteId::Categories => "products",
+        RouteId::Promotions | RouteId::PromotionProducts => "promotions",
         RouteId::AffiliateLinks | RouteId::AffiliateLink => "affiliate",
         RouteId::CacheStats | RouteId::CacheClear | RouteId::Metrics => "admin",
         RouteId::Root

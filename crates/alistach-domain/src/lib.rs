@@ -16,6 +16,7 @@ mod locale;
 mod order;
 mod port;
 mod product;
+mod promotion;
 mod query;
 mod secret;
 
@@ -36,6 +37,9 @@ pub use order::{
 };
 pub use port::{AffiliateApi, ApiMode, LOCAL_QUOTA_CODE, MAX_RETRY_AFTER, Pacer, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
+pub use promotion::{
+    MAX_PROMOTION_NAME_CHARS, Promotion, PromotionQuery, PromotionSort, SimilarQuery,
+};
 pub use query::{
     DEFAULT_PAGE_SIZE, DetailsQuery, Listing, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO,
     MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,

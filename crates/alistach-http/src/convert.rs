@@ -5,7 +5,8 @@ use alistach_api::types as api;
 use alistach_domain::{
     AffiliateLink, CategoryId, CategoryTree, CountryCode, Currency, DEFAULT_PAGE_SIZE, Decimal,
     DetailsQuery, Language, LinkRequest, LinkType, Listing, MAX_LINKS_PER_REQUEST, Money, Product,
-    ProductId, ProductUrl, SearchDraft, SearchQuery, SortOrder, ValidationError,
+    ProductId, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchDraft, SearchQuery,
+    SimilarQuery, SortOrder, ValidationError,
 };
 use alistach_service::ServiceError;
 use serde::de::DeserializeOwned;
@@ -13,6 +14,9 @@ use serde_json::Value;
 
 use crate::config::HttpConfig;
 use crate::error::HttpError;
+
+/// The query parameters that are numbers in a paged listing (searches, promotion products).
+pub const PAGED_NUMERIC: &[&str] = &["page_size", "page_no"];
 
 /// Parses a JSON request body into `T`: bad JSON is a 400 naming the syntax problem; a body of the
 /// wrong shape (wrong type, unknown field, explicit `null` where a value is required) is a 422
@@ -194,11 +198,13 @@ pub fn locale(
 }
 
 /// A search request parsed into a domain query for `listing`: the one place a search is
-/// checked (the platform's limits live in `alistach_domain`).
+/// checked (the platform's limits live in `alistach_domain`). `default_sort` is the order
+/// when the request names none (`None`: the platform's relevance order, no `sort` sent).
 pub fn search_query(
     req: &api::SearchRequest,
     cfg: &HttpConfig,
     listing: Listing,
+    default_sort: Option<SortOrder>,
 ) -> Result<SearchQuery, HttpError> {
     let (currency, language, ship_to_country) = locale(
         cfg,
@@ -218,17 +224,16 @@ pub fn search_query(
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
-    // The documented (and v1.1.0) default order.
     let sort = blank_to_none(req.sort.as_deref())
         .map(str::parse::<SortOrder>)
         .transpose()?
-        .unwrap_or(SortOrder::SalePriceAsc);
+        .or(default_sort);
     let draft = SearchDraft {
         keywords: req.keywords.clone(),
         category_ids,
         page_no: req.page_no.unwrap_or(1),
         page_size: req.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
-        sort: Some(sort),
+        sort,
         min_price: price("min_sale_price", req.min_sale_price.as_ref())?,
         max_price: price("max_sale_price", req.max_sale_price.as_ref())?,
         currency,
@@ -277,6 +282,93 @@ fn split_url_list(list: &str) -> Vec<String> {
     }
     items.retain(|s| !s.trim().is_empty());
     items
+}
+
+/// A similar-products request as a domain query: the seed is a product id or any product URL.
+pub fn similar_query(
+    req: &api::SimilarProductsQuery,
+    cfg: &HttpConfig,
+) -> Result<SimilarQuery, HttpError> {
+    let (currency, language, country) = locale(
+        cfg,
+        req.target_currency.as_deref(),
+        req.target_language.as_deref(),
+        req.ship_to_country.as_deref(),
+    )?;
+    let seed = ProductUrl::parse(&req.product_id)
+        .map_err(|e| HttpError::field("product_id", e.to_string()))?;
+    let query = SimilarQuery {
+        product_id: seed.id,
+        page_no: req.page_no.unwrap_or(1),
+        currency,
+        language,
+        country,
+    };
+    query.validate()?;
+    Ok(query)
+}
+
+/// A promotion-products request as a domain query (in normal form).
+pub fn promotion_query(
+    req: &api::PromotionProductsQuery,
+    cfg: &HttpConfig,
+) -> Result<PromotionQuery, HttpError> {
+    let (currency, language, country) = locale(
+        cfg,
+        req.target_currency.as_deref(),
+        req.target_language.as_deref(),
+        req.ship_to_country.as_deref(),
+    )?;
+    let category_id = blank_to_none(req.category_id.as_deref())
+        .map(str::parse::<CategoryId>)
+        .transpose()?;
+    let sort = blank_to_none(req.sort.as_deref())
+        .map(str::parse::<PromotionSort>)
+        .transpose()?;
+    let query = PromotionQuery {
+        promotion_name: req.promotion_name.clone(),
+        category_id,
+        sort,
+        page_no: req.page_no.unwrap_or(1),
+        page_size: req.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+        currency,
+        language,
+        country,
+    }
+    .normalized();
+    query.validate()?;
+    Ok(query)
+}
+
+/// The `promotion_params` echo of a query.
+pub fn promotion_params(q: &PromotionQuery) -> api::PromotionParams {
+    api::PromotionParams {
+        promotion_name: q.promotion_name.clone(),
+        category_id: q.category_id.map(|c| c.to_string()),
+        sort: q.sort.map(|s| s.code().to_owned()),
+        page_no: q.page_no,
+        page_size: q.page_size,
+        target_currency: q.currency.code().to_owned(),
+        target_language: q.language.code().to_owned(),
+        ship_to_country: q.country.map(|c| c.as_str().to_owned()),
+    }
+}
+
+/// A promotion in the contract's shape.
+pub fn promotion(p: Promotion) -> api::PromotionInfo {
+    api::PromotionInfo {
+        promotion_name: p.name,
+        description: p.description,
+        product_count: p.product_count,
+    }
+}
+
+/// The `parent_id` filter of a categories request.
+pub fn parent_id(req: &api::CategoriesQuery) -> Result<Option<CategoryId>, HttpError> {
+    blank_to_none(req.parent_id.as_deref())
+        .map(str::parse::<CategoryId>)
+        .transpose()
+        .map_err(rename("parent_id"))
 }
 
 /// A details request as a domain query.
@@ -510,7 +602,7 @@ mod tests {
             keywords: Some("x".into()),
             ..Default::default()
         };
-        let q = search_query(&req, &cfg, Listing::Search).unwrap();
+        let q = search_query(&req, &cfg, Listing::Search, None).unwrap();
         assert_eq!(q.page_size(), DEFAULT_PAGE_SIZE);
     }
 
@@ -521,7 +613,7 @@ mod tests {
             body.as_bytes(),
             &["page_size", "page_no"],
         ) {
-            Ok(req) => match search_query(&req, &cfg, Listing::Search) {
+            Ok(req) => match search_query(&req, &cfg, Listing::Search, None) {
                 Ok(_) => String::new(),
                 Err(HttpError::Unprocessable { field, .. }) => field,
                 Err(HttpError::Service(ServiceError::Invalid(v))) => v.field.to_owned(),

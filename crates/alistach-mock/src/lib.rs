@@ -22,6 +22,7 @@
 mod catalog;
 mod fx;
 mod i18n;
+mod promo;
 mod rng;
 mod search;
 mod text;
@@ -34,7 +35,8 @@ use std::sync::{Arc, OnceLock};
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, CategoryRef, CountryCode, Currency,
     Decimal, DetailsQuery, Language, LinkRequest, LinkType, Money, Product, ProductId, ProductPage,
-    PromoCode, SearchQuery, Shop, UpstreamError, ValidationError,
+    PromoCode, Promotion, PromotionQuery, SearchQuery, Shop, SimilarQuery, UpstreamError,
+    ValidationError,
 };
 use async_trait::async_trait;
 
@@ -42,6 +44,7 @@ use crate::catalog::{CatalogData, Promo};
 use crate::vocab::TOPS;
 
 pub use fx::{exchange_rate, usd_to};
+pub use promo::SIMILAR_PAGE_SIZE;
 
 /// The seed of the default catalog. Changing it changes every mock product id.
 pub const DEFAULT_SEED: u64 = 0xA115_7AC4_2026_0001;
@@ -185,7 +188,8 @@ impl MockCatalog {
     }
 
     /// [`AffiliateApi::product_details`] without the `async`: known ids in request order,
-    /// each once; unknown ids absent.
+    /// each once; unknown ids absent, and, as on the platform, products that do not ship to
+    /// the query's country.
     pub fn details(&self, query: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
         query.validate().map_err(invalid)?;
         let mut seen = HashSet::with_capacity(query.ids.len());
@@ -193,6 +197,7 @@ impl MockCatalog {
             .ids
             .iter()
             .filter(|id| seen.insert(**id))
+            .filter(|id| query.country.is_none_or(|c| catalog::ships_to(**id, c)))
             .filter_map(|id| self.data.position(*id))
             .map(|i| self.render(i, query.currency, query.language, query.country))
             .collect())
@@ -210,6 +215,48 @@ impl MockCatalog {
                 promotion_link: mock_link(url.id, &self.tracking_id, Some(request.link_type)),
             })
             .collect())
+    }
+
+    /// [`AffiliateApi::similar_products`] without the `async`: the other products of the
+    /// seed's second-level category, best sellers first, [`SIMILAR_PAGE_SIZE`] a page; an
+    /// unknown seed finds nothing.
+    pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        query.validate().map_err(invalid)?;
+        Ok(promo::similar(&self.data, query)
+            .into_iter()
+            .map(|i| self.render(i, query.currency, query.language, query.country))
+            .collect())
+    }
+
+    /// [`AffiliateApi::promotions`] without the `async`: the platform's four permanent pools.
+    pub fn promotion_list(&self) -> Vec<Promotion> {
+        let counts = promo::counts(&self.data);
+        promo::PROMOTIONS
+            .iter()
+            .zip(counts)
+            .map(|((name, description), count)| Promotion {
+                name: (*name).to_owned(),
+                description: Some((*description).to_owned()),
+                product_count: Some(count),
+            })
+            .collect()
+    }
+
+    /// [`AffiliateApi::promotion_products`] without the `async`; an unknown promotion finds
+    /// nothing.
+    pub fn promotion_page(&self, query: &PromotionQuery) -> Result<ProductPage, UpstreamError> {
+        query.validate().map_err(invalid)?;
+        let (page, total) = promo::promotion_page(&self.data, query);
+        Ok(ProductPage {
+            products: page
+                .into_iter()
+                .map(|i| self.render(i, query.currency, query.language, query.country))
+                .collect(),
+            page_no: query.page_no,
+            page_size: query.page_size,
+            total_records: total as u64,
+            total_pages: promo::total_pages(total, query.page_size),
+        })
     }
 
     fn page(&self, query: &SearchQuery, hot_only: bool) -> ProductPage {
@@ -328,6 +375,21 @@ impl AffiliateApi for MockCatalog {
 
     async fn categories(&self) -> Result<Vec<Category>, UpstreamError> {
         Ok(self.data.categories.clone())
+    }
+
+    async fn similar_products(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        self.similar(query)
+    }
+
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        Ok(self.promotion_list())
+    }
+
+    async fn promotion_products(
+        &self,
+        query: &PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError> {
+        self.promotion_page(query)
     }
 
     async fn generate_links(

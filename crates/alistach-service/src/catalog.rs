@@ -9,8 +9,9 @@ use alistach_cache::{
     TierHealth, TierStats,
 };
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, Currency, Decimal, DetailsQuery, Language,
-    LinkRequest, Listing, Product, ProductPage, SearchQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, Currency, Decimal, DetailsQuery,
+    Language, LinkRequest, Listing, Product, ProductId, ProductPage, Promotion, PromotionQuery,
+    SearchQuery, SimilarQuery, UpstreamError,
 };
 use bytes::Bytes;
 use serde::Serialize;
@@ -86,6 +87,34 @@ pub struct RatedLink {
     pub link: AffiliateLink,
     /// The commission rate in percent (from the cached product details, best effort).
     pub commission_rate_percent: Option<Decimal>,
+}
+
+/// Why a requested product has no details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MissingReason {
+    /// Unknown, or not in the affiliate programme.
+    NotFound,
+    /// The product exists but does not ship to the requested country.
+    NotSoldToCountry,
+}
+
+impl MissingReason {
+    /// `not_found` or `not_sold_to_country`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MissingReason::NotFound => "not_found",
+            MissingReason::NotSoldToCountry => "not_sold_to_country",
+        }
+    }
+}
+
+/// Details with the requested ids that have none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetailsReport {
+    /// The products found.
+    pub products: Vec<Product>,
+    /// Each requested id without details (in request order, once), with the reason.
+    pub missing: Vec<(ProductId, MissingReason)>,
 }
 
 /// Cache counters for the status endpoints: one element per storage tier.
@@ -227,10 +256,15 @@ impl Catalog {
         .await
     }
 
-    /// Every category, flat in platform order, rendered and cached as its rendering with the
-    /// count (see [`Catalog::products`]).
+    /// Categories, rendered by `render` from a flat list in platform order. Without a parent,
+    /// every category (both levels), cached as its rendering with the count (see
+    /// [`Catalog::products`]). With a parent, that category's children (none for a category
+    /// without children), read from the cached flat list (one upstream call serves every
+    /// parent) and rendered per request; an unknown parent id is
+    /// [`ServiceError::NotFound`], answered without an upstream call while the list is cached.
     pub async fn categories<R>(
         &self,
+        parent: Option<CategoryId>,
         read: ReadMode,
         format: &'static str,
         render: R,
@@ -238,11 +272,91 @@ impl Catalog {
     where
         R: FnOnce(Vec<Category>) -> Bytes + Send + 'static,
     {
-        let key = keys::rendered_categories_key(&self.scope, format);
+        let Some(parent) = parent else {
+            let key = keys::rendered_categories_key(&self.scope, format);
+            let api = self.api.clone();
+            return self
+                .rendered(CacheKind::Categories, key, read, move || async move {
+                    let flat = api.categories().await?;
+                    Ok((flat.len() as u64, render(flat)))
+                })
+                .await;
+        };
+        let key = keys::categories_flat_key(&self.scope);
         let api = self.api.clone();
-        self.rendered(CacheKind::Categories, key, read, move || async move {
-            let flat = api.categories().await?;
-            Ok((flat.len() as u64, render(flat)))
+        let served: Served<Vec<Category>> = self
+            .cached(CacheKind::Categories, key, read, move || async move {
+                api.categories().await
+            })
+            .await?;
+        if !served.value.iter().any(|c| c.id == parent) {
+            return Err(ServiceError::NotFound(format!(
+                "parent_id {parent} is not a known category; list the top-level categories \
+                 without parent_id to find the ids"
+            )));
+        }
+        Ok(served.map(|flat| {
+            let children: Vec<Category> = flat
+                .into_iter()
+                .filter(|c| c.parent_id == Some(parent))
+                .collect();
+            Rendered {
+                items: children.len() as u64,
+                bytes: render(children),
+            }
+        }))
+    }
+
+    /// One page of products similar to the query's seed product, rendered by `render` and
+    /// cached as its rendering (see [`Catalog::products`]); an unknown seed is an empty page.
+    pub async fn similar<R>(
+        &self,
+        query: &SimilarQuery,
+        read: ReadMode,
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Rendered>, ServiceError>
+    where
+        R: FnOnce(Vec<Product>) -> Bytes + Send + 'static,
+    {
+        query.validate()?;
+        let key = keys::rendered_similar_key(&self.scope, format, query)?;
+        let (api, q) = (self.api.clone(), query.clone());
+        self.rendered(CacheKind::Similar, key, read, move || async move {
+            let products = api.similar_products(&q).await?;
+            Ok((products.len() as u64, render(products)))
+        })
+        .await
+    }
+
+    /// The featured promotions, cached as domain values.
+    pub async fn promotions(&self, read: ReadMode) -> Result<Served<Vec<Promotion>>, ServiceError> {
+        let key = keys::promotions_key(&self.scope);
+        let api = self.api.clone();
+        self.cached(CacheKind::Promotions, key, read, move || async move {
+            api.promotions().await
+        })
+        .await
+    }
+
+    /// One page of a promotion's products, rendered by `render` and cached as its rendering
+    /// (see [`Catalog::products`]); an unknown promotion is an empty page.
+    pub async fn promotion_products<R>(
+        &self,
+        query: &PromotionQuery,
+        read: ReadMode,
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Rendered>, ServiceError>
+    where
+        R: FnOnce(ProductPage) -> Bytes + Send + 'static,
+    {
+        query.validate()?;
+        let key = keys::rendered_promotion_key(&self.scope, format, query)?;
+        let (api, q) = (self.api.clone(), query.normalized());
+        self.rendered(CacheKind::Promotions, key, read, move || async move {
+            let page = api.promotion_products(&q).await?;
+            Ok((page.products.len() as u64, render(page)))
         })
         .await
     }
@@ -260,6 +374,54 @@ impl Catalog {
             api.product_details(&q).await
         })
         .await
+    }
+
+    /// Details of known products, and each requested id without details with the reason: with
+    /// a ship-to country, the ids the platform left out are asked for again without it (one
+    /// more cached call), so a product that exists but does not ship there is told apart from
+    /// one that does not exist (or is not in the affiliate programme).
+    pub async fn details_report(
+        &self,
+        query: &DetailsQuery,
+        read: ReadMode,
+    ) -> Result<Served<DetailsReport>, ServiceError> {
+        let served = self.details(query, read).await?;
+        let found: std::collections::HashSet<ProductId> =
+            served.value.iter().map(|p| p.id).collect();
+        let mut seen = std::collections::HashSet::new();
+        let absent: Vec<ProductId> = query
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| !found.contains(id) && seen.insert(*id))
+            .collect();
+        let mut elsewhere = std::collections::HashSet::new();
+        if !absent.is_empty() && query.country.is_some() {
+            let anywhere = DetailsQuery {
+                ids: absent.clone(),
+                country: None,
+                ..query.clone()
+            };
+            elsewhere = self
+                .details(&anywhere, read)
+                .await?
+                .value
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+        }
+        let missing = absent
+            .into_iter()
+            .map(|id| {
+                let reason = if elsewhere.contains(&id) {
+                    MissingReason::NotSoldToCountry
+                } else {
+                    MissingReason::NotFound
+                };
+                (id, reason)
+            })
+            .collect();
+        Ok(served.map(|products| DetailsReport { products, missing }))
     }
 
     /// Affiliate links, one per requested URL the platform could convert, in request order and

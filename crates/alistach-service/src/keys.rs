@@ -6,7 +6,9 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
-use alistach_domain::{ApiMode, DetailsQuery, LinkRequest, SearchQuery, ValidationError};
+use alistach_domain::{
+    ApiMode, DetailsQuery, LinkRequest, PromotionQuery, SearchQuery, SimilarQuery, ValidationError,
+};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
@@ -24,16 +26,22 @@ pub enum CacheKind {
     Details,
     /// Hot products (`hot:`).
     Hot,
+    /// Products similar to a seed product (`similar:`).
+    Similar,
+    /// Featured promotions and their products (`promotions:`).
+    Promotions,
 }
 
 impl CacheKind {
     /// Every kind.
-    pub const ALL: [CacheKind; 5] = [
+    pub const ALL: [CacheKind; 7] = [
         CacheKind::Products,
         CacheKind::Categories,
         CacheKind::Affiliate,
         CacheKind::Details,
         CacheKind::Hot,
+        CacheKind::Similar,
+        CacheKind::Promotions,
     ];
 
     /// The key prefix word, also the `pattern` accepted by cache clearing.
@@ -44,6 +52,8 @@ impl CacheKind {
             CacheKind::Affiliate => "affiliate",
             CacheKind::Details => "details",
             CacheKind::Hot => "hot",
+            CacheKind::Similar => "similar",
+            CacheKind::Promotions => "promotions",
         }
     }
 
@@ -63,7 +73,8 @@ impl FromStr for CacheKind {
             .ok_or_else(|| {
                 ValidationError::new(
                     "pattern",
-                    "must be one of products, categories, affiliate, details, hot or all",
+                    "must be one of products, categories, affiliate, details, hot, similar, \
+                     promotions or all",
                 )
             })
     }
@@ -214,6 +225,45 @@ fn search_question(q: &SearchQuery) -> Vec<u8> {
 /// The key of a rendered category list.
 pub(crate) fn rendered_categories_key(scope: &KeyScope, format: &str) -> String {
     key_with_format(CacheKind::Categories, scope, Some(format), b"all")
+}
+
+/// The key of the flat category list as domain values, which a parent's children are read
+/// from (one upstream call for every parent).
+pub(crate) fn categories_flat_key(scope: &KeyScope) -> String {
+    key_from(CacheKind::Categories, scope, b"flat")
+}
+
+/// The key of a rendered page of similar products.
+pub(crate) fn rendered_similar_key(
+    scope: &KeyScope,
+    format: &str,
+    query: &SimilarQuery,
+) -> Result<String, ServiceError> {
+    Ok(key_with_format(
+        CacheKind::Similar,
+        scope,
+        Some(format),
+        &encode(query)?,
+    ))
+}
+
+/// The key of the promotions list.
+pub(crate) fn promotions_key(scope: &KeyScope) -> String {
+    key_from(CacheKind::Promotions, scope, b"list")
+}
+
+/// The key of a rendered page of a promotion's products (the query in normal form).
+pub(crate) fn rendered_promotion_key(
+    scope: &KeyScope,
+    format: &str,
+    query: &PromotionQuery,
+) -> Result<String, ServiceError> {
+    Ok(key_with_format(
+        CacheKind::Promotions,
+        scope,
+        Some(format),
+        &encode(&query.normalized())?,
+    ))
 }
 
 /// The key of a details query.

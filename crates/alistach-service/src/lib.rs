@@ -16,7 +16,9 @@ mod keys;
 mod pacing;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
-pub use catalog::{CacheReport, Catalog, RatedLink, Rendered, Served};
+pub use catalog::{
+    CacheReport, Catalog, DetailsReport, MissingReason, RatedLink, Rendered, Served,
+};
 pub use config::CacheTtls;
 pub use error::ServiceError;
 pub use guard::{

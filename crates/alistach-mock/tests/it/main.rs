@@ -596,19 +596,48 @@ fn hot_products_are_the_hot_commission_ones_with_the_same_filters() {
 #[test]
 fn details_return_known_products_in_the_asked_currency_and_language() {
     let api = api();
-    let known: Vec<ProductId> = api.product_ids().take(3).collect();
+    let de = "DE".parse::<CountryCode>().unwrap();
+    let ships = |id: ProductId, shipping: bool| {
+        let q = DetailsQuery {
+            ids: vec![id],
+            currency: Currency::USD,
+            language: Language::EN,
+            country: Some(de),
+        };
+        block_on(api.product_details(&q)).unwrap().is_empty() != shipping
+    };
+    let known: Vec<ProductId> = api
+        .product_ids()
+        .filter(|id| ships(*id, true))
+        .take(3)
+        .collect();
+    let elsewhere = api
+        .product_ids()
+        .find(|id| ships(*id, false))
+        .expect("some products do not ship to DE");
     let query = DetailsQuery {
-        ids: vec![known[2], ProductId(1005009999999999), known[0], known[2]],
+        ids: vec![
+            known[2],
+            ProductId(1005009999999999),
+            known[0],
+            elsewhere,
+            known[2],
+        ],
         currency: Currency::GBP,
         language: Language::DE,
-        country: Some("DE".parse::<CountryCode>().unwrap()),
+        country: Some(de),
     };
     let found = block_on(api.product_details(&query)).unwrap();
     assert_eq!(
         ids(&found),
         [known[2], known[0]],
-        "unknown ids absent, duplicates once, request order"
+        "unknown ids and products not shipping to DE absent, duplicates once, request order"
     );
+    let anywhere = DetailsQuery {
+        country: None,
+        ..query.clone()
+    };
+    assert!(ids(&block_on(api.product_details(&anywhere)).unwrap()).contains(&elsewhere));
     for p in &found {
         assert_eq!(p.sale_price.unwrap().currency, Currency::GBP);
         assert_eq!(
@@ -680,4 +709,128 @@ fn links_are_labelled_mock() {
         !everything.contains("s.click.aliexpress.com"),
         "no mock data may look like a real affiliate link"
     );
+}
+
+#[test]
+fn similar_products_share_the_seed_category_and_page_deterministically() {
+    use alistach_domain::SimilarQuery;
+    let api = api();
+    let all = api.products(Currency::USD, Language::EN);
+    let seed = &all[0];
+    let query = |page_no| SimilarQuery {
+        product_id: seed.id,
+        page_no,
+        currency: Currency::EUR,
+        language: Language::EN,
+        country: None,
+    };
+    let first = block_on(api.similar_products(&query(1))).unwrap();
+    assert!(!first.is_empty() && first.len() <= alistach_mock::SIMILAR_PAGE_SIZE);
+    let sub = seed.second_level_category.as_ref().unwrap().id;
+    for p in &first {
+        assert_ne!(p.id, seed.id, "the seed is not similar to itself");
+        assert_eq!(p.second_level_category.as_ref().unwrap().id, sub);
+        assert_eq!(p.sale_price.unwrap().currency, Currency::EUR);
+        assert!(is_mock_link(p.promotion_link.as_deref().unwrap()));
+    }
+    let volumes: Vec<u64> = first.iter().map(|p| p.sales_volume.unwrap()).collect();
+    assert!(
+        volumes.windows(2).all(|w| w[0] >= w[1]),
+        "best sellers first"
+    );
+    assert_eq!(first, block_on(api.similar_products(&query(1))).unwrap());
+    let siblings = all
+        .iter()
+        .filter(|p| p.id != seed.id && p.second_level_category.as_ref().unwrap().id == sub)
+        .count();
+    let mut seen = 0;
+    for page in 1..=10 {
+        let got = block_on(api.similar_products(&query(page))).unwrap();
+        seen += got.len();
+        if got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, siblings, "paging walks every sibling once");
+    let unknown = SimilarQuery {
+        product_id: ProductId(1005009999999999),
+        ..query(1)
+    };
+    assert!(block_on(api.similar_products(&unknown)).unwrap().is_empty());
+    let bad = query(0);
+    assert!(matches!(
+        block_on(api.similar_products(&bad)),
+        Err(UpstreamError::InvalidRequest { .. })
+    ));
+}
+
+#[test]
+fn promotions_are_the_four_permanent_pools_and_filter_like_the_platform() {
+    use alistach_domain::{PromotionQuery, PromotionSort};
+    let api = api();
+    let promos = block_on(api.promotions()).unwrap();
+    let names: Vec<&str> = promos.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Hot Product", "New Arrival", "Best Seller", "weeklydeals"]
+    );
+    let query = |name: &str| PromotionQuery {
+        promotion_name: name.into(),
+        category_id: None,
+        sort: Some(PromotionSort::PriceAsc),
+        page_no: 1,
+        page_size: 50,
+        currency: Currency::USD,
+        language: Language::EN,
+        country: None,
+    };
+    for promo in &promos {
+        let page = block_on(api.promotion_products(&query(&promo.name))).unwrap();
+        assert_eq!(
+            Some(page.total_records),
+            promo.product_count,
+            "{}",
+            promo.name
+        );
+        assert!(!page.products.is_empty(), "{}", promo.name);
+        let prices: Vec<Decimal> = page
+            .products
+            .iter()
+            .map(|p| p.sale_price.unwrap().amount)
+            .collect();
+        assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{}", promo.name);
+    }
+    let hot = block_on(api.promotion_products(&query("Hot Product"))).unwrap();
+    assert!(
+        hot.products
+            .iter()
+            .all(|p| p.hot_commission_rate_percent.is_some())
+    );
+    let deals = block_on(api.promotion_products(&query("weeklydeals"))).unwrap();
+    assert!(
+        deals
+            .products
+            .iter()
+            .all(|p| p.discount_percent.unwrap() >= d("50"))
+    );
+    let top = top_ids(&api)[0];
+    let mut in_top = query("Best Seller");
+    in_top.category_id = Some(top);
+    let page = block_on(api.promotion_products(&in_top)).unwrap();
+    assert!(
+        page.products
+            .iter()
+            .all(|p| p.first_level_category.as_ref().unwrap().id == top)
+    );
+    let mut desc = query("Best Seller");
+    desc.sort = Some(PromotionSort::VolumeDesc);
+    let page = block_on(api.promotion_products(&desc)).unwrap();
+    let volumes: Vec<u64> = page
+        .products
+        .iter()
+        .map(|p| p.sales_volume.unwrap())
+        .collect();
+    assert!(volumes.windows(2).all(|w| w[0] >= w[1]));
+    let unknown = block_on(api.promotion_products(&query("No Such Promo"))).unwrap();
+    assert_eq!((unknown.total_records, unknown.products.len()), (0, 0));
 }

@@ -91,6 +91,24 @@ impl AffiliateApi for Fake {
         self.next().await?;
         Ok(Vec::new())
     }
+    async fn similar_products(
+        &self,
+        _: &alistach_domain::SimilarQuery,
+    ) -> Result<Vec<Product>, UpstreamError> {
+        self.next().await?;
+        Ok(Vec::new())
+    }
+    async fn promotions(&self) -> Result<Vec<alistach_domain::Promotion>, UpstreamError> {
+        self.next().await?;
+        Ok(Vec::new())
+    }
+    async fn promotion_products(
+        &self,
+        q: &alistach_domain::PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError> {
+        self.next().await?;
+        Ok(ProductPage::empty(q.page_no, q.page_size))
+    }
 }
 
 fn unavailable() -> Result<(), UpstreamError> {
