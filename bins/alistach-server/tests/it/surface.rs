@@ -523,3 +523,80 @@ async fn upstream_faults_on_the_new_routes_are_502_503_504() {
         }
     }
 }
+
+/// The GPT document the binary serves keeps its promises, and the largest page it offers,
+/// asked of the binary for real, is far under the 100,000 characters a GPT Action may read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gpt_profile_is_small_enough_for_the_model_at_its_largest_page() {
+    let server = Server::start(&[]);
+    let c = client();
+    let doc = get_json(&c, server.url("/openapi-gpt.json")).await;
+    let mut operations = 0;
+    let mut largest = 0u64;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            operations += 1;
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                assert!(p.get("example").is_some(), "{p}");
+                if p["name"] == "page_size" {
+                    largest = largest.max(p["schema"]["maximum"].as_u64().unwrap());
+                }
+            }
+        }
+    }
+    assert!(operations <= 30);
+    assert_eq!(largest, u64::from(alistach_api::GPT_MAX_PAGE_SIZE));
+    assert!(
+        doc["info"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("metadata.mock_mode")
+    );
+
+    let seed = ids_of(
+        &get_json(
+            &c,
+            server.url("/api/products/search?keywords=phone&page_size=1"),
+        )
+        .await,
+    )[0]
+    .clone();
+    let pages = [
+        format!("/api/products/search?keywords=phone&page_size={largest}"),
+        format!("/api/products/search?category_ids=44&page_size={largest}"),
+        format!("/api/products/hot?page_size={largest}"),
+        format!("/api/promotions/products?promotion_name=Hot+Product&page_size={largest}"),
+        format!("/api/products/similar?product_id={seed}"),
+        "/api/categories".to_owned(),
+    ];
+    let mut report = Vec::new();
+    for path in pages {
+        let r = c.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let text = r.text().await.unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if let Some(products) = v["data"]["products"].as_array() {
+            assert!(
+                products.len() as u64 >= largest.min(20) || path.contains("similar"),
+                "{path}"
+            );
+        }
+        let chars = text.chars().count();
+        report.push(format!("{path}: {chars}"));
+        assert!(chars < 50_000, "{path} answers {chars} characters");
+    }
+    // Even the full profile's largest page stays under the limit.
+    let full = c
+        .get(server.url("/api/products/search?category_ids=44&page_size=50"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(full.chars().count() < 100_000, "{}", full.chars().count());
+    eprintln!(
+        "GPT-profile answer sizes (characters): {report:?}; page_size=50: {}",
+        full.chars().count()
+    );
+}

@@ -9,7 +9,13 @@ use crate::opts;
 /// A deliberately small JSON Schema checker covering the keywords schemars emits for our types:
 /// `$ref`, `type`, `properties`, `required`, `additionalProperties`, `items`, `anyOf`, `enum`,
 /// `minimum`, `maximum`. Returns every violation with its JSON pointer.
-fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+pub(crate) fn check(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         let target = doc
             .pointer(r.trim_start_matches('#'))
