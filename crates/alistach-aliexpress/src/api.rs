@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
+    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkSource, LinkType, Product,
     ProductPage, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchQuery, SimilarQuery,
     UpstreamError, ValidationError,
 };
@@ -168,35 +168,47 @@ impl AffiliateApi for AliExpressClient {
         })
     }
 
-    /// Sends each URL's canonical form (tracking parameters and regional hosts stripped) and
-    /// maps the links back to the caller's URLs through the product id.
+    /// Sends each page's source value (the canonical form of product and store pages) and
+    /// maps the links back to the sources: by product id for product pages (the platform may
+    /// answer another form of the product's URL), by the exact value for other pages.
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        // Duplicates (two URLs of one product) are dropped by link_generate.
-        let canonical: Vec<String> = request.urls.iter().map(ProductUrl::canonical_url).collect();
         let links = self
             .link_generate(&LinkGenerateRequest {
-                link_type: request.link_type,
-                source_values: canonical,
+                link_type,
+                source_values: sources
+                    .iter()
+                    .map(|s| s.source_value().to_owned())
+                    .collect(),
                 tracking_id: None,
                 ship_to_country: None,
             })
             .await?;
         let mut by_id = HashMap::new();
+        let mut by_value = HashMap::new();
         for link in links {
             if let Ok(url) = ProductUrl::parse(&link.source_value) {
-                by_id.entry(url.id).or_insert(link.promotion_link);
+                by_id
+                    .entry(url.id)
+                    .or_insert_with(|| link.promotion_link.clone());
             }
+            by_value
+                .entry(link.source_value)
+                .or_insert(link.promotion_link);
         }
-        Ok(request
-            .urls
+        Ok(sources
             .iter()
-            .filter_map(|url| {
-                by_id.get(&url.id).map(|promotion_link| AffiliateLink {
-                    source_url: url.original.clone(),
-                    product_id: url.id,
+            .filter_map(|source| {
+                let link = match source.product_id() {
+                    Some(id) => by_id.get(&id),
+                    None => by_value.get(source.source_value()),
+                };
+                link.map(|promotion_link| AffiliateLink {
+                    source_url: source.source_value().to_owned(),
+                    product_id: source.product_id(),
                     promotion_link: promotion_link.clone(),
                 })
             })

@@ -712,7 +712,7 @@ const EXAMPLE_PRODUCT_URLS: [&str; 1] = ["https://www.aliexpress.com/item/100500
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateLinksRequest {
-    /// AliExpress product URLs, 1 to 50.
+    /// AliExpress URLs, 1 to 50: product pages (any AliExpress site or app form, or bare product ids), store pages, campaign pages and share links (s.click.aliexpress.com, a.aliexpress.com). Each gets its own result.
     #[schemars(
         length(min = 1, max = 50),
         example = EXAMPLE_PRODUCT_URLS
@@ -720,7 +720,7 @@ pub struct AffiliateLinksRequest {
     pub urls: Vec<String>,
     /// "normal" (default) or "hot" (hot-product commission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["normal", "hot"]))]
+    #[schemars(extend("enum" = ["normal", "hot"]), example = &"normal")]
     pub link_type: Option<String>,
 }
 
@@ -728,12 +728,12 @@ pub struct AffiliateLinksRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateLinkQuery {
-    /// An AliExpress product URL, e.g. `https://www.aliexpress.com/item/1005004043442825.html`
+    /// An AliExpress URL: a product page (any AliExpress site or app form, or a bare product id), a store or campaign page, or a share link, e.g. `https://www.aliexpress.com/item/1005004043442825.html`
     #[schemars(example = &"https://www.aliexpress.com/item/1005004043442825.html")]
     pub url: String,
     /// "normal" (default) or "hot" (hot-product commission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["normal", "hot"]))]
+    #[schemars(extend("enum" = ["normal", "hot"]), example = &"normal")]
     pub link_type: Option<String>,
 }
 
@@ -747,15 +747,49 @@ pub struct AffiliateLink {
     /// Commission rate when known, e.g. "7.0%".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_rate: Option<String>,
-    /// The product id read from the URL.
-    pub product_id: String,
+    /// The product id read from the URL (product pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+}
+
+/// The result for one input URL: its link, or why there is none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LinkResult {
+    /// The URL as given.
+    pub original_url: String,
+    /// "converted" (affiliate_url is set) or "not_converted" (reason says why).
+    #[schemars(extend("enum" = ["converted", "not_converted"]))]
+    pub status: String,
+    /// What kind of AliExpress page it is: "product", "store", "share_link" or "campaign".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["product", "store", "share_link", "campaign"]))]
+    pub page_type: Option<String>,
+    /// The tracked link to share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affiliate_url: Option<String>,
+    /// The product id (product pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// Commission rate when known, e.g. "7.0%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_rate: Option<String>,
+    /// Why it was not converted: "invalid_url", "not_aliexpress", "unknown_product" or "not_eligible" (no commission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["invalid_url", "not_aliexpress", "unknown_product", "not_eligible"]))]
+    pub reason: Option<String>,
+    /// The reason in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Generated links.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AffiliateLinksData {
-    /// One link per URL the platform accepted.
+    /// One link per URL the platform converted (the v1.1.0 list).
     pub affiliate_links: Vec<AffiliateLink>,
+    /// One result per input URL, in request order: the link or the reason there is none.
+    #[serde(default)]
+    pub results: Vec<LinkResult>,
 }
 
 /// How a links answer was produced.

@@ -28,7 +28,8 @@ pub use clock::{Clock, SystemClock};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;
 pub use link::{
-    AffiliateLink, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, ProductUrl, ProductUrlError,
+    AffiliateLink, LinkInput, LinkPage, LinkRequest, LinkSource, LinkType, MAX_LINKS_PER_REQUEST,
+    ProductUrl, ProductUrlError,
 };
 pub use locale::{CountryCode, Currency, Language};
 pub use order::{

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    AffiliateLink, Category, DetailsQuery, LinkRequest, Product, ProductPage, Promotion,
+    AffiliateLink, Category, DetailsQuery, LinkSource, LinkType, Product, ProductPage, Promotion,
     PromotionQuery, SearchQuery, SimilarQuery,
 };
 
@@ -84,11 +84,14 @@ pub trait AffiliateApi: Send + Sync + 'static {
         query: &PromotionQuery,
     ) -> Result<ProductPage, UpstreamError>;
 
-    /// Affiliate links for product pages (`aliexpress.affiliate.link.generate`); pages the
-    /// platform could not convert are absent from the result.
+    /// Affiliate links for AliExpress pages (`aliexpress.affiliate.link.generate`), at most
+    /// [`crate::MAX_LINKS_PER_REQUEST`] sources: one link per page the platform converted,
+    /// its `source_url` the source's [`LinkSource::source_value`]; pages it could not convert
+    /// are absent.
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError>;
 }
 

@@ -4,11 +4,11 @@
 use alistach_api::types as api;
 use alistach_domain::{
     AffiliateLink, CategoryId, CategoryTree, CountryCode, Currency, DEFAULT_PAGE_SIZE, Decimal,
-    DetailsQuery, Language, LinkRequest, LinkType, Listing, MAX_LINKS_PER_REQUEST, Money, Product,
-    ProductId, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchDraft, SearchQuery,
-    SimilarQuery, SortOrder, ValidationError,
+    DetailsQuery, Language, LinkInput, LinkRequest, LinkType, Listing, MAX_LINKS_PER_REQUEST,
+    Money, Product, ProductId, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchDraft,
+    SearchQuery, SimilarQuery, SortOrder, ValidationError,
 };
-use alistach_service::ServiceError;
+use alistach_service::{LinkResult, ServiceError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -426,7 +426,9 @@ pub fn link_type(input: Option<&str>) -> Result<LinkType, HttpError> {
     }
 }
 
-/// A links request as a domain request; a bad URL is a 422 naming its index and the reason.
+/// A links request as a domain request: each URL is parsed on its own and keeps its result
+/// (a URL that is not AliExpress's is answered as such, not refused); only the list itself
+/// (empty, more than 50) is a 422.
 pub fn link_request(
     urls: &[String],
     link_type_input: Option<&str>,
@@ -434,7 +436,7 @@ pub fn link_request(
     if urls.is_empty() {
         return Err(HttpError::field(
             "urls",
-            "must list at least one AliExpress product URL",
+            "must list at least one AliExpress URL",
         ));
     }
     if urls.len() > MAX_LINKS_PER_REQUEST {
@@ -446,29 +448,53 @@ pub fn link_request(
             ),
         ));
     }
-    let parsed = urls
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            ProductUrl::parse(u).map_err(|e| HttpError::field(format!("urls[{i}]"), e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(LinkRequest {
-        urls: parsed,
+        inputs: urls.iter().map(|u| LinkInput::parse(u)).collect(),
         link_type: link_type(link_type_input)?,
     })
 }
 
-/// The one-URL query form of a links request; a bad URL is named `url`, as its parameter is.
+/// The one-URL query form of a links request; a URL that is not an AliExpress URL is a 422
+/// named `url`, as its parameter is (the whole request is that one input).
 pub fn link_request_one(
     url: &str,
     link_type_input: Option<&str>,
 ) -> Result<LinkRequest, HttpError> {
-    let parsed = ProductUrl::parse(url).map_err(|e| HttpError::field("url", e.to_string()))?;
+    let input = LinkInput::parse(url);
+    if let Err(e) = &input.source {
+        return Err(HttpError::field("url", e.to_string()));
+    }
     Ok(LinkRequest {
-        urls: vec![parsed],
+        inputs: vec![input],
         link_type: link_type(link_type_input)?,
     })
+}
+
+/// One input's result in the contract's shape.
+pub fn link_result(r: LinkResult) -> api::LinkResult {
+    let page_type = r.page.map(|p| p.as_str().to_owned());
+    match r.outcome {
+        Ok(rated) => api::LinkResult {
+            original_url: r.input,
+            status: "converted".into(),
+            page_type,
+            affiliate_url: Some(rated.link.promotion_link),
+            product_id: rated.link.product_id.map(|id| id.to_string()),
+            commission_rate: percent(rated.commission_rate_percent),
+            reason: None,
+            detail: None,
+        },
+        Err(failure) => api::LinkResult {
+            original_url: r.input,
+            status: "not_converted".into(),
+            page_type,
+            affiliate_url: None,
+            product_id: None,
+            commission_rate: None,
+            reason: Some(failure.as_str().to_owned()),
+            detail: Some(failure.detail()),
+        },
+    }
 }
 
 fn percent(d: Option<Decimal>) -> Option<String> {
@@ -561,7 +587,7 @@ pub fn affiliate_link(l: AffiliateLink) -> api::AffiliateLink {
         original_url: l.source_url,
         affiliate_url: l.promotion_link,
         commission_rate: None,
-        product_id: l.product_id.to_string(),
+        product_id: l.product_id.map(|id| id.to_string()),
     }
 }
 
@@ -692,18 +718,16 @@ mod tests {
     }
 
     #[test]
-    fn link_requests_name_the_bad_index() {
+    fn link_requests_keep_each_input_and_refuse_only_the_list() {
         let urls = vec![
             "https://www.aliexpress.com/item/1005006123456789.html".to_owned(),
             "https://amazon.com/x".into(),
+            "https://s.click.aliexpress.com/e/_DmAbCd1".into(),
         ];
-        match link_request(&urls, None) {
-            Err(HttpError::Unprocessable { field, rule }) => {
-                assert_eq!(field, "urls[1]");
-                assert!(rule.contains("not an AliExpress URL"), "{rule}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let request = link_request(&urls, None).unwrap();
+        assert_eq!(request.inputs.len(), 3);
+        assert!(request.inputs[0].source.is_ok() && request.inputs[2].source.is_ok());
+        assert!(request.inputs[1].source.is_err());
         let many = vec!["32759108484".to_owned(); 51];
         assert!(
             matches!(link_request(&many, None), Err(HttpError::Unprocessable { field, .. }) if field == "urls")
@@ -711,6 +735,13 @@ mod tests {
         assert!(
             matches!(link_request(&urls[..1], Some("fast")), Err(HttpError::Unprocessable { field, .. }) if field == "link_type")
         );
+        match link_request_one("https://amazon.com/x", None) {
+            Err(HttpError::Unprocessable { field, rule }) => {
+                assert_eq!(field, "url");
+                assert!(rule.contains("not an AliExpress URL"), "{rule}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

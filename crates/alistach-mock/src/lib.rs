@@ -34,7 +34,7 @@ use std::sync::{Arc, OnceLock};
 
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, CategoryRef, CountryCode, Currency,
-    Decimal, DetailsQuery, Language, LinkRequest, LinkType, Money, Product, ProductId, ProductPage,
+    Decimal, DetailsQuery, Language, LinkSource, LinkType, Money, Product, ProductId, ProductPage,
     PromoCode, Promotion, PromotionQuery, SearchQuery, Shop, SimilarQuery, UpstreamError,
     ValidationError,
 };
@@ -203,16 +203,41 @@ impl MockCatalog {
             .collect())
     }
 
-    /// [`AffiliateApi::generate_links`] without the `async`: one mock link per URL, in order.
-    pub fn links(&self, request: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        request.validate().map_err(invalid)?;
-        Ok(request
-            .urls
+    /// [`AffiliateApi::generate_links`] without the `async`: one mock link per page, in
+    /// order; product pages of products the catalog does not hold are not converted (as the
+    /// platform converts only products in the affiliate programme). Store, campaign and share
+    /// pages get a mock page link.
+    pub fn links(
+        &self,
+        sources: &[LinkSource],
+        link_type: LinkType,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
+        if sources.is_empty() || sources.len() > alistach_domain::MAX_LINKS_PER_REQUEST {
+            return Err(invalid(ValidationError::new(
+                "source_values",
+                "must list 1 to 50 pages",
+            )));
+        }
+        Ok(sources
             .iter()
-            .map(|url| AffiliateLink {
-                source_url: url.original.clone(),
-                product_id: url.id,
-                promotion_link: mock_link(url.id, &self.tracking_id, Some(request.link_type)),
+            .filter_map(|source| {
+                let promotion_link = match source.product_id() {
+                    Some(id) => {
+                        self.data.position(id)?;
+                        mock_link(id, &self.tracking_id, Some(link_type))
+                    }
+                    None => format!(
+                        "{MOCK_LINK_PREFIX}aff/page/{:016x}?tracking={}&link_type={}",
+                        rng::fnv1a(source.source_value().as_bytes()),
+                        self.tracking_id,
+                        link_type.code()
+                    ),
+                };
+                Some(AffiliateLink {
+                    source_url: source.source_value().to_owned(),
+                    product_id: source.product_id(),
+                    promotion_link,
+                })
             })
             .collect())
     }
@@ -394,9 +419,10 @@ impl AffiliateApi for MockCatalog {
 
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        self.links(request)
+        self.links(sources, link_type)
     }
 }
 

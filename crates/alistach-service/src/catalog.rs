@@ -10,8 +10,9 @@ use alistach_cache::{
 };
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, Currency, Decimal, DetailsQuery,
-    Language, LinkRequest, Listing, Product, ProductId, ProductPage, Promotion, PromotionQuery,
-    SearchQuery, SimilarQuery, UpstreamError,
+    Language, LinkInput, LinkPage, LinkRequest, LinkSource, Listing, Product, ProductId,
+    ProductPage, ProductUrlError, Promotion, PromotionQuery, SearchQuery, SimilarQuery,
+    UpstreamError,
 };
 use bytes::Bytes;
 use serde::Serialize;
@@ -115,6 +116,99 @@ pub struct DetailsReport {
     pub products: Vec<Product>,
     /// Each requested id without details (in request order, once), with the reason.
     pub missing: Vec<(ProductId, MissingReason)>,
+}
+
+/// Why an input of a link request was not converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkFailure {
+    /// Not a URL at all (or empty, or too long); says why.
+    InvalidUrl(String),
+    /// A URL of another site; says which.
+    NotAliExpress(String),
+    /// A product page of a product the platform does not know (or does not offer to affiliates).
+    UnknownProduct,
+    /// The platform did not convert the page: it earns no commission.
+    NotEligible,
+}
+
+impl LinkFailure {
+    /// `invalid_url`, `not_aliexpress`, `unknown_product` or `not_eligible`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            LinkFailure::InvalidUrl(_) => "invalid_url",
+            LinkFailure::NotAliExpress(_) => "not_aliexpress",
+            LinkFailure::UnknownProduct => "unknown_product",
+            LinkFailure::NotEligible => "not_eligible",
+        }
+    }
+
+    /// A sentence a user (or a model) can act on.
+    pub fn detail(&self) -> String {
+        match self {
+            LinkFailure::InvalidUrl(why) => format!("the input {why}"),
+            LinkFailure::NotAliExpress(why) => format!("the URL {why}"),
+            LinkFailure::UnknownProduct => "AliExpress does not know this product, or it is \
+                not in the affiliate programme"
+                .to_owned(),
+            LinkFailure::NotEligible => {
+                "AliExpress did not convert this page: it is not eligible for commission".to_owned()
+            }
+        }
+    }
+}
+
+/// The result for one input of a link request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkResult {
+    /// The input as given (trimmed).
+    pub input: String,
+    /// What kind of page it is, when it is an AliExpress URL.
+    pub page: Option<LinkPage>,
+    /// The link, or why there is none.
+    pub outcome: Result<RatedLink, LinkFailure>,
+}
+
+/// The result for `input` given the platform's `links` and the products the details know.
+fn link_result(
+    input: &LinkInput,
+    links: &[AffiliateLink],
+    known: Option<&std::collections::HashMap<ProductId, Option<Decimal>>>,
+) -> LinkResult {
+    let source = match &input.source {
+        Ok(source) => source,
+        Err(e) => {
+            let failure = match e {
+                ProductUrlError::NotAliExpress(_) => LinkFailure::NotAliExpress(e.to_string()),
+                _ => LinkFailure::InvalidUrl(e.to_string()),
+            };
+            return LinkResult {
+                input: input.original.clone(),
+                page: None,
+                outcome: Err(failure),
+            };
+        }
+    };
+    let product = source.product_id();
+    let outcome = match links.iter().find(|l| l.source_url == source.source_value()) {
+        Some(link) => Ok(RatedLink {
+            link: AffiliateLink {
+                source_url: input.original.clone(),
+                product_id: product,
+                promotion_link: link.promotion_link.clone(),
+            },
+            commission_rate_percent: product
+                .and_then(|id| known.and_then(|k| k.get(&id).copied().flatten())),
+        }),
+        None => match (product, known) {
+            (Some(id), Some(known)) if !known.contains_key(&id) => Err(LinkFailure::UnknownProduct),
+            _ => Err(LinkFailure::NotEligible),
+        },
+    };
+    LinkResult {
+        input: input.original.clone(),
+        page: Some(source.page),
+        outcome,
+    }
 }
 
 /// Cache counters for the status endpoints: one element per storage tier.
@@ -424,73 +518,94 @@ impl Catalog {
         Ok(served.map(|products| DetailsReport { products, missing }))
     }
 
-    /// Affiliate links, one per requested URL the platform could convert, in request order and
-    /// carrying the URL exactly as the caller gave it, each with its product's commission rate
-    /// when the (cached) details know it.
+    /// One result per input of a link request, in the caller's order: the link (carrying the
+    /// input as given, with its product's commission rate when the cached details know it),
+    /// or why it was not converted. Inputs that are not AliExpress URLs never reach the
+    /// upstream; the rest are converted in one cached call, keyed by their source values (so
+    /// decorated URLs of one product share the entry). A product page the platform did not
+    /// convert is an unknown product when its details are unknown too, otherwise (and for
+    /// other pages) not eligible.
+    pub async fn link_results(
+        &self,
+        request: &LinkRequest,
+        read: ReadMode,
+    ) -> Result<Served<Vec<LinkResult>>, ServiceError> {
+        request.validate()?;
+        let sources = request.sources();
+        let served: Served<Vec<AffiliateLink>> = if sources.is_empty() {
+            // Nothing to ask: every input was refused at the edge.
+            Served {
+                value: Vec::new(),
+                status: CacheStatus::Bypass,
+                age: Duration::ZERO,
+                ttl_remaining: Duration::ZERO,
+                stale: false,
+            }
+        } else {
+            let key = keys::links_key(&self.scope, request.link_type, &sources);
+            let (api, link_type) = (self.api.clone(), request.link_type);
+            self.cached(CacheKind::Affiliate, key, read, move || async move {
+                api.generate_links(&sources, link_type).await
+            })
+            .await?
+        };
+        let mut products: Vec<ProductId> = request
+            .inputs
+            .iter()
+            .filter_map(|i| i.source.as_ref().ok().and_then(LinkSource::product_id))
+            .collect();
+        products.sort_unstable();
+        products.dedup();
+        let known = self.product_facts(products).await;
+        Ok(served.map(|links| {
+            request
+                .inputs
+                .iter()
+                .map(|input| link_result(input, &links, known.as_ref()))
+                .collect()
+        }))
+    }
+
+    /// Affiliate links for the inputs the platform converted, in request order (see
+    /// [`Catalog::link_results`], which also says why the others were not).
     pub async fn affiliate_links(
         &self,
         request: &LinkRequest,
         read: ReadMode,
     ) -> Result<Served<Vec<RatedLink>>, ServiceError> {
-        request.validate()?;
-        let key = keys::links_key(&self.scope, request);
-        // Ask for each product once, so decorated URLs of one product share the entry; the
-        // client sends each URL's canonical form.
-        let mut unique = request.clone();
-        let mut seen = std::collections::HashSet::new();
-        unique.urls.retain(|u| seen.insert(u.id));
-        let api = self.api.clone();
-        let served: Served<Vec<AffiliateLink>> = self
-            .cached(CacheKind::Affiliate, key, read, move || async move {
-                api.generate_links(&unique).await
-            })
-            .await?;
-        let rates = self.commission_rates(&served.value).await;
-        Ok(served.map(|links| {
-            request
-                .urls
-                .iter()
-                .filter_map(|url| {
-                    links
-                        .iter()
-                        .find(|l| l.product_id == url.id)
-                        .map(|l| RatedLink {
-                            link: AffiliateLink {
-                                source_url: url.original.clone(),
-                                product_id: url.id,
-                                promotion_link: l.promotion_link.clone(),
-                            },
-                            commission_rate_percent: rates.get(&url.id).copied(),
-                        })
-                })
-                .collect()
-        }))
+        Ok(self
+            .link_results(request, read)
+            .await?
+            .map(|results| results.into_iter().filter_map(|r| r.outcome.ok()).collect()))
     }
 
-    /// The commission rates of the linked products, from their details in the deployment's
-    /// locale; link.generate does not carry them. Best effort: none when details fail.
-    async fn commission_rates(
+    /// The products the details know, each with its commission rate (link.generate carries
+    /// none), from the details in the deployment's locale. Best effort: `None` when the
+    /// details could not be had.
+    async fn product_facts(
         &self,
-        links: &[AffiliateLink],
-    ) -> std::collections::HashMap<alistach_domain::ProductId, Decimal> {
-        if links.is_empty() {
-            return Default::default();
+        ids: Vec<ProductId>,
+    ) -> Option<std::collections::HashMap<ProductId, Option<Decimal>>> {
+        if ids.is_empty() {
+            return Some(Default::default());
         }
         let query = DetailsQuery {
-            ids: links.iter().map(|l| l.product_id).collect(),
+            ids,
             currency: self.locale.0,
             language: self.locale.1,
             country: None,
         };
         match self.details(&query, ReadMode::Normal).await {
-            Ok(details) => details
-                .value
-                .into_iter()
-                .filter_map(|p| p.commission_rate_percent.map(|r| (p.id, r)))
-                .collect(),
+            Ok(details) => Some(
+                details
+                    .value
+                    .into_iter()
+                    .map(|p| (p.id, p.commission_rate_percent))
+                    .collect(),
+            ),
             Err(e) => {
-                tracing::debug!(error = %e, "commission rates unavailable for links");
-                Default::default()
+                tracing::debug!(error = %e, "product details unavailable for links");
+                None
             }
         }
     }

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Pacer, Product,
-    ProductPage, Promotion, PromotionQuery, SearchQuery, SimilarQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkSource, LinkType, Pacer,
+    Product, ProductPage, Promotion, PromotionQuery, SearchQuery, SimilarQuery, UpstreamError,
 };
 use async_trait::async_trait;
 use tokio::time::Instant;
@@ -612,9 +612,10 @@ impl AffiliateApi for GuardedApi {
 
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        let call = self.inner.generate_links(request);
+        let call = self.inner.generate_links(sources, link_type);
         self.guarded(Method::Links, call, Vec::is_empty).await
     }
 

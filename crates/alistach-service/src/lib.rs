@@ -17,7 +17,8 @@ mod pacing;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{
-    CacheReport, Catalog, DetailsReport, MissingReason, RatedLink, Rendered, Served,
+    CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,
+    Rendered, Served,
 };
 pub use config::CacheTtls;
 pub use error::ServiceError;

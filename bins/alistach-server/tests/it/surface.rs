@@ -271,6 +271,87 @@ async fn mock_mode_serves_the_whole_surface_labelled_and_checked() {
         v["data"]["total_results"].as_u64().unwrap() as usize + missing.len(),
         ids.len() + 1
     );
+
+    // Links: every URL shape, each input with its own result.
+    let urls = json!({"urls": [
+        format!("https://fr.aliexpress.com/item/{seed}.html?spm=x"),
+        format!("https://m.aliexpress.us/item/{seed}.html"),
+        format!("https://m.aliexpress.com/p/coin-index/index.html?productIds={seed}"),
+        "https://www.aliexpress.com/store/1102345678",
+        "https://sale.aliexpress.com/__pc/venue.htm?ids=1,2",
+        "https://s.click.aliexpress.com/e/_DmAbCd1",
+        "https://a.aliexpress.com/_mKz1x2",
+        "https://www.amazon.com/dp/B0",
+        "https://www.aliexpress.com/item/1005009999999999.html",
+        "",
+    ], "link_type": "hot"});
+    let v: Value = c
+        .post(server.url("/api/affiliate/links"))
+        .json(&urls)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let results = v["data"]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 10, "{v}");
+    let summary: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["page_type"].as_str().unwrap_or("-"),
+                r["reason"].as_str().unwrap_or("converted"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("product", "converted"),
+            ("product", "converted"),
+            ("product", "converted"),
+            ("store", "converted"),
+            ("campaign", "converted"),
+            ("share_link", "converted"),
+            ("share_link", "converted"),
+            ("-", "not_aliexpress"),
+            ("product", "unknown_product"),
+            ("-", "invalid_url"),
+        ]
+    );
+    for r in &results[..7] {
+        let link = r["affiliate_url"].as_str().unwrap();
+        assert!(link.starts_with(alistach_mock::MOCK_LINK_PREFIX), "{link}");
+        assert!(link.ends_with("link_type=2"), "{link}");
+    }
+    assert_eq!(results[0]["product_id"], seed.as_str());
+    assert!(results[0]["commission_rate"].is_string(), "{}", results[0]);
+    assert_eq!(results[0]["affiliate_url"], results[1]["affiliate_url"]);
+    assert!(
+        results[8]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not know")
+    );
+    // The v1.1.0 fields stay: the converted links, and the counts.
+    assert_eq!(v["data"]["affiliate_links"].as_array().unwrap().len(), 7);
+    assert_eq!(v["metadata"]["processed_urls"], 10);
+    assert_eq!(v["metadata"]["generated_links"], 7);
+    assert!(v["data"]["affiliate_links"][3].get("product_id").is_none());
+    // One URL: a share link converts; a foreign URL is a 422 naming `url`.
+    let one = get_json(
+        &c,
+        server.url("/api/affiliate/link?url=https://s.click.aliexpress.com/e/_DmAbCd1"),
+    )
+    .await;
+    assert_eq!(one["data"]["results"][0]["status"], "converted", "{one}");
+    invalid(
+        &c,
+        server.url("/api/affiliate/link?url=https://amazon.com/x"),
+        "url",
+    )
+    .await;
 }
 
 async fn gateway() -> FakeGateway {
@@ -441,4 +522,81 @@ async fn upstream_faults_on_the_new_routes_are_502_503_504() {
             fake.clear_faults();
         }
     }
+}
+
+/// The GPT document the binary serves keeps its promises, and the largest page it offers,
+/// asked of the binary for real, is far under the 100,000 characters a GPT Action may read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gpt_profile_is_small_enough_for_the_model_at_its_largest_page() {
+    let server = Server::start(&[]);
+    let c = client();
+    let doc = get_json(&c, server.url("/openapi-gpt.json")).await;
+    let mut operations = 0;
+    let mut largest = 0u64;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            operations += 1;
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                assert!(p.get("example").is_some(), "{p}");
+                if p["name"] == "page_size" {
+                    largest = largest.max(p["schema"]["maximum"].as_u64().unwrap());
+                }
+            }
+        }
+    }
+    assert!(operations <= 30);
+    assert_eq!(largest, u64::from(alistach_api::GPT_MAX_PAGE_SIZE));
+    assert!(
+        doc["info"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("metadata.mock_mode")
+    );
+
+    let seed = ids_of(
+        &get_json(
+            &c,
+            server.url("/api/products/search?keywords=phone&page_size=1"),
+        )
+        .await,
+    )[0]
+    .clone();
+    let pages = [
+        format!("/api/products/search?keywords=phone&page_size={largest}"),
+        format!("/api/products/search?category_ids=44&page_size={largest}"),
+        format!("/api/products/hot?page_size={largest}"),
+        format!("/api/promotions/products?promotion_name=Hot+Product&page_size={largest}"),
+        format!("/api/products/similar?product_id={seed}"),
+        "/api/categories".to_owned(),
+    ];
+    let mut report = Vec::new();
+    for path in pages {
+        let r = c.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let text = r.text().await.unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if let Some(products) = v["data"]["products"].as_array() {
+            assert!(
+                products.len() as u64 >= largest.min(20) || path.contains("similar"),
+                "{path}"
+            );
+        }
+        let chars = text.chars().count();
+        report.push(format!("{path}: {chars}"));
+        assert!(chars < 50_000, "{path} answers {chars} characters");
+    }
+    // Even the full profile's largest page stays under the limit.
+    let full = c
+        .get(server.url("/api/products/search?category_ids=44&page_size=50"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(full.chars().count() < 100_000, "{}", full.chars().count());
+    eprintln!(
+        "GPT-profile answer sizes (characters): {report:?}; page_size=50: {}",
+        full.chars().count()
+    );
 }

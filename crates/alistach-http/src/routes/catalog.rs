@@ -294,21 +294,24 @@ impl App {
         request: LinkRequest,
         get: bool,
     ) -> Result<HttpResponse, HttpError> {
-        let processed = request.urls.len() as u64;
+        let processed = request.inputs.len() as u64;
         let served = self
             .catalog
-            .affiliate_links(&request, ReadMode::Normal)
+            .link_results(&request, ReadMode::Normal)
             .await?;
         let facts = Facts::of(&served);
         let links: Vec<api::AffiliateLink> = served
             .value
-            .into_iter()
-            .map(|l| {
-                let mut link = convert::affiliate_link(l.link);
-                link.commission_rate = l.commission_rate_percent.map(|r| format!("{r}%"));
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok())
+            .map(|rated| {
+                let mut link = convert::affiliate_link(rated.link.clone());
+                link.commission_rate = rated.commission_rate_percent.map(|r| format!("{r}%"));
                 link
             })
             .collect();
+        let results: Vec<api::LinkResult> =
+            served.value.into_iter().map(convert::link_result).collect();
         let metadata = api::AffiliateLinksMetadata {
             mock_mode: self.mode.is_mock(),
             api_integration: self.mode.as_str().to_owned(),
@@ -320,6 +323,7 @@ impl App {
         };
         let data = api::AffiliateLinksData {
             affiliate_links: links,
+            results,
         };
         let mut resp = json(&api::AffiliateLinksResponse::ok(data, metadata));
         facts.apply(&mut resp, get);

@@ -7,8 +7,8 @@ use std::time::Duration;
 use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, CategoryRef, Currency,
-    DetailsQuery, LinkRequest, Money, Product, ProductId, ProductPage, Promotion, PromotionQuery,
-    SearchQuery, Shop, SimilarQuery, UpstreamError,
+    DetailsQuery, LinkSource, LinkType, Money, Product, ProductId, ProductPage, Promotion,
+    PromotionQuery, SearchQuery, Shop, SimilarQuery, UpstreamError,
 };
 use alistach_http::{App, HttpConfig, serve};
 use alistach_service::{CacheTtls, Catalog};
@@ -163,14 +163,24 @@ impl AffiliateApi for TestApi {
         Ok(page)
     }
 
-    async fn generate_links(&self, r: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
+    async fn generate_links(
+        &self,
+        sources: &[LinkSource],
+        _: LinkType,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.begin()?;
-        Ok(r.urls
+        Ok(sources
             .iter()
-            .map(|u| AffiliateLink {
-                source_url: u.original.clone(),
-                product_id: u.id,
-                promotion_link: format!("https://s.click.aliexpress.com/e/_{}", u.id),
+            .map(|s| AffiliateLink {
+                source_url: s.source_value().to_owned(),
+                product_id: s.product_id(),
+                promotion_link: match s.product_id() {
+                    Some(id) => format!("https://s.click.aliexpress.com/e/_{id}"),
+                    None => format!(
+                        "https://s.click.aliexpress.com/e/_page{}",
+                        s.source_value().len()
+                    ),
+                },
             })
             .collect())
     }

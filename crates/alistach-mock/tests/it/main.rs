@@ -7,8 +7,8 @@ use std::task::{Context, Poll, Waker};
 
 use alistach_domain::{
     AffiliateApi, ApiMode, Category, CategoryId, CategoryTree, CountryCode, Currency, Decimal,
-    DetailsQuery, Language, LinkRequest, LinkType, Listing, Product, ProductId, ProductPage,
-    ProductUrl, SearchDraft, SortOrder, UpstreamError,
+    DetailsQuery, Language, LinkSource, LinkType, Listing, Product, ProductId, ProductPage,
+    SearchDraft, SortOrder, UpstreamError,
 };
 use alistach_mock::{DEFAULT_SEED, MockCatalog, exchange_rate, is_mock_link, usd_to};
 
@@ -664,26 +664,30 @@ fn details_return_known_products_in_the_asked_currency_and_language() {
 #[test]
 fn links_are_labelled_mock() {
     let api = api().with_tracking_id("site_42").unwrap();
+    let known: Vec<ProductId> = api.product_ids().take(2).collect();
     let urls = [
-        "https://www.aliexpress.com/item/1005006123456789.html?spm=x",
-        "https://m.aliexpress.com/item/1005001234567890.html",
-        "32759108484",
+        format!("https://www.aliexpress.com/item/{}.html?spm=x", known[0]),
+        format!("https://m.aliexpress.com/item/{}.html", known[1]),
+        "https://www.aliexpress.com/store/1102345678".to_owned(),
+        "https://s.click.aliexpress.com/e/_DmAbCd1".to_owned(),
+        // A product the catalog does not hold: not converted, as on the platform.
+        "32759108484".to_owned(),
     ];
+    let sources: Vec<LinkSource> = urls.iter().map(|u| LinkSource::parse(u).unwrap()).collect();
     for link_type in [LinkType::Normal, LinkType::Hot] {
-        let request = LinkRequest {
-            urls: urls.iter().map(|u| ProductUrl::parse(u).unwrap()).collect(),
-            link_type,
-        };
-        let links = block_on(api.generate_links(&request)).unwrap();
-        assert_eq!(links.len(), urls.len());
-        for (link, url) in links.iter().zip(urls) {
-            assert_eq!(link.source_url, url);
+        let links = block_on(api.generate_links(&sources, link_type)).unwrap();
+        assert_eq!(links.len(), 4, "{links:?}");
+        for (link, source) in links.iter().zip(&sources) {
+            assert_eq!(link.source_url, source.source_value());
+            assert_eq!(link.product_id, source.product_id());
             assert!(is_mock_link(&link.promotion_link));
             assert!(
                 link.promotion_link
                     .starts_with("https://mock.alistach.invalid/aff/")
             );
-            assert!(link.promotion_link.contains(&link.product_id.to_string()));
+            if let Some(id) = link.product_id {
+                assert!(link.promotion_link.contains(&id.to_string()));
+            }
             assert!(link.promotion_link.contains("tracking=site_42"));
             assert!(
                 link.promotion_link
@@ -691,12 +695,8 @@ fn links_are_labelled_mock() {
             );
         }
     }
-    let err = block_on(api.generate_links(&LinkRequest {
-        urls: vec![],
-        link_type: LinkType::Normal,
-    }))
-    .unwrap_err();
-    assert!(err.to_string().contains("urls"));
+    let err = block_on(api.generate_links(&[], LinkType::Normal)).unwrap_err();
+    assert!(err.to_string().contains("source_values"));
 
     let products = api.products(Currency::USD, Language::EN);
     assert!(products.iter().all(|p| {

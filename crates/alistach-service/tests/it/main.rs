@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkRequest,
-    LinkType, Listing, Product, ProductId, ProductPage, ProductUrl, Promotion, PromotionQuery,
-    SearchDraft, SearchQuery, SimilarQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkInput,
+    LinkRequest, LinkSource, LinkType, Listing, Product, ProductId, ProductPage, ProductUrl,
+    Promotion, PromotionQuery, SearchDraft, SearchQuery, SimilarQuery, UpstreamError,
 };
 use alistach_service::{
     CacheKind, CacheStatus, CacheTtls, Catalog, MissingReason, ReadMode, Served, ServiceError,
@@ -179,16 +179,24 @@ impl AffiliateApi for Scripted {
         ));
         Ok(page)
     }
-    async fn generate_links(&self, r: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
+    async fn generate_links(
+        &self,
+        sources: &[LinkSource],
+        _: LinkType,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.call()?;
-        // The platform converts every product except 32759108484, and echoes the URL it was sent.
-        Ok(r.urls
+        // The platform converts every page except product 32759108484, and echoes the value
+        // it was sent.
+        Ok(sources
             .iter()
-            .filter(|u| u.id != ProductId(32759108484))
-            .map(|u| AffiliateLink {
-                source_url: u.original.clone(),
-                product_id: u.id,
-                promotion_link: format!("https://s.click.aliexpress.com/e/_{}", u.id),
+            .filter(|s| s.product_id() != Some(ProductId(32759108484)))
+            .map(|s| AffiliateLink {
+                source_url: s.source_value().to_owned(),
+                product_id: s.product_id(),
+                promotion_link: match s.product_id() {
+                    Some(id) => format!("https://s.click.aliexpress.com/e/_{id}"),
+                    None => "https://s.click.aliexpress.com/e/_page".to_owned(),
+                },
             })
             .collect())
     }
@@ -394,7 +402,7 @@ async fn invalid_queries_never_reach_the_upstream() {
         Err(ServiceError::Invalid(_))
     ));
     let no_urls = LinkRequest {
-        urls: vec![],
+        inputs: vec![],
         link_type: LinkType::Normal,
     };
     assert!(matches!(
@@ -419,7 +427,10 @@ async fn invalid_queries_never_reach_the_upstream() {
 async fn links_keep_the_callers_urls_and_order_and_share_entries() {
     let f = fixture(ApiMode::Real);
     let req = |urls: &[&str]| LinkRequest {
-        urls: urls.iter().map(|u| ProductUrl::parse(u).unwrap()).collect(),
+        inputs: urls
+            .iter()
+            .map(|u| LinkInput::from(ProductUrl::parse(u).unwrap()))
+            .collect(),
         link_type: LinkType::Normal,
     };
     let a = req(&[
@@ -472,6 +483,93 @@ async fn links_keep_the_callers_urls_and_order_and_share_entries() {
         "rates come from the product details"
     );
     assert_eq!(again.value[0].commission_rate_percent, None);
+}
+
+#[tokio::test]
+async fn every_link_input_gets_its_own_result() {
+    let f = fixture(ApiMode::Real);
+    let request = LinkRequest {
+        inputs: [
+            "https://www.aliexpress.com/item/1005006123456789.html",
+            "https://www.amazon.com/dp/B0",
+            "",
+            "https://www.aliexpress.com/store/1102345678",
+            "https://s.click.aliexpress.com/e/_DmAbCd1",
+            "https://sale.aliexpress.com/__pc/sale.htm?x=1,2",
+            "32759108484",
+        ]
+        .iter()
+        .map(|u| LinkInput::parse(u))
+        .collect(),
+        link_type: LinkType::Hot,
+    };
+    let results = f
+        .catalog
+        .link_results(&request, ReadMode::Normal)
+        .await
+        .unwrap()
+        .value;
+    let summary: Vec<(&str, Option<&str>, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r.input.as_str(),
+                r.page.map(|p| p.as_str()),
+                match &r.outcome {
+                    Ok(_) => "converted",
+                    Err(e) => e.as_str(),
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "https://www.aliexpress.com/item/1005006123456789.html",
+                Some("product"),
+                "converted"
+            ),
+            ("https://www.amazon.com/dp/B0", None, "not_aliexpress"),
+            ("", None, "invalid_url"),
+            (
+                "https://www.aliexpress.com/store/1102345678",
+                Some("store"),
+                "converted"
+            ),
+            (
+                "https://s.click.aliexpress.com/e/_DmAbCd1",
+                Some("share_link"),
+                "converted"
+            ),
+            (
+                "https://sale.aliexpress.com/__pc/sale.htm?x=1,2",
+                Some("campaign"),
+                "converted"
+            ),
+            // The details know it, the platform would not convert it.
+            ("32759108484", Some("product"), "not_eligible"),
+        ]
+    );
+    let store = results[3].outcome.as_ref().unwrap();
+    assert_eq!(
+        store.link.source_url,
+        "https://www.aliexpress.com/store/1102345678"
+    );
+    assert_eq!(store.link.product_id, None);
+    // Nothing to convert: no upstream call at all.
+    let calls = f.api.calls();
+    let nothing = LinkRequest {
+        inputs: vec![LinkInput::parse("https://example.com/")],
+        link_type: LinkType::Normal,
+    };
+    let served = f
+        .catalog
+        .link_results(&nothing, ReadMode::Normal)
+        .await
+        .unwrap();
+    assert_eq!(served.status, CacheStatus::Bypass);
+    assert_eq!(f.api.calls(), calls);
 }
 
 #[tokio::test]
@@ -691,7 +789,8 @@ async fn details_name_the_ids_not_found_and_not_sold_to_the_country() {
         }
         async fn generate_links(
             &self,
-            _: &LinkRequest,
+            _: &[LinkSource],
+            _: LinkType,
         ) -> Result<Vec<AffiliateLink>, UpstreamError> {
             unreachable!()
         }
