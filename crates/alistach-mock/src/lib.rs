@@ -22,6 +22,7 @@
 mod catalog;
 mod fx;
 mod i18n;
+mod orders;
 mod rng;
 mod search;
 mod text;
@@ -42,6 +43,7 @@ use crate::catalog::{CatalogData, Promo};
 use crate::vocab::TOPS;
 
 pub use fx::{exchange_rate, usd_to};
+pub use orders::MOCK_ORDER_INTERVAL_MS;
 
 /// The seed of the default catalog. Changing it changes every mock product id.
 pub const DEFAULT_SEED: u64 = 0xA115_7AC4_2026_0001;
