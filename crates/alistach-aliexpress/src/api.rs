@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkSource, LinkType, Product,
-    ProductPage, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchQuery, SimilarQuery,
-    UpstreamError, ValidationError,
+    AffiliateApi, AffiliateLink, AffiliateOrder, ApiMode, Category, DetailsQuery, LinkSource,
+    LinkType, OrderPage, OrderQuery, OrderSource, Product, ProductPage, ProductUrl, Promotion,
+    PromotionQuery, PromotionSort, SearchQuery, SimilarQuery, UpstreamError, ValidationError,
+    platform_time,
 };
 use async_trait::async_trait;
 
 use crate::model::{
-    FeaturedPromoProductsRequest, LinkGenerateRequest, ProductDetailRequest, ProductQueryRequest,
-    ProductQueryResponse, PromoSort, SmartMatchRequest,
+    FeaturedPromoProductsRequest, LinkGenerateRequest, OrderListByIndexRequest,
+    ProductDetailRequest, ProductQueryRequest, ProductQueryResponse, PromoSort, SmartMatchRequest,
 };
 use crate::{AliExpressClient, Error};
 
@@ -212,6 +213,59 @@ impl AffiliateApi for AliExpressClient {
                     promotion_link: promotion_link.clone(),
                 })
             })
+            .collect())
+    }
+}
+
+/// Orders through `order.listbyindex` (cursor paging) and `order.get`, with exact cents and
+/// UTC times (the platform's are PST text).
+#[async_trait]
+impl OrderSource for AliExpressClient {
+    fn mode(&self) -> ApiMode {
+        ApiMode::Real
+    }
+
+    async fn list_orders(
+        &self,
+        query: &OrderQuery,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, UpstreamError> {
+        query.validate().map_err(Error::from)?;
+        let mut request = OrderListByIndexRequest::new(
+            platform_time::format(query.start_ms),
+            // The window's end is inclusive to the second.
+            platform_time::format(query.end_ms),
+            query.status,
+        );
+        request.time_type = Some(query.time_type);
+        request.start_query_index_id = cursor.map(str::to_owned);
+        request.page_size = Some(query.page_size);
+        let w = self.order_list_by_index_wire(&request).await?;
+        let full = w.orders.0.len() >= query.page_size as usize;
+        let next_cursor = w
+            .max_query_index_id
+            .owned()
+            .filter(|max| full && Some(max.as_str()) != cursor);
+        Ok(OrderPage {
+            orders: w
+                .orders
+                .0
+                .iter()
+                .filter_map(crate::convert::affiliate_order)
+                .collect(),
+            next_cursor,
+        })
+    }
+
+    async fn get_orders(
+        &self,
+        sub_order_ids: &[u64],
+    ) -> Result<Vec<AffiliateOrder>, UpstreamError> {
+        Ok(self
+            .order_get_wire(sub_order_ids)
+            .await?
+            .iter()
+            .filter_map(crate::convert::affiliate_order)
             .collect())
     }
 }

@@ -22,6 +22,7 @@
 mod catalog;
 mod fx;
 mod i18n;
+mod orders;
 mod promo;
 mod rng;
 mod search;
@@ -44,6 +45,7 @@ use crate::catalog::{CatalogData, Promo};
 use crate::vocab::TOPS;
 
 pub use fx::{exchange_rate, usd_to};
+pub use orders::MOCK_ORDER_INTERVAL_MS;
 pub use promo::SIMILAR_PAGE_SIZE;
 
 /// The seed of the default catalog. Changing it changes every mock product id.

@@ -114,7 +114,10 @@ pub async fn a_stored_order_comes_back_with_every_field(
 /// Upserting an order as stored records nothing new.
 pub async fn storing_the_same_order_twice_changes_nothing(store: &Arc<dyn Store>) {
     let order = sample_order(9_000_000_000_000_101, "conf-idem", T0);
-    let first = store.upsert_orders(std::slice::from_ref(&order), T0).await.unwrap();
+    let first = store
+        .upsert_orders(std::slice::from_ref(&order), T0)
+        .await
+        .unwrap();
     assert_eq!((first.inserted, first.status_changes), (1, 0));
     let again = store
         .upsert_orders(&[order.clone(), order.clone()], T0 + 1000)
@@ -145,7 +148,10 @@ pub async fn storing_the_same_order_twice_changes_nothing(store: &Arc<dyn Store>
 pub async fn every_status_change_is_kept_in_order(store: &Arc<dyn Store>) {
     let id = 9_000_000_000_000_201;
     let mut order = sample_order(id, "conf-history", T0);
-    store.upsert_orders(std::slice::from_ref(&order), T0).await.unwrap();
+    store
+        .upsert_orders(std::slice::from_ref(&order), T0)
+        .await
+        .unwrap();
     order.order.status = "Buyer Confirmed Receipt".to_owned();
     let s = store
         .upsert_orders(&[order.clone()], T0 + DAY)
@@ -195,7 +201,10 @@ pub async fn every_status_change_is_kept_in_order(store: &Arc<dyn Store>) {
 pub async fn other_changes_update_without_history(store: &Arc<dyn Store>) {
     let id = 9_000_000_000_000_301;
     let mut order = sample_order(id, "conf-update", T0);
-    store.upsert_orders(std::slice::from_ref(&order), T0).await.unwrap();
+    store
+        .upsert_orders(std::slice::from_ref(&order), T0)
+        .await
+        .unwrap();
     order.order.estimated_paid_commission = Cents(80);
     order.order.custom_parameters = None;
     let s = store.upsert_orders(&[order.clone()], T0 + 5).await.unwrap();
