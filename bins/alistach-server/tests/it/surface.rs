@@ -486,6 +486,32 @@ async fn real_mode_calls_the_documented_methods_signed() {
         "the fake excludes some products per country"
     );
     assert!(fake.requests(DETAIL_GET) >= 6);
+
+    // Bad input is a 422 naming the field, and never reaches the platform.
+    let before = fake.total_requests();
+    for (url, field) in [
+        ("/api/products/similar?product_id=abc", "product_id"),
+        (
+            "/api/products/similar?product_id=1005006000000001&page_no=101",
+            "page_no",
+        ),
+        (
+            "/api/promotions/products?promotion_name=Hot+Product&sort=up",
+            "sort",
+        ),
+        (
+            "/api/promotions/products?promotion_name=Hot+Product&page_no=0",
+            "page_no",
+        ),
+        (
+            "/api/promotions/products?promotion_name=Hot+Product&target_currency=XXX",
+            "target_currency",
+        ),
+        ("/api/categories?parent_id=-1", "parent_id"),
+    ] {
+        invalid(&c, server.url(url), field).await;
+    }
+    assert_eq!(fake.total_requests(), before);
     assert_eq!(fake.rejected_signatures(), 0);
 }
 
