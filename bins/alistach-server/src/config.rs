@@ -71,6 +71,10 @@ pub struct Config {
     pub environment: String,
     pub public_base_url: String,
     pub metrics_public: bool,
+    /// Where orders and sync state are kept (its Debug and Display hide a password).
+    pub database: alistach_sql::Target,
+    /// Time between scheduled order syncs; zero: no schedule.
+    pub order_sync_interval: Duration,
     /// `--check-config`'s lines for the individual settings, made from the parsed values.
     shown: Vec<String>,
 }
@@ -188,6 +192,12 @@ impl Config {
             environment: v.environment,
             public_base_url: v.public_base_url,
             metrics_public: v.metrics_public,
+            database: alistach_sql::Target::from_settings(
+                v.database_url.as_ref().map(|u| u.expose()),
+                std::path::Path::new(&v.data_dir),
+            )
+            .map_err(|e| vec![format!("DATABASE_URL: {e}")])?,
+            order_sync_interval: v.order_sync_interval,
             shown,
         })
     }
@@ -205,6 +215,7 @@ impl Config {
             format!("listen_address = {}", self.listen),
             format!("mode = {}", self.mode),
             format!("shared_rate_limits = {shared_limits}"),
+            format!("database = {}", self.database),
         ];
         lines.extend(
             self.rate_limit_overrides

@@ -6,12 +6,14 @@ use alistach_aliexpress::{AliExpressClient, ClientConfig};
 use alistach_cache::{
     Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache,
 };
-use alistach_domain::{AffiliateApi, ApiMode};
-use alistach_http::{App, HttpConfig};
+use alistach_domain::{AffiliateApi, ApiMode, OrderSource};
+use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
-use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi};
+use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi, OrderSync, OrderSyncConfig};
+use alistach_sql::SqlStore;
+use alistach_store::Store;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
@@ -24,6 +26,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Only the real client spends the app key's quota; it alone is guarded.
     let mut guarded: Option<Arc<GuardedApi>> = None;
+    // Orders come from the same paced client (one budget for the app key) or the mock book.
+    let mut order_source: Option<Arc<dyn OrderSource>> = None;
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
@@ -51,17 +55,44 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     max_qps: config.max_qps,
                     ..GuardConfig::default()
                 },
-                |pacer| Arc::new(client.with_pacer(pacer)),
+                |pacer| {
+                    let paced = client.with_pacer(pacer);
+                    order_source = Some(Arc::new(paced.clone()));
+                    Arc::new(paced)
+                },
             ));
             guarded = Some(guard.clone());
             guard
         }
-        ApiMode::Mock => Arc::new(
-            MockCatalog::new()
+        ApiMode::Mock => {
+            let mock = MockCatalog::new()
                 .with_tracking_id(&config.tracking_id)
-                .context("ALIEXPRESS_TRACKING_ID is not usable")?,
-        ),
+                .context("ALIEXPRESS_TRACKING_ID is not usable")?;
+            order_source = Some(Arc::new(mock.clone()));
+            Arc::new(mock)
+        }
     };
+
+    // The durable store: created and migrated before anything is served, so a database this
+    // binary cannot use stops the start with its reason.
+    let database = Arc::new(
+        SqlStore::open(config.database.clone())
+            .await
+            .with_context(|| format!("cannot use the database ({})", config.database))?,
+    );
+    let order_store: Arc<dyn Store> = database.clone();
+    let instance = format!(
+        "{}-{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "alistach".to_owned()),
+        std::process::id(),
+        clock.now_ms()
+    );
+    let order_sync = Arc::new(OrderSync::new(
+        order_source.context("no order source was built")?,
+        order_store.clone(),
+        clock.clone(),
+        OrderSyncConfig::new(instance, config.order_sync_interval),
+    ));
 
     let memory: Arc<dyn Cache> = Arc::new(
         MemoryCache::new(
@@ -191,7 +222,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
-    let app = Arc::new(App::new(catalog, http));
+    let app = Arc::new(App::new(catalog, http).with_orders(Orders {
+        store: order_store,
+        sync: order_sync.clone(),
+    }));
+
+    // The scheduled sync runs beside the server and stops with it (a run in progress first
+    // finishes); every instance ticks, the store's lease and last-run time make one sync.
+    let (stop_sync, mut sync_stopped) = tokio::sync::watch::channel(false);
+    let sync_task = (!config.order_sync_interval.is_zero()).then(|| {
+        tokio::spawn(order_sync.clone().run_periodically(async move {
+            let _ = sync_stopped.changed().await;
+        }))
+    });
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -203,6 +246,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
         rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.rate_limit_redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
         admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
+        database = %config.database,
+        order_sync = %if config.order_sync_interval.is_zero() { "on demand only (ORDER_SYNC_INTERVAL=0)".to_owned() } else { format!("every {} s", config.order_sync_interval.as_secs()) },
         upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
         metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
         startup_ms = started.elapsed().as_millis() as u64,
@@ -224,7 +269,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             std::future::pending::<()>().await;
         }
     };
-    alistach_http::serve(listener, app, shutdown).await?;
+    let served = alistach_http::serve(listener, app, shutdown).await;
+    let _ = stop_sync.send(true);
+    if let Some(task) = sync_task
+        && tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the order sync did not stop within 30 s");
+    }
+    database.close().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

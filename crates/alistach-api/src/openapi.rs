@@ -11,9 +11,10 @@ use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
     CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse, Health,
-    HotProductsResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
-    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RootInfo, SearchRequest,
-    SearchResponse, SimilarProductsQuery, SimilarProductsResponse, StatusResponse, SystemInfo,
+    HotProductsResponse, OrderSyncResponse, OrdersQuery, OrdersResponse, Probe, Problem,
+    ProductDetailsQuery, ProductDetailsResponse, PromotionProductsQuery, PromotionProductsResponse,
+    PromotionsResponse, RevenueQuery, RevenueResponse, RootInfo, SearchRequest, SearchResponse,
+    SimilarProductsQuery, SimilarProductsResponse, StatusResponse, SystemInfo,
 };
 
 /// Which document to build.
@@ -117,6 +118,8 @@ type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 /// What a successful answer carries.
 enum Content {
     Json(SchemaFn),
+    /// JSON, or CSV when the query asks for it.
+    JsonOrCsv(SchemaFn),
     Html,
     JavaScript,
     Prometheus,
@@ -286,6 +289,26 @@ fn spec(id: RouteId) -> OpSpec {
             ok: Content::Json(json_of::<CacheClearResponse>),
             upstream: false,
         },
+        RouteId::AdminOrders => OpSpec {
+            description: "Lists synced orders newest first, filtered by time, status and tracking id, with each \
+                          order's status history; money as exact decimal strings. Needs the admin key.",
+            query: Some(object_of::<OrdersQuery>),
+            body: None,
+            ok: Content::Json(json_of::<OrdersResponse>),
+            upstream: false,
+        },
+        RouteId::AdminOrdersSync => plain(
+            "Runs the order sync now (incremental, idempotent) and says what it stored. Needs the admin key.",
+            Content::Json(json_of::<OrderSyncResponse>),
+        ),
+        RouteId::AdminRevenue => OpSpec {
+            description: "Per group the orders, paid amount, estimated and finished commission, with totals per \
+                          currency, as JSON or CSV; money as exact decimal strings. Needs the admin key.",
+            query: Some(object_of::<RevenueQuery>),
+            body: None,
+            ok: Content::JsonOrCsv(json_of::<RevenueResponse>),
+            upstream: false,
+        },
         RouteId::SystemInfo => plain(
             "Version, mode and default language, currency and tracking id. Never shows secrets.",
             Content::Json(json_of::<SystemInfo>),
@@ -349,6 +372,9 @@ const RENAMES: &[(&str, &str)] = &[
         "Envelope_CacheClearData_CacheClearMetadata",
         "CacheClearResponse",
     ),
+    ("Envelope_OrdersData_AdminMetadata", "OrdersResponse"),
+    ("Envelope_OrderSyncData_AdminMetadata", "OrderSyncResponse"),
+    ("Envelope_RevenueData_AdminMetadata", "RevenueResponse"),
 ];
 
 const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
@@ -784,6 +810,39 @@ fn operation(
             problem("The cache backend (Redis) could not be cleared."),
         );
     }
+    if matches!(
+        route.id,
+        RouteId::AdminOrders | RouteId::AdminOrdersSync | RouteId::AdminRevenue
+    ) {
+        responses.insert(
+            "503".into(),
+            problem("The database (SQLite or PostgreSQL) is unavailable."),
+        );
+    }
+    if route.id == RouteId::AdminOrdersSync {
+        responses.insert(
+            "409".into(),
+            problem("Another instance is syncing orders (it holds the sync lease); retry later."),
+        );
+        responses.insert(
+            "502".into(),
+            problem("AliExpress rejected the call or answered something unreadable."),
+        );
+        responses.insert(
+            "503".into(),
+            problem(
+                "The database is unavailable, or AliExpress is unavailable or rate limited; retry \
+                 after `Retry-After` seconds when given.",
+            ),
+        );
+        responses.insert(
+            "504".into(),
+            problem(
+                "AliExpress did not answer in time, or the request did not complete within \
+                 REQUEST_TIMEOUT.",
+            ),
+        );
+    }
     if route.id == RouteId::Readyz {
         responses.insert(
             "503".into(),
@@ -825,7 +884,12 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::Categories => "products",
         RouteId::Promotions | RouteId::PromotionProducts => "promotions",
         RouteId::AffiliateLinks | RouteId::AffiliateLink => "affiliate",
-        RouteId::CacheStats | RouteId::CacheClear | RouteId::Metrics => "admin",
+        RouteId::CacheStats
+        | RouteId::CacheClear
+        | RouteId::Metrics
+        | RouteId::AdminOrders
+        | RouteId::AdminOrdersSync
+        | RouteId::AdminRevenue => "admin",
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez
@@ -844,6 +908,13 @@ fn ok_response(content: &Content, generator: &mut SchemaGenerator) -> Value {
         Content::Json(schema) => json!({
             "description": "Success.",
             "content": { "application/json": { "schema": Value::from(schema(generator)) } }
+        }),
+        Content::JsonOrCsv(schema) => json!({
+            "description": "Success: JSON, or CSV with `format=csv`.",
+            "content": {
+                "application/json": { "schema": Value::from(schema(generator)) },
+                "text/csv": { "schema": { "type": "string" } }
+            }
         }),
         Content::Html => json!({
             "description": "The HTML page.",

@@ -44,6 +44,12 @@ pub enum RouteId {
     CacheStats,
     /// `POST /api/cache/clear`: cache invalidation (admin).
     CacheClear,
+    /// `GET /api/admin/orders`: synced affiliate orders (admin).
+    AdminOrders,
+    /// `POST /api/admin/orders/sync`: sync orders from the platform now (admin).
+    AdminOrdersSync,
+    /// `GET /api/admin/revenue`: orders and commissions grouped (admin).
+    AdminRevenue,
     /// `GET /system/info`: configuration summary.
     SystemInfo,
     /// `GET /openapi.json`: the full OpenAPI document.
@@ -309,6 +315,36 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route(
+        RouteId::AdminOrders,
+        "GET",
+        "/api/admin/orders",
+        "listOrders",
+        "Affiliate orders synced from AliExpress, with their status history",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AdminOrdersSync,
+        "POST",
+        "/api/admin/orders/sync",
+        "syncOrders",
+        "Sync affiliate orders from AliExpress now",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AdminRevenue,
+        "GET",
+        "/api/admin/revenue",
+        "getRevenue",
+        "Orders, paid amounts and commissions grouped by day, tracking id, product or category",
+        Admin,
+        false,
+        true,
+    ),
+    route(
         RouteId::SystemInfo,
         "GET",
         "/system/info",
@@ -448,7 +484,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const ALL_IDS: [RouteId; 25] = [
+    const ALL_IDS: &[RouteId] = &[
         RouteId::Root,
         RouteId::Health,
         RouteId::Livez,
@@ -468,6 +504,9 @@ mod tests {
         RouteId::Status,
         RouteId::CacheStats,
         RouteId::CacheClear,
+        RouteId::AdminOrders,
+        RouteId::AdminOrdersSync,
+        RouteId::AdminRevenue,
         RouteId::SystemInfo,
         RouteId::OpenApi,
         RouteId::OpenApiGpt,
@@ -478,7 +517,7 @@ mod tests {
 
     #[test]
     fn every_id_has_one_route() {
-        for id in ALL_IDS {
+        for &id in ALL_IDS {
             assert_eq!(ROUTES.iter().filter(|r| r.id == id).count(), 1, "{id:?}");
             assert_eq!(route_of(id).id, id);
         }
@@ -550,7 +589,10 @@ mod tests {
     #[test]
     fn access_follows_the_path_rules() {
         for r in ROUTES {
-            let expected = if r.path.starts_with("/api/cache/") || r.path == "/metrics" {
+            let expected = if r.path.starts_with("/api/cache/")
+                || r.path.starts_with("/api/admin/")
+                || r.path == "/metrics"
+            {
                 Access::Admin
             } else if r.path.starts_with("/api/") || r.path == "/system/info" {
                 Access::Api

@@ -3,12 +3,14 @@
 //! in `routes/`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::Catalog;
+use alistach_service::{Catalog, OrderSync};
+use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
@@ -32,6 +34,25 @@ pub struct App {
     pub(crate) keys: HashMap<[u8; 32], KeyGrant>,
     /// Failed authentications per client address.
     pub(crate) auth_throttle: AuthThrottle,
+    /// The order store and sync, when the deployment keeps orders.
+    pub(crate) orders: Option<Orders>,
+}
+
+/// What the admin order endpoints need: the durable store and the order sync.
+#[derive(Clone)]
+pub struct Orders {
+    /// Where orders are kept.
+    pub store: Arc<dyn Store>,
+    /// The sync the `POST /api/admin/orders/sync` endpoint runs.
+    pub sync: Arc<OrderSync>,
+}
+
+impl std::fmt::Debug for Orders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orders")
+            .field("store", &self.store.backend())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a configured key gives access to.
@@ -103,7 +124,14 @@ impl App {
             metrics: Metrics::default(),
             started: Instant::now(),
             default_policy,
+            orders: None,
         }
+    }
+
+    /// The same application with the admin order endpoints served from `orders`.
+    pub fn with_orders(mut self, orders: Orders) -> Self {
+        self.orders = Some(orders);
+        self
     }
 
     /// The configuration.

@@ -90,6 +90,12 @@ pub enum HttpError {
         /// The deadline.
         limit: Duration,
     },
+    /// The database could not answer (details go to the log).
+    #[error("the database is unavailable")]
+    StoreUnavailable,
+    /// The request conflicts with work in progress (another instance is syncing).
+    #[error("{0}")]
+    Conflict(String),
     /// A bug (a panic, an encoding failure); details go to the log, not the client.
     #[error("internal error")]
     Internal,
@@ -124,6 +130,8 @@ impl HttpError {
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Conflict(_) => StatusCode::CONFLICT,
             HttpError::RateLimited { .. } | HttpError::AuthThrottled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -156,6 +164,8 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => ("payload-too-large", "Payload Too Large"),
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
+            HttpError::StoreUnavailable => ("database-unavailable", "Database Unavailable"),
+            HttpError::Conflict(_) => ("conflict", "Conflict"),
             HttpError::RateLimited { .. } => ("rate-limited", "Too Many Requests"),
             HttpError::AuthThrottled { .. } => ("auth-throttled", "Too Many Requests"),
             HttpError::BodyTimeout { .. } => ("body-timeout", "Request Timeout"),

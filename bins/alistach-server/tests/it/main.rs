@@ -5,6 +5,7 @@ mod config;
 mod hardening;
 mod mock_mode;
 mod observability;
+mod orders;
 mod policy;
 mod real_mode;
 mod redis_ops;

@@ -1,7 +1,8 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
-//! documents) in `ops.rs`.
+//! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`.
 
+mod admin;
 mod catalog;
 mod ctx;
 mod ops;
@@ -82,6 +83,9 @@ impl App {
                 Ok(json(&api::CacheStatsResponse::ok(data, meta)))
             }
             RouteId::CacheClear => self.cache_clear(ctx).await,
+            RouteId::AdminOrders => self.admin_orders(ctx).await,
+            RouteId::AdminOrdersSync => self.admin_orders_sync().await,
+            RouteId::AdminRevenue => self.admin_revenue(ctx).await,
             RouteId::SystemInfo => Ok(self.system_info()),
             RouteId::OpenApi => Ok(body_response(
                 StatusCode::OK,
