@@ -50,6 +50,10 @@ pub enum RouteId {
     DocsAsset,
     /// `GET /metrics`: Prometheus metrics (admin).
     Metrics,
+    /// `GET /r/{token}`: a tracked affiliate link; redirects to AliExpress and counts the click.
+    TrackedLink,
+    /// `GET /api/admin/clicks`: clicks on tracked links (admin).
+    ClickSummary,
 }
 
 /// Who may call a route.
@@ -70,7 +74,8 @@ pub struct Route {
     pub id: RouteId,
     /// HTTP method, upper case.
     pub method: &'static str,
-    /// Exact path; AliStach has no path parameters.
+    /// The path; a segment `{name}` is a parameter matching one non-empty segment (see
+    /// [`path_parameter`]).
     pub path: &'static str,
     /// camelCase OpenAPI `operationId`; GPT Actions key on it, so it never changes.
     pub operation_id: &'static str,
@@ -333,6 +338,26 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::TrackedLink,
+        "GET",
+        "/r/{token}",
+        "followTrackedLink",
+        "Follow a tracked affiliate link: redirects to AliExpress and counts the click",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::ClickSummary,
+        "GET",
+        "/api/admin/clicks",
+        "getClickSummary",
+        "Clicks on tracked links: stored totals per product and counters since start-up",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -364,7 +389,8 @@ impl fmt::Display for RouteMiss {
 
 impl std::error::Error for RouteMiss {}
 
-/// Finds the route for an exact method and path (no query string).
+/// Finds the route for a method and path (no query string): an exact path first, then a path
+/// with a parameter (so the usual lookup stays one comparison per route).
 ///
 /// `HEAD` is not folded into `GET` here: whether to answer it is the adapter's choice.
 pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
@@ -376,11 +402,32 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
         allow.push(route.method);
     }
     if allow.is_empty() {
+        for route in ROUTES
+            .iter()
+            .filter(|r| path_parameter(r.path, path).is_some())
+        {
+            if route.method == method {
+                return Ok(route);
+            }
+            allow.push(route.method);
+        }
+    }
+    if allow.is_empty() {
         return Err(RouteMiss::NotFound);
     }
     allow.sort_unstable();
     allow.dedup();
     Err(RouteMiss::MethodNotAllowed { allow })
+}
+
+/// The value of the parameter of `template` (a path whose last segment is `{name}`) in
+/// `path`: one non-empty segment after the template's prefix. `None` when the template has no
+/// parameter or the path does not match it.
+pub fn path_parameter<'a>(template: &str, path: &'a str) -> Option<&'a str> {
+    let prefix = template.strip_suffix('}')?;
+    let (prefix, _name) = prefix.rsplit_once('{')?;
+    let value = path.strip_prefix(prefix)?;
+    (!value.is_empty() && !value.contains('/')).then_some(value)
 }
 
 /// The table row for an id. Every id has exactly one row (a test checks it).
@@ -412,7 +459,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const ALL_IDS: [RouteId; 22] = [
+    const ALL_IDS: [RouteId; 24] = [
         RouteId::Root,
         RouteId::Health,
         RouteId::Livez,
@@ -435,6 +482,8 @@ mod tests {
         RouteId::Docs,
         RouteId::DocsAsset,
         RouteId::Metrics,
+        RouteId::TrackedLink,
+        RouteId::ClickSummary,
     ];
 
     #[test]
@@ -508,7 +557,10 @@ mod tests {
     #[test]
     fn access_follows_the_path_rules() {
         for r in ROUTES {
-            let expected = if r.path.starts_with("/api/cache/") || r.path == "/metrics" {
+            let expected = if r.path.starts_with("/api/cache/")
+                || r.path.starts_with("/api/admin/")
+                || r.path == "/metrics"
+            {
                 Access::Admin
             } else if r.path.starts_with("/api/") || r.path == "/system/info" {
                 Access::Api
@@ -549,6 +601,21 @@ mod tests {
             find("GET", "/docs/rapidoc-min.js").unwrap().id,
             RouteId::DocsAsset
         );
+    }
+
+    #[test]
+    fn find_matches_a_path_parameter_after_exact_paths() {
+        assert_eq!(find("GET", "/r/abc_-9").unwrap().id, RouteId::TrackedLink);
+        assert_eq!(path_parameter("/r/{token}", "/r/abc_-9"), Some("abc_-9"));
+        assert_eq!(find("GET", "/r/"), Err(RouteMiss::NotFound));
+        assert_eq!(find("GET", "/r/a/b"), Err(RouteMiss::NotFound));
+        assert_eq!(find("GET", "/r"), Err(RouteMiss::NotFound));
+        assert_eq!(
+            find("POST", "/r/abc"),
+            Err(RouteMiss::MethodNotAllowed { allow: vec!["GET"] })
+        );
+        assert_eq!(path_parameter("/health", "/health"), None);
+        assert_eq!(path_parameter("/r/{token}", "/x/abc"), None);
     }
 
     #[test]

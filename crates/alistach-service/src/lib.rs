@@ -6,17 +6,27 @@
 //! Invariants: upstream errors are never cached and never replaced by mock data; an empty result
 //! is a valid answer and is cached; cache keys carry the mode, so mock entries are never served
 //! in real mode.
+//!
+//! Click tracking (`LINK_TRACKING=redirect`): [`TrackedApi`] rewrites every affiliate link the
+//! port returns into a signed `/r/{token}` link below the cache, and [`ClickTracking`] answers
+//! the redirect and queues the click for a background [`ClickDrain`] writing to a [`ClickStore`].
 
 mod catalog;
+mod clicks;
 mod config;
 mod error;
 mod guard;
 mod histogram;
 mod keys;
 mod pacing;
+mod tracking;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{CacheReport, Catalog, RatedLink, Rendered, Served};
+pub use clicks::{
+    Click, ClickDrain, ClickStats, ClickStore, ClickStoreError, ClickSummary, ClickTracking,
+    DEFAULT_CLICK_QUEUE, MAX_SUMMARY_PRODUCTS, MemoryClickStore, ProductClicks,
+};
 pub use config::CacheTtls;
 pub use error::ServiceError;
 pub use guard::{
@@ -26,3 +36,4 @@ pub use guard::{
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
 pub use pacing::OutboundLimiter;
+pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
