@@ -11,11 +11,14 @@ use alistach_http::{App, HttpConfig};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
-use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi};
+use alistach_service::{
+    CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, GuardConfig, GuardedApi,
+    LinkTracker, MemoryClickStore,
+};
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, LinkTracking};
 
 /// Wires everything and serves until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -101,11 +104,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         swr_percent: config.cache_swr_percent,
         stale_if_error: config.cache_stale_if_error,
     };
-    let catalog = match guarded {
-        Some(guard) => Catalog::guarded(guard, store, clock, ttls),
-        None => Catalog::new(api, store, clock, ttls),
+    let mut catalog = match guarded {
+        Some(guard) => Catalog::guarded(guard, store, clock.clone(), ttls),
+        None => Catalog::new(api, store, clock.clone(), ttls),
     }
     .with_locale(config.currency, config.language);
+    let mut clicks: Option<(Arc<ClickTracking>, ClickDrain)> = None;
+    if config.link_tracking == LinkTracking::Redirect {
+        let key =
+            crate::link_key::load_or_create(config.link_signing_key.as_ref(), &config.data_dir)?;
+        let tracker = Arc::new(LinkTracker::new(
+            alistach_policy::LinkSigner::new(key.expose().as_bytes()),
+            &config.public_base_url,
+            &config.tracking_id,
+        ));
+        catalog = catalog.with_link_tracking(tracker.clone());
+        // Until the durable store lands, clicks are kept in memory (lost on restart).
+        let store = Arc::new(MemoryClickStore::default());
+        let (tracking, drain) =
+            ClickTracking::new(tracker, store, DEFAULT_CLICK_QUEUE, clock.clone());
+        clicks = Some((Arc::new(tracking), drain));
+        tracing::info!(
+            links = %format!("{}/r/{{token}}", config.public_base_url),
+            "link tracking: affiliate links lead through this server, which counts clicks"
+        );
+    }
     // Only a fingerprint: it tells deployments apart without showing what they are.
     tracing::info!(
         scope = catalog.key_scope().as_str(),
@@ -191,7 +214,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
-    let app = Arc::new(App::new(catalog, http));
+    let mut app = App::new(catalog, http);
+    // The click drain runs beside the server and stops after it, writing what is queued.
+    let mut drain_task = None;
+    if let Some((tracking, drain)) = clicks {
+        app = app.with_click_tracking(tracking, "memory");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(drain.run(async {
+            let _ = stopped.await;
+        }));
+        drain_task = Some((stop, task));
+    }
+    let app = Arc::new(app);
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -224,7 +258,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             std::future::pending::<()>().await;
         }
     };
-    alistach_http::serve(listener, app, shutdown).await?;
+    let served = alistach_http::serve(listener, app, shutdown).await;
+    if let Some((stop, task)) = drain_task {
+        let _ = stop.send(());
+        if tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the click store did not take the queued clicks within 10 s");
+        }
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

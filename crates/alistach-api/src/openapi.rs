@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
-    CacheClearResponse, CacheStatsResponse, ClickSummaryResponse, CategoriesResponse, Health, HotProductsResponse, Probe,
-    Problem, ProductDetailsQuery, ProductDetailsResponse, RootInfo, SearchRequest, SearchResponse,
-    StatusResponse, SystemInfo,
+    CacheClearResponse, CacheStatsResponse, CategoriesResponse, ClickSummaryResponse, Health,
+    HotProductsResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse, RootInfo,
+    SearchRequest, SearchResponse, StatusResponse, SystemInfo,
 };
 
 /// Which document to build.
@@ -598,6 +598,12 @@ fn operation(
         responses.insert(
             "503".into(),
             problem("The cache backend (Redis) could not be cleared."),
+        );
+    }
+    if route.id == RouteId::ClickSummary {
+        responses.insert(
+            "503".into(),
+            problem("The click store (the database) is unavailable."),
         );
     }
     if route.id == RouteId::TrackedLink {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::Catalog;
+use alistach_service::{Catalog, ClickTracking};
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
@@ -32,6 +32,10 @@ pub struct App {
     pub(crate) keys: HashMap<[u8; 32], KeyGrant>,
     /// Failed authentications per client address.
     pub(crate) auth_throttle: AuthThrottle,
+    /// The tracked-link redirect and its click queue (`LINK_TRACKING=redirect`).
+    pub(crate) clicks: Option<std::sync::Arc<ClickTracking>>,
+    /// Where clicks are kept, as `/api/admin/clicks` names it.
+    pub(crate) click_store: &'static str,
 }
 
 /// What a configured key gives access to.
@@ -103,7 +107,21 @@ impl App {
             metrics: Metrics::default(),
             started: Instant::now(),
             default_policy,
+            clicks: None,
+            click_store: "none",
         }
+    }
+
+    /// The same application answering `/r/{token}` through `clicks` (whose drain the caller
+    /// runs), keeping clicks in the store named `store` (for `/api/admin/clicks`).
+    pub fn with_click_tracking(
+        mut self,
+        clicks: std::sync::Arc<ClickTracking>,
+        store: &'static str,
+    ) -> Self {
+        self.clicks = Some(clicks);
+        self.click_store = store;
+        self
     }
 
     /// The configuration.

@@ -110,7 +110,8 @@ impl LinkSigner {
             return Err(TokenError::BadUrl);
         }
         let tracking = claim.tracking_id.as_bytes();
-        let tracking_len = u8::try_from(tracking.len()).map_err(|_| TokenError::TrackingIdTooLong)?;
+        let tracking_len =
+            u8::try_from(tracking.len()).map_err(|_| TokenError::TrackingIdTooLong)?;
         let mut buf = Vec::with_capacity(32 + tracking.len() + claim.url.len());
         buf.push(VERSION);
         put_varint(&mut buf, claim.product_id.0);
@@ -311,7 +312,12 @@ mod tests {
     #[test]
     fn malformed_tokens_are_invalid() {
         let signer = LinkSigner::new(b"key");
-        for token in ["", "a", "!!!!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        for token in [
+            "",
+            "a",
+            "!!!!",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
             assert_eq!(signer.open(token), Err(TokenError::Invalid), "{token}");
         }
         assert_eq!(

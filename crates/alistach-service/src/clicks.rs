@@ -74,7 +74,10 @@ pub struct MemoryClickStore {
 impl MemoryClickStore {
     /// Every click, in the order recorded.
     pub fn clicks(&self) -> Vec<Click> {
-        self.clicks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.clicks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -109,7 +112,11 @@ impl ClickSummary {
             .into_iter()
             .map(|(product_id, clicks)| ProductClicks { product_id, clicks })
             .collect();
-        products.sort_by(|a, b| b.clicks.cmp(&a.clicks).then(a.product_id.cmp(&b.product_id)));
+        products.sort_by(|a, b| {
+            b.clicks
+                .cmp(&a.clicks)
+                .then(a.product_id.cmp(&b.product_id))
+        });
         products.truncate(MAX_SUMMARY_PRODUCTS);
         ClickSummary { total, products }
     }
@@ -279,7 +286,9 @@ impl ClickDrain {
         for attempt in 1..=ATTEMPTS {
             match self.store.record_clicks(batch).await {
                 Ok(()) => {
-                    self.counters.recorded.fetch_add(batch.len() as u64, Relaxed);
+                    self.counters
+                        .recorded
+                        .fetch_add(batch.len() as u64, Relaxed);
                     batch.clear();
                     return;
                 }
@@ -371,14 +380,23 @@ mod tests {
         let _ = stop_tx.send(());
         task.await.unwrap();
         let stats = tracking.stats();
-        assert_eq!((stats.recorded, stats.not_counted, stats.dropped), (3, 1, 0));
+        assert_eq!(
+            (stats.recorded, stats.not_counted, stats.dropped),
+            (3, 1, 0)
+        );
         let summary = tracking.summary().await.unwrap();
         assert_eq!(summary.total, 3);
         assert_eq!(
             summary.products,
             vec![
-                ProductClicks { product_id: ProductId(7), clicks: 2 },
-                ProductClicks { product_id: ProductId(8), clicks: 1 },
+                ProductClicks {
+                    product_id: ProductId(7),
+                    clicks: 2
+                },
+                ProductClicks {
+                    product_id: ProductId(8),
+                    clicks: 1
+                },
             ]
         );
         let stored = store.clicks();
@@ -403,7 +421,10 @@ mod tests {
         for _ in 0..100 {
             tracking.follow(&t, true).unwrap();
         }
-        assert!(started.elapsed() < Duration::from_secs(1), "follow never waits");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "follow never waits"
+        );
         let stats = tracking.stats();
         assert!(stats.dropped >= 100 - 4 - 4, "{stats:?}");
         assert!(stats.queued <= 4);

@@ -106,6 +106,25 @@ impl Show for MockModeSetting {
     }
 }
 
+/// Where the affiliate links the gateway hands out lead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkTracking {
+    /// Straight to AliExpress (v1.1.0's behaviour); no click is seen.
+    Direct,
+    /// Through `{PUBLIC_BASE_URL}/r/{token}`, which counts the click and redirects.
+    Redirect,
+}
+
+impl Show for LinkTracking {
+    fn show(&self) -> String {
+        match self {
+            LinkTracking::Direct => "direct",
+            LinkTracking::Redirect => "redirect",
+        }
+        .to_owned()
+    }
+}
+
 impl Show for LogFormat {
     fn show(&self) -> String {
         match self {
@@ -362,8 +381,14 @@ declare_settings! {
     log_format: LogFormat = log_format, env "LOG_FORMAT", default "text";
     /// Environment name reported by /health (v1.1.0).
     environment: String = text, env "ENVIRONMENT", default "production";
-    /// The https origin the OpenAPI documents advertise (the server warns at start-up while it is the example).
+    /// The https origin the OpenAPI documents advertise (the server warns at start-up while it is the example), and of tracked links; required with LINK_TRACKING=redirect.
     public_base_url: String = public_base_url, env "PUBLIC_BASE_URL", default EXAMPLE_PUBLIC_BASE_URL;
+    /// direct: affiliate links lead straight to AliExpress (v1.1.0). redirect: every link handed out is {PUBLIC_BASE_URL}/r/{token}, which counts the click and redirects.
+    link_tracking: LinkTracking = link_tracking, env "LINK_TRACKING", default "direct";
+    /// Key that signs tracked links (at least 32 characters); when unset, one is generated and kept in DATA_DIR/link-signing-key. Several instances must share one.
+    link_signing_key: Option<Secret> = secret(32), env "LINK_SIGNING_KEY";
+    /// Directory for the state the server keeps (created when needed).
+    data_dir: String = data_dir, env "DATA_DIR", default "./data";
 }
 
 /// The default gateway.
@@ -633,6 +658,23 @@ fn log_format(env: &'static str, raw: &str) -> Parsed<LogFormat> {
         "json" => Ok(LogFormat::Json),
         other => Err(vec![format!("{env} must be text or json, not {other:?}")]),
     }
+}
+
+fn link_tracking(env: &'static str, raw: &str) -> Parsed<LinkTracking> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "direct" => Ok(LinkTracking::Direct),
+        "redirect" => Ok(LinkTracking::Redirect),
+        other => Err(vec![format!(
+            "{env} must be direct or redirect, not {other:?}"
+        )]),
+    }
+}
+
+fn data_dir(env: &'static str, raw: &str) -> Parsed<String> {
+    if raw.trim().is_empty() || raw.contains('\0') {
+        return Err(vec![format!("{env} must be a directory path")]);
+    }
+    Ok(raw.to_owned())
 }
 
 fn public_base_url(env: &'static str, raw: &str) -> Parsed<String> {

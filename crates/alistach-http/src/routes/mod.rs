@@ -1,8 +1,9 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
-//! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
+//! endpoints are in `catalog.rs`, click tracking's in `clicks.rs`, operations endpoints (health, status, cache admin, metrics,
 //! documents) in `ops.rs`.
 
 mod catalog;
+mod clicks;
 mod ctx;
 mod ops;
 
@@ -104,6 +105,8 @@ impl App {
                 Ok(resp)
             }
             RouteId::Metrics => Ok(self.metrics_text().await),
+            RouteId::TrackedLink => self.follow_link(ctx),
+            RouteId::ClickSummary => self.click_summary().await,
         }
     }
 }
