@@ -1,6 +1,7 @@
 //! The catalog use cases against a scripted catalog, the memory cache and a manual clock.
 
 mod guard;
+mod tracking;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
