@@ -384,7 +384,7 @@ declare_settings! {
     /// The https origin the OpenAPI documents advertise (the server warns at start-up while it is the example), and of tracked links; required with LINK_TRACKING=redirect.
     public_base_url: String = public_base_url, env "PUBLIC_BASE_URL", default EXAMPLE_PUBLIC_BASE_URL;
     /// direct: affiliate links lead straight to AliExpress (v1.1.0). redirect: every link handed out is {PUBLIC_BASE_URL}/r/{token}, which counts the click and redirects.
-    link_tracking: LinkTracking = link_tracking, env "LINK_TRACKING", default "direct";
+    link_tracking: LinkTracking = LinkTrackingMode, env "LINK_TRACKING", default "direct";
     /// Key that signs tracked links (at least 32 characters); when unset, one is generated and kept in DATA_DIR/link-signing-key. Several instances must share one.
     link_signing_key: Option<Secret> = secret(32), env "LINK_SIGNING_KEY";
     /// Directory for the state the server keeps (created when needed).
@@ -660,13 +660,22 @@ fn log_format(env: &'static str, raw: &str) -> Parsed<LogFormat> {
     }
 }
 
-fn link_tracking(env: &'static str, raw: &str) -> Parsed<LinkTracking> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "direct" => Ok(LinkTracking::Direct),
-        "redirect" => Ok(LinkTracking::Redirect),
-        other => Err(vec![format!(
-            "{env} must be direct or redirect, not {other:?}"
-        )]),
+/// `direct` or `redirect`.
+pub struct LinkTrackingMode;
+
+impl Parse<LinkTracking> for LinkTrackingMode {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<LinkTracking> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "direct" => Ok(LinkTracking::Direct),
+            "redirect" => Ok(LinkTracking::Redirect),
+            other => Err(vec![format!(
+                "{env} must be direct or redirect, not {other:?}"
+            )]),
+        }
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some("direct or redirect".to_owned())
     }
 }
 
