@@ -13,6 +13,7 @@ mod decimal;
 mod error;
 mod link;
 mod locale;
+mod order;
 mod port;
 mod product;
 mod query;
@@ -29,6 +30,10 @@ pub use link::{
     AffiliateLink, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, ProductUrl, ProductUrlError,
 };
 pub use locale::{CountryCode, Currency, Language};
+pub use order::{
+    AffiliateOrder, Cents, OrderPage, OrderQuery, OrderSource, OrderStatus, OrderTimeType,
+    platform_time,
+};
 pub use port::{AffiliateApi, ApiMode, LOCAL_QUOTA_CODE, MAX_RETRY_AFTER, Pacer, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
 pub use query::{
