@@ -113,7 +113,14 @@ fn architecture_invariants_hold() {
         }
     }
     for krate in ["alistach-domain"] {
-        for io in ["tokio", "reqwest", "hyper", "redis", "deadpool-redis", "sqlx"] {
+        for io in [
+            "tokio",
+            "reqwest",
+            "hyper",
+            "redis",
+            "deadpool-redis",
+            "sqlx",
+        ] {
             check(
                 !uses(krate, io),
                 format!("{krate} does no I/O, so it must not use {io}"),

@@ -13,7 +13,7 @@ use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
 use alistach_service::{
     CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, GuardConfig, GuardedApi,
-    LinkTracker, MemoryClickStore,
+    LinkTracker,
 };
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -109,7 +109,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => Catalog::new(api, store, clock.clone(), ttls),
     }
     .with_locale(config.currency, config.language);
-    let mut clicks: Option<(Arc<ClickTracking>, ClickDrain)> = None;
+    let mut clicks: Option<(Arc<ClickTracking>, ClickDrain, &'static str)> = None;
     if config.link_tracking == LinkTracking::Redirect {
         let key =
             crate::link_key::load_or_create(config.link_signing_key.as_ref(), &config.data_dir)?;
@@ -119,11 +119,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             &config.tracking_id,
         ));
         catalog = catalog.with_link_tracking(tracker.clone());
-        // Until the durable store lands, clicks are kept in memory (lost on restart).
-        let store = Arc::new(MemoryClickStore::default());
+        // Clicks survive restarts: the SQLite file under DATA_DIR.
+        let target = alistach_sql::Target::from_settings(None, &config.data_dir)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let store: Arc<dyn alistach_store::Store> = Arc::new(
+            alistach_sql::SqlStore::open(target)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("cannot open the click store")?,
+        );
         let (tracking, drain) =
-            ClickTracking::new(tracker, store, DEFAULT_CLICK_QUEUE, clock.clone());
-        clicks = Some((Arc::new(tracking), drain));
+            ClickTracking::new(tracker, store.clone(), DEFAULT_CLICK_QUEUE, clock.clone());
+        clicks = Some((Arc::new(tracking), drain, store.backend()));
         tracing::info!(
             links = %format!("{}/r/{{token}}", config.public_base_url),
             "link tracking: affiliate links lead through this server, which counts clicks"
@@ -217,8 +224,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut app = App::new(catalog, http);
     // The click drain runs beside the server and stops after it, writing what is queued.
     let mut drain_task = None;
-    if let Some((tracking, drain)) = clicks {
-        app = app.with_click_tracking(tracking, "memory");
+    if let Some((tracking, drain, backend)) = clicks {
+        app = app.with_click_tracking(tracking, backend);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(drain.run(async {
             let _ = stopped.await;

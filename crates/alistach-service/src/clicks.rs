@@ -1,126 +1,18 @@
 //! Click recording off the request path: `GET /r/{token}` opens the token, answers its redirect
 //! and hands the click to a bounded queue ([`ClickTracking::follow`] never waits: a full queue
 //! drops the click and counts it); a background [`ClickDrain`], started and stopped by the
-//! binary with the server, writes batches to the [`ClickStore`].
+//! binary with the server, writes batches to the store's [`ClickStore`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use alistach_domain::{Clock, ProductId};
+use alistach_domain::Clock;
 use alistach_policy::TokenError;
-use async_trait::async_trait;
+use alistach_store::{Click, ClickStore, ClickSummary, StoreError};
 use tokio::sync::mpsc;
 
 use crate::tracking::LinkTracker;
-
-/// One counted click on a tracked link.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Click {
-    /// When, in milliseconds since the Unix epoch.
-    pub at_ms: i64,
-    /// The product the link is for.
-    pub product_id: ProductId,
-    /// The tracking id of the affiliate link.
-    pub tracking_id: String,
-    /// The experiment variant that made the link, if any.
-    pub variant: Option<u32>,
-}
-
-/// Clicks counted for one product.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProductClicks {
-    /// The product.
-    pub product_id: ProductId,
-    /// Its clicks.
-    pub clicks: u64,
-}
-
-/// What the store holds, summed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClickSummary {
-    /// Every stored click.
-    pub total: u64,
-    /// The most clicked products, most clicks first (then by product id), at most
-    /// [`MAX_SUMMARY_PRODUCTS`].
-    pub products: Vec<ProductClicks>,
-}
-
-/// How many products a [`ClickSummary`] lists.
-pub const MAX_SUMMARY_PRODUCTS: usize = 100;
-
-/// Why the click store failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the click store is unavailable: {0}")]
-pub struct ClickStoreError(pub String);
-
-/// Where clicks are kept. The port until the durable store crate carries it.
-#[async_trait]
-pub trait ClickStore: Send + Sync + 'static {
-    /// Appends `clicks`, all or none.
-    async fn record_clicks(&self, clicks: &[Click]) -> Result<(), ClickStoreError>;
-
-    /// Every stored click, summed.
-    async fn click_summary(&self) -> Result<ClickSummary, ClickStoreError>;
-}
-
-/// Clicks in memory: for tests, and the store of a deployment without a database (lost on
-/// restart).
-#[derive(Debug, Default)]
-pub struct MemoryClickStore {
-    clicks: std::sync::Mutex<Vec<Click>>,
-}
-
-impl MemoryClickStore {
-    /// Every click, in the order recorded.
-    pub fn clicks(&self) -> Vec<Click> {
-        self.clicks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-#[async_trait]
-impl ClickStore for MemoryClickStore {
-    async fn record_clicks(&self, clicks: &[Click]) -> Result<(), ClickStoreError> {
-        self.clicks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(clicks);
-        Ok(())
-    }
-
-    async fn click_summary(&self) -> Result<ClickSummary, ClickStoreError> {
-        let clicks = self.clicks.lock().unwrap_or_else(|p| p.into_inner());
-        let mut per: std::collections::HashMap<ProductId, u64> = Default::default();
-        for c in clicks.iter() {
-            *per.entry(c.product_id).or_default() += 1;
-        }
-        Ok(ClickSummary::from_counts(clicks.len() as u64, per))
-    }
-}
-
-impl ClickSummary {
-    /// A summary from per-product counts: the top [`MAX_SUMMARY_PRODUCTS`], most clicked
-    /// first (then by product id).
-    pub fn from_counts(
-        total: u64,
-        per_product: impl IntoIterator<Item = (ProductId, u64)>,
-    ) -> ClickSummary {
-        let mut products: Vec<ProductClicks> = per_product
-            .into_iter()
-            .map(|(product_id, clicks)| ProductClicks { product_id, clicks })
-            .collect();
-        products.sort_by(|a, b| {
-            b.clicks
-                .cmp(&a.clicks)
-                .then(a.product_id.cmp(&b.product_id))
-        });
-        products.truncate(MAX_SUMMARY_PRODUCTS);
-        ClickSummary { total, products }
-    }
-}
 
 /// Click counters since start-up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -237,7 +129,7 @@ impl ClickTracking {
     }
 
     /// What the store holds.
-    pub async fn summary(&self) -> Result<ClickSummary, ClickStoreError> {
+    pub async fn summary(&self) -> Result<ClickSummary, StoreError> {
         self.store.click_summary().await
     }
 }
@@ -311,8 +203,10 @@ impl ClickDrain {
 mod tests {
     use std::sync::atomic::AtomicBool;
 
-    use alistach_domain::SystemClock;
+    use alistach_domain::{ProductId, SystemClock};
     use alistach_policy::{LinkSigner, TokenError};
+    use alistach_store::ProductClicks;
+    use async_trait::async_trait;
 
     use super::*;
 
@@ -331,17 +225,29 @@ mod tests {
             .to_owned()
     }
 
-    /// A store that blocks every write until released, then fails a given number of times.
+    /// A store that blocks every write until released, then fails a given number of times,
+    /// then keeps the clicks.
     #[derive(Default)]
     struct Gate {
         open: AtomicBool,
         failures: AtomicU64,
-        inner: MemoryClickStore,
+        kept: std::sync::Mutex<Vec<Click>>,
+    }
+
+    impl Gate {
+        fn open() -> Arc<Gate> {
+            let gate = Arc::new(Gate::default());
+            gate.open.store(true, Relaxed);
+            gate
+        }
+        fn kept(&self) -> Vec<Click> {
+            self.kept.lock().unwrap().clone()
+        }
     }
 
     #[async_trait]
     impl ClickStore for Gate {
-        async fn record_clicks(&self, clicks: &[Click]) -> Result<(), ClickStoreError> {
+        async fn record_clicks(&self, clicks: &[Click]) -> Result<(), StoreError> {
             while !self.open.load(Relaxed) {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -350,19 +256,25 @@ mod tests {
                 .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
                 .is_ok()
             {
-                return Err(ClickStoreError("down".into()));
+                return Err(StoreError::Unavailable("down".into()));
             }
-            self.inner.record_clicks(clicks).await
+            self.kept.lock().unwrap().extend_from_slice(clicks);
+            Ok(())
         }
-        async fn click_summary(&self) -> Result<ClickSummary, ClickStoreError> {
-            self.inner.click_summary().await
+        async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
+            let kept = self.kept();
+            let mut per = std::collections::HashMap::new();
+            for c in &kept {
+                *per.entry(c.product_id).or_insert(0) += 1;
+            }
+            Ok(ClickSummary::from_counts(kept.len() as u64, per))
         }
     }
 
     #[tokio::test]
     async fn clicks_are_stored_and_previews_are_not_counted() {
         let tracker = tracker();
-        let store = Arc::new(MemoryClickStore::default());
+        let store = Gate::open();
         let (tracking, drain) =
             ClickTracking::new(tracker.clone(), store.clone(), 16, Arc::new(SystemClock));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -399,7 +311,7 @@ mod tests {
                 },
             ]
         );
-        let stored = store.clicks();
+        let stored = store.kept();
         assert_eq!(stored[0].tracking_id, "gpt_chat");
         assert_eq!(stored[0].variant, None);
         assert!(stored[0].at_ms > 1_700_000_000_000);
@@ -433,7 +345,7 @@ mod tests {
         task.await.unwrap();
         let stats = tracking.stats();
         assert_eq!(stats.recorded + stats.dropped, 100, "{stats:?}");
-        assert_eq!(store.inner.clicks().len() as u64, stats.recorded);
+        assert_eq!(store.kept().len() as u64, stats.recorded);
         // After the drain stopped, the queue is closed: clicks drop and are counted.
         tracking.follow(&t, true).unwrap();
         assert_eq!(tracking.stats().dropped, stats.dropped + 1);

@@ -9,7 +9,8 @@
 //!
 //! Click tracking (`LINK_TRACKING=redirect`): [`TrackedApi`] rewrites every affiliate link the
 //! port returns into a signed `/r/{token}` link below the cache, and [`ClickTracking`] answers
-//! the redirect and queues the click for a background [`ClickDrain`] writing to a [`ClickStore`].
+//! the redirect and queues the click for a background [`ClickDrain`] writing to the store's
+//! [`alistach_store::ClickStore`].
 
 mod catalog;
 mod clicks;
@@ -23,10 +24,7 @@ mod tracking;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{CacheReport, Catalog, RatedLink, Rendered, Served};
-pub use clicks::{
-    Click, ClickDrain, ClickStats, ClickStore, ClickStoreError, ClickSummary, ClickTracking,
-    DEFAULT_CLICK_QUEUE, MAX_SUMMARY_PRODUCTS, MemoryClickStore, ProductClicks,
-};
+pub use clicks::{ClickDrain, ClickStats, ClickTracking, DEFAULT_CLICK_QUEUE};
 pub use config::CacheTtls;
 pub use error::ServiceError;
 pub use guard::{

@@ -3,9 +3,11 @@
 //! signed `/r/{token}` link on `PUBLIC_BASE_URL`; following it answers 302 to the real affiliate
 //! link and records the click off the request path (seen in `/api/admin/clicks` and
 //! `/metrics`); HEAD, link previews, bots and scripts are redirected but not counted; an altered
-//! token is 404; a generated key survives a restart; `direct` mode is unchanged.
+//! token is 404; a generated key survives a restart, and so do the clicks (SQLite under
+//! `DATA_DIR`); `direct` mode is unchanged.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alistach_testkit::gateway::{FakeConfig, FakeGateway};
@@ -21,12 +23,42 @@ const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 
 const MOCK_PREFIX: &str = "https://mock.alistach.invalid/";
 const ITEM: &str = "https://www.aliexpress.com/item/1005006123456789.html";
 
-fn redirect_env<'a>(extra: &[(&'static str, &'a str)]) -> Vec<(&'static str, &'a str)> {
+/// A fresh `DATA_DIR` under the system's temporary directory, removed on drop.
+struct DataDir(String);
+
+impl DataDir {
+    fn new(name: &str) -> DataDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "alistach-clicks-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        DataDir(dir.to_str().unwrap().to_owned())
+    }
+
+    fn path(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn redirect_env<'a>(
+    data: &'a DataDir,
+    extra: &[(&'static str, &'a str)],
+) -> Vec<(&'static str, &'a str)> {
     let mut env = vec![
         ("LINK_TRACKING", "redirect"),
         ("PUBLIC_BASE_URL", BASE),
         ("LINK_SIGNING_KEY", KEY),
         ("ADMIN_API_KEY", ADMIN),
+        ("DATA_DIR", data.0.as_str()),
     ];
     env.extend_from_slice(extra);
     env
@@ -179,7 +211,8 @@ async fn scrape(c: &reqwest::Client, server: &Server) -> HashMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_mode_tracks_every_link_and_counts_only_people() {
-    let server = Server::start(&redirect_env(&[]));
+    let data = DataDir::new("people");
+    let server = Server::start(&redirect_env(&data, &[]));
     let c = client();
     let nf = no_follow();
 
@@ -275,7 +308,7 @@ async fn redirect_mode_tracks_every_link_and_counts_only_people() {
 
     let s = summary_when_recorded(&c, &server, counted).await;
     assert_eq!(s["link_tracking"], "redirect");
-    assert_eq!(s["store"], "memory");
+    assert_eq!(s["store"], "sqlite");
     assert_eq!(s["since_start"]["recorded"], counted, "{s}");
     assert_eq!(s["since_start"]["not_counted"], not_counted, "{s}");
     assert_eq!(s["since_start"]["dropped"], 0, "{s}");
@@ -311,7 +344,8 @@ async fn redirect_mode_tracks_every_link_and_counts_only_people() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_answers_hold_the_same_tracked_links_for_every_client() {
-    let server = Server::start(&redirect_env(&[]));
+    let data = DataDir::new("cached");
+    let server = Server::start(&redirect_env(&data, &[]));
     let c = client();
     let url = server.url("/api/products/search?keywords=desk+lamp&page_size=4");
     let first = c.get(&url).send().await.unwrap();
@@ -335,13 +369,17 @@ async fn real_mode_links_redirect_to_the_platforms_links() {
     const SECRET: &str = "fake-gateway-app-secret-9f3a";
     let fake = FakeGateway::start(FakeConfig::new(APP_KEY, SECRET)).await;
     let url = fake.url();
-    let server = Server::start(&redirect_env(&[
-        ("ALIEXPRESS_APP_KEY", APP_KEY),
-        ("ALIEXPRESS_APP_SECRET", SECRET),
-        ("ALIEXPRESS_TRACKING_ID", "e2e_tracking"),
-        ("ALIEXPRESS_API_URL", url.as_str()),
-        ("ALIEXPRESS_TIMEOUT", "2"),
-    ]));
+    let data = DataDir::new("real");
+    let server = Server::start(&redirect_env(
+        &data,
+        &[
+            ("ALIEXPRESS_APP_KEY", APP_KEY),
+            ("ALIEXPRESS_APP_SECRET", SECRET),
+            ("ALIEXPRESS_TRACKING_ID", "e2e_tracking"),
+            ("ALIEXPRESS_API_URL", url.as_str()),
+            ("ALIEXPRESS_TIMEOUT", "2"),
+        ],
+    ));
     let c = client();
     let nf = no_follow();
     for (kind, links) in links_everywhere(&c, &server).await {
@@ -435,20 +473,11 @@ fn redirect_mode_needs_a_public_base_url_and_a_long_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_key_survives_a_restart_and_another_key_refuses_its_links() {
-    let dir = std::env::temp_dir().join(format!(
-        "alistach-clicks-it-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let data_dir = dir.to_str().unwrap().to_owned();
+    let data = DataDir::new("key");
     let env = [
         ("LINK_TRACKING", "redirect"),
         ("PUBLIC_BASE_URL", BASE),
-        ("DATA_DIR", data_dir.as_str()),
+        ("DATA_DIR", data.0.as_str()),
     ];
     let c = client();
     let nf = no_follow();
@@ -463,7 +492,7 @@ async fn a_generated_key_survives_a_restart_and_another_key_refuses_its_links() 
         follow(&nf, &server, &path, Some(BROWSER)).await.status(),
         302
     );
-    let key = std::fs::read_to_string(dir.join("link-signing-key")).unwrap();
+    let key = std::fs::read_to_string(data.path().join("link-signing-key")).unwrap();
     assert_eq!(key.trim().len(), 64);
     assert!(
         !server.logs().contains(key.trim()),
@@ -488,10 +517,56 @@ async fn a_generated_key_survives_a_restart_and_another_key_refuses_its_links() 
     assert_eq!(tracked_path(&links(&v)[0]), path);
     drop(server);
 
-    let other = Server::start(&redirect_env(&[]));
+    let other_data = DataDir::new("other-key");
+    let other = Server::start(&redirect_env(&other_data, &[]));
     assert_eq!(
         follow(&nf, &other, &path, Some(BROWSER)).await.status(),
         404
     );
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicks_survive_a_restart_in_the_sqlite_file_under_data_dir() {
+    let data = DataDir::new("restart");
+    let env = redirect_env(&data, &[]);
+    let c = client();
+    let nf = no_follow();
+    let mut server = Server::start(&env);
+    let v = json_ok(
+        c.get(server.url("/api/affiliate/link"))
+            .query(&[("url", ITEM)]),
+    )
+    .await;
+    let path = tracked_path(&links(&v)[0]);
+    const N: u64 = 5;
+    for _ in 0..N {
+        assert_eq!(
+            follow(&nf, &server, &path, Some(BROWSER)).await.status(),
+            302
+        );
+    }
+    // Stopped at once (the drain writes what is still queued before the process exits).
+    server.terminate();
+    let status = server
+        .wait_exit(Duration::from_secs(15))
+        .expect("the server stops");
+    assert!(status.success(), "{status:?}\n{}", server.logs());
+    assert!(data.path().join("alistach.db").exists());
+
+    let server = Server::start(&env);
+    let s = click_summary(&c, &server).await;
+    assert_eq!(s["store"], "sqlite");
+    assert_eq!(s["total_clicks"], N, "{s}");
+    assert_eq!(s["products"][0]["product_id"], "1005006123456789", "{s}");
+    assert_eq!(s["products"][0]["clicks"], N, "{s}");
+    assert_eq!(
+        s["since_start"]["recorded"], 0,
+        "counters are per process: {s}"
+    );
+    assert_eq!(
+        follow(&nf, &server, &path, Some(BROWSER)).await.status(),
+        302
+    );
+    let s = summary_when_recorded(&c, &server, 1).await;
+    assert_eq!(s["total_clicks"], N + 1, "{s}");
 }

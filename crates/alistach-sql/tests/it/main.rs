@@ -81,7 +81,10 @@ async fn sqlite_creates_its_directory_and_file_in_wal_mode_and_keeps_data_across
         file.display()
     );
     let order = sample_order(42, "reopen", 1_700_000_000_000);
-    store.upsert_orders(std::slice::from_ref(&order), 1).await.unwrap();
+    store
+        .upsert_orders(std::slice::from_ref(&order), 1)
+        .await
+        .unwrap();
     assert!(
         data_dir.join("alistach.db-wal").exists(),
         "the database is in WAL mode"
