@@ -1,6 +1,7 @@
 //! `alistach-server`: flags, environment and file → a validated `Config` → the wired service → `serve`.
 
 mod config;
+mod link_key;
 mod wiring;
 
 use std::process::ExitCode;

@@ -11,13 +11,16 @@ use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
-use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi, OrderSync, OrderSyncConfig};
+use alistach_service::{
+    CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, GuardConfig, GuardedApi,
+    LinkTracker, OrderSync, OrderSyncConfig,
+};
 use alistach_sql::SqlStore;
 use alistach_store::Store;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, LinkTracking};
 
 /// Wires everything and serves until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -132,11 +135,34 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         swr_percent: config.cache_swr_percent,
         stale_if_error: config.cache_stale_if_error,
     };
-    let catalog = match guarded {
-        Some(guard) => Catalog::guarded(guard, store, clock, ttls),
-        None => Catalog::new(api, store, clock, ttls),
+    let mut catalog = match guarded {
+        Some(guard) => Catalog::guarded(guard, store, clock.clone(), ttls),
+        None => Catalog::new(api, store, clock.clone(), ttls),
     }
     .with_locale(config.currency, config.language);
+    let mut clicks: Option<(Arc<ClickTracking>, ClickDrain, &'static str)> = None;
+    if config.link_tracking == LinkTracking::Redirect {
+        let key =
+            crate::link_key::load_or_create(config.link_signing_key.as_ref(), &config.data_dir)?;
+        let tracker = Arc::new(LinkTracker::new(
+            alistach_policy::LinkSigner::new(key.expose().as_bytes()),
+            &config.public_base_url,
+            &config.tracking_id,
+        ));
+        catalog = catalog.with_link_tracking(tracker.clone());
+        // Clicks survive restarts: they go to the durable store (DATABASE_URL or DATA_DIR).
+        let (tracking, drain) = ClickTracking::new(
+            tracker,
+            order_store.clone(),
+            DEFAULT_CLICK_QUEUE,
+            clock.clone(),
+        );
+        clicks = Some((Arc::new(tracking), drain, order_store.backend()));
+        tracing::info!(
+            links = %format!("{}/r/{{token}}", config.public_base_url),
+            "link tracking: affiliate links lead through this server, which counts clicks"
+        );
+    }
     // Only a fingerprint: it tells deployments apart without showing what they are.
     tracing::info!(
         scope = catalog.key_scope().as_str(),
@@ -222,10 +248,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
-    let app = Arc::new(App::new(catalog, http).with_orders(Orders {
+    let mut app = App::new(catalog, http).with_orders(Orders {
         store: order_store,
         sync: order_sync.clone(),
-    }));
+    });
+    // The click drain runs beside the server and stops after it, writing what is queued.
+    let mut drain_task = None;
+    if let Some((tracking, drain, backend)) = clicks {
+        app = app.with_click_tracking(tracking, backend);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(drain.run(async {
+            let _ = stopped.await;
+        }));
+        drain_task = Some((stop, task));
+    }
+    let app = Arc::new(app);
 
     // The scheduled sync runs beside the server and stops with it (a run in progress first
     // finishes); every instance ticks, the store's lease and last-run time make one sync.
@@ -270,6 +307,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     let served = alistach_http::serve(listener, app, shutdown).await;
+    if let Some((stop, task)) = drain_task {
+        let _ = stop.send(());
+        if tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the click store did not take the queued clicks within 10 s");
+        }
+    }
     let _ = stop_sync.send(true);
     if let Some(task) = sync_task
         && tokio::time::timeout(std::time::Duration::from_secs(30), task)

@@ -10,11 +10,12 @@ use serde_json::{Map, Value, json};
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
-    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse, Health,
-    HotProductsResponse, OrderSyncResponse, OrdersQuery, OrdersResponse, Probe, Problem,
-    ProductDetailsQuery, ProductDetailsResponse, PromotionProductsQuery, PromotionProductsResponse,
-    PromotionsResponse, RevenueQuery, RevenueResponse, RootInfo, SearchRequest, SearchResponse,
-    SimilarProductsQuery, SimilarProductsResponse, StatusResponse, SystemInfo,
+    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
+    ClickSummaryResponse, Health, HotProductsResponse, OrderSyncResponse, OrdersQuery,
+    OrdersResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
+    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RevenueQuery,
+    RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
+    SimilarProductsResponse, StatusResponse, SystemInfo,
 };
 
 /// Which document to build.
@@ -124,6 +125,8 @@ enum Content {
     JavaScript,
     Prometheus,
     OpenApiDocument,
+    /// A 302 to the URL in `Location`, no body.
+    Redirect,
 }
 
 /// Everything about an operation the route table does not say.
@@ -333,6 +336,17 @@ fn spec(id: RouteId) -> OpSpec {
             "Request and cache metrics in the Prometheus text format. Needs the admin key.",
             Content::Prometheus,
         ),
+        RouteId::TrackedLink => plain(
+            "The links handed out with LINK_TRACKING=redirect. Answers 302 to the affiliate link the \
+             signed token carries and counts the click (not for HEAD, link previews or bots); an \
+             altered or unknown token is 404.",
+            Content::Redirect,
+        ),
+        RouteId::ClickSummary => plain(
+            "Clicks stored in all and per product (most clicked first), and the redirect's counters \
+             since start-up (recorded, dropped on a full queue, not counted). Needs the admin key.",
+            Content::Json(json_of::<ClickSummaryResponse>),
+        ),
     }
 }
 
@@ -375,6 +389,10 @@ const RENAMES: &[(&str, &str)] = &[
     ("Envelope_OrdersData_AdminMetadata", "OrdersResponse"),
     ("Envelope_OrderSyncData_AdminMetadata", "OrderSyncResponse"),
     ("Envelope_RevenueData_AdminMetadata", "RevenueResponse"),
+    (
+        "Envelope_ClickSummaryData_ClickSummaryMetadata",
+        "ClickSummaryResponse",
+    ),
 ];
 
 const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
@@ -678,11 +696,25 @@ fn operation(
     op.insert("description".into(), spec.description.into());
     op.insert("tags".into(), json!([tag(route)]));
 
+    let mut parameters: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": "The signed token of a tracked link, as handed out.",
+                "schema": { "type": "string", "minLength": 1, "maxLength": 4096 }
+            })
+        })
+        .collect();
     if let Some(query) = spec.query {
-        op.insert(
-            "parameters".into(),
-            Value::Array(query_parameters(query(generator))),
-        );
+        parameters.extend(query_parameters(query(generator)));
+    }
+    if !parameters.is_empty() {
+        op.insert("parameters".into(), Value::Array(parameters));
     }
     if let Some(body) = spec.body {
         op.insert(
@@ -695,7 +727,12 @@ fn operation(
     }
 
     let mut responses = Map::new();
-    responses.insert("200".into(), ok_response(&spec.ok, generator));
+    let ok_status = if matches!(spec.ok, Content::Redirect) {
+        "302"
+    } else {
+        "200"
+    };
+    responses.insert(ok_status.into(), ok_response(&spec.ok, generator));
     let problem = |description: &str| {
         json!({
             "description": description,
@@ -843,6 +880,21 @@ fn operation(
             ),
         );
     }
+    if route.id == RouteId::ClickSummary {
+        responses.insert(
+            "503".into(),
+            problem("The click store (the database) is unavailable."),
+        );
+    }
+    if route.id == RouteId::TrackedLink {
+        responses.insert(
+            "404".into(),
+            problem(
+                "Not a tracked link this server issued: the token is malformed, altered or signed \
+                 with another key, or link tracking is off (LINK_TRACKING=direct).",
+            ),
+        );
+    }
     if route.id == RouteId::Readyz {
         responses.insert(
             "503".into(),
@@ -884,12 +936,14 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::Categories => "products",
         RouteId::Promotions | RouteId::PromotionProducts => "promotions",
         RouteId::AffiliateLinks | RouteId::AffiliateLink => "affiliate",
+        RouteId::TrackedLink => "affiliate",
         RouteId::CacheStats
         | RouteId::CacheClear
         | RouteId::Metrics
         | RouteId::AdminOrders
         | RouteId::AdminOrdersSync
-        | RouteId::AdminRevenue => "admin",
+        | RouteId::AdminRevenue
+        | RouteId::ClickSummary => "admin",
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez
@@ -927,6 +981,15 @@ fn ok_response(content: &Content, generator: &mut SchemaGenerator) -> Value {
         Content::Prometheus => json!({
             "description": "Metrics in the Prometheus text exposition format 0.0.4.",
             "content": { "text/plain": { "schema": { "type": "string" } } }
+        }),
+        Content::Redirect => json!({
+            "description": "A redirect to the affiliate link.",
+            "headers": {
+                "Location": {
+                    "description": "The AliExpress affiliate link.",
+                    "schema": { "type": "string", "format": "uri" }
+                }
+            }
         }),
         Content::OpenApiDocument => json!({
             "description": "An OpenAPI 3.1.0 document.",

@@ -62,6 +62,10 @@ pub enum RouteId {
     DocsAsset,
     /// `GET /metrics`: Prometheus metrics (admin).
     Metrics,
+    /// `GET /r/{token}`: a tracked affiliate link; redirects to AliExpress and counts the click.
+    TrackedLink,
+    /// `GET /api/admin/clicks`: clicks on tracked links (admin).
+    ClickSummary,
 }
 
 /// Who may call a route.
@@ -82,7 +86,8 @@ pub struct Route {
     pub id: RouteId,
     /// HTTP method, upper case.
     pub method: &'static str,
-    /// Exact path; AliStach has no path parameters.
+    /// The path; a segment `{name}` is a parameter matching one non-empty segment (see
+    /// [`path_parameter`]).
     pub path: &'static str,
     /// camelCase OpenAPI `operationId`; GPT Actions key on it, so it never changes.
     pub operation_id: &'static str,
@@ -405,6 +410,26 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::TrackedLink,
+        "GET",
+        "/r/{token}",
+        "followTrackedLink",
+        "Follow a tracked affiliate link: redirects to AliExpress and counts the click",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::ClickSummary,
+        "GET",
+        "/api/admin/clicks",
+        "getClickSummary",
+        "Clicks on tracked links: stored totals per product and counters since start-up",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -436,7 +461,8 @@ impl fmt::Display for RouteMiss {
 
 impl std::error::Error for RouteMiss {}
 
-/// Finds the route for an exact method and path (no query string).
+/// Finds the route for a method and path (no query string): an exact path first, then a path
+/// with a parameter (so the usual lookup stays one comparison per route).
 ///
 /// `HEAD` is not folded into `GET` here: whether to answer it is the adapter's choice.
 pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
@@ -448,11 +474,32 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
         allow.push(route.method);
     }
     if allow.is_empty() {
+        for route in ROUTES
+            .iter()
+            .filter(|r| path_parameter(r.path, path).is_some())
+        {
+            if route.method == method {
+                return Ok(route);
+            }
+            allow.push(route.method);
+        }
+    }
+    if allow.is_empty() {
         return Err(RouteMiss::NotFound);
     }
     allow.sort_unstable();
     allow.dedup();
     Err(RouteMiss::MethodNotAllowed { allow })
+}
+
+/// The value of the parameter of `template` (a path whose last segment is `{name}`) in
+/// `path`: one non-empty segment after the template's prefix. `None` when the template has no
+/// parameter or the path does not match it.
+pub fn path_parameter<'a>(template: &str, path: &'a str) -> Option<&'a str> {
+    let prefix = template.strip_suffix('}')?;
+    let (prefix, _name) = prefix.rsplit_once('{')?;
+    let value = path.strip_prefix(prefix)?;
+    (!value.is_empty() && !value.contains('/')).then_some(value)
 }
 
 /// The table row for an id. Every id has exactly one row (a test checks it).
@@ -513,6 +560,8 @@ mod tests {
         RouteId::Docs,
         RouteId::DocsAsset,
         RouteId::Metrics,
+        RouteId::TrackedLink,
+        RouteId::ClickSummary,
     ];
 
     #[test]
@@ -633,6 +682,21 @@ mod tests {
             find("GET", "/docs/rapidoc-min.js").unwrap().id,
             RouteId::DocsAsset
         );
+    }
+
+    #[test]
+    fn find_matches_a_path_parameter_after_exact_paths() {
+        assert_eq!(find("GET", "/r/abc_-9").unwrap().id, RouteId::TrackedLink);
+        assert_eq!(path_parameter("/r/{token}", "/r/abc_-9"), Some("abc_-9"));
+        assert_eq!(find("GET", "/r/"), Err(RouteMiss::NotFound));
+        assert_eq!(find("GET", "/r/a/b"), Err(RouteMiss::NotFound));
+        assert_eq!(find("GET", "/r"), Err(RouteMiss::NotFound));
+        assert_eq!(
+            find("POST", "/r/abc"),
+            Err(RouteMiss::MethodNotAllowed { allow: vec!["GET"] })
+        );
+        assert_eq!(path_parameter("/health", "/health"), None);
+        assert_eq!(path_parameter("/r/{token}", "/x/abc"), None);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub type StatusResponse = Envelope<StatusData, StatusMetadata>;
 pub type CacheStatsResponse = Envelope<CacheStatsData, CacheStatsMetadata>;
 /// `POST /api/cache/clear`.
 pub type CacheClearResponse = Envelope<CacheClearData, CacheClearMetadata>;
+/// `GET /api/admin/clicks`.
+pub type ClickSummaryResponse = Envelope<ClickSummaryData, ClickSummaryMetadata>;
 
 // ---------------------------------------------------------------------------------------------
 // Closed value sets
@@ -1216,6 +1218,59 @@ pub struct CacheClearMetadata {
     pub timestamp: u64,
     /// "cache_clear".
     pub operation: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Click tracking
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /api/admin/clicks` data: what the click store holds and the counters since start-up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClickSummaryData {
+    /// `direct` (links go straight to AliExpress; nothing is counted) or `redirect` (links go
+    /// through `/r/{token}`).
+    pub link_tracking: String,
+    /// Where clicks are kept (`memory`: lost on restart).
+    pub store: String,
+    /// Clicks stored, in all.
+    pub total_clicks: u64,
+    /// The most clicked products (at most 100), most clicks first.
+    pub products: Vec<ProductClickCount>,
+    /// What the redirect did since the process started.
+    pub since_start: ClickCounters,
+}
+
+/// Clicks stored for one product.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductClickCount {
+    /// The AliExpress product id.
+    pub product_id: String,
+    /// Its clicks.
+    pub clicks: u64,
+}
+
+/// Click counters since start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClickCounters {
+    /// Clicks written to the store.
+    pub recorded: u64,
+    /// Clicks dropped because the queue was full.
+    pub dropped: u64,
+    /// Redirects not counted: HEAD requests, link previews, bots, prefetches.
+    pub not_counted: u64,
+    /// Clicks lost because the store kept failing.
+    pub failed: u64,
+    /// Clicks waiting to be written.
+    pub queued: u64,
+    /// How many clicks the queue holds at most.
+    pub queue_capacity: u64,
+}
+
+/// `GET /api/admin/clicks` metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClickSummaryMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
 }
 
 /// Defaults the service applies.

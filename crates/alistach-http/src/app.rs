@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::{Catalog, OrderSync};
+use alistach_service::{Catalog, ClickTracking, OrderSync};
 use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -34,6 +34,10 @@ pub struct App {
     pub(crate) keys: HashMap<[u8; 32], KeyGrant>,
     /// Failed authentications per client address.
     pub(crate) auth_throttle: AuthThrottle,
+    /// The tracked-link redirect and its click queue (`LINK_TRACKING=redirect`).
+    pub(crate) clicks: Option<std::sync::Arc<ClickTracking>>,
+    /// Where clicks are kept, as `/api/admin/clicks` names it.
+    pub(crate) click_store: &'static str,
     /// The order store and sync, when the deployment keeps orders.
     pub(crate) orders: Option<Orders>,
 }
@@ -125,12 +129,26 @@ impl App {
             started: Instant::now(),
             default_policy,
             orders: None,
+            clicks: None,
+            click_store: "none",
         }
     }
 
     /// The same application with the admin order endpoints served from `orders`.
     pub fn with_orders(mut self, orders: Orders) -> Self {
         self.orders = Some(orders);
+        self
+    }
+
+    /// The same application answering `/r/{token}` through `clicks` (whose drain the caller
+    /// runs), keeping clicks in the store named `store` (for `/api/admin/clicks`).
+    pub fn with_click_tracking(
+        mut self,
+        clicks: std::sync::Arc<ClickTracking>,
+        store: &'static str,
+    ) -> Self {
+        self.clicks = Some(clicks);
+        self.click_store = store;
         self
     }
 

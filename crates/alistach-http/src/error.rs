@@ -12,6 +12,12 @@ pub enum HttpError {
     /// No route has this path.
     #[error("no endpoint matches this path")]
     NotFound,
+    /// A tracked link this server did not issue (or link tracking is off).
+    #[error("{0}")]
+    LinkNotFound(&'static str),
+    /// The click store failed.
+    #[error("the click store is unavailable")]
+    ClickStore,
     /// The path exists for other methods.
     #[error("method {method} is not allowed on this path; it allows {}", allow.join(", "))]
     MethodNotAllowed {
@@ -122,7 +128,8 @@ impl HttpError {
     /// The response status.
     pub fn status(&self) -> StatusCode {
         match self {
-            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::NotFound | HttpError::LinkNotFound(_) => StatusCode::NOT_FOUND,
+            HttpError::ClickStore => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::MalformedJson(_) | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
             HttpError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -152,9 +159,10 @@ impl HttpError {
     /// The problem type slug (`https://alistach.dev/problems/<slug>`) and its title.
     pub fn kind(&self) -> (&'static str, &'static str) {
         match self {
-            HttpError::NotFound | HttpError::Service(ServiceError::NotFound(_)) => {
-                ("not-found", "Not Found")
-            }
+            HttpError::NotFound
+            | HttpError::LinkNotFound(_)
+            | HttpError::Service(ServiceError::NotFound(_)) => ("not-found", "Not Found"),
+            HttpError::ClickStore => ("store-unavailable", "Store Unavailable"),
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),

@@ -1,9 +1,11 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
-//! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`.
+//! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
+//! in `clicks.rs`.
 
 mod admin;
 mod catalog;
+mod clicks;
 mod ctx;
 mod ops;
 
@@ -115,6 +117,8 @@ impl App {
                 Ok(resp)
             }
             RouteId::Metrics => Ok(self.metrics_text().await),
+            RouteId::TrackedLink => self.follow_link(ctx),
+            RouteId::ClickSummary => self.click_summary().await,
         }
     }
 }
