@@ -292,6 +292,7 @@ impl App {
             mode: self.mode,
             version: &self.config.version,
             uptime: self.uptime(),
+            orders: self.orders.as_ref().map(|o| o.sync.stats()),
         }
         .render();
         body_response(StatusCode::OK, Exposition::CONTENT_TYPE, text)
