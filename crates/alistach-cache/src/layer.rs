@@ -342,25 +342,32 @@ impl CacheLayer {
             }
         }
 
-        let (outcome, led) = match self.join_or_lead(key, policy, fetch) {
-            Role::Led(mut rx, handle) => (finish(&mut rx, handle).await, true),
-            Role::Joined(mut rx, fetch) => match wait(&mut rx).await {
-                Some(outcome) => (outcome, false),
-                // The flight died without an answer (its fetch panicked): make our own call.
-                None => {
-                    let (mut rx, handle) = self.lead_alone(key, policy, fetch);
-                    (finish(&mut rx, handle).await, true)
+        // A flight whose answer is already published (it is being written to the store) serves
+        // this caller without waiting: that is a hit, not a wait.
+        let (outcome, led, ready) = match self.join_or_lead(key, policy, fetch) {
+            Role::Led(mut rx, handle) => (finish(&mut rx, handle).await, true, false),
+            Role::Joined(mut rx, fetch) => {
+                let ready = rx.borrow().is_some();
+                match wait(&mut rx).await {
+                    Some(outcome) => (outcome, false, ready),
+                    // The flight died without an answer (its fetch panicked): make our own call.
+                    None => {
+                        let (mut rx, handle) = self.lead_alone(key, policy, fetch);
+                        (finish(&mut rx, handle).await, true, false)
+                    }
                 }
-            },
+            }
         };
-        let status = match (read, led) {
-            (ReadMode::Bypass, _) => CacheStatus::Bypass,
-            (ReadMode::Normal, true) => CacheStatus::Miss,
-            (ReadMode::Normal, false) => CacheStatus::Coalesced,
+        let status = match (read, led, ready) {
+            (ReadMode::Bypass, _, _) => CacheStatus::Bypass,
+            (ReadMode::Normal, true, _) => CacheStatus::Miss,
+            (ReadMode::Normal, false, true) => CacheStatus::Hit,
+            (ReadMode::Normal, false, false) => CacheStatus::Coalesced,
         };
         match status {
             CacheStatus::Bypass => bump(&counters.bypasses),
             CacheStatus::Miss => bump(&counters.misses),
+            CacheStatus::Hit => bump(&counters.hits),
             _ => bump(&counters.coalesced_waits),
         }
         match outcome {
@@ -951,6 +958,62 @@ mod tests {
         async fn stats(&self) -> Vec<TierStats> {
             Vec::new()
         }
+    }
+
+    /// A store that takes a second to write, so a caller can arrive between the published
+    /// answer and the stored one.
+    struct SlowWrites(MemoryCache);
+
+    #[async_trait]
+    impl Cache for SlowWrites {
+        async fn get(&self, key: &str) -> Result<Option<Entry>, CacheError> {
+            self.0.get(key).await
+        }
+        async fn put(&self, key: &str, entry: Entry) -> Result<(), CacheError> {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.0.put(key, entry).await
+        }
+        async fn clear_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
+            self.0.clear_prefix(prefix).await
+        }
+        async fn stats(&self) -> Vec<TierStats> {
+            self.0.stats().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_published_but_not_yet_stored_is_a_hit_for_the_next_caller() {
+        let clock = Arc::new(ManualClock::new(START));
+        let memory = MemoryCache::new(MemoryCacheConfig::default(), clock.clone()).unwrap();
+        let layer = CacheLayer::new(Arc::new(SlowWrites(memory)), clock);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let first = layer
+            .get_or_fetch(
+                "k",
+                &policy(),
+                ReadMode::Normal,
+                fetch(&calls, Duration::ZERO, Ok("v")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.status, CacheStatus::Miss);
+        // The write is still under way: the next caller takes the published answer at once.
+        let second = layer
+            .get_or_fetch(
+                "k",
+                &policy(),
+                ReadMode::Normal,
+                fetch(&calls, Duration::ZERO, Ok("other")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (second.status, second.value),
+            (CacheStatus::Hit, Bytes::from_static(b"v"))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let stats = layer.stats();
+        assert_eq!((stats.hits, stats.misses, stats.coalesced_waits), (1, 1, 0));
     }
 
     #[tokio::test(start_paused = true)]
