@@ -71,6 +71,10 @@ pub struct Config {
     pub environment: String,
     pub public_base_url: String,
     pub metrics_public: bool,
+    /// Where orders and sync state are kept (its Debug and Display hide a password).
+    pub database: alistach_sql::Target,
+    /// Time between scheduled order syncs; zero: no schedule.
+    pub order_sync_interval: Duration,
     pub link_tracking: LinkTracking,
     pub link_signing_key: Option<Secret>,
     pub data_dir: std::path::PathBuf,
@@ -201,9 +205,15 @@ impl Config {
             environment: v.environment,
             public_base_url: v.public_base_url,
             metrics_public: v.metrics_public,
+            database: alistach_sql::Target::from_settings(
+                v.database_url.as_ref().map(|u| u.expose()),
+                std::path::Path::new(&v.data_dir),
+            )
+            .map_err(|e| vec![format!("DATABASE_URL: {e}")])?,
+            order_sync_interval: v.order_sync_interval,
             link_tracking: v.link_tracking,
             link_signing_key: v.link_signing_key,
-            data_dir: v.data_dir.into(),
+            data_dir: std::path::PathBuf::from(&v.data_dir),
             shown,
         })
     }
@@ -221,6 +231,7 @@ impl Config {
             format!("listen_address = {}", self.listen),
             format!("mode = {}", self.mode),
             format!("shared_rate_limits = {shared_limits}"),
+            format!("database = {}", self.database),
         ];
         lines.extend(
             self.rate_limit_overrides

@@ -6,15 +6,17 @@ use alistach_aliexpress::{AliExpressClient, ClientConfig};
 use alistach_cache::{
     Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache,
 };
-use alistach_domain::{AffiliateApi, ApiMode};
-use alistach_http::{App, HttpConfig};
+use alistach_domain::{AffiliateApi, ApiMode, OrderSource};
+use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
 use alistach_service::{
     CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, GuardConfig, GuardedApi,
-    LinkTracker,
+    LinkTracker, OrderSync, OrderSyncConfig,
 };
+use alistach_sql::SqlStore;
+use alistach_store::Store;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
@@ -27,6 +29,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Only the real client spends the app key's quota; it alone is guarded.
     let mut guarded: Option<Arc<GuardedApi>> = None;
+    // Orders come from the same paced client (one budget for the app key) or the mock book.
+    let mut order_source: Option<Arc<dyn OrderSource>> = None;
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
@@ -54,17 +58,44 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     max_qps: config.max_qps,
                     ..GuardConfig::default()
                 },
-                |pacer| Arc::new(client.with_pacer(pacer)),
+                |pacer| {
+                    let paced = client.with_pacer(pacer);
+                    order_source = Some(Arc::new(paced.clone()));
+                    Arc::new(paced)
+                },
             ));
             guarded = Some(guard.clone());
             guard
         }
-        ApiMode::Mock => Arc::new(
-            MockCatalog::new()
+        ApiMode::Mock => {
+            let mock = MockCatalog::new()
                 .with_tracking_id(&config.tracking_id)
-                .context("ALIEXPRESS_TRACKING_ID is not usable")?,
-        ),
+                .context("ALIEXPRESS_TRACKING_ID is not usable")?;
+            order_source = Some(Arc::new(mock.clone()));
+            Arc::new(mock)
+        }
     };
+
+    // The durable store: created and migrated before anything is served, so a database this
+    // binary cannot use stops the start with its reason.
+    let database = Arc::new(
+        SqlStore::open(config.database.clone())
+            .await
+            .with_context(|| format!("cannot use the database ({})", config.database))?,
+    );
+    let order_store: Arc<dyn Store> = database.clone();
+    let instance = format!(
+        "{}-{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "alistach".to_owned()),
+        std::process::id(),
+        clock.now_ms()
+    );
+    let order_sync = Arc::new(OrderSync::new(
+        order_source.context("no order source was built")?,
+        order_store.clone(),
+        clock.clone(),
+        OrderSyncConfig::new(instance, config.order_sync_interval),
+    ));
 
     let memory: Arc<dyn Cache> = Arc::new(
         MemoryCache::new(
@@ -119,18 +150,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             &config.tracking_id,
         ));
         catalog = catalog.with_link_tracking(tracker.clone());
-        // Clicks survive restarts: the SQLite file under DATA_DIR.
-        let target = alistach_sql::Target::from_settings(None, &config.data_dir)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let store: Arc<dyn alistach_store::Store> = Arc::new(
-            alistach_sql::SqlStore::open(target)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .context("cannot open the click store")?,
+        // Clicks are kept in the store (DATABASE_URL, else the SQLite file under DATA_DIR).
+        let (tracking, drain) = ClickTracking::new(
+            tracker,
+            order_store.clone(),
+            DEFAULT_CLICK_QUEUE,
+            clock.clone(),
         );
-        let (tracking, drain) =
-            ClickTracking::new(tracker, store.clone(), DEFAULT_CLICK_QUEUE, clock.clone());
-        clicks = Some((Arc::new(tracking), drain, store.backend()));
+        clicks = Some((Arc::new(tracking), drain, order_store.backend()));
         tracing::info!(
             links = %format!("{}/r/{{token}}", config.public_base_url),
             "link tracking: affiliate links lead through this server, which counts clicks"
@@ -221,7 +248,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
-    let mut app = App::new(catalog, http);
+    let mut app = App::new(catalog, http).with_orders(Orders {
+        store: order_store,
+        sync: order_sync.clone(),
+    });
     // The click drain runs beside the server and stops after it, writing what is queued.
     let mut drain_task = None;
     if let Some((tracking, drain, backend)) = clicks {
@@ -234,6 +264,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let app = Arc::new(app);
 
+    // The scheduled sync runs beside the server and stops with it (a run in progress first
+    // finishes); every instance ticks, the store's lease and last-run time make one sync.
+    let (stop_sync, mut sync_stopped) = tokio::sync::watch::channel(false);
+    let sync_task = (!config.order_sync_interval.is_zero()).then(|| {
+        tokio::spawn(order_sync.clone().run_periodically(async move {
+            let _ = sync_stopped.changed().await;
+        }))
+    });
+
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -244,6 +283,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
         rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.rate_limit_redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
         admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
+        database = %config.database,
+        order_sync = %if config.order_sync_interval.is_zero() { "on demand only (ORDER_SYNC_INTERVAL=0)".to_owned() } else { format!("every {} s", config.order_sync_interval.as_secs()) },
         upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
         metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
         startup_ms = started.elapsed().as_millis() as u64,
@@ -266,6 +307,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     let served = alistach_http::serve(listener, app, shutdown).await;
+    let _ = stop_sync.send(true);
+    if let Some(task) = sync_task
+        && tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the order sync did not stop within 30 s");
+    }
     if let Some((stop, task)) = drain_task {
         let _ = stop.send(());
         if tokio::time::timeout(std::time::Duration::from_secs(10), task)
@@ -275,6 +324,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!("the click store did not take the queued clicks within 10 s");
         }
     }
+    database.close().await;
     served?;
     tracing::info!("stopped");
     Ok(())

@@ -26,7 +26,13 @@ pub enum RouteId {
     ProductDetails,
     /// `GET /api/products/hot`: hot (high-commission) products.
     HotProducts,
-    /// `GET /api/categories`: the category tree.
+    /// `GET /api/products/similar`: products similar to a seed product.
+    SimilarProducts,
+    /// `GET /api/promotions`: the featured promotions.
+    Promotions,
+    /// `GET /api/promotions/products`: a promotion's products.
+    PromotionProducts,
+    /// `GET /api/categories`: the category tree, or one category's children.
     Categories,
     /// `POST /api/affiliate/links`: affiliate links for many URLs.
     AffiliateLinks,
@@ -38,6 +44,12 @@ pub enum RouteId {
     CacheStats,
     /// `POST /api/cache/clear`: cache invalidation (admin).
     CacheClear,
+    /// `GET /api/admin/orders`: synced affiliate orders (admin).
+    AdminOrders,
+    /// `POST /api/admin/orders/sync`: sync orders from the platform now (admin).
+    AdminOrdersSync,
+    /// `GET /api/admin/revenue`: orders and commissions grouped (admin).
+    AdminRevenue,
     /// `GET /system/info`: configuration summary.
     SystemInfo,
     /// `GET /openapi.json`: the full OpenAPI document.
@@ -218,11 +230,41 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route(
+        RouteId::SimilarProducts,
+        "GET",
+        "/api/products/similar",
+        "getSimilarProducts",
+        "Find AliExpress products similar to a given product",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::Promotions,
+        "GET",
+        "/api/promotions",
+        "listPromotions",
+        "List AliExpress featured promotions (product pools such as Hot Product)",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::PromotionProducts,
+        "GET",
+        "/api/promotions/products",
+        "getPromotionProducts",
+        "Get the products of one AliExpress featured promotion",
+        Api,
+        true,
+        true,
+    ),
+    route(
         RouteId::Categories,
         "GET",
         "/api/categories",
         "listCategories",
-        "List AliExpress product categories with their subcategories",
+        "List AliExpress product categories with their subcategories, or one category's subcategories",
         Api,
         true,
         true,
@@ -273,6 +315,36 @@ pub const ROUTES: &[Route] = &[
         "/api/cache/clear",
         "clearCache",
         "Clear cached entries, all or one kind",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AdminOrders,
+        "GET",
+        "/api/admin/orders",
+        "listOrders",
+        "Affiliate orders synced from AliExpress, with their status history",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AdminOrdersSync,
+        "POST",
+        "/api/admin/orders/sync",
+        "syncOrders",
+        "Sync affiliate orders from AliExpress now",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AdminRevenue,
+        "GET",
+        "/api/admin/revenue",
+        "getRevenue",
+        "Orders, paid amounts and commissions grouped by day, tracking id, product or category",
         Admin,
         false,
         true,
@@ -459,7 +531,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const ALL_IDS: [RouteId; 24] = [
+    const ALL_IDS: &[RouteId] = &[
         RouteId::Root,
         RouteId::Health,
         RouteId::Livez,
@@ -470,12 +542,18 @@ mod tests {
         RouteId::ProductsGet,
         RouteId::ProductDetails,
         RouteId::HotProducts,
+        RouteId::SimilarProducts,
+        RouteId::Promotions,
+        RouteId::PromotionProducts,
         RouteId::Categories,
         RouteId::AffiliateLinks,
         RouteId::AffiliateLink,
         RouteId::Status,
         RouteId::CacheStats,
         RouteId::CacheClear,
+        RouteId::AdminOrders,
+        RouteId::AdminOrdersSync,
+        RouteId::AdminRevenue,
         RouteId::SystemInfo,
         RouteId::OpenApi,
         RouteId::OpenApiGpt,
@@ -488,7 +566,7 @@ mod tests {
 
     #[test]
     fn every_id_has_one_route() {
-        for id in ALL_IDS {
+        for &id in ALL_IDS {
             assert_eq!(ROUTES.iter().filter(|r| r.id == id).count(), 1, "{id:?}");
             assert_eq!(route_of(id).id, id);
         }
@@ -528,7 +606,7 @@ mod tests {
     }
 
     #[test]
-    fn gpt_operations_are_exactly_the_agreed_six() {
+    fn gpt_operations_are_exactly_the_agreed_nine() {
         let mut gpt: Vec<_> = ROUTES
             .iter()
             .filter(|r| r.in_gpt)
@@ -542,7 +620,10 @@ mod tests {
                 "getAffiliateLink",
                 "getHotProducts",
                 "getProductDetails",
+                "getPromotionProducts",
+                "getSimilarProducts",
                 "listCategories",
+                "listPromotions",
                 "searchProducts"
             ]
         );

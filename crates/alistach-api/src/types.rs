@@ -47,6 +47,12 @@ pub type ProductDetailsResponse = Envelope<ProductDetailsData, ProductDetailsMet
 pub type CategoriesResponse = Envelope<CategoriesData, CategoriesMetadata>;
 /// `POST /api/affiliate/links` and `GET /api/affiliate/link`.
 pub type AffiliateLinksResponse = Envelope<AffiliateLinksData, AffiliateLinksMetadata>;
+/// `GET /api/products/similar`.
+pub type SimilarProductsResponse = Envelope<SimilarProductsData, ListingMetadata>;
+/// `GET /api/promotions`.
+pub type PromotionsResponse = Envelope<PromotionsData, ListingMetadata>;
+/// `GET /api/promotions/products`.
+pub type PromotionProductsResponse = Envelope<SearchData, PromotionProductsMetadata>;
 /// `GET /api/status`.
 pub type StatusResponse = Envelope<StatusData, StatusMetadata>;
 /// `GET /api/cache/stats`.
@@ -55,6 +61,38 @@ pub type CacheStatsResponse = Envelope<CacheStatsData, CacheStatsMetadata>;
 pub type CacheClearResponse = Envelope<CacheClearData, CacheClearMetadata>;
 /// `GET /api/admin/clicks`.
 pub type ClickSummaryResponse = Envelope<ClickSummaryData, ClickSummaryMetadata>;
+
+// ---------------------------------------------------------------------------------------------
+// Closed value sets
+
+/// Every `target_currency` the platform converts prices into (the domain's `Currency::ALL`;
+/// a test in `alistach-http` holds the two equal).
+pub const CURRENCIES: [&str; 19] = [
+    "USD", "GBP", "CAD", "EUR", "UAH", "MXN", "TRY", "RUB", "BRL", "AUD", "INR", "JPY", "IDR",
+    "SEK", "KRW", "ILS", "THB", "CLP", "VND",
+];
+
+/// Every `target_language` the platform localises titles into (the domain's `Language::ALL`).
+pub const LANGUAGES: [&str; 21] = [
+    "EN", "RU", "PT", "ES", "FR", "ID", "IT", "TH", "JA", "AR", "VI", "TR", "DE", "HE", "KO", "NL",
+    "PL", "MX", "CL", "IW", "IN",
+];
+
+/// The orders of a promotion's products (the domain's `PromotionSort::ALL`).
+pub const PROMOTION_SORTS: [&str; 12] = [
+    "commissionAsc",
+    "commissionDesc",
+    "priceAsc",
+    "priceDesc",
+    "volumeAsc",
+    "volumeDesc",
+    "discountAsc",
+    "discountDesc",
+    "ratingAsc",
+    "ratingDesc",
+    "promotionTimeAsc",
+    "promotionTimeDesc",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Search
@@ -166,7 +204,7 @@ pub struct SearchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100), example = 1)]
     pub page_no: Option<u32>,
-    /// Result order: SALE_PRICE_ASC, SALE_PRICE_DESC, LAST_VOLUME_ASC or LAST_VOLUME_DESC. Default SALE_PRICE_ASC.
+    /// Result order: SALE_PRICE_ASC, SALE_PRICE_DESC, LAST_VOLUME_ASC or LAST_VOLUME_DESC. Default: AliExpress's relevance order (GET /api/products/search, hot products); SALE_PRICE_ASC on the v1.1.0 routes (POST search, GET /api/products).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         extend("enum" = ["SALE_PRICE_ASC", "SALE_PRICE_DESC", "LAST_VOLUME_ASC", "LAST_VOLUME_DESC"]),
@@ -181,11 +219,11 @@ pub struct SearchRequest {
     pub max_sale_price: Option<PriceInput>,
     /// ISO currency for prices and the price range, e.g. USD, EUR. Default from the server configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = &"USD")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
     pub target_currency: Option<String>,
     /// Language code for titles, e.g. EN, ES, FR. Default from the server configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = &"EN")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
     pub target_language: Option<String>,
     /// Two-letter country code; only products that ship there, e.g. US.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -383,25 +421,43 @@ pub struct ProductDetailsQuery {
     pub product_ids: Option<String>,
     /// Comma-separated AliExpress product URLs; the ids are read from them. Give this or product_ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"https://www.aliexpress.com/item/1005004043442825.html")]
     pub urls: Option<String>,
     /// ISO currency for prices, e.g. USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
     pub target_currency: Option<String>,
     /// Language code for titles, e.g. EN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
     pub target_language: Option<String>,
     /// Two-letter country code the products must ship to, e.g. US.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"US")]
     pub ship_to_country: Option<String>,
 }
 
 /// Products found by id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductDetailsData {
-    /// Found products, in request order; unknown ids are left out.
+    /// Found products, in request order; the ids not found are listed in `missing`.
     pub products: Vec<Product>,
     /// Number of products found.
     pub total_results: u64,
+    /// The requested ids without details, each with the reason.
+    #[serde(default)]
+    pub missing: Vec<MissingProduct>,
+}
+
+/// A requested product the answer has no details for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MissingProduct {
+    /// The product id asked for.
+    pub product_id: String,
+    /// `not_found`: unknown, or not in the affiliate programme; `not_sold_to_country`: the
+    /// product exists but does not ship to `ship_to_country`.
+    #[schemars(extend("enum" = ["not_found", "not_sold_to_country"]))]
+    pub reason: String,
 }
 
 /// How a details answer was produced.
@@ -443,6 +499,17 @@ pub struct Category {
     pub children: Vec<Category>,
 }
 
+/// Query of `GET /api/categories`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoriesQuery {
+    /// A category id: list only its subcategories (empty for a category without any). Without
+    /// it, every top-level category with its subcategories. An unknown id is a 404.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"44")]
+    pub parent_id: Option<String>,
+}
+
 /// The category tree.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CategoriesData {
@@ -468,6 +535,176 @@ pub struct CategoriesMetadata {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Similar products and promotions
+
+/// Query of `GET /api/products/similar`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarProductsQuery {
+    /// The product to find similar products for: its id (digits) or its AliExpress URL.
+    #[schemars(example = &"1005004043442825")]
+    pub product_id: String,
+    /// Page number starting at 1, at most 100. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100), example = 1)]
+    pub page_no: Option<u32>,
+    /// ISO currency for prices, e.g. USD. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
+    pub target_currency: Option<String>,
+    /// Language code for titles, e.g. EN. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
+    pub target_language: Option<String>,
+    /// Two-letter country code; only products that ship there, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"US")]
+    pub ship_to_country: Option<String>,
+}
+
+/// Products similar to a seed product.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SimilarProductsData {
+    /// The similar products (the platform sizes the page); empty for an unknown product.
+    pub products: Vec<Product>,
+    /// Products on this page (the platform gives no total).
+    pub total_results: u64,
+    /// This page's number, from 1.
+    pub current_page: u32,
+    /// The seed product's id.
+    pub product_id: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+}
+
+/// How a similar-products, promotions or promotion-products answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingMetadata {
+    /// Data comes from the labelled mock catalog, not AliExpress: say so to the user.
+    pub mock_mode: bool,
+    /// AliStach version.
+    pub api_version: String,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// HIT, MISS, STALE or BYPASS.
+    pub cache_status: String,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+    /// Time spent answering, in milliseconds.
+    pub processing_time_ms: f64,
+}
+
+/// A featured promotion: a pool of products AliExpress promotes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionInfo {
+    /// The name to pass as promotion_name, e.g. "Hot Product".
+    pub promotion_name: String,
+    /// What the promotion is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Products in it, when the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_count: Option<u64>,
+}
+
+/// The featured promotions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionsData {
+    /// The promotions, in platform order.
+    pub promotions: Vec<PromotionInfo>,
+    /// Number of promotions.
+    pub total_results: u64,
+}
+
+/// Query of `GET /api/promotions/products`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionProductsQuery {
+    /// The promotion, as listPromotions names it, e.g. "Hot Product", "Best Seller", "New Arrival" or "weeklydeals".
+    #[schemars(length(min = 1, max = 100), example = &"Hot Product")]
+    pub promotion_name: String,
+    /// An AliExpress category id (from listCategories); only products in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"44")]
+    pub category_id: Option<String>,
+    /// Result order; the platform's own order when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = PROMOTION_SORTS), example = &"commissionDesc")]
+    pub sort: Option<String>,
+    /// Page number starting at 1, at most 100. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100), example = 1)]
+    pub page_no: Option<u32>,
+    /// Results per page, 1 to 50. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 50), example = 10)]
+    pub page_size: Option<u32>,
+    /// ISO currency for prices, e.g. USD. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
+    pub target_currency: Option<String>,
+    /// Language code for titles, e.g. EN. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
+    pub target_language: Option<String>,
+    /// Two-letter country code; only products that ship there, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"US")]
+    pub ship_to_country: Option<String>,
+}
+
+/// A promotion-products query as the service understood it, defaults applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionParams {
+    /// The promotion.
+    pub promotion_name: String,
+    /// Category filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_id: Option<String>,
+    /// Result order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// Page number.
+    pub page_no: u32,
+    /// Results per page.
+    pub page_size: u32,
+    /// Currency of prices.
+    pub target_currency: String,
+    /// Language of titles.
+    pub target_language: String,
+    /// Ship-to country filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to_country: Option<String>,
+}
+
+/// How a promotion-products answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionProductsMetadata {
+    /// Data comes from the labelled mock catalog, not AliExpress: say so to the user.
+    pub mock_mode: bool,
+    /// AliStach version.
+    pub api_version: String,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// HIT, MISS, STALE or BYPASS.
+    pub cache_status: String,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+    /// Time spent answering, in milliseconds.
+    pub processing_time_ms: f64,
+    /// The query as understood.
+    pub promotion_params: PromotionParams,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Affiliate links
 
 /// The example of `urls`, so a generated request can reach a successful answer.
@@ -477,7 +714,7 @@ const EXAMPLE_PRODUCT_URLS: [&str; 1] = ["https://www.aliexpress.com/item/100500
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateLinksRequest {
-    /// AliExpress product URLs, 1 to 50.
+    /// AliExpress URLs, 1 to 50: product pages (any AliExpress site or app form, or bare product ids), store pages, campaign pages and share links (s.click.aliexpress.com, a.aliexpress.com). Each gets its own result.
     #[schemars(
         length(min = 1, max = 50),
         example = EXAMPLE_PRODUCT_URLS
@@ -485,7 +722,7 @@ pub struct AffiliateLinksRequest {
     pub urls: Vec<String>,
     /// "normal" (default) or "hot" (hot-product commission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["normal", "hot"]))]
+    #[schemars(extend("enum" = ["normal", "hot"]), example = &"normal")]
     pub link_type: Option<String>,
 }
 
@@ -493,12 +730,12 @@ pub struct AffiliateLinksRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateLinkQuery {
-    /// An AliExpress product URL, e.g. `https://www.aliexpress.com/item/1005004043442825.html`
+    /// An AliExpress URL: a product page (any AliExpress site or app form, or a bare product id), a store or campaign page, or a share link, e.g. `https://www.aliexpress.com/item/1005004043442825.html`
     #[schemars(example = &"https://www.aliexpress.com/item/1005004043442825.html")]
     pub url: String,
     /// "normal" (default) or "hot" (hot-product commission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["normal", "hot"]))]
+    #[schemars(extend("enum" = ["normal", "hot"]), example = &"normal")]
     pub link_type: Option<String>,
 }
 
@@ -512,15 +749,49 @@ pub struct AffiliateLink {
     /// Commission rate when known, e.g. "7.0%".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_rate: Option<String>,
-    /// The product id read from the URL.
-    pub product_id: String,
+    /// The product id read from the URL (product pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+}
+
+/// The result for one input URL: its link, or why there is none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LinkResult {
+    /// The URL as given.
+    pub original_url: String,
+    /// "converted" (affiliate_url is set) or "not_converted" (reason says why).
+    #[schemars(extend("enum" = ["converted", "not_converted"]))]
+    pub status: String,
+    /// What kind of AliExpress page it is: "product", "store", "share_link" or "campaign".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["product", "store", "share_link", "campaign"]))]
+    pub page_type: Option<String>,
+    /// The tracked link to share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affiliate_url: Option<String>,
+    /// The product id (product pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// Commission rate when known, e.g. "7.0%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_rate: Option<String>,
+    /// Why it was not converted: "invalid_url", "not_aliexpress", "unknown_product" or "not_eligible" (no commission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["invalid_url", "not_aliexpress", "unknown_product", "not_eligible"]))]
+    pub reason: Option<String>,
+    /// The reason in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Generated links.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AffiliateLinksData {
-    /// One link per URL the platform accepted.
+    /// One link per URL the platform converted (the v1.1.0 list).
     pub affiliate_links: Vec<AffiliateLink>,
+    /// One result per input URL, in request order: the link or the reason there is none.
+    #[serde(default)]
+    pub results: Vec<LinkResult>,
 }
 
 /// How a links answer was produced.
@@ -925,9 +1196,9 @@ pub struct CacheStatsMetadata {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheClearQuery {
-    /// Which entries: "products", "categories", "affiliate", "details" or "hot"; all when absent.
+    /// Which entries: "products", "categories", "affiliate", "details", "hot", "similar" or "promotions"; all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["products", "categories", "affiliate", "details", "hot"]))]
+    #[schemars(extend("enum" = ["products", "categories", "affiliate", "details", "hot", "similar", "promotions"]))]
     pub pattern: Option<String>,
 }
 
@@ -1236,4 +1507,236 @@ mod tests {
         );
         assert_eq!(v["metadata"]["total_categories"], 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders and revenue (admin)
+
+/// `GET /api/admin/orders`.
+pub type OrdersResponse = Envelope<OrdersData, AdminMetadata>;
+/// `POST /api/admin/orders/sync`.
+pub type OrderSyncResponse = Envelope<OrderSyncData, AdminMetadata>;
+/// `GET /api/admin/revenue` (JSON).
+pub type RevenueResponse = Envelope<RevenueData, AdminMetadata>;
+
+/// The order statuses the platform reports.
+pub const ORDER_STATUSES: [&str; 4] = [
+    "Payment Completed",
+    "Buyer Confirmed Receipt",
+    "Completed Settlement",
+    "Invalid",
+];
+
+/// Query of `GET /api/admin/orders`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersQuery {
+    /// Orders paid (else created) at or after this time: `YYYY-MM-DD` (UTC midnight) or
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Orders paid (else created) before this time: `YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DD`
+    /// for up to the end of that day (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Only orders with this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ORDER_STATUSES))]
+    pub status: Option<String>,
+    /// Only orders earned by this tracking id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub tracking_id: Option<String>,
+    /// 1-based page number (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub page: Option<u32>,
+    /// Orders per page, 1 to 200 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 200))]
+    pub page_size: Option<u32>,
+}
+
+/// One status an order reached.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderStatusChange {
+    /// The status.
+    pub status: String,
+    /// The status before, absent for the first one seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// When the sync saw it (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub observed_at: String,
+}
+
+/// One sub-order. Ids are strings: they exceed what a JSON number holds exactly in most
+/// clients. Money is exact decimal text in `currency`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderItem {
+    /// The sub-order (one product line): the key.
+    pub sub_order_id: String,
+    /// The buyer's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// The status now.
+    pub status: String,
+    /// The tracking id that earned it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_id: Option<String>,
+    /// The product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// Its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_title: Option<String>,
+    /// Its category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_id: Option<String>,
+    /// Units bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_count: Option<u64>,
+    /// Amount paid.
+    pub paid_amount: String,
+    /// Amount after completion, once finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_amount: Option<String>,
+    /// Estimated commission on payment.
+    pub estimated_commission: String,
+    /// Estimated commission on completion, once finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_commission: Option<String>,
+    /// The commission rate as the platform wrote it, e.g. `7.00%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_rate: Option<String>,
+    /// The currency of the amounts.
+    pub currency: String,
+    /// The time the order is filed under: paid, else created, else first seen (UTC).
+    pub order_time: String,
+    /// When it was paid (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<String>,
+    /// When it finished (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The sub-id parameters the link carried (JSON text, as the platform sent it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_parameters: Option<String>,
+    /// Destination country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to_country: Option<String>,
+    /// True for an order of the labelled mock order book (mock mode).
+    pub mock: bool,
+    /// When the sync first stored it (UTC).
+    pub first_seen_at: String,
+    /// When a sync last changed it (UTC).
+    pub updated_at: String,
+    /// Every status it went through, oldest first.
+    pub status_history: Vec<OrderStatusChange>,
+}
+
+/// `GET /api/admin/orders` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrdersData {
+    /// The page, newest first.
+    pub orders: Vec<OrderItem>,
+    /// This page's number.
+    pub page: u32,
+    /// Orders per page.
+    pub page_size: u32,
+    /// Orders the filters select, over all pages.
+    pub total: u64,
+}
+
+/// Metadata of the admin answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AdminMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
+    /// True in mock mode: the orders are the labelled mock order book's, not AliExpress's.
+    pub mock_mode: bool,
+    /// Where the orders are kept: `sqlite` or `postgres`.
+    pub store: String,
+}
+
+/// `POST /api/admin/orders/sync` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderSyncData {
+    /// Orders the platform listed.
+    pub fetched: u64,
+    /// Orders stored for the first time.
+    pub inserted: u64,
+    /// Stored orders that changed.
+    pub updated: u64,
+    /// Status changes recorded.
+    pub status_changes: u64,
+    /// Orders already stored as listed.
+    pub unchanged: u64,
+    /// Pages fetched.
+    pub pages: u64,
+    /// When the run started (UTC).
+    pub started_at: String,
+    /// When it finished (UTC).
+    pub finished_at: String,
+}
+
+/// How `GET /api/admin/revenue` groups orders.
+pub const REVENUE_GROUPS: [&str; 4] = ["day", "tracking_id", "product", "category"];
+
+/// Query of `GET /api/admin/revenue`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevenueQuery {
+    /// Orders at or after: `YYYY-MM-DD` (UTC midnight) or `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Orders before: `YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DD` for up to the end of that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Grouping: `day` (UTC day of the order time, the default), `tracking_id`, `product`
+    /// (product id) or `category` (category id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = REVENUE_GROUPS))]
+    pub group_by: Option<String>,
+    /// Only orders with this status; without it, every status but `Invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ORDER_STATUSES))]
+    pub status: Option<String>,
+    /// Only orders earned by this tracking id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub tracking_id: Option<String>,
+    /// `json` (the default) or `csv` (`text/csv`: a header row, the groups, then one `total`
+    /// row per currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["json", "csv"]))]
+    pub format: Option<String>,
+}
+
+/// One group's sums, in one currency; money as exact decimal text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevenueGroupItem {
+    /// The group (a `YYYY-MM-DD` day, tracking id, product id or category id), `(none)` for
+    /// orders without it, or `total`.
+    pub key: String,
+    /// Orders in the group.
+    pub orders: u64,
+    /// Sum of paid amounts.
+    pub paid_amount: String,
+    /// Sum of estimated commissions on payment.
+    pub estimated_commission: String,
+    /// Sum of estimated commissions on completion (finished orders).
+    pub finished_commission: String,
+    /// The currency of the sums.
+    pub currency: String,
+}
+
+/// `GET /api/admin/revenue` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevenueData {
+    /// The grouping.
+    pub group_by: String,
+    /// The groups in key order (a group per currency when orders settled in several).
+    pub groups: Vec<RevenueGroupItem>,
+    /// One total per currency.
+    pub totals: Vec<RevenueGroupItem>,
 }

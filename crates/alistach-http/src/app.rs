@@ -3,12 +3,14 @@
 //! in `routes/`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::{Catalog, ClickTracking};
+use alistach_service::{Catalog, ClickTracking, OrderSync};
+use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
@@ -36,6 +38,25 @@ pub struct App {
     pub(crate) clicks: Option<std::sync::Arc<ClickTracking>>,
     /// Where clicks are kept, as `/api/admin/clicks` names it.
     pub(crate) click_store: &'static str,
+    /// The order store and sync, when the deployment keeps orders.
+    pub(crate) orders: Option<Orders>,
+}
+
+/// What the admin order endpoints need: the durable store and the order sync.
+#[derive(Clone)]
+pub struct Orders {
+    /// Where orders are kept.
+    pub store: Arc<dyn Store>,
+    /// The sync the `POST /api/admin/orders/sync` endpoint runs.
+    pub sync: Arc<OrderSync>,
+}
+
+impl std::fmt::Debug for Orders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orders")
+            .field("store", &self.store.backend())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a configured key gives access to.
@@ -109,6 +130,7 @@ impl App {
             default_policy,
             clicks: None,
             click_store: "none",
+            orders: None,
         }
     }
 
@@ -121,6 +143,12 @@ impl App {
     ) -> Self {
         self.clicks = Some(clicks);
         self.click_store = store;
+        self
+    }
+
+    /// The same application with the admin order endpoints served from `orders`.
+    pub fn with_orders(mut self, orders: Orders) -> Self {
+        self.orders = Some(orders);
         self
     }
 

@@ -15,9 +15,6 @@ pub enum HttpError {
     /// A tracked link this server did not issue (or link tracking is off).
     #[error("{0}")]
     LinkNotFound(&'static str),
-    /// The click store failed.
-    #[error("the click store is unavailable")]
-    ClickStore,
     /// The path exists for other methods.
     #[error("method {method} is not allowed on this path; it allows {}", allow.join(", "))]
     MethodNotAllowed {
@@ -96,6 +93,12 @@ pub enum HttpError {
         /// The deadline.
         limit: Duration,
     },
+    /// The database could not answer (details go to the log).
+    #[error("the database is unavailable")]
+    StoreUnavailable,
+    /// The request conflicts with work in progress (another instance is syncing).
+    #[error("{0}")]
+    Conflict(String),
     /// A bug (a panic, an encoding failure); details go to the log, not the client.
     #[error("internal error")]
     Internal,
@@ -123,7 +126,6 @@ impl HttpError {
     pub fn status(&self) -> StatusCode {
         match self {
             HttpError::NotFound | HttpError::LinkNotFound(_) => StatusCode::NOT_FOUND,
-            HttpError::ClickStore => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::MalformedJson(_) | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
             HttpError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -131,6 +133,8 @@ impl HttpError {
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Conflict(_) => StatusCode::CONFLICT,
             HttpError::RateLimited { .. } | HttpError::AuthThrottled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -140,6 +144,7 @@ impl HttpError {
             HttpError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             HttpError::Service(e) => match e {
                 ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                 ServiceError::Upstream(u) => upstream_status(u),
                 ServiceError::Cache(_) => StatusCode::SERVICE_UNAVAILABLE,
                 ServiceError::Codec(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -150,8 +155,9 @@ impl HttpError {
     /// The problem type slug (`https://alistach.dev/problems/<slug>`) and its title.
     pub fn kind(&self) -> (&'static str, &'static str) {
         match self {
-            HttpError::NotFound | HttpError::LinkNotFound(_) => ("not-found", "Not Found"),
-            HttpError::ClickStore => ("store-unavailable", "Store Unavailable"),
+            HttpError::NotFound
+            | HttpError::LinkNotFound(_)
+            | HttpError::Service(ServiceError::NotFound(_)) => ("not-found", "Not Found"),
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),
@@ -161,6 +167,8 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => ("payload-too-large", "Payload Too Large"),
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
+            HttpError::StoreUnavailable => ("database-unavailable", "Database Unavailable"),
+            HttpError::Conflict(_) => ("conflict", "Conflict"),
             HttpError::RateLimited { .. } => ("rate-limited", "Too Many Requests"),
             HttpError::AuthThrottled { .. } => ("auth-throttled", "Too Many Requests"),
             HttpError::BodyTimeout { .. } => ("body-timeout", "Request Timeout"),
@@ -215,6 +223,7 @@ impl HttpError {
                 "the cache backend is unavailable".to_owned()
             }
             HttpError::Service(ServiceError::Invalid(v)) => v.to_string(),
+            HttpError::Service(ServiceError::NotFound(what)) => what.clone(),
             // The gateway's own words can name this server's outbound address, its app key or
             // internals; clients get the kind and the platform code, the log gets the rest.
             HttpError::Service(ServiceError::Upstream(u)) => upstream_detail(u),

@@ -655,7 +655,7 @@ impl ClickStore for SqlStore {
             for c in clicks {
                 sqlx::query(INSERT)
                     .bind(c.at_ms)
-                    .bind(id_to_sql(c.product_id.0))
+                    .bind(c.product_id.map(|p| id_to_sql(p.0)))
                     .bind(c.tracking_id.clone())
                     .bind(c.variant.map(i64::from))
                     .execute(&mut *tx)
@@ -668,8 +668,8 @@ impl ClickStore for SqlStore {
 
     async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
         let top = format!(
-            "SELECT product_id, COUNT(*) AS clicks FROM clicks GROUP BY product_id \
-             ORDER BY clicks DESC, product_id LIMIT {MAX_SUMMARY_PRODUCTS}"
+            "SELECT product_id, COUNT(*) AS clicks FROM clicks WHERE product_id IS NOT NULL \
+             GROUP BY product_id ORDER BY clicks DESC, product_id LIMIT {MAX_SUMMARY_PRODUCTS}"
         );
         let (total, rows): (i64, Vec<(i64, i64)>) = with_pool!(self, p => {
             let total = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM clicks")

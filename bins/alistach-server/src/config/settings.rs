@@ -387,8 +387,53 @@ declare_settings! {
     link_tracking: LinkTracking = LinkTrackingMode, env "LINK_TRACKING", default "direct";
     /// Key that signs tracked links (at least 32 characters); when unset, one is generated and kept in DATA_DIR/link-signing-key. Several instances must share one.
     link_signing_key: Option<Secret> = secret(32), env "LINK_SIGNING_KEY";
-    /// Directory for the state the server keeps (created when needed).
+    /// Directory of the embedded SQLite database (alistach.db), created on first start; unused when DATABASE_URL is set.
     data_dir: String = data_dir, env "DATA_DIR", default "./data";
+    /// Database of orders and sync state: postgres://user:password@host/db (several instances share it) or sqlite://PATH; when unset, the SQLite file under DATA_DIR. Its password is never shown.
+    database_url: Option<DatabaseUrl> = database_url, env "DATABASE_URL";
+    /// Seconds between order syncs from AliExpress, across all instances (0 turns the schedule off; POST /api/admin/orders/sync still syncs).
+    order_sync_interval: Duration = seconds(0, WEEK), env "ORDER_SYNC_INTERVAL", default 600;
+}
+
+/// A `DATABASE_URL`: shown and logged with its password replaced by `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(Secret);
+
+impl DatabaseUrl {
+    /// The URL itself, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&alistach_sql::redact_url(self.0.expose()))
+    }
+}
+
+impl Show for DatabaseUrl {
+    fn show(&self) -> String {
+        alistach_sql::redact_url(self.0.expose())
+    }
+}
+
+/// A database URL; the message never repeats it (it may hold a password).
+fn database_url(env: &'static str, raw: &str) -> Parsed<DatabaseUrl> {
+    match alistach_sql::Target::parse(raw.trim()) {
+        Ok(_) => Ok(DatabaseUrl(Secret::new(raw.trim()))),
+        Err(_) => Err(vec![format!(
+            "{env} must start with postgres://, postgresql:// or sqlite:// (sqlite:// needs a file path)"
+        )]),
+    }
+}
+
+fn data_dir(env: &'static str, raw: &str) -> Parsed<String> {
+    let dir = raw.trim();
+    if dir.is_empty() || dir.contains('\0') {
+        return Err(vec![format!("{env} must name a directory")]);
+    }
+    Ok(dir.to_owned())
 }
 
 /// The default gateway.
@@ -677,13 +722,6 @@ impl Parse<LinkTracking> for LinkTrackingMode {
     fn rule(&self) -> Option<String> {
         Some("direct or redirect".to_owned())
     }
-}
-
-fn data_dir(env: &'static str, raw: &str) -> Parsed<String> {
-    if raw.trim().is_empty() || raw.contains('\0') {
-        return Err(vec![format!("{env} must be a directory path")]);
-    }
-    Ok(raw.to_owned())
 }
 
 fn public_base_url(env: &'static str, raw: &str) -> Parsed<String> {

@@ -44,8 +44,9 @@ impl App {
         let (link_tracking, summary, stats) = match &self.clicks {
             Some(clicks) => {
                 let summary = clicks.summary().await.map_err(|e| {
-                    tracing::warn!(error = %e, "click summary failed");
-                    HttpError::ClickStore
+                    // The text can name the database's host or file: only the log gets it.
+                    tracing::warn!(error = %e, "the click store failed");
+                    HttpError::StoreUnavailable
                 })?;
                 ("redirect", summary, clicks.stats())
             }

@@ -1,7 +1,9 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
-//! endpoints are in `catalog.rs`, click tracking's in `clicks.rs`, operations endpoints (health, status, cache admin, metrics,
-//! documents) in `ops.rs`.
+//! endpoints are in `catalog.rs`, click tracking's in `clicks.rs`, operations endpoints (health,
+//! status, cache admin, metrics, documents) in `ops.rs`, the order and revenue admin endpoints
+//! in `admin.rs`.
 
+mod admin;
 mod catalog;
 mod clicks;
 mod ctx;
@@ -20,7 +22,7 @@ use crate::respond::{HttpResponse, body_response, json, unix_now};
 pub(crate) use ctx::Ctx;
 
 /// The query parameters that are numbers in a search.
-const SEARCH_NUMERIC: &[&str] = &["page_size", "page_no"];
+const SEARCH_NUMERIC: &[&str] = convert::PAGED_NUMERIC;
 
 impl App {
     /// Answers a routed request.
@@ -46,16 +48,23 @@ impl App {
                 let req = convert::json_body(body, SEARCH_NUMERIC)?;
                 self.search(ctx, &req, catalog::Search::NoCache).await
             }
-            RouteId::SearchGet | RouteId::ProductsGet => {
+            RouteId::SearchGet => {
                 let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
                 self.search(ctx, &req, catalog::Search::Get).await
+            }
+            RouteId::ProductsGet => {
+                let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, catalog::Search::V1Get).await
             }
             RouteId::HotProducts => {
                 let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
                 self.search(ctx, &req, catalog::Search::Hot).await
             }
             RouteId::ProductDetails => self.details(ctx).await,
-            RouteId::Categories => self.categories().await,
+            RouteId::SimilarProducts => self.similar(ctx).await,
+            RouteId::Promotions => self.promotions(ctx).await,
+            RouteId::PromotionProducts => self.promotion_products(ctx).await,
+            RouteId::Categories => self.categories(ctx).await,
             RouteId::AffiliateLinks => {
                 let req: api::AffiliateLinksRequest = convert::json_body(body, &["urls"])?;
                 let request = convert::link_request(&req.urls, req.link_type.as_deref())?;
@@ -76,6 +85,9 @@ impl App {
                 Ok(json(&api::CacheStatsResponse::ok(data, meta)))
             }
             RouteId::CacheClear => self.cache_clear(ctx).await,
+            RouteId::AdminOrders => self.admin_orders(ctx).await,
+            RouteId::AdminOrdersSync => self.admin_orders_sync().await,
+            RouteId::AdminRevenue => self.admin_revenue(ctx).await,
             RouteId::SystemInfo => Ok(self.system_info()),
             RouteId::OpenApi => Ok(body_response(
                 StatusCode::OK,
