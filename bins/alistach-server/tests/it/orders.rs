@@ -130,11 +130,12 @@ async fn the_order_loop(db: Vec<(&'static str, String)>, backend: &str) {
     let listed = admin_json(&server, "/api/admin/orders?tracking_id=t1").await;
     assert_eq!(listed["data"]["total"], 2);
     let by_id = |list: &Value, id: u64| -> Value {
+        let want = id.to_string();
         list["data"]["orders"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|o| o["sub_order_id"] == id.to_string())
+            .find(|o| o["sub_order_id"] == want.as_str())
             .cloned()
             .unwrap_or_else(|| panic!("order {id} not listed: {list}"))
     };
@@ -338,8 +339,9 @@ async fn two_servers_on_one_postgres_sync_each_order_once() {
     );
     let orders = admin_json(&one, "/api/admin/orders").await;
     assert_eq!(orders["data"]["total"], 5);
+    let changed = ids[0].to_string();
     for o in orders["data"]["orders"].as_array().unwrap() {
-        let expected = if o["sub_order_id"] == ids[0].to_string() {
+        let expected = if o["sub_order_id"] == changed.as_str() {
             2
         } else {
             1
