@@ -667,29 +667,29 @@ impl ClickStore for SqlStore {
     }
 
     async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
+        // One statement, so the total and the counts are one snapshot: the window sums every
+        // group (clicks of links to no product included) before the limit applies.
         let top = format!(
-            "SELECT product_id, COUNT(*) AS clicks FROM clicks WHERE product_id IS NOT NULL \
-             GROUP BY product_id ORDER BY clicks DESC, product_id LIMIT {MAX_SUMMARY_PRODUCTS}"
+            "SELECT product_id, COUNT(*) AS clicks, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total \
+             FROM clicks GROUP BY product_id ORDER BY clicks DESC, product_id LIMIT {}",
+            MAX_SUMMARY_PRODUCTS + 1
         );
-        let (total, rows): (i64, Vec<(i64, i64)>) = with_pool!(self, p => {
-            let total = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM clicks")
-                .fetch_one(p)
-                .await
-                .map_err(unavailable)?;
-            let rows = sqlx::query_as::<_, (i64, i64)>(&top)
+        let rows: Vec<(Option<i64>, i64, i64)> = with_pool!(self, p => {
+            sqlx::query_as::<_, (Option<i64>, i64, i64)>(&top)
                 .fetch_all(p)
                 .await
-                .map_err(unavailable)?;
-            (total, rows)
+                .map_err(unavailable)?
         });
         let count = |n: i64| {
             u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a negative count {n}")))
         };
+        let total = rows.first().map_or(Ok(0), |r| count(r.2))?;
         let per = rows
             .into_iter()
+            .filter_map(|(id, n, _)| id.map(|id| (id, n)))
             .map(|(id, n)| Ok((alistach_domain::ProductId(id_from_sql(id)), count(n)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(ClickSummary::from_counts(count(total)?, per))
+        Ok(ClickSummary::from_counts(total, per))
     }
 }
 

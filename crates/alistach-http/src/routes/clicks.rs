@@ -43,12 +43,14 @@ impl App {
     pub(super) async fn click_summary(&self) -> Result<HttpResponse, HttpError> {
         let (link_tracking, summary, stats) = match &self.clicks {
             Some(clicks) => {
+                // The counters first: every click they count as recorded is in the summary.
+                let stats = clicks.stats();
                 let summary = clicks.summary().await.map_err(|e| {
                     // The text can name the database's host or file: only the log gets it.
                     tracing::warn!(error = %e, "the click store failed");
                     HttpError::StoreUnavailable
                 })?;
-                ("redirect", summary, clicks.stats())
+                ("redirect", summary, stats)
             }
             None => ("direct", Default::default(), Default::default()),
         };
