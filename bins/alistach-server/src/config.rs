@@ -213,7 +213,7 @@ impl Config {
             order_sync_interval: v.order_sync_interval,
             link_tracking: v.link_tracking,
             link_signing_key: v.link_signing_key,
-            data_dir: std::path::PathBuf::from(&v.data_dir),
+            data_dir: v.data_dir.into(),
             shown,
         })
     }

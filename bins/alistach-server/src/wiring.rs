@@ -155,7 +155,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             &config.tracking_id,
         ));
         catalog = catalog.with_link_tracking(tracker.clone());
-        // Clicks are kept in the store (DATABASE_URL, else the SQLite file under DATA_DIR).
+        // Clicks survive restarts: they go to the durable store (DATABASE_URL or DATA_DIR).
         let (tracking, drain) = ClickTracking::new(
             tracker,
             order_store.clone(),
@@ -312,14 +312,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     let served = alistach_http::serve(listener, app, shutdown).await;
-    let _ = stop_sync.send(true);
-    if let Some(task) = sync_task
-        && tokio::time::timeout(std::time::Duration::from_secs(30), task)
-            .await
-            .is_err()
-    {
-        tracing::warn!("the order sync did not stop within 30 s");
-    }
     if let Some((stop, task)) = drain_task {
         let _ = stop.send(());
         if tokio::time::timeout(std::time::Duration::from_secs(10), task)
@@ -328,6 +320,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         {
             tracing::warn!("the click store did not take the queued clicks within 10 s");
         }
+    }
+    let _ = stop_sync.send(true);
+    if let Some(task) = sync_task
+        && tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the order sync did not stop within 30 s");
     }
     database.close().await;
     served?;

@@ -936,6 +936,7 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::Categories => "products",
         RouteId::Promotions | RouteId::PromotionProducts => "promotions",
         RouteId::AffiliateLinks | RouteId::AffiliateLink => "affiliate",
+        RouteId::TrackedLink => "affiliate",
         RouteId::CacheStats
         | RouteId::CacheClear
         | RouteId::Metrics
@@ -943,7 +944,6 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::AdminOrdersSync
         | RouteId::AdminRevenue
         | RouteId::ClickSummary => "admin",
-        RouteId::TrackedLink => "affiliate",
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez

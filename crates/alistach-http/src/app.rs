@@ -128,10 +128,16 @@ impl App {
             metrics: Metrics::default(),
             started: Instant::now(),
             default_policy,
+            orders: None,
             clicks: None,
             click_store: "none",
-            orders: None,
         }
+    }
+
+    /// The same application with the admin order endpoints served from `orders`.
+    pub fn with_orders(mut self, orders: Orders) -> Self {
+        self.orders = Some(orders);
+        self
     }
 
     /// The same application answering `/r/{token}` through `clicks` (whose drain the caller
@@ -143,12 +149,6 @@ impl App {
     ) -> Self {
         self.clicks = Some(clicks);
         self.click_store = store;
-        self
-    }
-
-    /// The same application with the admin order endpoints served from `orders`.
-    pub fn with_orders(mut self, orders: Orders) -> Self {
-        self.orders = Some(orders);
         self
     }
 

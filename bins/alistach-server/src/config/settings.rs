@@ -383,16 +383,16 @@ declare_settings! {
     environment: String = text, env "ENVIRONMENT", default "production";
     /// The https origin the OpenAPI documents advertise (the server warns at start-up while it is the example), and of tracked links; required with LINK_TRACKING=redirect.
     public_base_url: String = public_base_url, env "PUBLIC_BASE_URL", default EXAMPLE_PUBLIC_BASE_URL;
-    /// direct: affiliate links lead straight to AliExpress (v1.1.0). redirect: every link handed out is {PUBLIC_BASE_URL}/r/{token}, which counts the click and redirects.
-    link_tracking: LinkTracking = LinkTrackingMode, env "LINK_TRACKING", default "direct";
-    /// Key that signs tracked links (at least 32 characters); when unset, one is generated and kept in DATA_DIR/link-signing-key. Several instances must share one.
-    link_signing_key: Option<Secret> = secret(32), env "LINK_SIGNING_KEY";
-    /// Directory of the embedded SQLite database (alistach.db), created on first start; unused when DATABASE_URL is set.
+    /// Directory of the state the server keeps, created on first start: the embedded SQLite database (alistach.db; unused when DATABASE_URL is set) and the generated link-signing key.
     data_dir: String = data_dir, env "DATA_DIR", default "./data";
     /// Database of orders and sync state: postgres://user:password@host/db (several instances share it) or sqlite://PATH; when unset, the SQLite file under DATA_DIR. Its password is never shown.
     database_url: Option<DatabaseUrl> = database_url, env "DATABASE_URL";
     /// Seconds between order syncs from AliExpress, across all instances (0 turns the schedule off; POST /api/admin/orders/sync still syncs).
     order_sync_interval: Duration = seconds(0, WEEK), env "ORDER_SYNC_INTERVAL", default 600;
+    /// direct: affiliate links lead straight to AliExpress (v1.1.0). redirect: every link handed out is {PUBLIC_BASE_URL}/r/{token}, which counts the click and redirects.
+    link_tracking: LinkTracking = LinkTrackingMode, env "LINK_TRACKING", default "direct";
+    /// Key that signs tracked links (at least 32 characters); when unset, one is generated and kept in DATA_DIR/link-signing-key. Several instances must share one.
+    link_signing_key: Option<Secret> = secret(32), env "LINK_SIGNING_KEY";
 }
 
 /// A `DATABASE_URL`: shown and logged with its password replaced by `***`.

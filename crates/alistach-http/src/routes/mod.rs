@@ -1,7 +1,7 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
-//! endpoints are in `catalog.rs`, click tracking's in `clicks.rs`, operations endpoints (health,
-//! status, cache admin, metrics, documents) in `ops.rs`, the order and revenue admin endpoints
-//! in `admin.rs`.
+//! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
+//! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
+//! in `clicks.rs`.
 
 mod admin;
 mod catalog;
