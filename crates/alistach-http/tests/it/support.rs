@@ -10,8 +10,8 @@ use alistach_domain::{
     DetailsQuery, LinkSource, LinkType, Money, Product, ProductId, ProductPage, Promotion,
     PromotionQuery, SearchQuery, Shop, SimilarQuery, UpstreamError,
 };
-use alistach_http::{App, HttpConfig, Orders, serve};
-use alistach_service::{CacheTtls, Catalog, OrderSync, OrderSyncConfig};
+use alistach_http::{App, HttpConfig, serve};
+use alistach_service::{CacheTtls, Catalog};
 use async_trait::async_trait;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -216,19 +216,19 @@ impl TestServer {
         let store: Arc<dyn Cache> =
             Arc::new(MemoryCache::new(MemoryCacheConfig::default(), clock.clone()).unwrap());
         let catalog = Catalog::new(catalog_api, store, clock.clone(), CacheTtls::default());
-        // As in the binary, which always opens a store: orders in memory, synced from the
-        // labelled mock order book.
-        let orders = Arc::new(alistach_store::MemoryStore::new());
-        let sync = Arc::new(OrderSync::new(
-            Arc::new(alistach_mock::MockCatalog::new()),
-            orders.clone(),
-            clock.clone(),
-            OrderSyncConfig::new("http-tests", Duration::ZERO),
-        ));
-        let app = Arc::new(App::new(catalog, config).with_orders(Orders {
-            store: orders,
-            sync,
-        }));
+        // The admin order endpoints over the memory store and the mock order book.
+        let order_store: Arc<dyn alistach_store::Store> =
+            Arc::new(alistach_store::MemoryStore::new());
+        let orders = alistach_http::Orders {
+            store: order_store.clone(),
+            sync: Arc::new(alistach_service::OrderSync::new(
+                Arc::new(alistach_mock::MockCatalog::new()),
+                order_store,
+                Arc::new(alistach_domain::SystemClock),
+                alistach_service::OrderSyncConfig::new("test", std::time::Duration::from_secs(600)),
+            )),
+        };
+        let app = Arc::new(App::new(catalog, config).with_orders(orders));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
