@@ -142,6 +142,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_locale(config.currency, config.language);
     let mut clicks: Option<(Arc<ClickTracking>, ClickDrain, &'static str)> = None;
     if config.link_tracking == LinkTracking::Redirect {
+        if config.link_signing_key.is_none() && config.database.backend() == "postgres" {
+            tracing::warn!(
+                "LINK_SIGNING_KEY is unset: this instance signs links with its own key from DATA_DIR; instances sharing this PostgreSQL database must share one LINK_SIGNING_KEY, or each refuses the others' links"
+            );
+        }
         let key =
             crate::link_key::load_or_create(config.link_signing_key.as_ref(), &config.data_dir)?;
         let tracker = Arc::new(LinkTracker::new(

@@ -15,9 +15,6 @@ pub enum HttpError {
     /// A tracked link this server did not issue (or link tracking is off).
     #[error("{0}")]
     LinkNotFound(&'static str),
-    /// The click store failed.
-    #[error("the click store is unavailable")]
-    ClickStore,
     /// The path exists for other methods.
     #[error("method {method} is not allowed on this path; it allows {}", allow.join(", "))]
     MethodNotAllowed {
@@ -129,7 +126,6 @@ impl HttpError {
     pub fn status(&self) -> StatusCode {
         match self {
             HttpError::NotFound | HttpError::LinkNotFound(_) => StatusCode::NOT_FOUND,
-            HttpError::ClickStore => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::MalformedJson(_) | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
             HttpError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -162,7 +158,6 @@ impl HttpError {
             HttpError::NotFound
             | HttpError::LinkNotFound(_)
             | HttpError::Service(ServiceError::NotFound(_)) => ("not-found", "Not Found"),
-            HttpError::ClickStore => ("store-unavailable", "Store Unavailable"),
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),

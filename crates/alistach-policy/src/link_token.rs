@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! 0x01                      format version
-//! varint                    product id (LEB128)
+//! varint                    product id (LEB128); 0 = none (a store or campaign link)
 //! varint                    variant: 0 = none, n + 1 = variant n
 //! u8, bytes                 tracking id (at most 255 bytes of UTF-8)
 //! u8                        URL form: 0 = the URL verbatim, 1 = after "https://s.click.aliexpress.com/e/"
@@ -44,8 +44,8 @@ const SHORT_LINK_PREFIX: &str = "https://s.click.aliexpress.com/e/";
 /// What a token says: where the redirect goes and what the click is attributed to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkClaim {
-    /// The product the link is for.
-    pub product_id: ProductId,
+    /// The product the link is for (none for a store, campaign or share page).
+    pub product_id: Option<ProductId>,
     /// The tracking id the affiliate link was made with.
     pub tracking_id: String,
     /// The experiment variant that made the link, if any.
@@ -114,7 +114,8 @@ impl LinkSigner {
             u8::try_from(tracking.len()).map_err(|_| TokenError::TrackingIdTooLong)?;
         let mut buf = Vec::with_capacity(32 + tracking.len() + claim.url.len());
         buf.push(VERSION);
-        put_varint(&mut buf, claim.product_id.0);
+        // Product ids are never 0: 0 stands for none.
+        put_varint(&mut buf, claim.product_id.map_or(0, |p| p.0));
         put_varint(&mut buf, claim.variant.map_or(0, |v| u64::from(v) + 1));
         buf.push(tracking_len);
         buf.extend_from_slice(tracking);
@@ -171,7 +172,10 @@ fn parse(payload: &[u8]) -> Option<LinkClaim> {
     if version != VERSION {
         return None;
     }
-    let product_id = ProductId(take_varint(&mut rest)?);
+    let product_id = match take_varint(&mut rest)? {
+        0 => None,
+        n => Some(ProductId(n)),
+    };
     let variant = match take_varint(&mut rest)? {
         0 => None,
         n => Some(u32::try_from(n - 1).ok()?),
@@ -242,7 +246,7 @@ mod tests {
 
     fn claim() -> LinkClaim {
         LinkClaim {
-            product_id: ProductId(1005006123456789),
+            product_id: Some(ProductId(1005006123456789)),
             tracking_id: "gpt_chat".into(),
             variant: None,
             url: "https://s.click.aliexpress.com/e/_DmAbCd1".into(),
@@ -263,6 +267,7 @@ mod tests {
         // Deterministic: a rendering holding it is the same for every client.
         assert_eq!(signer.seal(&claim()).unwrap(), token);
         let with_variant = LinkClaim {
+            product_id: None,
             variant: Some(u32::MAX),
             url: "https://mock.alistach.invalid/aff/1?tracking=x&link_type=2".into(),
             ..claim()
@@ -351,7 +356,7 @@ mod tests {
 
     fn any_claim() -> impl Strategy<Value = LinkClaim> {
         (
-            any::<u64>(),
+            proptest::option::of(1u64..),
             "[a-zA-Z0-9_]{0,40}",
             proptest::option::of(any::<u32>()),
             prop_oneof![
@@ -360,7 +365,7 @@ mod tests {
             ],
         )
             .prop_map(|(id, tracking_id, variant, url)| LinkClaim {
-                product_id: ProductId(id),
+                product_id: id.map(ProductId),
                 tracking_id,
                 variant,
                 url,

@@ -43,9 +43,10 @@ impl LinkTracker {
         }
     }
 
-    /// The tracked link for `url`, an affiliate link to `product`. A URL no token can carry
-    /// (not http(s), or longer than 2048 bytes) is handed out as it is.
-    pub fn track(&self, product: ProductId, url: &str) -> String {
+    /// The tracked link for `url`, an affiliate link to `product` (none for a store, campaign
+    /// or share page). A URL no token can carry (not http(s), or longer than 2048 bytes) is
+    /// handed out as it is.
+    pub fn track(&self, product: Option<ProductId>, url: &str) -> String {
         let claim = LinkClaim {
             product_id: product,
             tracking_id: self.tracking_id.clone(),
@@ -60,7 +61,7 @@ impl LinkTracker {
                 out
             }
             Err(e) => {
-                tracing::debug!(error = %e, product = product.0, "affiliate link handed out untracked");
+                tracing::debug!(error = %e, product = ?product, "affiliate link handed out untracked");
                 url.to_owned()
             }
         }
@@ -74,14 +75,14 @@ impl LinkTracker {
     /// Rewrites every affiliate link of a product (its promotion link and its promo code's).
     pub fn track_product(&self, product: &mut Product) {
         if let Some(link) = &mut product.promotion_link {
-            *link = self.track(product.id, link);
+            *link = self.track(Some(product.id), link);
         }
         if let Some(url) = product
             .promo_code
             .as_mut()
             .and_then(|c| c.promotion_url.as_mut())
         {
-            *url = self.track(product.id, url);
+            *url = self.track(Some(product.id), url);
         }
     }
 
@@ -156,6 +157,7 @@ impl AffiliateApi for TrackedApi {
     }
 
     async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        // Promotions carry no links, only names and counts.
         self.inner.promotions().await
     }
 
@@ -173,11 +175,7 @@ impl AffiliateApi for TrackedApi {
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         let mut links = self.inner.generate_links(sources, link_type).await?;
         for l in &mut links {
-            // A click is counted per product; a store or campaign page's link (no product)
-            // is handed out as the platform made it.
-            if let Some(product) = l.product_id {
-                l.promotion_link = self.tracker.track(product, &l.promotion_link);
-            }
+            l.promotion_link = self.tracker.track(l.product_id, &l.promotion_link);
         }
         Ok(links)
     }

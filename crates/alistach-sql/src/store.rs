@@ -655,7 +655,7 @@ impl ClickStore for SqlStore {
             for c in clicks {
                 sqlx::query(INSERT)
                     .bind(c.at_ms)
-                    .bind(id_to_sql(c.product_id.0))
+                    .bind(c.product_id.map(|p| id_to_sql(p.0)))
                     .bind(c.tracking_id.clone())
                     .bind(c.variant.map(i64::from))
                     .execute(&mut *tx)
@@ -667,29 +667,29 @@ impl ClickStore for SqlStore {
     }
 
     async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
-        // One statement, so the total and the per-product counts are one snapshot (two
-        // statements could see a click land between them).
+        // One statement, so the total and the counts are one snapshot: the window sums every
+        // group (clicks of links to no product included) before the limit applies.
         let top = format!(
             "SELECT product_id, COUNT(*) AS clicks, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total \
-             FROM clicks GROUP BY product_id ORDER BY clicks DESC, product_id \
-             LIMIT {MAX_SUMMARY_PRODUCTS}"
+             FROM clicks GROUP BY product_id ORDER BY clicks DESC, product_id LIMIT {}",
+            MAX_SUMMARY_PRODUCTS + 1
         );
-        let rows: Vec<(i64, i64, i64)> = with_pool!(self, p => {
-            sqlx::query_as::<_, (i64, i64, i64)>(&top)
+        let rows: Vec<(Option<i64>, i64, i64)> = with_pool!(self, p => {
+            sqlx::query_as::<_, (Option<i64>, i64, i64)>(&top)
                 .fetch_all(p)
                 .await
                 .map_err(unavailable)?
         });
-        let total = rows.first().map_or(0, |r| r.2);
-        let rows = rows.into_iter().map(|(id, n, _)| (id, n));
         let count = |n: i64| {
             u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a negative count {n}")))
         };
+        let total = rows.first().map_or(Ok(0), |r| count(r.2))?;
         let per = rows
             .into_iter()
+            .filter_map(|(id, n, _)| id.map(|id| (id, n)))
             .map(|(id, n)| Ok((alistach_domain::ProductId(id_from_sql(id)), count(n)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(ClickSummary::from_counts(count(total)?, per))
+        Ok(ClickSummary::from_counts(total, per))
     }
 }
 

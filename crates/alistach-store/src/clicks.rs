@@ -11,8 +11,8 @@ use crate::StoreError;
 pub struct Click {
     /// When, in milliseconds since the Unix epoch.
     pub at_ms: i64,
-    /// The product the link is for.
-    pub product_id: ProductId,
+    /// The product the link is for (none for a store, campaign or share page).
+    pub product_id: Option<ProductId>,
     /// The tracking id of the affiliate link.
     pub tracking_id: String,
     /// The experiment variant that made the link, if any.
@@ -31,7 +31,7 @@ pub struct ProductClicks {
 /// What the store holds, summed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClickSummary {
-    /// Every stored click.
+    /// Every stored click (those of links to no product included).
     pub total: u64,
     /// The most clicked products, most clicks first (then by product id), at most
     /// [`MAX_SUMMARY_PRODUCTS`].

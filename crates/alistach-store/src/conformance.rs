@@ -580,7 +580,7 @@ pub async fn clicks_are_appended_and_summed(store: &Arc<dyn Store>, other: &Arc<
     let before = store.click_summary().await.expect("click summary");
     let click = |id: u64, variant: Option<u32>| Click {
         at_ms: T0 + id as i64 % 1000,
-        product_id: ProductId(id),
+        product_id: Some(ProductId(id)),
         tracking_id: "conf-clicks «ü»".to_owned(),
         variant,
     };
@@ -594,8 +594,20 @@ pub async fn clicks_are_appended_and_summed(store: &Arc<dyn Store>, other: &Arc<
         .await
         .expect("record clicks through another handle");
     store.record_clicks(&[]).await.expect("an empty batch");
+    let no_product = Click {
+        product_id: None,
+        ..click(1, None)
+    };
+    store
+        .record_clicks(&[no_product])
+        .await
+        .expect("a click on a link to no product");
     let after = other.click_summary().await.expect("click summary");
-    assert_eq!(after.total, before.total + 4);
+    assert_eq!(
+        after.total,
+        before.total + 5,
+        "every click counts in the total"
+    );
     let count = |s: &crate::ClickSummary, id: u64| {
         s.products
             .iter()

@@ -295,8 +295,8 @@ impl ClickStore for MemoryStore {
     async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
         let state = self.state();
         let mut per: HashMap<alistach_domain::ProductId, u64> = HashMap::new();
-        for c in &state.clicks {
-            *per.entry(c.product_id).or_default() += 1;
+        for id in state.clicks.iter().filter_map(|c| c.product_id) {
+            *per.entry(id).or_default() += 1;
         }
         Ok(ClickSummary::from_counts(state.clicks.len() as u64, per))
     }

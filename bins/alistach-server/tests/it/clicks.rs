@@ -1,5 +1,6 @@
 //! Click tracking through the real binary: with `LINK_TRACKING=redirect` every affiliate link
-//! handed out (searches, details, hot products, both link endpoints; mock and real mode) is a
+//! handed out (searches, details, hot, similar and promotion products, both link endpoints;
+//! mock and real mode) is a
 //! signed `/r/{token}` link on `PUBLIC_BASE_URL`; following it answers 302 to the real affiliate
 //! link and records the click off the request path (seen in `/api/admin/clicks` and
 //! `/metrics`); HEAD, link previews, bots and scripts are redirected but not counted; an altered
@@ -21,17 +22,6 @@ const BASE: &str = "https://go.example.test";
 const KEY: &str = "link-signing-key-for-tests-0123456789";
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const MOCK_PREFIX: &str = "https://mock.alistach.invalid/";
-/// A product page of the mock catalog (the mock converts only products it holds, as the
-/// platform does), found through a search.
-async fn item(c: &reqwest::Client, server: &Server) -> String {
-    let found =
-        json_ok(c.get(server.url("/api/products/search?keywords=earbuds&page_size=1"))).await;
-    let id = found["data"]["products"][0]["product_id"]
-        .as_str()
-        .expect("a mock product")
-        .to_owned();
-    format!("https://www.aliexpress.com/item/{id}.html")
-}
 
 /// A fresh `DATA_DIR` under the system's temporary directory, removed on drop.
 struct DataDir(String);
@@ -125,7 +115,28 @@ fn links(v: &Value) -> Vec<String> {
             .flatten()
             .map(|l| l["affiliate_url"].as_str().unwrap().to_owned()),
     );
+    // The per-input results repeat each converted input's link.
+    let results: Vec<String> = data["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["affiliate_url"].as_str().map(str::to_owned))
+        .collect();
+    assert!(results.iter().all(|r| out.contains(r)), "{v}");
+    out.extend(results);
     out
+}
+
+/// A product the catalog knows (the second of a search), as its id and its page URL.
+async fn item(c: &reqwest::Client, server: &Server) -> (String, String) {
+    let search =
+        json_ok(c.get(server.url("/api/products/search?keywords=earbuds&page_size=5"))).await;
+    let id = search["data"]["products"][1]["product_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("https://www.aliexpress.com/item/{id}.html");
+    (id, url)
 }
 
 /// The links of every kind of answer that hands them out, labelled.
@@ -150,18 +161,21 @@ async fn links_everywhere(
             .query(&[("product_ids", id.as_str())]),
     )
     .await;
-    let second = search["data"]["products"][1]["product_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let one = json_ok(c.get(server.url("/api/affiliate/link")).query(&[(
-        "url",
-        format!("https://www.aliexpress.com/item/{second}.html"),
-    )]))
+    let (_, item_url) = item(c, server).await;
+    let one = json_ok(
+        c.get(server.url("/api/affiliate/link"))
+            .query(&[("url", item_url.as_str())]),
+    )
     .await;
-    let many = json_ok(
-        c.post(server.url("/api/affiliate/links"))
-            .json(&json!({"urls": [format!("https://www.aliexpress.com/item/{second}.html"), format!("https://www.aliexpress.com/item/{id}.html")]})),
+    let many =
+        json_ok(c.post(server.url("/api/affiliate/links")).json(
+            &json!({"urls": [item_url, format!("https://www.aliexpress.com/item/{id}.html")]}),
+        ))
+        .await;
+    let similar =
+        json_ok(c.get(server.url(&format!("/api/products/similar?product_id={id}")))).await;
+    let promoted = json_ok(
+        c.get(server.url("/api/promotions/products?promotion_name=Hot%20Product&page_size=3")),
     )
     .await;
     vec![
@@ -171,6 +185,8 @@ async fn links_everywhere(
         ("details", links(&details)),
         ("link", links(&one)),
         ("links", links(&many)),
+        ("similar", links(&similar)),
+        ("promotion products", links(&promoted)),
     ]
 }
 
@@ -249,17 +265,17 @@ async fn redirect_mode_tracks_every_link_and_counts_only_people() {
         assert_eq!(r.headers()["cache-control"], "no-store");
     }
     let counted = first_of_each.len() as u64;
+    let (item_id, _) = item(&c, &server).await;
     // The single-link endpoint's product, counted once more.
     let link_path = tracked_path(&first_of_each[4].1);
     let r = follow(&nf, &server, &link_path, Some(BROWSER)).await;
     assert_eq!(r.status(), 302);
-    let linked = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .strip_prefix(&format!("{MOCK_PREFIX}aff/"))
-        .and_then(|rest| rest.split('?').next())
-        .expect("a mock affiliate link")
-        .to_owned();
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{MOCK_PREFIX}aff/{item_id}?"))
+    );
     let counted = counted + 1;
 
     // Redirected, but not counted: HEAD, previews, crawlers, scripts, no agent, prefetch.
@@ -331,12 +347,11 @@ async fn redirect_mode_tracks_every_link_and_counts_only_people() {
     let products = s["products"].as_array().unwrap();
     let sum: u64 = products.iter().map(|p| p["clicks"].as_u64().unwrap()).sum();
     assert_eq!(sum, counted, "{s}");
-    // The linked item: from the single-link endpoint and once more (and from the others
-    // that led to it).
+    // The linked item: once from each link endpoint and once more (and maybe as a hot product).
     assert!(
         products
             .iter()
-            .any(|p| p["product_id"] == linked.as_str() && p["clicks"].as_u64() >= Some(2)),
+            .any(|p| p["product_id"] == item_id.as_str() && p["clicks"].as_u64() >= Some(3)),
         "{s}"
     );
 
@@ -410,8 +425,8 @@ async fn real_mode_links_redirect_to_the_platforms_links() {
         // The platform's links are carried compactly.
         assert!(tracked_path(&links[0]).len() < 80, "{kind}: {}", links[0]);
     }
-    let s = summary_when_recorded(&c, &server, 6).await;
-    assert_eq!(s["since_start"]["recorded"], 6, "{s}");
+    let s = summary_when_recorded(&c, &server, 8).await;
+    assert_eq!(s["since_start"]["recorded"], 8, "{s}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,9 +513,10 @@ async fn a_generated_key_survives_a_restart_and_another_key_refuses_its_links() 
     let c = client();
     let nf = no_follow();
     let mut server = Server::start(&env);
+    let (_, item_url) = item(&c, &server).await;
     let v = json_ok(
         c.get(server.url("/api/affiliate/link"))
-            .query(&[("url", item(&c, &server).await)]),
+            .query(&[("url", item_url.as_str())]),
     )
     .await;
     let path = tracked_path(&links(&v)[0]);
@@ -527,7 +543,7 @@ async fn a_generated_key_survives_a_restart_and_another_key_refuses_its_links() 
     // The same deployment hands out the same link again.
     let v = json_ok(
         c.get(server.url("/api/affiliate/link"))
-            .query(&[("url", item(&c, &server).await)]),
+            .query(&[("url", item_url.as_str())]),
     )
     .await;
     assert_eq!(tracked_path(&links(&v)[0]), path);
@@ -548,14 +564,10 @@ async fn clicks_survive_a_restart_in_the_sqlite_file_under_data_dir() {
     let c = client();
     let nf = no_follow();
     let mut server = Server::start(&env);
-    let url = item(&c, &server).await;
-    let product = url
-        .trim_start_matches("https://www.aliexpress.com/item/")
-        .trim_end_matches(".html")
-        .to_owned();
+    let (item_id, item_url) = item(&c, &server).await;
     let v = json_ok(
         c.get(server.url("/api/affiliate/link"))
-            .query(&[("url", url)]),
+            .query(&[("url", item_url.as_str())]),
     )
     .await;
     let path = tracked_path(&links(&v)[0]);
@@ -578,7 +590,7 @@ async fn clicks_survive_a_restart_in_the_sqlite_file_under_data_dir() {
     let s = click_summary(&c, &server).await;
     assert_eq!(s["store"], "sqlite");
     assert_eq!(s["total_clicks"], N, "{s}");
-    assert_eq!(s["products"][0]["product_id"], product.as_str(), "{s}");
+    assert_eq!(s["products"][0]["product_id"], item_id.as_str(), "{s}");
     assert_eq!(s["products"][0]["clicks"], N, "{s}");
     assert_eq!(
         s["since_start"]["recorded"], 0,

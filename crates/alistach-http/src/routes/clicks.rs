@@ -46,8 +46,9 @@ impl App {
                 // The counters first: every click they count as recorded is in the summary.
                 let stats = clicks.stats();
                 let summary = clicks.summary().await.map_err(|e| {
-                    tracing::warn!(error = %e, "click summary failed");
-                    HttpError::ClickStore
+                    // The text can name the database's host or file: only the log gets it.
+                    tracing::warn!(error = %e, "the click store failed");
+                    HttpError::StoreUnavailable
                 })?;
                 ("redirect", summary, stats)
             }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alistach_domain::{LinkInput, LinkRequest, LinkType, ProductId};
+use alistach_domain::{LinkInput, LinkRequest, LinkType, ProductId, ProductUrl};
 use alistach_policy::LinkSigner;
 use alistach_service::{CacheStatus, Catalog, LinkTracker, ReadMode};
 
@@ -15,8 +15,8 @@ fn tracker(key: &[u8], base: &str) -> Arc<LinkTracker> {
 
 fn request() -> LinkRequest {
     LinkRequest {
-        inputs: vec![LinkInput::parse(
-            "https://www.aliexpress.com/item/1005006123456789.html",
+        inputs: vec![LinkInput::from(
+            ProductUrl::parse("https://www.aliexpress.com/item/1005006123456789.html").unwrap(),
         )],
         link_type: LinkType::Normal,
     }
@@ -56,7 +56,7 @@ async fn links_are_tracked_below_the_cache_and_keys_follow_the_settings() {
         claim.url,
         "https://s.click.aliexpress.com/e/_1005006123456789"
     );
-    assert_eq!(claim.product_id, ProductId(1005006123456789));
+    assert_eq!(claim.product_id, Some(ProductId(1005006123456789)));
     assert_eq!(claim.tracking_id, "gpt_chat");
 
     // A hit serves the stored tracked link: no second rewrite, no upstream call.

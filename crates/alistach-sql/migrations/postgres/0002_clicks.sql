@@ -1,10 +1,11 @@
 -- Clicks on tracked links (LINK_TRACKING=redirect), appended by the click drain.
 -- Product ids are the platform's unsigned 64-bit numbers stored bit for bit in a signed BIGINT;
--- times in Unix milliseconds; variant NULL when no experiment made the link.
+-- product_id NULL for a link to no product (a store, campaign or share page); times in Unix
+-- milliseconds; variant NULL when no experiment made the link.
 CREATE TABLE clicks (
     id          BIGSERIAL PRIMARY KEY,
     at_ms       BIGINT NOT NULL,
-    product_id  BIGINT NOT NULL,
+    product_id  BIGINT,
     tracking_id TEXT   NOT NULL,
     variant     BIGINT
 );
