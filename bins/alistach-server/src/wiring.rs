@@ -17,9 +17,75 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 
-/// Wires everything and serves until a shutdown signal.
+/// What both front doors serve: the catalog, the adapter's configuration, and the name of the
+/// cache backend.
+struct Parts {
+    catalog: Catalog,
+    http: HttpConfig,
+    backend: &'static str,
+}
+
+/// Wires everything and serves HTTP until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let Parts {
+        catalog,
+        http,
+        backend,
+    } = build(&config)?;
+    let app = Arc::new(App::new(catalog, http));
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        mode = %config.mode,
+        cache = backend,
+        api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
+        rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.rate_limit_redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
+        admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
+        upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
+        metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
+        startup_ms = started.elapsed().as_millis() as u64,
+        "listening on http://{addr}"
+    );
+    if config.mode == ApiMode::Mock {
+        tracing::info!("mock mode: responses come from the labelled mock catalog, not AliExpress");
+    }
+    if config.public_base_url == crate::config::EXAMPLE_PUBLIC_BASE_URL {
+        tracing::warn!(
+            public_base_url = %config.public_base_url,
+            "PUBLIC_BASE_URL is the example default: the OpenAPI documents advertise a host that is not yours, so a GPT Action imported from them will not reach this server; set PUBLIC_BASE_URL to your https origin"
+        );
+    }
+    let shutdown = async {
+        if let Err(e) = alistach_http::shutdown_signal().await {
+            // Nothing can ask us to stop gracefully: serve until the process is killed.
+            tracing::warn!(error = %e, "cannot listen for SIGTERM or Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    alistach_http::serve(listener, app, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Wires everything and serves the MCP tools over stdin/stdout until the client closes stdin.
+pub async fn serve_mcp(config: Config) -> anyhow::Result<()> {
+    let Parts { catalog, http, .. } = build(&config)?;
+    tracing::info!(mode = %config.mode, "serving the MCP tools over stdio");
+    if config.mode == ApiMode::Mock {
+        tracing::info!("mock mode: tool results are labelled sample data, not AliExpress");
+    }
+    alistach_http::serve_mcp_stdio(Arc::new(catalog), http)
+        .await
+        .context("the MCP stdio server failed")
+}
+
+/// Builds the catalog (the real client or the mock, and the cache tiers) and the adapter's
+/// configuration.
+fn build(config: &Config) -> anyhow::Result<Parts> {
     let clock: SharedClock = Arc::new(SystemClock);
 
     // Only the real client spends the app key's quota; it alone is guarded.
@@ -191,40 +257,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
-    let app = Arc::new(App::new(catalog, http));
-
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(
-        mode = %config.mode,
-        cache = backend,
-        api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
-        rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.rate_limit_redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
-        admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
-        upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
-        metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
-        startup_ms = started.elapsed().as_millis() as u64,
-        "listening on http://{addr}"
-    );
-    if config.mode == ApiMode::Mock {
-        tracing::info!("mock mode: responses come from the labelled mock catalog, not AliExpress");
-    }
-    if config.public_base_url == crate::config::EXAMPLE_PUBLIC_BASE_URL {
-        tracing::warn!(
-            public_base_url = %config.public_base_url,
-            "PUBLIC_BASE_URL is the example default: the OpenAPI documents advertise a host that is not yours, so a GPT Action imported from them will not reach this server; set PUBLIC_BASE_URL to your https origin"
-        );
-    }
-    let shutdown = async {
-        if let Err(e) = alistach_http::shutdown_signal().await {
-            // Nothing can ask us to stop gracefully: serve until the process is killed.
-            tracing::warn!(error = %e, "cannot listen for SIGTERM or Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    alistach_http::serve(listener, app, shutdown).await?;
-    tracing::info!("stopped");
-    Ok(())
+    Ok(Parts {
+        catalog,
+        http,
+        backend,
+    })
 }

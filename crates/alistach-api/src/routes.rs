@@ -50,6 +50,8 @@ pub enum RouteId {
     DocsAsset,
     /// `GET /metrics`: Prometheus metrics (admin).
     Metrics,
+    /// `POST /mcp`: the Model Context Protocol endpoint (stateless Streamable HTTP).
+    Mcp,
 }
 
 /// Who may call a route.
@@ -333,6 +335,18 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    // JSON-RPC under the MCP specification, not a REST operation: its contract is the protocol
+    // and the tool list it serves (`tools/list`), so neither OpenAPI document lists it.
+    route(
+        RouteId::Mcp,
+        "POST",
+        "/mcp",
+        "callMcp",
+        "Model Context Protocol endpoint (Streamable HTTP, stateless): the catalog as MCP tools",
+        Api,
+        false,
+        false,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -412,7 +426,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const ALL_IDS: [RouteId; 22] = [
+    const ALL_IDS: [RouteId; 23] = [
         RouteId::Root,
         RouteId::Health,
         RouteId::Livez,
@@ -435,6 +449,7 @@ mod tests {
         RouteId::Docs,
         RouteId::DocsAsset,
         RouteId::Metrics,
+        RouteId::Mcp,
     ];
 
     #[test]
@@ -510,7 +525,7 @@ mod tests {
         for r in ROUTES {
             let expected = if r.path.starts_with("/api/cache/") || r.path == "/metrics" {
                 Access::Admin
-            } else if r.path.starts_with("/api/") || r.path == "/system/info" {
+            } else if r.path.starts_with("/api/") || r.path == "/system/info" || r.path == "/mcp" {
                 Access::Api
             } else {
                 Access::Public

@@ -90,6 +90,23 @@ pub enum HttpError {
         /// The deadline.
         limit: Duration,
     },
+    /// `MCP-Protocol-Version` names a revision the MCP endpoint does not speak.
+    #[error("MCP-Protocol-Version {given:?} is not supported; this server speaks {supported}")]
+    UnsupportedProtocolVersion {
+        /// The revision asked for (shortened).
+        given: String,
+        /// The revisions served, comma-separated.
+        supported: String,
+    },
+    /// The MCP transport refused the request before reading a message (what it accepts, its
+    /// content type, its host): the transport's status and words.
+    #[error("{detail}")]
+    McpRefused {
+        /// The status the transport chose (4xx).
+        status: StatusCode,
+        /// What it said.
+        detail: String,
+    },
     /// A bug (a panic, an encoding failure); details go to the log, not the client.
     #[error("internal error")]
     Internal,
@@ -118,12 +135,15 @@ impl HttpError {
         match self {
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            HttpError::MalformedJson(_) | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            HttpError::MalformedJson(_)
+            | HttpError::BodyRead(_)
+            | HttpError::UnsupportedProtocolVersion { .. } => StatusCode::BAD_REQUEST,
             HttpError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::McpRefused { status, .. } => *status,
             HttpError::RateLimited { .. } | HttpError::AuthThrottled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -147,6 +167,18 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),
+            HttpError::UnsupportedProtocolVersion { .. } => (
+                "unsupported-protocol-version",
+                "Unsupported MCP Protocol Version",
+            ),
+            HttpError::McpRefused { status, .. } => match status.as_u16() {
+                403 => ("forbidden", "Forbidden"),
+                404 => ("not-found", "Not Found"),
+                406 => ("not-acceptable", "Not Acceptable"),
+                413 => ("payload-too-large", "Payload Too Large"),
+                415 => ("unsupported-media-type", "Unsupported Media Type"),
+                _ => ("bad-request", "Bad Request"),
+            },
             HttpError::Unprocessable { .. } | HttpError::Service(ServiceError::Invalid(_)) => {
                 ("validation", "Invalid Request")
             }

@@ -4,7 +4,7 @@
 use alistach_api::types as api;
 use alistach_domain::{Category, ProductPage};
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::body::Body;
 use crate::convert;
@@ -16,14 +16,15 @@ pub(crate) const PAGE_FORMAT: &str = "page1";
 /// Names the rendering of the category list; change it whenever [`render_categories`] changes.
 pub(crate) const CATEGORIES_FORMAT: &str = "cats1";
 
-/// `SearchData` without `cache_hit`, in the same field order: the cached part of a search answer.
-#[derive(Serialize)]
-struct PageData {
-    products: Vec<api::Product>,
-    total_results: u64,
-    current_page: u32,
-    page_size: u32,
-    total_pages: u32,
+/// `SearchData` without `cache_hit`, in the same field order: the cached part of a search answer
+/// (read back by the MCP tools, which share the cached renderings with REST).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PageData {
+    pub(crate) products: Vec<api::Product>,
+    pub(crate) total_results: u64,
+    pub(crate) current_page: u32,
+    pub(crate) page_size: u32,
+    pub(crate) total_pages: u32,
 }
 
 /// A product page as the JSON object that `data` holds, minus `cache_hit` (added per answer).

@@ -3,6 +3,7 @@
 mod compat;
 mod config;
 mod hardening;
+mod mcp;
 mod mock_mode;
 mod observability;
 mod policy;

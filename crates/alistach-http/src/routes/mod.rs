@@ -104,6 +104,9 @@ impl App {
                 Ok(resp)
             }
             RouteId::Metrics => Ok(self.metrics_text().await),
+            // The pipeline hands `/mcp` to the MCP endpoint with the request head (its headers
+            // select the protocol revision); it never reaches this table.
+            RouteId::Mcp => Err(HttpError::Internal),
         }
     }
 }
