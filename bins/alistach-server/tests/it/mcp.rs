@@ -535,11 +535,20 @@ async fn the_endpoint_keeps_the_http_rules() {
     assert_eq!(r.status(), 400);
 
     // What the transport refuses before reading a message is a problem document too.
-    let r = c.post(&mcp).bearer_auth(KEY).json(&list).send().await.unwrap();
+    let r = c
+        .post(&mcp)
+        .bearer_auth(KEY)
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 406, "no Accept of both JSON and SSE");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let p: Value = r.json().await.unwrap();
-    assert!(p["detail"].as_str().unwrap().contains("text/event-stream"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("text/event-stream"),
+        "{p}"
+    );
 
     // A body that is not JSON-RPC is a JSON-RPC error, not a crash; the route is counted.
     let r = c
