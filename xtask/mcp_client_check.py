@@ -27,6 +27,9 @@ TOOLS = [
     "get_hot_products",
     "list_categories",
     "create_affiliate_links",
+    "find_similar_products",
+    "list_promotions",
+    "get_promotion_products",
 ]
 
 
@@ -89,10 +92,29 @@ async def exercise(label, client, mock):
     if len(cats["categories"]) < 3:
         fail(label, f"categories: {cats}")
 
+    parent = next(c for c in cats["categories"] if c.get("children"))
+    children = structured(label, "list_categories", await client.call_tool("list_categories", {"parent_id": parent["id"]}))
+    if [c["id"] for c in children["categories"]] != [c["id"] for c in parent["children"]]:
+        fail(label, f"parent_id filter: {children}")
+
     url = f"https://www.aliexpress.com/item/{pid}.html"
     links = structured(label, "create_affiliate_links", await client.call_tool("create_affiliate_links", {"urls": [url]}))
-    if links["links"][0]["original_url"] != url:
+    if links["results"][0]["original_url"] != url or links["results"][0]["status"] != "converted":
         fail(label, f"links: {links}")
+
+    similar = structured(label, "find_similar_products", await client.call_tool("find_similar_products", {"product_id": pid}))
+    if not similar["products"]:
+        fail(label, f"similar: {similar}")
+
+    promotions = structured(label, "list_promotions", await client.call_tool("list_promotions", {}))
+    name = promotions["promotions"][0]["promotion_name"]
+    promoted = structured(
+        label,
+        "get_promotion_products",
+        await client.call_tool("get_promotion_products", {"promotion_name": name, "page_size": 5}),
+    )
+    if not promoted["products"]:
+        fail(label, f"promotion products: {promoted}")
 
     bad = await client.call_tool("search_products", {"keywords": "x", "page_size": 500})
     if not bad.is_error:

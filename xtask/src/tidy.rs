@@ -89,6 +89,7 @@ fn architecture_invariants_hold() {
             ("redis", &["alistach-redis"][..]),
             ("deadpool-redis", &["alistach-redis"][..]),
             ("prometheus-client", &["alistach-http"][..]),
+            ("sqlx", &["alistach-sql"][..]),
             (
                 "hyper",
                 &["alistach-http", "alistach-testkit", "alistach-ceiling"][..],
@@ -112,22 +113,31 @@ fn architecture_invariants_hold() {
         }
     }
     for krate in ["alistach-domain"] {
-        for io in ["tokio", "reqwest", "hyper", "redis", "deadpool-redis"] {
+        for io in [
+            "tokio",
+            "reqwest",
+            "hyper",
+            "redis",
+            "deadpool-redis",
+            "sqlx",
+        ] {
             check(
                 !uses(krate, io),
                 format!("{krate} does no I/O, so it must not use {io}"),
             );
         }
     }
-    for krate in ["alistach-service", "alistach-policy"] {
+    for krate in ["alistach-service", "alistach-policy", "alistach-store"] {
         for transport in [
             "hyper",
             "reqwest",
             "redis",
             "deadpool-redis",
+            "sqlx",
             "alistach-http",
             "alistach-redis",
             "alistach-aliexpress",
+            "alistach-sql",
         ] {
             check(
                 !uses(krate, transport),

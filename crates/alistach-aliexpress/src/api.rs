@@ -3,13 +3,16 @@
 use std::collections::HashMap;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Product,
-    ProductPage, ProductUrl, SearchQuery, UpstreamError, ValidationError,
+    AffiliateApi, AffiliateLink, AffiliateOrder, ApiMode, Category, DetailsQuery, LinkSource,
+    LinkType, OrderPage, OrderQuery, OrderSource, Product, ProductPage, ProductUrl, Promotion,
+    PromotionQuery, PromotionSort, SearchQuery, SimilarQuery, UpstreamError, ValidationError,
+    platform_time,
 };
 use async_trait::async_trait;
 
 use crate::model::{
-    LinkGenerateRequest, ProductDetailRequest, ProductQueryRequest, ProductQueryResponse,
+    FeaturedPromoProductsRequest, LinkGenerateRequest, OrderListByIndexRequest,
+    ProductDetailRequest, ProductQueryRequest, ProductQueryResponse, PromoSort, SmartMatchRequest,
 };
 use crate::{AliExpressClient, Error};
 
@@ -42,6 +45,23 @@ impl AliExpressClient {
             target_language: Some(query.language()),
             ..Default::default()
         })
+    }
+
+    fn promo_sort(sort: PromotionSort) -> PromoSort {
+        match sort {
+            PromotionSort::CommissionAsc => PromoSort::CommissionAsc,
+            PromotionSort::CommissionDesc => PromoSort::CommissionDesc,
+            PromotionSort::PriceAsc => PromoSort::PriceAsc,
+            PromotionSort::PriceDesc => PromoSort::PriceDesc,
+            PromotionSort::VolumeAsc => PromoSort::VolumeAsc,
+            PromotionSort::VolumeDesc => PromoSort::VolumeDesc,
+            PromotionSort::DiscountAsc => PromoSort::DiscountAsc,
+            PromotionSort::DiscountDesc => PromoSort::DiscountDesc,
+            PromotionSort::RatingAsc => PromoSort::RatingAsc,
+            PromotionSort::RatingDesc => PromoSort::RatingDesc,
+            PromotionSort::PromotionTimeAsc => PromoSort::PromotionTimeAsc,
+            PromotionSort::PromotionTimeDesc => PromoSort::PromotionTimeDesc,
+        }
     }
 
     fn page(query: &SearchQuery, r: ProductQueryResponse) -> ProductPage {
@@ -99,38 +119,153 @@ impl AffiliateApi for AliExpressClient {
         Ok(self.category_get().await?)
     }
 
-    /// Sends each URL's canonical form (tracking parameters and regional hosts stripped) and
-    /// maps the links back to the caller's URLs through the product id.
+    async fn similar_products(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        let request = SmartMatchRequest {
+            product_id: Some(query.product_id),
+            page_no: Some(query.page_no),
+            country: query.country,
+            target_currency: Some(query.currency),
+            target_language: Some(query.language),
+            ..Default::default()
+        };
+        Ok(self.smart_match(&request).await?.products)
+    }
+
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        Ok(self
+            .featured_promo_get()
+            .await?
+            .into_iter()
+            .map(|p| Promotion {
+                name: p.name,
+                description: p.description,
+                product_count: p.product_count,
+            })
+            .collect())
+    }
+
+    async fn promotion_products(
+        &self,
+        query: &PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError> {
+        let request = FeaturedPromoProductsRequest {
+            promotion_name: Some(query.promotion_name.clone()),
+            category_id: query.category_id,
+            page_no: Some(query.page_no),
+            page_size: Some(query.page_size),
+            sort: query.sort.map(Self::promo_sort),
+            country: query.country,
+            target_currency: Some(query.currency),
+            target_language: Some(query.language),
+            ..Default::default()
+        };
+        let r = self.featured_promo_products_get(&request).await?;
+        Ok(ProductPage {
+            products: r.products,
+            page_no: query.page_no,
+            page_size: query.page_size,
+            total_records: r.total_record_count,
+            total_pages: r.total_page_no,
+        })
+    }
+
+    /// Sends each page's source value (the canonical form of product and store pages) and
+    /// maps the links back to the sources: by product id for product pages (the platform may
+    /// answer another form of the product's URL), by the exact value for other pages.
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        // Duplicates (two URLs of one product) are dropped by link_generate.
-        let canonical: Vec<String> = request.urls.iter().map(ProductUrl::canonical_url).collect();
         let links = self
             .link_generate(&LinkGenerateRequest {
-                link_type: request.link_type,
-                source_values: canonical,
+                link_type,
+                source_values: sources
+                    .iter()
+                    .map(|s| s.source_value().to_owned())
+                    .collect(),
                 tracking_id: None,
                 ship_to_country: None,
             })
             .await?;
         let mut by_id = HashMap::new();
+        let mut by_value = HashMap::new();
         for link in links {
             if let Ok(url) = ProductUrl::parse(&link.source_value) {
-                by_id.entry(url.id).or_insert(link.promotion_link);
+                by_id
+                    .entry(url.id)
+                    .or_insert_with(|| link.promotion_link.clone());
             }
+            by_value
+                .entry(link.source_value)
+                .or_insert(link.promotion_link);
         }
-        Ok(request
-            .urls
+        Ok(sources
             .iter()
-            .filter_map(|url| {
-                by_id.get(&url.id).map(|promotion_link| AffiliateLink {
-                    source_url: url.original.clone(),
-                    product_id: url.id,
+            .filter_map(|source| {
+                let link = match source.product_id() {
+                    Some(id) => by_id.get(&id),
+                    None => by_value.get(source.source_value()),
+                };
+                link.map(|promotion_link| AffiliateLink {
+                    source_url: source.source_value().to_owned(),
+                    product_id: source.product_id(),
                     promotion_link: promotion_link.clone(),
                 })
             })
+            .collect())
+    }
+}
+
+/// Orders through `order.listbyindex` (cursor paging) and `order.get`, with exact cents and
+/// UTC times (the platform's are PST text).
+#[async_trait]
+impl OrderSource for AliExpressClient {
+    fn mode(&self) -> ApiMode {
+        ApiMode::Real
+    }
+
+    async fn list_orders(
+        &self,
+        query: &OrderQuery,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, UpstreamError> {
+        query.validate().map_err(Error::from)?;
+        let mut request = OrderListByIndexRequest::new(
+            platform_time::format(query.start_ms),
+            // The window's end is inclusive to the second.
+            platform_time::format(query.end_ms),
+            query.status,
+        );
+        request.time_type = Some(query.time_type);
+        request.start_query_index_id = cursor.map(str::to_owned);
+        request.page_size = Some(query.page_size);
+        let w = self.order_list_by_index_wire(&request).await?;
+        let full = w.orders.0.len() >= query.page_size as usize;
+        let next_cursor = w
+            .max_query_index_id
+            .owned()
+            .filter(|max| full && Some(max.as_str()) != cursor);
+        Ok(OrderPage {
+            orders: w
+                .orders
+                .0
+                .iter()
+                .filter_map(crate::convert::affiliate_order)
+                .collect(),
+            next_cursor,
+        })
+    }
+
+    async fn get_orders(
+        &self,
+        sub_order_ids: &[u64],
+    ) -> Result<Vec<AffiliateOrder>, UpstreamError> {
+        Ok(self
+            .order_get_wire(sub_order_ids)
+            .await?
+            .iter()
+            .filter_map(crate::convert::affiliate_order)
             .collect())
     }
 }

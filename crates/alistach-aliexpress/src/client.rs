@@ -16,12 +16,13 @@ use tokio::time::Instant;
 
 use crate::model::{
     FeaturedPromoProductsRequest, FeaturedPromoProductsResponse, LinkGenerateRequest,
-    OrderListRequest, OrderListResponse, ProductDetailRequest, ProductQueryRequest,
-    ProductQueryResponse, Promo, PromotionLink, SmartMatchRequest, SmartMatchResponse,
-    check_fields, check_page,
+    MAX_ORDER_IDS, Order, OrderListByIndexRequest, OrderListByIndexResponse, OrderListRequest,
+    OrderListResponse, ProductDetailRequest, ProductQueryRequest, ProductQueryResponse, Promo,
+    PromotionLink, SmartMatchRequest, SmartMatchResponse, check_fields, check_page,
 };
 use crate::wire::{
-    self, WireCategoryResult, WireLinkResult, WireOrderResult, WireProductsResult, WirePromoResult,
+    self, WireCategoryResult, WireLinkResult, WireOrder, WireOrderResult, WireProductsResult,
+    WirePromoResult,
 };
 use crate::{ClientConfig, Error, convert, signing};
 
@@ -50,8 +51,12 @@ pub mod methods {
     pub const FEATURED_PROMO_GET: &str = "aliexpress.affiliate.featuredpromo.get";
     /// A promotion's products.
     pub const FEATURED_PROMO_PRODUCTS_GET: &str = "aliexpress.affiliate.featuredpromo.products.get";
-    /// Affiliate orders.
+    /// Affiliate orders, by page number.
     pub const ORDER_LIST: &str = "aliexpress.affiliate.order.list";
+    /// Affiliate orders, by cursor.
+    pub const ORDER_LIST_BY_INDEX: &str = "aliexpress.affiliate.order.listbyindex";
+    /// Affiliate orders, by sub-order id.
+    pub const ORDER_GET: &str = "aliexpress.affiliate.order.get";
 }
 
 /// The AliExpress affiliate client. Cheap to clone; clones share one connection pool.
@@ -489,6 +494,7 @@ impl AliExpressClient {
         p.set("start_time", &r.start_time);
         p.set("end_time", &r.end_time);
         p.set("status", r.status);
+        p.opt("time_type", r.time_type);
         p.opt("locale_site", r.locale_site.as_deref());
         p.opt("page_no", r.page_no);
         p.opt("page_size", r.page_size);
@@ -504,6 +510,79 @@ impl AliExpressClient {
             total_record_count: w.total_record_count.0.unwrap_or(0),
             orders: w.orders.0.into_iter().map(convert::order).collect(),
         })
+    }
+
+    /// Affiliate orders in a time window, one page after a cursor
+    /// (`aliexpress.affiliate.order.listbyindex`). Pass the answer's `max_query_index_id` as
+    /// the next request's `start_query_index_id`; a page shorter than `page_size` is the last.
+    pub async fn order_list_by_index(
+        &self,
+        r: &OrderListByIndexRequest,
+    ) -> Result<OrderListByIndexResponse, Error> {
+        let w = self.order_list_by_index_wire(r).await?;
+        Ok(OrderListByIndexResponse {
+            current_record_count: w.current_record_count.0.unwrap_or(w.orders.0.len() as u64),
+            min_query_index_id: w.min_query_index_id.owned(),
+            max_query_index_id: w.max_query_index_id.owned(),
+            orders: w.orders.0.into_iter().map(convert::order).collect(),
+        })
+    }
+
+    pub(crate) async fn order_list_by_index_wire(
+        &self,
+        r: &OrderListByIndexRequest,
+    ) -> Result<WireOrderResult, Error> {
+        r.validate()?;
+        let mut p = Params::default();
+        p.set("start_time", &r.start_time);
+        p.set("end_time", &r.end_time);
+        p.set("status", r.status);
+        p.opt("time_type", r.time_type);
+        p.opt("start_query_index_id", r.start_query_index_id.as_deref());
+        p.opt("page_size", r.page_size);
+        p.list("fields", &r.fields);
+        let Some(result) = self.call(methods::ORDER_LIST_BY_INDEX, p).await? else {
+            return Ok(WireOrderResult::default());
+        };
+        Ok(wire::decode(methods::ORDER_LIST_BY_INDEX, result)?)
+    }
+
+    /// Orders by sub-order id (`aliexpress.affiliate.order.get`), 50 ids per call; ids the
+    /// platform does not know are absent.
+    pub async fn order_get(&self, sub_order_ids: &[u64]) -> Result<Vec<Order>, Error> {
+        Ok(self
+            .order_get_wire(sub_order_ids)
+            .await?
+            .into_iter()
+            .map(convert::order)
+            .collect())
+    }
+
+    pub(crate) async fn order_get_wire(
+        &self,
+        sub_order_ids: &[u64],
+    ) -> Result<Vec<WireOrder>, Error> {
+        let mut seen = HashSet::new();
+        let ids: Vec<u64> = sub_order_ids
+            .iter()
+            .copied()
+            .filter(|id| seen.insert(*id))
+            .collect();
+        if ids.is_empty() {
+            return Err(
+                ValidationError::new("order_ids", "must list at least one sub-order id").into(),
+            );
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(MAX_ORDER_IDS) {
+            let mut p = Params::default();
+            p.list("order_ids", batch);
+            if let Some(result) = self.call(methods::ORDER_GET, p).await? {
+                let w: WireOrderResult = wire::decode(methods::ORDER_GET, result)?;
+                out.extend(w.orders.0);
+            }
+        }
+        Ok(out)
     }
 
     /// One platform call with retries: `Ok(None)` is the platform's empty result.

@@ -1,8 +1,8 @@
 //! Conversion of wire types into domain and public types.
 
 use alistach_domain::{
-    Category, CategoryId, CategoryRef, Currency, Decimal, Money, Product, ProductId, PromoCode,
-    Shop,
+    AffiliateOrder, Category, CategoryId, CategoryRef, Cents, Currency, Decimal, Money, Product,
+    ProductId, PromoCode, Shop, platform_time,
 };
 
 use crate::model::{Order, Promo, PromotionLink};
@@ -133,8 +133,55 @@ pub(crate) fn order(w: WireOrder) -> Order {
         order_type: w.order_type.owned(),
         settled_currency: w.settled_currency.owned(),
         ship_to_country: w.ship_to_country.owned(),
+        completed_settlement_time: w.completed_settlement_time.owned(),
         custom_parameters: w.custom_parameters.owned(),
     }
+}
+
+/// An amount in cents: integer text is minor units (what the platform sends, `1113` for
+/// 11.13), text with a decimal point is whole units (`11.13`), rounded half away from zero
+/// to the cent. `None` when absent or unreadable.
+pub(crate) fn cents(text: &Text) -> Option<Cents> {
+    let t = text.get()?.trim();
+    if t.contains('.') {
+        let d: Decimal = t.parse().ok()?;
+        d.round_to(2).to_minor_units(2).map(Cents)
+    } else {
+        t.parse::<i64>().ok().map(Cents)
+    }
+}
+
+/// A wire order as the domain's, or `None` without a sub-order id (nothing could key it).
+/// Times are PST text on the wire, Unix ms here.
+pub(crate) fn affiliate_order(w: &WireOrder) -> Option<AffiliateOrder> {
+    let time = |t: &Text| t.get().and_then(|t| platform_time::parse(t.trim()));
+    Some(AffiliateOrder {
+        sub_order_id: w.sub_order_id.0.filter(|id| *id > 0)?,
+        order_id: w.order_id.0,
+        status: w
+            .order_status
+            .owned()
+            .unwrap_or_else(|| "Unknown".to_owned()),
+        tracking_id: w.tracking_id.owned(),
+        product_id: w.product_id.0,
+        product_title: w.product_title.owned(),
+        category_id: w.category_id.0,
+        product_count: w.product_count.0,
+        paid_amount: cents(&w.paid_amount).unwrap_or(Cents::ZERO),
+        finished_amount: cents(&w.finished_amount),
+        estimated_paid_commission: cents(&w.estimated_paid_commission).unwrap_or(Cents::ZERO),
+        estimated_finished_commission: cents(&w.estimated_finished_commission),
+        commission_rate: w.commission_rate.owned(),
+        currency: w
+            .settled_currency
+            .owned()
+            .unwrap_or_else(|| "USD".to_owned()),
+        created_at_ms: time(&w.created_time),
+        paid_at_ms: time(&w.paid_time),
+        finished_at_ms: time(&w.finished_time),
+        custom_parameters: w.custom_parameters.owned(),
+        ship_to_country: w.ship_to_country.owned(),
+    })
 }
 
 #[cfg(test)]
@@ -218,5 +265,30 @@ mod tests {
         assert_eq!(o.is_new_buyer, Some(true));
         assert_eq!(o.is_hot_product, Some(false));
         assert_eq!(o.custom_parameters.as_deref(), Some("{\"a\":1}"));
+    }
+
+    #[test]
+    fn domain_orders_have_exact_cents_and_utc_times() {
+        let w: WireOrder = serde_json::from_value(json!({
+            "sub_order_id": 2, "order_status": "Payment Completed", "paid_amount": 1113,
+            "estimated_paid_commission": "77", "finished_amount": "11.00",
+            "estimated_finished_commission": "0.775", "paid_time": "2023-11-01 00:00:00",
+            "settled_currency": "EUR", "customer_parameters": "{}"
+        }))
+        .unwrap();
+        let o = affiliate_order(&w).unwrap();
+        assert_eq!(o.paid_amount, Cents(1113), "integers are minor units");
+        assert_eq!(o.estimated_paid_commission, Cents(77));
+        assert_eq!(
+            o.finished_amount,
+            Some(Cents(1100)),
+            "decimals are whole units"
+        );
+        assert_eq!(o.estimated_finished_commission, Some(Cents(78)));
+        assert_eq!(o.paid_at_ms, Some(1_698_825_600_000), "PST is UTC-8");
+        assert_eq!(o.currency, "EUR");
+        assert_eq!(o.custom_parameters.as_deref(), Some("{}"));
+        let none: WireOrder = serde_json::from_value(json!({"order_id": 1})).unwrap();
+        assert!(affiliate_order(&none).is_none());
     }
 }

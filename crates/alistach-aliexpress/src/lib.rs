@@ -50,8 +50,9 @@ pub use client::{AliExpressClient, methods};
 pub use config::{ClientConfig, DEFAULT_GATEWAY_URL, RetryPolicy, Secret};
 pub use error::Error;
 pub use model::{
-    FeaturedPromoProductsRequest, FeaturedPromoProductsResponse, LinkGenerateRequest, Order,
-    OrderListRequest, OrderListResponse, OrderStatus, PlatformProductType, ProductDetailRequest,
+    FeaturedPromoProductsRequest, FeaturedPromoProductsResponse, LinkGenerateRequest,
+    MAX_ORDER_IDS, Order, OrderListByIndexRequest, OrderListByIndexResponse, OrderListRequest,
+    OrderListResponse, OrderStatus, OrderTimeType, PlatformProductType, ProductDetailRequest,
     ProductQueryRequest, ProductQueryResponse, Promo, PromoSort, PromotionLink, SmartMatchRequest,
     SmartMatchResponse,
 };

@@ -4,8 +4,6 @@
 //! configuration (currency, language, tracking id) or are not sent. Responses carry domain
 //! types ([`Product`], [`Category`]) so callers never see the wire format.
 
-use std::fmt;
-
 use alistach_domain::{
     CategoryId, CountryCode, Currency, Decimal, Language, LinkType, MAX_PAGE_SIZE, Product,
     ProductId, SortOrder, ValidationError,
@@ -301,30 +299,8 @@ pub struct FeaturedPromoProductsResponse {
     pub products: Vec<Product>,
 }
 
-/// `status` of `aliexpress.affiliate.order.list`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderStatus {
-    /// `Payment Completed`.
-    PaymentCompleted,
-    /// `Buyer Confirmed Receipt`.
-    BuyerConfirmedReceipt,
-    /// `Completed Settlement`.
-    CompletedSettlement,
-    /// `Invalid`.
-    Invalid,
-}
-
-impl OrderStatus {
-    /// The platform's spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::PaymentCompleted => "Payment Completed",
-            OrderStatus::BuyerConfirmedReceipt => "Buyer Confirmed Receipt",
-            OrderStatus::CompletedSettlement => "Completed Settlement",
-            OrderStatus::Invalid => "Invalid",
-        }
-    }
-}
+/// `status` of the order methods (the domain's: one definition of the platform's statuses).
+pub use alistach_domain::{OrderStatus, OrderTimeType};
 
 /// Parameters of `aliexpress.affiliate.order.list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -335,6 +311,8 @@ pub struct OrderListRequest {
     pub end_time: String,
     /// Which orders.
     pub status: OrderStatus,
+    /// Which time the window applies to (the platform's default: payment time).
+    pub time_type: Option<OrderTimeType>,
     /// `global`, `ru_site`, `es_site` or `it_site`.
     pub locale_site: Option<String>,
     /// 1-based page number.
@@ -356,6 +334,7 @@ impl OrderListRequest {
             start_time: start_time.into(),
             end_time: end_time.into(),
             status,
+            time_type: None,
             locale_site: None,
             page_no: None,
             page_size: None,
@@ -452,7 +431,10 @@ pub struct Order {
     pub settled_currency: Option<String>,
     /// Destination country.
     pub ship_to_country: Option<String>,
-    /// Sub-ids passed through the link (JSON text).
+    /// When it was settled (newer documents).
+    pub completed_settlement_time: Option<String>,
+    /// Sub-ids passed through the link (JSON text; `custom_parameters` in the lists,
+    /// `customer_parameters` in order.get: both are read).
     pub custom_parameters: Option<String>,
 }
 
@@ -470,6 +452,79 @@ pub struct OrderListResponse {
     /// The orders.
     pub orders: Vec<Order>,
 }
+
+/// Parameters of `aliexpress.affiliate.order.listbyindex`: the window and filters of
+/// order.list, paged by a cursor instead of page numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderListByIndexRequest {
+    /// Window start, `yyyy-MM-dd HH:mm:ss` (PST).
+    pub start_time: String,
+    /// Window end, `yyyy-MM-dd HH:mm:ss` (PST).
+    pub end_time: String,
+    /// Which orders.
+    pub status: OrderStatus,
+    /// Which time the window applies to (the platform's default: payment time).
+    pub time_type: Option<OrderTimeType>,
+    /// Where the page starts: the previous page's `max_query_index_id` (none for the first).
+    pub start_query_index_id: Option<String>,
+    /// Results per page, 1 to 50.
+    pub page_size: Option<u32>,
+    /// Order fields to return; all when empty.
+    pub fields: Vec<String>,
+}
+
+impl OrderListByIndexRequest {
+    /// The first page of orders with `status` in the window.
+    pub fn new(
+        start_time: impl Into<String>,
+        end_time: impl Into<String>,
+        status: OrderStatus,
+    ) -> Self {
+        OrderListByIndexRequest {
+            start_time: start_time.into(),
+            end_time: end_time.into(),
+            status,
+            time_type: None,
+            start_query_index_id: None,
+            page_size: None,
+            fields: Vec::new(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        let mut as_list = OrderListRequest::new(&self.start_time, &self.end_time, self.status);
+        as_list.page_size = self.page_size;
+        as_list.fields = self.fields.clone();
+        as_list.validate()?;
+        if self
+            .start_query_index_id
+            .as_deref()
+            .is_some_and(|c| c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(ValidationError::new(
+                "start_query_index_id",
+                "must be a query index id from a previous page",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A page of orders by index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderListByIndexResponse {
+    /// Orders on it.
+    pub current_record_count: u64,
+    /// The first order's query index id.
+    pub min_query_index_id: Option<String>,
+    /// The last order's query index id: the next page's `start_query_index_id`.
+    pub max_query_index_id: Option<String>,
+    /// The orders.
+    pub orders: Vec<Order>,
+}
+
+/// The most sub-order ids one `aliexpress.affiliate.order.get` takes.
+pub const MAX_ORDER_IDS: usize = 50;
 
 /// A request field that names something the platform limits.
 pub(crate) fn check_page(
@@ -511,12 +566,6 @@ pub(crate) fn is_platform_time(s: &str) -> bool {
             13 | 16 => *c == b':',
             _ => c.is_ascii_digit(),
         })
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 #[cfg(test)]

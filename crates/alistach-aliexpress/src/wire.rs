@@ -279,6 +279,7 @@ pub(crate) struct WireOrder {
     pub(crate) order_type: Text,
     pub(crate) settled_currency: Text,
     pub(crate) ship_to_country: Text,
+    pub(crate) completed_settlement_time: Text,
     #[serde(alias = "customer_parameters")]
     pub(crate) custom_parameters: Text,
 }
@@ -290,6 +291,8 @@ pub(crate) struct WireOrderResult {
     pub(crate) current_record_count: Num,
     pub(crate) total_page_no: Num,
     pub(crate) total_record_count: Num,
+    pub(crate) min_query_index_id: Text,
+    pub(crate) max_query_index_id: Text,
     pub(crate) orders: List<WireOrder>,
 }
 

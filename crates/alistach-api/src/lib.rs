@@ -9,7 +9,7 @@ pub mod routes;
 pub mod types;
 
 pub use docs::{DOCS_HTML, RAPIDOC_JS};
-pub use openapi::{OpenApiOptions, OpenApiOptionsError, Profile, openapi};
+pub use openapi::{GPT_MAX_PAGE_SIZE, OpenApiOptions, OpenApiOptionsError, Profile, openapi};
 pub use routes::{Access, ROUTES, Route, RouteId, RouteMiss, find};
 
 /// The version of this contract (the AliStach version), used as `info.version` by default.

@@ -10,9 +10,10 @@ use serde_json::{Map, Value, json};
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
-    CacheClearResponse, CacheStatsResponse, CategoriesResponse, Health, HotProductsResponse, Probe,
-    Problem, ProductDetailsQuery, ProductDetailsResponse, RootInfo, SearchRequest, SearchResponse,
-    StatusResponse, SystemInfo,
+    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse, Health,
+    HotProductsResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
+    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RootInfo, SearchRequest,
+    SearchResponse, SimilarProductsQuery, SimilarProductsResponse, StatusResponse, SystemInfo,
 };
 
 /// Which document to build.
@@ -185,9 +186,9 @@ fn spec(id: RouteId) -> OpSpec {
             upstream: true,
         },
         RouteId::SearchGet => OpSpec {
-            description: "Searches AliExpress products. Give keywords (or category_ids). Each product has prices as \
-                          decimal strings, its rating, sales volume and promotion_link, the affiliate link to share \
-                          with the user.",
+            description: "Use first when the user looks for a kind of product: give keywords (or category_ids). \
+                          Products carry prices, rating, sales and promotion_link, the affiliate link to share (no \
+                          need to create links for them). Default order: relevance.",
             query: Some(object_of::<SearchRequest>),
             body: None,
             ok: Content::Json(json_of::<SearchResponse>),
@@ -201,39 +202,70 @@ fn spec(id: RouteId) -> OpSpec {
             upstream: true,
         },
         RouteId::ProductDetails => OpSpec {
-            description: "Gets full details (prices, images, rating, shop, promotion_link) for up to 50 products, \
-                          given their ids or their AliExpress URLs.",
+            description: "Use when the user names specific products (ids or AliExpress URLs): full details with \
+                          promotion_link. data.missing lists the ids not found or not sold to ship_to_country.",
             query: Some(object_of::<ProductDetailsQuery>),
             body: None,
             ok: Content::Json(json_of::<ProductDetailsResponse>),
             upstream: true,
         },
         RouteId::HotProducts => OpSpec {
-            description: "Gets hot products: popular items with a higher affiliate commission, optionally filtered \
-                          by keywords, category and price.",
+            description: "Use for popular picks that earn a higher commission (trending, best deals to recommend), \
+                          optionally by keywords, category and price; use searchProducts for a specific need. \
+                          Products carry promotion_link.",
             query: Some(object_of::<SearchRequest>),
             body: None,
             ok: Content::Json(json_of::<HotProductsResponse>),
             upstream: true,
         },
-        RouteId::Categories => OpSpec {
-            description: "Lists AliExpress product categories; use a category_id in searchProducts to search within \
-                          a category.",
+        RouteId::SimilarProducts => OpSpec {
+            description: "Use for alternatives to a product the user already has in mind (give its id or URL); \
+                          searchProducts for a new need, getHotProducts for high-commission picks. Results carry \
+                          promotion_link.",
+            query: Some(object_of::<SimilarProductsQuery>),
+            body: None,
+            ok: Content::Json(json_of::<SimilarProductsResponse>),
+            upstream: true,
+        },
+        RouteId::Promotions => OpSpec {
+            description: "Use when the user asks for deals or promotions: lists the featured promotions (product \
+                          pools such as Hot Product, Best Seller, weeklydeals); then call getPromotionProducts with a \
+                          promotion_name.",
             query: None,
+            body: None,
+            ok: Content::Json(json_of::<PromotionsResponse>),
+            upstream: true,
+        },
+        RouteId::PromotionProducts => OpSpec {
+            description: "Use for deals: the products of one featured promotion (promotion_name from \
+                          listPromotions), optionally by category and sort order; searchProducts for a specific \
+                          need. Results carry promotion_link.",
+            query: Some(object_of::<PromotionProductsQuery>),
+            body: None,
+            ok: Content::Json(json_of::<PromotionProductsResponse>),
+            upstream: true,
+        },
+        RouteId::Categories => OpSpec {
+            description: "Use to find category ids that narrow searchProducts, getHotProducts or \
+                          getPromotionProducts: every category with its subcategories, or with parent_id only that \
+                          category's subcategories.",
+            query: Some(object_of::<CategoriesQuery>),
             body: None,
             ok: Content::Json(json_of::<CategoriesResponse>),
             upstream: true,
         },
         RouteId::AffiliateLinks => OpSpec {
-            description: "Turns up to 50 AliExpress product URLs into affiliate links. Share affiliate_url with the \
-                          user instead of the original URL.",
+            description: "Use for several URLs the user brings (2 to 50): product pages, store, campaign or share \
+                          links. Each input gets a result: affiliate_url to share, or the reason it was not \
+                          converted. Search results already carry promotion_link.",
             query: None,
             body: Some(json_of::<AffiliateLinksRequest>),
             ok: Content::Json(json_of::<AffiliateLinksResponse>),
             upstream: true,
         },
         RouteId::AffiliateLink => OpSpec {
-            description: "Turns one AliExpress product URL into an affiliate link. Share affiliate_url with the user.",
+            description: "Use for one URL the user brings (product, store, campaign or share link); for several use \
+                          createAffiliateLinks. Share affiliate_url. Search results already carry promotion_link.",
             query: Some(object_of::<AffiliateLinkQuery>),
             body: None,
             ok: Content::Json(json_of::<AffiliateLinksResponse>),
@@ -301,6 +333,18 @@ const RENAMES: &[(&str, &str)] = &[
     (
         "Envelope_AffiliateLinksData_AffiliateLinksMetadata",
         "AffiliateLinksResponse",
+    ),
+    (
+        "Envelope_SimilarProductsData_ListingMetadata",
+        "SimilarProductsResponse",
+    ),
+    (
+        "Envelope_PromotionsData_ListingMetadata",
+        "PromotionsResponse",
+    ),
+    (
+        "Envelope_SearchData_PromotionProductsMetadata",
+        "PromotionProductsResponse",
     ),
     ("Envelope_StatusData_StatusMetadata", "StatusResponse"),
     (
@@ -394,10 +438,7 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
             "A self-hosted gateway to the AliExpress Affiliate API: product search, details, hot products, \
              categories and affiliate links, with caching. Compatible with the v1.1.0 paths and field names.",
         ),
-        Profile::Gpt => (
-            "AliStach AliExpress Search",
-            "Search AliExpress products, read product details and categories, and create affiliate links to share.",
-        ),
+        Profile::Gpt => ("AliStach AliExpress Search", GPT_INSTRUCTIONS),
     };
 
     let mut components = Map::new();
@@ -426,8 +467,181 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
         single_typed(&mut doc);
         unroll_category_tree(&mut doc);
         prune_unreferenced_schemas(&mut doc);
+        cap_page_size(&mut doc);
+        add_schema_examples(&mut doc);
     }
     doc
+}
+
+/// What the GPT document tells the model about the whole API (`info.description`, at most
+/// 300 characters): which operation answers what, and that sample data must be called so.
+const GPT_INSTRUCTIONS: &str = "Find AliExpress products and share affiliate links. Products already carry \
+     promotion_link, the link to share. When metadata.mock_mode is true the data is sample data, not real \
+     AliExpress products: tell the user so.";
+
+/// The largest page the GPT profile offers: a page of 20 products stays far under the 100,000
+/// characters a GPT Action may receive (a test measures a real answer through the binary),
+/// where 50 would come close with long real titles.
+pub const GPT_MAX_PAGE_SIZE: u32 = 20;
+
+/// Caps `page_size` in the GPT document at [`GPT_MAX_PAGE_SIZE`], saying so in its description.
+fn cap_page_size(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Value::Object(item) = item else { continue };
+        for op in item.values_mut() {
+            let Some(Value::Array(parameters)) = op.get_mut("parameters") else {
+                continue;
+            };
+            for p in parameters.iter_mut() {
+                if p["name"] != "page_size" {
+                    continue;
+                }
+                p["schema"]["maximum"] = GPT_MAX_PAGE_SIZE.into();
+                if let Some(d) = p["description"].as_str() {
+                    p["description"] = d
+                        .replace("1 to 50", &format!("1 to {GPT_MAX_PAGE_SIZE}"))
+                        .into();
+                }
+            }
+        }
+    }
+}
+
+/// Gives every component schema of the GPT document an example, built from the schema itself
+/// (its properties' own examples, else a plausible value for the property's name), so the
+/// model sees what an answer looks like. A test checks each example against its schema.
+fn add_schema_examples(doc: &mut Value) {
+    let Some(Value::Object(schemas)) = doc.pointer("/components/schemas").cloned() else {
+        return;
+    };
+    let Some(Value::Object(target)) = doc.pointer_mut("/components/schemas") else {
+        return;
+    };
+    for (name, schema) in target.iter_mut() {
+        if schema.get("examples").is_some() {
+            continue;
+        }
+        let example = example_of(schema, &schemas, name, 0);
+        if let Value::Object(schema) = schema {
+            schema.insert("examples".into(), json!([example]));
+        }
+    }
+}
+
+fn example_of(schema: &Value, schemas: &Map<String, Value>, name: &str, depth: u8) -> Value {
+    if let Some(first) = schema
+        .get("examples")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    if let Some(target) = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix(SCHEMA_REF_PREFIX))
+        .and_then(|n| schemas.get(n))
+        && depth < 8
+    {
+        return example_of(target, schemas, name, depth + 1);
+    }
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(first) = schema
+            .get(key)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
+            return example_of(first, schemas, name, depth + 1);
+        }
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let mut out = Map::new();
+            for (prop, s) in schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                out.insert(prop.clone(), example_of(s, schemas, prop, depth + 1));
+            }
+            Value::Object(out)
+        }
+        Some("array") => match schema.get("items") {
+            Some(items) if depth < 8 => json!([example_of(items, schemas, name, depth + 1)]),
+            _ => json!([]),
+        },
+        Some("integer") => {
+            let n: i64 = match name {
+                "status" => 422,
+                "page_size" => 10,
+                "total_results" | "total_categories" | "lastest_volume" | "sales_volume" => 120,
+                _ => 1,
+            };
+            let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(0);
+            let max = schema
+                .get("maximum")
+                .and_then(Value::as_i64)
+                .unwrap_or(i64::MAX);
+            n.clamp(min, max).into()
+        }
+        Some("number") => json!(12.5),
+        Some("boolean") => (name == "success").into(),
+        _ => string_example(name).into(),
+    }
+}
+
+/// A plausible value for a string property, by its name.
+fn string_example(name: &str) -> &'static str {
+    match name {
+        "product_id" => "1005004043442825",
+        "shop_id" => "912345",
+        "request_id" => "7f3a9c2e1b4d5a60",
+        "type" => "https://alistach.dev/problems/validation",
+        "title" => "Invalid Request",
+        "instance" => "/api/products/search",
+        "field" => "page_size",
+        "rule" => "must be between 1 and 50",
+        "detail" => "page_size must be between 1 and 50",
+        "kind" => "timeout",
+        "code" => "ApiCallLimit",
+        "api_integration" => "mock",
+        "api_version" => "2.0.0",
+        "cache_status" => "MISS",
+        "keywords" => "wireless earbuds",
+        "currency" | "original_price_currency" | "target_currency" => "USD",
+        "target_language" => "EN",
+        "ship_to_country" => "US",
+        "ship_to_days" => "ship to US in 7 days",
+        "platform_product_type" => "ALL",
+        "promotion_name" => "Hot Product",
+        "description" => "Products with high commission rates",
+        "discount" => "50%",
+        "shop_name" => "Sound Store",
+        "shop_url" => "https://www.aliexpress.com/store/912345",
+        "promotion_link" | "affiliate_url" => "https://s.click.aliexpress.com/e/_DdWxyz1",
+        "code_or_value" | "value" => "On order over USD 30, get USD 5 off",
+        _ if name.ends_with("category_id") || name == "category_ids" => "44",
+        _ if name.ends_with("category_name") => "Consumer Electronics",
+        _ if name.contains("image") => "https://ae01.alicdn.com/kf/S1a2b3c4d5e6f.jpg",
+        _ if name.contains("video") => "https://video.aliexpress-media.com/play/u/v.mp4",
+        _ if name.contains("url") => "https://www.aliexpress.com/item/1005004043442825.html",
+        _ if name.contains("price") || name.contains("spend") => "17.99",
+        _ if name.contains("rate") => "7.0%",
+        _ if name.contains("title") || name.ends_with("name") => "Wireless Earbuds Bluetooth 5.3",
+        _ if name.starts_with("valid") => "2026-01-01 00:00:00",
+        _ => "SAVE5",
+    }
 }
 
 fn operation(
@@ -564,6 +778,12 @@ fn operation(
             problem("The request did not complete within REQUEST_TIMEOUT."),
         );
     }
+    if route.id == RouteId::Categories {
+        responses.insert(
+            "404".into(),
+            problem("parent_id names no known category; `detail` says so."),
+        );
+    }
     if route.id == RouteId::CacheClear {
         responses.insert(
             "503".into(),
@@ -607,7 +827,9 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::ProductsGet
         | RouteId::ProductDetails
         | RouteId::HotProducts
+        | RouteId::SimilarProducts
         | RouteId::Categories => "products",
+        RouteId::Promotions | RouteId::PromotionProducts => "promotions",
         RouteId::AffiliateLinks | RouteId::AffiliateLink => "affiliate",
         RouteId::CacheStats | RouteId::CacheClear | RouteId::Metrics => "admin",
         RouteId::Root
@@ -684,9 +906,27 @@ fn query_parameters(schema: Schema) -> Vec<Value> {
             }
             // A query parameter is absent rather than null, so the Option's null alternative goes.
             single_typed(&mut property);
+            // The parameter's own example, which importers (the GPT editor) read.
+            if let Some(first) = property
+                .get("examples")
+                .and_then(Value::as_array)
+                .and_then(|e| e.first())
+            {
+                parameter.insert("example".into(), first.clone());
+            }
             // Query values arrive as text; a price is a decimal string here, never a JSON number.
             if property.get("anyOf").is_some() && name.ends_with("_price") {
-                property = json!({ "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$" });
+                let example = if name.starts_with("min") {
+                    "5.00"
+                } else {
+                    "50.00"
+                };
+                property = json!({
+                    "type": "string",
+                    "pattern": "^[0-9]+(\\.[0-9]+)?$",
+                    "examples": [example]
+                });
+                parameter.insert("example".into(), example.into());
             }
             parameter.insert("schema".into(), property);
             Value::Object(parameter)

@@ -26,7 +26,13 @@ pub enum RouteId {
     ProductDetails,
     /// `GET /api/products/hot`: hot (high-commission) products.
     HotProducts,
-    /// `GET /api/categories`: the category tree.
+    /// `GET /api/products/similar`: products similar to a seed product.
+    SimilarProducts,
+    /// `GET /api/promotions`: the featured promotions.
+    Promotions,
+    /// `GET /api/promotions/products`: a promotion's products.
+    PromotionProducts,
+    /// `GET /api/categories`: the category tree, or one category's children.
     Categories,
     /// `POST /api/affiliate/links`: affiliate links for many URLs.
     AffiliateLinks,
@@ -215,11 +221,41 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route(
+        RouteId::SimilarProducts,
+        "GET",
+        "/api/products/similar",
+        "getSimilarProducts",
+        "Find AliExpress products similar to a given product",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::Promotions,
+        "GET",
+        "/api/promotions",
+        "listPromotions",
+        "List AliExpress featured promotions (product pools such as Hot Product)",
+        Api,
+        true,
+        true,
+    ),
+    route(
+        RouteId::PromotionProducts,
+        "GET",
+        "/api/promotions/products",
+        "getPromotionProducts",
+        "Get the products of one AliExpress featured promotion",
+        Api,
+        true,
+        true,
+    ),
+    route(
         RouteId::Categories,
         "GET",
         "/api/categories",
         "listCategories",
-        "List AliExpress product categories with their subcategories",
+        "List AliExpress product categories with their subcategories, or one category's subcategories",
         Api,
         true,
         true,
@@ -426,7 +462,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const ALL_IDS: [RouteId; 23] = [
+    const ALL_IDS: [RouteId; 26] = [
         RouteId::Root,
         RouteId::Health,
         RouteId::Livez,
@@ -437,6 +473,9 @@ mod tests {
         RouteId::ProductsGet,
         RouteId::ProductDetails,
         RouteId::HotProducts,
+        RouteId::SimilarProducts,
+        RouteId::Promotions,
+        RouteId::PromotionProducts,
         RouteId::Categories,
         RouteId::AffiliateLinks,
         RouteId::AffiliateLink,
@@ -494,7 +533,7 @@ mod tests {
     }
 
     #[test]
-    fn gpt_operations_are_exactly_the_agreed_six() {
+    fn gpt_operations_are_exactly_the_agreed_nine() {
         let mut gpt: Vec<_> = ROUTES
             .iter()
             .filter(|r| r.in_gpt)
@@ -508,7 +547,10 @@ mod tests {
                 "getAffiliateLink",
                 "getHotProducts",
                 "getProductDetails",
+                "getPromotionProducts",
+                "getSimilarProducts",
                 "listCategories",
+                "listPromotions",
                 "searchProducts"
             ]
         );

@@ -47,12 +47,50 @@ pub type ProductDetailsResponse = Envelope<ProductDetailsData, ProductDetailsMet
 pub type CategoriesResponse = Envelope<CategoriesData, CategoriesMetadata>;
 /// `POST /api/affiliate/links` and `GET /api/affiliate/link`.
 pub type AffiliateLinksResponse = Envelope<AffiliateLinksData, AffiliateLinksMetadata>;
+/// `GET /api/products/similar`.
+pub type SimilarProductsResponse = Envelope<SimilarProductsData, ListingMetadata>;
+/// `GET /api/promotions`.
+pub type PromotionsResponse = Envelope<PromotionsData, ListingMetadata>;
+/// `GET /api/promotions/products`.
+pub type PromotionProductsResponse = Envelope<SearchData, PromotionProductsMetadata>;
 /// `GET /api/status`.
 pub type StatusResponse = Envelope<StatusData, StatusMetadata>;
 /// `GET /api/cache/stats`.
 pub type CacheStatsResponse = Envelope<CacheStatsData, CacheStatsMetadata>;
 /// `POST /api/cache/clear`.
 pub type CacheClearResponse = Envelope<CacheClearData, CacheClearMetadata>;
+
+// ---------------------------------------------------------------------------------------------
+// Closed value sets
+
+/// Every `target_currency` the platform converts prices into (the domain's `Currency::ALL`;
+/// a test in `alistach-http` holds the two equal).
+pub const CURRENCIES: [&str; 19] = [
+    "USD", "GBP", "CAD", "EUR", "UAH", "MXN", "TRY", "RUB", "BRL", "AUD", "INR", "JPY", "IDR",
+    "SEK", "KRW", "ILS", "THB", "CLP", "VND",
+];
+
+/// Every `target_language` the platform localises titles into (the domain's `Language::ALL`).
+pub const LANGUAGES: [&str; 21] = [
+    "EN", "RU", "PT", "ES", "FR", "ID", "IT", "TH", "JA", "AR", "VI", "TR", "DE", "HE", "KO", "NL",
+    "PL", "MX", "CL", "IW", "IN",
+];
+
+/// The orders of a promotion's products (the domain's `PromotionSort::ALL`).
+pub const PROMOTION_SORTS: [&str; 12] = [
+    "commissionAsc",
+    "commissionDesc",
+    "priceAsc",
+    "priceDesc",
+    "volumeAsc",
+    "volumeDesc",
+    "discountAsc",
+    "discountDesc",
+    "ratingAsc",
+    "ratingDesc",
+    "promotionTimeAsc",
+    "promotionTimeDesc",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Search
@@ -164,7 +202,7 @@ pub struct SearchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100), example = 1)]
     pub page_no: Option<u32>,
-    /// Result order: SALE_PRICE_ASC, SALE_PRICE_DESC, LAST_VOLUME_ASC or LAST_VOLUME_DESC. Default SALE_PRICE_ASC.
+    /// Result order: SALE_PRICE_ASC, SALE_PRICE_DESC, LAST_VOLUME_ASC or LAST_VOLUME_DESC. Default: AliExpress's relevance order (GET /api/products/search, hot products); SALE_PRICE_ASC on the v1.1.0 routes (POST search, GET /api/products).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         extend("enum" = ["SALE_PRICE_ASC", "SALE_PRICE_DESC", "LAST_VOLUME_ASC", "LAST_VOLUME_DESC"]),
@@ -179,11 +217,11 @@ pub struct SearchRequest {
     pub max_sale_price: Option<PriceInput>,
     /// ISO currency for prices and the price range, e.g. USD, EUR. Default from the server configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = &"USD")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
     pub target_currency: Option<String>,
     /// Language code for titles, e.g. EN, ES, FR. Default from the server configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = &"EN")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
     pub target_language: Option<String>,
     /// Two-letter country code; only products that ship there, e.g. US.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -381,25 +419,43 @@ pub struct ProductDetailsQuery {
     pub product_ids: Option<String>,
     /// Comma-separated AliExpress product URLs; the ids are read from them. Give this or product_ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"https://www.aliexpress.com/item/1005004043442825.html")]
     pub urls: Option<String>,
     /// ISO currency for prices, e.g. USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
     pub target_currency: Option<String>,
     /// Language code for titles, e.g. EN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
     pub target_language: Option<String>,
     /// Two-letter country code the products must ship to, e.g. US.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"US")]
     pub ship_to_country: Option<String>,
 }
 
 /// Products found by id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductDetailsData {
-    /// Found products, in request order; unknown ids are left out.
+    /// Found products, in request order; the ids not found are listed in `missing`.
     pub products: Vec<Product>,
     /// Number of products found.
     pub total_results: u64,
+    /// The requested ids without details, each with the reason.
+    #[serde(default)]
+    pub missing: Vec<MissingProduct>,
+}
+
+/// A requested product the answer has no details for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MissingProduct {
+    /// The product id asked for.
+    pub product_id: String,
+    /// `not_found`: unknown, or not in the affiliate programme; `not_sold_to_country`: the
+    /// product exists but does not ship to `ship_to_country`.
+    #[schemars(extend("enum" = ["not_found", "not_sold_to_country"]))]
+    pub reason: String,
 }
 
 /// How a details answer was produced.
@@ -441,6 +497,17 @@ pub struct Category {
     pub children: Vec<Category>,
 }
 
+/// Query of `GET /api/categories`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoriesQuery {
+    /// A category id: list only its subcategories (empty for a category without any). Without
+    /// it, every top-level category with its subcategories. An unknown id is a 404.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"44")]
+    pub parent_id: Option<String>,
+}
+
 /// The category tree.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CategoriesData {
@@ -466,6 +533,176 @@ pub struct CategoriesMetadata {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Similar products and promotions
+
+/// Query of `GET /api/products/similar`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarProductsQuery {
+    /// The product to find similar products for: its id (digits) or its AliExpress URL.
+    #[schemars(example = &"1005004043442825")]
+    pub product_id: String,
+    /// Page number starting at 1, at most 100. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100), example = 1)]
+    pub page_no: Option<u32>,
+    /// ISO currency for prices, e.g. USD. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
+    pub target_currency: Option<String>,
+    /// Language code for titles, e.g. EN. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
+    pub target_language: Option<String>,
+    /// Two-letter country code; only products that ship there, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"US")]
+    pub ship_to_country: Option<String>,
+}
+
+/// Products similar to a seed product.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SimilarProductsData {
+    /// The similar products (the platform sizes the page); empty for an unknown product.
+    pub products: Vec<Product>,
+    /// Products on this page (the platform gives no total).
+    pub total_results: u64,
+    /// This page's number, from 1.
+    pub current_page: u32,
+    /// The seed product's id.
+    pub product_id: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+}
+
+/// How a similar-products, promotions or promotion-products answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingMetadata {
+    /// Data comes from the labelled mock catalog, not AliExpress: say so to the user.
+    pub mock_mode: bool,
+    /// AliStach version.
+    pub api_version: String,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// HIT, MISS, STALE or BYPASS.
+    pub cache_status: String,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+    /// Time spent answering, in milliseconds.
+    pub processing_time_ms: f64,
+}
+
+/// A featured promotion: a pool of products AliExpress promotes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionInfo {
+    /// The name to pass as promotion_name, e.g. "Hot Product".
+    pub promotion_name: String,
+    /// What the promotion is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Products in it, when the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_count: Option<u64>,
+}
+
+/// The featured promotions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionsData {
+    /// The promotions, in platform order.
+    pub promotions: Vec<PromotionInfo>,
+    /// Number of promotions.
+    pub total_results: u64,
+}
+
+/// Query of `GET /api/promotions/products`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionProductsQuery {
+    /// The promotion, as listPromotions names it, e.g. "Hot Product", "Best Seller", "New Arrival" or "weeklydeals".
+    #[schemars(length(min = 1, max = 100), example = &"Hot Product")]
+    pub promotion_name: String,
+    /// An AliExpress category id (from listCategories); only products in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"44")]
+    pub category_id: Option<String>,
+    /// Result order; the platform's own order when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = PROMOTION_SORTS), example = &"commissionDesc")]
+    pub sort: Option<String>,
+    /// Page number starting at 1, at most 100. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100), example = 1)]
+    pub page_no: Option<u32>,
+    /// Results per page, 1 to 50. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 50), example = 10)]
+    pub page_size: Option<u32>,
+    /// ISO currency for prices, e.g. USD. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
+    pub target_currency: Option<String>,
+    /// Language code for titles, e.g. EN. Default from the server configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
+    pub target_language: Option<String>,
+    /// Two-letter country code; only products that ship there, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"US")]
+    pub ship_to_country: Option<String>,
+}
+
+/// A promotion-products query as the service understood it, defaults applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionParams {
+    /// The promotion.
+    pub promotion_name: String,
+    /// Category filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_id: Option<String>,
+    /// Result order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// Page number.
+    pub page_no: u32,
+    /// Results per page.
+    pub page_size: u32,
+    /// Currency of prices.
+    pub target_currency: String,
+    /// Language of titles.
+    pub target_language: String,
+    /// Ship-to country filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to_country: Option<String>,
+}
+
+/// How a promotion-products answer was produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionProductsMetadata {
+    /// Data comes from the labelled mock catalog, not AliExpress: say so to the user.
+    pub mock_mode: bool,
+    /// AliStach version.
+    pub api_version: String,
+    /// "mock" or "real".
+    pub api_integration: String,
+    /// Served from the cache.
+    pub cache_hit: bool,
+    /// Caching is on.
+    pub cache_enabled: bool,
+    /// HIT, MISS, STALE or BYPASS.
+    pub cache_status: String,
+    /// Served stale because the upstream was slow or failing.
+    pub stale: bool,
+    /// Time spent answering, in milliseconds.
+    pub processing_time_ms: f64,
+    /// The query as understood.
+    pub promotion_params: PromotionParams,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Affiliate links
 
 /// The example of `urls`, so a generated request can reach a successful answer.
@@ -475,7 +712,7 @@ const EXAMPLE_PRODUCT_URLS: [&str; 1] = ["https://www.aliexpress.com/item/100500
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateLinksRequest {
-    /// AliExpress product URLs, 1 to 50.
+    /// AliExpress URLs, 1 to 50: product pages (any AliExpress site or app form, or bare product ids), store pages, campaign pages and share links (s.click.aliexpress.com, a.aliexpress.com). Each gets its own result.
     #[schemars(
         length(min = 1, max = 50),
         example = EXAMPLE_PRODUCT_URLS
@@ -483,7 +720,7 @@ pub struct AffiliateLinksRequest {
     pub urls: Vec<String>,
     /// "normal" (default) or "hot" (hot-product commission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["normal", "hot"]))]
+    #[schemars(extend("enum" = ["normal", "hot"]), example = &"normal")]
     pub link_type: Option<String>,
 }
 
@@ -491,12 +728,12 @@ pub struct AffiliateLinksRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateLinkQuery {
-    /// An AliExpress product URL, e.g. `https://www.aliexpress.com/item/1005004043442825.html`
+    /// An AliExpress URL: a product page (any AliExpress site or app form, or a bare product id), a store or campaign page, or a share link, e.g. `https://www.aliexpress.com/item/1005004043442825.html`
     #[schemars(example = &"https://www.aliexpress.com/item/1005004043442825.html")]
     pub url: String,
     /// "normal" (default) or "hot" (hot-product commission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["normal", "hot"]))]
+    #[schemars(extend("enum" = ["normal", "hot"]), example = &"normal")]
     pub link_type: Option<String>,
 }
 
@@ -510,15 +747,49 @@ pub struct AffiliateLink {
     /// Commission rate when known, e.g. "7.0%".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_rate: Option<String>,
-    /// The product id read from the URL.
-    pub product_id: String,
+    /// The product id read from the URL (product pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+}
+
+/// The result for one input URL: its link, or why there is none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LinkResult {
+    /// The URL as given.
+    pub original_url: String,
+    /// "converted" (affiliate_url is set) or "not_converted" (reason says why).
+    #[schemars(extend("enum" = ["converted", "not_converted"]))]
+    pub status: String,
+    /// What kind of AliExpress page it is: "product", "store", "share_link" or "campaign".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["product", "store", "share_link", "campaign"]))]
+    pub page_type: Option<String>,
+    /// The tracked link to share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affiliate_url: Option<String>,
+    /// The product id (product pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// Commission rate when known, e.g. "7.0%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_rate: Option<String>,
+    /// Why it was not converted: "invalid_url", "not_aliexpress", "unknown_product" or "not_eligible" (no commission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["invalid_url", "not_aliexpress", "unknown_product", "not_eligible"]))]
+    pub reason: Option<String>,
+    /// The reason in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Generated links.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AffiliateLinksData {
-    /// One link per URL the platform accepted.
+    /// One link per URL the platform converted (the v1.1.0 list).
     pub affiliate_links: Vec<AffiliateLink>,
+    /// One result per input URL, in request order: the link or the reason there is none.
+    #[serde(default)]
+    pub results: Vec<LinkResult>,
 }
 
 /// How a links answer was produced.
@@ -923,9 +1194,9 @@ pub struct CacheStatsMetadata {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheClearQuery {
-    /// Which entries: "products", "categories", "affiliate", "details" or "hot"; all when absent.
+    /// Which entries: "products", "categories", "affiliate", "details", "hot", "similar" or "promotions"; all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["products", "categories", "affiliate", "details", "hot"]))]
+    #[schemars(extend("enum" = ["products", "categories", "affiliate", "details", "hot", "similar", "promotions"]))]
     pub pattern: Option<String>,
 }
 

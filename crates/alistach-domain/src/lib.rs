@@ -13,8 +13,10 @@ mod decimal;
 mod error;
 mod link;
 mod locale;
+mod order;
 mod port;
 mod product;
+mod promotion;
 mod query;
 mod secret;
 
@@ -26,11 +28,19 @@ pub use clock::{Clock, SystemClock};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;
 pub use link::{
-    AffiliateLink, LinkRequest, LinkType, MAX_LINKS_PER_REQUEST, ProductUrl, ProductUrlError,
+    AffiliateLink, LinkInput, LinkPage, LinkRequest, LinkSource, LinkType, MAX_LINKS_PER_REQUEST,
+    ProductUrl, ProductUrlError,
 };
 pub use locale::{CountryCode, Currency, Language};
+pub use order::{
+    AffiliateOrder, Cents, OrderPage, OrderQuery, OrderSource, OrderStatus, OrderTimeType,
+    platform_time,
+};
 pub use port::{AffiliateApi, ApiMode, LOCAL_QUOTA_CODE, MAX_RETRY_AFTER, Pacer, UpstreamError};
 pub use product::{CategoryRef, Money, Product, ProductId, ProductPage, PromoCode, Shop};
+pub use promotion::{
+    MAX_PROMOTION_NAME_CHARS, Promotion, PromotionQuery, PromotionSort, SimilarQuery,
+};
 pub use query::{
     DEFAULT_PAGE_SIZE, DetailsQuery, Listing, MAX_DETAIL_IDS, MAX_KEYWORDS_CHARS, MAX_PAGE_NO,
     MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,

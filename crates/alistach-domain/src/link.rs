@@ -33,25 +33,175 @@ impl LinkType {
     }
 }
 
-/// A request to turn product pages into affiliate links.
+/// What kind of AliExpress page a link source is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LinkPage {
+    /// A product page (any host, mobile form or legacy path), by its product id.
+    Product(ProductId),
+    /// A store page (`/store/<id>`), by the store id when the path names one.
+    Store(Option<u64>),
+    /// A share or affiliate short link (`s.click.aliexpress.com`, `a.aliexpress.com`,
+    /// `click.aliexpress.com`), which only the platform can resolve.
+    ShareLink,
+    /// Any other AliExpress page: a campaign ("venue") page, a category, the home page.
+    Campaign,
+}
+
+impl LinkPage {
+    /// `product`, `store`, `share_link` or `campaign`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkPage::Product(_) => "product",
+            LinkPage::Store(_) => "store",
+            LinkPage::ShareLink => "share_link",
+            LinkPage::Campaign => "campaign",
+        }
+    }
+}
+
+/// An AliExpress page to turn into an affiliate link: every shape `link.generate` converts
+/// (protocol reference §4.5 and §6.3), parsed once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LinkSource {
+    /// The URL (or bare product id) as given, trimmed.
+    pub original: String,
+    /// What kind of page it is.
+    pub page: LinkPage,
+    /// What the platform is sent: the canonical product page for products (the one
+    /// canonicalisation, [`ProductId::canonical_url`]), the canonical store page for stores,
+    /// otherwise the URL without its fragment, commas escaped (`source_values` is a comma
+    /// list).
+    source_value: String,
+}
+
+impl LinkSource {
+    /// Parses any AliExpress URL: product pages as [`ProductUrl::parse`] reads them, share
+    /// links, store pages and any other page on an AliExpress host. Fails only for text that is
+    /// not an AliExpress URL (or is empty, or too long).
+    pub fn parse(input: &str) -> Result<LinkSource, ProductUrlError> {
+        match ProductUrl::parse(input) {
+            Ok(product) => Ok(LinkSource::from(product)),
+            Err(ProductUrlError::ShortLink) => Ok(LinkSource::page(input, LinkPage::ShareLink)),
+            Err(ProductUrlError::NoProductId) => {
+                let original = input.trim();
+                let page = match store_id(original) {
+                    Some(id) => LinkPage::Store(id),
+                    None => LinkPage::Campaign,
+                };
+                Ok(LinkSource::page(original, page))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn page(input: &str, page: LinkPage) -> LinkSource {
+        let original = input.trim().to_owned();
+        let source_value = match page {
+            LinkPage::Product(id) => id.canonical_url(),
+            LinkPage::Store(Some(id)) => format!("https://www.aliexpress.com/store/{id}"),
+            LinkPage::Store(None) | LinkPage::ShareLink | LinkPage::Campaign => {
+                let bare = original.split('#').next().unwrap_or_default();
+                let bare = if bare.contains("://") {
+                    bare.to_owned()
+                } else {
+                    format!("https://{}", bare.trim_start_matches('/'))
+                };
+                bare.replace(',', "%2C")
+            }
+        };
+        LinkSource {
+            original,
+            page,
+            source_value,
+        }
+    }
+
+    /// The product, for a product page.
+    pub fn product_id(&self) -> Option<ProductId> {
+        match self.page {
+            LinkPage::Product(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// What `link.generate` is sent for this page (see the field's documentation).
+    pub fn source_value(&self) -> &str {
+        &self.source_value
+    }
+}
+
+impl From<ProductUrl> for LinkSource {
+    fn from(url: ProductUrl) -> Self {
+        LinkSource {
+            source_value: url.id.canonical_url(),
+            page: LinkPage::Product(url.id),
+            original: url.original,
+        }
+    }
+}
+
+/// The store id of a store page URL (`/store/<id>`, `/store/<id>/...`), `Some(None)` for a
+/// store page whose path names none; `None` for a page that is not a store page.
+fn store_id(url: &str) -> Option<Option<u64>> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let tail = path.strip_prefix("/store/")?;
+    let first = tail.split('/').next().unwrap_or_default();
+    Some(
+        (!first.is_empty() && first.len() <= 20 && first.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| first.parse().ok())
+            .flatten(),
+    )
+}
+
+/// One input of a link request: the text as given and what it parsed as.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LinkInput {
+    /// The text as given.
+    pub original: String,
+    /// The page, or why the text is not an AliExpress URL.
+    pub source: Result<LinkSource, ProductUrlError>,
+}
+
+impl LinkInput {
+    /// Parses one input; a bad one is kept with its reason, so it gets its own result.
+    pub fn parse(input: &str) -> LinkInput {
+        LinkInput {
+            original: input.trim().to_owned(),
+            source: LinkSource::parse(input),
+        }
+    }
+}
+
+impl From<ProductUrl> for LinkInput {
+    fn from(url: ProductUrl) -> Self {
+        LinkInput {
+            original: url.original.clone(),
+            source: Ok(LinkSource::from(url)),
+        }
+    }
+}
+
+/// A request to turn AliExpress pages into affiliate links: each input gets its own result.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LinkRequest {
-    /// The product pages, parsed.
-    pub urls: Vec<ProductUrl>,
+    /// The inputs, in the caller's order, each parsed.
+    pub inputs: Vec<LinkInput>,
     /// Which commission the links earn.
     pub link_type: LinkType,
 }
 
 impl LinkRequest {
-    /// Checks the count: 1 to 50 URLs.
+    /// Checks the count: 1 to 50 inputs.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.urls.is_empty() {
+        if self.inputs.is_empty() {
             return Err(ValidationError::new(
                 "urls",
-                "must list at least one AliExpress product URL",
+                "must list at least one AliExpress URL",
             ));
         }
-        if self.urls.len() > MAX_LINKS_PER_REQUEST {
+        if self.inputs.len() > MAX_LINKS_PER_REQUEST {
             return Err(ValidationError::new(
                 "urls",
                 format!("must list at most {MAX_LINKS_PER_REQUEST} URLs"),
@@ -59,15 +209,26 @@ impl LinkRequest {
         }
         Ok(())
     }
+
+    /// The pages to convert: every parsed input, once per source value, in order.
+    pub fn sources(&self) -> Vec<LinkSource> {
+        let mut seen = std::collections::HashSet::new();
+        self.inputs
+            .iter()
+            .filter_map(|i| i.source.as_ref().ok())
+            .filter(|s| seen.insert(s.source_value.clone()))
+            .cloned()
+            .collect()
+    }
 }
 
 /// One generated affiliate link.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AffiliateLink {
-    /// The URL as the caller gave it.
+    /// The URL as the caller gave it (the source value, as the platform answers).
     pub source_url: String,
-    /// The product it points at.
-    pub product_id: ProductId,
+    /// The product it points at, for a product page.
+    pub product_id: Option<ProductId>,
     /// The tracked `https://s.click.aliexpress.com/e/_...` link.
     pub promotion_link: String,
 }
@@ -82,7 +243,7 @@ pub struct ProductUrl {
 }
 
 /// Why a text is not an AliExpress product link.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum ProductUrlError {
     /// Nothing given.
     #[error("is empty")]
@@ -417,5 +578,71 @@ mod tests {
             )),
             Err(TooLong)
         );
+    }
+
+    #[test]
+    fn link_sources_cover_every_page_the_platform_converts() {
+        let page = |u: &str| LinkSource::parse(u).map(|s| (s.page, s.source_value().to_owned()));
+        assert_eq!(
+            page("https://fr.aliexpress.com/item/1005006123456789.html?spm=x"),
+            Ok((
+                LinkPage::Product(ProductId(1005006123456789)),
+                "https://www.aliexpress.com/item/1005006123456789.html".to_owned()
+            ))
+        );
+        assert_eq!(
+            page("https://m.aliexpress.com/store/1102345678?spm=y#top"),
+            Ok((
+                LinkPage::Store(Some(1102345678)),
+                "https://www.aliexpress.com/store/1102345678".to_owned()
+            ))
+        );
+        assert_eq!(
+            page("https://www.aliexpress.com/store/"),
+            Ok((
+                LinkPage::Store(None),
+                "https://www.aliexpress.com/store/".to_owned()
+            ))
+        );
+        for share in [
+            "https://s.click.aliexpress.com/e/_DmAbCd1",
+            "https://a.aliexpress.com/_mKz1x2",
+            "http://click.aliexpress.com/e/abc",
+        ] {
+            assert_eq!(
+                page(share),
+                Ok((LinkPage::ShareLink, share.to_owned())),
+                "{share}"
+            );
+        }
+        assert_eq!(
+            page("sale.aliexpress.com/__pc/venue.htm?ids=1,2#x"),
+            Ok((
+                LinkPage::Campaign,
+                "https://sale.aliexpress.com/__pc/venue.htm?ids=1%2C2".to_owned()
+            ))
+        );
+        assert_eq!(
+            page("https://best.aliexpress.com/").map(|p| p.0),
+            Ok(LinkPage::Campaign)
+        );
+        assert_eq!(
+            LinkSource::parse("https://www.amazon.com/dp/B0"),
+            Err(ProductUrlError::NotAliExpress("www.amazon.com".into()))
+        );
+        assert_eq!(LinkSource::parse("  "), Err(ProductUrlError::Empty));
+        let request = LinkRequest {
+            inputs: [
+                "32759108484",
+                "https://m.aliexpress.com/item/32759108484.html",
+                "x://y",
+            ]
+            .iter()
+            .map(|u| LinkInput::parse(u))
+            .collect(),
+            link_type: LinkType::Normal,
+        };
+        assert_eq!(request.sources().len(), 1, "one source per product");
+        assert!(request.validate().is_ok());
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    AffiliateLink, Category, DetailsQuery, LinkRequest, Product, ProductPage, SearchQuery,
+    AffiliateLink, Category, DetailsQuery, LinkSource, LinkType, Product, ProductPage, Promotion,
+    PromotionQuery, SearchQuery, SimilarQuery,
 };
 
 /// Where data comes from: the real AliExpress gateway, or the labelled mock catalog.
@@ -69,11 +70,28 @@ pub trait AffiliateApi: Send + Sync + 'static {
     /// Every category, flat (`aliexpress.affiliate.category.get`).
     async fn categories(&self) -> Result<Vec<Category>, UpstreamError>;
 
-    /// Affiliate links for product pages (`aliexpress.affiliate.link.generate`); pages the
-    /// platform could not convert are absent from the result.
+    /// Products similar to a seed product (`aliexpress.affiliate.product.smartmatch`), one
+    /// page as the platform sizes it; an unknown seed finds nothing.
+    async fn similar_products(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError>;
+
+    /// The featured promotions (`aliexpress.affiliate.featuredpromo.get`).
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError>;
+
+    /// A page of one promotion's products (`aliexpress.affiliate.featuredpromo.products.get`);
+    /// an unknown promotion finds nothing.
+    async fn promotion_products(
+        &self,
+        query: &PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError>;
+
+    /// Affiliate links for AliExpress pages (`aliexpress.affiliate.link.generate`), at most
+    /// [`crate::MAX_LINKS_PER_REQUEST`] sources: one link per page the platform converted,
+    /// its `source_url` the source's [`LinkSource::source_value`]; pages it could not convert
+    /// are absent.
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError>;
 }
 

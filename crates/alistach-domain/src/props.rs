@@ -70,6 +70,17 @@ proptest! {
     }
 
     #[test]
+    fn link_sources_never_panic_and_read_their_own_source_value(text in url_like()) {
+        if let Ok(source) = crate::LinkSource::parse(&text) {
+            // What the platform is sent is itself an AliExpress URL of the same kind of page.
+            let again = crate::LinkSource::parse(source.source_value());
+            prop_assert!(again.is_ok(), "{:?}", source);
+            prop_assert_eq!(again.unwrap().product_id(), source.product_id());
+            prop_assert!(!source.source_value().contains(','));
+        }
+    }
+
+    #[test]
     fn url_shaped_text_never_panics_and_ids_are_numeric(text in url_like()) {
         match ProductUrl::parse(&text) {
             Ok(p) => {

@@ -4,15 +4,19 @@
 use alistach_api::types as api;
 use alistach_domain::{
     AffiliateLink, CategoryId, CategoryTree, CountryCode, Currency, DEFAULT_PAGE_SIZE, Decimal,
-    DetailsQuery, Language, LinkRequest, LinkType, Listing, MAX_LINKS_PER_REQUEST, Money, Product,
-    ProductId, ProductUrl, SearchDraft, SearchQuery, SortOrder, ValidationError,
+    DetailsQuery, Language, LinkInput, LinkRequest, LinkType, Listing, MAX_LINKS_PER_REQUEST,
+    Money, Product, ProductId, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchDraft,
+    SearchQuery, SimilarQuery, SortOrder, ValidationError,
 };
-use alistach_service::ServiceError;
+use alistach_service::{LinkResult, ServiceError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::HttpConfig;
 use crate::error::HttpError;
+
+/// The query parameters that are numbers in a paged listing (searches, promotion products).
+pub const PAGED_NUMERIC: &[&str] = &["page_size", "page_no"];
 
 /// Parses a JSON request body into `T`: bad JSON is a 400 naming the syntax problem; a body of the
 /// wrong shape (wrong type, unknown field, explicit `null` where a value is required) is a 422
@@ -195,11 +199,13 @@ pub fn locale(
 }
 
 /// A search request parsed into a domain query for `listing`: the one place a search is
-/// checked (the platform's limits live in `alistach_domain`).
+/// checked (the platform's limits live in `alistach_domain`). `default_sort` is the order
+/// when the request names none (`None`: the platform's relevance order, no `sort` sent).
 pub fn search_query(
     req: &api::SearchRequest,
     cfg: &HttpConfig,
     listing: Listing,
+    default_sort: Option<SortOrder>,
 ) -> Result<SearchQuery, HttpError> {
     let (currency, language, ship_to_country) = locale(
         cfg,
@@ -219,17 +225,16 @@ pub fn search_query(
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
-    // The documented (and v1.1.0) default order.
     let sort = blank_to_none(req.sort.as_deref())
         .map(str::parse::<SortOrder>)
         .transpose()?
-        .unwrap_or(SortOrder::SalePriceAsc);
+        .or(default_sort);
     let draft = SearchDraft {
         keywords: req.keywords.clone(),
         category_ids,
         page_no: req.page_no.unwrap_or(1),
         page_size: req.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
-        sort: Some(sort),
+        sort,
         min_price: price("min_sale_price", req.min_sale_price.as_ref())?,
         max_price: price("max_sale_price", req.max_sale_price.as_ref())?,
         currency,
@@ -278,6 +283,93 @@ fn split_url_list(list: &str) -> Vec<String> {
     }
     items.retain(|s| !s.trim().is_empty());
     items
+}
+
+/// A similar-products request as a domain query: the seed is a product id or any product URL.
+pub fn similar_query(
+    req: &api::SimilarProductsQuery,
+    cfg: &HttpConfig,
+) -> Result<SimilarQuery, HttpError> {
+    let (currency, language, country) = locale(
+        cfg,
+        req.target_currency.as_deref(),
+        req.target_language.as_deref(),
+        req.ship_to_country.as_deref(),
+    )?;
+    let seed = ProductUrl::parse(&req.product_id)
+        .map_err(|e| HttpError::field("product_id", e.to_string()))?;
+    let query = SimilarQuery {
+        product_id: seed.id,
+        page_no: req.page_no.unwrap_or(1),
+        currency,
+        language,
+        country,
+    };
+    query.validate()?;
+    Ok(query)
+}
+
+/// A promotion-products request as a domain query (in normal form).
+pub fn promotion_query(
+    req: &api::PromotionProductsQuery,
+    cfg: &HttpConfig,
+) -> Result<PromotionQuery, HttpError> {
+    let (currency, language, country) = locale(
+        cfg,
+        req.target_currency.as_deref(),
+        req.target_language.as_deref(),
+        req.ship_to_country.as_deref(),
+    )?;
+    let category_id = blank_to_none(req.category_id.as_deref())
+        .map(str::parse::<CategoryId>)
+        .transpose()?;
+    let sort = blank_to_none(req.sort.as_deref())
+        .map(str::parse::<PromotionSort>)
+        .transpose()?;
+    let query = PromotionQuery {
+        promotion_name: req.promotion_name.clone(),
+        category_id,
+        sort,
+        page_no: req.page_no.unwrap_or(1),
+        page_size: req.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+        currency,
+        language,
+        country,
+    }
+    .normalized();
+    query.validate()?;
+    Ok(query)
+}
+
+/// The `promotion_params` echo of a query.
+pub fn promotion_params(q: &PromotionQuery) -> api::PromotionParams {
+    api::PromotionParams {
+        promotion_name: q.promotion_name.clone(),
+        category_id: q.category_id.map(|c| c.to_string()),
+        sort: q.sort.map(|s| s.code().to_owned()),
+        page_no: q.page_no,
+        page_size: q.page_size,
+        target_currency: q.currency.code().to_owned(),
+        target_language: q.language.code().to_owned(),
+        ship_to_country: q.country.map(|c| c.as_str().to_owned()),
+    }
+}
+
+/// A promotion in the contract's shape.
+pub fn promotion(p: Promotion) -> api::PromotionInfo {
+    api::PromotionInfo {
+        promotion_name: p.name,
+        description: p.description,
+        product_count: p.product_count,
+    }
+}
+
+/// The `parent_id` filter of a categories request.
+pub fn parent_id(req: &api::CategoriesQuery) -> Result<Option<CategoryId>, HttpError> {
+    blank_to_none(req.parent_id.as_deref())
+        .map(str::parse::<CategoryId>)
+        .transpose()
+        .map_err(rename("parent_id"))
 }
 
 /// A details request as a domain query.
@@ -335,7 +427,9 @@ pub fn link_type(input: Option<&str>) -> Result<LinkType, HttpError> {
     }
 }
 
-/// A links request as a domain request; a bad URL is a 422 naming its index and the reason.
+/// A links request as a domain request: each URL is parsed on its own and keeps its result
+/// (a URL that is not AliExpress's is answered as such, not refused); only the list itself
+/// (empty, more than 50) is a 422.
 pub fn link_request(
     urls: &[String],
     link_type_input: Option<&str>,
@@ -343,7 +437,7 @@ pub fn link_request(
     if urls.is_empty() {
         return Err(HttpError::field(
             "urls",
-            "must list at least one AliExpress product URL",
+            "must list at least one AliExpress URL",
         ));
     }
     if urls.len() > MAX_LINKS_PER_REQUEST {
@@ -355,29 +449,53 @@ pub fn link_request(
             ),
         ));
     }
-    let parsed = urls
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            ProductUrl::parse(u).map_err(|e| HttpError::field(format!("urls[{i}]"), e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(LinkRequest {
-        urls: parsed,
+        inputs: urls.iter().map(|u| LinkInput::parse(u)).collect(),
         link_type: link_type(link_type_input)?,
     })
 }
 
-/// The one-URL query form of a links request; a bad URL is named `url`, as its parameter is.
+/// The one-URL query form of a links request; a URL that is not an AliExpress URL is a 422
+/// named `url`, as its parameter is (the whole request is that one input).
 pub fn link_request_one(
     url: &str,
     link_type_input: Option<&str>,
 ) -> Result<LinkRequest, HttpError> {
-    let parsed = ProductUrl::parse(url).map_err(|e| HttpError::field("url", e.to_string()))?;
+    let input = LinkInput::parse(url);
+    if let Err(e) = &input.source {
+        return Err(HttpError::field("url", e.to_string()));
+    }
     Ok(LinkRequest {
-        urls: vec![parsed],
+        inputs: vec![input],
         link_type: link_type(link_type_input)?,
     })
+}
+
+/// One input's result in the contract's shape.
+pub fn link_result(r: LinkResult) -> api::LinkResult {
+    let page_type = r.page.map(|p| p.as_str().to_owned());
+    match r.outcome {
+        Ok(rated) => api::LinkResult {
+            original_url: r.input,
+            status: "converted".into(),
+            page_type,
+            affiliate_url: Some(rated.link.promotion_link),
+            product_id: rated.link.product_id.map(|id| id.to_string()),
+            commission_rate: percent(rated.commission_rate_percent),
+            reason: None,
+            detail: None,
+        },
+        Err(failure) => api::LinkResult {
+            original_url: r.input,
+            status: "not_converted".into(),
+            page_type,
+            affiliate_url: None,
+            product_id: None,
+            commission_rate: None,
+            reason: Some(failure.as_str().to_owned()),
+            detail: Some(failure.detail()),
+        },
+    }
 }
 
 fn percent(d: Option<Decimal>) -> Option<String> {
@@ -470,7 +588,7 @@ pub fn affiliate_link(l: AffiliateLink) -> api::AffiliateLink {
         original_url: l.source_url,
         affiliate_url: l.promotion_link,
         commission_rate: None,
-        product_id: l.product_id.to_string(),
+        product_id: l.product_id.map(|id| id.to_string()),
     }
 }
 
@@ -511,7 +629,7 @@ mod tests {
             keywords: Some("x".into()),
             ..Default::default()
         };
-        let q = search_query(&req, &cfg, Listing::Search).unwrap();
+        let q = search_query(&req, &cfg, Listing::Search, None).unwrap();
         assert_eq!(q.page_size(), DEFAULT_PAGE_SIZE);
     }
 
@@ -522,7 +640,7 @@ mod tests {
             body.as_bytes(),
             &["page_size", "page_no"],
         ) {
-            Ok(req) => match search_query(&req, &cfg, Listing::Search) {
+            Ok(req) => match search_query(&req, &cfg, Listing::Search, None) {
                 Ok(_) => String::new(),
                 Err(HttpError::Unprocessable { field, .. }) => field,
                 Err(HttpError::Service(ServiceError::Invalid(v))) => v.field.to_owned(),
@@ -601,18 +719,16 @@ mod tests {
     }
 
     #[test]
-    fn link_requests_name_the_bad_index() {
+    fn link_requests_keep_each_input_and_refuse_only_the_list() {
         let urls = vec![
             "https://www.aliexpress.com/item/1005006123456789.html".to_owned(),
             "https://amazon.com/x".into(),
+            "https://s.click.aliexpress.com/e/_DmAbCd1".into(),
         ];
-        match link_request(&urls, None) {
-            Err(HttpError::Unprocessable { field, rule }) => {
-                assert_eq!(field, "urls[1]");
-                assert!(rule.contains("not an AliExpress URL"), "{rule}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let request = link_request(&urls, None).unwrap();
+        assert_eq!(request.inputs.len(), 3);
+        assert!(request.inputs[0].source.is_ok() && request.inputs[2].source.is_ok());
+        assert!(request.inputs[1].source.is_err());
         let many = vec!["32759108484".to_owned(); 51];
         assert!(
             matches!(link_request(&many, None), Err(HttpError::Unprocessable { field, .. }) if field == "urls")
@@ -620,6 +736,13 @@ mod tests {
         assert!(
             matches!(link_request(&urls[..1], Some("fast")), Err(HttpError::Unprocessable { field, .. }) if field == "link_type")
         );
+        match link_request_one("https://amazon.com/x", None) {
+            Err(HttpError::Unprocessable { field, rule }) => {
+                assert_eq!(field, "url");
+                assert!(rule.contains("not an AliExpress URL"), "{rule}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

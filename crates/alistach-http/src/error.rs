@@ -153,6 +153,7 @@ impl HttpError {
             HttpError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             HttpError::Service(e) => match e {
                 ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                 ServiceError::Upstream(u) => upstream_status(u),
                 ServiceError::Cache(_) => StatusCode::SERVICE_UNAVAILABLE,
                 ServiceError::Codec(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,7 +164,9 @@ impl HttpError {
     /// The problem type slug (`https://alistach.dev/problems/<slug>`) and its title.
     pub fn kind(&self) -> (&'static str, &'static str) {
         match self {
-            HttpError::NotFound => ("not-found", "Not Found"),
+            HttpError::NotFound | HttpError::Service(ServiceError::NotFound(_)) => {
+                ("not-found", "Not Found")
+            }
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),
@@ -239,6 +242,7 @@ impl HttpError {
                 "the cache backend is unavailable".to_owned()
             }
             HttpError::Service(ServiceError::Invalid(v)) => v.to_string(),
+            HttpError::Service(ServiceError::NotFound(what)) => what.clone(),
             // The gateway's own words can name this server's outbound address, its app key or
             // internals; clients get the kind and the platform code, the log gets the rest.
             HttpError::Service(ServiceError::Upstream(u)) => upstream_detail(u),

@@ -40,6 +40,10 @@ const FIELDS: &[&str] = &[
     "url",
     "link_type",
     "pattern",
+    "product_id",
+    "promotion_name",
+    "category_id",
+    "parent_id",
 ];
 
 /// Text that mixes the characters parsers cut at with multi-byte ones.
@@ -153,7 +157,7 @@ fn every_body(body: &[u8]) -> Result<(), TestCaseError> {
 
 fn search(req: &api::SearchRequest, cfg: &HttpConfig) -> Result<(), TestCaseError> {
     for listing in [Listing::Search, Listing::Hot] {
-        if let Some(q) = check(convert::search_query(req, cfg, listing))? {
+        if let Some(q) = check(convert::search_query(req, cfg, listing, None))? {
             // Parsing is idempotent: the normal form parses to itself.
             prop_assert_eq!(q.to_draft().parse(listing), Ok(q.clone()));
             let _ = convert::search_params(&q);
@@ -184,6 +188,26 @@ fn every_query(query: &str) -> Result<(), TestCaseError> {
         && let Some(p) = req.pattern.as_deref()
     {
         check(p.parse::<CacheKind>().map_err(HttpError::from))?;
+    }
+    if let Some(req) = check(query_params_any::<api::SimilarProductsQuery>(
+        query,
+        &["page_no"],
+    ))? && let Some(q) = check(convert::similar_query(&req, &cfg))?
+    {
+        check(q.validate().map_err(HttpError::from))?;
+    }
+    if let Some(req) = check(query_params_any::<api::PromotionProductsQuery>(
+        query,
+        &["page_size", "page_no"],
+    ))? && let Some(q) = check(convert::promotion_query(&req, &cfg))?
+    {
+        // The normal form is a fixed point and valid.
+        prop_assert_eq!(q.normalized(), q.clone());
+        check(q.validate().map_err(HttpError::from))?;
+        let _ = convert::promotion_params(&q);
+    }
+    if let Some(req) = check(query_params_any::<api::CategoriesQuery>(query, &[]))? {
+        check(convert::parent_id(&req))?;
     }
     Ok(())
 }
@@ -306,6 +330,9 @@ fn post_mcp(body: Vec<u8>, version: &'static str) -> (u16, Vec<u8>) {
 }
 
 const TOOL_NAMES: &[&str] = &[
+    "find_similar_products",
+    "list_promotions",
+    "get_promotion_products",
     "search_products",
     "get_product_details",
     "get_hot_products",

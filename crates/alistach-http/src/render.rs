@@ -2,7 +2,7 @@
 //! `data` holds, and the envelope that splices a stored rendering into an answer as it is.
 
 use alistach_api::types as api;
-use alistach_domain::{Category, ProductPage};
+use alistach_domain::{Category, Product, ProductId, ProductPage};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,35 @@ use crate::respond::to_json;
 pub(crate) const PAGE_FORMAT: &str = "page1";
 /// Names the rendering of the category list; change it whenever [`render_categories`] changes.
 pub(crate) const CATEGORIES_FORMAT: &str = "cats1";
+/// Names the rendering of similar products; change it whenever [`render_similar`] changes.
+pub(crate) const SIMILAR_FORMAT: &str = "sim1";
+
+/// `SimilarProductsData` without `cache_hit`, in the same field order (read back by the MCP
+/// tools, which share the cached renderings with REST).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SimilarData {
+    pub(crate) products: Vec<api::Product>,
+    pub(crate) total_results: u64,
+    pub(crate) current_page: u32,
+    pub(crate) product_id: String,
+}
+
+/// Similar products of `seed` on `page_no` as the JSON object that `data` holds, minus
+/// `cache_hit`.
+pub(crate) fn render_similar(
+    seed: ProductId,
+    page_no: u32,
+) -> impl FnOnce(Vec<Product>) -> Bytes + Send + 'static {
+    move |products| {
+        let data = SimilarData {
+            total_results: products.len() as u64,
+            current_page: page_no,
+            product_id: seed.to_string(),
+            products: products.into_iter().map(convert::product).collect(),
+        };
+        Bytes::from(to_json(&data))
+    }
+}
 
 /// `SearchData` without `cache_hit`, in the same field order: the cached part of a search answer
 /// (read back by the MCP tools, which share the cached renderings with REST).

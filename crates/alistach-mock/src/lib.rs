@@ -22,6 +22,8 @@
 mod catalog;
 mod fx;
 mod i18n;
+mod orders;
+mod promo;
 mod rng;
 mod search;
 mod text;
@@ -33,8 +35,9 @@ use std::sync::{Arc, OnceLock};
 
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, CategoryRef, CountryCode, Currency,
-    Decimal, DetailsQuery, Language, LinkRequest, LinkType, Money, Product, ProductId, ProductPage,
-    PromoCode, SearchQuery, Shop, UpstreamError, ValidationError,
+    Decimal, DetailsQuery, Language, LinkSource, LinkType, Money, Product, ProductId, ProductPage,
+    PromoCode, Promotion, PromotionQuery, SearchQuery, Shop, SimilarQuery, UpstreamError,
+    ValidationError,
 };
 use async_trait::async_trait;
 
@@ -42,6 +45,8 @@ use crate::catalog::{CatalogData, Promo};
 use crate::vocab::TOPS;
 
 pub use fx::{exchange_rate, usd_to};
+pub use orders::MOCK_ORDER_INTERVAL_MS;
+pub use promo::SIMILAR_PAGE_SIZE;
 
 /// The seed of the default catalog. Changing it changes every mock product id.
 pub const DEFAULT_SEED: u64 = 0xA115_7AC4_2026_0001;
@@ -185,7 +190,8 @@ impl MockCatalog {
     }
 
     /// [`AffiliateApi::product_details`] without the `async`: known ids in request order,
-    /// each once; unknown ids absent.
+    /// each once; unknown ids absent, and, as on the platform, products that do not ship to
+    /// the query's country.
     pub fn details(&self, query: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
         query.validate().map_err(invalid)?;
         let mut seen = HashSet::with_capacity(query.ids.len());
@@ -193,23 +199,91 @@ impl MockCatalog {
             .ids
             .iter()
             .filter(|id| seen.insert(**id))
+            .filter(|id| query.country.is_none_or(|c| catalog::ships_to(**id, c)))
             .filter_map(|id| self.data.position(*id))
             .map(|i| self.render(i, query.currency, query.language, query.country))
             .collect())
     }
 
-    /// [`AffiliateApi::generate_links`] without the `async`: one mock link per URL, in order.
-    pub fn links(&self, request: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        request.validate().map_err(invalid)?;
-        Ok(request
-            .urls
+    /// [`AffiliateApi::generate_links`] without the `async`: one mock link per page, in
+    /// order; product pages of products the catalog does not hold are not converted (as the
+    /// platform converts only products in the affiliate programme). Store, campaign and share
+    /// pages get a mock page link.
+    pub fn links(
+        &self,
+        sources: &[LinkSource],
+        link_type: LinkType,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
+        if sources.is_empty() || sources.len() > alistach_domain::MAX_LINKS_PER_REQUEST {
+            return Err(invalid(ValidationError::new(
+                "source_values",
+                "must list 1 to 50 pages",
+            )));
+        }
+        Ok(sources
             .iter()
-            .map(|url| AffiliateLink {
-                source_url: url.original.clone(),
-                product_id: url.id,
-                promotion_link: mock_link(url.id, &self.tracking_id, Some(request.link_type)),
+            .filter_map(|source| {
+                let promotion_link = match source.product_id() {
+                    Some(id) => {
+                        self.data.position(id)?;
+                        mock_link(id, &self.tracking_id, Some(link_type))
+                    }
+                    None => format!(
+                        "{MOCK_LINK_PREFIX}aff/page/{:016x}?tracking={}&link_type={}",
+                        rng::fnv1a(source.source_value().as_bytes()),
+                        self.tracking_id,
+                        link_type.code()
+                    ),
+                };
+                Some(AffiliateLink {
+                    source_url: source.source_value().to_owned(),
+                    product_id: source.product_id(),
+                    promotion_link,
+                })
             })
             .collect())
+    }
+
+    /// [`AffiliateApi::similar_products`] without the `async`: the other products of the
+    /// seed's second-level category, best sellers first, [`SIMILAR_PAGE_SIZE`] a page; an
+    /// unknown seed finds nothing.
+    pub fn similar(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        query.validate().map_err(invalid)?;
+        Ok(promo::similar(&self.data, query)
+            .into_iter()
+            .map(|i| self.render(i, query.currency, query.language, query.country))
+            .collect())
+    }
+
+    /// [`AffiliateApi::promotions`] without the `async`: the platform's four permanent pools.
+    pub fn promotion_list(&self) -> Vec<Promotion> {
+        let counts = promo::counts(&self.data);
+        promo::PROMOTIONS
+            .iter()
+            .zip(counts)
+            .map(|((name, description), count)| Promotion {
+                name: (*name).to_owned(),
+                description: Some((*description).to_owned()),
+                product_count: Some(count),
+            })
+            .collect()
+    }
+
+    /// [`AffiliateApi::promotion_products`] without the `async`; an unknown promotion finds
+    /// nothing.
+    pub fn promotion_page(&self, query: &PromotionQuery) -> Result<ProductPage, UpstreamError> {
+        query.validate().map_err(invalid)?;
+        let (page, total) = promo::promotion_page(&self.data, query);
+        Ok(ProductPage {
+            products: page
+                .into_iter()
+                .map(|i| self.render(i, query.currency, query.language, query.country))
+                .collect(),
+            page_no: query.page_no,
+            page_size: query.page_size,
+            total_records: total as u64,
+            total_pages: promo::total_pages(total, query.page_size),
+        })
     }
 
     fn page(&self, query: &SearchQuery, hot_only: bool) -> ProductPage {
@@ -330,11 +404,27 @@ impl AffiliateApi for MockCatalog {
         Ok(self.data.categories.clone())
     }
 
+    async fn similar_products(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        self.similar(query)
+    }
+
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        Ok(self.promotion_list())
+    }
+
+    async fn promotion_products(
+        &self,
+        query: &PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError> {
+        self.promotion_page(query)
+    }
+
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        self.links(request)
+        self.links(sources, link_type)
     }
 }
 

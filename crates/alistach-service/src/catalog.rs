@@ -9,8 +9,10 @@ use alistach_cache::{
     TierHealth, TierStats,
 };
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, Currency, Decimal, DetailsQuery, Language,
-    LinkRequest, Listing, Product, ProductPage, SearchQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, Currency, Decimal, DetailsQuery,
+    Language, LinkInput, LinkPage, LinkRequest, LinkSource, Listing, Product, ProductId,
+    ProductPage, ProductUrlError, Promotion, PromotionQuery, SearchQuery, SimilarQuery,
+    UpstreamError,
 };
 use bytes::Bytes;
 use serde::Serialize;
@@ -86,6 +88,127 @@ pub struct RatedLink {
     pub link: AffiliateLink,
     /// The commission rate in percent (from the cached product details, best effort).
     pub commission_rate_percent: Option<Decimal>,
+}
+
+/// Why a requested product has no details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MissingReason {
+    /// Unknown, or not in the affiliate programme.
+    NotFound,
+    /// The product exists but does not ship to the requested country.
+    NotSoldToCountry,
+}
+
+impl MissingReason {
+    /// `not_found` or `not_sold_to_country`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MissingReason::NotFound => "not_found",
+            MissingReason::NotSoldToCountry => "not_sold_to_country",
+        }
+    }
+}
+
+/// Details with the requested ids that have none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetailsReport {
+    /// The products found.
+    pub products: Vec<Product>,
+    /// Each requested id without details (in request order, once), with the reason.
+    pub missing: Vec<(ProductId, MissingReason)>,
+}
+
+/// Why an input of a link request was not converted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkFailure {
+    /// Not a URL at all (or empty, or too long); says why.
+    InvalidUrl(String),
+    /// A URL of another site; says which.
+    NotAliExpress(String),
+    /// A product page of a product the platform does not know (or does not offer to affiliates).
+    UnknownProduct,
+    /// The platform did not convert the page: it earns no commission.
+    NotEligible,
+}
+
+impl LinkFailure {
+    /// `invalid_url`, `not_aliexpress`, `unknown_product` or `not_eligible`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            LinkFailure::InvalidUrl(_) => "invalid_url",
+            LinkFailure::NotAliExpress(_) => "not_aliexpress",
+            LinkFailure::UnknownProduct => "unknown_product",
+            LinkFailure::NotEligible => "not_eligible",
+        }
+    }
+
+    /// A sentence a user (or a model) can act on.
+    pub fn detail(&self) -> String {
+        match self {
+            LinkFailure::InvalidUrl(why) => format!("the input {why}"),
+            LinkFailure::NotAliExpress(why) => format!("the URL {why}"),
+            LinkFailure::UnknownProduct => "AliExpress does not know this product, or it is \
+                not in the affiliate programme"
+                .to_owned(),
+            LinkFailure::NotEligible => {
+                "AliExpress did not convert this page: it is not eligible for commission".to_owned()
+            }
+        }
+    }
+}
+
+/// The result for one input of a link request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkResult {
+    /// The input as given (trimmed).
+    pub input: String,
+    /// What kind of page it is, when it is an AliExpress URL.
+    pub page: Option<LinkPage>,
+    /// The link, or why there is none.
+    pub outcome: Result<RatedLink, LinkFailure>,
+}
+
+/// The result for `input` given the platform's `links` and the products the details know.
+fn link_result(
+    input: &LinkInput,
+    links: &[AffiliateLink],
+    known: Option<&std::collections::HashMap<ProductId, Option<Decimal>>>,
+) -> LinkResult {
+    let source = match &input.source {
+        Ok(source) => source,
+        Err(e) => {
+            let failure = match e {
+                ProductUrlError::NotAliExpress(_) => LinkFailure::NotAliExpress(e.to_string()),
+                _ => LinkFailure::InvalidUrl(e.to_string()),
+            };
+            return LinkResult {
+                input: input.original.clone(),
+                page: None,
+                outcome: Err(failure),
+            };
+        }
+    };
+    let product = source.product_id();
+    let outcome = match links.iter().find(|l| l.source_url == source.source_value()) {
+        Some(link) => Ok(RatedLink {
+            link: AffiliateLink {
+                source_url: input.original.clone(),
+                product_id: product,
+                promotion_link: link.promotion_link.clone(),
+            },
+            commission_rate_percent: product
+                .and_then(|id| known.and_then(|k| k.get(&id).copied().flatten())),
+        }),
+        None => match (product, known) {
+            (Some(id), Some(known)) if !known.contains_key(&id) => Err(LinkFailure::UnknownProduct),
+            _ => Err(LinkFailure::NotEligible),
+        },
+    };
+    LinkResult {
+        input: input.original.clone(),
+        page: Some(source.page),
+        outcome,
+    }
 }
 
 /// Cache counters for the status endpoints: one element per storage tier.
@@ -227,10 +350,15 @@ impl Catalog {
         .await
     }
 
-    /// Every category, flat in platform order, rendered and cached as its rendering with the
-    /// count (see [`Catalog::products`]).
+    /// Categories, rendered by `render` from a flat list in platform order. Without a parent,
+    /// every category (both levels), cached as its rendering with the count (see
+    /// [`Catalog::products`]). With a parent, that category's children (none for a category
+    /// without children), read from the cached flat list (one upstream call serves every
+    /// parent) and rendered per request; an unknown parent id is
+    /// [`ServiceError::NotFound`], answered without an upstream call while the list is cached.
     pub async fn categories<R>(
         &self,
+        parent: Option<CategoryId>,
         read: ReadMode,
         format: &'static str,
         render: R,
@@ -238,11 +366,91 @@ impl Catalog {
     where
         R: FnOnce(Vec<Category>) -> Bytes + Send + 'static,
     {
-        let key = keys::rendered_categories_key(&self.scope, format);
+        let Some(parent) = parent else {
+            let key = keys::rendered_categories_key(&self.scope, format);
+            let api = self.api.clone();
+            return self
+                .rendered(CacheKind::Categories, key, read, move || async move {
+                    let flat = api.categories().await?;
+                    Ok((flat.len() as u64, render(flat)))
+                })
+                .await;
+        };
+        let key = keys::categories_flat_key(&self.scope);
         let api = self.api.clone();
-        self.rendered(CacheKind::Categories, key, read, move || async move {
-            let flat = api.categories().await?;
-            Ok((flat.len() as u64, render(flat)))
+        let served: Served<Vec<Category>> = self
+            .cached(CacheKind::Categories, key, read, move || async move {
+                api.categories().await
+            })
+            .await?;
+        if !served.value.iter().any(|c| c.id == parent) {
+            return Err(ServiceError::NotFound(format!(
+                "parent_id {parent} is not a known category; list the top-level categories \
+                 without parent_id to find the ids"
+            )));
+        }
+        Ok(served.map(|flat| {
+            let children: Vec<Category> = flat
+                .into_iter()
+                .filter(|c| c.parent_id == Some(parent))
+                .collect();
+            Rendered {
+                items: children.len() as u64,
+                bytes: render(children),
+            }
+        }))
+    }
+
+    /// One page of products similar to the query's seed product, rendered by `render` and
+    /// cached as its rendering (see [`Catalog::products`]); an unknown seed is an empty page.
+    pub async fn similar<R>(
+        &self,
+        query: &SimilarQuery,
+        read: ReadMode,
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Rendered>, ServiceError>
+    where
+        R: FnOnce(Vec<Product>) -> Bytes + Send + 'static,
+    {
+        query.validate()?;
+        let key = keys::rendered_similar_key(&self.scope, format, query)?;
+        let (api, q) = (self.api.clone(), query.clone());
+        self.rendered(CacheKind::Similar, key, read, move || async move {
+            let products = api.similar_products(&q).await?;
+            Ok((products.len() as u64, render(products)))
+        })
+        .await
+    }
+
+    /// The featured promotions, cached as domain values.
+    pub async fn promotions(&self, read: ReadMode) -> Result<Served<Vec<Promotion>>, ServiceError> {
+        let key = keys::promotions_key(&self.scope);
+        let api = self.api.clone();
+        self.cached(CacheKind::Promotions, key, read, move || async move {
+            api.promotions().await
+        })
+        .await
+    }
+
+    /// One page of a promotion's products, rendered by `render` and cached as its rendering
+    /// (see [`Catalog::products`]); an unknown promotion is an empty page.
+    pub async fn promotion_products<R>(
+        &self,
+        query: &PromotionQuery,
+        read: ReadMode,
+        format: &'static str,
+        render: R,
+    ) -> Result<Served<Rendered>, ServiceError>
+    where
+        R: FnOnce(ProductPage) -> Bytes + Send + 'static,
+    {
+        query.validate()?;
+        let key = keys::rendered_promotion_key(&self.scope, format, query)?;
+        let (api, q) = (self.api.clone(), query.normalized());
+        self.rendered(CacheKind::Promotions, key, read, move || async move {
+            let page = api.promotion_products(&q).await?;
+            Ok((page.products.len() as u64, render(page)))
         })
         .await
     }
@@ -262,73 +470,142 @@ impl Catalog {
         .await
     }
 
-    /// Affiliate links, one per requested URL the platform could convert, in request order and
-    /// carrying the URL exactly as the caller gave it, each with its product's commission rate
-    /// when the (cached) details know it.
+    /// Details of known products, and each requested id without details with the reason: with
+    /// a ship-to country, the ids the platform left out are asked for again without it (one
+    /// more cached call), so a product that exists but does not ship there is told apart from
+    /// one that does not exist (or is not in the affiliate programme).
+    pub async fn details_report(
+        &self,
+        query: &DetailsQuery,
+        read: ReadMode,
+    ) -> Result<Served<DetailsReport>, ServiceError> {
+        let served = self.details(query, read).await?;
+        let found: std::collections::HashSet<ProductId> =
+            served.value.iter().map(|p| p.id).collect();
+        let mut seen = std::collections::HashSet::new();
+        let absent: Vec<ProductId> = query
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| !found.contains(id) && seen.insert(*id))
+            .collect();
+        let mut elsewhere = std::collections::HashSet::new();
+        if !absent.is_empty() && query.country.is_some() {
+            let anywhere = DetailsQuery {
+                ids: absent.clone(),
+                country: None,
+                ..query.clone()
+            };
+            elsewhere = self
+                .details(&anywhere, read)
+                .await?
+                .value
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+        }
+        let missing = absent
+            .into_iter()
+            .map(|id| {
+                let reason = if elsewhere.contains(&id) {
+                    MissingReason::NotSoldToCountry
+                } else {
+                    MissingReason::NotFound
+                };
+                (id, reason)
+            })
+            .collect();
+        Ok(served.map(|products| DetailsReport { products, missing }))
+    }
+
+    /// One result per input of a link request, in the caller's order: the link (carrying the
+    /// input as given, with its product's commission rate when the cached details know it),
+    /// or why it was not converted. Inputs that are not AliExpress URLs never reach the
+    /// upstream; the rest are converted in one cached call, keyed by their source values (so
+    /// decorated URLs of one product share the entry). A product page the platform did not
+    /// convert is an unknown product when its details are unknown too, otherwise (and for
+    /// other pages) not eligible.
+    pub async fn link_results(
+        &self,
+        request: &LinkRequest,
+        read: ReadMode,
+    ) -> Result<Served<Vec<LinkResult>>, ServiceError> {
+        request.validate()?;
+        let sources = request.sources();
+        let served: Served<Vec<AffiliateLink>> = if sources.is_empty() {
+            // Nothing to ask: every input was refused at the edge.
+            Served {
+                value: Vec::new(),
+                status: CacheStatus::Bypass,
+                age: Duration::ZERO,
+                ttl_remaining: Duration::ZERO,
+                stale: false,
+            }
+        } else {
+            let key = keys::links_key(&self.scope, request.link_type, &sources);
+            let (api, link_type) = (self.api.clone(), request.link_type);
+            self.cached(CacheKind::Affiliate, key, read, move || async move {
+                api.generate_links(&sources, link_type).await
+            })
+            .await?
+        };
+        let mut products: Vec<ProductId> = request
+            .inputs
+            .iter()
+            .filter_map(|i| i.source.as_ref().ok().and_then(LinkSource::product_id))
+            .collect();
+        products.sort_unstable();
+        products.dedup();
+        let known = self.product_facts(products).await;
+        Ok(served.map(|links| {
+            request
+                .inputs
+                .iter()
+                .map(|input| link_result(input, &links, known.as_ref()))
+                .collect()
+        }))
+    }
+
+    /// Affiliate links for the inputs the platform converted, in request order (see
+    /// [`Catalog::link_results`], which also says why the others were not).
     pub async fn affiliate_links(
         &self,
         request: &LinkRequest,
         read: ReadMode,
     ) -> Result<Served<Vec<RatedLink>>, ServiceError> {
-        request.validate()?;
-        let key = keys::links_key(&self.scope, request);
-        // Ask for each product once, so decorated URLs of one product share the entry; the
-        // client sends each URL's canonical form.
-        let mut unique = request.clone();
-        let mut seen = std::collections::HashSet::new();
-        unique.urls.retain(|u| seen.insert(u.id));
-        let api = self.api.clone();
-        let served: Served<Vec<AffiliateLink>> = self
-            .cached(CacheKind::Affiliate, key, read, move || async move {
-                api.generate_links(&unique).await
-            })
-            .await?;
-        let rates = self.commission_rates(&served.value).await;
-        Ok(served.map(|links| {
-            request
-                .urls
-                .iter()
-                .filter_map(|url| {
-                    links
-                        .iter()
-                        .find(|l| l.product_id == url.id)
-                        .map(|l| RatedLink {
-                            link: AffiliateLink {
-                                source_url: url.original.clone(),
-                                product_id: url.id,
-                                promotion_link: l.promotion_link.clone(),
-                            },
-                            commission_rate_percent: rates.get(&url.id).copied(),
-                        })
-                })
-                .collect()
-        }))
+        Ok(self
+            .link_results(request, read)
+            .await?
+            .map(|results| results.into_iter().filter_map(|r| r.outcome.ok()).collect()))
     }
 
-    /// The commission rates of the linked products, from their details in the deployment's
-    /// locale; link.generate does not carry them. Best effort: none when details fail.
-    async fn commission_rates(
+    /// The products the details know, each with its commission rate (link.generate carries
+    /// none), from the details in the deployment's locale. Best effort: `None` when the
+    /// details could not be had.
+    async fn product_facts(
         &self,
-        links: &[AffiliateLink],
-    ) -> std::collections::HashMap<alistach_domain::ProductId, Decimal> {
-        if links.is_empty() {
-            return Default::default();
+        ids: Vec<ProductId>,
+    ) -> Option<std::collections::HashMap<ProductId, Option<Decimal>>> {
+        if ids.is_empty() {
+            return Some(Default::default());
         }
         let query = DetailsQuery {
-            ids: links.iter().map(|l| l.product_id).collect(),
+            ids,
             currency: self.locale.0,
             language: self.locale.1,
             country: None,
         };
         match self.details(&query, ReadMode::Normal).await {
-            Ok(details) => details
-                .value
-                .into_iter()
-                .filter_map(|p| p.commission_rate_percent.map(|r| (p.id, r)))
-                .collect(),
+            Ok(details) => Some(
+                details
+                    .value
+                    .into_iter()
+                    .map(|p| (p.id, p.commission_rate_percent))
+                    .collect(),
+            ),
             Err(e) => {
-                tracing::debug!(error = %e, "commission rates unavailable for links");
-                Default::default()
+                tracing::debug!(error = %e, "product details unavailable for links");
+                None
             }
         }
     }

@@ -58,6 +58,10 @@ impl CacheTtls {
             CacheKind::Affiliate => self.links,
             CacheKind::Details => self.details,
             CacheKind::Hot => self.hot,
+            // Similar products are a search by example; promotions refresh daily, like hot
+            // products (no settings of their own).
+            CacheKind::Similar => self.search,
+            CacheKind::Promotions => self.hot,
         }
     }
 

@@ -9,6 +9,9 @@ pub enum ServiceError {
     /// The caller's input breaks a rule (names the field).
     #[error("invalid input: {0}")]
     Invalid(#[from] ValidationError),
+    /// The caller named something that does not exist (an unknown category id); says what.
+    #[error("{0}")]
+    NotFound(String),
     /// The catalog upstream failed and no usable stale entry was cached.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -26,7 +29,7 @@ impl ServiceError {
         match self {
             ServiceError::Upstream(e) => e.is_retryable(),
             ServiceError::Cache(_) => true,
-            ServiceError::Invalid(_) | ServiceError::Codec(_) => false,
+            ServiceError::Invalid(_) | ServiceError::NotFound(_) | ServiceError::Codec(_) => false,
         }
     }
 }
@@ -37,7 +40,10 @@ impl alistach_cache::Transient for ServiceError {
     fn is_transient(&self) -> bool {
         match self {
             ServiceError::Upstream(e) => e.is_transient(),
-            ServiceError::Invalid(_) | ServiceError::Cache(_) | ServiceError::Codec(_) => false,
+            ServiceError::Invalid(_)
+            | ServiceError::NotFound(_)
+            | ServiceError::Cache(_)
+            | ServiceError::Codec(_) => false,
         }
     }
 }

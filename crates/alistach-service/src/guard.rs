@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkRequest, Pacer, Product,
-    ProductPage, SearchQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, DetailsQuery, LinkSource, LinkType, Pacer,
+    Product, ProductPage, Promotion, PromotionQuery, SearchQuery, SimilarQuery, UpstreamError,
 };
 use async_trait::async_trait;
 use tokio::time::Instant;
@@ -79,13 +79,18 @@ impl CircuitState {
 }
 
 /// The catalog methods, as metric labels.
-pub const UPSTREAM_METHODS: [&str; 5] = [
+pub const UPSTREAM_METHODS: [&str; METHOD_COUNT] = [
     "search_products",
     "hot_products",
     "product_details",
     "categories",
     "generate_links",
+    "similar_products",
+    "promotions",
+    "promotion_products",
 ];
+
+const METHOD_COUNT: usize = 8;
 
 /// Every outcome of a guarded call, as metric labels: an answer (`ok`, `empty`), an
 /// [`UpstreamError::kind`], or a call the guard refused (`short_circuited` by the circuit or a
@@ -118,6 +123,9 @@ enum Method {
     Details = 2,
     Categories = 3,
     Links = 4,
+    Similar = 5,
+    Promotions = 6,
+    PromotionProducts = 7,
 }
 
 /// One method's counters.
@@ -245,8 +253,8 @@ pub struct GuardedApi {
     limiter: Arc<OutboundLimiter>,
     state: Mutex<Shared>,
     opens: AtomicU64,
-    counters: [[AtomicU64; 12]; 5],
-    latency: [Histogram; 5],
+    counters: [[AtomicU64; 12]; METHOD_COUNT],
+    latency: [Histogram; METHOD_COUNT],
 }
 
 impl std::fmt::Debug for GuardedApi {
@@ -604,9 +612,31 @@ impl AffiliateApi for GuardedApi {
 
     async fn generate_links(
         &self,
-        request: &LinkRequest,
+        sources: &[LinkSource],
+        link_type: LinkType,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        let call = self.inner.generate_links(request);
+        let call = self.inner.generate_links(sources, link_type);
         self.guarded(Method::Links, call, Vec::is_empty).await
+    }
+
+    async fn similar_products(&self, query: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        let call = self.inner.similar_products(query);
+        self.guarded(Method::Similar, call, Vec::is_empty).await
+    }
+
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        let call = self.inner.promotions();
+        self.guarded(Method::Promotions, call, Vec::is_empty).await
+    }
+
+    async fn promotion_products(
+        &self,
+        query: &PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError> {
+        let call = self.inner.promotion_products(query);
+        self.guarded(Method::PromotionProducts, call, |p: &ProductPage| {
+            p.products.is_empty()
+        })
+        .await
     }
 }

@@ -6,7 +6,10 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
-use alistach_domain::{ApiMode, DetailsQuery, LinkRequest, SearchQuery, ValidationError};
+use alistach_domain::{
+    ApiMode, DetailsQuery, LinkSource, LinkType, PromotionQuery, SearchQuery, SimilarQuery,
+    ValidationError,
+};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
@@ -24,16 +27,22 @@ pub enum CacheKind {
     Details,
     /// Hot products (`hot:`).
     Hot,
+    /// Products similar to a seed product (`similar:`).
+    Similar,
+    /// Featured promotions and their products (`promotions:`).
+    Promotions,
 }
 
 impl CacheKind {
     /// Every kind.
-    pub const ALL: [CacheKind; 5] = [
+    pub const ALL: [CacheKind; 7] = [
         CacheKind::Products,
         CacheKind::Categories,
         CacheKind::Affiliate,
         CacheKind::Details,
         CacheKind::Hot,
+        CacheKind::Similar,
+        CacheKind::Promotions,
     ];
 
     /// The key prefix word, also the `pattern` accepted by cache clearing.
@@ -44,6 +53,8 @@ impl CacheKind {
             CacheKind::Affiliate => "affiliate",
             CacheKind::Details => "details",
             CacheKind::Hot => "hot",
+            CacheKind::Similar => "similar",
+            CacheKind::Promotions => "promotions",
         }
     }
 
@@ -63,7 +74,8 @@ impl FromStr for CacheKind {
             .ok_or_else(|| {
                 ValidationError::new(
                     "pattern",
-                    "must be one of products, categories, affiliate, details, hot or all",
+                    "must be one of products, categories, affiliate, details, hot, similar, \
+                     promotions or all",
                 )
             })
     }
@@ -216,6 +228,45 @@ pub(crate) fn rendered_categories_key(scope: &KeyScope, format: &str) -> String 
     key_with_format(CacheKind::Categories, scope, Some(format), b"all")
 }
 
+/// The key of the flat category list as domain values, which a parent's children are read
+/// from (one upstream call for every parent).
+pub(crate) fn categories_flat_key(scope: &KeyScope) -> String {
+    key_from(CacheKind::Categories, scope, b"flat")
+}
+
+/// The key of a rendered page of similar products.
+pub(crate) fn rendered_similar_key(
+    scope: &KeyScope,
+    format: &str,
+    query: &SimilarQuery,
+) -> Result<String, ServiceError> {
+    Ok(key_with_format(
+        CacheKind::Similar,
+        scope,
+        Some(format),
+        &encode(query)?,
+    ))
+}
+
+/// The key of the promotions list.
+pub(crate) fn promotions_key(scope: &KeyScope) -> String {
+    key_from(CacheKind::Promotions, scope, b"list")
+}
+
+/// The key of a rendered page of a promotion's products (the query in normal form).
+pub(crate) fn rendered_promotion_key(
+    scope: &KeyScope,
+    format: &str,
+    query: &PromotionQuery,
+) -> Result<String, ServiceError> {
+    Ok(key_with_format(
+        CacheKind::Promotions,
+        scope,
+        Some(format),
+        &encode(&query.normalized())?,
+    ))
+}
+
 /// The key of a details query.
 pub(crate) fn details_key(scope: &KeyScope, query: &DetailsQuery) -> Result<String, ServiceError> {
     Ok(key_from(
@@ -225,27 +276,24 @@ pub(crate) fn details_key(scope: &KeyScope, query: &DetailsQuery) -> Result<Stri
     ))
 }
 
-/// The key of a link request: the sorted, deduplicated product ids and the link type, so the
-/// same products asked for through differently decorated URLs share an entry.
-pub(crate) fn links_key(scope: &KeyScope, request: &LinkRequest) -> String {
-    let mut canonical = format!("type={};ids=", request.link_type.code());
-    for id in link_ids(request) {
-        let _ = write!(canonical, "{id},");
+/// The key of the pages of a link request: the link type and the sorted, deduplicated source
+/// values (product pages in their canonical form), so the same products asked for through
+/// differently decorated URLs, in any order, share an entry.
+pub(crate) fn links_key(scope: &KeyScope, link_type: LinkType, sources: &[LinkSource]) -> String {
+    let mut values: Vec<&str> = sources.iter().map(LinkSource::source_value).collect();
+    values.sort_unstable();
+    values.dedup();
+    let mut canonical = format!("type={};src=", link_type.code());
+    for value in values {
+        // Source values never hold a newline (they are URLs of at most 2048 bytes, trimmed).
+        let _ = writeln!(canonical, "{}", value.escape_debug());
     }
     key_from(CacheKind::Affiliate, scope, canonical.as_bytes())
 }
 
-/// The product ids of a link request, sorted and deduplicated.
-pub(crate) fn link_ids(request: &LinkRequest) -> Vec<alistach_domain::ProductId> {
-    let mut ids: Vec<_> = request.urls.iter().map(|u| u.id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
 #[cfg(test)]
 mod tests {
-    use alistach_domain::{CategoryId, LinkType, Listing, ProductUrl, SearchDraft};
+    use alistach_domain::{CategoryId, Listing, SearchDraft};
 
     use super::*;
 
@@ -367,28 +415,29 @@ mod tests {
 
     #[test]
     fn link_keys_ignore_url_decoration_and_order() {
-        let req = |urls: &[&str], link_type| LinkRequest {
-            urls: urls.iter().map(|u| ProductUrl::parse(u).unwrap()).collect(),
-            link_type,
+        let req = |urls: &[&str]| -> Vec<LinkSource> {
+            urls.iter().map(|u| LinkSource::parse(u).unwrap()).collect()
         };
-        let a = req(
-            &[
-                "https://www.aliexpress.com/item/1005006123456789.html?spm=x",
-                "32759108484",
-            ],
-            LinkType::Normal,
+        let a = req(&[
+            "https://www.aliexpress.com/item/1005006123456789.html?spm=x",
+            "32759108484",
+        ]);
+        let b = req(&[
+            "32759108484",
+            "https://m.aliexpress.com/item/1005006123456789.html",
+        ]);
+        let key = |s: &[LinkSource], t| links_key(&real(), t, s);
+        assert_eq!(key(&a, LinkType::Normal), key(&b, LinkType::Normal));
+        assert!(key(&a, LinkType::Normal).starts_with(&real().prefix(CacheKind::Affiliate)));
+        assert_ne!(key(&a, LinkType::Normal), key(&a, LinkType::Hot));
+        let store = req(&["https://www.aliexpress.com/store/1102345678?spm=y"]);
+        let store_plain = req(&["https://aliexpress.com/store/1102345678"]);
+        assert_eq!(
+            key(&store, LinkType::Normal),
+            key(&store_plain, LinkType::Normal)
         );
-        let b = req(
-            &[
-                "32759108484",
-                "https://m.aliexpress.com/item/1005006123456789.html",
-            ],
-            LinkType::Normal,
-        );
-        assert_eq!(links_key(&real(), &a), links_key(&real(), &b));
-        assert!(links_key(&real(), &a).starts_with(&real().prefix(CacheKind::Affiliate)));
-        let hot = req(&["32759108484", "1005006123456789"], LinkType::Hot);
-        assert_ne!(links_key(&real(), &a), links_key(&real(), &hot));
+        let share = req(&["https://s.click.aliexpress.com/e/_DmAbCd1"]);
+        assert_ne!(key(&store, LinkType::Normal), key(&share, LinkType::Normal));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The application core: each catalog use case (search, hot products, details, categories,
 //! affiliate links) answered cache-aside through the coalescing [`CacheLayer`], with stale
 //! serving on transient upstream trouble. It sees only traits: the catalog port
-//! ([`alistach_domain::AffiliateApi`]) and the cache store ([`alistach_cache::Cache`]).
+//! ([`alistach_domain::AffiliateApi`]) and the cache store ([`alistach_cache::Cache`]); the
+//! [`OrderSync`] sees the order port ([`alistach_domain::OrderSource`]) and the durable store
+//! ([`alistach_store::Store`]).
 //!
 //! Invariants: upstream errors are never cached and never replaced by mock data; an empty result
 //! is a valid answer and is cached; cache keys carry the mode, so mock entries are never served
@@ -13,10 +15,14 @@ mod error;
 mod guard;
 mod histogram;
 mod keys;
+mod orders;
 mod pacing;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
-pub use catalog::{CacheReport, Catalog, RatedLink, Rendered, Served};
+pub use catalog::{
+    CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,
+    Rendered, Served,
+};
 pub use config::CacheTtls;
 pub use error::ServiceError;
 pub use guard::{
@@ -25,4 +31,7 @@ pub use guard::{
 };
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
+pub use orders::{
+    OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
+};
 pub use pacing::OutboundLimiter;

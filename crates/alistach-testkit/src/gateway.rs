@@ -15,6 +15,7 @@
 
 mod catalog;
 mod methods;
+mod orders;
 mod verify;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +40,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use catalog::Catalog;
 use methods::{METHODS, Outcome, answer, missing};
+use orders::{BookOrder, OrderBook};
 
 /// The largest request body the fake reads.
 const MAX_BODY: usize = 1 << 20;
@@ -154,6 +156,55 @@ impl Fault {
     }
 }
 
+/// An order a test places with [`FakeGateway::place_order`]: money in cents (USD).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOrder {
+    /// The product bought (a catalog product's id lends its title and category).
+    pub product_id: u64,
+    /// Units bought.
+    pub product_count: u64,
+    /// Amount paid, in cents.
+    pub paid_cents: i64,
+    /// Estimated commission, in cents.
+    pub commission_cents: i64,
+    /// The tracking id that earned it.
+    pub tracking_id: String,
+    /// The sub-id parameters (JSON text), if the link carried any.
+    pub custom_parameters: Option<String>,
+    /// When it was paid (PST `yyyy-MM-dd HH:mm:ss`); now when `None`.
+    pub paid_time: Option<String>,
+    /// Its category, when not the catalog product's.
+    pub category_id: Option<u64>,
+    /// Its sub-order id, when not the next one.
+    pub sub_order_id: Option<u64>,
+}
+
+impl NewOrder {
+    /// One unit of `product_id` for `paid_cents`, earning `commission_cents`, tracking id
+    /// `default`, paid now.
+    pub fn new(product_id: u64, paid_cents: i64, commission_cents: i64) -> NewOrder {
+        NewOrder {
+            product_id,
+            product_count: 1,
+            paid_cents,
+            commission_cents,
+            tracking_id: "default".to_owned(),
+            custom_parameters: None,
+            paid_time: None,
+            category_id: None,
+            sub_order_id: None,
+        }
+    }
+}
+
+/// Now as the platform writes order times (PST).
+fn now_pst() -> String {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    alistach_domain::platform_time::format(now_ms)
+}
+
 /// Whether a request's signature verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
@@ -203,6 +254,7 @@ struct State {
     next: Vec<ScheduledFault>,
     always: Option<(Option<String>, Fault)>,
     request_seq: u64,
+    orders: OrderBook,
 }
 
 struct Shared {
@@ -255,10 +307,14 @@ impl FakeGateway {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let catalog = Catalog::generate(config.seed, config.products.max(1));
+        let state = State {
+            orders: OrderBook::seeded(&catalog),
+            ..State::default()
+        };
         let shared = Arc::new(Shared {
             config,
             catalog,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
         });
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(FakeGateway { addr, shared, task })
@@ -357,6 +413,90 @@ impl FakeGateway {
         let mut state = self.shared.state();
         state.next.clear();
         state.always = None;
+    }
+
+    /// Places an order in the book (paid now, status `Payment Completed`, a new index id) and
+    /// answers its sub-order id. The product's title, category and commission rate come from
+    /// the catalog when it has the product.
+    pub fn place_order(&self, order: NewOrder) -> u64 {
+        let now = now_pst();
+        let product = self.shared.catalog.product(order.product_id);
+        let mut state = self.shared.state();
+        let n = state.orders.orders.len() as u64;
+        let order_id = 8_200_000_000_000_000 + n * 1_013;
+        let sub_order_id = order.sub_order_id.unwrap_or(order_id + 1);
+        let paid_time = order.paid_time.unwrap_or_else(|| now.clone());
+        state.orders.push(BookOrder {
+            index_id: 0,
+            order_id,
+            sub_order_id,
+            status: "Payment Completed".to_owned(),
+            tracking_id: order.tracking_id,
+            product_id: order.product_id,
+            product_title: product.map_or_else(
+                || format!("Product {}", order.product_id),
+                |p| p.title.clone(),
+            ),
+            category_id: order
+                .category_id
+                .or(product.map(|p| p.child.id))
+                .unwrap_or(100_000),
+            detail_url: format!("https://www.aliexpress.com/item/{}.html", order.product_id),
+            image: product.map_or_else(String::new, |p| p.images[0].clone()),
+            count: order.product_count,
+            paid_cents: order.paid_cents,
+            commission_cents: order.commission_cents,
+            commission_rate: "7.00%".to_owned(),
+            created_time: paid_time.clone(),
+            paid_time,
+            receipt_time: None,
+            settled_time: None,
+            is_new_buyer: false,
+            is_hot: false,
+            ship_to_country: "US".to_owned(),
+            custom_parameters: order.custom_parameters,
+        });
+        sub_order_id
+    }
+
+    /// Moves an order to `status` (one of the platform's four), stamping the time of
+    /// `Buyer Confirmed Receipt` and `Completed Settlement` with now. False for an unknown
+    /// sub-order id or status.
+    pub fn set_order_status(&self, sub_order_id: u64, status: &str) -> bool {
+        if !catalog::ORDER_STATUSES.contains(&status) {
+            return false;
+        }
+        let now = now_pst();
+        let mut state = self.shared.state();
+        let Some(o) = state
+            .orders
+            .orders
+            .iter_mut()
+            .find(|o| o.sub_order_id == sub_order_id)
+        else {
+            return false;
+        };
+        o.status = status.to_owned();
+        match status {
+            "Buyer Confirmed Receipt" => o.receipt_time = Some(now),
+            "Completed Settlement" => {
+                o.receipt_time.get_or_insert_with(|| now.clone());
+                o.settled_time = Some(now);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// An order's status in the book.
+    pub fn order_status(&self, sub_order_id: u64) -> Option<String> {
+        self.shared
+            .state()
+            .orders
+            .orders
+            .iter()
+            .find(|o| o.sub_order_id == sub_order_id)
+            .map(|o| o.status.clone())
     }
 
     /// Forgets counts and recorded requests (faults stay).
@@ -726,7 +866,19 @@ fn process(
         );
     }
     let key = response_key(api_method);
-    match answer(api_method, params, &shared.catalog) {
+    let outcome = match api_method {
+        "aliexpress.affiliate.order.list" => {
+            orders::order_list(params, &shared.state().orders).unwrap_or_else(|o| o)
+        }
+        "aliexpress.affiliate.order.listbyindex" => {
+            orders::order_list_by_index(params, &shared.state().orders).unwrap_or_else(|o| o)
+        }
+        "aliexpress.affiliate.order.get" => {
+            orders::order_get(params, &shared.state().orders).unwrap_or_else(|o| o)
+        }
+        _ => answer(api_method, params, &shared.catalog),
+    };
+    match outcome {
         Outcome::Result(result) => json!({key: {
             "resp_result": {"resp_code": 200, "resp_msg": "Call succeeds", "result": result},
             "request_id": request_id,

@@ -11,4 +11,5 @@ mod real_mode;
 mod redis_ops;
 mod shared_cache;
 mod support;
+mod surface;
 mod upstream_hints;

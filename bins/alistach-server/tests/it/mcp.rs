@@ -25,12 +25,15 @@ const KEY: &str = "mcp-it-key-5d1e9b";
 const APP_KEY: &str = "34567890";
 const APP_SECRET: &str = "fake-gateway-app-secret-9f3a";
 
-const TOOLS: [&str; 5] = [
+const TOOLS: [&str; 8] = [
     "search_products",
     "get_product_details",
     "get_hot_products",
     "list_categories",
     "create_affiliate_links",
+    "find_similar_products",
+    "list_promotions",
+    "get_promotion_products",
 ];
 
 type Client = RunningService<RoleClient, ClientConfig>;
@@ -234,18 +237,101 @@ async fn exercise(client: &Client, mock: bool) -> Value {
             .any(|c| c["children"].as_array().is_some_and(|k| !k.is_empty()))
     );
 
+    // With parent_id: only that category's subcategories.
+    let parent = top
+        .iter()
+        .find(|c| c["children"].as_array().is_some_and(|k| !k.is_empty()))
+        .unwrap();
+    let children = ok(
+        "list_categories",
+        &call(
+            client,
+            "list_categories",
+            json!({"parent_id": parent["id"]}),
+        )
+        .await,
+        mock,
+    );
+    assert_eq!(children["parent_id"], parent["id"]);
+    let ids = |v: &Value| -> Vec<Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].clone())
+            .collect()
+    };
+    assert_eq!(
+        ids(&children["categories"]),
+        ids(&parent["children"]),
+        "{children}"
+    );
+
+    // One result per URL: the link, or why not.
     let url = format!("https://www.aliexpress.com/item/{id}.html");
     let links = ok(
         "create_affiliate_links",
-        &call(client, "create_affiliate_links", json!({"urls": [url]})).await,
+        &call(
+            client,
+            "create_affiliate_links",
+            json!({"urls": [url, "https://evil.example/item/1.html"]}),
+        )
+        .await,
         mock,
     );
-    assert_eq!(links["links"][0]["original_url"], url, "{links}");
+    let results = links["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{links}");
+    assert_eq!(results[0]["original_url"], url, "{links}");
+    assert_eq!(results[0]["status"], "converted", "{links}");
     assert!(
-        links["links"][0]["affiliate_url"]
+        results[0]["affiliate_url"]
             .as_str()
             .unwrap()
             .starts_with("https://")
+    );
+    assert_eq!(results[1]["status"], "not_converted", "{links}");
+    assert_eq!(results[1]["reason"], "not_aliexpress", "{links}");
+
+    let similar = ok(
+        "find_similar_products",
+        &call(client, "find_similar_products", json!({"product_id": url})).await,
+        mock,
+    );
+    assert_eq!(similar["product_id"], id, "{similar}");
+    assert!(
+        !similar["products"].as_array().unwrap().is_empty(),
+        "{similar}"
+    );
+    assert!(
+        similar["products"][0].get("product_id").is_none(),
+        "compact"
+    );
+
+    let promotions = ok(
+        "list_promotions",
+        &call(client, "list_promotions", json!({})).await,
+        mock,
+    );
+    let name = promotions["promotions"][0]["promotion_name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{promotions}"))
+        .to_owned();
+    let promoted = ok(
+        "get_promotion_products",
+        &call(
+            client,
+            "get_promotion_products",
+            json!({"promotion_name": name, "page_size": 5}),
+        )
+        .await,
+        mock,
+    );
+    assert!(
+        !promoted["products"].as_array().unwrap().is_empty(),
+        "{promoted}"
+    );
+    assert!(
+        promoted["products"][0]["promotion_link"].is_string(),
+        "{promoted}"
     );
     search
 }
@@ -272,6 +358,14 @@ async fn errors_are_correctable(client: &Client) {
         ),
         ("create_affiliate_links", json!({"urls": []}), "urls"),
         ("list_categories", json!({"detail": true}), "detail"),
+        ("list_categories", json!({"parent_id": "abc"}), "parent_id"),
+        ("find_similar_products", json!({}), "product_id"),
+        ("list_promotions", json!({"page": 2}), "page"),
+        (
+            "get_promotion_products",
+            json!({"promotion_name": "x", "page_size": 0}),
+            "page_size",
+        ),
     ] {
         let problem = tool_error(tool, &call(client, tool, args).await);
         assert_eq!(problem["status"], 422, "{tool}: {problem}");
@@ -726,6 +820,13 @@ async fn stdio_output_is_only_protocol() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // Read stderr all along: debug logs would otherwise fill the pipe and stall the server.
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut err = String::new();
+        stderr.read_to_string(&mut err).await.unwrap();
+        err
+    });
     let mut stdin = child.stdin.take().unwrap();
     let messages = [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -759,14 +860,7 @@ async fn stdio_output_is_only_protocol() {
         .expect("the server exits when stdin closes")
         .unwrap();
     assert!(status.success(), "{status}");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .await
-        .unwrap();
+    let err = logs.await.unwrap();
     for line in out.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not protocol: {line}: {e}"));
@@ -816,6 +910,6 @@ async fn the_python_sdk_drives_every_tool() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("http: 5 tools ok"), "{stdout}\n{stderr}");
-    assert!(stdout.contains("stdio: 5 tools ok"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("http: 8 tools ok"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("stdio: 8 tools ok"), "{stdout}\n{stderr}");
 }

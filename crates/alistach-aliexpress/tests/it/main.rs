@@ -4,6 +4,7 @@ mod fake;
 mod faults;
 mod fixtures;
 mod methods;
+mod orders;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ use alistach_aliexpress::{
 };
 use alistach_domain::{
     AffiliateApi, ApiMode, CategoryId, CategoryTree, CountryCode, Currency, Decimal, DetailsQuery,
-    Language, LinkRequest, LinkType, Listing, ProductId, ProductUrl, SearchDraft, SortOrder,
+    Language, LinkInput, LinkRequest, LinkType, Listing, ProductId, SearchDraft, SortOrder,
 };
 use alistach_testkit::gateway::SignatureCheck;
 
@@ -580,33 +580,51 @@ async fn affiliate_api_port_search_and_details() {
 async fn affiliate_api_port_links_map_back_to_the_callers_urls() {
     let fake = fake().await;
     let client = client(&fake);
+    let hot = client
+        .hot_product_query(&ProductQueryRequest::default())
+        .await
+        .unwrap();
+    let (a, b) = (hot.products[0].id, hot.products[1].id);
     let urls = [
-        "https://fr.aliexpress.com/item/1005006123456789.html?spm=a2g0o.home&gatewayAdapt=glo2fra",
-        "https://m.aliexpress.com/p/coin-index/index.html?productIds=1005001234567890",
-        "https://www.aliexpress.com/item/1005006123456789.html",
+        format!("https://fr.aliexpress.com/item/{a}.html?spm=a2g0o.home&gatewayAdapt=glo2fra"),
+        format!("https://m.aliexpress.com/p/coin-index/index.html?productIds={b}"),
+        format!("https://www.aliexpress.com/item/{a}.html"),
+        "https://www.aliexpress.com/store/1102345678?spm=z".to_owned(),
+        "https://s.click.aliexpress.com/e/_DmAbCd1".to_owned(),
     ];
     let request = LinkRequest {
-        urls: urls.iter().map(|u| ProductUrl::parse(u).unwrap()).collect(),
+        inputs: urls.iter().map(|u| LinkInput::parse(u)).collect(),
         link_type: LinkType::Normal,
     };
-    let links = client.generate_links(&request).await.unwrap();
+    let sources = request.sources();
+    assert_eq!(sources.len(), 4, "one source per product");
+    let links = client
+        .generate_links(&sources, LinkType::Normal)
+        .await
+        .unwrap();
     assert_eq!(
         links
             .iter()
             .map(|l| l.source_url.as_str())
             .collect::<Vec<_>>(),
-        urls
+        [
+            format!("https://www.aliexpress.com/item/{a}.html"),
+            format!("https://www.aliexpress.com/item/{b}.html"),
+            "https://www.aliexpress.com/store/1102345678".to_owned(),
+            "https://s.click.aliexpress.com/e/_DmAbCd1".to_owned(),
+        ],
+        "each converted source, in order, by its source value"
     );
-    assert_eq!(links[0].product_id, ProductId(1005006123456789));
-    assert_eq!(
-        links[0].promotion_link, links[2].promotion_link,
-        "same product, same link"
-    );
+    assert_eq!(links[0].product_id, Some(a));
+    assert_eq!(links[2].product_id, None);
     assert_ne!(links[0].promotion_link, links[1].promotion_link);
     let sent = fake.last_request(LINK_GENERATE).unwrap();
     assert_eq!(
         sent.params["source_values"],
-        "https://www.aliexpress.com/item/1005006123456789.html,https://www.aliexpress.com/item/1005001234567890.html",
+        format!(
+            "https://www.aliexpress.com/item/{a}.html,https://www.aliexpress.com/item/{b}.html,\
+             https://www.aliexpress.com/store/1102345678,https://s.click.aliexpress.com/e/_DmAbCd1"
+        ),
         "canonical URLs, deduplicated"
     );
     assert_eq!(sent.params["promotion_link_type"], "0");

@@ -82,6 +82,9 @@ fn only_gpt_operations_with_the_agreed_ids() {
         "listCategories",
         "createAffiliateLinks",
         "getAffiliateLink",
+        "getSimilarProducts",
+        "listPromotions",
+        "getPromotionProducts",
     ]
     .into_iter()
     .map(String::from)
@@ -134,7 +137,7 @@ fn summaries_and_descriptions_fit_300_chars() {
             checked += 1;
         }
     });
-    assert_eq!(checked, 12);
+    assert_eq!(checked, 2 * ROUTES.iter().filter(|r| r.in_gpt).count());
     assert!(doc["info"]["description"].as_str().unwrap().chars().count() <= 300);
 }
 
@@ -283,4 +286,78 @@ fn no_schema_reaches_itself() {
             .get("parent_category_id")
             .is_some()
     );
+}
+
+#[test]
+fn the_gpt_profile_stays_importable_and_cheap_for_the_model() {
+    let doc = gpt();
+    let mut operations = 0;
+    each_operation(&doc, |path, method, op| {
+        operations += 1;
+        let description = op["description"].as_str().unwrap();
+        assert!(
+            description.contains("Use "),
+            "{method} {path} does not say when to use it: {description}"
+        );
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap();
+            assert!(
+                p.get("example").is_some(),
+                "{method} {path} parameter {name} has no example"
+            );
+            if ["target_currency", "target_language", "sort", "link_type"].contains(&name) {
+                let values = p["schema"]["enum"].as_array();
+                assert!(
+                    values.is_some_and(|v| v.len() >= 2),
+                    "{method} {path} {name} is not an enum"
+                );
+                assert!(
+                    values.unwrap().contains(&p["example"]),
+                    "{method} {path} {name}: the example is not one of the values"
+                );
+            }
+            if name == "page_size" {
+                assert_eq!(
+                    p["schema"]["maximum"],
+                    alistach_api::GPT_MAX_PAGE_SIZE,
+                    "{method} {path}"
+                );
+                assert!(
+                    p["description"].as_str().unwrap().contains("1 to 20"),
+                    "{method} {path}"
+                );
+            }
+        }
+    });
+    assert!(
+        operations <= 30,
+        "{operations} operations; GPT Actions take at most 30"
+    );
+    assert_eq!(operations, ROUTES.iter().filter(|r| r.in_gpt).count());
+    let body = &doc["components"]["schemas"]["AffiliateLinksRequest"]["properties"]["link_type"];
+    assert_eq!(body["enum"], json!(["normal", "hot"]));
+    let info = doc["info"]["description"].as_str().unwrap();
+    assert!(info.contains("metadata.mock_mode") && info.contains("tell the user"));
+    assert!(info.contains("promotion_link"));
+}
+
+#[test]
+fn every_gpt_schema_has_an_example_that_matches_it() {
+    let doc = gpt();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    assert!(schemas.len() >= 10);
+    for (name, schema) in schemas {
+        let examples = schema["examples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no examples"));
+        assert!(!examples.is_empty(), "{name}");
+        for example in examples {
+            let mut errors = Vec::new();
+            crate::schemas::check(&doc, schema, example, name, &mut errors);
+            assert_eq!(errors, Vec::<String>::new(), "{name}: {example}");
+        }
+    }
+    let search = &schemas["SearchResponse"]["examples"][0];
+    assert_eq!(search["success"], true);
+    assert!(search["data"]["products"][0]["promotion_link"].is_string());
 }

@@ -9,7 +9,13 @@ use crate::opts;
 /// A deliberately small JSON Schema checker covering the keywords schemars emits for our types:
 /// `$ref`, `type`, `properties`, `required`, `additionalProperties`, `items`, `anyOf`, `enum`,
 /// `minimum`, `maximum`. Returns every violation with its JSON pointer.
-fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+pub(crate) fn check(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         let target = doc
             .pointer(r.trim_start_matches('#'))
@@ -203,8 +209,27 @@ fn serialized_responses_match_their_schemas_in_both_profiles() {
                 original_url: "https://www.aliexpress.com/item/1.html".into(),
                 affiliate_url: "https://s.click.aliexpress.com/e/_x".into(),
                 commission_rate: Some("7.0%".into()),
-                product_id: "1".into(),
+                product_id: Some("1".into()),
             }],
+            results: vec![
+                LinkResult {
+                    original_url: "https://www.aliexpress.com/item/1.html".into(),
+                    status: "converted".into(),
+                    page_type: Some("product".into()),
+                    affiliate_url: Some("https://s.click.aliexpress.com/e/_x".into()),
+                    product_id: Some("1".into()),
+                    commission_rate: Some("7.0%".into()),
+                    reason: None,
+                    detail: None,
+                },
+                LinkResult {
+                    original_url: "https://www.amazon.com/x".into(),
+                    status: "not_converted".into(),
+                    reason: Some("not_aliexpress".into()),
+                    detail: Some("the URL is not an AliExpress URL".into()),
+                    ..Default::default()
+                },
+            ],
         },
         AffiliateLinksMetadata {
             processed_urls: 1,

@@ -22,7 +22,10 @@ use super::output::{self, Answer, ProductOut};
 use crate::config::HttpConfig;
 use crate::convert;
 use crate::error::HttpError;
-use crate::render::{CATEGORIES_FORMAT, PAGE_FORMAT, PageData, render_categories, render_page};
+use crate::render::{
+    CATEGORIES_FORMAT, PAGE_FORMAT, PageData, SIMILAR_FORMAT, SimilarData, render_categories,
+    render_page, render_similar,
+};
 
 /// What the tools run over: the catalog (the REST routes' use cases), the defaults of the
 /// deployment, and the tool list, built once.
@@ -113,6 +116,9 @@ const TOOLS: &[Entry] = &[
     entry::<GetHotProducts>(),
     entry::<ListCategories>(),
     entry::<CreateAffiliateLinks>(),
+    entry::<FindSimilarProducts>(),
+    entry::<ListPromotions>(),
+    entry::<GetPromotionProducts>(),
 ];
 
 const DETAIL_DESCRIPTION: &str = "Return full product records instead of the compact form (id, title, prices, discount, rating, orders, image, promotion_link, shop). Default false; the compact form is enough to recommend a product.";
@@ -222,7 +228,8 @@ async fn listing(
     listing: Listing,
     detail: bool,
 ) -> Result<Answer<ProductPage>, HttpError> {
-    let query = convert::search_query(req, &ctx.config, listing)?;
+    // Like the GPT profile's GET search: the platform's relevance order unless a sort is asked.
+    let query = convert::search_query(req, &ctx.config, listing, None)?;
     let served = ctx
         .catalog
         .products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)
@@ -231,6 +238,12 @@ async fn listing(
     Ok(Answer::new(
         ctx.mode,
         served.stale,
+        ProductPage::new(page, detail),
+    ))
+}
+
+impl ProductPage {
+    fn new(page: PageData, detail: bool) -> Self {
         ProductPage {
             products: page
                 .products
@@ -241,8 +254,8 @@ async fn listing(
             page: page.current_page,
             page_size: page.page_size,
             total_pages: page.total_pages,
-        },
-    ))
+        }
+    }
 }
 
 struct SearchProducts;
@@ -278,11 +291,12 @@ impl Tool for GetHotProducts {
 /// Products found by id or URL.
 #[derive(Serialize, JsonSchema)]
 struct Details {
-    /// The products found, in id order.
+    /// The products found, in request order.
     products: Vec<ProductOut>,
-    /// Requested ids the platform returned nothing for (unknown, or not sold to the country).
+    /// Requested ids without details, each with the reason (unknown, or not sold to the
+    /// requested country).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    not_found: Vec<String>,
+    missing: Vec<api::MissingProduct>,
 }
 
 struct GetProductDetails;
@@ -297,25 +311,25 @@ impl Tool for GetProductDetails {
 
     async fn run(ctx: &ToolCtx, args: Self::Args, detail: bool) -> Result<Self::Output, HttpError> {
         let query = convert::details_query(&args, &ctx.config)?;
-        let requested = query.normalized().ids;
-        let served = ctx.catalog.details(&query, ReadMode::Normal).await?;
-        let not_found = requested
-            .iter()
-            .filter(|id| !served.value.iter().any(|p| p.id == **id))
-            .map(ToString::to_string)
-            .collect();
-        let products = served
-            .value
+        let served = ctx.catalog.details_report(&query, ReadMode::Normal).await?;
+        let report = served.value;
+        let products = report
+            .products
             .into_iter()
             .map(|p| ProductOut::new(convert::product(p), detail))
+            .collect();
+        let missing = report
+            .missing
+            .into_iter()
+            .map(|(id, reason)| api::MissingProduct {
+                product_id: id.to_string(),
+                reason: reason.as_str().to_owned(),
+            })
             .collect();
         Ok(Answer::new(
             ctx.mode,
             served.stale,
-            Details {
-                products,
-                not_found,
-            },
+            Details { products, missing },
         ))
     }
 }
@@ -345,38 +359,43 @@ impl From<api::Category> for CategoryOut {
     }
 }
 
-/// The category tree.
+/// The category tree, or one category's subcategories.
 #[derive(Serialize, JsonSchema)]
 struct Categories {
-    /// Top-level categories, each with its subcategories.
+    /// The parent asked for, when the call named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<String>,
+    /// Top-level categories with their subcategories, or the parent's subcategories.
     categories: Vec<CategoryOut>,
 }
-
-/// No arguments.
-#[derive(serde::Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct NoArguments {}
 
 struct ListCategories;
 
 impl Tool for ListCategories {
     const NAME: &'static str = "list_categories";
     const TITLE: &'static str = "AliExpress categories";
-    const DESCRIPTION: &'static str = "List AliExpress product categories as a tree of ids and names. Use it to find the category id to pass as category_ids to search_products or get_hot_products when keywords alone are too broad.";
+    const DESCRIPTION: &'static str = "List AliExpress product categories as a tree of ids and names, or with parent_id only that category's subcategories. Use it to find the category id to pass as category_ids to search_products, get_hot_products or get_promotion_products when keywords alone are too broad.";
     const DETAIL: bool = false;
-    type Args = NoArguments;
+    type Args = api::CategoriesQuery;
     type Output = Answer<Categories>;
 
-    async fn run(ctx: &ToolCtx, _: Self::Args, _: bool) -> Result<Self::Output, HttpError> {
+    async fn run(ctx: &ToolCtx, args: Self::Args, _: bool) -> Result<Self::Output, HttpError> {
+        let parent = convert::parent_id(&args)?;
         let served = ctx
             .catalog
-            .categories(ReadMode::Normal, CATEGORIES_FORMAT, render_categories)
+            .categories(
+                parent,
+                ReadMode::Normal,
+                CATEGORIES_FORMAT,
+                render_categories,
+            )
             .await?;
         let data: api::CategoriesData = decode(&served.value.bytes)?;
         Ok(Answer::new(
             ctx.mode,
             served.stale,
             Categories {
+                parent_id: parent.map(|p| p.to_string()),
                 categories: data.categories.into_iter().map(CategoryOut::from).collect(),
             },
         ))
@@ -389,11 +408,9 @@ impl Tool for ListCategories {
 /// Affiliate links for the given URLs.
 #[derive(Serialize, JsonSchema)]
 struct Links {
-    /// One link per URL the platform converted, in request order.
-    links: Vec<api::AffiliateLink>,
-    /// Given URLs the platform did not convert (unknown product, or not eligible).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    not_converted: Vec<String>,
+    /// One result per given URL, in request order: its affiliate_url, or the reason it was not
+    /// converted.
+    results: Vec<api::LinkResult>,
 }
 
 struct CreateAffiliateLinks;
@@ -408,32 +425,118 @@ impl Tool for CreateAffiliateLinks {
 
     async fn run(ctx: &ToolCtx, args: Self::Args, _: bool) -> Result<Self::Output, HttpError> {
         let request = convert::link_request(&args.urls, args.link_type.as_deref())?;
+        let served = ctx.catalog.link_results(&request, ReadMode::Normal).await?;
+        let results = served.value.into_iter().map(convert::link_result).collect();
+        Ok(Answer::new(ctx.mode, served.stale, Links { results }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Similar products and promotions
+
+/// Products similar to a seed product.
+#[derive(Serialize, JsonSchema)]
+struct Similar {
+    /// The seed product's id.
+    product_id: String,
+    /// The similar products.
+    products: Vec<ProductOut>,
+    /// How many the platform matched.
+    total_results: u64,
+    /// This page's number, from 1.
+    page: u32,
+}
+
+struct FindSimilarProducts;
+
+impl Tool for FindSimilarProducts {
+    const NAME: &'static str = "find_similar_products";
+    const TITLE: &'static str = "Similar AliExpress products";
+    const DESCRIPTION: &'static str = "Find products similar to one product (given by id or any AliExpress product URL): alternatives, cheaper options or related items. Use it when the user likes a product but wants to compare or see other choices; products carry promotion_link, the affiliate link to share.";
+    const DETAIL: bool = true;
+    type Args = api::SimilarProductsQuery;
+    type Output = Answer<Similar>;
+
+    async fn run(ctx: &ToolCtx, args: Self::Args, detail: bool) -> Result<Self::Output, HttpError> {
+        let query = convert::similar_query(&args, &ctx.config)?;
+        let render = render_similar(query.product_id, query.page_no);
         let served = ctx
             .catalog
-            .affiliate_links(&request, ReadMode::Normal)
+            .similar(&query, ReadMode::Normal, SIMILAR_FORMAT, render)
             .await?;
-        let links: Vec<api::AffiliateLink> = served
-            .value
-            .into_iter()
-            .map(|l| {
-                let mut link = convert::affiliate_link(l.link);
-                link.commission_rate = l.commission_rate_percent.map(|r| format!("{r}%"));
-                link
-            })
-            .collect();
-        let not_converted = args
-            .urls
-            .iter()
-            .filter(|u| !links.iter().any(|l| l.original_url == u.trim()))
-            .cloned()
-            .collect();
+        let data: SimilarData = decode(&served.value.bytes)?;
         Ok(Answer::new(
             ctx.mode,
             served.stale,
-            Links {
-                links,
-                not_converted,
+            Similar {
+                product_id: data.product_id,
+                products: data
+                    .products
+                    .into_iter()
+                    .map(|p| ProductOut::new(p, detail))
+                    .collect(),
+                total_results: data.total_results,
+                page: data.current_page,
             },
+        ))
+    }
+}
+
+/// The featured promotions.
+#[derive(Serialize, JsonSchema)]
+struct Promotions {
+    /// Each promotion; pass its promotion_name to get_promotion_products.
+    promotions: Vec<api::PromotionInfo>,
+}
+
+struct ListPromotions;
+
+impl Tool for ListPromotions {
+    const NAME: &'static str = "list_promotions";
+    const TITLE: &'static str = "AliExpress featured promotions";
+    const DESCRIPTION: &'static str = "List the featured promotions AliExpress runs now (e.g. Hot Product, Best Seller, New Arrival, weekly deals), with their names. Use it when the user asks for deals, sales or bestsellers, then get_promotion_products with a promotion_name.";
+    const DETAIL: bool = false;
+    type Args = NoArguments;
+    type Output = Answer<Promotions>;
+
+    async fn run(ctx: &ToolCtx, _: Self::Args, _: bool) -> Result<Self::Output, HttpError> {
+        let served = ctx.catalog.promotions(ReadMode::Normal).await?;
+        Ok(Answer::new(
+            ctx.mode,
+            served.stale,
+            Promotions {
+                promotions: served.value.into_iter().map(convert::promotion).collect(),
+            },
+        ))
+    }
+}
+
+/// No arguments (`GET /api/promotions` takes none either).
+#[derive(serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NoArguments {}
+
+struct GetPromotionProducts;
+
+impl Tool for GetPromotionProducts {
+    const NAME: &'static str = "get_promotion_products";
+    const TITLE: &'static str = "Products of an AliExpress promotion";
+    const DESCRIPTION: &'static str = "List the products of one featured promotion (a promotion_name from list_promotions), optionally in a category, sorted and paged. Use it after list_promotions when the user wants deals or bestsellers rather than a specific product; products carry promotion_link, the affiliate link to share.";
+    const DETAIL: bool = true;
+    type Args = api::PromotionProductsQuery;
+    type Output = Answer<ProductPage>;
+
+    async fn run(ctx: &ToolCtx, args: Self::Args, detail: bool) -> Result<Self::Output, HttpError> {
+        let query = convert::promotion_query(&args, &ctx.config)?;
+        let served = ctx
+            .catalog
+            .promotion_products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)
+            .await?;
+        let page: PageData = decode(&served.value.bytes)?;
+        Ok(Answer::new(
+            ctx.mode,
+            served.stale,
+            ProductPage::new(page, detail),
         ))
     }
 }
@@ -452,7 +555,10 @@ mod tests {
                 "get_product_details",
                 "get_hot_products",
                 "list_categories",
-                "create_affiliate_links"
+                "create_affiliate_links",
+                "find_similar_products",
+                "list_promotions",
+                "get_promotion_products"
             ]
         );
         for t in TOOLS {

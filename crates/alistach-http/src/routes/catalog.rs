@@ -2,7 +2,7 @@
 //! with the headers and metadata that say how the cache served them.
 
 use alistach_api::types as api;
-use alistach_domain::{LinkRequest, Listing};
+use alistach_domain::{LinkRequest, Listing, SortOrder};
 use alistach_service::{CacheStatus, ReadMode, Served};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderName, HeaderValue};
@@ -12,8 +12,8 @@ use crate::app::App;
 use crate::convert;
 use crate::error::HttpError;
 use crate::render::{
-    CATEGORIES_FORMAT, PAGE_FORMAT, envelope, render_categories, render_page, search_metadata,
-    serde_metadata,
+    CATEGORIES_FORMAT, PAGE_FORMAT, SIMILAR_FORMAT, envelope, render_categories, render_page,
+    render_similar, search_metadata, serde_metadata,
 };
 use crate::respond::{HeaderText, HttpResponse, body_response, json};
 
@@ -75,10 +75,27 @@ impl Facts {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Search {
+    /// `POST /api/products/search` (v1.1.0).
     Post,
+    /// `POST /api/products/search/no-cache` (v1.1.0).
     NoCache,
+    /// `GET /api/products/search` (the GPT profile's search).
     Get,
+    /// `GET /api/products` (v1.1.0).
+    V1Get,
+    /// `GET /api/products/hot`.
     Hot,
+}
+
+impl Search {
+    /// The order when the request names none: v1.1.0's routes keep its `SALE_PRICE_ASC`; the
+    /// others leave the order to the platform (its relevance order, no `sort` sent).
+    fn default_sort(self) -> Option<SortOrder> {
+        match self {
+            Search::Post | Search::NoCache | Search::V1Get => Some(SortOrder::SalePriceAsc),
+            Search::Get | Search::Hot => None,
+        }
+    }
 }
 
 impl App {
@@ -93,7 +110,7 @@ impl App {
         } else {
             Listing::Search
         };
-        let query = convert::search_query(req, &self.config, listing)?;
+        let query = convert::search_query(req, &self.config, listing, kind.default_sort())?;
         let read = if kind == Search::NoCache {
             ReadMode::Bypass
         } else {
@@ -121,7 +138,10 @@ impl App {
         };
         let body = envelope(&served.value.bytes, Some(hit), search_metadata(&metadata));
         let mut resp = body_response(StatusCode::OK, "application/json", body);
-        facts.apply(&mut resp, matches!(kind, Search::Get | Search::Hot));
+        facts.apply(
+            &mut resp,
+            matches!(kind, Search::Get | Search::V1Get | Search::Hot),
+        );
         Ok(resp)
     }
 
@@ -129,12 +149,25 @@ impl App {
         let req: api::ProductDetailsQuery = convert::query_params(ctx.query, &[])?;
         let query = convert::details_query(&req, &self.config)?;
         let requested = query.normalized().ids.len() as u64;
-        let served = self.catalog.details(&query, ReadMode::Normal).await?;
+        let served = self
+            .catalog
+            .details_report(&query, ReadMode::Normal)
+            .await?;
         let facts = Facts::of(&served);
-        let products: Vec<api::Product> = served.value.into_iter().map(convert::product).collect();
+        let report = served.value;
+        let products: Vec<api::Product> =
+            report.products.into_iter().map(convert::product).collect();
         let data = api::ProductDetailsData {
             total_results: products.len() as u64,
             products,
+            missing: report
+                .missing
+                .into_iter()
+                .map(|(id, reason)| api::MissingProduct {
+                    product_id: id.to_string(),
+                    reason: reason.as_str().to_owned(),
+                })
+                .collect(),
         };
         let metadata = api::ProductDetailsMetadata {
             mock_mode: self.mode.is_mock(),
@@ -151,10 +184,17 @@ impl App {
         Ok(resp)
     }
 
-    pub(super) async fn categories(&self) -> Result<HttpResponse, HttpError> {
+    pub(super) async fn categories(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let req: api::CategoriesQuery = convert::query_params(ctx.query, &[])?;
+        let parent = convert::parent_id(&req)?;
         let served = self
             .catalog
-            .categories(ReadMode::Normal, CATEGORIES_FORMAT, render_categories)
+            .categories(
+                parent,
+                ReadMode::Normal,
+                CATEGORIES_FORMAT,
+                render_categories,
+            )
             .await?;
         let facts = Facts::of(&served);
         let metadata = api::CategoriesMetadata {
@@ -171,26 +211,107 @@ impl App {
         Ok(resp)
     }
 
+    fn listing_metadata(&self, ctx: &Ctx<'_>, facts: Facts) -> api::ListingMetadata {
+        api::ListingMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_version: self.config.version.clone(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: facts.status.is_hit(),
+            cache_enabled: true,
+            cache_status: facts.status.x_cache().to_owned(),
+            stale: facts.stale,
+            processing_time_ms: ctx.elapsed_ms(),
+        }
+    }
+
+    pub(super) async fn similar(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let req: api::SimilarProductsQuery = convert::query_params(ctx.query, &["page_no"])?;
+        let query = convert::similar_query(&req, &self.config)?;
+        let render = render_similar(query.product_id, query.page_no);
+        let served = self
+            .catalog
+            .similar(&query, ReadMode::Normal, SIMILAR_FORMAT, render)
+            .await?;
+        let facts = Facts::of(&served);
+        let metadata = self.listing_metadata(ctx, facts);
+        let body = envelope(
+            &served.value.bytes,
+            Some(facts.status.is_hit()),
+            serde_metadata(&metadata),
+        );
+        let mut resp = body_response(StatusCode::OK, "application/json", body);
+        facts.apply(&mut resp, true);
+        Ok(resp)
+    }
+
+    pub(super) async fn promotions(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let served = self.catalog.promotions(ReadMode::Normal).await?;
+        let facts = Facts::of(&served);
+        let promotions: Vec<api::PromotionInfo> =
+            served.value.into_iter().map(convert::promotion).collect();
+        let data = api::PromotionsData {
+            total_results: promotions.len() as u64,
+            promotions,
+        };
+        let metadata = self.listing_metadata(ctx, facts);
+        let mut resp = json(&api::PromotionsResponse::ok(data, metadata));
+        facts.apply(&mut resp, true);
+        Ok(resp)
+    }
+
+    pub(super) async fn promotion_products(
+        &self,
+        ctx: &Ctx<'_>,
+    ) -> Result<HttpResponse, HttpError> {
+        let req: api::PromotionProductsQuery =
+            convert::query_params(ctx.query, convert::PAGED_NUMERIC)?;
+        let query = convert::promotion_query(&req, &self.config)?;
+        let served = self
+            .catalog
+            .promotion_products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)
+            .await?;
+        let facts = Facts::of(&served);
+        let hit = facts.status.is_hit();
+        let metadata = api::PromotionProductsMetadata {
+            mock_mode: self.mode.is_mock(),
+            api_version: self.config.version.clone(),
+            api_integration: self.mode.as_str().to_owned(),
+            cache_hit: hit,
+            cache_enabled: true,
+            cache_status: facts.status.x_cache().to_owned(),
+            stale: facts.stale,
+            processing_time_ms: ctx.elapsed_ms(),
+            promotion_params: convert::promotion_params(&query),
+        };
+        let body = envelope(&served.value.bytes, Some(hit), serde_metadata(&metadata));
+        let mut resp = body_response(StatusCode::OK, "application/json", body);
+        facts.apply(&mut resp, true);
+        Ok(resp)
+    }
+
     pub(super) async fn links(
         &self,
         request: LinkRequest,
         get: bool,
     ) -> Result<HttpResponse, HttpError> {
-        let processed = request.urls.len() as u64;
+        let processed = request.inputs.len() as u64;
         let served = self
             .catalog
-            .affiliate_links(&request, ReadMode::Normal)
+            .link_results(&request, ReadMode::Normal)
             .await?;
         let facts = Facts::of(&served);
         let links: Vec<api::AffiliateLink> = served
             .value
-            .into_iter()
-            .map(|l| {
-                let mut link = convert::affiliate_link(l.link);
-                link.commission_rate = l.commission_rate_percent.map(|r| format!("{r}%"));
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok())
+            .map(|rated| {
+                let mut link = convert::affiliate_link(rated.link.clone());
+                link.commission_rate = rated.commission_rate_percent.map(|r| format!("{r}%"));
                 link
             })
             .collect();
+        let results: Vec<api::LinkResult> =
+            served.value.into_iter().map(convert::link_result).collect();
         let metadata = api::AffiliateLinksMetadata {
             mock_mode: self.mode.is_mock(),
             api_integration: self.mode.as_str().to_owned(),
@@ -202,6 +323,7 @@ impl App {
         };
         let data = api::AffiliateLinksData {
             affiliate_links: links,
+            results,
         };
         let mut resp = json(&api::AffiliateLinksResponse::ok(data, metadata));
         facts.apply(&mut resp, get);

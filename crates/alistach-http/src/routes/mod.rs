@@ -19,7 +19,7 @@ use crate::respond::{HttpResponse, body_response, json, unix_now};
 pub(crate) use ctx::Ctx;
 
 /// The query parameters that are numbers in a search.
-const SEARCH_NUMERIC: &[&str] = &["page_size", "page_no"];
+const SEARCH_NUMERIC: &[&str] = convert::PAGED_NUMERIC;
 
 impl App {
     /// Answers a routed request.
@@ -45,16 +45,23 @@ impl App {
                 let req = convert::json_body(body, SEARCH_NUMERIC)?;
                 self.search(ctx, &req, catalog::Search::NoCache).await
             }
-            RouteId::SearchGet | RouteId::ProductsGet => {
+            RouteId::SearchGet => {
                 let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
                 self.search(ctx, &req, catalog::Search::Get).await
+            }
+            RouteId::ProductsGet => {
+                let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
+                self.search(ctx, &req, catalog::Search::V1Get).await
             }
             RouteId::HotProducts => {
                 let req = convert::query_params(ctx.query, SEARCH_NUMERIC)?;
                 self.search(ctx, &req, catalog::Search::Hot).await
             }
             RouteId::ProductDetails => self.details(ctx).await,
-            RouteId::Categories => self.categories().await,
+            RouteId::SimilarProducts => self.similar(ctx).await,
+            RouteId::Promotions => self.promotions(ctx).await,
+            RouteId::PromotionProducts => self.promotion_products(ctx).await,
+            RouteId::Categories => self.categories(ctx).await,
             RouteId::AffiliateLinks => {
                 let req: api::AffiliateLinksRequest = convert::json_body(body, &["urls"])?;
                 let request = convert::link_request(&req.urls, req.link_type.as_deref())?;

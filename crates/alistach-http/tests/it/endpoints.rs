@@ -193,12 +193,23 @@ async fn search_has_the_v1_shape_and_the_second_identical_search_hits() {
     assert_eq!(s.api.calls(), 1);
 
     s.clock.advance(std::time::Duration::from_secs(100));
-    let get = Answer::of(s.get("/api/products/search?keywords=wireless+earbuds&page_size=5&min_sale_price=10&max_sale_price=50.5&target_currency=EUR").await).await;
+    // The v1.1.0 GET keeps the v1.1.0 default order, so it is the same question.
+    let get = Answer::of(s.get("/api/products?keywords=wireless+earbuds&page_size=5&min_sale_price=10&max_sale_price=50.5&target_currency=EUR").await).await;
     assert_eq!(get.status, 200, "{}", get.json);
     assert_eq!(get.header("x-cache"), Some("HIT"));
     assert_eq!(get.header("age"), Some("100"));
     assert_eq!(get.header("cache-control"), Some("max-age=3500"));
     assert_eq!(s.api.calls(), 1);
+    // The GPT profile's GET search names the order explicitly to share it...
+    let get = Answer::of(s.get("/api/products/search?keywords=wireless+earbuds&page_size=5&min_sale_price=10&max_sale_price=50.5&target_currency=EUR&sort=SALE_PRICE_ASC").await).await;
+    assert_eq!(get.header("x-cache"), Some("HIT"));
+    assert_eq!(s.api.calls(), 1);
+    // ...and otherwise leaves it to the platform (no sort sent): another question.
+    let get = Answer::of(s.get("/api/products/search?keywords=wireless+earbuds&page_size=5&min_sale_price=10&max_sale_price=50.5&target_currency=EUR").await).await;
+    assert_eq!(get.status, 200, "{}", get.json);
+    assert_eq!(get.header("x-cache"), Some("MISS"));
+    assert!(get.json["metadata"]["search_params"].get("sort").is_none());
+    assert_eq!(s.api.calls(), 2);
 }
 
 #[tokio::test]

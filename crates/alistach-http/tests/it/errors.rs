@@ -84,17 +84,31 @@ async fn wrong_shapes_and_rule_breaks_are_422_naming_the_field() {
 #[tokio::test]
 async fn link_requests_name_the_bad_url() {
     let s = TestServer::start(HttpConfig::default()).await;
+    // In a list each URL gets its own result: a foreign URL is answered as such, not refused.
     let body = json!({"urls": ["https://www.aliexpress.com/item/1005006123456789.html", "https://www.amazon.com/dp/B0"]});
     let a = Answer::of(s.post_json("/api/affiliate/links", &body.to_string()).await).await;
-    a.assert_problem(422, Some("urls[1]"));
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["data"]["results"][0]["status"], "converted");
+    assert_eq!(a.json["data"]["results"][1]["reason"], "not_aliexpress");
     assert!(
-        a.json["detail"]
+        a.json["data"]["results"][1]["detail"]
             .as_str()
             .unwrap()
             .contains("not an AliExpress URL"),
         "{}",
         a.json
     );
+    assert_eq!(
+        a.json["data"]["affiliate_links"].as_array().unwrap().len(),
+        1
+    );
+    // The one-URL form is that URL: a foreign one is a 422 naming it.
+    let a = Answer::of(
+        s.get("/api/affiliate/link?url=https%3A%2F%2Fwww.amazon.com%2Fdp%2FB0")
+            .await,
+    )
+    .await;
+    a.assert_problem(422, Some("url"));
 
     let many: Vec<String> = (0..51)
         .map(|i| format!("https://www.aliexpress.com/item/10050061234{i:05}.html"))
@@ -342,7 +356,9 @@ async fn non_ascii_urls_are_422_naming_the_field_not_a_panic() {
         a.assert_problem(422, Some("url"));
         let body = json!({ "urls": [text] }).to_string();
         let a = Answer::of(s.post_json("/api/affiliate/links", &body).await).await;
-        a.assert_problem(422, Some("urls[0]"));
+        assert_eq!(a.status, 200, "{}", a.json);
+        assert_eq!(a.json["data"]["results"][0]["status"], "not_converted");
+        assert_eq!(a.json["data"]["results"][0]["original_url"], text);
     }
     let a = Answer::of(
         s.get("/api/affiliate/link?url=32759108484&link_type=null")

@@ -7,8 +7,8 @@ use std::time::Duration;
 use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, CategoryRef, Currency,
-    DetailsQuery, LinkRequest, Money, Product, ProductId, ProductPage, SearchQuery, Shop,
-    UpstreamError,
+    DetailsQuery, LinkSource, LinkType, Money, Product, ProductId, ProductPage, Promotion,
+    PromotionQuery, SearchQuery, Shop, SimilarQuery, UpstreamError,
 };
 use alistach_http::{App, HttpConfig, serve};
 use alistach_service::{CacheTtls, Catalog};
@@ -137,14 +137,50 @@ impl AffiliateApi for TestApi {
         ])
     }
 
-    async fn generate_links(&self, r: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
+    async fn similar_products(&self, q: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
         self.begin()?;
-        Ok(r.urls
+        Ok(vec![product(q.product_id.0 + 1, "similar", q.currency)])
+    }
+
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        self.begin()?;
+        Ok(vec![Promotion {
+            name: "Hot Product".into(),
+            description: Some("Products with high commission rates".into()),
+            product_count: Some(1),
+        }])
+    }
+
+    async fn promotion_products(&self, q: &PromotionQuery) -> Result<ProductPage, UpstreamError> {
+        self.begin()?;
+        let mut page = ProductPage::empty(q.page_no, q.page_size);
+        if q.promotion_name == "Hot Product" {
+            page.products
+                .push(product(1005006123456789, "promoted", q.currency));
+            page.total_records = 1;
+            page.total_pages = 1;
+        }
+        Ok(page)
+    }
+
+    async fn generate_links(
+        &self,
+        sources: &[LinkSource],
+        _: LinkType,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
+        self.begin()?;
+        Ok(sources
             .iter()
-            .map(|u| AffiliateLink {
-                source_url: u.original.clone(),
-                product_id: u.id,
-                promotion_link: format!("https://s.click.aliexpress.com/e/_{}", u.id),
+            .map(|s| AffiliateLink {
+                source_url: s.source_value().to_owned(),
+                product_id: s.product_id(),
+                promotion_link: match s.product_id() {
+                    Some(id) => format!("https://s.click.aliexpress.com/e/_{id}"),
+                    None => format!(
+                        "https://s.click.aliexpress.com/e/_page{}",
+                        s.source_value().len()
+                    ),
+                },
             })
             .collect())
     }

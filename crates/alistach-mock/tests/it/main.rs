@@ -7,8 +7,8 @@ use std::task::{Context, Poll, Waker};
 
 use alistach_domain::{
     AffiliateApi, ApiMode, Category, CategoryId, CategoryTree, CountryCode, Currency, Decimal,
-    DetailsQuery, Language, LinkRequest, LinkType, Listing, Product, ProductId, ProductPage,
-    ProductUrl, SearchDraft, SortOrder, UpstreamError,
+    DetailsQuery, Language, LinkSource, LinkType, Listing, Product, ProductId, ProductPage,
+    SearchDraft, SortOrder, UpstreamError,
 };
 use alistach_mock::{DEFAULT_SEED, MockCatalog, exchange_rate, is_mock_link, usd_to};
 
@@ -596,19 +596,48 @@ fn hot_products_are_the_hot_commission_ones_with_the_same_filters() {
 #[test]
 fn details_return_known_products_in_the_asked_currency_and_language() {
     let api = api();
-    let known: Vec<ProductId> = api.product_ids().take(3).collect();
+    let de = "DE".parse::<CountryCode>().unwrap();
+    let ships = |id: ProductId, shipping: bool| {
+        let q = DetailsQuery {
+            ids: vec![id],
+            currency: Currency::USD,
+            language: Language::EN,
+            country: Some(de),
+        };
+        block_on(api.product_details(&q)).unwrap().is_empty() != shipping
+    };
+    let known: Vec<ProductId> = api
+        .product_ids()
+        .filter(|id| ships(*id, true))
+        .take(3)
+        .collect();
+    let elsewhere = api
+        .product_ids()
+        .find(|id| ships(*id, false))
+        .expect("some products do not ship to DE");
     let query = DetailsQuery {
-        ids: vec![known[2], ProductId(1005009999999999), known[0], known[2]],
+        ids: vec![
+            known[2],
+            ProductId(1005009999999999),
+            known[0],
+            elsewhere,
+            known[2],
+        ],
         currency: Currency::GBP,
         language: Language::DE,
-        country: Some("DE".parse::<CountryCode>().unwrap()),
+        country: Some(de),
     };
     let found = block_on(api.product_details(&query)).unwrap();
     assert_eq!(
         ids(&found),
         [known[2], known[0]],
-        "unknown ids absent, duplicates once, request order"
+        "unknown ids and products not shipping to DE absent, duplicates once, request order"
     );
+    let anywhere = DetailsQuery {
+        country: None,
+        ..query.clone()
+    };
+    assert!(ids(&block_on(api.product_details(&anywhere)).unwrap()).contains(&elsewhere));
     for p in &found {
         assert_eq!(p.sale_price.unwrap().currency, Currency::GBP);
         assert_eq!(
@@ -635,26 +664,30 @@ fn details_return_known_products_in_the_asked_currency_and_language() {
 #[test]
 fn links_are_labelled_mock() {
     let api = api().with_tracking_id("site_42").unwrap();
+    let known: Vec<ProductId> = api.product_ids().take(2).collect();
     let urls = [
-        "https://www.aliexpress.com/item/1005006123456789.html?spm=x",
-        "https://m.aliexpress.com/item/1005001234567890.html",
-        "32759108484",
+        format!("https://www.aliexpress.com/item/{}.html?spm=x", known[0]),
+        format!("https://m.aliexpress.com/item/{}.html", known[1]),
+        "https://www.aliexpress.com/store/1102345678".to_owned(),
+        "https://s.click.aliexpress.com/e/_DmAbCd1".to_owned(),
+        // A product the catalog does not hold: not converted, as on the platform.
+        "32759108484".to_owned(),
     ];
+    let sources: Vec<LinkSource> = urls.iter().map(|u| LinkSource::parse(u).unwrap()).collect();
     for link_type in [LinkType::Normal, LinkType::Hot] {
-        let request = LinkRequest {
-            urls: urls.iter().map(|u| ProductUrl::parse(u).unwrap()).collect(),
-            link_type,
-        };
-        let links = block_on(api.generate_links(&request)).unwrap();
-        assert_eq!(links.len(), urls.len());
-        for (link, url) in links.iter().zip(urls) {
-            assert_eq!(link.source_url, url);
+        let links = block_on(api.generate_links(&sources, link_type)).unwrap();
+        assert_eq!(links.len(), 4, "{links:?}");
+        for (link, source) in links.iter().zip(&sources) {
+            assert_eq!(link.source_url, source.source_value());
+            assert_eq!(link.product_id, source.product_id());
             assert!(is_mock_link(&link.promotion_link));
             assert!(
                 link.promotion_link
                     .starts_with("https://mock.alistach.invalid/aff/")
             );
-            assert!(link.promotion_link.contains(&link.product_id.to_string()));
+            if let Some(id) = link.product_id {
+                assert!(link.promotion_link.contains(&id.to_string()));
+            }
             assert!(link.promotion_link.contains("tracking=site_42"));
             assert!(
                 link.promotion_link
@@ -662,12 +695,8 @@ fn links_are_labelled_mock() {
             );
         }
     }
-    let err = block_on(api.generate_links(&LinkRequest {
-        urls: vec![],
-        link_type: LinkType::Normal,
-    }))
-    .unwrap_err();
-    assert!(err.to_string().contains("urls"));
+    let err = block_on(api.generate_links(&[], LinkType::Normal)).unwrap_err();
+    assert!(err.to_string().contains("source_values"));
 
     let products = api.products(Currency::USD, Language::EN);
     assert!(products.iter().all(|p| {
@@ -680,4 +709,128 @@ fn links_are_labelled_mock() {
         !everything.contains("s.click.aliexpress.com"),
         "no mock data may look like a real affiliate link"
     );
+}
+
+#[test]
+fn similar_products_share_the_seed_category_and_page_deterministically() {
+    use alistach_domain::SimilarQuery;
+    let api = api();
+    let all = api.products(Currency::USD, Language::EN);
+    let seed = &all[0];
+    let query = |page_no| SimilarQuery {
+        product_id: seed.id,
+        page_no,
+        currency: Currency::EUR,
+        language: Language::EN,
+        country: None,
+    };
+    let first = block_on(api.similar_products(&query(1))).unwrap();
+    assert!(!first.is_empty() && first.len() <= alistach_mock::SIMILAR_PAGE_SIZE);
+    let sub = seed.second_level_category.as_ref().unwrap().id;
+    for p in &first {
+        assert_ne!(p.id, seed.id, "the seed is not similar to itself");
+        assert_eq!(p.second_level_category.as_ref().unwrap().id, sub);
+        assert_eq!(p.sale_price.unwrap().currency, Currency::EUR);
+        assert!(is_mock_link(p.promotion_link.as_deref().unwrap()));
+    }
+    let volumes: Vec<u64> = first.iter().map(|p| p.sales_volume.unwrap()).collect();
+    assert!(
+        volumes.windows(2).all(|w| w[0] >= w[1]),
+        "best sellers first"
+    );
+    assert_eq!(first, block_on(api.similar_products(&query(1))).unwrap());
+    let siblings = all
+        .iter()
+        .filter(|p| p.id != seed.id && p.second_level_category.as_ref().unwrap().id == sub)
+        .count();
+    let mut seen = 0;
+    for page in 1..=10 {
+        let got = block_on(api.similar_products(&query(page))).unwrap();
+        seen += got.len();
+        if got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, siblings, "paging walks every sibling once");
+    let unknown = SimilarQuery {
+        product_id: ProductId(1005009999999999),
+        ..query(1)
+    };
+    assert!(block_on(api.similar_products(&unknown)).unwrap().is_empty());
+    let bad = query(0);
+    assert!(matches!(
+        block_on(api.similar_products(&bad)),
+        Err(UpstreamError::InvalidRequest { .. })
+    ));
+}
+
+#[test]
+fn promotions_are_the_four_permanent_pools_and_filter_like_the_platform() {
+    use alistach_domain::{PromotionQuery, PromotionSort};
+    let api = api();
+    let promos = block_on(api.promotions()).unwrap();
+    let names: Vec<&str> = promos.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Hot Product", "New Arrival", "Best Seller", "weeklydeals"]
+    );
+    let query = |name: &str| PromotionQuery {
+        promotion_name: name.into(),
+        category_id: None,
+        sort: Some(PromotionSort::PriceAsc),
+        page_no: 1,
+        page_size: 50,
+        currency: Currency::USD,
+        language: Language::EN,
+        country: None,
+    };
+    for promo in &promos {
+        let page = block_on(api.promotion_products(&query(&promo.name))).unwrap();
+        assert_eq!(
+            Some(page.total_records),
+            promo.product_count,
+            "{}",
+            promo.name
+        );
+        assert!(!page.products.is_empty(), "{}", promo.name);
+        let prices: Vec<Decimal> = page
+            .products
+            .iter()
+            .map(|p| p.sale_price.unwrap().amount)
+            .collect();
+        assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{}", promo.name);
+    }
+    let hot = block_on(api.promotion_products(&query("Hot Product"))).unwrap();
+    assert!(
+        hot.products
+            .iter()
+            .all(|p| p.hot_commission_rate_percent.is_some())
+    );
+    let deals = block_on(api.promotion_products(&query("weeklydeals"))).unwrap();
+    assert!(
+        deals
+            .products
+            .iter()
+            .all(|p| p.discount_percent.unwrap() >= d("50"))
+    );
+    let top = top_ids(&api)[0];
+    let mut in_top = query("Best Seller");
+    in_top.category_id = Some(top);
+    let page = block_on(api.promotion_products(&in_top)).unwrap();
+    assert!(
+        page.products
+            .iter()
+            .all(|p| p.first_level_category.as_ref().unwrap().id == top)
+    );
+    let mut desc = query("Best Seller");
+    desc.sort = Some(PromotionSort::VolumeDesc);
+    let page = block_on(api.promotion_products(&desc)).unwrap();
+    let volumes: Vec<u64> = page
+        .products
+        .iter()
+        .map(|p| p.sales_volume.unwrap())
+        .collect();
+    assert!(volumes.windows(2).all(|w| w[0] >= w[1]));
+    let unknown = block_on(api.promotion_products(&query("No Such Promo"))).unwrap();
+    assert_eq!((unknown.total_records, unknown.products.len()), (0, 0));
 }

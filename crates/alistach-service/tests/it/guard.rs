@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkRequest, Pacer,
-    Product, ProductPage, SearchQuery, UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, Pacer, Product,
+    ProductPage, SearchQuery, UpstreamError,
 };
 use alistach_service::{CircuitState, GuardConfig, GuardedApi};
 use async_trait::async_trait;
@@ -87,9 +87,31 @@ impl AffiliateApi for Fake {
             parent_id: None,
         }])
     }
-    async fn generate_links(&self, _: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
+    async fn generate_links(
+        &self,
+        _: &[alistach_domain::LinkSource],
+        _: alistach_domain::LinkType,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.next().await?;
         Ok(Vec::new())
+    }
+    async fn similar_products(
+        &self,
+        _: &alistach_domain::SimilarQuery,
+    ) -> Result<Vec<Product>, UpstreamError> {
+        self.next().await?;
+        Ok(Vec::new())
+    }
+    async fn promotions(&self) -> Result<Vec<alistach_domain::Promotion>, UpstreamError> {
+        self.next().await?;
+        Ok(Vec::new())
+    }
+    async fn promotion_products(
+        &self,
+        q: &alistach_domain::PromotionQuery,
+    ) -> Result<ProductPage, UpstreamError> {
+        self.next().await?;
+        Ok(ProductPage::empty(q.page_no, q.page_size))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The catalog use cases against a scripted catalog, the memory cache and a manual clock.
 
 mod guard;
+mod orders;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,12 +9,12 @@ use std::time::Duration;
 
 use alistach_cache::{Cache, ManualClock, MemoryCache, MemoryCacheConfig};
 use alistach_domain::{
-    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkRequest,
-    LinkType, Listing, Product, ProductId, ProductPage, ProductUrl, SearchDraft, SearchQuery,
-    UpstreamError,
+    AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, DetailsQuery, LinkInput,
+    LinkRequest, LinkSource, LinkType, Listing, Product, ProductId, ProductPage, ProductUrl,
+    Promotion, PromotionQuery, SearchDraft, SearchQuery, SimilarQuery, UpstreamError,
 };
 use alistach_service::{
-    CacheKind, CacheStatus, CacheTtls, Catalog, ReadMode, Served, ServiceError,
+    CacheKind, CacheStatus, CacheTtls, Catalog, MissingReason, ReadMode, Served, ServiceError,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -63,7 +64,7 @@ async fn categories(
     read: ReadMode,
 ) -> Result<Served<Vec<Category>>, ServiceError> {
     let served = catalog
-        .categories(read, "test", |flat| {
+        .categories(None, read, "test", |flat| {
             Bytes::from(serde_json::to_vec(&flat).unwrap())
         })
         .await?;
@@ -142,22 +143,61 @@ impl AffiliateApi for Scripted {
     }
     async fn categories(&self) -> Result<Vec<Category>, UpstreamError> {
         self.call()?;
-        Ok(vec![Category {
-            id: CategoryId(44),
-            name: "Consumer Electronics".into(),
-            parent_id: None,
+        Ok(vec![
+            Category {
+                id: CategoryId(44),
+                name: "Consumer Electronics".into(),
+                parent_id: None,
+            },
+            Category {
+                id: CategoryId(63705),
+                name: "Earphones".into(),
+                parent_id: Some(CategoryId(44)),
+            },
+        ])
+    }
+    async fn similar_products(&self, q: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+        let n = self.call()?;
+        Ok(vec![Product::new(
+            ProductId(q.product_id.0 + 1),
+            format!("similar call {n}"),
+        )])
+    }
+    async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+        self.call()?;
+        Ok(vec![Promotion {
+            name: "Hot Product".into(),
+            description: None,
+            product_count: Some(1),
         }])
     }
-    async fn generate_links(&self, r: &LinkRequest) -> Result<Vec<AffiliateLink>, UpstreamError> {
+    async fn promotion_products(&self, q: &PromotionQuery) -> Result<ProductPage, UpstreamError> {
+        let n = self.call()?;
+        let mut page = ProductPage::empty(q.page_no, q.page_size);
+        page.products.push(Product::new(
+            ProductId(1005006123456789),
+            format!("{} call {n}", q.promotion_name),
+        ));
+        Ok(page)
+    }
+    async fn generate_links(
+        &self,
+        sources: &[LinkSource],
+        _: LinkType,
+    ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.call()?;
-        // The platform converts every product except 32759108484, and echoes the URL it was sent.
-        Ok(r.urls
+        // The platform converts every page except product 32759108484, and echoes the value
+        // it was sent.
+        Ok(sources
             .iter()
-            .filter(|u| u.id != ProductId(32759108484))
-            .map(|u| AffiliateLink {
-                source_url: u.original.clone(),
-                product_id: u.id,
-                promotion_link: format!("https://s.click.aliexpress.com/e/_{}", u.id),
+            .filter(|s| s.product_id() != Some(ProductId(32759108484)))
+            .map(|s| AffiliateLink {
+                source_url: s.source_value().to_owned(),
+                product_id: s.product_id(),
+                promotion_link: match s.product_id() {
+                    Some(id) => format!("https://s.click.aliexpress.com/e/_{id}"),
+                    None => "https://s.click.aliexpress.com/e/_page".to_owned(),
+                },
             })
             .collect())
     }
@@ -363,7 +403,7 @@ async fn invalid_queries_never_reach_the_upstream() {
         Err(ServiceError::Invalid(_))
     ));
     let no_urls = LinkRequest {
-        urls: vec![],
+        inputs: vec![],
         link_type: LinkType::Normal,
     };
     assert!(matches!(
@@ -388,7 +428,10 @@ async fn invalid_queries_never_reach_the_upstream() {
 async fn links_keep_the_callers_urls_and_order_and_share_entries() {
     let f = fixture(ApiMode::Real);
     let req = |urls: &[&str]| LinkRequest {
-        urls: urls.iter().map(|u| ProductUrl::parse(u).unwrap()).collect(),
+        inputs: urls
+            .iter()
+            .map(|u| LinkInput::from(ProductUrl::parse(u).unwrap()))
+            .collect(),
         link_type: LinkType::Normal,
     };
     let a = req(&[
@@ -444,6 +487,93 @@ async fn links_keep_the_callers_urls_and_order_and_share_entries() {
 }
 
 #[tokio::test]
+async fn every_link_input_gets_its_own_result() {
+    let f = fixture(ApiMode::Real);
+    let request = LinkRequest {
+        inputs: [
+            "https://www.aliexpress.com/item/1005006123456789.html",
+            "https://www.amazon.com/dp/B0",
+            "",
+            "https://www.aliexpress.com/store/1102345678",
+            "https://s.click.aliexpress.com/e/_DmAbCd1",
+            "https://sale.aliexpress.com/__pc/sale.htm?x=1,2",
+            "32759108484",
+        ]
+        .iter()
+        .map(|u| LinkInput::parse(u))
+        .collect(),
+        link_type: LinkType::Hot,
+    };
+    let results = f
+        .catalog
+        .link_results(&request, ReadMode::Normal)
+        .await
+        .unwrap()
+        .value;
+    let summary: Vec<(&str, Option<&str>, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r.input.as_str(),
+                r.page.map(|p| p.as_str()),
+                match &r.outcome {
+                    Ok(_) => "converted",
+                    Err(e) => e.as_str(),
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "https://www.aliexpress.com/item/1005006123456789.html",
+                Some("product"),
+                "converted"
+            ),
+            ("https://www.amazon.com/dp/B0", None, "not_aliexpress"),
+            ("", None, "invalid_url"),
+            (
+                "https://www.aliexpress.com/store/1102345678",
+                Some("store"),
+                "converted"
+            ),
+            (
+                "https://s.click.aliexpress.com/e/_DmAbCd1",
+                Some("share_link"),
+                "converted"
+            ),
+            (
+                "https://sale.aliexpress.com/__pc/sale.htm?x=1,2",
+                Some("campaign"),
+                "converted"
+            ),
+            // The details know it, the platform would not convert it.
+            ("32759108484", Some("product"), "not_eligible"),
+        ]
+    );
+    let store = results[3].outcome.as_ref().unwrap();
+    assert_eq!(
+        store.link.source_url,
+        "https://www.aliexpress.com/store/1102345678"
+    );
+    assert_eq!(store.link.product_id, None);
+    // Nothing to convert: no upstream call at all.
+    let calls = f.api.calls();
+    let nothing = LinkRequest {
+        inputs: vec![LinkInput::parse("https://example.com/")],
+        link_type: LinkType::Normal,
+    };
+    let served = f
+        .catalog
+        .link_results(&nothing, ReadMode::Normal)
+        .await
+        .unwrap();
+    assert_eq!(served.status, CacheStatus::Bypass);
+    assert_eq!(f.api.calls(), calls);
+}
+
+#[tokio::test]
 async fn clearing_by_kind_removes_only_that_kind() {
     let f = fixture(ApiMode::Mock);
     search(&f.catalog, &SearchDraft::new("earbuds"), ReadMode::Normal)
@@ -477,4 +607,231 @@ async fn clearing_by_kind_removes_only_that_kind() {
     assert_eq!(report.tiers.len(), 1);
     assert!(report.layer.hits >= 1);
     assert!(f.store.stats().await[0].sets >= 4);
+}
+
+fn flat_json(flat: Vec<Category>) -> Bytes {
+    Bytes::from(serde_json::to_vec(&flat).unwrap())
+}
+
+#[tokio::test]
+async fn a_parents_children_come_from_one_cached_list_and_unknown_parents_are_named() {
+    let f = fixture(ApiMode::Real);
+    let children = |served: Served<alistach_service::Rendered>| {
+        serde_json::from_slice::<Vec<Category>>(&served.value.bytes).unwrap()
+    };
+    let served = f
+        .catalog
+        .categories(Some(CategoryId(44)), ReadMode::Normal, "test", flat_json)
+        .await
+        .unwrap();
+    assert_eq!(served.status, CacheStatus::Miss);
+    assert_eq!(served.value.items, 1);
+    let got = children(served);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, CategoryId(63705));
+    // A category without children has none; both answers come from the one cached list.
+    let served = f
+        .catalog
+        .categories(Some(CategoryId(63705)), ReadMode::Normal, "test", flat_json)
+        .await
+        .unwrap();
+    assert_eq!(served.status, CacheStatus::Hit);
+    assert!(children(served).is_empty());
+    let err = f
+        .catalog
+        .categories(Some(CategoryId(999)), ReadMode::Normal, "test", flat_json)
+        .await
+        .unwrap_err();
+    match err {
+        ServiceError::NotFound(what) => assert!(what.contains("parent_id 999"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.api.calls(), 1, "unknown parents cost no upstream call");
+    // The whole tree is its own entry, unchanged.
+    let all = categories(&f.catalog, ReadMode::Normal).await.unwrap();
+    assert_eq!(all.value.len(), 2);
+}
+
+#[tokio::test]
+async fn similar_products_and_promotions_are_cached_per_question() {
+    let f = fixture(ApiMode::Real);
+    let similar = |id: u64, page_no: u32| SimilarQuery {
+        product_id: ProductId(id),
+        page_no,
+        currency: alistach_domain::Currency::USD,
+        language: alistach_domain::Language::EN,
+        country: None,
+    };
+    let render = |products: Vec<Product>| Bytes::from(serde_json::to_vec(&products).unwrap());
+    let a = f
+        .catalog
+        .similar(&similar(1005006123456789, 1), ReadMode::Normal, "t", render)
+        .await
+        .unwrap();
+    assert_eq!((a.status, a.value.items), (CacheStatus::Miss, 1));
+    let b = f
+        .catalog
+        .similar(&similar(1005006123456789, 1), ReadMode::Normal, "t", render)
+        .await
+        .unwrap();
+    assert_eq!(b.status, CacheStatus::Hit);
+    assert_eq!(a.value, b.value);
+    let c = f
+        .catalog
+        .similar(&similar(1005006123456789, 2), ReadMode::Normal, "t", render)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.status,
+        CacheStatus::Miss,
+        "another page is another question"
+    );
+    assert_eq!(f.api.calls(), 2);
+    let err = f
+        .catalog
+        .similar(&similar(1005006123456789, 0), ReadMode::Normal, "t", render)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Invalid(ref v) if v.field == "page_no"),
+        "{err:?}"
+    );
+
+    let promos = f.catalog.promotions(ReadMode::Normal).await.unwrap();
+    assert_eq!(promos.value[0].name, "Hot Product");
+    assert_eq!(
+        f.catalog.promotions(ReadMode::Normal).await.unwrap().status,
+        CacheStatus::Hit
+    );
+    let query = |name: &str| PromotionQuery {
+        promotion_name: name.into(),
+        category_id: None,
+        sort: None,
+        page_no: 1,
+        page_size: 10,
+        currency: alistach_domain::Currency::USD,
+        language: alistach_domain::Language::EN,
+        country: None,
+    };
+    let page = |p: ProductPage| Bytes::from(serde_json::to_vec(&p).unwrap());
+    let first = f
+        .catalog
+        .promotion_products(&query("Hot Product"), ReadMode::Normal, "t", page)
+        .await
+        .unwrap();
+    let spaced = f
+        .catalog
+        .promotion_products(&query("  Hot Product "), ReadMode::Normal, "t", page)
+        .await
+        .unwrap();
+    assert_eq!(
+        spaced.status,
+        CacheStatus::Hit,
+        "names are compared trimmed"
+    );
+    assert_eq!(first.value, spaced.value);
+    let calls = f.api.calls();
+    let err = f
+        .catalog
+        .promotion_products(&query(" "), ReadMode::Normal, "t", page)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Invalid(ref v) if v.field == "promotion_name"));
+    assert_eq!(
+        f.api.calls(),
+        calls,
+        "invalid questions never reach the upstream"
+    );
+    // Clearing one kind leaves the others.
+    assert!(f.catalog.clear(Some(CacheKind::Similar)).await.unwrap() >= 2);
+    assert_eq!(
+        f.catalog.promotions(ReadMode::Normal).await.unwrap().status,
+        CacheStatus::Hit
+    );
+}
+
+#[tokio::test]
+async fn details_name_the_ids_not_found_and_not_sold_to_the_country() {
+    // Products ending in 7 exist but ship nowhere in particular; 1111111111 does not exist.
+    struct Shipping;
+    #[async_trait]
+    impl AffiliateApi for Shipping {
+        fn mode(&self) -> ApiMode {
+            ApiMode::Real
+        }
+        async fn search_products(&self, _: &SearchQuery) -> Result<ProductPage, UpstreamError> {
+            unreachable!()
+        }
+        async fn hot_products(&self, _: &SearchQuery) -> Result<ProductPage, UpstreamError> {
+            unreachable!()
+        }
+        async fn product_details(&self, q: &DetailsQuery) -> Result<Vec<Product>, UpstreamError> {
+            Ok(q.ids
+                .iter()
+                .filter(|id| id.0 != 1111111111)
+                .filter(|id| q.country.is_none() || id.0 % 10 != 7)
+                .map(|id| Product::new(*id, "p"))
+                .collect())
+        }
+        async fn categories(&self) -> Result<Vec<Category>, UpstreamError> {
+            unreachable!()
+        }
+        async fn similar_products(&self, _: &SimilarQuery) -> Result<Vec<Product>, UpstreamError> {
+            unreachable!()
+        }
+        async fn promotions(&self) -> Result<Vec<Promotion>, UpstreamError> {
+            unreachable!()
+        }
+        async fn promotion_products(
+            &self,
+            _: &PromotionQuery,
+        ) -> Result<ProductPage, UpstreamError> {
+            unreachable!()
+        }
+        async fn generate_links(
+            &self,
+            _: &[LinkSource],
+            _: LinkType,
+        ) -> Result<Vec<AffiliateLink>, UpstreamError> {
+            unreachable!()
+        }
+    }
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let store: Arc<dyn Cache> =
+        Arc::new(MemoryCache::new(MemoryCacheConfig::default(), clock.clone()).unwrap());
+    let catalog = Catalog::new(Arc::new(Shipping), store, clock, CacheTtls::default());
+    let mut query = DetailsQuery {
+        ids: vec![
+            ProductId(1005006123456787),
+            ProductId(1111111111),
+            ProductId(1005006123456789),
+            ProductId(1005006123456787),
+        ],
+        currency: alistach_domain::Currency::USD,
+        language: alistach_domain::Language::EN,
+        country: Some("US".parse().unwrap()),
+    };
+    let report = catalog
+        .details_report(&query, ReadMode::Normal)
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(report.products.len(), 1);
+    assert_eq!(
+        report.missing,
+        vec![
+            (ProductId(1005006123456787), MissingReason::NotSoldToCountry),
+            (ProductId(1111111111), MissingReason::NotFound),
+        ]
+    );
+    query.country = None;
+    let report = catalog
+        .details_report(&query, ReadMode::Normal)
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        report.missing,
+        vec![(ProductId(1111111111), MissingReason::NotFound)]
+    );
 }

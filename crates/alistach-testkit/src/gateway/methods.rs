@@ -9,8 +9,8 @@ use alistach_domain::{Currency, Decimal, Language};
 use serde_json::{Map, Value, json};
 
 use super::catalog::{
-    CATEGORIES, Catalog, CatalogOrder, CatalogProduct, ORDER_STATUSES, PROMOS, base62, convert,
-    fnv1a, localise, matches_keywords, promotion_link, words,
+    CATEGORIES, Catalog, CatalogProduct, PROMOS, convert, fnv1a, localise, matches_keywords,
+    promotion_link, words,
 };
 
 /// The methods the fake knows; anything else is `InvalidApiPath`.
@@ -24,6 +24,8 @@ pub(crate) const METHODS: &[&str] = &[
     "aliexpress.affiliate.featuredpromo.get",
     "aliexpress.affiliate.featuredpromo.products.get",
     "aliexpress.affiliate.order.list",
+    "aliexpress.affiliate.order.listbyindex",
+    "aliexpress.affiliate.order.get",
 ];
 
 const MAX_PAGE_SIZE: usize = 50;
@@ -307,7 +309,6 @@ pub(crate) fn answer(
         "aliexpress.affiliate.product.smartmatch" => smart_match(&req),
         "aliexpress.affiliate.featuredpromo.get" => Ok(featured_promo_get(&req)),
         "aliexpress.affiliate.featuredpromo.products.get" => featured_promo_products(&req),
-        "aliexpress.affiliate.order.list" => order_list(&req),
         _ => Err(Outcome::Error(
             "InvalidApiPath",
             format!("The specified API \"{method}\" does not exist"),
@@ -638,113 +639,4 @@ pub(crate) fn is_platform_time(s: &str) -> bool {
             13 | 16 => *c == b':',
             _ => c.is_ascii_digit(),
         })
-}
-
-fn order_list(req: &Req<'_>) -> Parsed<Outcome> {
-    let start = req.require("start_time")?;
-    let end = req.require("end_time")?;
-    let status = req.require("status")?;
-    if !is_platform_time(start) {
-        return Err(invalid("start_time"));
-    }
-    if !is_platform_time(end) {
-        return Err(invalid("end_time"));
-    }
-    if !ORDER_STATUSES.contains(&status) {
-        return Err(invalid("status"));
-    }
-    let (page_no, page_size) = req.page(20)?;
-    let simplify = req.get("simplify") == Some("true");
-    let fields = req.get("fields").map(|f| {
-        f.split(',')
-            .map(|s| s.trim().to_owned())
-            .collect::<HashSet<_>>()
-    });
-    let matches: Vec<&CatalogOrder> = req
-        .catalog
-        .orders
-        .iter()
-        .filter(|o| {
-            o.status == status && o.paid_time.as_str() >= start && o.paid_time.as_str() <= end
-        })
-        .collect();
-    let Some((page, total, total_pages)) = paginate(&matches, page_no, page_size) else {
-        return Ok(Outcome::Empty);
-    };
-    let orders: Vec<Value> = page
-        .iter()
-        .map(|o| {
-            let p = &req.catalog.products[o.product];
-            let finished = o.status != "Payment Completed" && o.status != "Invalid";
-            let mut m = Map::new();
-            let mut put = |k: &str, v: Value| {
-                m.insert(k.to_owned(), v);
-            };
-            put("order_id", json!(o.order_id));
-            put("sub_order_id", json!(o.sub_order_id));
-            put("order_status", json!(o.status));
-            put("tracking_id", json!("default"));
-            put("category_id", json!(p.child.id));
-            put("product_id", json!(p.id));
-            put("product_title", json!(p.title));
-            put("product_detail_url", json!(p.detail_url()));
-            put("product_main_image_url", json!(p.images[0]));
-            put("product_count", json!(o.count));
-            // Money as integer minor units, as a live capture shows.
-            put("paid_amount", json!(o.paid_cents));
-            put("paid_time", json!(o.paid_time));
-            put("created_time", json!(o.created_time));
-            put(
-                "commission_rate",
-                json!(format!(
-                    "{}.{}0%",
-                    p.commission_tenths / 10,
-                    p.commission_tenths % 10
-                )),
-            );
-            put("estimated_paid_commission", json!(o.commission_cents));
-            if finished {
-                put("finished_amount", json!(o.paid_cents));
-                put("finished_time", json!(o.paid_time));
-                put("estimated_finished_commission", json!(o.commission_cents));
-            }
-            put(
-                "is_new_buyer",
-                json!(if o.is_new_buyer { "Y" } else { "N" }),
-            );
-            put(
-                "is_hot_product",
-                json!(if p.hot_commission_tenths > 0 {
-                    "Y"
-                } else {
-                    "N"
-                }),
-            );
-            put("is_affiliate_product", json!("Y"));
-            put("order_type", json!("global"));
-            put("settled_currency", json!("USD"));
-            put("ship_to_country", json!(o.ship_to_country));
-            put(
-                "custom_parameters",
-                json!(format!("{{\"sub\":\"{}\"}}", base62(o.order_id, 4))),
-            );
-            if let Some(f) = &fields {
-                m.retain(|k, _| f.contains(k));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    let count = orders.len();
-    let orders = if simplify {
-        Value::Array(orders)
-    } else {
-        json!({ "order": orders })
-    };
-    Ok(Outcome::Result(json!({
-        "current_page_no": page_no,
-        "current_record_count": count,
-        "total_page_no": total_pages,
-        "total_record_count": total,
-        "orders": orders,
-    })))
 }

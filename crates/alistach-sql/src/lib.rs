@@ -1,0 +1,16 @@
+//! AliStach's SQL store: the [`alistach_store::Store`] traits on SQLite (the embedded default:
+//! one file under `DATA_DIR`, created on first start, in WAL mode) and on PostgreSQL (for
+//! several instances sharing one database), through sqlx.
+//!
+//! [`SqlStore::open`] connects, refuses a database whose schema is newer than this binary
+//! knows ([`alistach_store::StoreError::SchemaTooNew`]), and applies the embedded migrations
+//! (`migrations/sqlite`, `migrations/postgres`: one directory per backend). Leases are rows
+//! with a holder and an expiry on the database's clock. This is the only crate that uses sqlx.
+
+mod migrate;
+mod store;
+mod target;
+
+pub use migrate::KNOWN_SCHEMA_VERSION;
+pub use store::SqlStore;
+pub use target::{DEFAULT_SQLITE_FILE, Target};

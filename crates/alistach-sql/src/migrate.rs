@@ -1,0 +1,83 @@
+//! The embedded migrations, one list per backend, and the check that refuses a database a
+//! newer AliStach migrated.
+
+use std::borrow::Cow;
+
+use alistach_store::StoreError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+/// `(version, description, SQLite text, PostgreSQL text)`, oldest first. A new migration is a
+/// new pair of files and a new line here; a released one is never edited (sqlx checks each
+/// applied migration's checksum).
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "orders",
+    include_str!("../migrations/sqlite/0001_orders.sql"),
+    include_str!("../migrations/postgres/0001_orders.sql"),
+)];
+
+/// The newest schema version this binary knows.
+pub const KNOWN_SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// The table sqlx records applied migrations in.
+pub(crate) const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug)]
+struct Embedded(Dialect);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> futures_core_box::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async move {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, description, sqlite, postgres)| {
+                    let sql = match self.0 {
+                        Dialect::Sqlite => sqlite,
+                        Dialect::Postgres => postgres,
+                    };
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// The migrator of `dialect`'s embedded migrations.
+pub(crate) async fn migrator(dialect: Dialect) -> Result<Migrator, StoreError> {
+    Migrator::new(Embedded(dialect))
+        .await
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// Refuses a database whose newest applied migration is newer than this binary's.
+pub(crate) fn check_version(applied: Option<i64>) -> Result<(), StoreError> {
+    match applied {
+        Some(found) if found > KNOWN_SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            found,
+            known: KNOWN_SCHEMA_VERSION,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// sqlx's boxed future type, named without a direct futures dependency.
+mod futures_core_box {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+}

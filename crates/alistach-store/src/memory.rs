@@ -1,0 +1,309 @@
+//! The in-process backend: everything in one mutex, gone at exit. For tests, and the reference
+//! the conformance suite was written against.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use alistach_domain::{Cents, platform_time};
+use async_trait::async_trait;
+
+use crate::types::NO_KEY;
+use crate::{
+    CursorStore, GroupBy, LeaseInfo, LeaseStore, OrderFilter, OrderPageRequest, OrderRecord,
+    OrderRows, OrderStore, RevenueGroup, StatusChange, Store, StoreError, StoredOrder,
+    UpsertSummary,
+};
+
+/// Orders, cursors and leases in memory.
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    /// The lease clock's origin: leases expire on a monotonic clock.
+    epoch: Instant,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    orders: BTreeMap<u64, StoredOrder>,
+    history: HashMap<u64, Vec<StatusChange>>,
+    cursors: HashMap<String, String>,
+    leases: HashMap<String, LeaseInfo>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore {
+            state: Mutex::new(State::default()),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now_ms(&self) -> i64 {
+        i64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// True when `filter` selects `order`.
+pub(crate) fn selects(filter: &OrderFilter, order: &StoredOrder) -> bool {
+    let r = &order.record;
+    r.mock == filter.mock
+        && filter
+            .from_ms
+            .is_none_or(|from| order.order_time_ms >= from)
+        && filter.to_ms.is_none_or(|to| order.order_time_ms < to)
+        && filter.status.as_deref().is_none_or(|s| r.order.status == s)
+        && filter
+            .exclude_status
+            .as_deref()
+            .is_none_or(|s| r.order.status != s)
+        && filter
+            .tracking_id
+            .as_deref()
+            .is_none_or(|t| r.order.tracking_id.as_deref() == Some(t))
+}
+
+/// The group key of an order.
+fn key(order: &StoredOrder, group_by: GroupBy) -> String {
+    let o = &order.record.order;
+    let text = match group_by {
+        GroupBy::Day => Some(platform_time::utc_day(order.order_time_ms)),
+        GroupBy::TrackingId => o.tracking_id.clone(),
+        GroupBy::Product => o.product_id.map(|id| id.to_string()),
+        GroupBy::Category => o.category_id.map(|id| id.to_string()),
+    };
+    text.unwrap_or_else(|| NO_KEY.to_owned())
+}
+
+#[async_trait]
+impl OrderStore for MemoryStore {
+    async fn upsert_orders(
+        &self,
+        orders: &[OrderRecord],
+        observed_at_ms: i64,
+    ) -> Result<UpsertSummary, StoreError> {
+        let mut state = self.state();
+        let mut summary = UpsertSummary::default();
+        for record in orders {
+            let id = record.order.sub_order_id;
+            let order_time_ms = record.order_time_ms(observed_at_ms);
+            let previous = state.orders.get(&id).cloned();
+            match previous {
+                None => {
+                    state.orders.insert(
+                        id,
+                        StoredOrder {
+                            record: record.clone(),
+                            order_time_ms,
+                            first_seen_ms: observed_at_ms,
+                            updated_ms: observed_at_ms,
+                        },
+                    );
+                    state.history.entry(id).or_default().push(StatusChange {
+                        status: record.order.status.clone(),
+                        previous: None,
+                        observed_at_ms,
+                    });
+                    summary.inserted += 1;
+                }
+                Some(old) if old.record == *record => summary.unchanged += 1,
+                Some(old) => {
+                    if old.record.order.status != record.order.status {
+                        state.history.entry(id).or_default().push(StatusChange {
+                            status: record.order.status.clone(),
+                            previous: Some(old.record.order.status.clone()),
+                            observed_at_ms,
+                        });
+                        summary.status_changes += 1;
+                    }
+                    state.orders.insert(
+                        id,
+                        StoredOrder {
+                            record: record.clone(),
+                            order_time_ms: record.order_time_ms(old.first_seen_ms),
+                            first_seen_ms: old.first_seen_ms,
+                            updated_ms: observed_at_ms,
+                        },
+                    );
+                    summary.updated += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn order(&self, sub_order_id: u64) -> Result<Option<StoredOrder>, StoreError> {
+        Ok(self.state().orders.get(&sub_order_id).cloned())
+    }
+
+    async fn status_history(&self, sub_order_id: u64) -> Result<Vec<StatusChange>, StoreError> {
+        Ok(self
+            .state()
+            .history
+            .get(&sub_order_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: OrderPageRequest,
+    ) -> Result<OrderRows, StoreError> {
+        let state = self.state();
+        let mut selected: Vec<&StoredOrder> = state
+            .orders
+            .values()
+            .filter(|o| selects(filter, o))
+            .collect();
+        selected.sort_by(|a, b| {
+            (b.order_time_ms, b.record.order.sub_order_id)
+                .cmp(&(a.order_time_ms, a.record.order.sub_order_id))
+        });
+        let total = selected.len() as u64;
+        let orders = selected
+            .into_iter()
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+            .take(page.limit() as usize)
+            .cloned()
+            .collect();
+        Ok(OrderRows { orders, total })
+    }
+
+    async fn revenue(
+        &self,
+        filter: &OrderFilter,
+        group_by: GroupBy,
+    ) -> Result<Vec<RevenueGroup>, StoreError> {
+        let state = self.state();
+        let mut groups: BTreeMap<(String, String), RevenueGroup> = BTreeMap::new();
+        for order in state.orders.values().filter(|o| selects(filter, o)) {
+            let o = &order.record.order;
+            let k = key(order, group_by);
+            let g = groups
+                .entry((k.clone(), o.currency.clone()))
+                .or_insert_with(|| RevenueGroup {
+                    key: k,
+                    currency: o.currency.clone(),
+                    orders: 0,
+                    paid_amount: Cents::ZERO,
+                    estimated_commission: Cents::ZERO,
+                    finished_commission: Cents::ZERO,
+                });
+            let overflow = || StoreError::Corrupt("a revenue sum overflows".to_owned());
+            g.orders += 1;
+            g.paid_amount = g
+                .paid_amount
+                .checked_add(o.paid_amount)
+                .ok_or_else(overflow)?;
+            g.estimated_commission = g
+                .estimated_commission
+                .checked_add(o.estimated_paid_commission)
+                .ok_or_else(overflow)?;
+            g.finished_commission = g
+                .finished_commission
+                .checked_add(o.estimated_finished_commission.unwrap_or(Cents::ZERO))
+                .ok_or_else(overflow)?;
+        }
+        Ok(groups.into_values().collect())
+    }
+}
+
+#[async_trait]
+impl CursorStore for MemoryStore {
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().cursors.get(name).cloned())
+    }
+
+    async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.state()
+            .cursors
+            .insert(name.to_owned(), value.to_owned());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LeaseStore for MemoryStore {
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let mut state = self.state();
+        let free = state
+            .leases
+            .get(name)
+            .is_none_or(|l| l.expires_at_ms <= now || l.holder == holder);
+        if free {
+            state.leases.insert(
+                name.to_owned(),
+                LeaseInfo {
+                    holder: holder.to_owned(),
+                    expires_at_ms: now.saturating_add(ttl_ms(ttl)),
+                },
+            );
+        }
+        Ok(free)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.leases.get(name).is_some_and(|l| l.holder == holder) {
+            state.leases.remove(name);
+        }
+        Ok(())
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<LeaseInfo>, StoreError> {
+        let now = self.now_ms();
+        Ok(self
+            .state()
+            .leases
+            .get(name)
+            .filter(|l| l.expires_at_ms > now)
+            .cloned())
+    }
+}
+
+/// A lease's length in whole milliseconds (at least 1).
+pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_passes_the_conformance_suite() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        crate::conformance::run_all(&store, &store).await;
+    }
+}
