@@ -131,6 +131,10 @@ def main():
         "AUTH_FAILURES_PER_MINUTE": "100000",
         "ADMIN_API_KEY": admin_key,
         "INTERNAL_API_KEY": internal_key,
+        # Tracked links on, so /r/{token} runs its real handler (fuzzed tokens are all 404).
+        "LINK_TRACKING": "redirect",
+        "PUBLIC_BASE_URL": "https://fuzz.alistach.example",
+        "LINK_SIGNING_KEY": secrets.token_hex(32),
         # Per-request lines are debug; info shows the bound address and the warnings.
         "LOG_LEVEL": "info",
     }

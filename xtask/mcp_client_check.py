@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -140,13 +141,14 @@ async def main():
                 async with Client(transport, mode=mode) as client:
                     await exercise("http" if mode == "auto" else "http-legacy", client, not args.real)
     if args.stdio:
-        params = StdioServerParameters(
-            command=args.stdio,
-            args=["mcp"],
-            env={"PATH": os.environ.get("PATH", ""), "LOG_LEVEL": "warn"},
-        )
-        async with Client(params, mode="legacy") as client:
-            await exercise("stdio", client, True)
+        with tempfile.TemporaryDirectory(prefix="alistach-mcp-") as data_dir:
+            params = StdioServerParameters(
+                command=args.stdio,
+                args=["mcp"],
+                env={"PATH": os.environ.get("PATH", ""), "LOG_LEVEL": "warn", "DATA_DIR": data_dir},
+            )
+            async with Client(params, mode="legacy") as client:
+                await exercise("stdio", client, True)
 
 
 if __name__ == "__main__":

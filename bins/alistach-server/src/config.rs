@@ -15,7 +15,7 @@ use alistach_domain::{ApiMode, Currency, Language};
 use alistach_policy::{Credentials, TrustedProxies, detect_mode};
 
 use settings::Values;
-pub use settings::{EXAMPLE_PUBLIC_BASE_URL, LogFormat, Secret};
+pub use settings::{EXAMPLE_PUBLIC_BASE_URL, LinkTracking, LogFormat, Secret};
 pub use sources::{Args, Command, FileConfig, read_file};
 
 /// The validated configuration.
@@ -71,6 +71,13 @@ pub struct Config {
     pub environment: String,
     pub public_base_url: String,
     pub metrics_public: bool,
+    /// Where orders and sync state are kept (its Debug and Display hide a password).
+    pub database: alistach_sql::Target,
+    /// Time between scheduled order syncs; zero: no schedule.
+    pub order_sync_interval: Duration,
+    pub link_tracking: LinkTracking,
+    pub link_signing_key: Option<Secret>,
+    pub data_dir: std::path::PathBuf,
     /// `--check-config`'s lines for the individual settings, made from the parsed values.
     shown: Vec<String>,
 }
@@ -137,6 +144,16 @@ impl Config {
             rate_limit_overrides.push((name.clone(), second, minute));
         }
 
+        if v.link_tracking == LinkTracking::Redirect
+            && (given("public_base_url").is_none() || v.public_base_url == EXAMPLE_PUBLIC_BASE_URL)
+        {
+            errors.push(
+                "PUBLIC_BASE_URL must be set to this server's public https origin when \
+                 LINK_TRACKING=redirect: tracked links are {PUBLIC_BASE_URL}/r/{token}"
+                    .to_owned(),
+            );
+        }
+
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -188,6 +205,15 @@ impl Config {
             environment: v.environment,
             public_base_url: v.public_base_url,
             metrics_public: v.metrics_public,
+            database: alistach_sql::Target::from_settings(
+                v.database_url.as_ref().map(|u| u.expose()),
+                std::path::Path::new(&v.data_dir),
+            )
+            .map_err(|e| vec![format!("DATABASE_URL: {e}")])?,
+            order_sync_interval: v.order_sync_interval,
+            link_tracking: v.link_tracking,
+            link_signing_key: v.link_signing_key,
+            data_dir: v.data_dir.into(),
             shown,
         })
     }
@@ -205,6 +231,7 @@ impl Config {
             format!("listen_address = {}", self.listen),
             format!("mode = {}", self.mode),
             format!("shared_rate_limits = {shared_limits}"),
+            format!("database = {}", self.database),
         ];
         lines.extend(
             self.rate_limit_overrides

@@ -2,6 +2,7 @@
 //! `serve` (HTTP), or `alistach-server mcp`: the same service's MCP tools over stdio.
 
 mod config;
+mod link_key;
 mod wiring;
 
 use std::process::ExitCode;

@@ -6,90 +6,47 @@ use alistach_aliexpress::{AliExpressClient, ClientConfig};
 use alistach_cache::{
     Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache,
 };
-use alistach_domain::{AffiliateApi, ApiMode};
-use alistach_http::{App, HttpConfig};
+use alistach_domain::{AffiliateApi, ApiMode, OrderSource};
+use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
-use alistach_service::{CacheTtls, Catalog, GuardConfig, GuardedApi};
+use alistach_service::{
+    CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, GuardConfig, GuardedApi,
+    LinkTracker, OrderSync, OrderSyncConfig,
+};
+use alistach_sql::SqlStore;
+use alistach_store::Store;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, LinkTracking};
 
-/// What both front doors serve: the catalog, the adapter's configuration, and the name of the
-/// cache backend.
-struct Parts {
-    catalog: Catalog,
-    http: HttpConfig,
-    backend: &'static str,
-}
-
-/// Wires everything and serves HTTP until a shutdown signal.
+/// Wires everything and serves until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let Parts {
-        catalog,
-        http,
-        backend,
-    } = build(&config)?;
-    let app = Arc::new(App::new(catalog, http));
-
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(
-        mode = %config.mode,
-        cache = backend,
-        api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
-        rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.rate_limit_redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
-        admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
-        upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
-        metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
-        startup_ms = started.elapsed().as_millis() as u64,
-        "listening on http://{addr}"
-    );
-    if config.mode == ApiMode::Mock {
-        tracing::info!("mock mode: responses come from the labelled mock catalog, not AliExpress");
-    }
-    if config.public_base_url == crate::config::EXAMPLE_PUBLIC_BASE_URL {
-        tracing::warn!(
-            public_base_url = %config.public_base_url,
-            "PUBLIC_BASE_URL is the example default: the OpenAPI documents advertise a host that is not yours, so a GPT Action imported from them will not reach this server; set PUBLIC_BASE_URL to your https origin"
-        );
-    }
-    let shutdown = async {
-        if let Err(e) = alistach_http::shutdown_signal().await {
-            // Nothing can ask us to stop gracefully: serve until the process is killed.
-            tracing::warn!(error = %e, "cannot listen for SIGTERM or Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    alistach_http::serve(listener, app, shutdown).await?;
-    tracing::info!("stopped");
-    Ok(())
+    run(config, Front::Http).await
 }
 
 /// Wires everything and serves the MCP tools over stdin/stdout until the client closes stdin.
 pub async fn serve_mcp(config: Config) -> anyhow::Result<()> {
-    let Parts { catalog, http, .. } = build(&config)?;
-    tracing::info!(mode = %config.mode, "serving the MCP tools over stdio");
-    if config.mode == ApiMode::Mock {
-        tracing::info!("mock mode: tool results are labelled sample data, not AliExpress");
-    }
-    alistach_http::serve_mcp_stdio(Arc::new(catalog), http)
-        .await
-        .context("the MCP stdio server failed")
+    run(config, Front::McpStdio).await
 }
 
-/// Builds the catalog (the real client or the mock, and the cache tiers) and the adapter's
-/// configuration.
-fn build(config: &Config) -> anyhow::Result<Parts> {
+/// What the process serves: HTTP (the REST routes and `/mcp`), or the MCP tools over stdio.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Http,
+    McpStdio,
+}
+
+async fn run(config: Config, front: Front) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let clock: SharedClock = Arc::new(SystemClock);
 
     // Only the real client spends the app key's quota; it alone is guarded.
     let mut guarded: Option<Arc<GuardedApi>> = None;
+    // Orders come from the same paced client (one budget for the app key) or the mock book.
+    let mut order_source: Option<Arc<dyn OrderSource>> = None;
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
@@ -117,17 +74,44 @@ fn build(config: &Config) -> anyhow::Result<Parts> {
                     max_qps: config.max_qps,
                     ..GuardConfig::default()
                 },
-                |pacer| Arc::new(client.with_pacer(pacer)),
+                |pacer| {
+                    let paced = client.with_pacer(pacer);
+                    order_source = Some(Arc::new(paced.clone()));
+                    Arc::new(paced)
+                },
             ));
             guarded = Some(guard.clone());
             guard
         }
-        ApiMode::Mock => Arc::new(
-            MockCatalog::new()
+        ApiMode::Mock => {
+            let mock = MockCatalog::new()
                 .with_tracking_id(&config.tracking_id)
-                .context("ALIEXPRESS_TRACKING_ID is not usable")?,
-        ),
+                .context("ALIEXPRESS_TRACKING_ID is not usable")?;
+            order_source = Some(Arc::new(mock.clone()));
+            Arc::new(mock)
+        }
     };
+
+    // The durable store: created and migrated before anything is served, so a database this
+    // binary cannot use stops the start with its reason.
+    let database = Arc::new(
+        SqlStore::open(config.database.clone())
+            .await
+            .with_context(|| format!("cannot use the database ({})", config.database))?,
+    );
+    let order_store: Arc<dyn Store> = database.clone();
+    let instance = format!(
+        "{}-{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "alistach".to_owned()),
+        std::process::id(),
+        clock.now_ms()
+    );
+    let order_sync = Arc::new(OrderSync::new(
+        order_source.context("no order source was built")?,
+        order_store.clone(),
+        clock.clone(),
+        OrderSyncConfig::new(instance, config.order_sync_interval),
+    ));
 
     let memory: Arc<dyn Cache> = Arc::new(
         MemoryCache::new(
@@ -167,11 +151,34 @@ fn build(config: &Config) -> anyhow::Result<Parts> {
         swr_percent: config.cache_swr_percent,
         stale_if_error: config.cache_stale_if_error,
     };
-    let catalog = match guarded {
-        Some(guard) => Catalog::guarded(guard, store, clock, ttls),
-        None => Catalog::new(api, store, clock, ttls),
+    let mut catalog = match guarded {
+        Some(guard) => Catalog::guarded(guard, store, clock.clone(), ttls),
+        None => Catalog::new(api, store, clock.clone(), ttls),
     }
     .with_locale(config.currency, config.language);
+    let mut clicks: Option<(Arc<ClickTracking>, ClickDrain, &'static str)> = None;
+    if config.link_tracking == LinkTracking::Redirect {
+        let key =
+            crate::link_key::load_or_create(config.link_signing_key.as_ref(), &config.data_dir)?;
+        let tracker = Arc::new(LinkTracker::new(
+            alistach_policy::LinkSigner::new(key.expose().as_bytes()),
+            &config.public_base_url,
+            &config.tracking_id,
+        ));
+        catalog = catalog.with_link_tracking(tracker.clone());
+        // Clicks survive restarts: they go to the durable store (DATABASE_URL or DATA_DIR).
+        let (tracking, drain) = ClickTracking::new(
+            tracker,
+            order_store.clone(),
+            DEFAULT_CLICK_QUEUE,
+            clock.clone(),
+        );
+        clicks = Some((Arc::new(tracking), drain, order_store.backend()));
+        tracing::info!(
+            links = %format!("{}/r/{{token}}", config.public_base_url),
+            "link tracking: affiliate links lead through this server, which counts clicks"
+        );
+    }
     // Only a fingerprint: it tells deployments apart without showing what they are.
     tracing::info!(
         scope = catalog.key_scope().as_str(),
@@ -257,9 +264,96 @@ fn build(config: &Config) -> anyhow::Result<Parts> {
         metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
-    Ok(Parts {
-        catalog,
-        http,
-        backend,
-    })
+    if front == Front::McpStdio {
+        // The same catalog and settings, no listener: stdout carries only the protocol.
+        tracing::info!(mode = %config.mode, "serving the MCP tools over stdio");
+        if config.mode == ApiMode::Mock {
+            tracing::info!("mock mode: tool results are labelled sample data, not AliExpress");
+        }
+        let served = alistach_http::serve_mcp_stdio(Arc::new(catalog), http)
+            .await
+            .context("the MCP stdio server failed");
+        database.close().await;
+        return served;
+    }
+    let mut app = App::new(catalog, http).with_orders(Orders {
+        store: order_store,
+        sync: order_sync.clone(),
+    });
+    // The click drain runs beside the server and stops after it, writing what is queued.
+    let mut drain_task = None;
+    if let Some((tracking, drain, backend)) = clicks {
+        app = app.with_click_tracking(tracking, backend);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(drain.run(async {
+            let _ = stopped.await;
+        }));
+        drain_task = Some((stop, task));
+    }
+    let app = Arc::new(app);
+
+    // The scheduled sync runs beside the server and stops with it (a run in progress first
+    // finishes); every instance ticks, the store's lease and last-run time make one sync.
+    let (stop_sync, mut sync_stopped) = tokio::sync::watch::channel(false);
+    let sync_task = (!config.order_sync_interval.is_zero()).then(|| {
+        tokio::spawn(order_sync.clone().run_periodically(async move {
+            let _ = sync_stopped.changed().await;
+        }))
+    });
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        mode = %config.mode,
+        cache = backend,
+        api_keys = if config.internal_api_key.is_some() || !config.api_keys.is_empty() { "required" } else { "none (the public API is open)" },
+        rate_limits = %if config.rate_limit_enabled { format!("{}/s, {}/min per client{}", config.max_requests_per_second, config.max_requests_per_minute, if config.rate_limit_redis_url.is_some() { ", shared through Redis" } else { "" }) } else { "off".to_owned() },
+        admin = if config.admin_api_key.is_some() { "enabled" } else { "disabled (no ADMIN_API_KEY)" },
+        database = %config.database,
+        order_sync = %if config.order_sync_interval.is_zero() { "on demand only (ORDER_SYNC_INTERVAL=0)".to_owned() } else { format!("every {} s", config.order_sync_interval.as_secs()) },
+        upstream_max_qps = %if config.mode == ApiMode::Real { config.max_qps.to_string() } else { "n/a (mock mode)".to_owned() },
+        metrics = if config.metrics_public { "public" } else { "admin key (/metrics), API key (/api/status)" },
+        startup_ms = started.elapsed().as_millis() as u64,
+        "listening on http://{addr}"
+    );
+    if config.mode == ApiMode::Mock {
+        tracing::info!("mock mode: responses come from the labelled mock catalog, not AliExpress");
+    }
+    if config.public_base_url == crate::config::EXAMPLE_PUBLIC_BASE_URL {
+        tracing::warn!(
+            public_base_url = %config.public_base_url,
+            "PUBLIC_BASE_URL is the example default: the OpenAPI documents advertise a host that is not yours, so a GPT Action imported from them will not reach this server; set PUBLIC_BASE_URL to your https origin"
+        );
+    }
+    let shutdown = async {
+        if let Err(e) = alistach_http::shutdown_signal().await {
+            // Nothing can ask us to stop gracefully: serve until the process is killed.
+            tracing::warn!(error = %e, "cannot listen for SIGTERM or Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = alistach_http::serve(listener, app, shutdown).await;
+    if let Some((stop, task)) = drain_task {
+        let _ = stop.send(());
+        if tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the click store did not take the queued clicks within 10 s");
+        }
+    }
+    let _ = stop_sync.send(true);
+    if let Some(task) = sync_task
+        && tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the order sync did not stop within 30 s");
+    }
+    database.close().await;
+    served?;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -10,10 +10,12 @@ use serde_json::{Map, Value, json};
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
-    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse, Health,
-    HotProductsResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
-    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RootInfo, SearchRequest,
-    SearchResponse, SimilarProductsQuery, SimilarProductsResponse, StatusResponse, SystemInfo,
+    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
+    ClickSummaryResponse, Health, HotProductsResponse, OrderSyncResponse, OrdersQuery,
+    OrdersResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
+    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RevenueQuery,
+    RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
+    SimilarProductsResponse, StatusResponse, SystemInfo,
 };
 
 /// Which document to build.
@@ -117,10 +119,14 @@ type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 /// What a successful answer carries.
 enum Content {
     Json(SchemaFn),
+    /// JSON, or CSV when the query asks for it.
+    JsonOrCsv(SchemaFn),
     Html,
     JavaScript,
     Prometheus,
     OpenApiDocument,
+    /// A 302 to the URL in `Location`, no body.
+    Redirect,
 }
 
 /// Everything about an operation the route table does not say.
@@ -286,6 +292,26 @@ fn spec(id: RouteId) -> OpSpec {
             ok: Content::Json(json_of::<CacheClearResponse>),
             upstream: false,
         },
+        RouteId::AdminOrders => OpSpec {
+            description: "Lists synced orders newest first, filtered by time, status and tracking id, with each \
+                          order's status history; money as exact decimal strings. Needs the admin key.",
+            query: Some(object_of::<OrdersQuery>),
+            body: None,
+            ok: Content::Json(json_of::<OrdersResponse>),
+            upstream: false,
+        },
+        RouteId::AdminOrdersSync => plain(
+            "Runs the order sync now (incremental, idempotent) and says what it stored. Needs the admin key.",
+            Content::Json(json_of::<OrderSyncResponse>),
+        ),
+        RouteId::AdminRevenue => OpSpec {
+            description: "Per group the orders, paid amount, estimated and finished commission, with totals per \
+                          currency, as JSON or CSV; money as exact decimal strings. Needs the admin key.",
+            query: Some(object_of::<RevenueQuery>),
+            body: None,
+            ok: Content::JsonOrCsv(json_of::<RevenueResponse>),
+            upstream: false,
+        },
         RouteId::SystemInfo => plain(
             "Version, mode and default language, currency and tracking id. Never shows secrets.",
             Content::Json(json_of::<SystemInfo>),
@@ -315,6 +341,17 @@ fn spec(id: RouteId) -> OpSpec {
         RouteId::Mcp => plain(
             "JSON-RPC messages of the Model Context Protocol; the tools are listed by tools/list.",
             Content::Json(json_of::<serde_json::Value>),
+        ),
+        RouteId::TrackedLink => plain(
+            "The links handed out with LINK_TRACKING=redirect. Answers 302 to the affiliate link the \
+             signed token carries and counts the click (not for HEAD, link previews or bots); an \
+             altered or unknown token is 404.",
+            Content::Redirect,
+        ),
+        RouteId::ClickSummary => plain(
+            "Clicks stored in all and per product (most clicked first), and the redirect's counters \
+             since start-up (recorded, dropped on a full queue, not counted). Needs the admin key.",
+            Content::Json(json_of::<ClickSummaryResponse>),
         ),
     }
 }
@@ -354,6 +391,13 @@ const RENAMES: &[(&str, &str)] = &[
     (
         "Envelope_CacheClearData_CacheClearMetadata",
         "CacheClearResponse",
+    ),
+    ("Envelope_OrdersData_AdminMetadata", "OrdersResponse"),
+    ("Envelope_OrderSyncData_AdminMetadata", "OrderSyncResponse"),
+    ("Envelope_RevenueData_AdminMetadata", "RevenueResponse"),
+    (
+        "Envelope_ClickSummaryData_ClickSummaryMetadata",
+        "ClickSummaryResponse",
     ),
 ];
 
@@ -658,11 +702,25 @@ fn operation(
     op.insert("description".into(), spec.description.into());
     op.insert("tags".into(), json!([tag(route)]));
 
+    let mut parameters: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": "The signed token of a tracked link, as handed out.",
+                "schema": { "type": "string", "minLength": 1, "maxLength": 4096 }
+            })
+        })
+        .collect();
     if let Some(query) = spec.query {
-        op.insert(
-            "parameters".into(),
-            Value::Array(query_parameters(query(generator))),
-        );
+        parameters.extend(query_parameters(query(generator)));
+    }
+    if !parameters.is_empty() {
+        op.insert("parameters".into(), Value::Array(parameters));
     }
     if let Some(body) = spec.body {
         op.insert(
@@ -675,7 +733,12 @@ fn operation(
     }
 
     let mut responses = Map::new();
-    responses.insert("200".into(), ok_response(&spec.ok, generator));
+    let ok_status = if matches!(spec.ok, Content::Redirect) {
+        "302"
+    } else {
+        "200"
+    };
+    responses.insert(ok_status.into(), ok_response(&spec.ok, generator));
     let problem = |description: &str| {
         json!({
             "description": description,
@@ -790,6 +853,54 @@ fn operation(
             problem("The cache backend (Redis) could not be cleared."),
         );
     }
+    if matches!(
+        route.id,
+        RouteId::AdminOrders | RouteId::AdminOrdersSync | RouteId::AdminRevenue
+    ) {
+        responses.insert(
+            "503".into(),
+            problem("The database (SQLite or PostgreSQL) is unavailable."),
+        );
+    }
+    if route.id == RouteId::AdminOrdersSync {
+        responses.insert(
+            "409".into(),
+            problem("Another instance is syncing orders (it holds the sync lease); retry later."),
+        );
+        responses.insert(
+            "502".into(),
+            problem("AliExpress rejected the call or answered something unreadable."),
+        );
+        responses.insert(
+            "503".into(),
+            problem(
+                "The database is unavailable, or AliExpress is unavailable or rate limited; retry \
+                 after `Retry-After` seconds when given.",
+            ),
+        );
+        responses.insert(
+            "504".into(),
+            problem(
+                "AliExpress did not answer in time, or the request did not complete within \
+                 REQUEST_TIMEOUT.",
+            ),
+        );
+    }
+    if route.id == RouteId::ClickSummary {
+        responses.insert(
+            "503".into(),
+            problem("The click store (the database) is unavailable."),
+        );
+    }
+    if route.id == RouteId::TrackedLink {
+        responses.insert(
+            "404".into(),
+            problem(
+                "Not a tracked link this server issued: the token is malformed, altered or signed \
+                 with another key, or link tracking is off (LINK_TRACKING=direct).",
+            ),
+        );
+    }
     if route.id == RouteId::Readyz {
         responses.insert(
             "503".into(),
@@ -831,7 +942,14 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::Categories => "products",
         RouteId::Promotions | RouteId::PromotionProducts => "promotions",
         RouteId::AffiliateLinks | RouteId::AffiliateLink => "affiliate",
-        RouteId::CacheStats | RouteId::CacheClear | RouteId::Metrics => "admin",
+        RouteId::TrackedLink => "affiliate",
+        RouteId::CacheStats
+        | RouteId::CacheClear
+        | RouteId::Metrics
+        | RouteId::AdminOrders
+        | RouteId::AdminOrdersSync
+        | RouteId::AdminRevenue
+        | RouteId::ClickSummary => "admin",
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez
@@ -852,6 +970,13 @@ fn ok_response(content: &Content, generator: &mut SchemaGenerator) -> Value {
             "description": "Success.",
             "content": { "application/json": { "schema": Value::from(schema(generator)) } }
         }),
+        Content::JsonOrCsv(schema) => json!({
+            "description": "Success: JSON, or CSV with `format=csv`.",
+            "content": {
+                "application/json": { "schema": Value::from(schema(generator)) },
+                "text/csv": { "schema": { "type": "string" } }
+            }
+        }),
         Content::Html => json!({
             "description": "The HTML page.",
             "content": { "text/html": { "schema": { "type": "string" } } }
@@ -863,6 +988,15 @@ fn ok_response(content: &Content, generator: &mut SchemaGenerator) -> Value {
         Content::Prometheus => json!({
             "description": "Metrics in the Prometheus text exposition format 0.0.4.",
             "content": { "text/plain": { "schema": { "type": "string" } } }
+        }),
+        Content::Redirect => json!({
+            "description": "A redirect to the affiliate link.",
+            "headers": {
+                "Location": {
+                    "description": "The AliExpress affiliate link.",
+                    "schema": { "type": "string", "format": "uri" }
+                }
+            }
         }),
         Content::OpenApiDocument => json!({
             "description": "An OpenAPI 3.1.0 document.",

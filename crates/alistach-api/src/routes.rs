@@ -44,6 +44,12 @@ pub enum RouteId {
     CacheStats,
     /// `POST /api/cache/clear`: cache invalidation (admin).
     CacheClear,
+    /// `GET /api/admin/orders`: synced affiliate orders (admin).
+    AdminOrders,
+    /// `POST /api/admin/orders/sync`: sync orders from the platform now (admin).
+    AdminOrdersSync,
+    /// `GET /api/admin/revenue`: orders and commissions grouped (admin).
+    AdminRevenue,
     /// `GET /system/info`: configuration summary.
     SystemInfo,
     /// `GET /openapi.json`: the full OpenAPI document.
@@ -58,6 +64,10 @@ pub enum RouteId {
     Metrics,
     /// `POST /mcp`: the Model Context Protocol endpoint (stateless Streamable HTTP).
     Mcp,
+    /// `GET /r/{token}`: a tracked affiliate link; redirects to AliExpress and counts the click.
+    TrackedLink,
+    /// `GET /api/admin/clicks`: clicks on tracked links (admin).
+    ClickSummary,
 }
 
 /// Who may call a route.
@@ -78,7 +88,8 @@ pub struct Route {
     pub id: RouteId,
     /// HTTP method, upper case.
     pub method: &'static str,
-    /// Exact path; AliStach has no path parameters.
+    /// The path; a segment `{name}` is a parameter matching one non-empty segment (see
+    /// [`path_parameter`]).
     pub path: &'static str,
     /// camelCase OpenAPI `operationId`; GPT Actions key on it, so it never changes.
     pub operation_id: &'static str,
@@ -311,6 +322,36 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route(
+        RouteId::AdminOrders,
+        "GET",
+        "/api/admin/orders",
+        "listOrders",
+        "Affiliate orders synced from AliExpress, with their status history",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AdminOrdersSync,
+        "POST",
+        "/api/admin/orders/sync",
+        "syncOrders",
+        "Sync affiliate orders from AliExpress now",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AdminRevenue,
+        "GET",
+        "/api/admin/revenue",
+        "getRevenue",
+        "Orders, paid amounts and commissions grouped by day, tracking id, product or category",
+        Admin,
+        false,
+        true,
+    ),
+    route(
         RouteId::SystemInfo,
         "GET",
         "/system/info",
@@ -383,6 +424,26 @@ pub const ROUTES: &[Route] = &[
         false,
         false,
     ),
+    route(
+        RouteId::TrackedLink,
+        "GET",
+        "/r/{token}",
+        "followTrackedLink",
+        "Follow a tracked affiliate link: redirects to AliExpress and counts the click",
+        Public,
+        false,
+        true,
+    ),
+    route(
+        RouteId::ClickSummary,
+        "GET",
+        "/api/admin/clicks",
+        "getClickSummary",
+        "Clicks on tracked links: stored totals per product and counters since start-up",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -414,7 +475,8 @@ impl fmt::Display for RouteMiss {
 
 impl std::error::Error for RouteMiss {}
 
-/// Finds the route for an exact method and path (no query string).
+/// Finds the route for a method and path (no query string): an exact path first, then a path
+/// with a parameter (so the usual lookup stays one comparison per route).
 ///
 /// `HEAD` is not folded into `GET` here: whether to answer it is the adapter's choice.
 pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
@@ -426,11 +488,32 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
         allow.push(route.method);
     }
     if allow.is_empty() {
+        for route in ROUTES
+            .iter()
+            .filter(|r| path_parameter(r.path, path).is_some())
+        {
+            if route.method == method {
+                return Ok(route);
+            }
+            allow.push(route.method);
+        }
+    }
+    if allow.is_empty() {
         return Err(RouteMiss::NotFound);
     }
     allow.sort_unstable();
     allow.dedup();
     Err(RouteMiss::MethodNotAllowed { allow })
+}
+
+/// The value of the parameter of `template` (a path whose last segment is `{name}`) in
+/// `path`: one non-empty segment after the template's prefix. `None` when the template has no
+/// parameter or the path does not match it.
+pub fn path_parameter<'a>(template: &str, path: &'a str) -> Option<&'a str> {
+    let prefix = template.strip_suffix('}')?;
+    let (prefix, _name) = prefix.rsplit_once('{')?;
+    let value = path.strip_prefix(prefix)?;
+    (!value.is_empty() && !value.contains('/')).then_some(value)
 }
 
 /// The table row for an id. Every id has exactly one row (a test checks it).
@@ -462,7 +545,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const ALL_IDS: [RouteId; 26] = [
+    const ALL_IDS: &[RouteId] = &[
         RouteId::Root,
         RouteId::Health,
         RouteId::Livez,
@@ -482,6 +565,9 @@ mod tests {
         RouteId::Status,
         RouteId::CacheStats,
         RouteId::CacheClear,
+        RouteId::AdminOrders,
+        RouteId::AdminOrdersSync,
+        RouteId::AdminRevenue,
         RouteId::SystemInfo,
         RouteId::OpenApi,
         RouteId::OpenApiGpt,
@@ -489,11 +575,13 @@ mod tests {
         RouteId::DocsAsset,
         RouteId::Metrics,
         RouteId::Mcp,
+        RouteId::TrackedLink,
+        RouteId::ClickSummary,
     ];
 
     #[test]
     fn every_id_has_one_route() {
-        for id in ALL_IDS {
+        for &id in ALL_IDS {
             assert_eq!(ROUTES.iter().filter(|r| r.id == id).count(), 1, "{id:?}");
             assert_eq!(route_of(id).id, id);
         }
@@ -565,7 +653,10 @@ mod tests {
     #[test]
     fn access_follows_the_path_rules() {
         for r in ROUTES {
-            let expected = if r.path.starts_with("/api/cache/") || r.path == "/metrics" {
+            let expected = if r.path.starts_with("/api/cache/")
+                || r.path.starts_with("/api/admin/")
+                || r.path == "/metrics"
+            {
                 Access::Admin
             } else if r.path.starts_with("/api/") || r.path == "/system/info" || r.path == "/mcp" {
                 Access::Api
@@ -606,6 +697,21 @@ mod tests {
             find("GET", "/docs/rapidoc-min.js").unwrap().id,
             RouteId::DocsAsset
         );
+    }
+
+    #[test]
+    fn find_matches_a_path_parameter_after_exact_paths() {
+        assert_eq!(find("GET", "/r/abc_-9").unwrap().id, RouteId::TrackedLink);
+        assert_eq!(path_parameter("/r/{token}", "/r/abc_-9"), Some("abc_-9"));
+        assert_eq!(find("GET", "/r/"), Err(RouteMiss::NotFound));
+        assert_eq!(find("GET", "/r/a/b"), Err(RouteMiss::NotFound));
+        assert_eq!(find("GET", "/r"), Err(RouteMiss::NotFound));
+        assert_eq!(
+            find("POST", "/r/abc"),
+            Err(RouteMiss::MethodNotAllowed { allow: vec!["GET"] })
+        );
+        assert_eq!(path_parameter("/health", "/health"), None);
+        assert_eq!(path_parameter("/r/{token}", "/x/abc"), None);
     }
 
     #[test]

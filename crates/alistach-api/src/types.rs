@@ -59,6 +59,8 @@ pub type StatusResponse = Envelope<StatusData, StatusMetadata>;
 pub type CacheStatsResponse = Envelope<CacheStatsData, CacheStatsMetadata>;
 /// `POST /api/cache/clear`.
 pub type CacheClearResponse = Envelope<CacheClearData, CacheClearMetadata>;
+/// `GET /api/admin/clicks`.
+pub type ClickSummaryResponse = Envelope<ClickSummaryData, ClickSummaryMetadata>;
 
 // ---------------------------------------------------------------------------------------------
 // Closed value sets
@@ -1218,6 +1220,59 @@ pub struct CacheClearMetadata {
     pub operation: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Click tracking
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /api/admin/clicks` data: what the click store holds and the counters since start-up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClickSummaryData {
+    /// `direct` (links go straight to AliExpress; nothing is counted) or `redirect` (links go
+    /// through `/r/{token}`).
+    pub link_tracking: String,
+    /// Where clicks are kept (`memory`: lost on restart).
+    pub store: String,
+    /// Clicks stored, in all.
+    pub total_clicks: u64,
+    /// The most clicked products (at most 100), most clicks first.
+    pub products: Vec<ProductClickCount>,
+    /// What the redirect did since the process started.
+    pub since_start: ClickCounters,
+}
+
+/// Clicks stored for one product.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductClickCount {
+    /// The AliExpress product id.
+    pub product_id: String,
+    /// Its clicks.
+    pub clicks: u64,
+}
+
+/// Click counters since start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClickCounters {
+    /// Clicks written to the store.
+    pub recorded: u64,
+    /// Clicks dropped because the queue was full.
+    pub dropped: u64,
+    /// Redirects not counted: HEAD requests, link previews, bots, prefetches.
+    pub not_counted: u64,
+    /// Clicks lost because the store kept failing.
+    pub failed: u64,
+    /// Clicks waiting to be written.
+    pub queued: u64,
+    /// How many clicks the queue holds at most.
+    pub queue_capacity: u64,
+}
+
+/// `GET /api/admin/clicks` metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClickSummaryMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
+}
+
 /// Defaults the service applies.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SystemConfiguration {
@@ -1452,4 +1507,236 @@ mod tests {
         );
         assert_eq!(v["metadata"]["total_categories"], 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders and revenue (admin)
+
+/// `GET /api/admin/orders`.
+pub type OrdersResponse = Envelope<OrdersData, AdminMetadata>;
+/// `POST /api/admin/orders/sync`.
+pub type OrderSyncResponse = Envelope<OrderSyncData, AdminMetadata>;
+/// `GET /api/admin/revenue` (JSON).
+pub type RevenueResponse = Envelope<RevenueData, AdminMetadata>;
+
+/// The order statuses the platform reports.
+pub const ORDER_STATUSES: [&str; 4] = [
+    "Payment Completed",
+    "Buyer Confirmed Receipt",
+    "Completed Settlement",
+    "Invalid",
+];
+
+/// Query of `GET /api/admin/orders`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersQuery {
+    /// Orders paid (else created) at or after this time: `YYYY-MM-DD` (UTC midnight) or
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Orders paid (else created) before this time: `YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DD`
+    /// for up to the end of that day (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Only orders with this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ORDER_STATUSES))]
+    pub status: Option<String>,
+    /// Only orders earned by this tracking id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub tracking_id: Option<String>,
+    /// 1-based page number (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub page: Option<u32>,
+    /// Orders per page, 1 to 200 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 200))]
+    pub page_size: Option<u32>,
+}
+
+/// One status an order reached.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderStatusChange {
+    /// The status.
+    pub status: String,
+    /// The status before, absent for the first one seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// When the sync saw it (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub observed_at: String,
+}
+
+/// One sub-order. Ids are strings: they exceed what a JSON number holds exactly in most
+/// clients. Money is exact decimal text in `currency`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderItem {
+    /// The sub-order (one product line): the key.
+    pub sub_order_id: String,
+    /// The buyer's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// The status now.
+    pub status: String,
+    /// The tracking id that earned it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_id: Option<String>,
+    /// The product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// Its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_title: Option<String>,
+    /// Its category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_id: Option<String>,
+    /// Units bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_count: Option<u64>,
+    /// Amount paid.
+    pub paid_amount: String,
+    /// Amount after completion, once finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_amount: Option<String>,
+    /// Estimated commission on payment.
+    pub estimated_commission: String,
+    /// Estimated commission on completion, once finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_commission: Option<String>,
+    /// The commission rate as the platform wrote it, e.g. `7.00%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_rate: Option<String>,
+    /// The currency of the amounts.
+    pub currency: String,
+    /// The time the order is filed under: paid, else created, else first seen (UTC).
+    pub order_time: String,
+    /// When it was paid (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<String>,
+    /// When it finished (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The sub-id parameters the link carried (JSON text, as the platform sent it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_parameters: Option<String>,
+    /// Destination country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to_country: Option<String>,
+    /// True for an order of the labelled mock order book (mock mode).
+    pub mock: bool,
+    /// When the sync first stored it (UTC).
+    pub first_seen_at: String,
+    /// When a sync last changed it (UTC).
+    pub updated_at: String,
+    /// Every status it went through, oldest first.
+    pub status_history: Vec<OrderStatusChange>,
+}
+
+/// `GET /api/admin/orders` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrdersData {
+    /// The page, newest first.
+    pub orders: Vec<OrderItem>,
+    /// This page's number.
+    pub page: u32,
+    /// Orders per page.
+    pub page_size: u32,
+    /// Orders the filters select, over all pages.
+    pub total: u64,
+}
+
+/// Metadata of the admin answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AdminMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
+    /// True in mock mode: the orders are the labelled mock order book's, not AliExpress's.
+    pub mock_mode: bool,
+    /// Where the orders are kept: `sqlite` or `postgres`.
+    pub store: String,
+}
+
+/// `POST /api/admin/orders/sync` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderSyncData {
+    /// Orders the platform listed.
+    pub fetched: u64,
+    /// Orders stored for the first time.
+    pub inserted: u64,
+    /// Stored orders that changed.
+    pub updated: u64,
+    /// Status changes recorded.
+    pub status_changes: u64,
+    /// Orders already stored as listed.
+    pub unchanged: u64,
+    /// Pages fetched.
+    pub pages: u64,
+    /// When the run started (UTC).
+    pub started_at: String,
+    /// When it finished (UTC).
+    pub finished_at: String,
+}
+
+/// How `GET /api/admin/revenue` groups orders.
+pub const REVENUE_GROUPS: [&str; 4] = ["day", "tracking_id", "product", "category"];
+
+/// Query of `GET /api/admin/revenue`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevenueQuery {
+    /// Orders at or after: `YYYY-MM-DD` (UTC midnight) or `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Orders before: `YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DD` for up to the end of that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Grouping: `day` (UTC day of the order time, the default), `tracking_id`, `product`
+    /// (product id) or `category` (category id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = REVENUE_GROUPS))]
+    pub group_by: Option<String>,
+    /// Only orders with this status; without it, every status but `Invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ORDER_STATUSES))]
+    pub status: Option<String>,
+    /// Only orders earned by this tracking id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub tracking_id: Option<String>,
+    /// `json` (the default) or `csv` (`text/csv`: a header row, the groups, then one `total`
+    /// row per currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["json", "csv"]))]
+    pub format: Option<String>,
+}
+
+/// One group's sums, in one currency; money as exact decimal text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevenueGroupItem {
+    /// The group (a `YYYY-MM-DD` day, tracking id, product id or category id), `(none)` for
+    /// orders without it, or `total`.
+    pub key: String,
+    /// Orders in the group.
+    pub orders: u64,
+    /// Sum of paid amounts.
+    pub paid_amount: String,
+    /// Sum of estimated commissions on payment.
+    pub estimated_commission: String,
+    /// Sum of estimated commissions on completion (finished orders).
+    pub finished_commission: String,
+    /// The currency of the sums.
+    pub currency: String,
+}
+
+/// `GET /api/admin/revenue` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevenueData {
+    /// The grouping.
+    pub group_by: String,
+    /// The groups in key order (a group per currency when orders settled in several).
+    pub groups: Vec<RevenueGroupItem>,
+    /// One total per currency.
+    pub totals: Vec<RevenueGroupItem>,
 }

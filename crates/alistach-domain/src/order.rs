@@ -159,6 +159,57 @@ pub mod platform_time {
         format!("{y:04}-{m:02}-{d:02}")
     }
 
+    /// `YYYY-MM-DDTHH:MM:SSZ` (UTC) of a Unix time in milliseconds.
+    pub fn rfc3339(unix_ms: i64) -> String {
+        let s = unix_ms.div_euclid(1000);
+        let (y, m, d) = civil_from_days(s.div_euclid(86_400));
+        let secs = s.rem_euclid(86_400);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+
+    /// A UTC date (`YYYY-MM-DD`, midnight) or time (`YYYY-MM-DDTHH:MM:SSZ`) as Unix ms, and
+    /// whether it was a date alone.
+    pub fn parse_utc(text: &str) -> Option<(i64, bool)> {
+        let b = text.as_bytes();
+        let date_ok = b.len() >= 10
+            && b[..10].iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            });
+        if !date_ok {
+            return None;
+        }
+        let n = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+        let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+        if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+            return None;
+        }
+        let day_ms = days_from_civil(y, m, d) * 86_400_000;
+        if b.len() == 10 {
+            return Some((day_ms, true));
+        }
+        let time_ok = b.len() == 20
+            && b[10] == b'T'
+            && b[19] == b'Z'
+            && b[11..19].iter().enumerate().all(|(i, c)| match i {
+                2 | 5 => *c == b':',
+                _ => c.is_ascii_digit(),
+            });
+        if !time_ok {
+            return None;
+        }
+        let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+        if hh > 23 || mm > 59 || ss > 59 {
+            return None;
+        }
+        Some((day_ms + (hh * 3600 + mm * 60 + ss) * 1000, false))
+    }
+
     fn days_in_month(y: i64, m: i64) -> i64 {
         match m {
             2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
@@ -360,6 +411,27 @@ mod tests {
             assert_eq!(platform_time::parse(bad), None, "{bad}");
         }
         assert!(platform_time::parse("2024-02-29 23:59:59").is_some());
+        assert_eq!(
+            platform_time::rfc3339(1_698_825_600_000),
+            "2023-11-01T08:00:00Z"
+        );
+        assert_eq!(
+            platform_time::parse_utc("2023-11-01"),
+            Some((1_698_796_800_000, true))
+        );
+        assert_eq!(
+            platform_time::parse_utc("2023-11-01T08:00:00Z"),
+            Some((1_698_825_600_000, false))
+        );
+        for bad in [
+            "2023-11-1",
+            "2023-11-01T08:00:00",
+            "2023-11-01 08:00:00Z",
+            "x",
+            "2023-02-30",
+        ] {
+            assert_eq!(platform_time::parse_utc(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::Catalog;
+use alistach_service::{Catalog, ClickTracking, OrderSync};
+use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
@@ -36,6 +37,29 @@ pub struct App {
     pub(crate) auth_throttle: AuthThrottle,
     /// `POST /mcp`: the same catalog as MCP tools.
     pub(crate) mcp: McpEndpoint,
+    /// The tracked-link redirect and its click queue (`LINK_TRACKING=redirect`).
+    pub(crate) clicks: Option<std::sync::Arc<ClickTracking>>,
+    /// Where clicks are kept, as `/api/admin/clicks` names it.
+    pub(crate) click_store: &'static str,
+    /// The order store and sync, when the deployment keeps orders.
+    pub(crate) orders: Option<Orders>,
+}
+
+/// What the admin order endpoints need: the durable store and the order sync.
+#[derive(Clone)]
+pub struct Orders {
+    /// Where orders are kept.
+    pub store: Arc<dyn Store>,
+    /// The sync the `POST /api/admin/orders/sync` endpoint runs.
+    pub sync: Arc<OrderSync>,
+}
+
+impl std::fmt::Debug for Orders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orders")
+            .field("store", &self.store.backend())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a configured key gives access to.
@@ -113,7 +137,28 @@ impl App {
             metrics: Metrics::default(),
             started: Instant::now(),
             default_policy,
+            orders: None,
+            clicks: None,
+            click_store: "none",
         }
+    }
+
+    /// The same application with the admin order endpoints served from `orders`.
+    pub fn with_orders(mut self, orders: Orders) -> Self {
+        self.orders = Some(orders);
+        self
+    }
+
+    /// The same application answering `/r/{token}` through `clicks` (whose drain the caller
+    /// runs), keeping clicks in the store named `store` (for `/api/admin/clicks`).
+    pub fn with_click_tracking(
+        mut self,
+        clicks: std::sync::Arc<ClickTracking>,
+        store: &'static str,
+    ) -> Self {
+        self.clicks = Some(clicks);
+        self.click_store = store;
+        self
     }
 
     /// The configuration.

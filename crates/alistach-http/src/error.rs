@@ -12,6 +12,12 @@ pub enum HttpError {
     /// No route has this path.
     #[error("no endpoint matches this path")]
     NotFound,
+    /// A tracked link this server did not issue (or link tracking is off).
+    #[error("{0}")]
+    LinkNotFound(&'static str),
+    /// The click store failed.
+    #[error("the click store is unavailable")]
+    ClickStore,
     /// The path exists for other methods.
     #[error("method {method} is not allowed on this path; it allows {}", allow.join(", "))]
     MethodNotAllowed {
@@ -107,6 +113,12 @@ pub enum HttpError {
         /// What it said.
         detail: String,
     },
+    /// The database could not answer (details go to the log).
+    #[error("the database is unavailable")]
+    StoreUnavailable,
+    /// The request conflicts with work in progress (another instance is syncing).
+    #[error("{0}")]
+    Conflict(String),
     /// A bug (a panic, an encoding failure); details go to the log, not the client.
     #[error("internal error")]
     Internal,
@@ -133,7 +145,8 @@ impl HttpError {
     /// The response status.
     pub fn status(&self) -> StatusCode {
         match self {
-            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::NotFound | HttpError::LinkNotFound(_) => StatusCode::NOT_FOUND,
+            HttpError::ClickStore => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::MalformedJson(_)
             | HttpError::BodyRead(_)
@@ -144,6 +157,8 @@ impl HttpError {
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             HttpError::McpRefused { status, .. } => *status,
+            HttpError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Conflict(_) => StatusCode::CONFLICT,
             HttpError::RateLimited { .. } | HttpError::AuthThrottled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -164,9 +179,10 @@ impl HttpError {
     /// The problem type slug (`https://alistach.dev/problems/<slug>`) and its title.
     pub fn kind(&self) -> (&'static str, &'static str) {
         match self {
-            HttpError::NotFound | HttpError::Service(ServiceError::NotFound(_)) => {
-                ("not-found", "Not Found")
-            }
+            HttpError::NotFound
+            | HttpError::LinkNotFound(_)
+            | HttpError::Service(ServiceError::NotFound(_)) => ("not-found", "Not Found"),
+            HttpError::ClickStore => ("store-unavailable", "Store Unavailable"),
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),
@@ -188,6 +204,8 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => ("payload-too-large", "Payload Too Large"),
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
+            HttpError::StoreUnavailable => ("database-unavailable", "Database Unavailable"),
+            HttpError::Conflict(_) => ("conflict", "Conflict"),
             HttpError::RateLimited { .. } => ("rate-limited", "Too Many Requests"),
             HttpError::AuthThrottled { .. } => ("auth-throttled", "Too Many Requests"),
             HttpError::BodyTimeout { .. } => ("body-timeout", "Request Timeout"),

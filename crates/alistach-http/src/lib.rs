@@ -23,7 +23,7 @@ mod shutdown;
 #[cfg(test)]
 mod props;
 
-pub use app::App;
+pub use app::{App, Orders};
 pub use body::Body;
 pub use config::{ApiKey, HttpConfig, MAX_PRESENTED_KEY_BYTES};
 pub use error::HttpError;

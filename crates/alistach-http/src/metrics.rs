@@ -20,7 +20,8 @@ use alistach_api::{ROUTES, RouteId};
 use alistach_domain::ApiMode;
 use alistach_policy::LimiterStats;
 use alistach_service::{
-    CacheReport, CircuitState, GuardStats, Histogram, HistogramSnapshot, LATENCY_BUCKETS,
+    CacheReport, CircuitState, ClickStats, GuardStats, Histogram, HistogramSnapshot,
+    LATENCY_BUCKETS,
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -246,6 +247,8 @@ pub(crate) struct Exposition<'a> {
     pub mode: ApiMode,
     pub version: &'a str,
     pub uptime: Duration,
+    /// Click tracking's counters, when `LINK_TRACKING=redirect`.
+    pub clicks: Option<ClickStats>,
 }
 
 impl Exposition<'_> {
@@ -262,6 +265,7 @@ impl Exposition<'_> {
         registry.register_collector(Box::new(CacheFamilies(self.cache.clone())));
         registry.register_collector(Box::new(UpstreamFamilies(self.upstream.cloned())));
         registry.register_collector(Box::new(LimiterFamilies(self.limiter)));
+        registry.register_collector(Box::new(ClickFamilies(self.clicks)));
         registry.register_collector(Box::new(ProcessFamilies {
             mode: self.mode,
             version: self.version.to_owned(),
@@ -545,6 +549,40 @@ impl Collector for LimiterFamilies {
 
 /// What runs: mode, build and uptime.
 #[derive(Debug)]
+struct ClickFamilies(Option<ClickStats>);
+
+impl Collector for ClickFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let mut m = e.encode_descriptor(
+            "clicks",
+            "Follows of tracked links (/r/{token}) by outcome: recorded (stored), dropped (the queue was full), not_counted (HEAD, link previews, bots, prefetches), failed (the store kept failing); LINK_TRACKING=redirect only.",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(c) = self.0 {
+            for (outcome, n) in [
+                ("recorded", c.recorded),
+                ("dropped", c.dropped),
+                ("not_counted", c.not_counted),
+                ("failed", c.failed),
+            ] {
+                counter(&mut m, &[("outcome", outcome)], n)?;
+            }
+        }
+        let m = e.encode_descriptor(
+            "click_queue_depth",
+            "Clicks waiting to be written to the click store.",
+            None,
+            MetricType::Gauge,
+        )?;
+        if let Some(c) = self.0 {
+            ConstGauge::new(c.queued).encode(m)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
 struct ProcessFamilies {
     mode: ApiMode,
     version: String,
@@ -625,6 +663,7 @@ mod tests {
             mode: ApiMode::Mock,
             version,
             uptime: Duration::from_millis(1500),
+            clicks: None,
         }
         .render()
     }
@@ -714,6 +753,7 @@ mod tests {
             mode: ApiMode::Real,
             version: "1.2.3",
             uptime: Duration::from_secs(5),
+            clicks: None,
         }
         .render();
         promtool_check_or_skip(

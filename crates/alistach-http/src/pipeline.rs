@@ -215,6 +215,9 @@ impl App {
         let ctx = Ctx {
             started,
             query: parts.uri.query(),
+            path: parts.uri.path(),
+            head: parts.method == Method::HEAD,
+            headers: &parts.headers,
         };
         let body = if parts.method == Method::POST {
             read_body(

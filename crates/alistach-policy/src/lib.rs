@@ -1,14 +1,21 @@
 //! Access and operating policy: which mode the service runs in, and how often each client may
-//! call. Decisions only; no transport.
+//! call, which links are genuine (signed link tokens) and which fetches of them are a person's
+//! click. Decisions only; no transport.
 
+mod bots;
 mod identity;
 mod limiter;
+mod link_token;
 mod mode;
 mod ratelimit;
 mod throttle;
 
+pub use bots::{is_automated_agent, is_prefetch};
 pub use identity::{ProxyParseError, TrustedProxies, client_key, parse_forwarded_entry};
 pub use limiter::{LimiterStats, RateLimiter};
+pub use link_token::{
+    LinkClaim, LinkSigner, MAX_TOKEN_CHARS, MAX_TOKEN_URL_BYTES, TAG_BYTES, TokenError,
+};
 pub use mode::{Credentials, MockModeSetting, ModeError, detect_mode};
 pub use ratelimit::{
     Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,

@@ -292,6 +292,15 @@ impl Catalog {
         self
     }
 
+    /// The same catalog handing out tracked links: every affiliate link it returns is
+    /// rewritten by `tracker` when fetched (see [`crate::TrackedApi`]), and its cache keys are
+    /// scoped to the tracking settings.
+    pub fn with_link_tracking(mut self, tracker: Arc<crate::LinkTracker>) -> Self {
+        self.api = Arc::new(crate::TrackedApi::new(self.api, tracker));
+        self.scope = KeyScope::new(self.mode, &self.api.answer_scope());
+        self
+    }
+
     /// A catalog over a guarded upstream, whose counters and circuit it reports.
     pub fn guarded(
         api: Arc<GuardedApi>,

@@ -8,8 +8,14 @@
 //! Invariants: upstream errors are never cached and never replaced by mock data; an empty result
 //! is a valid answer and is cached; cache keys carry the mode, so mock entries are never served
 //! in real mode.
+//!
+//! Click tracking (`LINK_TRACKING=redirect`): [`TrackedApi`] rewrites every affiliate link the
+//! port returns into a signed `/r/{token}` link below the cache, and [`ClickTracking`] answers
+//! the redirect and queues the click for a background [`ClickDrain`] writing to the store's
+//! [`alistach_store::ClickStore`].
 
 mod catalog;
+mod clicks;
 mod config;
 mod error;
 mod guard;
@@ -17,12 +23,14 @@ mod histogram;
 mod keys;
 mod orders;
 mod pacing;
+mod tracking;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{
     CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,
     Rendered, Served,
 };
+pub use clicks::{ClickDrain, ClickStats, ClickTracking, DEFAULT_CLICK_QUEUE};
 pub use config::CacheTtls;
 pub use error::ServiceError;
 pub use guard::{
@@ -35,3 +43,4 @@ pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
 };
 pub use pacing::OutboundLimiter;
+pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};

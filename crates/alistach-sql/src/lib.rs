@@ -13,4 +13,4 @@ mod target;
 
 pub use migrate::KNOWN_SCHEMA_VERSION;
 pub use store::SqlStore;
-pub use target::{DEFAULT_SQLITE_FILE, Target};
+pub use target::{DEFAULT_SQLITE_FILE, Target, redact_url};

@@ -9,12 +9,20 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 /// `(version, description, SQLite text, PostgreSQL text)`, oldest first. A new migration is a
 /// new pair of files and a new line here; a released one is never edited (sqlx checks each
 /// applied migration's checksum).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "orders",
-    include_str!("../migrations/sqlite/0001_orders.sql"),
-    include_str!("../migrations/postgres/0001_orders.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "orders",
+        include_str!("../migrations/sqlite/0001_orders.sql"),
+        include_str!("../migrations/postgres/0001_orders.sql"),
+    ),
+    (
+        2,
+        "clicks",
+        include_str!("../migrations/sqlite/0002_clicks.sql"),
+        include_str!("../migrations/postgres/0002_clicks.sql"),
+    ),
+];
 
 /// The newest schema version this binary knows.
 pub const KNOWN_SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use alistach_domain::{AffiliateOrder, Cents, platform_time};
 use alistach_store::{
-    CursorStore, GroupBy, LeaseInfo, LeaseStore, NO_KEY, OrderFilter, OrderPageRequest,
-    OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store, StoreError, StoredOrder,
-    UpsertSummary,
+    Click, ClickStore, ClickSummary, CursorStore, GroupBy, LeaseInfo, LeaseStore,
+    MAX_SUMMARY_PRODUCTS, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord, OrderRows,
+    OrderStore, RevenueGroup, StatusChange, Store, StoreError, StoredOrder, UpsertSummary,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -639,6 +639,57 @@ impl LeaseStore for SqlStore {
             })
             .transpose()
         })
+    }
+}
+
+#[async_trait]
+impl ClickStore for SqlStore {
+    async fn record_clicks(&self, clicks: &[Click]) -> Result<(), StoreError> {
+        if clicks.is_empty() {
+            return Ok(());
+        }
+        const INSERT: &str =
+            "INSERT INTO clicks (at_ms, product_id, tracking_id, variant) VALUES ($1, $2, $3, $4)";
+        with_pool!(self, p => {
+            let mut tx = p.begin().await.map_err(unavailable)?;
+            for c in clicks {
+                sqlx::query(INSERT)
+                    .bind(c.at_ms)
+                    .bind(id_to_sql(c.product_id.0))
+                    .bind(c.tracking_id.clone())
+                    .bind(c.variant.map(i64::from))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            tx.commit().await.map_err(unavailable)
+        })
+    }
+
+    async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
+        let top = format!(
+            "SELECT product_id, COUNT(*) AS clicks FROM clicks GROUP BY product_id \
+             ORDER BY clicks DESC, product_id LIMIT {MAX_SUMMARY_PRODUCTS}"
+        );
+        let (total, rows): (i64, Vec<(i64, i64)>) = with_pool!(self, p => {
+            let total = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM clicks")
+                .fetch_one(p)
+                .await
+                .map_err(unavailable)?;
+            let rows = sqlx::query_as::<_, (i64, i64)>(&top)
+                .fetch_all(p)
+                .await
+                .map_err(unavailable)?;
+            (total, rows)
+        });
+        let count = |n: i64| {
+            u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a negative count {n}")))
+        };
+        let per = rows
+            .into_iter()
+            .map(|(id, n)| Ok((alistach_domain::ProductId(id_from_sql(id)), count(n)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(ClickSummary::from_counts(count(total)?, per))
     }
 }
 

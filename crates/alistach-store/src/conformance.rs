@@ -60,6 +60,7 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     cursors_persist_and_overwrite(store, other).await;
     leases_have_one_holder_across_handles(store, other).await;
     leases_expire(store, other).await;
+    clicks_are_appended_and_summed(store, other).await;
 }
 
 /// Every field, `None`s and non-ASCII text included, and ids beyond `i64::MAX`, round-trips;
@@ -567,4 +568,54 @@ async fn join_all<F: std::future::Future<Output = bool> + Send + 'static>(
         out.push(h.await.expect("a contender panicked"));
     }
     out
+}
+
+/// Clicks are appended in batches (all fields kept, ids beyond `i64::MAX` included), counted
+/// per product, most clicked first, and seen through another handle.
+pub async fn clicks_are_appended_and_summed(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
+    use alistach_domain::ProductId;
+
+    use crate::Click;
+
+    let before = store.click_summary().await.expect("click summary");
+    let click = |id: u64, variant: Option<u32>| Click {
+        at_ms: T0 + id as i64 % 1000,
+        product_id: ProductId(id),
+        tracking_id: "conf-clicks «ü»".to_owned(),
+        variant,
+    };
+    let (a, b) = (u64::MAX - 3, 4_000_000_000_000_017);
+    store
+        .record_clicks(&[click(a, Some(u32::MAX)), click(b, None), click(a, Some(0))])
+        .await
+        .expect("record clicks");
+    other
+        .record_clicks(&[click(a, None)])
+        .await
+        .expect("record clicks through another handle");
+    store.record_clicks(&[]).await.expect("an empty batch");
+    let after = other.click_summary().await.expect("click summary");
+    assert_eq!(after.total, before.total + 4);
+    let count = |s: &crate::ClickSummary, id: u64| {
+        s.products
+            .iter()
+            .find(|p| p.product_id == ProductId(id))
+            .map_or(0, |p| p.clicks)
+    };
+    assert_eq!(count(&after, a) - count(&before, a), 3);
+    assert_eq!(count(&after, b) - count(&before, b), 1);
+    let pos = |id: u64| {
+        after
+            .products
+            .iter()
+            .position(|p| p.product_id == ProductId(id))
+    };
+    assert!(pos(a) < pos(b), "most clicked first: {after:?}");
+    assert!(
+        after
+            .products
+            .windows(2)
+            .all(|w| w[0].clicks >= w[1].clicks),
+        "{after:?}"
+    );
 }

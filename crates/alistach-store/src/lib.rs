@@ -7,13 +7,16 @@
 //! - [`CursorStore`]: named positions of incremental jobs (the order sync's watermarks).
 //! - [`LeaseStore`]: named leases, so work that must run once across instances (the order
 //!   sync; later webhook delivery and watches) runs on one instance at a time.
+//! - [`ClickStore`]: clicks on tracked links (`LINK_TRACKING=redirect`), appended in batches by
+//!   the click drain and summed per product.
 //!
-//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (clicks, experiments,
+//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (experiments,
 //! webhooks, watches, tenants) are added as further traits in the same way. Backends: the
 //! in-process [`MemoryStore`] (tests, and the reference for the conformance suite) and the SQL
 //! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs [`conformance`] (feature
 //! `conformance`). This crate knows no database library.
 
+mod clicks;
 mod memory;
 mod types;
 
@@ -24,6 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use clicks::{Click, ClickStore, ClickSummary, MAX_SUMMARY_PRODUCTS, ProductClicks};
 pub use memory::MemoryStore;
 pub use types::{
     GroupBy, LeaseInfo, MAX_PAGE_SIZE, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord,
@@ -126,7 +130,7 @@ pub trait LeaseStore: Send + Sync + 'static {
 
 /// The whole durable state of a deployment.
 #[async_trait]
-pub trait Store: OrderStore + CursorStore + LeaseStore {
+pub trait Store: OrderStore + CursorStore + LeaseStore + ClickStore {
     /// `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -10,12 +10,12 @@ use async_trait::async_trait;
 
 use crate::types::NO_KEY;
 use crate::{
-    CursorStore, GroupBy, LeaseInfo, LeaseStore, OrderFilter, OrderPageRequest, OrderRecord,
-    OrderRows, OrderStore, RevenueGroup, StatusChange, Store, StoreError, StoredOrder,
-    UpsertSummary,
+    Click, ClickStore, ClickSummary, CursorStore, GroupBy, LeaseInfo, LeaseStore, OrderFilter,
+    OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
+    StoreError, StoredOrder, UpsertSummary,
 };
 
-/// Orders, cursors and leases in memory.
+/// Orders, cursors, leases and clicks in memory.
 #[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -29,6 +29,7 @@ struct State {
     history: HashMap<u64, Vec<StatusChange>>,
     cursors: HashMap<String, String>,
     leases: HashMap<String, LeaseInfo>,
+    clicks: Vec<Click>,
 }
 
 impl Default for MemoryStore {
@@ -282,6 +283,23 @@ impl LeaseStore for MemoryStore {
 /// A lease's length in whole milliseconds (at least 1).
 pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+#[async_trait]
+impl ClickStore for MemoryStore {
+    async fn record_clicks(&self, clicks: &[Click]) -> Result<(), StoreError> {
+        self.state().clicks.extend_from_slice(clicks);
+        Ok(())
+    }
+
+    async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
+        let state = self.state();
+        let mut per: HashMap<alistach_domain::ProductId, u64> = HashMap::new();
+        for c in &state.clicks {
+            *per.entry(c.product_id).or_default() += 1;
+        }
+        Ok(ClickSummary::from_counts(state.clicks.len() as u64, per))
+    }
 }
 
 #[async_trait]

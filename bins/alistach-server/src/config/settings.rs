@@ -106,6 +106,25 @@ impl Show for MockModeSetting {
     }
 }
 
+/// Where the affiliate links the gateway hands out lead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkTracking {
+    /// Straight to AliExpress (v1.1.0's behaviour); no click is seen.
+    Direct,
+    /// Through `{PUBLIC_BASE_URL}/r/{token}`, which counts the click and redirects.
+    Redirect,
+}
+
+impl Show for LinkTracking {
+    fn show(&self) -> String {
+        match self {
+            LinkTracking::Direct => "direct",
+            LinkTracking::Redirect => "redirect",
+        }
+        .to_owned()
+    }
+}
+
 impl Show for LogFormat {
     fn show(&self) -> String {
         match self {
@@ -362,8 +381,59 @@ declare_settings! {
     log_format: LogFormat = log_format, env "LOG_FORMAT", default "text";
     /// Environment name reported by /health (v1.1.0).
     environment: String = text, env "ENVIRONMENT", default "production";
-    /// The https origin the OpenAPI documents advertise (the server warns at start-up while it is the example).
+    /// The https origin the OpenAPI documents advertise (the server warns at start-up while it is the example), and of tracked links; required with LINK_TRACKING=redirect.
     public_base_url: String = public_base_url, env "PUBLIC_BASE_URL", default EXAMPLE_PUBLIC_BASE_URL;
+    /// Directory of the state the server keeps, created on first start: the embedded SQLite database (alistach.db; unused when DATABASE_URL is set) and the generated link-signing key.
+    data_dir: String = data_dir, env "DATA_DIR", default "./data";
+    /// Database of orders and sync state: postgres://user:password@host/db (several instances share it) or sqlite://PATH; when unset, the SQLite file under DATA_DIR. Its password is never shown.
+    database_url: Option<DatabaseUrl> = database_url, env "DATABASE_URL";
+    /// Seconds between order syncs from AliExpress, across all instances (0 turns the schedule off; POST /api/admin/orders/sync still syncs).
+    order_sync_interval: Duration = seconds(0, WEEK), env "ORDER_SYNC_INTERVAL", default 600;
+    /// direct: affiliate links lead straight to AliExpress (v1.1.0). redirect: every link handed out is {PUBLIC_BASE_URL}/r/{token}, which counts the click and redirects.
+    link_tracking: LinkTracking = LinkTrackingMode, env "LINK_TRACKING", default "direct";
+    /// Key that signs tracked links (at least 32 characters); when unset, one is generated and kept in DATA_DIR/link-signing-key. Several instances must share one.
+    link_signing_key: Option<Secret> = secret(32), env "LINK_SIGNING_KEY";
+}
+
+/// A `DATABASE_URL`: shown and logged with its password replaced by `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(Secret);
+
+impl DatabaseUrl {
+    /// The URL itself, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&alistach_sql::redact_url(self.0.expose()))
+    }
+}
+
+impl Show for DatabaseUrl {
+    fn show(&self) -> String {
+        alistach_sql::redact_url(self.0.expose())
+    }
+}
+
+/// A database URL; the message never repeats it (it may hold a password).
+fn database_url(env: &'static str, raw: &str) -> Parsed<DatabaseUrl> {
+    match alistach_sql::Target::parse(raw.trim()) {
+        Ok(_) => Ok(DatabaseUrl(Secret::new(raw.trim()))),
+        Err(_) => Err(vec![format!(
+            "{env} must start with postgres://, postgresql:// or sqlite:// (sqlite:// needs a file path)"
+        )]),
+    }
+}
+
+fn data_dir(env: &'static str, raw: &str) -> Parsed<String> {
+    let dir = raw.trim();
+    if dir.is_empty() || dir.contains('\0') {
+        return Err(vec![format!("{env} must name a directory")]);
+    }
+    Ok(dir.to_owned())
 }
 
 /// The default gateway.
@@ -632,6 +702,25 @@ fn log_format(env: &'static str, raw: &str) -> Parsed<LogFormat> {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
         other => Err(vec![format!("{env} must be text or json, not {other:?}")]),
+    }
+}
+
+/// `direct` or `redirect`.
+pub struct LinkTrackingMode;
+
+impl Parse<LinkTracking> for LinkTrackingMode {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<LinkTracking> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "direct" => Ok(LinkTracking::Direct),
+            "redirect" => Ok(LinkTracking::Redirect),
+            other => Err(vec![format!(
+                "{env} must be direct or redirect, not {other:?}"
+            )]),
+        }
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some("direct or redirect".to_owned())
     }
 }
 

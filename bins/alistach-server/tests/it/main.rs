@@ -1,11 +1,13 @@
 //! Process-level end-to-end tests: the real `alistach-server` binary, driven over HTTP.
 
+mod clicks;
 mod compat;
 mod config;
 mod hardening;
 mod mcp;
 mod mock_mode;
 mod observability;
+mod orders;
 mod policy;
 mod real_mode;
 mod redis_ops;

@@ -791,10 +791,12 @@ async fn arbitrary_json_never_crashes_the_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_mcp_subcommand_serves_the_tools_over_stdio() {
+    let data = crate::support::temp_dir("mcp-stdio");
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_alistach-server"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("LOG_LEVEL", "info")
+        .env("DATA_DIR", &data)
         .arg("mcp");
     let transport = TokioChildProcess::new(cmd).unwrap();
     let client = client_info(&ProtocolVersion::V_2025_11_25)
@@ -803,16 +805,19 @@ async fn the_mcp_subcommand_serves_the_tools_over_stdio() {
         .expect("initialize over stdio");
     exercise(&client, true).await;
     client.cancel().await.unwrap();
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 /// Standard output carries only protocol messages; logs go to standard error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdio_output_is_only_protocol() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = crate::support::temp_dir("mcp-stdio-raw");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_alistach-server"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("LOG_LEVEL", "debug")
+        .env("DATA_DIR", &data)
         .arg("mcp")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -868,6 +873,7 @@ async fn stdio_output_is_only_protocol() {
     }
     assert!(out.contains("\"protocolVersion\":\"2025-06-18\""), "{out}");
     assert!(out.contains("SAMPLE DATA"), "{out}");
+    let _ = std::fs::remove_dir_all(&data);
     assert!(
         err.contains("serving the MCP tools over stdio"),
         "logs go to stderr: {err}"

@@ -2,7 +2,9 @@
 //! its logs, so tests can drive it over HTTP and search what it printed.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,18 @@ pub struct Server {
     child: Option<Child>,
     pub base: String,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The private DATA_DIR given when the test named none, removed on drop.
+    own_data_dir: Option<PathBuf>,
+}
+
+/// A fresh directory under the system's temporary directory (not created).
+pub fn temp_dir(name: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "alistach-it-{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 impl Server {
@@ -27,11 +41,21 @@ impl Server {
             // Tests send many requests from one address; the rate-limit tests set their own.
             .env("MAX_REQUESTS_PER_SECOND", "100000")
             .env("MAX_REQUESTS_PER_MINUTE", "1000000")
+            // Each server its own database, and no scheduled order sync (its calls would show in
+            // the fake gateway's counts); the order tests set both.
+            .env("ORDER_SYNC_INTERVAL", "0")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let own_data_dir = (!env
+            .iter()
+            .any(|(k, _)| *k == "DATA_DIR" || *k == "DATABASE_URL"))
+        .then(|| temp_dir("data"));
+        if let Some(dir) = &own_data_dir {
+            cmd.env("DATA_DIR", dir);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -71,6 +95,7 @@ impl Server {
             child: Some(child),
             base: format!("http://{addr}"),
             logs,
+            own_data_dir,
         }
     }
 
@@ -114,6 +139,9 @@ impl Drop for Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(dir) = &self.own_data_dir {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

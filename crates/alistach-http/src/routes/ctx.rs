@@ -2,10 +2,17 @@
 
 use std::time::Instant;
 
+use hyper::HeaderMap;
+
 /// What a handler knows about its request besides the body.
 pub(crate) struct Ctx<'a> {
     pub started: Instant,
     pub query: Option<&'a str>,
+    /// The request path (for routes with a path parameter).
+    pub path: &'a str,
+    /// The request is a HEAD (answered as its GET, without the body).
+    pub head: bool,
+    pub headers: &'a HeaderMap,
 }
 
 impl Ctx<'_> {

@@ -1,8 +1,11 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
-//! documents) in `ops.rs`.
+//! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
+//! in `clicks.rs`.
 
+mod admin;
 mod catalog;
+mod clicks;
 mod ctx;
 mod ops;
 
@@ -82,6 +85,9 @@ impl App {
                 Ok(json(&api::CacheStatsResponse::ok(data, meta)))
             }
             RouteId::CacheClear => self.cache_clear(ctx).await,
+            RouteId::AdminOrders => self.admin_orders(ctx).await,
+            RouteId::AdminOrdersSync => self.admin_orders_sync().await,
+            RouteId::AdminRevenue => self.admin_revenue(ctx).await,
             RouteId::SystemInfo => Ok(self.system_info()),
             RouteId::OpenApi => Ok(body_response(
                 StatusCode::OK,
@@ -114,6 +120,8 @@ impl App {
             // The pipeline hands `/mcp` to the MCP endpoint with the request head (its headers
             // select the protocol revision); it never reaches this table.
             RouteId::Mcp => Err(HttpError::Internal),
+            RouteId::TrackedLink => self.follow_link(ctx),
+            RouteId::ClickSummary => self.click_summary().await,
         }
     }
 }

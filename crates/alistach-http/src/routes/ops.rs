@@ -292,6 +292,7 @@ impl App {
             mode: self.mode,
             version: &self.config.version,
             uptime: self.uptime(),
+            clicks: self.clicks.as_ref().map(|c| c.stats()),
         }
         .render();
         body_response(StatusCode::OK, Exposition::CONTENT_TYPE, text)

@@ -2,6 +2,7 @@
 
 mod guard;
 mod orders;
+mod tracking;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
