@@ -120,6 +120,7 @@ def main():
 
     admin_key = secrets.token_hex(16)
     internal_key = secrets.token_hex(16)
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="alistach-fuzz-"))
     # Exactly these settings, nothing inherited from the caller's environment.
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -137,8 +138,9 @@ def main():
         "LINK_SIGNING_KEY": secrets.token_hex(32),
         # Per-request lines are debug; info shows the bound address and the warnings.
         "LOG_LEVEL": "info",
+        # The order database in the run's own directory, not the checkout's ./data.
+        "DATA_DIR": str(workdir / "data"),
     }
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="alistach-fuzz-"))
     log_path = workdir / "server.log"
     proc, base = start_server(env, log_path)
     print(f"fuzzing {base} (server log: {log_path})", flush=True)

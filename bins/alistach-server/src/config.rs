@@ -532,6 +532,52 @@ mod tests {
     }
 
     #[test]
+    fn the_database_defaults_to_sqlite_under_data_dir_and_its_password_never_shows() {
+        let c = Config::from_sources(&Args::default(), &FileConfig::default()).unwrap();
+        assert_eq!(
+            c.database,
+            alistach_sql::Target::Sqlite(std::path::PathBuf::from("./data/alistach.db"))
+        );
+        assert_eq!(c.order_sync_interval, Duration::from_secs(600));
+        let file: FileConfig = toml::from_str(
+            "database_url = \"postgres://app:pg-pass-1234@db:5432/alistach\"\norder_sync_interval = 0",
+        )
+        .unwrap();
+        let c = Config::from_sources(&Args::default(), &file).unwrap();
+        assert_eq!(c.database.backend(), "postgres");
+        assert_eq!(c.order_sync_interval, Duration::ZERO);
+        let shown = format!("{}\n{:?}", c.redacted(), c);
+        assert!(!shown.contains("pg-pass-1234"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:***@db:5432/alistach"),
+            "{shown}"
+        );
+        let c = Config::from_sources(
+            &args(&[("data-dir", "/var/lib/alistach")]),
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.database,
+            alistach_sql::Target::Sqlite(std::path::PathBuf::from("/var/lib/alistach/alistach.db"))
+        );
+        let errors = Config::from_sources(
+            &args(&[
+                ("database-url", "mysql://root:hunter2@db/x"),
+                ("order-sync-interval", "-5"),
+            ]),
+            &FileConfig::default(),
+        )
+        .unwrap_err();
+        let all = errors.join("\n");
+        assert!(
+            all.contains("DATABASE_URL") && all.contains("ORDER_SYNC_INTERVAL"),
+            "{all}"
+        );
+        assert!(!all.contains("hunter2"), "{all}");
+    }
+
+    #[test]
     fn flags_beat_the_file_and_secrets_are_redacted() {
         let file: FileConfig = toml::from_str("app_key = \"filekey\"\napp_secret = \"topsecretvalue\"\ncache_ttl = 60\napi_port = 9000").unwrap();
         let c = Config::from_sources(&args(&[("cache-ttl", "120")]), &file).unwrap();

@@ -633,6 +633,38 @@ mod tests {
         assert_eq!(q.page_size(), DEFAULT_PAGE_SIZE);
     }
 
+    /// The contract's closed value sets are the domain's, in the same order.
+    #[test]
+    fn the_contract_enums_are_the_domain_values() {
+        let codes = |all: &[&str]| all.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            codes(&api::CURRENCIES),
+            Currency::ALL
+                .iter()
+                .map(|c| c.code().to_owned())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            codes(&api::LANGUAGES),
+            Language::ALL
+                .iter()
+                .map(|l| l.code().to_owned())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            codes(&api::PROMOTION_SORTS),
+            PromotionSort::ALL
+                .iter()
+                .map(|s| s.code().to_owned())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            alistach_api::GPT_MAX_PAGE_SIZE.min(alistach_domain::MAX_PAGE_SIZE),
+            alistach_api::GPT_MAX_PAGE_SIZE,
+            "the GPT profile offers no page the platform refuses"
+        );
+    }
+
     #[test]
     fn search_requests_name_the_bad_field() {
         let cfg = HttpConfig::default();

@@ -21,7 +21,7 @@ use alistach_domain::ApiMode;
 use alistach_policy::LimiterStats;
 use alistach_service::{
     CacheReport, CircuitState, ClickStats, GuardStats, Histogram, HistogramSnapshot,
-    LATENCY_BUCKETS,
+    LATENCY_BUCKETS, SyncStats,
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -249,6 +249,8 @@ pub(crate) struct Exposition<'a> {
     pub uptime: Duration,
     /// Click tracking's counters, when `LINK_TRACKING=redirect`.
     pub clicks: Option<ClickStats>,
+    /// The order sync's counters, when the deployment keeps orders.
+    pub orders: Option<SyncStats>,
 }
 
 impl Exposition<'_> {
@@ -266,6 +268,7 @@ impl Exposition<'_> {
         registry.register_collector(Box::new(UpstreamFamilies(self.upstream.cloned())));
         registry.register_collector(Box::new(LimiterFamilies(self.limiter)));
         registry.register_collector(Box::new(ClickFamilies(self.clicks)));
+        registry.register_collector(Box::new(OrderSyncFamilies(self.orders)));
         registry.register_collector(Box::new(ProcessFamilies {
             mode: self.mode,
             version: self.version.to_owned(),
@@ -547,6 +550,59 @@ impl Collector for LimiterFamilies {
     }
 }
 
+/// The order sync: runs by outcome, orders fetched, status changes, the last success.
+#[derive(Debug)]
+struct OrderSyncFamilies(Option<SyncStats>);
+
+impl Collector for OrderSyncFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let mut m = e.encode_descriptor(
+            "order_sync_runs",
+            "Order sync runs of this instance by outcome (ran, not_due = another instance ran within the interval, leased = another instance was syncing, failed).",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(s) = self.0 {
+            for (outcome, n) in [
+                ("ran", s.runs),
+                ("not_due", s.not_due),
+                ("leased", s.leased),
+                ("failed", s.failures),
+            ] {
+                counter(&mut m, &[("outcome", outcome)], n)?;
+            }
+        }
+        let m = e.encode_descriptor(
+            "order_sync_orders_fetched",
+            "Orders the order sync of this instance listed from the platform.",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(s) = self.0 {
+            ConstCounter::new(s.fetched).encode(m)?;
+        }
+        let m = e.encode_descriptor(
+            "order_sync_status_changes",
+            "Order status changes the order sync of this instance recorded.",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(s) = self.0 {
+            ConstCounter::new(s.status_changes).encode(m)?;
+        }
+        let m = e.encode_descriptor(
+            "order_sync_last_success_timestamp_seconds",
+            "Unix time of this instance's last successful order sync (absent before the first).",
+            None,
+            MetricType::Gauge,
+        )?;
+        if let Some(s) = self.0.filter(|s| s.last_success_ms > 0) {
+            ConstGauge::new(s.last_success_ms / 1000).encode(m)?;
+        }
+        Ok(())
+    }
+}
+
 /// What runs: mode, build and uptime.
 #[derive(Debug)]
 struct ClickFamilies(Option<ClickStats>);
@@ -664,6 +720,7 @@ mod tests {
             version,
             uptime: Duration::from_millis(1500),
             clicks: None,
+            orders: None,
         }
         .render()
     }
@@ -754,6 +811,15 @@ mod tests {
             version: "1.2.3",
             uptime: Duration::from_secs(5),
             clicks: None,
+            orders: Some(SyncStats {
+                runs: 4,
+                not_due: 2,
+                failures: 1,
+                fetched: 30,
+                status_changes: 5,
+                last_success_ms: 1_700_000_000_500,
+                ..SyncStats::default()
+            }),
         }
         .render();
         promtool_check_or_skip(
@@ -777,6 +843,25 @@ mod tests {
                 "alistach_http_request_duration_seconds_count{route=\"/api/products/search\",method=\"POST\"}"
             ),
             4.0
+        );
+        assert_eq!(get("alistach_order_sync_runs_total{outcome=\"ran\"}"), 4.0);
+        assert_eq!(
+            get("alistach_order_sync_runs_total{outcome=\"not_due\"}"),
+            2.0
+        );
+        assert_eq!(
+            get("alistach_order_sync_runs_total{outcome=\"leased\"}"),
+            0.0
+        );
+        assert_eq!(
+            get("alistach_order_sync_runs_total{outcome=\"failed\"}"),
+            1.0
+        );
+        assert_eq!(get("alistach_order_sync_orders_fetched_total"), 30.0);
+        assert_eq!(get("alistach_order_sync_status_changes_total"), 5.0);
+        assert_eq!(
+            get("alistach_order_sync_last_success_timestamp_seconds"),
+            1_700_000_000.0
         );
         // The buckets are the service's, cumulative: 3 ms falls in le=0.005, 40 ms in le=0.05.
         let bucket = |le: &str| {

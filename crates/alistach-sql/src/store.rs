@@ -667,21 +667,21 @@ impl ClickStore for SqlStore {
     }
 
     async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
+        // One statement, so the total and the per-product counts are one snapshot (two
+        // statements could see a click land between them).
         let top = format!(
-            "SELECT product_id, COUNT(*) AS clicks FROM clicks GROUP BY product_id \
-             ORDER BY clicks DESC, product_id LIMIT {MAX_SUMMARY_PRODUCTS}"
+            "SELECT product_id, COUNT(*) AS clicks, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total \
+             FROM clicks GROUP BY product_id ORDER BY clicks DESC, product_id \
+             LIMIT {MAX_SUMMARY_PRODUCTS}"
         );
-        let (total, rows): (i64, Vec<(i64, i64)>) = with_pool!(self, p => {
-            let total = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM clicks")
-                .fetch_one(p)
-                .await
-                .map_err(unavailable)?;
-            let rows = sqlx::query_as::<_, (i64, i64)>(&top)
+        let rows: Vec<(i64, i64, i64)> = with_pool!(self, p => {
+            sqlx::query_as::<_, (i64, i64, i64)>(&top)
                 .fetch_all(p)
                 .await
-                .map_err(unavailable)?;
-            (total, rows)
+                .map_err(unavailable)?
         });
+        let total = rows.first().map_or(0, |r| r.2);
+        let rows = rows.into_iter().map(|(id, n, _)| (id, n));
         let count = |n: i64| {
             u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a negative count {n}")))
         };

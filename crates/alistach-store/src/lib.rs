@@ -13,7 +13,7 @@
 //! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (experiments,
 //! webhooks, watches, tenants) are added as further traits in the same way. Backends: the
 //! in-process [`MemoryStore`] (tests, and the reference for the conformance suite) and the SQL
-//! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs [`conformance`] (feature
+//! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs the `conformance` checks (feature
 //! `conformance`). This crate knows no database library.
 
 mod clicks;

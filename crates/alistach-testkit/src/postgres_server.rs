@@ -49,7 +49,7 @@ impl PostgresServer {
         } else {
             None
         };
-        let dir = temp_dir()?;
+        let dir = temp_dir(run_as.is_some())?;
         let data = dir.join("data");
         if let Some((uid, gid)) = run_as {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
@@ -344,10 +344,17 @@ fn free_port() -> io::Result<u16> {
         .port())
 }
 
-fn temp_dir() -> io::Result<PathBuf> {
+/// A fresh directory for the cluster. Run as another user, it goes under `/tmp`, which that
+/// user can reach (a `TMPDIR` under root's home may not be).
+fn temp_dir(for_another_user: bool) -> io::Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("alistach-pg-{}-{n}", std::process::id()));
+    let base = if for_another_user && std::path::Path::new("/tmp").is_dir() {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("alistach-pg-{}-{n}", std::process::id()));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }

@@ -81,6 +81,16 @@ fn group(revenue: &Value, key: &str) -> (u64, String, String, String, String) {
     )
 }
 
+/// A sample of the server's `/metrics`.
+async fn metric(server: &Server, series: &str) -> f64 {
+    let (status, text) = admin_get(server, "/metrics").await;
+    assert_eq!(status, 200);
+    alistach_testkit::prometheus::samples(&text)
+        .get(series)
+        .copied()
+        .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+}
+
 /// Polls until `total` orders are listed, at most `limit`.
 async fn wait_for_orders(server: &Server, total: u64, limit: Duration) -> Value {
     let deadline = Instant::now() + limit;
@@ -130,11 +140,12 @@ async fn the_order_loop(db: Vec<(&'static str, String)>, backend: &str) {
     let listed = admin_json(&server, "/api/admin/orders?tracking_id=t1").await;
     assert_eq!(listed["data"]["total"], 2);
     let by_id = |list: &Value, id: u64| -> Value {
+        let want = id.to_string();
         list["data"]["orders"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|o| o["sub_order_id"] == id.to_string())
+            .find(|o| o["sub_order_id"] == want.as_str())
             .cloned()
             .unwrap_or_else(|| panic!("order {id} not listed: {list}"))
     };
@@ -171,6 +182,14 @@ async fn the_order_loop(db: Vec<(&'static str, String)>, backend: &str) {
     assert_eq!(ob["finished_commission"], "1.40");
     let invalid = admin_json(&server, "/api/admin/orders?status=Invalid").await;
     assert_eq!(invalid["data"]["total"], 1);
+    assert_eq!(
+        metric(&server, "alistach_order_sync_runs_total{outcome=\"ran\"}").await,
+        3.0
+    );
+    assert_eq!(
+        metric(&server, "alistach_order_sync_status_changes_total").await,
+        2.0
+    );
 
     // Revenue: invalid orders earn nothing and are left out; sums are exact.
     let by_tracking = admin_json(&server, "/api/admin/revenue?group_by=tracking_id").await;
@@ -336,10 +355,17 @@ async fn two_servers_on_one_postgres_sync_each_order_once() {
         (2..=8).contains(&runs),
         "about one run per second across both servers, not two: {runs} runs in 6 s"
     );
+    let skipped = metric(&one, "alistach_order_sync_runs_total{outcome=\"not_due\"}").await
+        + metric(&two, "alistach_order_sync_runs_total{outcome=\"not_due\"}").await;
+    assert!(
+        skipped >= 1.0,
+        "an instance skipped a turn another had taken"
+    );
     let orders = admin_json(&one, "/api/admin/orders").await;
     assert_eq!(orders["data"]["total"], 5);
+    let changed = ids[0].to_string();
     for o in orders["data"]["orders"].as_array().unwrap() {
-        let expected = if o["sub_order_id"] == ids[0].to_string() {
+        let expected = if o["sub_order_id"] == changed.as_str() {
             2
         } else {
             1

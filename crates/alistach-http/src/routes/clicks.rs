@@ -43,11 +43,13 @@ impl App {
     pub(super) async fn click_summary(&self) -> Result<HttpResponse, HttpError> {
         let (link_tracking, summary, stats) = match &self.clicks {
             Some(clicks) => {
+                // The counters first: every click they count as recorded is in the summary.
+                let stats = clicks.stats();
                 let summary = clicks.summary().await.map_err(|e| {
                     tracing::warn!(error = %e, "click summary failed");
                     HttpError::ClickStore
                 })?;
-                ("redirect", summary, clicks.stats())
+                ("redirect", summary, stats)
             }
             None => ("direct", Default::default(), Default::default()),
         };

@@ -293,6 +293,7 @@ impl App {
             version: &self.config.version,
             uptime: self.uptime(),
             clicks: self.clicks.as_ref().map(|c| c.stats()),
+            orders: self.orders.as_ref().map(|o| o.sync.stats()),
         }
         .render();
         body_response(StatusCode::OK, Exposition::CONTENT_TYPE, text)

@@ -216,7 +216,19 @@ impl TestServer {
         let store: Arc<dyn Cache> =
             Arc::new(MemoryCache::new(MemoryCacheConfig::default(), clock.clone()).unwrap());
         let catalog = Catalog::new(catalog_api, store, clock.clone(), CacheTtls::default());
-        let app = Arc::new(App::new(catalog, config));
+        // The admin order endpoints over the memory store and the mock order book.
+        let order_store: Arc<dyn alistach_store::Store> =
+            Arc::new(alistach_store::MemoryStore::new());
+        let orders = alistach_http::Orders {
+            store: order_store.clone(),
+            sync: Arc::new(alistach_service::OrderSync::new(
+                Arc::new(alistach_mock::MockCatalog::new()),
+                order_store,
+                Arc::new(alistach_domain::SystemClock),
+                alistach_service::OrderSyncConfig::new("test", std::time::Duration::from_secs(600)),
+            )),
+        };
+        let app = Arc::new(App::new(catalog, config).with_orders(orders));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
