@@ -16,7 +16,7 @@ use alistach_policy::{Credentials, TrustedProxies, detect_mode};
 
 use settings::Values;
 pub use settings::{EXAMPLE_PUBLIC_BASE_URL, LinkTracking, LogFormat, Secret};
-pub use sources::{Args, FileConfig, read_file};
+pub use sources::{Args, Command, FileConfig, read_file};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! `alistach-server`: flags, environment and file → a validated `Config` → the wired service → `serve`.
+//! `alistach-server`: flags, environment and file → a validated `Config` → the wired service →
+//! `serve` (HTTP), or `alistach-server mcp`: the same service's MCP tools over stdio.
 
 mod config;
 mod link_key;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Args, Config, LogFormat};
+use crate::config::{Args, Command, Config, LogFormat};
 
 /// See the workspace manifest: glibc's malloc and free were about a tenth of the CPU of a cached
 /// answer.
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    match run(config) {
+    match run(config, args.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("fatal: {e:#}");
@@ -50,11 +51,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, command: Option<Command>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(wiring::serve(config))
+    let result = match command {
+        None => runtime.block_on(wiring::serve(config)),
+        Some(Command::Mcp) => runtime.block_on(wiring::serve_mcp(config)),
+    };
+    // A blocking read of stdin (the stdio transport) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 fn init_logging(config: &Config) {

@@ -24,6 +24,22 @@ use crate::config::{Config, LinkTracking};
 
 /// Wires everything and serves until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    run(config, Front::Http).await
+}
+
+/// Wires everything and serves the MCP tools over stdin/stdout until the client closes stdin.
+pub async fn serve_mcp(config: Config) -> anyhow::Result<()> {
+    run(config, Front::McpStdio).await
+}
+
+/// What the process serves: HTTP (the REST routes and `/mcp`), or the MCP tools over stdio.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Http,
+    McpStdio,
+}
+
+async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let clock: SharedClock = Arc::new(SystemClock);
 
@@ -253,6 +269,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics_public: config.metrics_public,
         ..HttpConfig::default()
     };
+    if front == Front::McpStdio {
+        // The same catalog and settings, no listener: stdout carries only the protocol.
+        tracing::info!(mode = %config.mode, "serving the MCP tools over stdio");
+        if config.mode == ApiMode::Mock {
+            tracing::info!("mock mode: tool results are labelled sample data, not AliExpress");
+        }
+        let served = alistach_http::serve_mcp_stdio(Arc::new(catalog), http)
+            .await
+            .context("the MCP stdio server failed");
+        database.close().await;
+        return served;
+    }
     let mut app = App::new(catalog, http).with_orders(Orders {
         store: order_store,
         sync: order_sync.clone(),

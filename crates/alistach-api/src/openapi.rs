@@ -336,6 +336,12 @@ fn spec(id: RouteId) -> OpSpec {
             "Request and cache metrics in the Prometheus text format. Needs the admin key.",
             Content::Prometheus,
         ),
+        // Not in either document (`in_openapi` is false): described here only because every
+        // route has a spec.
+        RouteId::Mcp => plain(
+            "JSON-RPC messages of the Model Context Protocol; the tools are listed by tools/list.",
+            Content::Json(json_of::<serde_json::Value>),
+        ),
         RouteId::TrackedLink => plain(
             "The links handed out with LINK_TRACKING=redirect. Answers 302 to the affiliate link the \
              signed token carries and counts the click (not for HEAD, link previews or bots); an \
@@ -954,6 +960,7 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::OpenApiGpt
         | RouteId::Docs
         | RouteId::DocsAsset => "service",
+        RouteId::Mcp => "mcp",
     }
 }
 

@@ -62,6 +62,8 @@ pub enum RouteId {
     DocsAsset,
     /// `GET /metrics`: Prometheus metrics (admin).
     Metrics,
+    /// `POST /mcp`: the Model Context Protocol endpoint (stateless Streamable HTTP).
+    Mcp,
     /// `GET /r/{token}`: a tracked affiliate link; redirects to AliExpress and counts the click.
     TrackedLink,
     /// `GET /api/admin/clicks`: clicks on tracked links (admin).
@@ -410,6 +412,18 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    // JSON-RPC under the MCP specification, not a REST operation: its contract is the protocol
+    // and the tool list it serves (`tools/list`), so neither OpenAPI document lists it.
+    route(
+        RouteId::Mcp,
+        "POST",
+        "/mcp",
+        "callMcp",
+        "Model Context Protocol endpoint (Streamable HTTP, stateless): the catalog as MCP tools",
+        Api,
+        false,
+        false,
+    ),
     route(
         RouteId::TrackedLink,
         "GET",
@@ -560,6 +574,7 @@ mod tests {
         RouteId::Docs,
         RouteId::DocsAsset,
         RouteId::Metrics,
+        RouteId::Mcp,
         RouteId::TrackedLink,
         RouteId::ClickSummary,
     ];
@@ -643,7 +658,7 @@ mod tests {
                 || r.path == "/metrics"
             {
                 Access::Admin
-            } else if r.path.starts_with("/api/") || r.path == "/system/info" {
+            } else if r.path.starts_with("/api/") || r.path == "/system/info" || r.path == "/mcp" {
                 Access::Api
             } else {
                 Access::Public

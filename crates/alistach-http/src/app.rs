@@ -15,13 +15,14 @@ use bytes::Bytes;
 use hyper::header::HeaderValue;
 
 use crate::config::HttpConfig;
+use crate::mcp::{McpEndpoint, ToolCtx};
 use crate::metrics::Metrics;
 use crate::respond::policy_header;
 
 /// The service as the HTTP adapter serves it: the catalog, the configuration, the documents
 /// built once at start-up, and the counters.
 pub struct App {
-    pub(crate) catalog: Catalog,
+    pub(crate) catalog: Arc<Catalog>,
     pub(crate) config: HttpConfig,
     pub(crate) mode: ApiMode,
     pub(crate) openapi_full: Bytes,
@@ -34,6 +35,8 @@ pub struct App {
     pub(crate) keys: HashMap<[u8; 32], KeyGrant>,
     /// Failed authentications per client address.
     pub(crate) auth_throttle: AuthThrottle,
+    /// `POST /mcp`: the same catalog as MCP tools.
+    pub(crate) mcp: McpEndpoint,
     /// The tracked-link redirect and its click queue (`LINK_TRACKING=redirect`).
     pub(crate) clicks: Option<std::sync::Arc<ClickTracking>>,
     /// Where clicks are kept, as `/api/admin/clicks` names it.
@@ -117,7 +120,13 @@ impl App {
             );
         }
         let auth_throttle = AuthThrottle::per_minute(config.auth_failures_per_minute);
+        let catalog = Arc::new(catalog);
+        let mcp = McpEndpoint::new(
+            Arc::new(ToolCtx::new(catalog.clone(), config.clone())),
+            config.body_limit,
+        );
         App {
+            mcp,
             keys,
             auth_throttle,
             mode: catalog.mode(),

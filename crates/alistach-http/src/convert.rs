@@ -98,7 +98,8 @@ pub fn query_params<T: DeserializeOwned>(
     from_value(Value::Object(map))
 }
 
-fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, HttpError> {
+/// Reads a JSON value (an MCP tool's arguments) into `T`, naming the field that is wrong.
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, HttpError> {
     // The usual, valid request takes the plain path; only a failure pays for path tracking,
     // which names the field (this runs on every request, cached answers included).
     if let Ok(v) = T::deserialize(&value) {

@@ -9,8 +9,7 @@ use crate::body::Body;
 use crate::error::HttpError;
 use crate::respond::{HttpResponse, problem, put};
 
-const ALLOWED_HEADERS: &str =
-    "authorization, content-type, x-internal-key, x-admin-key, x-request-id";
+const ALLOWED_HEADERS: &str = "authorization, content-type, x-internal-key, x-admin-key, x-request-id, mcp-protocol-version, mcp-method, mcp-name";
 const EXPOSED_HEADERS: &str = "x-request-id, x-cache, cache-status, age, retry-after, x-alistach-mode, ratelimit, ratelimit-policy";
 
 impl App {

@@ -93,6 +93,23 @@ pub enum HttpError {
         /// The deadline.
         limit: Duration,
     },
+    /// `MCP-Protocol-Version` names a revision the MCP endpoint does not speak.
+    #[error("MCP-Protocol-Version {given:?} is not supported; this server speaks {supported}")]
+    UnsupportedProtocolVersion {
+        /// The revision asked for (shortened).
+        given: String,
+        /// The revisions served, comma-separated.
+        supported: String,
+    },
+    /// The MCP transport refused the request before reading a message (what it accepts, its
+    /// content type, its host): the transport's status and words.
+    #[error("{detail}")]
+    McpRefused {
+        /// The status the transport chose (4xx).
+        status: StatusCode,
+        /// What it said.
+        detail: String,
+    },
     /// The database could not answer (details go to the log).
     #[error("the database is unavailable")]
     StoreUnavailable,
@@ -127,12 +144,15 @@ impl HttpError {
         match self {
             HttpError::NotFound | HttpError::LinkNotFound(_) => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            HttpError::MalformedJson(_) | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            HttpError::MalformedJson(_)
+            | HttpError::BodyRead(_)
+            | HttpError::UnsupportedProtocolVersion { .. } => StatusCode::BAD_REQUEST,
             HttpError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            HttpError::McpRefused { status, .. } => *status,
             HttpError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Conflict(_) => StatusCode::CONFLICT,
             HttpError::RateLimited { .. } | HttpError::AuthThrottled { .. } => {
@@ -161,6 +181,18 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             HttpError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             HttpError::BodyRead(_) => ("bad-request", "Bad Request"),
+            HttpError::UnsupportedProtocolVersion { .. } => (
+                "unsupported-protocol-version",
+                "Unsupported MCP Protocol Version",
+            ),
+            HttpError::McpRefused { status, .. } => match status.as_u16() {
+                403 => ("forbidden", "Forbidden"),
+                404 => ("not-found", "Not Found"),
+                406 => ("not-acceptable", "Not Acceptable"),
+                413 => ("payload-too-large", "Payload Too Large"),
+                415 => ("unsupported-media-type", "Unsupported Media Type"),
+                _ => ("bad-request", "Bad Request"),
+            },
             HttpError::Unprocessable { .. } | HttpError::Service(ServiceError::Invalid(_)) => {
                 ("validation", "Invalid Request")
             }

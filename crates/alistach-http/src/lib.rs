@@ -1,6 +1,7 @@
 //! The bare hyper 1.x adapter: the accept loop with graceful shutdown, routing by the contract's
 //! route table, limits, access keys, CORS and security headers, conversion between the contract
-//! and the domain, and error mapping to problem+json. No web framework.
+//! and the domain, and error mapping to problem+json; the MCP endpoint (`POST /mcp`, and the
+//! same tools over stdio) over the same use cases. No web framework.
 
 mod app;
 mod auth;
@@ -10,6 +11,7 @@ mod convert;
 mod cors;
 mod error;
 mod io;
+mod mcp;
 mod metrics;
 mod pipeline;
 mod render;
@@ -25,6 +27,7 @@ pub use app::{App, Orders};
 pub use body::Body;
 pub use config::{ApiKey, HttpConfig, MAX_PRESENTED_KEY_BYTES};
 pub use error::HttpError;
+pub use mcp::serve_stdio as serve_mcp_stdio;
 pub use metrics::{ConnectionStats, Metrics, RouteReport, RouteSnapshot};
 pub use respond::HttpResponse;
 pub use server::serve;

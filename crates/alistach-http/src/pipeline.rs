@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::app::App;
 use crate::error::HttpError;
+use crate::mcp::McpEndpoint;
 use crate::respond::{HttpResponse, policy_header, problem, put, rate_limit_headers};
 use crate::routes::Ctx;
 use crate::server::PeerAddr;
@@ -94,7 +95,7 @@ impl App {
                 // Boxed: inline, the whole dispatch state machine would make this future (which
                 // hyper moves once per request) several kilobytes larger.
                 let mut dispatch = Box::pin(
-                    self.dispatch(route, req, started, deadline, peer, &mut limit)
+                    self.dispatch(route, req, started, deadline, peer, request_id, &mut limit)
                         .instrument(span.clone()),
                 );
                 let guarded = std::pin::pin!(Deadline {
@@ -169,6 +170,8 @@ impl App {
         resp
     }
 
+    // The request's facts, each computed once by `handle_from`; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     async fn dispatch<B>(
         &self,
         route: &'static Route,
@@ -176,6 +179,7 @@ impl App {
         started: Instant,
         deadline: tokio::time::Instant,
         peer: Option<IpAddr>,
+        request_id: &str,
         limit: &mut Option<(Decision, String)>,
     ) -> Result<HttpResponse, HttpError>
     where
@@ -188,6 +192,9 @@ impl App {
             RouteId::Metrics | RouteId::Status if self.config.metrics_public => Access::Public,
             _ => route.access,
         };
+        if route.id == RouteId::Mcp {
+            McpEndpoint::check(req.headers(), |o| self.allowed_origin(Some(o)).is_some())?;
+        }
         let key_name = self.authorize(access, req.headers(), peer)?;
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
             let client = match key_name {
@@ -224,6 +231,10 @@ impl App {
         } else {
             Bytes::new()
         };
+        if route.id == RouteId::Mcp {
+            // MCP reads the request head too: its headers select the protocol revision.
+            return self.mcp.answer(parts, body, request_id).await;
+        }
         self.route(route.id, &ctx, &body).await
     }
 

@@ -289,3 +289,86 @@ proptest! {
         }
     }
 }
+
+/// The application in mock mode, answering in process.
+fn mock_app() -> &'static crate::app::App {
+    static APP: std::sync::OnceLock<crate::app::App> = std::sync::OnceLock::new();
+    APP.get_or_init(|| {
+        let clock = std::sync::Arc::new(alistach_cache::SystemClock);
+        let cache = alistach_cache::MemoryCache::new(Default::default(), clock.clone()).unwrap();
+        let catalog = alistach_service::Catalog::new(
+            std::sync::Arc::new(alistach_mock::MockCatalog::new()),
+            std::sync::Arc::new(cache),
+            clock,
+            Default::default(),
+        );
+        crate::app::App::new(catalog, HttpConfig::default())
+    })
+}
+
+/// POSTs `body` to `/mcp` in process and returns the status and the body.
+fn post_mcp(body: Vec<u8>, version: &'static str) -> (u16, Vec<u8>) {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    });
+    rt.block_on(async {
+        let req = hyper::Request::post("/mcp")
+            .header("host", "127.0.0.1:8000")
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", version)
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let resp = mock_app().handle(req).await;
+        let status = resp.status().as_u16();
+        (status, resp.into_body().to_vec())
+    })
+}
+
+const TOOL_NAMES: &[&str] = &[
+    "find_similar_products",
+    "list_promotions",
+    "get_promotion_products",
+    "search_products",
+    "get_product_details",
+    "get_hot_products",
+    "list_categories",
+    "create_affiliate_links",
+    "no_such_tool",
+];
+
+const VERSIONS: &[&str] = &["2025-06-18", "2025-11-25", "2026-07-28"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..config() })]
+
+    /// Any JSON body, and any arguments to any tool, get a 4xx or a JSON-RPC answer: never a
+    /// 5xx, never a panic; a tool call with a well-formed envelope is always answered with a
+    /// result (possibly `isError`) or a JSON-RPC error.
+    #[test]
+    fn arbitrary_mcp_bodies_and_tool_arguments_never_fail_the_endpoint(
+        body in json_value(),
+        args in json_object(),
+        tool in proptest::sample::select(TOOL_NAMES),
+        version in proptest::sample::select(VERSIONS),
+        wrap in any::<bool>(),
+    ) {
+        let body = if wrap {
+            serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                               "params": {"name": tool, "arguments": args}})
+        } else {
+            body
+        };
+        let (status, answer) = post_mcp(serde_json::to_vec(&body).unwrap(), version);
+        prop_assert!(status < 500, "{status} for {body}: {}", String::from_utf8_lossy(&answer));
+        if wrap && version != "2026-07-28" {
+            prop_assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+            let v: Value = serde_json::from_slice(&answer).unwrap();
+            prop_assert!(v.get("result").is_some() || v.get("error").is_some(), "{v}");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use alistach_api::types as api;
 use alistach_domain::{Category, Product, ProductId, ProductPage};
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::body::Body;
 use crate::convert;
@@ -18,13 +18,14 @@ pub(crate) const CATEGORIES_FORMAT: &str = "cats1";
 /// Names the rendering of similar products; change it whenever [`render_similar`] changes.
 pub(crate) const SIMILAR_FORMAT: &str = "sim1";
 
-/// `SimilarProductsData` without `cache_hit`, in the same field order.
-#[derive(Serialize)]
-struct SimilarData {
-    products: Vec<api::Product>,
-    total_results: u64,
-    current_page: u32,
-    product_id: String,
+/// `SimilarProductsData` without `cache_hit`, in the same field order (read back by the MCP
+/// tools, which share the cached renderings with REST).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SimilarData {
+    pub(crate) products: Vec<api::Product>,
+    pub(crate) total_results: u64,
+    pub(crate) current_page: u32,
+    pub(crate) product_id: String,
 }
 
 /// Similar products of `seed` on `page_no` as the JSON object that `data` holds, minus
@@ -44,14 +45,15 @@ pub(crate) fn render_similar(
     }
 }
 
-/// `SearchData` without `cache_hit`, in the same field order: the cached part of a search answer.
-#[derive(Serialize)]
-struct PageData {
-    products: Vec<api::Product>,
-    total_results: u64,
-    current_page: u32,
-    page_size: u32,
-    total_pages: u32,
+/// `SearchData` without `cache_hit`, in the same field order: the cached part of a search answer
+/// (read back by the MCP tools, which share the cached renderings with REST).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PageData {
+    pub(crate) products: Vec<api::Product>,
+    pub(crate) total_results: u64,
+    pub(crate) current_page: u32,
+    pub(crate) page_size: u32,
+    pub(crate) total_pages: u32,
 }
 
 /// A product page as the JSON object that `data` holds, minus `cache_hit` (added per answer).

@@ -58,11 +58,10 @@ pub(crate) fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The problem document for an error.
-pub(crate) fn problem(e: &HttpError, request_id: &str, instance: Option<&str>) -> HttpResponse {
-    let status = e.status();
+/// The problem document of an error, as a response body states it (and an MCP tool error).
+pub(crate) fn problem_document(e: &HttpError, request_id: &str, instance: Option<&str>) -> Problem {
     let (slug, title) = e.kind();
-    let mut p = Problem::new(slug, title, status.as_u16(), e.detail());
+    let mut p = Problem::new(slug, title, e.status().as_u16(), e.detail());
     p.instance = instance.map(str::to_owned);
     p.request_id = (!request_id.is_empty()).then(|| request_id.to_owned());
     p.errors = e
@@ -76,10 +75,17 @@ pub(crate) fn problem(e: &HttpError, request_id: &str, instance: Option<&str>) -
             .map(str::to_owned),
         retryable: u.is_retryable(),
     });
-    let retry_after = e
+    p.retry_after_seconds = e
         .retry_after()
         .map(|d| (d.as_millis().div_ceil(1000) as u64).max(1));
-    p.retry_after_seconds = retry_after;
+    p
+}
+
+/// The problem response for an error.
+pub(crate) fn problem(e: &HttpError, request_id: &str, instance: Option<&str>) -> HttpResponse {
+    let status = e.status();
+    let p = problem_document(e, request_id, instance);
+    let retry_after = p.retry_after_seconds;
     let mut resp = body_response(status, "application/problem+json", to_json(&p));
     let h = resp.headers_mut();
     if let Some(secs) = retry_after {

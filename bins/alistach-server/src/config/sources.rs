@@ -23,6 +23,18 @@ pub struct Args {
     /// Every setting of the table, as a flag with its environment variable.
     #[command(flatten)]
     pub given: Given,
+    /// What to run; the HTTP server when none is named.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the binary runs.
+#[derive(clap::Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Serve the MCP tools over stdin/stdout, for desktop clients that start the server as a
+    /// child process (Claude Desktop and others). Logs go to stderr; stdout carries only the
+    /// protocol. Every setting applies as for the HTTP server.
+    Mcp,
 }
 
 /// The settings given as flags or environment variables (clap prefers the flag), by TOML key.

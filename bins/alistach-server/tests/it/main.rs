@@ -4,6 +4,7 @@ mod clicks;
 mod compat;
 mod config;
 mod hardening;
+mod mcp;
 mod mock_mode;
 mod observability;
 mod orders;

@@ -117,6 +117,9 @@ impl App {
                 Ok(resp)
             }
             RouteId::Metrics => Ok(self.metrics_text().await),
+            // The pipeline hands `/mcp` to the MCP endpoint with the request head (its headers
+            // select the protocol revision); it never reaches this table.
+            RouteId::Mcp => Err(HttpError::Internal),
             RouteId::TrackedLink => self.follow_link(ctx),
             RouteId::ClickSummary => self.click_summary().await,
         }
