@@ -711,8 +711,13 @@ fn operation(
                 "name": name,
                 "in": "path",
                 "required": true,
-                "description": "The signed token of a tracked link, as handed out.",
-                "schema": { "type": "string", "minLength": 1, "maxLength": 4096 }
+                "description": "The signed token of a tracked link, as handed out (URL-safe base64).",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 4096,
+                    "pattern": "^[A-Za-z0-9_-]+$"
+                }
             })
         })
         .collect();
