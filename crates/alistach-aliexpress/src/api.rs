@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use alistach_domain::{
     AffiliateApi, AffiliateLink, AffiliateOrder, ApiMode, Category, DetailsQuery, LinkSource,
     LinkType, OrderPage, OrderQuery, OrderSource, Product, ProductPage, ProductUrl, Promotion,
-    PromotionQuery, PromotionSort, SearchQuery, SimilarQuery, UpstreamError, ValidationError,
-    platform_time,
+    PromotionQuery, SearchQuery, SimilarQuery, UpstreamError, ValidationError, platform_time,
 };
 use async_trait::async_trait;
 
 use crate::model::{
     FeaturedPromoProductsRequest, LinkGenerateRequest, OrderListByIndexRequest,
-    ProductDetailRequest, ProductQueryRequest, ProductQueryResponse, PromoSort, SmartMatchRequest,
+    ProductDetailRequest, ProductQueryRequest, ProductQueryResponse, SmartMatchRequest,
 };
 use crate::{AliExpressClient, Error};
 
@@ -45,23 +44,6 @@ impl AliExpressClient {
             target_language: Some(query.language()),
             ..Default::default()
         })
-    }
-
-    fn promo_sort(sort: PromotionSort) -> PromoSort {
-        match sort {
-            PromotionSort::CommissionAsc => PromoSort::CommissionAsc,
-            PromotionSort::CommissionDesc => PromoSort::CommissionDesc,
-            PromotionSort::PriceAsc => PromoSort::PriceAsc,
-            PromotionSort::PriceDesc => PromoSort::PriceDesc,
-            PromotionSort::VolumeAsc => PromoSort::VolumeAsc,
-            PromotionSort::VolumeDesc => PromoSort::VolumeDesc,
-            PromotionSort::DiscountAsc => PromoSort::DiscountAsc,
-            PromotionSort::DiscountDesc => PromoSort::DiscountDesc,
-            PromotionSort::RatingAsc => PromoSort::RatingAsc,
-            PromotionSort::RatingDesc => PromoSort::RatingDesc,
-            PromotionSort::PromotionTimeAsc => PromoSort::PromotionTimeAsc,
-            PromotionSort::PromotionTimeDesc => PromoSort::PromotionTimeDesc,
-        }
     }
 
     fn page(query: &SearchQuery, r: ProductQueryResponse) -> ProductPage {
@@ -153,7 +135,7 @@ impl AffiliateApi for AliExpressClient {
             category_id: query.category_id,
             page_no: Some(query.page_no),
             page_size: Some(query.page_size),
-            sort: query.sort.map(Self::promo_sort),
+            sort: query.sort,
             country: query.country,
             target_currency: Some(query.currency),
             target_language: Some(query.language),

@@ -454,7 +454,7 @@ impl AliExpressClient {
         p.opt("category_id", r.category_id);
         p.opt("page_no", r.page_no);
         p.opt("page_size", r.page_size);
-        p.opt("sort", r.sort.map(|s| s.as_str()));
+        p.opt("sort", r.sort.map(|s| s.code()));
         p.opt("promotion_start_time", r.promotion_start_time.as_deref());
         p.opt("promotion_end_time", r.promotion_end_time.as_deref());
         p.opt("country", r.country);

@@ -53,7 +53,7 @@ pub use model::{
     FeaturedPromoProductsRequest, FeaturedPromoProductsResponse, LinkGenerateRequest,
     MAX_ORDER_IDS, Order, OrderListByIndexRequest, OrderListByIndexResponse, OrderListRequest,
     OrderListResponse, OrderStatus, OrderTimeType, PlatformProductType, ProductDetailRequest,
-    ProductQueryRequest, ProductQueryResponse, Promo, PromoSort, PromotionLink, SmartMatchRequest,
+    ProductQueryRequest, ProductQueryResponse, Promo, PromotionLink, SmartMatchRequest,
     SmartMatchResponse,
 };
 pub use signing::SignMethod;

@@ -6,7 +6,7 @@
 
 use alistach_domain::{
     CategoryId, CountryCode, Currency, Decimal, Language, LinkType, MAX_PAGE_SIZE, Product,
-    ProductId, SortOrder, ValidationError,
+    ProductId, PromotionSort, SortOrder, ValidationError,
 };
 
 /// `platform_product_type`.
@@ -215,44 +215,6 @@ pub struct Promo {
     pub product_count: Option<u64>,
 }
 
-/// `sort` of `aliexpress.affiliate.featuredpromo.products.get`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum PromoSort {
-    CommissionAsc,
-    CommissionDesc,
-    PriceAsc,
-    PriceDesc,
-    VolumeAsc,
-    VolumeDesc,
-    DiscountAsc,
-    DiscountDesc,
-    RatingAsc,
-    RatingDesc,
-    PromotionTimeAsc,
-    PromotionTimeDesc,
-}
-
-impl PromoSort {
-    /// The platform's spelling (`priceAsc` ...).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            PromoSort::CommissionAsc => "commissionAsc",
-            PromoSort::CommissionDesc => "commissionDesc",
-            PromoSort::PriceAsc => "priceAsc",
-            PromoSort::PriceDesc => "priceDesc",
-            PromoSort::VolumeAsc => "volumeAsc",
-            PromoSort::VolumeDesc => "volumeDesc",
-            PromoSort::DiscountAsc => "discountAsc",
-            PromoSort::DiscountDesc => "discountDesc",
-            PromoSort::RatingAsc => "ratingAsc",
-            PromoSort::RatingDesc => "ratingDesc",
-            PromoSort::PromotionTimeAsc => "promotionTimeAsc",
-            PromoSort::PromotionTimeDesc => "promotionTimeDesc",
-        }
-    }
-}
-
 /// Parameters of `aliexpress.affiliate.featuredpromo.products.get`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FeaturedPromoProductsRequest {
@@ -265,7 +227,7 @@ pub struct FeaturedPromoProductsRequest {
     /// Results per page, 1 to 50.
     pub page_size: Option<u32>,
     /// Result order.
-    pub sort: Option<PromoSort>,
+    pub sort: Option<PromotionSort>,
     /// Promotion start, `yyyy-MM-dd HH:mm:ss` (PST).
     pub promotion_start_time: Option<String>,
     /// Promotion end, `yyyy-MM-dd HH:mm:ss` (PST).

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use alistach_aliexpress::methods::*;
 use alistach_aliexpress::{
     FeaturedPromoProductsRequest, LinkGenerateRequest, OrderListRequest, OrderStatus,
-    ProductDetailRequest, ProductQueryRequest, PromoSort, SignMethod, SmartMatchRequest,
+    ProductDetailRequest, ProductQueryRequest, SignMethod, SmartMatchRequest,
 };
 use alistach_domain::{
     AffiliateApi, ApiMode, CategoryId, CategoryTree, CountryCode, Currency, Decimal, DetailsQuery,
@@ -418,7 +418,7 @@ async fn featured_promotions_and_their_products() {
     let mut r = FeaturedPromoProductsRequest {
         promotion_name: Some("Hot Product".into()),
         page_size: Some(50),
-        sort: Some(PromoSort::CommissionDesc),
+        sort: Some(alistach_domain::PromotionSort::CommissionDesc),
         ..Default::default()
     };
     let mut seen = 0;
