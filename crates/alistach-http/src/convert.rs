@@ -8,7 +8,7 @@ use alistach_domain::{
     Money, Product, ProductId, ProductUrl, Promotion, PromotionQuery, PromotionSort, SearchDraft,
     SearchQuery, SimilarQuery, SortOrder, ValidationError,
 };
-use alistach_service::{LinkResult, ServiceError};
+use alistach_service::{LinkResult, MissingReason, ServiceError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -469,6 +469,14 @@ pub fn link_request_one(
         inputs: vec![input],
         link_type: link_type(link_type_input)?,
     })
+}
+
+/// A requested product without details, in the contract's shape.
+pub fn missing_product((id, reason): (ProductId, MissingReason)) -> api::MissingProduct {
+    api::MissingProduct {
+        product_id: id.to_string(),
+        reason: reason.as_str().to_owned(),
+    }
 }
 
 /// One input's result in the contract's shape.

@@ -321,10 +321,7 @@ impl Tool for GetProductDetails {
         let missing = report
             .missing
             .into_iter()
-            .map(|(id, reason)| api::MissingProduct {
-                product_id: id.to_string(),
-                reason: reason.as_str().to_owned(),
-            })
+            .map(convert::missing_product)
             .collect();
         Ok(Answer::new(
             ctx.mode,

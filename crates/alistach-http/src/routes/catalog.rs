@@ -163,10 +163,7 @@ impl App {
             missing: report
                 .missing
                 .into_iter()
-                .map(|(id, reason)| api::MissingProduct {
-                    product_id: id.to_string(),
-                    reason: reason.as_str().to_owned(),
-                })
+                .map(convert::missing_product)
                 .collect(),
         };
         let metadata = api::ProductDetailsMetadata {
