@@ -158,6 +158,7 @@ impl AffiliateApi for AliExpressClient {
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
+    tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         let links = self
             .link_generate(&LinkGenerateRequest {
@@ -166,7 +167,7 @@ impl AffiliateApi for AliExpressClient {
                     .iter()
                     .map(|s| s.source_value().to_owned())
                     .collect(),
-                tracking_id: None,
+                tracking_id: tracking_id.map(str::to_owned),
                 ship_to_country: None,
             })
             .await?;

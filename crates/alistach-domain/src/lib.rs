@@ -8,6 +8,7 @@
 //! `SearchQuery` that exists is a query the platform accepts.
 
 mod category;
+mod click;
 mod clock;
 mod decimal;
 mod error;
@@ -19,11 +20,13 @@ mod product;
 mod promotion;
 mod query;
 mod secret;
+mod subids;
 
 #[cfg(test)]
 mod props;
 
 pub use category::{Category, CategoryId, CategoryNode, CategoryTree};
+pub use click::{ClickEvent, ClickListener};
 pub use clock::{Clock, SystemClock};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;
@@ -46,3 +49,4 @@ pub use query::{
     MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,
 };
 pub use secret::Secret;
+pub use subids::{EXPERIMENT_CAMPAIGN_PREFIX, MAX_SUB_ID_CHARS, SUB_ID_SOURCE, SubIds};

@@ -87,11 +87,13 @@ pub trait AffiliateApi: Send + Sync + 'static {
     /// Affiliate links for AliExpress pages (`aliexpress.affiliate.link.generate`), at most
     /// [`crate::MAX_LINKS_PER_REQUEST`] sources: one link per page the platform converted,
     /// its `source_url` the source's [`LinkSource::source_value`]; pages it could not convert
-    /// are absent.
+    /// are absent. The links earn for `tracking_id`, or the deployment's tracking id when
+    /// `None` (an experiment's variant may name another).
     async fn generate_links(
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
+        tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError>;
 }
 

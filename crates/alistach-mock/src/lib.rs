@@ -213,7 +213,9 @@ impl MockCatalog {
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
+        tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
+        let tracking = tracking_id.unwrap_or(self.tracking_id.as_str());
         if sources.is_empty() || sources.len() > alistach_domain::MAX_LINKS_PER_REQUEST {
             return Err(invalid(ValidationError::new(
                 "source_values",
@@ -226,12 +228,12 @@ impl MockCatalog {
                 let promotion_link = match source.product_id() {
                     Some(id) => {
                         self.data.position(id)?;
-                        mock_link(id, &self.tracking_id, Some(link_type))
+                        mock_link(id, tracking, Some(link_type))
                     }
                     None => format!(
                         "{MOCK_LINK_PREFIX}aff/page/{:016x}?tracking={}&link_type={}",
                         rng::fnv1a(source.source_value().as_bytes()),
-                        self.tracking_id,
+                        tracking,
                         link_type.code()
                     ),
                 };
@@ -423,8 +425,9 @@ impl AffiliateApi for MockCatalog {
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
+    tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        self.links(sources, link_type)
+        self.links(sources, link_type, tracking_id)
     }
 }
 

@@ -554,7 +554,7 @@ impl Catalog {
             let key = keys::links_key(&self.scope, request.link_type, &sources);
             let (api, link_type) = (self.api.clone(), request.link_type);
             self.cached(CacheKind::Affiliate, key, read, move || async move {
-                api.generate_links(&sources, link_type).await
+                api.generate_links(&sources, link_type, None).await
             })
             .await?
         };

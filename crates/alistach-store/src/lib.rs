@@ -9,14 +9,18 @@
 //!   sync; later webhook delivery and watches) runs on one instance at a time.
 //! - [`ClickStore`]: clicks on tracked links (`LINK_TRACKING=redirect`), appended in batches by
 //!   the click drain and summed per product.
+//! - [`ExperimentStore`]: A/B experiments of link strategies, the links each variant handed
+//!   out and what each earned (orders are attributed to a variant by the sub-ids the platform
+//!   returns with them, stored with each order).
 //!
-//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (experiments,
+//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (
 //! webhooks, watches, tenants) are added as further traits in the same way. Backends: the
 //! in-process [`MemoryStore`] (tests, and the reference for the conformance suite) and the SQL
 //! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs the `conformance` checks (feature
 //! `conformance`). This crate knows no database library.
 
 mod clicks;
+mod experiments;
 mod memory;
 mod types;
 
@@ -28,6 +32,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use clicks::{Click, ClickStore, ClickSummary, MAX_SUMMARY_PRODUCTS, ProductClicks};
+pub use experiments::{
+    Allocation, Experiment, ExperimentStore, NewExperiment, NewVariant, Variant, VariantOutcome,
+};
 pub use memory::MemoryStore;
 pub use types::{
     GroupBy, LeaseInfo, MAX_PAGE_SIZE, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord,
@@ -59,6 +66,9 @@ pub enum StoreError {
     /// The configuration does not name a usable database.
     #[error("the database setting is invalid: {0}")]
     Config(String),
+    /// The change conflicts with what is stored (another experiment is running, say).
+    #[error("{0}")]
+    Conflict(String),
     /// A stored row breaks an invariant (written by hand, or by a buggy build).
     #[error("the database holds an unreadable value: {0}")]
     Corrupt(String),
@@ -130,7 +140,7 @@ pub trait LeaseStore: Send + Sync + 'static {
 
 /// The whole durable state of a deployment.
 #[async_trait]
-pub trait Store: OrderStore + CursorStore + LeaseStore + ClickStore {
+pub trait Store: OrderStore + CursorStore + LeaseStore + ClickStore + ExperimentStore {
     /// `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

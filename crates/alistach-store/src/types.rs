@@ -88,6 +88,8 @@ pub struct OrderFilter {
     pub exclude_status: Option<String>,
     /// Exactly this tracking id.
     pub tracking_id: Option<String>,
+    /// Only orders attributed to this experiment (their sub-ids name it).
+    pub experiment_id: Option<u64>,
 }
 
 /// Which page of a list: 1-based page number and its size (1 to [`MAX_PAGE_SIZE`]).
@@ -131,24 +133,29 @@ pub enum GroupBy {
     Product,
     /// The category id.
     Category,
+    /// The experiment variant's name the order's sub-ids name (`(none)` for orders of no
+    /// experiment); with [`OrderFilter::experiment_id`], one experiment's variants.
+    Variant,
 }
 
 impl GroupBy {
     /// Every grouping.
-    pub const ALL: [GroupBy; 4] = [
+    pub const ALL: [GroupBy; 5] = [
         GroupBy::Day,
         GroupBy::TrackingId,
         GroupBy::Product,
         GroupBy::Category,
+        GroupBy::Variant,
     ];
 
-    /// The name in the API (`day`, `tracking_id`, `product`, `category`).
+    /// The name in the API (`day`, `tracking_id`, `product`, `category`, `variant`).
     pub const fn as_str(self) -> &'static str {
         match self {
             GroupBy::Day => "day",
             GroupBy::TrackingId => "tracking_id",
             GroupBy::Product => "product",
             GroupBy::Category => "category",
+            GroupBy::Variant => "variant",
         }
     }
 }

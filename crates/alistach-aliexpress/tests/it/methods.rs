@@ -599,7 +599,7 @@ async fn affiliate_api_port_links_map_back_to_the_callers_urls() {
     let sources = request.sources();
     assert_eq!(sources.len(), 4, "one source per product");
     let links = client
-        .generate_links(&sources, LinkType::Normal)
+        .generate_links(&sources, LinkType::Normal, None)
         .await
         .unwrap();
     assert_eq!(

@@ -167,6 +167,7 @@ impl AffiliateApi for TestApi {
         &self,
         sources: &[LinkSource],
         _: LinkType,
+        _: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.begin()?;
         Ok(sources

@@ -675,7 +675,7 @@ fn links_are_labelled_mock() {
     ];
     let sources: Vec<LinkSource> = urls.iter().map(|u| LinkSource::parse(u).unwrap()).collect();
     for link_type in [LinkType::Normal, LinkType::Hot] {
-        let links = block_on(api.generate_links(&sources, link_type)).unwrap();
+        let links = block_on(api.generate_links(&sources, link_type, None)).unwrap();
         assert_eq!(links.len(), 4, "{links:?}");
         for (link, source) in links.iter().zip(&sources) {
             assert_eq!(link.source_url, source.source_value());
@@ -695,7 +695,7 @@ fn links_are_labelled_mock() {
             );
         }
     }
-    let err = block_on(api.generate_links(&[], LinkType::Normal)).unwrap_err();
+    let err = block_on(api.generate_links(&[], LinkType::Normal, None)).unwrap_err();
     assert!(err.to_string().contains("source_values"));
 
     let products = api.products(Currency::USD, Language::EN);

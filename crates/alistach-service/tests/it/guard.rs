@@ -91,6 +91,7 @@ impl AffiliateApi for Fake {
         &self,
         _: &[alistach_domain::LinkSource],
         _: alistach_domain::LinkType,
+        _: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.next().await?;
         Ok(Vec::new())

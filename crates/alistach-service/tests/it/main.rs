@@ -185,6 +185,7 @@ impl AffiliateApi for Scripted {
         &self,
         sources: &[LinkSource],
         _: LinkType,
+        _: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.call()?;
         // The platform converts every page except product 32759108484, and echoes the value
@@ -793,6 +794,7 @@ async fn details_name_the_ids_not_found_and_not_sold_to_the_country() {
             &self,
             _: &[LinkSource],
             _: LinkType,
+            _: Option<&str>,
         ) -> Result<Vec<AffiliateLink>, UpstreamError> {
             unreachable!()
         }
