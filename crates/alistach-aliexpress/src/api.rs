@@ -158,7 +158,7 @@ impl AffiliateApi for AliExpressClient {
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
-    tracking_id: Option<&str>,
+        tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         let links = self
             .link_generate(&LinkGenerateRequest {

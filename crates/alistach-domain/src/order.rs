@@ -316,6 +316,16 @@ pub struct AffiliateOrder {
     pub ship_to_country: Option<String>,
 }
 
+impl AffiliateOrder {
+    /// The experiment id and variant name the order's sub-ids name (see [`crate::SubIds`]),
+    /// if it was earned by a link of an experiment's variant.
+    pub fn experiment_variant(&self) -> Option<(u64, String)> {
+        let ids = crate::SubIds::from_custom_parameters(self.custom_parameters.as_deref()?);
+        ids.experiment()
+            .map(|(id, variant)| (id, variant.to_owned()))
+    }
+}
+
 /// Which orders an [`OrderSource`] lists: those with `status` whose `time_type` time falls in
 /// `[start_ms, end_ms]` (Unix ms; sent to the platform as PST text, to the second).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

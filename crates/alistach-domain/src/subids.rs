@@ -121,8 +121,7 @@ impl SubIds {
     pub fn from_custom_parameters(text: &str) -> SubIds {
         let mut ids: SubIds = serde_json::from_str(text).unwrap_or_default();
         for v in [&mut ids.af, &mut ids.cn, &mut ids.cv, &mut ids.dp] {
-            if v
-                .as_ref()
+            if v.as_ref()
                 .is_some_and(|s| s.is_empty() || s.chars().count() > MAX_SUB_ID_CHARS)
             {
                 *v = None;

@@ -215,7 +215,7 @@ impl MockCatalog {
         link_type: LinkType,
         tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        let tracking = tracking_id.unwrap_or(self.tracking_id.as_str());
+        let tracking: &str = tracking_id.unwrap_or(&self.tracking_id);
         if sources.is_empty() || sources.len() > alistach_domain::MAX_LINKS_PER_REQUEST {
             return Err(invalid(ValidationError::new(
                 "source_values",
@@ -425,7 +425,7 @@ impl AffiliateApi for MockCatalog {
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
-    tracking_id: Option<&str>,
+        tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         self.links(sources, link_type, tracking_id)
     }

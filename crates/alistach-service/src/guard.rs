@@ -614,7 +614,7 @@ impl AffiliateApi for GuardedApi {
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
-    tracking_id: Option<&str>,
+        tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
         let call = self.inner.generate_links(sources, link_type, tracking_id);
         self.guarded(Method::Links, call, Vec::is_empty).await

@@ -172,9 +172,12 @@ impl AffiliateApi for TrackedApi {
         &self,
         sources: &[LinkSource],
         link_type: LinkType,
-    tracking_id: Option<&str>,
+        tracking_id: Option<&str>,
     ) -> Result<Vec<AffiliateLink>, UpstreamError> {
-        let mut links = self.inner.generate_links(sources, link_type, tracking_id).await?;
+        let mut links = self
+            .inner
+            .generate_links(sources, link_type, tracking_id)
+            .await?;
         for l in &mut links {
             l.promotion_link = self.tracker.track(l.product_id, &l.promotion_link);
         }

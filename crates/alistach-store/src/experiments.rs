@@ -17,6 +17,9 @@ pub enum Allocation {
 }
 
 impl Allocation {
+    /// The default least share of each of a bandit's variants, in thousandths (10%).
+    pub const DEFAULT_MIN_SHARE_PERMILLE: u32 = 100;
+
     /// `fixed` or `bandit`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -14,6 +14,7 @@ use crate::{
     OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
     StoreError, StoredOrder, UpsertSummary,
 };
+use crate::{Experiment, ExperimentStore, NewExperiment, Variant, VariantOutcome};
 
 /// Orders, cursors, leases and clicks in memory.
 #[derive(Debug)]
@@ -30,6 +31,9 @@ struct State {
     cursors: HashMap<String, String>,
     leases: HashMap<String, LeaseInfo>,
     clicks: Vec<Click>,
+    experiments: Vec<Experiment>,
+    links: HashMap<u32, u64>,
+    next_variant: u32,
 }
 
 impl Default for MemoryStore {
@@ -73,6 +77,9 @@ pub(crate) fn selects(filter: &OrderFilter, order: &StoredOrder) -> bool {
             .tracking_id
             .as_deref()
             .is_none_or(|t| r.order.tracking_id.as_deref() == Some(t))
+        && filter
+            .experiment_id
+            .is_none_or(|e| r.order.experiment_variant().is_some_and(|(id, _)| id == e))
 }
 
 /// The group key of an order.
@@ -83,6 +90,7 @@ fn key(order: &StoredOrder, group_by: GroupBy) -> String {
         GroupBy::TrackingId => o.tracking_id.clone(),
         GroupBy::Product => o.product_id.map(|id| id.to_string()),
         GroupBy::Category => o.category_id.map(|id| id.to_string()),
+        GroupBy::Variant => o.experiment_variant().map(|(_, variant)| variant),
     };
     text.unwrap_or_else(|| NO_KEY.to_owned())
 }
@@ -323,5 +331,157 @@ mod tests {
     async fn the_memory_store_passes_the_conformance_suite() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         crate::conformance::run_all(&store, &store).await;
+    }
+}
+
+#[async_trait]
+impl ExperimentStore for MemoryStore {
+    async fn create_experiment(
+        &self,
+        new: &NewExperiment,
+        now_ms: i64,
+    ) -> Result<Experiment, StoreError> {
+        let mut state = self.state();
+        if let Some(running) = state.experiments.iter().find(|e| e.running()) {
+            return Err(StoreError::Conflict(format!(
+                "experiment {} ({}) is running; stop it first",
+                running.id, running.name
+            )));
+        }
+        let id = state.experiments.len() as u64 + 1;
+        let mut variants = Vec::with_capacity(new.variants.len());
+        for v in &new.variants {
+            state.next_variant += 1;
+            variants.push(Variant {
+                id: state.next_variant,
+                name: v.name.clone(),
+                weight: v.weight,
+                link_type: v.link_type,
+                tracking_id: v.tracking_id.clone(),
+            });
+        }
+        let experiment = Experiment {
+            id,
+            name: new.name.clone(),
+            allocation: new.allocation,
+            min_share_permille: new.min_share_permille,
+            variants,
+            created_at_ms: now_ms,
+            stopped_at_ms: None,
+        };
+        state.experiments.push(experiment.clone());
+        Ok(experiment)
+    }
+
+    async fn experiment(&self, id: u64) -> Result<Option<Experiment>, StoreError> {
+        Ok(self
+            .state()
+            .experiments
+            .iter()
+            .find(|e| e.id == id)
+            .cloned())
+    }
+
+    async fn experiments(&self) -> Result<Vec<Experiment>, StoreError> {
+        Ok(self.state().experiments.iter().rev().cloned().collect())
+    }
+
+    async fn running_experiment(&self) -> Result<Option<Experiment>, StoreError> {
+        Ok(self
+            .state()
+            .experiments
+            .iter()
+            .find(|e| e.running())
+            .cloned())
+    }
+
+    async fn stop_experiment(
+        &self,
+        id: u64,
+        now_ms: i64,
+    ) -> Result<Option<Experiment>, StoreError> {
+        let mut state = self.state();
+        let Some(e) = state.experiments.iter_mut().find(|e| e.id == id) else {
+            return Ok(None);
+        };
+        e.stopped_at_ms.get_or_insert(now_ms);
+        Ok(Some(e.clone()))
+    }
+
+    async fn add_links(&self, counts: &[(u32, u64)]) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let known: std::collections::HashSet<u32> = state
+            .experiments
+            .iter()
+            .flat_map(|e| e.variants.iter().map(|v| v.id))
+            .collect();
+        for &(variant, n) in counts {
+            if known.contains(&variant) {
+                *state.links.entry(variant).or_default() += n;
+            }
+        }
+        Ok(())
+    }
+
+    async fn variant_outcomes(
+        &self,
+        experiment: &Experiment,
+        mock: bool,
+    ) -> Result<Vec<VariantOutcome>, StoreError> {
+        let state = self.state();
+        let mut out = Vec::new();
+        for v in &experiment.variants {
+            let links = state.links.get(&v.id).copied().unwrap_or(0);
+            let clicks = state
+                .clicks
+                .iter()
+                .filter(|c| c.variant == Some(v.id))
+                .count() as u64;
+            let mut rows: Vec<VariantOutcome> = Vec::new();
+            for stored in state.orders.values() {
+                let o = &stored.record.order;
+                if stored.record.mock != mock
+                    || o.status == alistach_domain::OrderStatus::Invalid.as_str()
+                    || o.experiment_variant() != Some((experiment.id, v.name.clone()))
+                {
+                    continue;
+                }
+                let row = match rows
+                    .iter_mut()
+                    .find(|r| r.currency.as_deref() == Some(o.currency.as_str()))
+                {
+                    Some(row) => row,
+                    None => {
+                        rows.push(VariantOutcome {
+                            variant_id: v.id,
+                            links,
+                            clicks,
+                            currency: Some(o.currency.clone()),
+                            ..VariantOutcome::default()
+                        });
+                        rows.last_mut().expect("just pushed")
+                    }
+                };
+                let commission = o
+                    .estimated_finished_commission
+                    .unwrap_or(o.estimated_paid_commission)
+                    .0;
+                row.orders += 1;
+                row.paid_cents += o.paid_amount.0;
+                row.commission_cents += commission;
+                row.commission_sq_cents += i128::from(commission) * i128::from(commission);
+            }
+            if rows.is_empty() {
+                rows.push(VariantOutcome {
+                    variant_id: v.id,
+                    links,
+                    clicks,
+                    ..VariantOutcome::default()
+                });
+            }
+            rows.sort_by(|a, b| a.currency.cmp(&b.currency));
+            out.extend(rows);
+        }
+        Ok(out)
     }
 }

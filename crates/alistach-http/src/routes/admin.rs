@@ -203,6 +203,7 @@ impl App {
             status: status_filter(req.status.as_deref())?,
             exclude_status: None,
             tracking_id: tracking_filter(req.tracking_id.as_deref())?,
+            experiment_id: None,
         };
         let rows = orders
             .store
@@ -296,6 +297,7 @@ impl App {
                 .then(|| OrderStatus::Invalid.as_str().to_owned()),
             status,
             tracking_id: tracking_filter(req.tracking_id.as_deref())?,
+            experiment_id: None,
         };
         let groups = orders
             .store
