@@ -11,7 +11,8 @@ use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
     CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
-    ClickSummaryResponse, Health, HotProductsResponse, OrderSyncResponse, OrdersQuery,
+    ClickSummaryResponse, ExperimentReportResponse, ExperimentResponse, ExperimentsResponse,
+    Health, NewExperimentRequest, HotProductsResponse, OrderSyncResponse, OrdersQuery,
     OrdersResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
     PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RevenueQuery,
     RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
@@ -353,6 +354,35 @@ fn spec(id: RouteId) -> OpSpec {
              since start-up (recorded, dropped on a full queue, not counted). Needs the admin key.",
             Content::Json(json_of::<ClickSummaryResponse>),
         ),
+        RouteId::Experiments => plain(
+            "Every experiment, newest first, with its variants. Needs the admin key.",
+            Content::Json(json_of::<ExperimentsResponse>),
+        ),
+        RouteId::ExperimentCreate => OpSpec {
+            description: "Starts an experiment (201): while it runs, each answer that hands out links is \
+                          served by one variant, chosen by a hash of the client and the question (the same \
+                          client asking the same thing gets the same links) in proportion to the weights \
+                          (fixed) or by Thompson sampling on earnings per click with a floor (bandit). A \
+                          variant's links are made with its link type and tracking id and carry the sub-ids \
+                          cn=ab<id>, cv=<variant>, dp=alistach, so orders come back attributed to it. One \
+                          experiment runs at a time (409 otherwise). Needs the admin key.",
+            query: None,
+            body: Some(object_of::<NewExperimentRequest>),
+            ok: Content::Json(json_of::<ExperimentResponse>),
+            upstream: false,
+        },
+        RouteId::ExperimentReport => plain(
+            "Per variant: links handed out, clicks, orders, conversion with its 95% Wilson interval, \
+             paid amount, commission, earnings per click with its 95% interval, the current share, \
+             and two-sided tests against the first variant (conversion: two-proportion z-test; \
+             earnings per click: Welch's z-test). Needs the admin key.",
+            Content::Json(json_of::<ExperimentReportResponse>),
+        ),
+        RouteId::ExperimentStop => plain(
+            "Stops the experiment (stopping a stopped one changes nothing): links go back to the \
+             deployment's strategy on every instance within a refresh; the results stay. Needs the admin key.",
+            Content::Json(json_of::<ExperimentResponse>),
+        ),
     }
 }
 
@@ -398,6 +428,12 @@ const RENAMES: &[(&str, &str)] = &[
     (
         "Envelope_ClickSummaryData_ClickSummaryMetadata",
         "ClickSummaryResponse",
+    ),
+    ("Envelope_ExperimentInfo_AdminMetadata", "ExperimentResponse"),
+    ("Envelope_ExperimentList_AdminMetadata", "ExperimentsResponse"),
+    (
+        "Envelope_ExperimentReportData_AdminMetadata",
+        "ExperimentReportResponse",
     ),
 ];
 
@@ -706,8 +742,15 @@ fn operation(
         .path
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
-        .map(|name| {
-            json!({
+        .map(|name| match name {
+            "id" => json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": "The experiment's id.",
+                "schema": { "type": "integer", "minimum": 1, "maximum": 9007199254740991_u64 }
+            }),
+            _ => json!({
                 "name": name,
                 "in": "path",
                 "required": true,
@@ -718,7 +761,7 @@ fn operation(
                     "maxLength": 4096,
                     "pattern": "^[A-Za-z0-9_-]+$"
                 }
-            })
+            }),
         })
         .collect();
     if let Some(query) = spec.query {
@@ -740,6 +783,8 @@ fn operation(
     let mut responses = Map::new();
     let ok_status = if matches!(spec.ok, Content::Redirect) {
         "302"
+    } else if route.id == RouteId::ExperimentCreate {
+        "201"
     } else {
         "200"
     };
@@ -860,7 +905,13 @@ fn operation(
     }
     if matches!(
         route.id,
-        RouteId::AdminOrders | RouteId::AdminOrdersSync | RouteId::AdminRevenue
+        RouteId::AdminOrders
+            | RouteId::AdminOrdersSync
+            | RouteId::AdminRevenue
+            | RouteId::Experiments
+            | RouteId::ExperimentCreate
+            | RouteId::ExperimentReport
+            | RouteId::ExperimentStop
     ) {
         responses.insert(
             "503".into(),
@@ -889,6 +940,18 @@ fn operation(
                 "AliExpress did not answer in time, or the request did not complete within \
                  REQUEST_TIMEOUT.",
             ),
+        );
+    }
+    if matches!(route.id, RouteId::ExperimentReport | RouteId::ExperimentStop) {
+        responses.insert(
+            "404".into(),
+            problem("No experiment has this id."),
+        );
+    }
+    if route.id == RouteId::ExperimentCreate {
+        responses.insert(
+            "409".into(),
+            problem("Another experiment is running; stop it first (`detail` names it)."),
         );
     }
     if route.id == RouteId::ClickSummary {
@@ -954,7 +1017,11 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::AdminOrders
         | RouteId::AdminOrdersSync
         | RouteId::AdminRevenue
-        | RouteId::ClickSummary => "admin",
+        | RouteId::ClickSummary
+        | RouteId::Experiments
+        | RouteId::ExperimentCreate
+        | RouteId::ExperimentReport
+        | RouteId::ExperimentStop => "admin",
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez

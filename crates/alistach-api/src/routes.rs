@@ -68,6 +68,14 @@ pub enum RouteId {
     TrackedLink,
     /// `GET /api/admin/clicks`: clicks on tracked links (admin).
     ClickSummary,
+    /// `GET /api/admin/experiments`: every A/B experiment (admin).
+    Experiments,
+    /// `POST /api/admin/experiments`: start an A/B experiment of link strategies (admin).
+    ExperimentCreate,
+    /// `GET /api/admin/experiments/{id}`: an experiment's results per variant (admin).
+    ExperimentReport,
+    /// `POST /api/admin/experiments/{id}/stop`: stop an experiment (admin).
+    ExperimentStop,
 }
 
 /// Who may call a route.
@@ -444,6 +452,46 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::Experiments,
+        "GET",
+        "/api/admin/experiments",
+        "listExperiments",
+        "A/B experiments of link strategies, newest first",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::ExperimentCreate,
+        "POST",
+        "/api/admin/experiments",
+        "createExperiment",
+        "Start an A/B experiment of link strategies (link type, tracking id) across the links handed out",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::ExperimentReport,
+        "GET",
+        "/api/admin/experiments/{id}",
+        "getExperiment",
+        "An experiment's links, clicks, orders, conversion, commission and earnings per click per variant, with 95% intervals and tests against the control",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::ExperimentStop,
+        "POST",
+        "/api/admin/experiments/{id}/stop",
+        "stopExperiment",
+        "Stop an experiment: links go back to the deployment's strategy; its results stay",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -506,13 +554,13 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
     Err(RouteMiss::MethodNotAllowed { allow })
 }
 
-/// The value of the parameter of `template` (a path whose last segment is `{name}`) in
-/// `path`: one non-empty segment after the template's prefix. `None` when the template has no
-/// parameter or the path does not match it.
+/// The value of the parameter of `template` (a path with one segment `{name}`) in `path`:
+/// one non-empty segment between the template's prefix and suffix. `None` when the template
+/// has no parameter or the path does not match it.
 pub fn path_parameter<'a>(template: &str, path: &'a str) -> Option<&'a str> {
-    let prefix = template.strip_suffix('}')?;
-    let (prefix, _name) = prefix.rsplit_once('{')?;
-    let value = path.strip_prefix(prefix)?;
+    let (prefix, rest) = template.split_once('{')?;
+    let (_name, suffix) = rest.split_once('}')?;
+    let value = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
     (!value.is_empty() && !value.contains('/')).then_some(value)
 }
 
@@ -577,6 +625,10 @@ mod tests {
         RouteId::Mcp,
         RouteId::TrackedLink,
         RouteId::ClickSummary,
+        RouteId::Experiments,
+        RouteId::ExperimentCreate,
+        RouteId::ExperimentReport,
+        RouteId::ExperimentStop,
     ];
 
     #[test]
@@ -712,6 +764,31 @@ mod tests {
         );
         assert_eq!(path_parameter("/health", "/health"), None);
         assert_eq!(path_parameter("/r/{token}", "/x/abc"), None);
+        // A parameter in the middle of the path.
+        assert_eq!(
+            find("POST", "/api/admin/experiments/12/stop").unwrap().id,
+            RouteId::ExperimentStop
+        );
+        assert_eq!(
+            find("GET", "/api/admin/experiments/12").unwrap().id,
+            RouteId::ExperimentReport
+        );
+        assert_eq!(
+            path_parameter("/api/admin/experiments/{id}/stop", "/api/admin/experiments/7/stop"),
+            Some("7")
+        );
+        assert_eq!(
+            path_parameter("/api/admin/experiments/{id}", "/api/admin/experiments/7/stop"),
+            None
+        );
+        assert_eq!(
+            find("GET", "/api/admin/experiments//stop"),
+            Err(RouteMiss::NotFound)
+        );
+        assert_eq!(
+            find("GET", "/api/admin/experiments/7/stop"),
+            Err(RouteMiss::MethodNotAllowed { allow: vec!["POST"] })
+        );
     }
 
     #[test]

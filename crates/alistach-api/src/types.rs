@@ -1518,6 +1518,12 @@ pub type OrdersResponse = Envelope<OrdersData, AdminMetadata>;
 pub type OrderSyncResponse = Envelope<OrderSyncData, AdminMetadata>;
 /// `GET /api/admin/revenue` (JSON).
 pub type RevenueResponse = Envelope<RevenueData, AdminMetadata>;
+/// `POST /api/admin/experiments` and `POST /api/admin/experiments/{id}/stop`.
+pub type ExperimentResponse = Envelope<ExperimentInfo, AdminMetadata>;
+/// `GET /api/admin/experiments`.
+pub type ExperimentsResponse = Envelope<ExperimentList, AdminMetadata>;
+/// `GET /api/admin/experiments/{id}`.
+pub type ExperimentReportResponse = Envelope<ExperimentReportData, AdminMetadata>;
 
 /// The order statuses the platform reports.
 pub const ORDER_STATUSES: [&str; 4] = [
@@ -1680,7 +1686,7 @@ pub struct OrderSyncData {
 }
 
 /// How `GET /api/admin/revenue` groups orders.
-pub const REVENUE_GROUPS: [&str; 4] = ["day", "tracking_id", "product", "category"];
+pub const REVENUE_GROUPS: [&str; 5] = ["day", "tracking_id", "product", "category", "variant"];
 
 /// Query of `GET /api/admin/revenue`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1693,10 +1699,15 @@ pub struct RevenueQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Grouping: `day` (UTC day of the order time, the default), `tracking_id`, `product`
-    /// (product id) or `category` (category id).
+    /// (product id), `category` (category id) or `variant` (the A/B experiment variant's
+    /// name the order's sub-ids name; `(none)` for orders of no experiment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("enum" = REVENUE_GROUPS))]
     pub group_by: Option<String>,
+    /// Only orders attributed to this experiment (its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub experiment: Option<u64>,
     /// Only orders with this status; without it, every status but `Invalid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("enum" = ORDER_STATUSES))]
@@ -1715,8 +1726,8 @@ pub struct RevenueQuery {
 /// One group's sums, in one currency; money as exact decimal text.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RevenueGroupItem {
-    /// The group (a `YYYY-MM-DD` day, tracking id, product id or category id), `(none)` for
-    /// orders without it, or `total`.
+    /// The group (a `YYYY-MM-DD` day, tracking id, product id, category id or variant name),
+    /// `(none)` for orders without it, or `total`.
     pub key: String,
     /// Orders in the group.
     pub orders: u64,
@@ -1739,4 +1750,168 @@ pub struct RevenueData {
     pub groups: Vec<RevenueGroupItem>,
     /// One total per currency.
     pub totals: Vec<RevenueGroupItem>,
+}
+
+/// The link types a variant may hand out.
+pub const VARIANT_LINK_TYPES: [&str; 2] = ["normal", "hot"];
+/// How an experiment splits traffic.
+pub const ALLOCATIONS: [&str; 2] = ["fixed", "bandit"];
+
+/// One variant of `POST /api/admin/experiments`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVariantRequest {
+    /// Unique within the experiment: letters, digits, `-` and `_` (its links carry it as the
+    /// `cv` sub-id).
+    #[schemars(length(min = 1, max = 32), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub name: String,
+    /// Its share of traffic relative to the other variants' (fixed allocation); default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub weight: Option<u32>,
+    /// `normal` (promotion_link_type 0, the default) or `hot` (2, hot-product commission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = VARIANT_LINK_TYPES))]
+    pub link_type: Option<String>,
+    /// The tracking id its links earn for; the deployment's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub tracking_id: Option<String>,
+}
+
+/// Body of `POST /api/admin/experiments`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewExperimentRequest {
+    /// A name for people.
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    /// Two to eight variants; the first is the control the others are tested against.
+    #[schemars(length(min = 2, max = 8))]
+    pub variants: Vec<NewVariantRequest>,
+    /// `fixed` (by weight, the default) or `bandit` (Thompson sampling on earnings per
+    /// click, with a floor for every variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ALLOCATIONS))]
+    pub allocation: Option<String>,
+    /// Bandit allocation: the least share of traffic each variant keeps, from 0 to an equal
+    /// share; default 0.1 (or an equal share, if smaller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 0.5))]
+    pub min_share: Option<f64>,
+}
+
+/// A variant as stored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VariantInfo {
+    /// Its name (the `cv` sub-id of its links).
+    pub name: String,
+    /// Its weight.
+    pub weight: u32,
+    /// `normal` or `hot`.
+    pub link_type: String,
+    /// The tracking id its links earn for (the deployment's when null).
+    pub tracking_id: Option<String>,
+}
+
+/// An experiment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExperimentInfo {
+    /// Its id (its links carry `cn=ab<id>`).
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// `running` or `stopped`.
+    pub status: String,
+    /// `fixed` or `bandit`.
+    pub allocation: String,
+    /// Bandit allocation: the least share each variant keeps.
+    pub min_share: f64,
+    /// When it was created (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub created_at: String,
+    /// When it was stopped (UTC), null while it runs.
+    pub stopped_at: Option<String>,
+    /// The variants; the first is the control.
+    pub variants: Vec<VariantInfo>,
+}
+
+/// `GET /api/admin/experiments` data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExperimentList {
+    /// Every experiment, newest first.
+    pub experiments: Vec<ExperimentInfo>,
+}
+
+/// A 95% interval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Interval {
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+}
+
+/// A test of a variant against the control.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SignificanceTest {
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// True when `p_value` is below 0.05.
+    pub significant: bool,
+}
+
+/// A variant's results against the control (null for the control itself).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VersusControl {
+    /// Conversion (orders per click): a two-proportion z-test; null without clicks on
+    /// either side.
+    pub conversion: Option<SignificanceTest>,
+    /// Earnings per click: Welch's z-test; null with fewer than two clicks on either side.
+    pub epc: Option<SignificanceTest>,
+}
+
+/// One variant's results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VariantReport {
+    /// The variant's name.
+    pub name: String,
+    /// `normal` or `hot`.
+    pub link_type: String,
+    /// The tracking id its links earn for (the deployment's when null).
+    pub tracking_id: Option<String>,
+    /// Its share of traffic now (0 once the experiment is stopped).
+    pub share: f64,
+    /// Links it handed out (each product of an answer, each converted link).
+    pub links: u64,
+    /// Clicks on its tracked links (LINK_TRACKING=redirect; 0 otherwise).
+    pub clicks: u64,
+    /// Orders attributed to it by their sub-ids (`Invalid` ones left out).
+    pub orders: u64,
+    /// Orders per click; null without clicks.
+    pub conversion: Option<f64>,
+    /// 95% Wilson interval of the conversion; null without clicks.
+    pub conversion_interval: Option<Interval>,
+    /// Sum of the orders' paid amounts, exact decimal text.
+    pub paid_amount: String,
+    /// Sum of their commissions (finished where known, else estimated), exact decimal text.
+    pub commission: String,
+    /// Earnings per click, decimal text rounded to 4 places; null without clicks.
+    pub epc: Option<String>,
+    /// 95% interval of the earnings per click; null with fewer than two clicks.
+    pub epc_interval: Option<Interval>,
+    /// The currency of the money fields; null without orders.
+    pub currency: Option<String>,
+    /// Currencies of orders left out of the sums (settled in another currency).
+    pub other_currencies: Vec<String>,
+    /// Against the first variant (the control); null for the control.
+    pub versus_control: Option<VersusControl>,
+}
+
+/// `GET /api/admin/experiments/{id}` data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExperimentReportData {
+    /// The experiment.
+    pub experiment: ExperimentInfo,
+    /// One row per variant, in the experiment's order.
+    pub variants: Vec<VariantReport>,
 }

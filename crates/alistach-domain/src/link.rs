@@ -94,6 +94,11 @@ impl LinkSource {
         }
     }
 
+    /// The product page of `id`, in its canonical form.
+    pub fn product(id: ProductId) -> LinkSource {
+        LinkSource::page(&id.canonical_url(), LinkPage::Product(id))
+    }
+
     fn page(input: &str, page: LinkPage) -> LinkSource {
         let original = input.trim().to_owned();
         let source_value = match page {

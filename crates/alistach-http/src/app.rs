@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::{Catalog, ClickTracking, OrderSync};
+use alistach_service::{Catalog, ClickTracking, Experiments, OrderSync};
 use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -43,6 +43,8 @@ pub struct App {
     pub(crate) click_store: &'static str,
     /// The order store and sync, when the deployment keeps orders.
     pub(crate) orders: Option<Orders>,
+    /// A/B experiments of link strategies, when the deployment has a store.
+    pub(crate) experiments: Option<Arc<Experiments>>,
 }
 
 /// What the admin order endpoints need: the durable store and the order sync.
@@ -138,6 +140,7 @@ impl App {
             started: Instant::now(),
             default_policy,
             orders: None,
+            experiments: None,
             clicks: None,
             click_store: "none",
         }
@@ -147,6 +150,21 @@ impl App {
     pub fn with_orders(mut self, orders: Orders) -> Self {
         self.orders = Some(orders);
         self
+    }
+
+    /// The same application running A/B experiments of link strategies: the catalog and MCP
+    /// answers that hand out links are served by the variant `experiments` picks, and the
+    /// `/api/admin/experiments` endpoints manage them. `experiments` must be made from this
+    /// application's catalog (see [`App::catalog_handle`]).
+    pub fn with_experiments(mut self, experiments: Arc<Experiments>) -> Self {
+        self.mcp.set_experiments(experiments.clone());
+        self.experiments = Some(experiments);
+        self
+    }
+
+    /// The shared catalog, to build [`Experiments`] on.
+    pub fn catalog_handle(&self) -> Arc<Catalog> {
+        self.catalog.clone()
     }
 
     /// The same application answering `/r/{token}` through `clicks` (whose drain the caller

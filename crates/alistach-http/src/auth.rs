@@ -94,6 +94,20 @@ impl App {
     }
 
     /// The rate-limit identity of the client address (IPv6 by network prefix).
+    /// The client's identity, as the rate limits count it: `key:{name}` for a caller with a
+    /// key, else its address (see [`App::client_ip_key`]).
+    pub(crate) fn client_identity(
+        &self,
+        key_name: Option<&str>,
+        peer: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> String {
+        match key_name {
+            Some(name) => format!("key:{name}"),
+            None => self.client_ip_key(peer, headers),
+        }
+    }
+
     pub(crate) fn client_ip_key(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
         match self.client_ip(peer, headers) {
             Some(ip) => client_key(ip, self.config.ipv6_client_prefix),

@@ -197,10 +197,7 @@ impl App {
         }
         let key_name = self.authorize(access, req.headers(), peer)?;
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
-            let client = match key_name {
-                Some(name) => format!("key:{name}"),
-                None => self.client_ip_key(peer, req.headers()),
-            };
+            let client = self.client_identity(key_name, peer, req.headers());
             let decision = limiter.check(&client).await;
             *limit = Some((decision, client));
             if !decision.allowed {
@@ -218,6 +215,8 @@ impl App {
             path: parts.uri.path(),
             head: parts.method == Method::HEAD,
             headers: &parts.headers,
+            key_name,
+            peer,
         };
         let body = if parts.method == Method::POST {
             read_body(
@@ -232,7 +231,16 @@ impl App {
             Bytes::new()
         };
         if route.id == RouteId::Mcp {
-            // MCP reads the request head too: its headers select the protocol revision.
+            // MCP reads the request head too: its headers select the protocol revision. The
+            // client's identity goes with it, for the experiment's variant choice.
+            let client = self
+                .experiments
+                .is_some()
+                .then(|| self.client_identity(key_name, peer, &parts.headers));
+            let mut parts = parts;
+            if let Some(client) = client {
+                parts.extensions.insert(crate::mcp::ClientId(client));
+            }
             return self.mcp.answer(parts, body, request_id).await;
         }
         self.route(route.id, &ctx, &body).await

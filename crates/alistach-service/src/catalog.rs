@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alistach_cache::{
@@ -242,6 +243,12 @@ impl CacheReport {
 /// The catalog as callers use it: every read goes through the cache, keyed by mode.
 pub struct Catalog {
     api: Arc<dyn AffiliateApi>,
+    /// The port below click tracking (the same as `api` without tracking): an experiment's
+    /// variants are made from it.
+    untracked: Arc<dyn AffiliateApi>,
+    tracker: Option<Arc<crate::LinkTracker>>,
+    /// Links handed out, counted for an experiment's variant (see [`Catalog::for_variant`]).
+    handed_out: Option<Arc<AtomicU64>>,
     store: Arc<dyn Cache>,
     layer: CacheLayer,
     ttls: CacheTtls,
@@ -274,7 +281,10 @@ impl Catalog {
         let scope = KeyScope::new(mode, &api.answer_scope());
         let layer = CacheLayer::new(store.clone(), clock);
         Catalog {
+            untracked: api.clone(),
             api,
+            tracker: None,
+            handed_out: None,
             store,
             layer,
             ttls,
@@ -296,9 +306,54 @@ impl Catalog {
     /// rewritten by `tracker` when fetched (see [`crate::TrackedApi`]), and its cache keys are
     /// scoped to the tracking settings.
     pub fn with_link_tracking(mut self, tracker: Arc<crate::LinkTracker>) -> Self {
-        self.api = Arc::new(crate::TrackedApi::new(self.api, tracker));
+        self.api = Arc::new(crate::TrackedApi::new(self.untracked.clone(), tracker.clone()));
+        self.tracker = Some(tracker);
         self.scope = KeyScope::new(self.mode, &self.api.answer_scope());
         self
+    }
+
+    /// The same catalog handing out `variant`'s links (experiment `experiment_id`): made by
+    /// a [`crate::VariantApi`] below click tracking (whose tokens then name the variant), cached
+    /// under the variant's own keys in the same cache, and counted in `handed_out` (every
+    /// product of a listing or details answer, every converted link).
+    pub fn for_variant(
+        &self,
+        experiment_id: u64,
+        variant: &alistach_store::Variant,
+        handed_out: Arc<AtomicU64>,
+    ) -> Catalog {
+        let made: Arc<dyn AffiliateApi> = Arc::new(crate::VariantApi::new(
+            self.untracked.clone(),
+            experiment_id,
+            variant.clone(),
+        ));
+        let api: Arc<dyn AffiliateApi> = match &self.tracker {
+            Some(tracker) => Arc::new(crate::TrackedApi::new(
+                made,
+                Arc::new(tracker.for_variant(variant.id, variant.tracking_id.as_deref())),
+            )),
+            None => made,
+        };
+        Catalog {
+            scope: KeyScope::new(self.mode, &api.answer_scope()),
+            untracked: self.untracked.clone(),
+            api,
+            tracker: self.tracker.clone(),
+            handed_out: Some(handed_out),
+            store: self.store.clone(),
+            layer: self.layer.clone(),
+            ttls: self.ttls,
+            mode: self.mode,
+            guard: self.guard.clone(),
+            locale: self.locale,
+        }
+    }
+
+    /// Counts `n` links handed out, for a variant's catalog.
+    fn hand_out(&self, n: u64) {
+        if let Some(counter) = &self.handed_out {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// A catalog over a guarded upstream, whose counters and circuit it reports.
@@ -349,14 +404,16 @@ impl Catalog {
         };
         let key = keys::rendered_search_key(kind, &self.scope, format, &q)?;
         let api = self.api.clone();
-        self.rendered(kind, key, read, move || async move {
+        let served = self.rendered(kind, key, read, move || async move {
             let page = match listing {
                 Listing::Search => api.search_products(&q).await?,
                 Listing::Hot => api.hot_products(&q).await?,
             };
             Ok((page.products.len() as u64, render(page)))
         })
-        .await
+        .await?;
+        self.hand_out(served.value.items);
+        Ok(served)
     }
 
     /// Categories, rendered by `render` from a flat list in platform order. Without a parent,
@@ -425,11 +482,13 @@ impl Catalog {
         query.validate()?;
         let key = keys::rendered_similar_key(&self.scope, format, query)?;
         let (api, q) = (self.api.clone(), query.clone());
-        self.rendered(CacheKind::Similar, key, read, move || async move {
+        let served = self.rendered(CacheKind::Similar, key, read, move || async move {
             let products = api.similar_products(&q).await?;
             Ok((products.len() as u64, render(products)))
         })
-        .await
+        .await?;
+        self.hand_out(served.value.items);
+        Ok(served)
     }
 
     /// The featured promotions, cached as domain values.
@@ -457,11 +516,13 @@ impl Catalog {
         query.validate()?;
         let key = keys::rendered_promotion_key(&self.scope, format, query)?;
         let (api, q) = (self.api.clone(), query.normalized());
-        self.rendered(CacheKind::Promotions, key, read, move || async move {
+        let served = self.rendered(CacheKind::Promotions, key, read, move || async move {
             let page = api.promotion_products(&q).await?;
             Ok((page.products.len() as u64, render(page)))
         })
-        .await
+        .await?;
+        self.hand_out(served.value.items);
+        Ok(served)
     }
 
     /// Details of known products; unknown ids are absent from the answer.
@@ -524,6 +585,7 @@ impl Catalog {
                 (id, reason)
             })
             .collect();
+        self.hand_out(served.value.len() as u64);
         Ok(served.map(|products| DetailsReport { products, missing }))
     }
 
@@ -566,13 +628,15 @@ impl Catalog {
         products.sort_unstable();
         products.dedup();
         let known = self.product_facts(products).await;
-        Ok(served.map(|links| {
+        let served = served.map(|links| {
             request
                 .inputs
                 .iter()
                 .map(|input| link_result(input, &links, known.as_ref()))
-                .collect()
-        }))
+                .collect::<Vec<LinkResult>>()
+        });
+        self.hand_out(served.value.iter().filter(|r| r.outcome.is_ok()).count() as u64);
+        Ok(served)
     }
 
     /// Affiliate links for the inputs the platform converted, in request order (see

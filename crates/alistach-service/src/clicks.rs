@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use alistach_domain::Clock;
+use alistach_domain::{ClickEvent, ClickListener, Clock};
 use alistach_policy::TokenError;
 use alistach_store::{Click, ClickStore, ClickSummary, StoreError};
 use tokio::sync::mpsc;
@@ -47,6 +47,8 @@ pub struct ClickTracking {
     counters: Arc<Counters>,
     store: Arc<dyn ClickStore>,
     clock: Arc<dyn Clock>,
+    /// Hears of every queued click (in mock mode, the mock order book).
+    listener: Option<Arc<dyn ClickListener>>,
 }
 
 impl std::fmt::Debug for ClickTracking {
@@ -89,8 +91,15 @@ impl ClickTracking {
             counters,
             store,
             clock,
+            listener: None,
         };
         (tracking, drain)
+    }
+
+    /// The same tracking telling `listener` of every click it queues (after queueing it).
+    pub fn with_listener(mut self, listener: Arc<dyn ClickListener>) -> Self {
+        self.listener = Some(listener);
+        self
     }
 
     /// Where `token` leads. When `count` (a person's GET, not a preview or a bot), the click is
@@ -105,8 +114,22 @@ impl ClickTracking {
                 tracking_id: claim.tracking_id,
                 variant: claim.variant,
             };
+            let event = self.listener.as_ref().map(|l| {
+                (
+                    l,
+                    ClickEvent {
+                        at_ms: click.at_ms,
+                        product_id: click.product_id,
+                        tracking_id: click.tracking_id.clone(),
+                        variant: click.variant,
+                        url: claim.url.clone(),
+                    },
+                )
+            });
             if self.queue.try_send(click).is_err() {
                 self.counters.dropped.fetch_add(1, Relaxed);
+            } else if let Some((listener, event)) = event {
+                listener.clicked(&event);
             }
         } else {
             self.counters.not_counted.fetch_add(1, Relaxed);

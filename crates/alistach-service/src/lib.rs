@@ -13,17 +13,23 @@
 //! port returns into a signed `/r/{token}` link below the cache, and [`ClickTracking`] answers
 //! the redirect and queues the click for a background [`ClickDrain`] writing to the store's
 //! [`alistach_store::ClickStore`].
+//!
+//! A/B experiments of link strategies: [`Experiments`] picks a variant per client and
+//! question and serves it from the variant's catalog, whose [`VariantApi`] makes the links the
+//! variant's way and tags them with its sub-ids.
 
 mod catalog;
 mod clicks;
 mod config;
 mod error;
+mod experiments;
 mod guard;
 mod histogram;
 mod keys;
 mod orders;
 mod pacing;
 mod tracking;
+mod variant;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{
@@ -43,4 +49,9 @@ pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
 };
 pub use pacing::OutboundLimiter;
+pub use experiments::{
+    ExperimentError, ExperimentReport, Experiments, MAX_EXPERIMENT_NAME_CHARS, MAX_VARIANT_NAME_CHARS,
+    MAX_VARIANTS, MAX_WEIGHT, VariantTotals, validate as validate_experiment,
+};
 pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
+pub use variant::VariantApi;

@@ -30,6 +30,8 @@ pub struct LinkTracker {
     /// `{PUBLIC_BASE_URL}/r/`.
     prefix: String,
     tracking_id: String,
+    /// The experiment variant (its store id) whose links this tracker wraps.
+    variant: Option<u32>,
 }
 
 impl LinkTracker {
@@ -40,6 +42,18 @@ impl LinkTracker {
             signer,
             prefix: format!("{}{REDIRECT_PATH}", public_base_url.trim_end_matches('/')),
             tracking_id: tracking_id.to_owned(),
+            variant: None,
+        }
+    }
+
+    /// The same tracker for the links of variant `variant` (its store id), which earn for
+    /// `tracking_id` when it names one (else this tracker's): its tokens carry both.
+    pub fn for_variant(&self, variant: u32, tracking_id: Option<&str>) -> LinkTracker {
+        LinkTracker {
+            signer: self.signer.clone(),
+            prefix: self.prefix.clone(),
+            tracking_id: tracking_id.map_or_else(|| self.tracking_id.clone(), str::to_owned),
+            variant: Some(variant),
         }
     }
 
@@ -50,7 +64,7 @@ impl LinkTracker {
         let claim = LinkClaim {
             product_id: product,
             tracking_id: self.tracking_id.clone(),
-            variant: None,
+            variant: self.variant,
             url: url.to_owned(),
         };
         match self.signer.seal(&claim) {

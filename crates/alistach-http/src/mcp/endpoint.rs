@@ -25,6 +25,7 @@ const MCP_PROTOCOL_VERSION: &str = "mcp-protocol-version";
 /// The MCP endpoint of the HTTP adapter.
 pub(crate) struct McpEndpoint {
     service: StreamableHttpService<McpServer, NeverSessionManager>,
+    tools: Arc<ToolCtx>,
 }
 
 impl McpEndpoint {
@@ -41,14 +42,20 @@ impl McpEndpoint {
             .disable_allowed_hosts()
             .disable_allowed_origins()
             .with_max_request_body_bytes(body_limit);
-        let server = McpServer::new(tools);
+        let server = McpServer::new(tools.clone());
         McpEndpoint {
             service: StreamableHttpService::new(
                 move || Ok(server.clone()),
                 Arc::new(NeverSessionManager::default()),
                 config,
             ),
+            tools,
         }
+    }
+
+    /// Runs the tools' calls under `experiments` from now on.
+    pub(crate) fn set_experiments(&self, experiments: Arc<alistach_service::Experiments>) {
+        self.tools.set_experiments(experiments);
     }
 
     /// Refuses a request the protocol forbids: a `MCP-Protocol-Version` naming a revision this

@@ -11,7 +11,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use super::tools::ToolCtx;
+use super::tools::{ClientId, ToolCtx};
 
 /// The protocol revisions served, oldest first: the two that clients speak with an
 /// `initialize` handshake today, and the stateless revision (`server/discover`, per-request
@@ -76,14 +76,16 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let request_id = context
-            .extensions
-            .get::<hyper::http::request::Parts>()
+        let parts = context.extensions.get::<hyper::http::request::Parts>();
+        let request_id = parts
             .and_then(|p| p.extensions.get::<RequestId>())
             .map(|r| r.0.as_str());
+        let client = parts
+            .and_then(|p| p.extensions.get::<ClientId>())
+            .map(|c| c.0.as_str());
         match self
             .tools
-            .call(&request.name, request.arguments, request_id)
+            .call(&request.name, request.arguments, request_id, client)
             .await
         {
             Some(result) => Ok(result.into()),

@@ -6,11 +6,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use alistach_api::types as api;
 use alistach_domain::{ApiMode, Listing};
-use alistach_service::{Catalog, ReadMode};
+use alistach_service::{Catalog, Experiments, ReadMode};
 use rmcp::handler::server::common::{schema_for_input, schema_for_output};
 use rmcp::model::{CallToolResult, JsonObject, ToolAnnotations};
 use schemars::JsonSchema;
@@ -28,13 +28,21 @@ use crate::render::{
 };
 
 /// What the tools run over: the catalog (the REST routes' use cases), the defaults of the
-/// deployment, and the tool list, built once.
+/// deployment, and the tool list, built once. Cheap to clone: a call under an A/B experiment
+/// runs on a clone holding the catalog of the variant chosen for it.
+#[derive(Clone)]
 pub(crate) struct ToolCtx {
     catalog: Arc<Catalog>,
-    config: HttpConfig,
+    config: Arc<HttpConfig>,
     mode: ApiMode,
-    list: Vec<rmcp::model::Tool>,
+    list: Arc<Vec<rmcp::model::Tool>>,
+    experiments: Arc<OnceLock<Arc<Experiments>>>,
 }
+
+/// The identity of the client of an MCP request (as the rate limits count it), carried from
+/// the HTTP pipeline to the tools for the experiment's variant choice.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientId(pub(crate) String);
 
 impl ToolCtx {
     /// The tools over `catalog`, with the defaults (currency, language, version) of `config`.
@@ -42,9 +50,15 @@ impl ToolCtx {
         ToolCtx {
             mode: catalog.mode(),
             catalog,
-            config,
-            list: TOOLS.iter().map(|t| (t.describe)()).collect(),
+            config: Arc::new(config),
+            list: Arc::new(TOOLS.iter().map(|t| (t.describe)()).collect()),
+            experiments: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Runs the tools' calls under `experiments` from now on (set once).
+    pub(crate) fn set_experiments(&self, experiments: Arc<Experiments>) {
+        let _ = self.experiments.set(experiments);
     }
 
     /// Every tool, in the deterministic order of [`TOOLS`].
@@ -59,14 +73,28 @@ impl ToolCtx {
 
     /// Runs the tool `name`; `None` when there is no such tool (a protocol error, not a tool
     /// error). `request_id` names the HTTP request in logs.
+    /// `client` is the caller's identity: under an experiment, the call runs on the catalog
+    /// of the variant chosen for the client and the question (the tool and its arguments).
     pub(crate) async fn call(
         &self,
         name: &str,
         args: Option<JsonObject>,
         request_id: Option<&str>,
+        client: Option<&str>,
     ) -> Option<CallToolResult> {
         let tool = TOOLS.iter().find(|t| t.name == name)?;
-        Some((tool.call)(self, args.unwrap_or_default(), request_id).await)
+        let args = args.unwrap_or_default();
+        if let Some(experiments) = self.experiments.get() {
+            let mut subject = name.as_bytes().to_vec();
+            subject.push(0);
+            subject.extend(serde_json::to_vec(&args).unwrap_or_default());
+            let view = ToolCtx {
+                catalog: experiments.catalog_for(client.unwrap_or("mcp:stdio"), &subject),
+                ..self.clone()
+            };
+            return Some((tool.call)(&view, args, request_id).await);
+        }
+        Some((tool.call)(self, args, request_id).await)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The order and revenue admin endpoints: the synced orders with their status history, the
-//! sync on demand, and revenue grouped by day, tracking id, product or category (JSON or CSV).
+//! sync on demand, and revenue grouped by day, tracking id, product, category or experiment
+//! variant (JSON or CSV).
 
 use alistach_api::types as api;
 use alistach_domain::{Cents, OrderStatus, platform_time};
@@ -266,7 +267,7 @@ impl App {
     }
 
     pub(super) async fn admin_revenue(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
-        let req: api::RevenueQuery = convert::query_params(ctx.query, &[])?;
+        let req: api::RevenueQuery = convert::query_params(ctx.query, &["experiment"])?;
         let orders = self.orders_or_unavailable()?;
         let (from_ms, to_ms) = time_range(req.from.as_deref(), req.to.as_deref())?;
         let group_by = match req.group_by.as_deref().map(str::trim) {
@@ -274,10 +275,11 @@ impl App {
             Some("tracking_id") => GroupBy::TrackingId,
             Some("product") => GroupBy::Product,
             Some("category") => GroupBy::Category,
+            Some("variant") => GroupBy::Variant,
             Some(_) => {
                 return Err(HttpError::field(
                     "group_by",
-                    "must be day, tracking_id, product or category",
+                    "must be day, tracking_id, product, category or variant",
                 ));
             }
         };
@@ -297,7 +299,10 @@ impl App {
                 .then(|| OrderStatus::Invalid.as_str().to_owned()),
             status,
             tracking_id: tracking_filter(req.tracking_id.as_deref())?,
-            experiment_id: None,
+            experiment_id: match req.experiment {
+                Some(0) => return Err(HttpError::field("experiment", "must be a positive id")),
+                id => id,
+            },
         };
         let groups = orders
             .store

@@ -3,7 +3,9 @@
 
 use alistach_api::types as api;
 use alistach_domain::{LinkRequest, Listing, SortOrder};
-use alistach_service::{CacheStatus, ReadMode, Served};
+use std::sync::Arc;
+
+use alistach_service::{CacheStatus, Catalog, ReadMode, Served};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderName, HeaderValue};
 
@@ -98,7 +100,39 @@ impl Search {
     }
 }
 
+/// The catalog a request is answered from: the deployment's, or an experiment variant's.
+pub(super) enum CatalogRef<'a> {
+    Base(&'a Catalog),
+    Variant(Arc<Catalog>),
+}
+
+impl std::ops::Deref for CatalogRef<'_> {
+    type Target = Catalog;
+
+    fn deref(&self) -> &Catalog {
+        match self {
+            CatalogRef::Base(c) => c,
+            CatalogRef::Variant(c) => c,
+        }
+    }
+}
+
 impl App {
+    /// The catalog that answers `question` (the parsed request) for this request's client:
+    /// while an A/B experiment runs, the catalog of the variant chosen for the client and the
+    /// question (see [`alistach_service::Experiments::catalog_for`]); the question's parsed
+    /// form names it, so the same question asked another way gets the same variant.
+    pub(super) fn catalog_for(&self, ctx: &Ctx<'_>, question: &dyn std::fmt::Debug) -> CatalogRef<'_> {
+        match &self.experiments {
+            None => CatalogRef::Base(&self.catalog),
+            Some(experiments) => {
+                let client = self.client_identity(ctx.key_name, ctx.peer, ctx.headers);
+                let subject = format!("{question:?}");
+                CatalogRef::Variant(experiments.catalog_for(&client, subject.as_bytes()))
+            }
+        }
+    }
+
     pub(super) async fn search(
         &self,
         ctx: &Ctx<'_>,
@@ -117,7 +151,7 @@ impl App {
             ReadMode::Normal
         };
         let served = self
-            .catalog
+            .catalog_for(ctx, &query)
             .products(&query, read, PAGE_FORMAT, render_page)
             .await?;
         let facts = Facts::of(&served);
@@ -150,7 +184,7 @@ impl App {
         let query = convert::details_query(&req, &self.config)?;
         let requested = query.normalized().ids.len() as u64;
         let served = self
-            .catalog
+            .catalog_for(ctx, &query)
             .details_report(&query, ReadMode::Normal)
             .await?;
         let facts = Facts::of(&served);
@@ -226,7 +260,7 @@ impl App {
         let query = convert::similar_query(&req, &self.config)?;
         let render = render_similar(query.product_id, query.page_no);
         let served = self
-            .catalog
+            .catalog_for(ctx, &query)
             .similar(&query, ReadMode::Normal, SIMILAR_FORMAT, render)
             .await?;
         let facts = Facts::of(&served);
@@ -264,7 +298,7 @@ impl App {
             convert::query_params(ctx.query, convert::PAGED_NUMERIC)?;
         let query = convert::promotion_query(&req, &self.config)?;
         let served = self
-            .catalog
+            .catalog_for(ctx, &query)
             .promotion_products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)
             .await?;
         let facts = Facts::of(&served);
@@ -288,12 +322,13 @@ impl App {
 
     pub(super) async fn links(
         &self,
+        ctx: &Ctx<'_>,
         request: LinkRequest,
         get: bool,
     ) -> Result<HttpResponse, HttpError> {
         let processed = request.inputs.len() as u64;
         let served = self
-            .catalog
+            .catalog_for(ctx, &request)
             .link_results(&request, ReadMode::Normal)
             .await?;
         let facts = Facts::of(&served);

@@ -1,5 +1,6 @@
 //! What a handler knows about its request besides the body.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use hyper::HeaderMap;
@@ -13,6 +14,10 @@ pub(crate) struct Ctx<'a> {
     /// The request is a HEAD (answered as its GET, without the body).
     pub head: bool,
     pub headers: &'a HeaderMap,
+    /// The name of the key the caller presented, if any.
+    pub key_name: Option<&'a str>,
+    /// The TCP peer.
+    pub peer: Option<IpAddr>,
 }
 
 impl Ctx<'_> {

@@ -1,12 +1,13 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
 //! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
-//! in `clicks.rs`.
+//! in `clicks.rs`, the A/B experiments' in `experiments.rs`.
 
 mod admin;
 mod catalog;
 mod clicks;
 mod ctx;
+mod experiments;
 mod ops;
 
 use alistach_api::RouteId;
@@ -68,12 +69,12 @@ impl App {
             RouteId::AffiliateLinks => {
                 let req: api::AffiliateLinksRequest = convert::json_body(body, &["urls"])?;
                 let request = convert::link_request(&req.urls, req.link_type.as_deref())?;
-                self.links(request, false).await
+                self.links(ctx, request, false).await
             }
             RouteId::AffiliateLink => {
                 let req: api::AffiliateLinkQuery = convert::query_params(ctx.query, &[])?;
                 let request = convert::link_request_one(&req.url, req.link_type.as_deref())?;
-                self.links(request, true).await
+                self.links(ctx, request, true).await
             }
             RouteId::Status => Ok(self.status().await),
             RouteId::CacheStats => {
@@ -122,6 +123,10 @@ impl App {
             RouteId::Mcp => Err(HttpError::Internal),
             RouteId::TrackedLink => self.follow_link(ctx),
             RouteId::ClickSummary => self.click_summary().await,
+            RouteId::Experiments => self.experiments_list().await,
+            RouteId::ExperimentCreate => self.experiment_create(body).await,
+            RouteId::ExperimentReport => self.experiment_report(ctx).await,
+            RouteId::ExperimentStop => self.experiment_stop(ctx).await,
         }
     }
 }
