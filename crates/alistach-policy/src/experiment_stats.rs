@@ -7,12 +7,13 @@
 //! shares from the same counts and seed, so the random stream is ours: a xoshiro256**
 //! generator seeded through SplitMix64, normal deviates by Marsaglia's polar method, Gamma
 //! deviates by Marsaglia–Tsang (with the `U^(1/a)` boost for shapes below 1) and Beta
-//! deviates as `X / (X + Y)` of two Gammas. None of it may change between versions without
-//! changing the shares running experiments see; `the_random_stream_is_pinned` fails when it
-//! does. Arithmetic is IEEE-754 and the same everywhere; `ln`, `exp`, `powf` and `ln_1p` come
-//! from the platform's math library, which may differ in the last bit between platforms (not
-//! between instances of one build on one platform), so a draw could in rare cases differ
-//! across platforms.
+//! deviates as `X / (X + Y)` of two Gammas. The logarithm and exponential they need are ours
+//! too (module `det`), built from IEEE-754 `+ - * / sqrt` only, which every platform rounds
+//! the same, so the shares are bit-identical everywhere (the platform's `ln`/`exp` may
+//! differ in the last bit between platforms, and one bit can flip a draw). None of it may
+//! change between versions without changing the shares running experiments see;
+//! `the_random_stream_is_pinned` fails when it does. (The intervals and p-values use the
+//! platform's `exp` and `sqrt`: reports need not be bit-identical.)
 //!
 //! Counts come from the store as they are: a variant may have more orders than clicks
 //! (orders of clicks before the experiment's window, or clicks the listener did not see).
@@ -430,7 +431,7 @@ impl Rng {
             let v = 2.0 * self.open01() - 1.0;
             let s = u * u + v * v;
             if s > 0.0 && s < 1.0 {
-                return u * (-2.0 * s.ln() / s).sqrt();
+                return u * (-2.0 * det::ln(s) / s).sqrt();
             }
         }
     }
@@ -444,7 +445,7 @@ impl Rng {
             return 0.0;
         }
         if shape < 1.0 {
-            let boost = self.open01().powf(1.0 / shape);
+            let boost = det::exp(det::ln(self.open01()) / shape);
             return self.gamma(shape + 1.0) * boost;
         }
         let d = shape - 1.0 / 3.0;
@@ -462,8 +463,8 @@ impl Rng {
                 return d * v;
             }
             // 1 - v + ln v, with v = (1 + w)³.
-            let excess = 3.0 * w.ln_1p() - w * (3.0 + w * (3.0 + w));
-            if u.ln() < 0.5 * x2 + d * excess {
+            let excess = 3.0 * det::ln_1p(w) - w * (3.0 + w * (3.0 + w));
+            if det::ln(u) < 0.5 * x2 + d * excess {
                 return d * v;
             }
         }
@@ -479,6 +480,99 @@ impl Rng {
         } else {
             0.5
         }
+    }
+}
+
+/// Natural logarithm and exponential from IEEE-754 basic operations only (no platform math
+/// library), so the bandit's random stream is the same on every platform. Accurate to a few
+/// units in the last place, which is all the samplers need.
+mod det {
+    /// ln 2 split so that `k * LN2_HI` is exact for |k| < 2^11 (fdlibm's constants).
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+
+    /// `ln((1 + s) / (1 - s)) = 2·atanh(s)` for |s| <= 0.172 (to below 1e-17 relative).
+    fn atanh2(s: f64) -> f64 {
+        let s2 = s * s;
+        let mut sum = 0.0;
+        for k in (0..12).rev() {
+            sum = sum * s2 + 2.0 / f64::from(2 * k + 1);
+        }
+        s * sum
+    }
+
+    /// The natural logarithm.
+    pub(super) fn ln(x: f64) -> f64 {
+        if x.is_nan() || x < 0.0 {
+            return f64::NAN;
+        }
+        if x == 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        if x == f64::INFINITY {
+            return f64::INFINITY;
+        }
+        // Subnormals: scale into the normal range first (exact).
+        let (x, mut e) = if x < f64::MIN_POSITIVE {
+            (x * (1u64 << 54) as f64, -54i64)
+        } else {
+            (x, 0)
+        };
+        let bits = x.to_bits();
+        e += ((bits >> 52) & 0x7ff) as i64 - 1023;
+        // The mantissa in [1, 2), then in (√½, √2] (halving is exact).
+        let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+        if m > std::f64::consts::SQRT_2 {
+            m *= 0.5;
+            e += 1;
+        }
+        let e = e as f64;
+        e * LN2_HI + (e * LN2_LO + atanh2((m - 1.0) / (m + 1.0)))
+    }
+
+    /// `ln(1 + w)`, precise for tiny `w`.
+    pub(super) fn ln_1p(w: f64) -> f64 {
+        if w.abs() < 0.25 {
+            atanh2(w / (2.0 + w))
+        } else {
+            ln(1.0 + w)
+        }
+    }
+
+    /// The exponential.
+    pub(super) fn exp(x: f64) -> f64 {
+        if x.is_nan() {
+            return f64::NAN;
+        }
+        if x > 709.8 {
+            return f64::INFINITY;
+        }
+        if x < -745.2 {
+            return 0.0;
+        }
+        // x = k·ln2 + r with |r| <= ln2/2; e^r by its Taylor series (18 terms, below 1e-19).
+        let k = (x / std::f64::consts::LN_2).round();
+        let r = (x - k * LN2_HI) - k * LN2_LO;
+        let mut sum = 1.0;
+        for j in (1..18).rev() {
+            sum = 1.0 + sum * r / f64::from(j);
+        }
+        let mut k = k as i32;
+        let mut y = sum;
+        while k > 1000 {
+            y *= pow2(1000);
+            k -= 1000;
+        }
+        while k < -1000 {
+            y *= pow2(-1000);
+            k += 1000;
+        }
+        y * pow2(k)
+    }
+
+    /// 2^k for -1022 <= k <= 1023.
+    fn pow2(k: i32) -> f64 {
+        f64::from_bits(((i64::from(k) + 1023) as u64) << 52)
     }
 }
 
@@ -665,6 +759,11 @@ mod tests {
         let mut rng = Rng { s: [1, 2, 3, 4] };
         let first: Vec<u64> = (0..4).map(|_| rng.next_u64()).collect();
         assert_eq!(first, [11_520, 0, 1_509_978_240, 1_215_971_899_390_074_240]);
+        // The deviates, to the bit (the boosted Gamma of a shape below 1 included).
+        let mut rng = Rng::seeded(1);
+        assert_eq!(rng.beta(3.0, 5.0).to_bits(), 0x3fe6_6290_5bec_ad15);
+        assert_eq!(rng.gamma(0.5).to_bits(), 0x3f71_c6c5_6403_0841);
+        assert_eq!(rng.gamma(1e15).to_bits(), 0x430c_6bf5_2dcf_9e18);
         // And the bandit built on them: changing any step changes running experiments'
         // shares, so this pins the wins of a fixed case.
         let wins = thompson_wins(&[counts(1000, 20, 100), counts(1000, 25, 100)], 7, 1000);
@@ -702,6 +801,57 @@ mod tests {
         let mean = xs.iter().sum::<f64>() / n as f64;
         assert!(close(mean, 0.3, 0.005), "{mean}");
         assert!(xs.iter().all(|x| (0.0..=1.0).contains(x)));
+    }
+
+    #[test]
+    fn our_ln_and_exp_match_the_platform() {
+        let rel = |a: f64, b: f64| {
+            if b == 0.0 {
+                a.abs()
+            } else {
+                ((a - b) / b).abs()
+            }
+        };
+        let mut rng = Rng::seeded(11);
+        let mut xs = vec![
+            1.0,
+            2.0,
+            0.5,
+            std::f64::consts::E,
+            1e-300,
+            5e-324,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            0.999_999_999_999,
+            1.000_000_000_001,
+            std::f64::consts::SQRT_2,
+        ];
+        xs.extend((0..2000).map(|_| rng.open01()));
+        xs.extend((0..2000).map(|_| rng.open01() * 1e6));
+        for x in xs {
+            let (ours, std) = (det::ln(x), x.ln());
+            assert!(
+                (ours - std).abs() <= 4.0 * f64::EPSILON * std.abs().max(1e-300),
+                "ln({x}) = {ours}, std {std}"
+            );
+        }
+        for w in [1e-12, -1e-12, 1e-5, -0.2, 0.24, 0.3, 5.0, -0.999] {
+            assert!(rel(det::ln_1p(w), w.ln_1p()) < 1e-15, "ln_1p({w})");
+        }
+        for x in [
+            0.0, 1.0, -1.0, 0.5, 10.0, -10.0, 700.0, -700.0, -740.0, 1e-10, -0.3466,
+        ] {
+            let (ours, std) = (det::exp(x), x.exp());
+            assert!(rel(ours, std) < 1e-14, "exp({x}) = {ours}, std {std}");
+        }
+        for _ in 0..2000 {
+            let x = (rng.open01() - 0.5) * 1400.0;
+            assert!(rel(det::exp(x), x.exp()) < 1e-13, "exp({x})");
+        }
+        assert_eq!(det::ln(0.0), f64::NEG_INFINITY);
+        assert!(det::ln(-1.0).is_nan() && det::ln(f64::NAN).is_nan());
+        assert_eq!(det::exp(800.0), f64::INFINITY);
+        assert_eq!(det::exp(-800.0), 0.0);
     }
 
     fn assert_shares(shares: &[f64], n: usize, min_share_permille: u32) {
