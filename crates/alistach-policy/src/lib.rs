@@ -1,8 +1,10 @@
 //! Access and operating policy: which mode the service runs in, and how often each client may
 //! call, which links are genuine (signed link tokens) and which fetches of them are a person's
-//! click. Decisions only; no transport.
+//! click, and the statistics and traffic shares of A/B experiments. Decisions only; no
+//! transport.
 
 mod bots;
+mod experiment_stats;
 mod identity;
 mod limiter;
 mod link_token;
@@ -11,6 +13,11 @@ mod ratelimit;
 mod throttle;
 
 pub use bots::{is_automated_agent, is_prefetch};
+pub use experiment_stats::{
+    Estimate, SIGNIFICANCE_LEVEL, TestResult, VariantCounts, VariantStats, VersusControl, Z_95,
+    bandit_shares, compare_variants, conversion, conversion_test, earnings_per_click, epc_test,
+    fixed_shares, normal_cdf, pick, two_sided_p, unit_from_hash, wilson_interval,
+};
 pub use identity::{ProxyParseError, TrustedProxies, client_key, parse_forwarded_entry};
 pub use limiter::{LimiterStats, RateLimiter};
 pub use link_token::{
