@@ -18,8 +18,14 @@
 //! - `sort`: the four platform orders, ties broken by product id; without one, a stable
 //!   relevance score (sales, rating);
 //! - paging: `total_pages` capped at 100 as the platform does; a page past the end is empty.
+//!
+//! It is also a labelled mock order source (hourly orders, see the `orders` module) and a
+//! [`alistach_domain::ClickListener`]: a click on a mock product link becomes one labelled
+//! mock order [`MOCK_CLICK_ORDER_DELAY_MS`] later, with the click's tracking id and sub-ids
+//! (see the `clicks` module).
 
 mod catalog;
+mod clicks;
 mod fx;
 mod i18n;
 mod orders;
@@ -31,7 +37,7 @@ mod vocab;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, CategoryRef, CountryCode, Currency,
@@ -42,8 +48,10 @@ use alistach_domain::{
 use async_trait::async_trait;
 
 use crate::catalog::{CatalogData, Promo};
+use crate::clicks::ClickBook;
 use crate::vocab::TOPS;
 
+pub use clicks::{MAX_CLICK_ORDERS, MOCK_CLICK_ORDER_DELAY_MS};
 pub use fx::{exchange_rate, usd_to};
 pub use orders::MOCK_ORDER_INTERVAL_MS;
 pub use promo::SIMILAR_PAGE_SIZE;
@@ -72,11 +80,14 @@ pub enum MockError {
 }
 
 /// The mock catalog. Cheap to clone and share: the data is generated once per seed and held
-/// behind an `Arc`.
+/// behind an `Arc`; clones (and [`MockCatalog::with_tracking_id`]) share the orders clicks
+/// made, while each [`MockCatalog::new`] or [`MockCatalog::with_seed`] starts with none.
 #[derive(Clone)]
 pub struct MockCatalog {
     data: Arc<CatalogData>,
     tracking_id: Arc<str>,
+    /// The mock orders clicks made.
+    clicks: Arc<Mutex<ClickBook>>,
 }
 
 impl fmt::Debug for MockCatalog {
@@ -85,6 +96,7 @@ impl fmt::Debug for MockCatalog {
             .field("products", &self.data.items.len())
             .field("categories", &self.data.categories.len())
             .field("tracking_id", &self.tracking_id)
+            .field("click_orders", &self.click_book().iter().count())
             .finish()
     }
 }
@@ -106,6 +118,7 @@ impl MockCatalog {
         MockCatalog {
             data,
             tracking_id: Arc::from(DEFAULT_TRACKING_ID),
+            clicks: Arc::default(),
         }
     }
 
@@ -114,6 +127,7 @@ impl MockCatalog {
         MockCatalog {
             data: Arc::new(CatalogData::generate(seed)),
             tracking_id: Arc::from(DEFAULT_TRACKING_ID),
+            clicks: Arc::default(),
         }
     }
 

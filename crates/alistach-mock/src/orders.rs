@@ -1,11 +1,22 @@
 //! The labelled mock order book: orders as a deterministic function of time, so a mock
 //! deployment has revenue to show and the order sync has something to sync, and nothing can
-//! pass for real: every order's tracking id is `mock`, its title starts with `[MOCK]`, and the
-//! source says [`ApiMode::Mock`] (the store labels them).
+//! pass for real: every order's title starts with `[MOCK]`, and the source says
+//! [`ApiMode::Mock`] (the store labels them).
 //!
-//! One order every [`MOCK_ORDER_INTERVAL_MS`] of payment time, of a product of the mock
-//! catalog; it is `Payment Completed` for two days, then `Buyer Confirmed Receipt`, and
-//! `Completed Settlement` ten days after payment; one order in ten turns `Invalid` after a day.
+//! Two kinds of orders, listed together:
+//! - hourly orders: one every [`MOCK_ORDER_INTERVAL_MS`] of payment time, of a product of the
+//!   mock catalog, tracking id `mock`; it is `Payment Completed` for two days, then `Buyer
+//!   Confirmed Receipt`, and `Completed Settlement` ten days after payment; one order in ten
+//!   turns `Invalid` after a day;
+//! - click orders: one per click heard (see the `clicks` module), paid
+//!   [`crate::MOCK_CLICK_ORDER_DELAY_MS`] after the click with the click's tracking id and
+//!   sub-ids, `Payment Completed` for good.
+//!
+//! An order is listed once its payment time has come. [`OrderSource::list_orders`] serves the
+//! click orders of the query first (by payment time, then sub-order id; a cursor `c<paid
+//! ms>.<sub-order id>` resumes after one), then the hourly ones (a cursor `<slot>` resumes at
+//! an hour): every order once, and the paging ends. A click heard while a listing is under
+//! way may be missed by that listing if it sorts before the cursor; the next listing has it.
 
 use alistach_domain::{
     AffiliateOrder, ApiMode, Cents, OrderPage, OrderQuery, OrderSource, OrderStatus, OrderTimeType,
@@ -27,8 +38,13 @@ impl MockCatalog {
     /// The mock order paid in `slot` (hour number since the epoch), as it stands at `now_ms`;
     /// `None` before it is paid.
     fn mock_order(&self, slot: i64, now_ms: i64) -> Option<AffiliateOrder> {
-        let paid = slot * MOCK_ORDER_INTERVAL_MS + (mix(slot as u64) % 3_000_000) as i64;
-        if slot < FIRST_SLOT || paid > now_ms {
+        if slot < FIRST_SLOT {
+            return None;
+        }
+        let paid = slot
+            .checked_mul(MOCK_ORDER_INTERVAL_MS)?
+            .checked_add((mix(slot as u64) % 3_000_000) as i64)?;
+        if paid > now_ms {
             return None;
         }
         let h = mix(slot as u64 ^ 0x0dde_7b00c);
@@ -75,6 +91,33 @@ impl MockCatalog {
         })
     }
 
+    /// The click orders `query` selects as they stand at `now_ms`, after the key `after`
+    /// (payment time, sub-order id), in key order.
+    fn click_orders(
+        &self,
+        query: &OrderQuery,
+        now_ms: i64,
+        after: Option<(i64, u64)>,
+    ) -> Vec<AffiliateOrder> {
+        let mut orders: Vec<AffiliateOrder> = self
+            .click_book()
+            .iter()
+            .filter(|o| o.paid_at_ms.is_some_and(|p| p <= now_ms))
+            .filter(|o| after.is_none_or(|a| click_key(o) > a))
+            .filter(|o| Self::selects(query, o))
+            .cloned()
+            .collect();
+        orders.sort_by_key(click_key);
+        orders
+    }
+
+    /// Whether `query` selects `order` (status, and its `time_type` time in the window).
+    fn selects(query: &OrderQuery, order: &AffiliateOrder) -> bool {
+        order.status == query.status.as_str()
+            && Self::order_time(order, query.time_type)
+                .is_some_and(|t| t >= query.start_ms && t <= query.end_ms)
+    }
+
     /// The time `time_type` names of a mock order.
     fn order_time(order: &AffiliateOrder, time_type: OrderTimeType) -> Option<i64> {
         let paid = order.paid_at_ms?;
@@ -86,6 +129,27 @@ impl MockCatalog {
             .then_some(paid + 10 * DAY_MS),
         }
     }
+}
+
+/// Where a click order sorts: payment time, then sub-order id.
+fn click_key(order: &AffiliateOrder) -> (i64, u64) {
+    (order.paid_at_ms.unwrap_or(i64::MIN), order.sub_order_id)
+}
+
+/// Where a listing resumes.
+enum Resume {
+    /// Among the click orders, after this key (from the start with `None`).
+    Clicks(Option<(i64, u64)>),
+    /// Among the hourly orders, at this slot.
+    Slot(i64),
+}
+
+fn parse_cursor(cursor: &str) -> Option<Resume> {
+    if let Some(key) = cursor.strip_prefix('c') {
+        let (paid, id) = key.split_once('.')?;
+        return Some(Resume::Clicks(Some((paid.parse().ok()?, id.parse().ok()?))));
+    }
+    cursor.parse().ok().map(Resume::Slot)
 }
 
 fn now_ms() -> i64 {
@@ -100,7 +164,8 @@ impl OrderSource for MockCatalog {
         ApiMode::Mock
     }
 
-    /// Orders of the window, by slot; the cursor is the next slot to look at.
+    /// Orders of the window: the click orders first (the cursor is the last one's key), then
+    /// the hourly ones by slot (the cursor is the next slot to look at).
     async fn list_orders(
         &self,
         query: &OrderQuery,
@@ -108,12 +173,16 @@ impl OrderSource for MockCatalog {
     ) -> Result<OrderPage, UpstreamError> {
         query.validate().map_err(invalid)?;
         let now = now_ms();
+        let page_size = query.page_size as usize;
         // A settlement or receipt time lies at most ten days after payment.
-        let first = (query.start_ms - 10 * DAY_MS).div_euclid(MOCK_ORDER_INTERVAL_MS);
+        let first = query
+            .start_ms
+            .saturating_sub(10 * DAY_MS)
+            .div_euclid(MOCK_ORDER_INTERVAL_MS);
         let last = query.end_ms.min(now).div_euclid(MOCK_ORDER_INTERVAL_MS);
-        let mut slot = match cursor {
-            None => first,
-            Some(c) => c.parse::<i64>().map_err(|_| {
+        let resume = match cursor {
+            None => Resume::Clicks(None),
+            Some(c) => parse_cursor(c).ok_or_else(|| {
                 invalid(ValidationError::new(
                     "start_query_index_id",
                     "is not a mock cursor",
@@ -121,11 +190,24 @@ impl OrderSource for MockCatalog {
             })?,
         };
         let mut orders = Vec::new();
-        while slot <= last && orders.len() < query.page_size as usize {
+        let mut slot = first;
+        match resume {
+            Resume::Clicks(after) => {
+                orders = self.click_orders(query, now, after);
+                if orders.len() > page_size {
+                    orders.truncate(page_size);
+                    let (paid, id) = orders.last().map(click_key).unwrap_or_default();
+                    return Ok(OrderPage {
+                        orders,
+                        next_cursor: Some(format!("c{paid}.{id}")),
+                    });
+                }
+            }
+            Resume::Slot(s) => slot = s,
+        }
+        while slot <= last && orders.len() < page_size {
             if let Some(o) = self.mock_order(slot, now)
-                && o.status == query.status.as_str()
-                && Self::order_time(&o, query.time_type)
-                    .is_some_and(|t| t >= query.start_ms && t <= query.end_ms)
+                && Self::selects(query, &o)
             {
                 orders.push(o);
             }
@@ -142,9 +224,13 @@ impl OrderSource for MockCatalog {
         sub_order_ids: &[u64],
     ) -> Result<Vec<AffiliateOrder>, UpstreamError> {
         let now = now_ms();
+        let clicks = self.click_book();
         Ok(sub_order_ids
             .iter()
             .filter_map(|id| {
+                if let Some(o) = clicks.get(*id) {
+                    return o.paid_at_ms.is_some_and(|p| p <= now).then(|| o.clone());
+                }
                 let slot = id.checked_sub(9_100_000_000_000_001)? / 10;
                 self.mock_order(i64::try_from(slot).ok()?, now)
                     .filter(|o| o.sub_order_id == *id)

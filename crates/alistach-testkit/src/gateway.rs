@@ -3,6 +3,11 @@
 //! signature), answers every affiliate method the client uses from a deterministic catalog,
 //! counts requests, and injects scripted faults. It shuts down when dropped.
 //!
+//! It remembers every promotion link it hands out (link.generate answers, and the links of
+//! products and promo codes in product answers), and a test can "buy through" one with
+//! [`FakeGateway::purchase`]: the order lands in the order book with the link's tracking id,
+//! the sub-ids the link carried (`custom_parameters`), and the commission of its link type.
+//!
 //! ```no_run
 //! # async fn demo() {
 //! use alistach_testkit::gateway::{FakeConfig, FakeGateway, Fault};
@@ -14,9 +19,12 @@
 //! ```
 
 mod catalog;
+mod links;
 mod methods;
 mod orders;
 mod verify;
+
+pub use links::IssuedLink;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -26,6 +34,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use alistach_domain::{LinkType, SubIds};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -38,7 +47,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-use catalog::Catalog;
+use catalog::{Catalog, CatalogProduct};
+use links::LinkRegistry;
 use methods::{METHODS, Outcome, answer, missing};
 use orders::{BookOrder, OrderBook};
 
@@ -197,12 +207,105 @@ impl NewOrder {
     }
 }
 
+/// The commission rate of a purchase through a normal link (`promotion_link_type` 0), in
+/// hundredths of a percent: 7.00 %.
+pub const NORMAL_LINK_COMMISSION_BPS: i64 = 700;
+/// The commission rate of a purchase through a hot link (`promotion_link_type` 2), in
+/// hundredths of a percent: 9.00 %, so a test can tell the link types apart.
+pub const HOT_LINK_COMMISSION_BPS: i64 = 900;
+
+/// A purchase through a promotion link, for [`FakeGateway::purchase`]: money in cents (USD).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Purchase {
+    /// Amount paid, in cents (more than zero).
+    pub paid_cents: i64,
+    /// Units bought (at least one).
+    pub product_count: u64,
+    /// The product bought, for a link that names none (a store, campaign or promo-code link);
+    /// ignored when the link is for a product.
+    pub product_id: Option<u64>,
+    /// When it was paid (PST `yyyy-MM-dd HH:mm:ss`); now when `None`.
+    pub paid_time: Option<String>,
+}
+
+impl Purchase {
+    /// One unit for `paid_cents`, paid now.
+    pub fn new(paid_cents: i64) -> Purchase {
+        Purchase {
+            paid_cents,
+            product_count: 1,
+            product_id: None,
+            paid_time: None,
+        }
+    }
+}
+
+/// Why [`FakeGateway::purchase`] placed no order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PurchaseError {
+    /// The fake never handed out this link (query and fragment aside).
+    #[error("the fake gateway never issued the link {0:?}")]
+    UnknownLink(String),
+    /// The link names no product and the purchase did not say which.
+    #[error("the link {0:?} is for no product and the purchase names none")]
+    NoProduct(String),
+    /// The amount is not positive or the count is zero.
+    #[error("a purchase pays more than zero for at least one unit")]
+    InvalidAmount,
+    /// The paid time is not `yyyy-MM-dd HH:mm:ss`.
+    #[error("the paid time {0:?} is not yyyy-MM-dd HH:mm:ss")]
+    InvalidPaidTime(String),
+}
+
 /// Now as the platform writes order times (PST).
 fn now_pst() -> String {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     alistach_domain::platform_time::format(now_ms)
+}
+
+/// A new book order (paid now unless `order` says when, status `Payment Completed`, a 7.00 %
+/// rate, not hot), the catalog product lending its title, category and image.
+fn book_order(
+    book: &mut OrderBook,
+    product: Option<&CatalogProduct>,
+    order: NewOrder,
+) -> BookOrder {
+    let n = book.orders.len() as u64;
+    let order_id = 8_200_000_000_000_000 + n * 1_013;
+    let sub_order_id = order.sub_order_id.unwrap_or(order_id + 1);
+    let paid_time = order.paid_time.unwrap_or_else(now_pst);
+    BookOrder {
+        index_id: 0,
+        order_id,
+        sub_order_id,
+        status: "Payment Completed".to_owned(),
+        tracking_id: order.tracking_id,
+        product_id: order.product_id,
+        product_title: product.map_or_else(
+            || format!("Product {}", order.product_id),
+            |p| p.title.clone(),
+        ),
+        category_id: order
+            .category_id
+            .or(product.map(|p| p.child.id))
+            .unwrap_or(100_000),
+        detail_url: format!("https://www.aliexpress.com/item/{}.html", order.product_id),
+        image: product.map_or_else(String::new, |p| p.images[0].clone()),
+        count: order.product_count,
+        paid_cents: order.paid_cents,
+        commission_cents: order.commission_cents,
+        commission_rate: "7.00%".to_owned(),
+        created_time: paid_time.clone(),
+        paid_time,
+        receipt_time: None,
+        settled_time: None,
+        is_new_buyer: false,
+        is_hot: false,
+        ship_to_country: "US".to_owned(),
+        custom_parameters: order.custom_parameters,
+    }
 }
 
 /// Whether a request's signature verified.
@@ -255,6 +358,7 @@ struct State {
     always: Option<(Option<String>, Fault)>,
     request_seq: u64,
     orders: OrderBook,
+    links: LinkRegistry,
 }
 
 struct Shared {
@@ -419,44 +523,85 @@ impl FakeGateway {
     /// answers its sub-order id. The product's title, category and commission rate come from
     /// the catalog when it has the product.
     pub fn place_order(&self, order: NewOrder) -> u64 {
-        let now = now_pst();
         let product = self.shared.catalog.product(order.product_id);
         let mut state = self.shared.state();
-        let n = state.orders.orders.len() as u64;
-        let order_id = 8_200_000_000_000_000 + n * 1_013;
-        let sub_order_id = order.sub_order_id.unwrap_or(order_id + 1);
-        let paid_time = order.paid_time.unwrap_or_else(|| now.clone());
-        state.orders.push(BookOrder {
-            index_id: 0,
-            order_id,
-            sub_order_id,
-            status: "Payment Completed".to_owned(),
-            tracking_id: order.tracking_id,
-            product_id: order.product_id,
-            product_title: product.map_or_else(
-                || format!("Product {}", order.product_id),
-                |p| p.title.clone(),
-            ),
-            category_id: order
-                .category_id
-                .or(product.map(|p| p.child.id))
-                .unwrap_or(100_000),
-            detail_url: format!("https://www.aliexpress.com/item/{}.html", order.product_id),
-            image: product.map_or_else(String::new, |p| p.images[0].clone()),
-            count: order.product_count,
-            paid_cents: order.paid_cents,
-            commission_cents: order.commission_cents,
-            commission_rate: "7.00%".to_owned(),
-            created_time: paid_time.clone(),
-            paid_time,
-            receipt_time: None,
-            settled_time: None,
-            is_new_buyer: false,
-            is_hot: false,
-            ship_to_country: "US".to_owned(),
-            custom_parameters: order.custom_parameters,
-        });
+        let book = book_order(&mut state.orders, product, order);
+        let sub_order_id = book.sub_order_id;
+        state.orders.push(book);
         sub_order_id
+    }
+
+    /// Buys through `link`, a promotion link the fake handed out, with the platform's sub-id
+    /// parameters (`af`, `cn`, `cv`, `dp`) appended to its query as a link carries them: the
+    /// query and fragment are stripped to find the issued link, the sub-ids read from the
+    /// query. The order is placed like [`FakeGateway::place_order`]'s (status `Payment
+    /// Completed`, a new index id) with the link's tracking id, its product (or the
+    /// purchase's, for a link that names none), the sub-ids' JSON as `custom_parameters`
+    /// (none without sub-ids), `is_hot_product` = `Y` for a hot link, and the commission of
+    /// the link type ([`NORMAL_LINK_COMMISSION_BPS`] or [`HOT_LINK_COMMISSION_BPS`] of the
+    /// amount, rounded down to the cent). Answers the sub-order id.
+    pub fn purchase(&self, link: &str, purchase: Purchase) -> Result<u64, PurchaseError> {
+        if purchase.paid_cents <= 0 || purchase.product_count == 0 {
+            return Err(PurchaseError::InvalidAmount);
+        }
+        if let Some(t) = &purchase.paid_time
+            && !methods::is_platform_time(t)
+        {
+            return Err(PurchaseError::InvalidPaidTime(t.chars().take(40).collect()));
+        }
+        let issued_form = links::issued_form(link);
+        let mut state = self.shared.state();
+        let Some(issued) = state.links.get(issued_form).cloned() else {
+            return Err(PurchaseError::UnknownLink(
+                issued_form.chars().take(200).collect(),
+            ));
+        };
+        let Some(product_id) = issued.product_id.or(purchase.product_id) else {
+            return Err(PurchaseError::NoProduct(
+                issued_form.chars().take(200).collect(),
+            ));
+        };
+        let (hot, bps) = match issued.link_type {
+            LinkType::Normal => (false, NORMAL_LINK_COMMISSION_BPS),
+            LinkType::Hot => (true, HOT_LINK_COMMISSION_BPS),
+        };
+        // Positive amounts only, so integer division rounds down; i128 cannot overflow.
+        let commission_cents =
+            i64::try_from(i128::from(purchase.paid_cents) * i128::from(bps) / 10_000)
+                .unwrap_or(i64::MAX);
+        let order = NewOrder {
+            product_id,
+            product_count: purchase.product_count,
+            paid_cents: purchase.paid_cents,
+            commission_cents,
+            tracking_id: issued.tracking_id,
+            custom_parameters: SubIds::from_url(link).to_custom_parameters(),
+            paid_time: purchase.paid_time,
+            category_id: None,
+            sub_order_id: None,
+        };
+        let product = self.shared.catalog.product(product_id);
+        let mut book = book_order(&mut state.orders, product, order);
+        book.commission_rate = format!("{}.{:02}%", bps / 100, bps % 100);
+        book.is_hot = hot;
+        let sub_order_id = book.sub_order_id;
+        state.orders.push(book);
+        Ok(sub_order_id)
+    }
+
+    /// How many promotion links the fake remembers having handed out.
+    pub fn issued_links(&self) -> usize {
+        self.shared.state().links.len()
+    }
+
+    /// What a promotion link the fake handed out tracks (query and fragment ignored);
+    /// `None` for a link it never issued (or has forgotten: it remembers the latest 100 000).
+    pub fn issued_link(&self, link: &str) -> Option<IssuedLink> {
+        self.shared
+            .state()
+            .links
+            .get(links::issued_form(link))
+            .cloned()
     }
 
     /// Moves an order to `status` (one of the platform's four), stamping the time of
@@ -876,7 +1021,16 @@ fn process(
         "aliexpress.affiliate.order.get" => {
             orders::order_get(params, &shared.state().orders).unwrap_or_else(|o| o)
         }
-        _ => answer(api_method, params, &shared.catalog),
+        _ => {
+            let (outcome, issued) = answer(api_method, params, &shared.catalog);
+            if !issued.is_empty() {
+                let mut state = shared.state();
+                for (link, what) in issued {
+                    state.links.insert(link, what);
+                }
+            }
+            outcome
+        }
     };
     match outcome {
         Outcome::Result(result) => json!({key: {

@@ -1,5 +1,7 @@
 //! The mock catalog through its public API: determinism, every search filter, currencies,
-//! languages, details, categories and links.
+//! languages, details, categories and links; and clicks becoming mock orders (`clicks`).
+
+mod clicks;
 
 use std::collections::HashSet;
 use std::future::Future;

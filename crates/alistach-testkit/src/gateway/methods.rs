@@ -1,17 +1,20 @@
 //! The business methods the fake gateway answers, in the documented shapes (protocol
 //! reference §4.0–4.10): wrapped lists unless `simplify=true`, `fields` honoured, 405 for
-//! empty results.
+//! empty results. Every promotion link an answer carries is reported to the caller, so the
+//! fake can register it for purchases.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
-use alistach_domain::{Currency, Decimal, Language};
+use alistach_domain::{Currency, Decimal, Language, LinkSource, LinkType};
 use serde_json::{Map, Value, json};
 
 use super::catalog::{
     CATEGORIES, Catalog, CatalogProduct, PROMOS, convert, fnv1a, localise, matches_keywords,
     promotion_link, words,
 };
+use super::links::IssuedLink;
 
 /// The methods the fake knows; anything else is `InvalidApiPath`.
 pub(crate) const METHODS: &[&str] = &[
@@ -66,6 +69,8 @@ pub(crate) fn missing(name: &str) -> Outcome {
 struct Req<'a> {
     params: &'a BTreeMap<String, String>,
     catalog: &'a Catalog,
+    /// The promotion links the answer hands out.
+    issued: RefCell<Vec<(String, IssuedLink)>>,
 }
 
 impl Req<'_> {
@@ -121,7 +126,18 @@ impl Req<'_> {
         }
     }
 
-    fn view(&self, country_param: &str) -> Parsed<View> {
+    /// The tracked link for `source`, recorded as handed out.
+    fn issue(
+        &self,
+        source: &str,
+        product_id: Option<u64>,
+        tracking_id: &str,
+        link_type: LinkType,
+    ) -> String {
+        issue(&self.issued, source, product_id, tracking_id, link_type)
+    }
+
+    fn view(&self, country_param: &str) -> Parsed<View<'_>> {
         let currency = match self.get("target_currency") {
             None => Currency::USD,
             Some(c) => c.parse().map_err(|_| invalid("target_currency"))?,
@@ -142,21 +158,63 @@ impl Req<'_> {
             simplify: self.get("simplify") == Some("true"),
             fields,
             country: self.country(country_param)?,
+            issued: &self.issued,
         })
     }
 }
 
+/// The tracked link for `source`, pushed onto `issued`.
+fn issue(
+    issued: &RefCell<Vec<(String, IssuedLink)>>,
+    source: &str,
+    product_id: Option<u64>,
+    tracking_id: &str,
+    link_type: LinkType,
+) -> String {
+    let link = promotion_link(source, tracking_id, &link_type.code().to_string());
+    issued.borrow_mut().push((
+        link.clone(),
+        IssuedLink {
+            product_id,
+            tracking_id: tracking_id.to_owned(),
+            link_type,
+        },
+    ));
+    link
+}
+
 /// How products are rendered for one request.
-struct View {
+struct View<'a> {
     currency: Currency,
     language: Language,
     tracking_id: String,
     simplify: bool,
     fields: Option<HashSet<String>>,
     country: Option<String>,
+    issued: &'a RefCell<Vec<(String, IssuedLink)>>,
 }
 
-impl View {
+impl View<'_> {
+    /// Whether the answer keeps the field `name` (`fields` filters them).
+    fn keeps(&self, name: &str) -> bool {
+        self.fields.as_ref().is_none_or(|f| f.contains(name))
+    }
+
+    /// The tracked link for `source`, recorded as handed out when the answer shows `field`.
+    fn link(&self, field: &str, source: &str, product_id: Option<u64>) -> String {
+        if self.keeps(field) {
+            issue(
+                self.issued,
+                source,
+                product_id,
+                &self.tracking_id,
+                LinkType::Normal,
+            )
+        } else {
+            promotion_link(source, &self.tracking_id, "0")
+        }
+    }
+
     fn list(&self, wrapper: &str, items: Vec<Value>) -> Value {
         if self.simplify {
             Value::Array(items)
@@ -198,7 +256,7 @@ impl View {
         );
         put(
             "promotion_link",
-            json!(promotion_link(&p.detail_url(), &self.tracking_id, "0")),
+            json!(self.link("promotion_link", &p.detail_url(), Some(p.id))),
         );
         put("sale_price", json!(usd(p.sale_cents)));
         put("sale_price_currency", json!("USD"));
@@ -262,7 +320,7 @@ impl View {
                     "code_availabletime_end": "2023-11-30 23:59:59",
                     "code_mini_spend": self.target(code.min_spend_cents).to_string(),
                     "code_quantity": "1000",
-                    "code_promotionurl": promotion_link(&code.code, &self.tracking_id, "0"),
+                    "code_promotionurl": self.link("promo_code_info", &code.code, None),
                 }),
             );
         }
@@ -293,13 +351,18 @@ fn paginate<T: Copy>(
     Some((page, total, total_pages))
 }
 
-/// Answers one validated call.
+/// Answers one validated call, with the promotion links the answer hands out (link, what it
+/// tracks); none unless the call succeeds.
 pub(crate) fn answer(
     method: &str,
     params: &BTreeMap<String, String>,
     catalog: &Catalog,
-) -> Outcome {
-    let req = Req { params, catalog };
+) -> (Outcome, Vec<(String, IssuedLink)>) {
+    let req = Req {
+        params,
+        catalog,
+        issued: RefCell::new(Vec::new()),
+    };
     let outcome = match method {
         "aliexpress.affiliate.product.query" => product_query(&req, false),
         "aliexpress.affiliate.hotproduct.query" => product_query(&req, true),
@@ -314,7 +377,12 @@ pub(crate) fn answer(
             format!("The specified API \"{method}\" does not exist"),
         )),
     };
-    outcome.unwrap_or_else(|o| o)
+    let outcome = outcome.unwrap_or_else(|o| o);
+    let issued = match outcome {
+        Outcome::Result(_) => req.issued.into_inner(),
+        _ => Vec::new(),
+    };
+    (outcome, issued)
 }
 
 fn product_query(req: &Req<'_>, hot: bool) -> Parsed<Outcome> {
@@ -478,11 +546,20 @@ fn is_aliexpress_url(source: &str) -> bool {
         .any(|d| host == *d || host.strip_suffix(d).is_some_and(|sub| sub.ends_with('.')))
 }
 
+/// The product a link source names, if it is a product page.
+fn source_product(source: &str) -> Option<u64> {
+    LinkSource::parse(source)
+        .ok()
+        .and_then(|s| s.product_id())
+        .map(|id| id.0)
+}
+
 fn link_generate(req: &Req<'_>) -> Parsed<Outcome> {
-    let link_type = req.require("promotion_link_type")?;
-    if link_type != "0" && link_type != "2" {
-        return Err(invalid("promotion_link_type"));
-    }
+    let link_type = match req.require("promotion_link_type")? {
+        "0" => LinkType::Normal,
+        "2" => LinkType::Hot,
+        _ => return Err(invalid("promotion_link_type")),
+    };
     let sources: Vec<&str> = req
         .require("source_values")?
         .split(',')
@@ -500,7 +577,10 @@ fn link_generate(req: &Req<'_>) -> Parsed<Outcome> {
         .map(|s| {
             (
                 fnv1a(&[s, "order"]),
-                json!({"promotion_link": promotion_link(s, tracking_id, link_type), "source_value": s}),
+                json!({
+                    "promotion_link": req.issue(s, source_product(s), tracking_id, link_type),
+                    "source_value": s,
+                }),
             )
         })
         .collect();
