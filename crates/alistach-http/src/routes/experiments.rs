@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use alistach_api::types as api;
-use alistach_api::{RouteId, path_parameter, route_of};
+use alistach_api::{RouteId, path_parameter, routes::route_of};
 use alistach_domain::{Cents, LinkType, platform_time};
 use alistach_policy::{Estimate, TestResult, compare_variants};
 use alistach_service::{ExperimentError, ExperimentReport, Experiments, ServiceError};
