@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use alistach_domain::{AffiliateOrder, Cents, LinkType, OrderStatus, SubIds, platform_time};
 use alistach_store::{
-    Allocation, Click, ClickStore, ClickSummary, CursorStore, Experiment, ExperimentStore,
-    GroupBy, LeaseInfo, LeaseStore, MAX_SUMMARY_PRODUCTS, NO_KEY, NewExperiment, OrderFilter,
+    Allocation, Click, ClickStore, ClickSummary, CursorStore, Experiment, ExperimentStore, GroupBy,
+    LeaseInfo, LeaseStore, MAX_SUMMARY_PRODUCTS, NO_KEY, NewExperiment, OrderFilter,
     OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
     StoreError, StoredOrder, UpsertSummary, Variant, VariantOutcome,
 };
@@ -122,7 +122,9 @@ fn link_type_from_sql(text: &str) -> Result<LinkType, StoreError> {
     match text {
         "normal" => Ok(LinkType::Normal),
         "hot" => Ok(LinkType::Hot),
-        other => Err(StoreError::Corrupt(format!("a variant's link type {other:?}"))),
+        other => Err(StoreError::Corrupt(format!(
+            "a variant's link type {other:?}"
+        ))),
     }
 }
 
@@ -478,7 +480,8 @@ impl SqlStore {
         where_sql: &str,
         arg: Option<i64>,
     ) -> Result<Vec<Experiment>, StoreError> {
-        let head_sql = format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments {where_sql} ORDER BY id DESC");
+        let head_sql =
+            format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments {where_sql} ORDER BY id DESC");
         // Variants are stored with their experiment in one transaction and never change: read
         // after the experiments, every one read has all its variants.
         let one_sql = format!(
@@ -1132,5 +1135,200 @@ impl ExperimentStore for SqlStore {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::path::PathBuf;
+
+    use alistach_store::conformance::sample_order;
+    use alistach_testkit::postgres_server::PostgresServer;
+
+    use super::*;
+
+    /// A database as the build before experiments left it: schema 2, with orders stored
+    /// without their experiment.
+    struct Old {
+        pool: Pool,
+    }
+
+    impl Old {
+        async fn migrate_to_2(&self) {
+            let dialect = match self.pool {
+                Pool::Sqlite(_) => Dialect::Sqlite,
+                Pool::Postgres(_) => Dialect::Postgres,
+            };
+            let mut migrator = migrate::migrator(dialect).await.unwrap();
+            migrator.migrations = Cow::Owned(
+                migrator
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version <= 2)
+                    .cloned()
+                    .collect(),
+            );
+            with_pool!(self, p => migrator.run(p).await.unwrap());
+        }
+
+        /// Stores orders with the statement of the build before experiments.
+        async fn store_orders(&self, orders: &[OrderRecord]) {
+            let insert = format!(
+                "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)"
+            );
+            with_pool!(self, p => {
+                for record in orders {
+                    bind_order!(sqlx::query(&insert), record)
+                        .bind(record.order_time_ms(1))
+                        .bind(1i64)
+                        .execute(p)
+                        .await
+                        .unwrap();
+                }
+                p.close().await;
+            });
+        }
+    }
+
+    /// Orders of every kind of `custom_parameters`, and the experiment each names.
+    fn old_orders() -> Vec<(OrderRecord, Option<(u64, &'static str)>)> {
+        let cases: [(&str, Option<(u64, &str)>); 8] = [
+            (
+                r#"{"cn":"ab7","cv":"hot","dp":"alistach"}"#,
+                Some((7, "hot")),
+            ),
+            (r#"{"cv":"ctl","cn":"ab7","other":[1]}"#, Some((7, "ctl"))),
+            (r#"{"cn":"ab7","cv":"ctl","dp":5}"#, None),
+            (r#"{"cn":"campaign","cv":"x"}"#, None),
+            (r#"{"cn":"ab7"}"#, None),
+            ("not json", None),
+            (r#"{"cn":"ab99999999999999999999","cv":"x"}"#, None),
+            (
+                r#"{"cn":"ab18446744073709551615","cv":"«ü»"}"#,
+                Some((u64::MAX, "«ü»")),
+            ),
+        ];
+        let mut orders: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, (params, named))| {
+                let mut o = sample_order(100 + i as u64, "old", 1_700_000_000_000);
+                o.order.custom_parameters = Some((*params).to_owned());
+                (o, *named)
+            })
+            .collect();
+        let mut none = sample_order(99, "old", 1_700_000_000_000);
+        none.order.custom_parameters = None;
+        orders.push((none, None));
+        orders
+    }
+
+    /// Opens the old database with this build and checks every order is attributed as an
+    /// upsert would have, once.
+    async fn check_attribution(target: Target) {
+        let orders = old_orders();
+        let store = SqlStore::open(target.clone()).await.unwrap();
+        for (record, named) in &orders {
+            let parsed = record.order.experiment_variant();
+            assert_eq!(
+                parsed.as_ref().map(|(e, v)| (*e, v.as_str())),
+                *named,
+                "the cases agree with the domain's parsing"
+            );
+        }
+        let all = OrderFilter {
+            tracking_id: Some("old".to_owned()),
+            ..OrderFilter::default()
+        };
+        let groups: Vec<(String, u64)> = store
+            .revenue(&all, GroupBy::Variant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.key, g.orders))
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                (NO_KEY.to_owned(), 6),
+                ("ctl".to_owned(), 1),
+                ("hot".to_owned(), 1),
+                ("«ü»".to_owned(), 1),
+            ]
+        );
+        let seven = OrderFilter {
+            experiment_id: Some(7),
+            ..all.clone()
+        };
+        let page = OrderPageRequest {
+            page: 1,
+            page_size: 50,
+        };
+        assert_eq!(store.list_orders(&seven, page).await.unwrap().total, 2);
+        let max = OrderFilter {
+            experiment_id: Some(u64::MAX),
+            ..all.clone()
+        };
+        assert_eq!(store.list_orders(&max, page).await.unwrap().total, 1);
+        assert_eq!(
+            store.cursor(ATTRIBUTION_PENDING).await.unwrap(),
+            None,
+            "the work is done once"
+        );
+        // Orders an old build stored after the migration (during a rolling upgrade) are
+        // attributed when the sync sees them again, as unchanged orders.
+        with_pool!(store, p => sqlx::query("UPDATE orders SET experiment_id = NULL, variant = NULL")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .unwrap());
+        assert_eq!(store.list_orders(&seven, page).await.unwrap().total, 0);
+        let records: Vec<OrderRecord> = orders.into_iter().map(|(r, _)| r).collect();
+        let again = store.upsert_orders(&records, 2).await.unwrap();
+        assert_eq!(again.unchanged, records.len() as u64, "{again:?}");
+        assert_eq!(store.list_orders(&seven, page).await.unwrap().total, 2);
+        assert_eq!(store.list_orders(&max, page).await.unwrap().total, 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_attributes_orders_stored_before_experiments() {
+        let dir: PathBuf =
+            std::env::temp_dir().join(format!("alistach-sql-attribution-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("old.db");
+        let pool = SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+        let old = Old {
+            pool: Pool::Sqlite(pool),
+        };
+        old.migrate_to_2().await;
+        let records: Vec<OrderRecord> = old_orders().into_iter().map(|(r, _)| r).collect();
+        old.store_orders(&records).await;
+        check_attribution(Target::Sqlite(file)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn postgres_attributes_orders_stored_before_experiments() {
+        let Some(pg) = PostgresServer::start_or_skip("postgres attribution") else {
+            return;
+        };
+        let url = pg.create_database("attribution");
+        let old = Old {
+            pool: Pool::Postgres(PgPool::connect(&url).await.unwrap()),
+        };
+        old.migrate_to_2().await;
+        let records: Vec<OrderRecord> = old_orders().into_iter().map(|(r, _)| r).collect();
+        old.store_orders(&records).await;
+        check_attribution(Target::Postgres(url)).await;
     }
 }

@@ -662,7 +662,11 @@ fn new_experiment(name: &str, names: &[&str]) -> NewExperiment {
 
 /// Stops the running experiment, if any (a check that failed half-way may have left one).
 async fn stop_running(store: &Arc<dyn Store>) {
-    if let Some(running) = store.running_experiment().await.expect("running experiment") {
+    if let Some(running) = store
+        .running_experiment()
+        .await
+        .expect("running experiment")
+    {
         store
             .stop_experiment(running.id, T0)
             .await
@@ -690,18 +694,35 @@ pub async fn experiments_are_created_listed_and_stopped(
     let asked: Vec<(&str, u32, alistach_domain::LinkType, Option<&str>)> = new_a
         .variants
         .iter()
-        .map(|v| (v.name.as_str(), v.weight, v.link_type, v.tracking_id.as_deref()))
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.weight,
+                v.link_type,
+                v.tracking_id.as_deref(),
+            )
+        })
         .collect();
     let stored: Vec<(&str, u32, alistach_domain::LinkType, Option<&str>)> = a
         .variants
         .iter()
-        .map(|v| (v.name.as_str(), v.weight, v.link_type, v.tracking_id.as_deref()))
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.weight,
+                v.link_type,
+                v.tracking_id.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(stored, asked, "variants as asked for, in order");
     assert_ne!(a.variants[0].id, a.variants[1].id);
     for handle in [store, other] {
         assert_eq!(handle.experiment(a.id).await.unwrap().as_ref(), Some(&a));
-        assert_eq!(handle.running_experiment().await.unwrap().as_ref(), Some(&a));
+        assert_eq!(
+            handle.running_experiment().await.unwrap().as_ref(),
+            Some(&a)
+        );
     }
 
     let new_b = new_experiment("conf-exp-b", &["x", "y", "z"]);
@@ -731,9 +752,16 @@ pub async fn experiments_are_created_listed_and_stopped(
         "stopping changes nothing else"
     );
     let again = store.stop_experiment(a.id, T0 + 20).await.unwrap().unwrap();
-    assert_eq!(again.stopped_at_ms, Some(T0 + 10), "the first stop time stays");
+    assert_eq!(
+        again.stopped_at_ms,
+        Some(T0 + 10),
+        "the first stop time stays"
+    );
     assert_eq!(store.running_experiment().await.unwrap(), None);
-    assert_eq!(store.stop_experiment(a.id + 1_000_000, T0).await.unwrap(), None);
+    assert_eq!(
+        store.stop_experiment(a.id + 1_000_000, T0).await.unwrap(),
+        None
+    );
     assert_eq!(store.experiment(a.id + 1_000_000).await.unwrap(), None);
     assert_eq!(store.experiment(u64::MAX).await.unwrap(), None);
 
@@ -775,7 +803,11 @@ pub async fn racing_instances_create_one_experiment(
                 }
             })
             .collect();
-        let winners = join_all(contenders).await.into_iter().filter(|w| *w).count();
+        let winners = join_all(contenders)
+            .await
+            .into_iter()
+            .filter(|w| *w)
+            .count();
         assert_eq!(winners, 1, "round {round}");
         assert_eq!(store.experiments().await.unwrap().len(), before + 1);
         let running = other
@@ -803,7 +835,10 @@ pub async fn variants_earn_their_links_clicks_and_orders(
 
     stop_running(store).await;
     let e = store
-        .create_experiment(&new_experiment("conf-exp-earn", &["ctl", "hot", "idle"]), T0)
+        .create_experiment(
+            &new_experiment("conf-exp-earn", &["ctl", "hot", "idle"]),
+            T0,
+        )
         .await
         .unwrap();
     let (ctl, hot, idle) = (e.variants[0].id, e.variants[1].id, e.variants[2].id);
@@ -844,7 +879,12 @@ pub async fn variants_earn_their_links_clicks_and_orders(
         order(3, tag("hot"), 3000, 200),
         order(4, tag("hot"), 999, 99),
         order(5, tag("hot"), 700, 7),
-        order(6, Some(r#"{"cn":"campaign","cv":"hot"}"#.to_owned()), 111, 11),
+        order(
+            6,
+            Some(r#"{"cn":"campaign","cv":"hot"}"#.to_owned()),
+            111,
+            11,
+        ),
         order(
             7,
             SubIds::for_variant(e.id + 1000, "hot").to_custom_parameters(),

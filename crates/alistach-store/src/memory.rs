@@ -321,19 +321,6 @@ impl Store for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_memory_store_passes_the_conformance_suite() {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        crate::conformance::run_all(&store, &store).await;
-    }
-}
-
 #[async_trait]
 impl ExperimentStore for MemoryStore {
     async fn create_experiment(
@@ -483,5 +470,18 @@ impl ExperimentStore for MemoryStore {
             out.extend(rows);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_passes_the_conformance_suite() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        crate::conformance::run_all(&store, &store).await;
     }
 }
