@@ -5,7 +5,11 @@
 //! [`SqlStore::open`] connects, refuses a database whose schema is newer than this binary
 //! knows ([`alistach_store::StoreError::SchemaTooNew`]), and applies the embedded migrations
 //! (`migrations/sqlite`, `migrations/postgres`: one directory per backend). Leases are rows
-//! with a holder and an expiry on the database's clock. This is the only crate that uses sqlx.
+//! with a holder and an expiry on the database's clock. Each order is stored with the
+//! experiment and variant its sub-ids name (read at every upsert with the domain's parsing;
+//! orders stored before migration 3 are attributed once, at the first start after it); a
+//! partial unique index lets at most one experiment run, whichever instance creates it. This
+//! is the only crate that uses sqlx.
 
 mod migrate;
 mod store;

@@ -4,11 +4,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use alistach_domain::{AffiliateOrder, Cents, platform_time};
+use std::collections::BTreeMap;
+
+use alistach_domain::{AffiliateOrder, Cents, LinkType, OrderStatus, SubIds, platform_time};
 use alistach_store::{
-    Click, ClickStore, ClickSummary, CursorStore, GroupBy, LeaseInfo, LeaseStore,
-    MAX_SUMMARY_PRODUCTS, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord, OrderRows,
-    OrderStore, RevenueGroup, StatusChange, Store, StoreError, StoredOrder, UpsertSummary,
+    Allocation, Click, ClickStore, ClickSummary, CursorStore, Experiment, ExperimentStore, GroupBy,
+    LeaseInfo, LeaseStore, MAX_SUMMARY_PRODUCTS, NO_KEY, NewExperiment, OrderFilter,
+    OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
+    StoreError, StoredOrder, UpsertSummary, Variant, VariantOutcome,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -17,7 +20,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::migrate::{self, Dialect, MIGRATIONS_TABLE};
+use crate::migrate::{self, ATTRIBUTION_PENDING, Dialect, MIGRATIONS_TABLE};
 use crate::target::Target;
 
 /// How long a statement waits for a busy SQLite file, and for a pooled connection.
@@ -35,6 +38,19 @@ macro_rules! with_pool {
             Pool::Sqlite($p) => $body,
             Pool::Postgres($p) => $body,
         }
+    };
+}
+
+/// Begins a transaction that will write, on `$p` (inside [`with_pool!`]): on SQLite it takes
+/// the write lock at once, since a deferred transaction that read first could not upgrade
+/// while another connection writes.
+macro_rules! begin_write {
+    ($self:expr, $p:ident) => {
+        match &$self.pool {
+            Pool::Sqlite(_) => $p.begin_with("BEGIN IMMEDIATE").await,
+            Pool::Postgres(_) => $p.begin().await,
+        }
+        .map_err(unavailable)
     };
 }
 
@@ -80,6 +96,89 @@ fn id_to_sql(id: u64) -> i64 {
 
 fn id_from_sql(id: i64) -> u64 {
     id as u64
+}
+
+/// The experiment (id as stored) and variant an order's sub-ids name: the `experiment_id`
+/// and `variant` columns.
+fn attribution(order: &AffiliateOrder) -> (Option<i64>, Option<String>) {
+    match order.experiment_variant() {
+        Some((id, variant)) => (Some(id_to_sql(id)), Some(variant)),
+        None => (None, None),
+    }
+}
+
+fn corrupt(e: sqlx::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn link_type_to_sql(link_type: LinkType) -> &'static str {
+    match link_type {
+        LinkType::Normal => "normal",
+        LinkType::Hot => "hot",
+    }
+}
+
+fn link_type_from_sql(text: &str) -> Result<LinkType, StoreError> {
+    match text {
+        "normal" => Ok(LinkType::Normal),
+        "hot" => Ok(LinkType::Hot),
+        other => Err(StoreError::Corrupt(format!(
+            "a variant's link type {other:?}"
+        ))),
+    }
+}
+
+/// A stored count or setting that must fit `T`.
+fn fits<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T, StoreError> {
+    T::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} out of range")))
+}
+
+/// The columns of `experiments`, in [`ExperimentRow`]'s order.
+const EXPERIMENT_COLUMNS: &str =
+    "id, name, allocation, min_share_permille, created_at_ms, stopped_at_ms";
+
+/// A row of `experiments`.
+type ExperimentRow = (i64, String, String, i64, i64, Option<i64>);
+
+/// The columns of `experiment_variants`, in [`VariantRow`]'s order.
+const VARIANT_COLUMNS: &str = "id, experiment_id, name, weight, link_type, tracking_id";
+
+/// A row of `experiment_variants`.
+type VariantRow = (i64, i64, String, i64, String, Option<String>);
+
+/// The experiments of `rows` with their variants (`variants` ordered by position; those of
+/// other experiments are left out).
+fn experiments_from_rows(
+    rows: Vec<ExperimentRow>,
+    variants: Vec<VariantRow>,
+) -> Result<Vec<Experiment>, StoreError> {
+    let mut per: BTreeMap<i64, Vec<Variant>> = BTreeMap::new();
+    for (id, experiment_id, name, weight, link_type, tracking_id) in variants {
+        per.entry(experiment_id).or_default().push(Variant {
+            id: fits(id, "a variant id")?,
+            name,
+            weight: fits(weight, "a variant's weight")?,
+            link_type: link_type_from_sql(&link_type)?,
+            tracking_id,
+        });
+    }
+    rows.into_iter()
+        .map(
+            |(id, name, allocation, min_share, created_at_ms, stopped_at_ms)| {
+                Ok(Experiment {
+                    id: id_from_sql(id),
+                    name,
+                    allocation: Allocation::parse(&allocation).ok_or_else(|| {
+                        StoreError::Corrupt(format!("an experiment's allocation {allocation:?}"))
+                    })?,
+                    min_share_permille: fits(min_share, "an experiment's least share")?,
+                    variants: per.remove(&id).unwrap_or_default(),
+                    created_at_ms,
+                    stopped_at_ms,
+                })
+            },
+        )
+        .collect()
 }
 
 /// Binds the 19 order fields and `mock` ($1 to $20) to a query.
@@ -203,6 +302,9 @@ fn where_clause(filter: &OrderFilter) -> (String, Vec<Arg>) {
     if let Some(tracking) = &filter.tracking_id {
         add("tracking_id =", Arg::Text(tracking.clone()));
     }
+    if let Some(experiment) = filter.experiment_id {
+        add("experiment_id =", Arg::Int(id_to_sql(experiment)));
+    }
     (sql, args)
 }
 
@@ -257,6 +359,7 @@ impl SqlStore {
         };
         let store = SqlStore { pool, target };
         store.migrate().await?;
+        store.attribute_old_orders().await?;
         Ok(store)
     }
 
@@ -315,6 +418,113 @@ impl SqlStore {
         })
     }
 
+    /// Attributes the orders stored before migration 3 to the experiments their sub-ids name,
+    /// once (while its marker is there); every upsert attributes the orders it stores.
+    async fn attribute_old_orders(&self) -> Result<(), StoreError> {
+        let marker = format!(
+            "SELECT value FROM sync_cursors WHERE name = $1{}",
+            match self.dialect() {
+                Dialect::Sqlite => "",
+                // A second instance starting at once waits here, then finds the work done.
+                Dialect::Postgres => " FOR UPDATE",
+            }
+        );
+        with_pool!(self, p => {
+            let mut tx = begin_write!(self, p)?;
+            let pending: Option<String> = sqlx::query_scalar(&marker)
+                .bind(ATTRIBUTION_PENDING)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            if pending.is_none() {
+                return Ok(());
+            }
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT sub_order_id, custom_parameters FROM orders \
+                 WHERE custom_parameters IS NOT NULL",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            let mut attributed = 0u64;
+            for (id, text) in rows {
+                let Some((experiment, variant)) = SubIds::from_custom_parameters(&text)
+                    .experiment()
+                    .map(|(e, v)| (e, v.to_owned()))
+                else {
+                    continue;
+                };
+                sqlx::query("UPDATE orders SET experiment_id = $2, variant = $3 WHERE sub_order_id = $1")
+                    .bind(id)
+                    .bind(id_to_sql(experiment))
+                    .bind(variant)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                attributed += 1;
+            }
+            sqlx::query("DELETE FROM sync_cursors WHERE name = $1")
+                .bind(ATTRIBUTION_PENDING)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            tx.commit().await.map_err(unavailable)?;
+            tracing::info!(attributed, "attributed stored orders to experiments");
+            Ok(())
+        })
+    }
+
+    /// The experiments `where_sql` selects (with `arg` as `$1` when given), newest first.
+    async fn load_experiments(
+        &self,
+        where_sql: &str,
+        arg: Option<i64>,
+    ) -> Result<Vec<Experiment>, StoreError> {
+        let head_sql =
+            format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments {where_sql} ORDER BY id DESC");
+        // Variants are stored with their experiment in one transaction and never change: read
+        // after the experiments, every one read has all its variants.
+        let one_sql = format!(
+            "SELECT {VARIANT_COLUMNS} FROM experiment_variants WHERE experiment_id = $1 \
+             ORDER BY position"
+        );
+        let all_sql = format!(
+            "SELECT {VARIANT_COLUMNS} FROM experiment_variants ORDER BY experiment_id, position"
+        );
+        let (rows, variants) = with_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, ExperimentRow>(&head_sql);
+            if let Some(arg) = arg {
+                q = q.bind(arg);
+            }
+            let rows = q.fetch_all(p).await.map_err(unavailable)?;
+            let variants = match rows.as_slice() {
+                [] => Vec::new(),
+                [one] => sqlx::query_as::<_, VariantRow>(&one_sql)
+                    .bind(one.0)
+                    .fetch_all(p)
+                    .await
+                    .map_err(unavailable)?,
+                _ => sqlx::query_as::<_, VariantRow>(&all_sql)
+                    .fetch_all(p)
+                    .await
+                    .map_err(unavailable)?,
+            };
+            (rows, variants)
+        });
+        experiments_from_rows(rows, variants)
+    }
+
+    /// The message of the conflict with the running experiment.
+    async fn running_conflict(&self) -> StoreError {
+        match self.running_experiment().await {
+            Ok(Some(running)) => StoreError::Conflict(format!(
+                "experiment {} ({}) is running; stop it first",
+                running.id, running.name
+            )),
+            _ => StoreError::Conflict("another experiment is running; stop it first".to_owned()),
+        }
+    }
+
     /// Closes the pool (waits for connections in use to come back).
     pub async fn close(&self) {
         with_pool!(self, p => p.close().await);
@@ -329,12 +539,13 @@ impl OrderStore for SqlStore {
         observed_at_ms: i64,
     ) -> Result<UpsertSummary, StoreError> {
         let insert = format!(
-            "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22) \
-             ON CONFLICT (sub_order_id) DO NOTHING"
+            "INSERT INTO orders ({ORDER_COLUMNS}, experiment_id, variant) VALUES ($1, $2, $3, \
+             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22, $22, $23, $24) ON CONFLICT (sub_order_id) DO NOTHING"
         );
         let select = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE sub_order_id = $1{}",
+            "SELECT {ORDER_COLUMNS}, experiment_id, variant FROM orders \
+             WHERE sub_order_id = $1{}",
             match self.dialect() {
                 Dialect::Sqlite => "",
                 // Serialises concurrent updates of one order, so each status change is
@@ -348,23 +559,24 @@ impl OrderStore for SqlStore {
             estimated_finished_commission = $12, commission_rate = $13, currency = $14, \
             created_at_ms = $15, paid_at_ms = $16, finished_at_ms = $17, \
             custom_parameters = $18, ship_to_country = $19, mock = $20, order_time_ms = $21, \
-            updated_ms = $22 WHERE sub_order_id = $1";
+            updated_ms = $22, experiment_id = $23, variant = $24 WHERE sub_order_id = $1";
+        // An order stored unattributed (by a build before experiments, still running while
+        // this one migrated) is attributed when seen again, without counting as a change.
+        let attribute =
+            "UPDATE orders SET experiment_id = $2, variant = $3 WHERE sub_order_id = $1";
         let history = "INSERT INTO order_status_history \
             (sub_order_id, status, previous_status, observed_at_ms) VALUES ($1, $2, $3, $4)";
         let mut summary = UpsertSummary::default();
         with_pool!(self, p => {
-            let mut tx = match &self.pool {
-                // Take the write lock at once: a deferred transaction that read first could
-                // not upgrade while another connection writes.
-                Pool::Sqlite(_) => p.begin_with("BEGIN IMMEDIATE").await,
-                Pool::Postgres(_) => p.begin().await,
-            }
-            .map_err(unavailable)?;
+            let mut tx = begin_write!(self, p)?;
             for record in orders {
                 let id = id_to_sql(record.order.sub_order_id);
+                let (experiment_id, variant) = attribution(&record.order);
                 let inserted = bind_order!(sqlx::query(&insert), record)
                     .bind(record.order_time_ms(observed_at_ms))
                     .bind(observed_at_ms)
+                    .bind(experiment_id)
+                    .bind(variant.clone())
                     .execute(&mut *tx)
                     .await
                     .map_err(unavailable)?
@@ -388,12 +600,27 @@ impl OrderStore for SqlStore {
                     .map_err(unavailable)?;
                 let old = order_from_row(&row)?;
                 if old.record == *record {
+                    let stored: (Option<i64>, Option<String>) = (
+                        row.try_get("experiment_id").map_err(corrupt)?,
+                        row.try_get("variant").map_err(corrupt)?,
+                    );
+                    if stored != (experiment_id, variant.clone()) {
+                        sqlx::query(attribute)
+                            .bind(id)
+                            .bind(experiment_id)
+                            .bind(variant)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(unavailable)?;
+                    }
                     summary.unchanged += 1;
                     continue;
                 }
                 bind_order!(sqlx::query(update), record)
                     .bind(record.order_time_ms(old.first_seen_ms))
                     .bind(observed_at_ms)
+                    .bind(experiment_id)
+                    .bind(variant)
                     .execute(&mut *tx)
                     .await
                     .map_err(unavailable)?;
@@ -498,6 +725,9 @@ impl OrderStore for SqlStore {
             GroupBy::TrackingId => "tracking_id",
             GroupBy::Product => "CAST(product_id AS TEXT)",
             GroupBy::Category => "CAST(category_id AS TEXT)",
+            // One group for orders of no experiment and a variant named like their key, as
+            // the groups are keyed by text.
+            GroupBy::Variant => "COALESCE(variant, '(none)')",
         };
         let sql = format!(
             "SELECT {key} AS k, currency, COUNT(*) AS n, \
@@ -528,7 +758,7 @@ impl OrderStore for SqlStore {
                             .parse::<i64>()
                             .map(|id| id_from_sql(id).to_string())
                             .unwrap_or(id),
-                        (GroupBy::TrackingId, Some(t)) => t,
+                        (GroupBy::TrackingId | GroupBy::Variant, Some(t)) => t,
                     };
                     let n: i64 = row.try_get("n").map_err(corrupt)?;
                     Ok(RevenueGroup {
@@ -702,5 +932,403 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()).map_err(unavailable))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ExperimentStore for SqlStore {
+    async fn create_experiment(
+        &self,
+        new: &NewExperiment,
+        now_ms: i64,
+    ) -> Result<Experiment, StoreError> {
+        // The partial unique index on running experiments decides a race between instances:
+        // the loser's insert does nothing (on PostgreSQL, once the winner commits).
+        const INSERT: &str = "INSERT INTO experiments \
+            (name, allocation, min_share_permille, created_at_ms) VALUES ($1, $2, $3, $4) \
+            ON CONFLICT DO NOTHING RETURNING id";
+        const VARIANT: &str = "INSERT INTO experiment_variants \
+            (experiment_id, position, name, weight, link_type, tracking_id) \
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        let created = with_pool!(self, p => {
+            let mut tx = begin_write!(self, p)?;
+            let running: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM experiments WHERE stopped_at_ms IS NULL",
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            let id: Option<i64> = match running {
+                Some(_) => None,
+                None => sqlx::query_scalar(INSERT)
+                    .bind(new.name.clone())
+                    .bind(new.allocation.as_str())
+                    .bind(i64::from(new.min_share_permille))
+                    .bind(now_ms)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?,
+            };
+            match id {
+                None => {
+                    tx.rollback().await.map_err(unavailable)?;
+                    None
+                }
+                Some(id) => {
+                    let mut variants = Vec::with_capacity(new.variants.len());
+                    for (position, v) in new.variants.iter().enumerate() {
+                        let variant_id: i64 = sqlx::query_scalar(VARIANT)
+                            .bind(id)
+                            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                            .bind(v.name.clone())
+                            .bind(i64::from(v.weight))
+                            .bind(link_type_to_sql(v.link_type))
+                            .bind(v.tracking_id.clone())
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(unavailable)?;
+                        variants.push(Variant {
+                            id: fits(variant_id, "a variant id")?,
+                            name: v.name.clone(),
+                            weight: v.weight,
+                            link_type: v.link_type,
+                            tracking_id: v.tracking_id.clone(),
+                        });
+                    }
+                    tx.commit().await.map_err(unavailable)?;
+                    Some(Experiment {
+                        id: id_from_sql(id),
+                        name: new.name.clone(),
+                        allocation: new.allocation,
+                        min_share_permille: new.min_share_permille,
+                        variants,
+                        created_at_ms: now_ms,
+                        stopped_at_ms: None,
+                    })
+                }
+            }
+        });
+        match created {
+            Some(experiment) => Ok(experiment),
+            None => Err(self.running_conflict().await),
+        }
+    }
+
+    async fn experiment(&self, id: u64) -> Result<Option<Experiment>, StoreError> {
+        Ok(self
+            .load_experiments("WHERE id = $1", Some(id_to_sql(id)))
+            .await?
+            .pop())
+    }
+
+    async fn experiments(&self) -> Result<Vec<Experiment>, StoreError> {
+        self.load_experiments("", None).await
+    }
+
+    async fn running_experiment(&self) -> Result<Option<Experiment>, StoreError> {
+        Ok(self
+            .load_experiments("WHERE stopped_at_ms IS NULL", None)
+            .await?
+            .pop())
+    }
+
+    async fn stop_experiment(
+        &self,
+        id: u64,
+        now_ms: i64,
+    ) -> Result<Option<Experiment>, StoreError> {
+        with_pool!(self, p => sqlx::query(
+            "UPDATE experiments SET stopped_at_ms = $2 WHERE id = $1 AND stopped_at_ms IS NULL",
+        )
+        .bind(id_to_sql(id))
+        .bind(now_ms)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(unavailable))?;
+        self.experiment(id).await
+    }
+
+    async fn add_links(&self, counts: &[(u32, u64)]) -> Result<(), StoreError> {
+        if counts.iter().all(|&(_, n)| n == 0) {
+            return Ok(());
+        }
+        const ADD: &str = "UPDATE experiment_variants SET links = links + $2 WHERE id = $1";
+        with_pool!(self, p => {
+            let mut tx = begin_write!(self, p)?;
+            for &(variant, n) in counts.iter().filter(|(_, n)| *n > 0) {
+                sqlx::query(ADD)
+                    .bind(i64::from(variant))
+                    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            tx.commit().await.map_err(unavailable)
+        })
+    }
+
+    async fn variant_outcomes(
+        &self,
+        experiment: &Experiment,
+        mock: bool,
+    ) -> Result<Vec<VariantOutcome>, StoreError> {
+        const COUNTS: &str = "SELECT \
+            (SELECT links FROM experiment_variants WHERE id = $1), \
+            (SELECT COUNT(*) FROM clicks WHERE variant = $1)";
+        // Summed here, exactly (the squares outgrow 64 bits).
+        const ORDERS: &str = "SELECT variant, currency, paid_amount, \
+            COALESCE(estimated_finished_commission, estimated_paid_commission) \
+            FROM orders WHERE experiment_id = $1 AND mock = $2 AND status <> $3";
+        let (counts, orders) = with_pool!(self, p => {
+            let mut counts = Vec::with_capacity(experiment.variants.len());
+            for v in &experiment.variants {
+                let (links, clicks): (Option<i64>, i64) = sqlx::query_as(COUNTS)
+                    .bind(i64::from(v.id))
+                    .fetch_one(p)
+                    .await
+                    .map_err(unavailable)?;
+                counts.push((links.unwrap_or(0), clicks));
+            }
+            let orders: Vec<(Option<String>, String, i64, i64)> = sqlx::query_as(ORDERS)
+                .bind(id_to_sql(experiment.id))
+                .bind(mock)
+                .bind(OrderStatus::Invalid.as_str())
+                .fetch_all(p)
+                .await
+                .map_err(unavailable)?;
+            (counts, orders)
+        });
+        let overflow = || StoreError::Corrupt("a variant's sum overflows".to_owned());
+        let mut out = Vec::new();
+        for (v, (links, clicks)) in experiment.variants.iter().zip(counts) {
+            let base = VariantOutcome {
+                variant_id: v.id,
+                links: fits(links, "a variant's link count")?,
+                clicks: fits(clicks, "a click count")?,
+                ..VariantOutcome::default()
+            };
+            let mut rows: BTreeMap<&str, VariantOutcome> = BTreeMap::new();
+            for (_, currency, paid, commission) in orders
+                .iter()
+                .filter(|o| o.0.as_deref() == Some(v.name.as_str()))
+            {
+                let row = rows.entry(currency).or_insert_with(|| VariantOutcome {
+                    currency: Some(currency.clone()),
+                    ..base.clone()
+                });
+                row.orders += 1;
+                row.paid_cents = row.paid_cents.checked_add(*paid).ok_or_else(overflow)?;
+                row.commission_cents = row
+                    .commission_cents
+                    .checked_add(*commission)
+                    .ok_or_else(overflow)?;
+                row.commission_sq_cents = row
+                    .commission_sq_cents
+                    .checked_add(i128::from(*commission) * i128::from(*commission))
+                    .ok_or_else(overflow)?;
+            }
+            if rows.is_empty() {
+                out.push(base);
+            } else {
+                out.extend(rows.into_values());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::path::PathBuf;
+
+    use alistach_store::conformance::sample_order;
+    use alistach_testkit::postgres_server::PostgresServer;
+
+    use super::*;
+
+    /// A database as the build before experiments left it: schema 2, with orders stored
+    /// without their experiment.
+    struct Old {
+        pool: Pool,
+    }
+
+    impl Old {
+        async fn migrate_to_2(&self) {
+            let dialect = match self.pool {
+                Pool::Sqlite(_) => Dialect::Sqlite,
+                Pool::Postgres(_) => Dialect::Postgres,
+            };
+            let mut migrator = migrate::migrator(dialect).await.unwrap();
+            migrator.migrations = Cow::Owned(
+                migrator
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version <= 2)
+                    .cloned()
+                    .collect(),
+            );
+            with_pool!(self, p => migrator.run(p).await.unwrap());
+        }
+
+        /// Stores orders with the statement of the build before experiments.
+        async fn store_orders(&self, orders: &[OrderRecord]) {
+            let insert = format!(
+                "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)"
+            );
+            with_pool!(self, p => {
+                for record in orders {
+                    bind_order!(sqlx::query(&insert), record)
+                        .bind(record.order_time_ms(1))
+                        .bind(1i64)
+                        .execute(p)
+                        .await
+                        .unwrap();
+                }
+                p.close().await;
+            });
+        }
+    }
+
+    /// Orders of every kind of `custom_parameters`, and the experiment each names.
+    fn old_orders() -> Vec<(OrderRecord, Option<(u64, &'static str)>)> {
+        let cases: [(&str, Option<(u64, &str)>); 8] = [
+            (
+                r#"{"cn":"ab7","cv":"hot","dp":"alistach"}"#,
+                Some((7, "hot")),
+            ),
+            (r#"{"cv":"ctl","cn":"ab7","other":[1]}"#, Some((7, "ctl"))),
+            (r#"{"cn":"ab7","cv":"ctl","dp":5}"#, None),
+            (r#"{"cn":"campaign","cv":"x"}"#, None),
+            (r#"{"cn":"ab7"}"#, None),
+            ("not json", None),
+            (r#"{"cn":"ab99999999999999999999","cv":"x"}"#, None),
+            (
+                r#"{"cn":"ab18446744073709551615","cv":"«ü»"}"#,
+                Some((u64::MAX, "«ü»")),
+            ),
+        ];
+        let mut orders: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, (params, named))| {
+                let mut o = sample_order(100 + i as u64, "old", 1_700_000_000_000);
+                o.order.custom_parameters = Some((*params).to_owned());
+                (o, *named)
+            })
+            .collect();
+        let mut none = sample_order(99, "old", 1_700_000_000_000);
+        none.order.custom_parameters = None;
+        orders.push((none, None));
+        orders
+    }
+
+    /// Opens the old database with this build and checks every order is attributed as an
+    /// upsert would have, once.
+    async fn check_attribution(target: Target) {
+        let orders = old_orders();
+        let store = SqlStore::open(target.clone()).await.unwrap();
+        for (record, named) in &orders {
+            let parsed = record.order.experiment_variant();
+            assert_eq!(
+                parsed.as_ref().map(|(e, v)| (*e, v.as_str())),
+                *named,
+                "the cases agree with the domain's parsing"
+            );
+        }
+        let all = OrderFilter {
+            tracking_id: Some("old".to_owned()),
+            ..OrderFilter::default()
+        };
+        let groups: Vec<(String, u64)> = store
+            .revenue(&all, GroupBy::Variant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.key, g.orders))
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                (NO_KEY.to_owned(), 6),
+                ("ctl".to_owned(), 1),
+                ("hot".to_owned(), 1),
+                ("«ü»".to_owned(), 1),
+            ]
+        );
+        let seven = OrderFilter {
+            experiment_id: Some(7),
+            ..all.clone()
+        };
+        let page = OrderPageRequest {
+            page: 1,
+            page_size: 50,
+        };
+        assert_eq!(store.list_orders(&seven, page).await.unwrap().total, 2);
+        let max = OrderFilter {
+            experiment_id: Some(u64::MAX),
+            ..all.clone()
+        };
+        assert_eq!(store.list_orders(&max, page).await.unwrap().total, 1);
+        assert_eq!(
+            store.cursor(ATTRIBUTION_PENDING).await.unwrap(),
+            None,
+            "the work is done once"
+        );
+        // Orders an old build stored after the migration (during a rolling upgrade) are
+        // attributed when the sync sees them again, as unchanged orders.
+        with_pool!(store, p => sqlx::query("UPDATE orders SET experiment_id = NULL, variant = NULL")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .unwrap());
+        assert_eq!(store.list_orders(&seven, page).await.unwrap().total, 0);
+        let records: Vec<OrderRecord> = orders.into_iter().map(|(r, _)| r).collect();
+        let again = store.upsert_orders(&records, 2).await.unwrap();
+        assert_eq!(again.unchanged, records.len() as u64, "{again:?}");
+        assert_eq!(store.list_orders(&seven, page).await.unwrap().total, 2);
+        assert_eq!(store.list_orders(&max, page).await.unwrap().total, 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_attributes_orders_stored_before_experiments() {
+        let dir: PathBuf =
+            std::env::temp_dir().join(format!("alistach-sql-attribution-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("old.db");
+        let pool = SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+        let old = Old {
+            pool: Pool::Sqlite(pool),
+        };
+        old.migrate_to_2().await;
+        let records: Vec<OrderRecord> = old_orders().into_iter().map(|(r, _)| r).collect();
+        old.store_orders(&records).await;
+        check_attribution(Target::Sqlite(file)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn postgres_attributes_orders_stored_before_experiments() {
+        let Some(pg) = PostgresServer::start_or_skip("postgres attribution") else {
+            return;
+        };
+        let url = pg.create_database("attribution");
+        let old = Old {
+            pool: Pool::Postgres(PgPool::connect(&url).await.unwrap()),
+        };
+        old.migrate_to_2().await;
+        let records: Vec<OrderRecord> = old_orders().into_iter().map(|(r, _)| r).collect();
+        old.store_orders(&records).await;
+        check_attribution(Target::Postgres(url)).await;
     }
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use alistach_domain::{AffiliateOrder, Cents};
 
 use crate::{
-    GroupBy, OrderFilter, OrderPageRequest, OrderRecord, RevenueGroup, RevenueReport, Store,
+    Allocation, Experiment, GroupBy, NewExperiment, NewVariant, OrderFilter, OrderPageRequest,
+    OrderRecord, RevenueGroup, RevenueReport, Store, StoreError, VariantOutcome,
 };
 
 /// An order of this check: `base + n` as sub-order id, paid at `paid_at_ms`.
@@ -61,6 +62,9 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     leases_have_one_holder_across_handles(store, other).await;
     leases_expire(store, other).await;
     clicks_are_appended_and_summed(store, other).await;
+    experiments_are_created_listed_and_stopped(store, other).await;
+    racing_instances_create_one_experiment(store, other).await;
+    variants_earn_their_links_clicks_and_orders(store, other).await;
 }
 
 /// Every field, `None`s and non-ASCII text included, and ids beyond `i64::MAX`, round-trips;
@@ -630,4 +634,405 @@ pub async fn clicks_are_appended_and_summed(store: &Arc<dyn Store>, other: &Arc<
             .all(|w| w[0].clicks >= w[1].clicks),
         "{after:?}"
     );
+}
+
+/// An experiment of this check: variants `names`, the first normal and the others hot, the
+/// last with its own tracking id.
+fn new_experiment(name: &str, names: &[&str]) -> NewExperiment {
+    NewExperiment {
+        name: name.to_owned(),
+        allocation: Allocation::Bandit,
+        min_share_permille: 150,
+        variants: names
+            .iter()
+            .enumerate()
+            .map(|(i, v)| NewVariant {
+                name: (*v).to_owned(),
+                weight: i as u32 + 1,
+                link_type: if i == 0 {
+                    alistach_domain::LinkType::Normal
+                } else {
+                    alistach_domain::LinkType::Hot
+                },
+                tracking_id: (i + 1 == names.len()).then(|| format!("{name}-tracking «ü»")),
+            })
+            .collect(),
+    }
+}
+
+/// Stops the running experiment, if any (a check that failed half-way may have left one).
+async fn stop_running(store: &Arc<dyn Store>) {
+    if let Some(running) = store
+        .running_experiment()
+        .await
+        .expect("running experiment")
+    {
+        store
+            .stop_experiment(running.id, T0)
+            .await
+            .expect("stopping");
+    }
+}
+
+/// An experiment is stored as asked for, its variants numbered by the store (unique across
+/// experiments); another runs only once it is stopped (from any handle); stopping keeps the
+/// first stop time; the list is newest first.
+pub async fn experiments_are_created_listed_and_stopped(
+    store: &Arc<dyn Store>,
+    other: &Arc<dyn Store>,
+) {
+    stop_running(store).await;
+    let before = store.experiments().await.unwrap().len();
+    let new_a = new_experiment("conf-exp-a «ü»", &["control", "hot"]);
+    let a = store.create_experiment(&new_a, T0).await.unwrap();
+    assert_eq!(
+        (a.name.as_str(), a.allocation, a.min_share_permille),
+        ("conf-exp-a «ü»", Allocation::Bandit, 150)
+    );
+    assert_eq!((a.created_at_ms, a.stopped_at_ms), (T0, None));
+    assert!(a.running());
+    let asked: Vec<(&str, u32, alistach_domain::LinkType, Option<&str>)> = new_a
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.weight,
+                v.link_type,
+                v.tracking_id.as_deref(),
+            )
+        })
+        .collect();
+    let stored: Vec<(&str, u32, alistach_domain::LinkType, Option<&str>)> = a
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.weight,
+                v.link_type,
+                v.tracking_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(stored, asked, "variants as asked for, in order");
+    assert_ne!(a.variants[0].id, a.variants[1].id);
+    for handle in [store, other] {
+        assert_eq!(handle.experiment(a.id).await.unwrap().as_ref(), Some(&a));
+        assert_eq!(
+            handle.running_experiment().await.unwrap().as_ref(),
+            Some(&a)
+        );
+    }
+
+    let new_b = new_experiment("conf-exp-b", &["x", "y", "z"]);
+    for handle in [store, other] {
+        let err = handle.create_experiment(&new_b, T0 + 1).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    }
+    assert_eq!(
+        other.experiments().await.unwrap().len(),
+        before + 1,
+        "a refused experiment is not stored"
+    );
+
+    let stopped = other
+        .stop_experiment(a.id, T0 + 10)
+        .await
+        .unwrap()
+        .expect("a known experiment");
+    assert_eq!(stopped.stopped_at_ms, Some(T0 + 10));
+    assert!(!stopped.running());
+    assert_eq!(
+        Experiment {
+            stopped_at_ms: None,
+            ..stopped.clone()
+        },
+        a,
+        "stopping changes nothing else"
+    );
+    let again = store.stop_experiment(a.id, T0 + 20).await.unwrap().unwrap();
+    assert_eq!(
+        again.stopped_at_ms,
+        Some(T0 + 10),
+        "the first stop time stays"
+    );
+    assert_eq!(store.running_experiment().await.unwrap(), None);
+    assert_eq!(
+        store.stop_experiment(a.id + 1_000_000, T0).await.unwrap(),
+        None
+    );
+    assert_eq!(store.experiment(a.id + 1_000_000).await.unwrap(), None);
+    assert_eq!(store.experiment(u64::MAX).await.unwrap(), None);
+
+    let b = other.create_experiment(&new_b, T0 + 30).await.unwrap();
+    assert_ne!(b.id, a.id);
+    assert_eq!(b.variants.len(), 3);
+    let mut ids: Vec<u32> = a.variants.iter().chain(&b.variants).map(|v| v.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "variant ids are unique across experiments");
+    let list = store.experiments().await.unwrap();
+    assert_eq!(list.len(), before + 2);
+    assert_eq!(list[0], b, "newest first");
+    assert_eq!(list[1], again);
+    assert_eq!(store.running_experiment().await.unwrap(), Some(b.clone()));
+    store.stop_experiment(b.id, T0 + 40).await.unwrap();
+    assert_eq!(other.running_experiment().await.unwrap(), None);
+}
+
+/// Instances creating an experiment at once: exactly one is created, the others are refused
+/// with a conflict.
+pub async fn racing_instances_create_one_experiment(
+    store: &Arc<dyn Store>,
+    other: &Arc<dyn Store>,
+) {
+    stop_running(store).await;
+    for round in 0..3 {
+        let before = store.experiments().await.unwrap().len();
+        let contenders: Vec<_> = (0..6)
+            .map(|i| {
+                let handle = Arc::clone(if i % 2 == 0 { store } else { other });
+                let new = new_experiment(&format!("conf-exp-race-{round}-{i}"), &["a", "b"]);
+                async move {
+                    match handle.create_experiment(&new, T0).await {
+                        Ok(_) => true,
+                        Err(StoreError::Conflict(_)) => false,
+                        Err(e) => panic!("a contender failed: {e:?}"),
+                    }
+                }
+            })
+            .collect();
+        let winners = join_all(contenders)
+            .await
+            .into_iter()
+            .filter(|w| *w)
+            .count();
+        assert_eq!(winners, 1, "round {round}");
+        assert_eq!(store.experiments().await.unwrap().len(), before + 1);
+        let running = other
+            .running_experiment()
+            .await
+            .unwrap()
+            .expect("the winner runs");
+        assert!(running.name.starts_with(&format!("conf-exp-race-{round}-")));
+        store.stop_experiment(running.id, T0 + 1).await.unwrap();
+    }
+}
+
+/// Each variant's links (added from any handle; unknown variants ignored), clicks (by variant
+/// id) and orders (by the sub-ids naming the experiment and the variant; `Invalid` ones, other
+/// experiments' and other campaigns' left out; mock ones only when asked for), per currency,
+/// with exact sums of squares beyond 64 bits; revenue grouped by variant, of all orders or of
+/// one experiment's; lists of one experiment's orders.
+pub async fn variants_earn_their_links_clicks_and_orders(
+    store: &Arc<dyn Store>,
+    other: &Arc<dyn Store>,
+) {
+    use alistach_domain::SubIds;
+
+    use crate::Click;
+
+    stop_running(store).await;
+    let e = store
+        .create_experiment(
+            &new_experiment("conf-exp-earn", &["ctl", "hot", "idle"]),
+            T0,
+        )
+        .await
+        .unwrap();
+    let (ctl, hot, idle) = (e.variants[0].id, e.variants[1].id, e.variants[2].id);
+    let unknown = u32::MAX - 1;
+    store
+        .add_links(&[(ctl, 3), (hot, 5), (unknown, 9), (ctl, 2)])
+        .await
+        .unwrap();
+    other.add_links(&[(hot, 1), (idle, 0)]).await.unwrap();
+    store.add_links(&[]).await.unwrap();
+    let click = |variant| Click {
+        at_ms: T0,
+        product_id: None,
+        tracking_id: "conf-exp".to_owned(),
+        variant,
+    };
+    store
+        .record_clicks(&[click(Some(ctl)), click(Some(hot)), click(None)])
+        .await
+        .unwrap();
+    other.record_clicks(&[click(Some(ctl))]).await.unwrap();
+
+    let tracking = "conf-exp";
+    let base = 9_000_000_000_000_801;
+    let tag = |variant: &str| SubIds::for_variant(e.id, variant).to_custom_parameters();
+    let order = |n: u64, params: Option<String>, paid: i64, commission: i64| {
+        let mut o = sample_order(base + n, tracking, T0 + n as i64 * 1000);
+        o.order.custom_parameters = params;
+        o.order.paid_amount = Cents(paid);
+        o.order.estimated_paid_commission = Cents(commission);
+        o
+    };
+    let big = 4_000_000_000; // its square outgrows i64
+    let mut orders = vec![
+        order(0, tag("ctl"), 1000, 50),
+        order(1, tag("ctl"), 2000, 100),
+        order(2, tag("ctl"), 500, 30),
+        order(3, tag("hot"), 3000, 200),
+        order(4, tag("hot"), 999, 99),
+        order(5, tag("hot"), 700, 7),
+        order(
+            6,
+            Some(r#"{"cn":"campaign","cv":"hot"}"#.to_owned()),
+            111,
+            11,
+        ),
+        order(
+            7,
+            SubIds::for_variant(e.id + 1000, "hot").to_custom_parameters(),
+            222,
+            22,
+        ),
+        order(
+            8,
+            Some(format!(r#"{{"cn":"ab{}","cv":"ctl","dp":5}}"#, e.id)),
+            333,
+            33,
+        ),
+        order(9, tag("hot"), 50_000_000_000, big),
+    ];
+    orders[1].order.status = "Completed Settlement".to_owned();
+    orders[1].order.estimated_finished_commission = Some(Cents(80));
+    orders[2].order.currency = "EUR".to_owned();
+    orders[4].order.status = "Invalid".to_owned();
+    orders[5].mock = true;
+    store.upsert_orders(&orders, T0).await.unwrap();
+
+    let row = |variant_id, links, clicks, sums: Option<(&str, u64, i64, i64, i128)>| {
+        let mut r = VariantOutcome {
+            variant_id,
+            links,
+            clicks,
+            ..VariantOutcome::default()
+        };
+        if let Some((currency, orders, paid, commission, sq)) = sums {
+            r.currency = Some(currency.to_owned());
+            r.orders = orders;
+            r.paid_cents = paid;
+            r.commission_cents = commission;
+            r.commission_sq_cents = sq;
+        }
+        r
+    };
+    let big_sq = i128::from(big) * i128::from(big);
+    let real = vec![
+        row(ctl, 5, 2, Some(("EUR", 1, 500, 30, 900))),
+        row(ctl, 5, 2, Some(("USD", 2, 3000, 130, 50 * 50 + 80 * 80))),
+        row(
+            hot,
+            6,
+            1,
+            Some(("USD", 2, 50_000_003_000, big + 200, big_sq + 200 * 200)),
+        ),
+        row(idle, 0, 0, None),
+    ];
+    let mock = vec![
+        row(ctl, 5, 2, None),
+        row(hot, 6, 1, Some(("USD", 1, 700, 7, 49))),
+        row(idle, 0, 0, None),
+    ];
+    for handle in [store, other] {
+        assert_eq!(handle.variant_outcomes(&e, false).await.unwrap(), real);
+        assert_eq!(handle.variant_outcomes(&e, true).await.unwrap(), mock);
+    }
+
+    let group = |key: &str, currency: &str, orders, paid, est, fin| RevenueGroup {
+        key: key.to_owned(),
+        currency: currency.to_owned(),
+        orders,
+        paid_amount: Cents(paid),
+        estimated_commission: Cents(est),
+        finished_commission: Cents(fin),
+    };
+    let all = OrderFilter {
+        tracking_id: Some(tracking.to_owned()),
+        exclude_status: Some("Invalid".to_owned()),
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        store.revenue(&all, GroupBy::Variant).await.unwrap(),
+        vec![
+            group(crate::NO_KEY, "USD", 2, 444, 44, 0),
+            group("ctl", "EUR", 1, 500, 30, 0),
+            group("ctl", "USD", 2, 3000, 150, 80),
+            group("hot", "USD", 3, 50_000_003_222, big + 222, 0),
+        ],
+        "variants by name, of every experiment"
+    );
+    let one = OrderFilter {
+        experiment_id: Some(e.id),
+        ..all.clone()
+    };
+    assert_eq!(
+        other.revenue(&one, GroupBy::Variant).await.unwrap(),
+        vec![
+            group("ctl", "EUR", 1, 500, 30, 0),
+            group("ctl", "USD", 2, 3000, 150, 80),
+            group("hot", "USD", 2, 50_000_003_000, big + 200, 0),
+        ],
+        "one experiment's variants"
+    );
+    let by_tracking = store.revenue(&one, GroupBy::TrackingId).await.unwrap();
+    assert_eq!(
+        by_tracking.iter().map(|g| g.orders).sum::<u64>(),
+        5,
+        "the experiment filter applies to every grouping"
+    );
+    let listed = store
+        .list_orders(
+            &OrderFilter {
+                tracking_id: Some(tracking.to_owned()),
+                experiment_id: Some(e.id),
+                ..OrderFilter::default()
+            },
+            OrderPageRequest {
+                page: 1,
+                page_size: 50,
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<u64> = listed
+        .orders
+        .iter()
+        .map(|o| o.record.order.sub_order_id - base)
+        .collect();
+    assert_eq!((ids, listed.total), (vec![9, 4, 3, 2, 1, 0], 6));
+    let nobody = OrderFilter {
+        experiment_id: Some(e.id + 1000),
+        ..all.clone()
+    };
+    assert_eq!(
+        store.revenue(&nobody, GroupBy::Variant).await.unwrap(),
+        vec![group("hot", "USD", 1, 222, 22, 0)],
+        "another experiment's orders"
+    );
+
+    // A changed tag moves the order (stored sub-ids are read again at every upsert).
+    let mut moved = orders[2].clone();
+    moved.order.custom_parameters = tag("hot");
+    other.upsert_orders(&[moved], T0 + 1).await.unwrap();
+    let outcomes = store.variant_outcomes(&e, false).await.unwrap();
+    let rows: Vec<(u32, Option<&str>, u64)> = outcomes
+        .iter()
+        .map(|o| (o.variant_id, o.currency.as_deref(), o.orders))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (ctl, Some("USD"), 2),
+            (hot, Some("EUR"), 1),
+            (hot, Some("USD"), 2),
+            (idle, None, 0),
+        ]
+    );
+    store.stop_experiment(e.id, T0 + 2).await.unwrap();
 }

@@ -321,19 +321,6 @@ impl Store for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_memory_store_passes_the_conformance_suite() {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        crate::conformance::run_all(&store, &store).await;
-    }
-}
-
 #[async_trait]
 impl ExperimentStore for MemoryStore {
     async fn create_experiment(
@@ -466,10 +453,20 @@ impl ExperimentStore for MemoryStore {
                     .estimated_finished_commission
                     .unwrap_or(o.estimated_paid_commission)
                     .0;
+                let overflow = || StoreError::Corrupt("a variant's sum overflows".to_owned());
                 row.orders += 1;
-                row.paid_cents += o.paid_amount.0;
-                row.commission_cents += commission;
-                row.commission_sq_cents += i128::from(commission) * i128::from(commission);
+                row.paid_cents = row
+                    .paid_cents
+                    .checked_add(o.paid_amount.0)
+                    .ok_or_else(overflow)?;
+                row.commission_cents = row
+                    .commission_cents
+                    .checked_add(commission)
+                    .ok_or_else(overflow)?;
+                row.commission_sq_cents = row
+                    .commission_sq_cents
+                    .checked_add(i128::from(commission) * i128::from(commission))
+                    .ok_or_else(overflow)?;
             }
             if rows.is_empty() {
                 rows.push(VariantOutcome {
@@ -483,5 +480,18 @@ impl ExperimentStore for MemoryStore {
             out.extend(rows);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_passes_the_conformance_suite() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        crate::conformance::run_all(&store, &store).await;
     }
 }
