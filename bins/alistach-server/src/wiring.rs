@@ -6,14 +6,14 @@ use alistach_aliexpress::{AliExpressClient, ClientConfig};
 use alistach_cache::{
     Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache,
 };
-use alistach_domain::{AffiliateApi, ApiMode, OrderSource};
+use alistach_domain::{AffiliateApi, ApiMode, ClickListener, OrderSource};
 use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
 use alistach_service::{
-    CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, GuardConfig, GuardedApi,
-    LinkTracker, OrderSync, OrderSyncConfig,
+    CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig,
+    GuardedApi, LinkTracker, OrderSync, OrderSyncConfig,
 };
 use alistach_sql::SqlStore;
 use alistach_store::Store;
@@ -21,6 +21,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, LinkTracking};
+
+/// How often each instance reloads the running experiment and writes its link counts.
+const EXPERIMENT_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Wires everything and serves until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -47,6 +50,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     let mut guarded: Option<Arc<GuardedApi>> = None;
     // Orders come from the same paced client (one budget for the app key) or the mock book.
     let mut order_source: Option<Arc<dyn OrderSource>> = None;
+    let mut click_listener: Option<Arc<dyn ClickListener>> = None;
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
@@ -88,6 +92,8 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
                 .with_tracking_id(&config.tracking_id)
                 .context("ALIEXPRESS_TRACKING_ID is not usable")?;
             order_source = Some(Arc::new(mock.clone()));
+            // A click on a mock link becomes a labelled mock order a little later.
+            click_listener = Some(Arc::new(mock.clone()));
             Arc::new(mock)
         }
     };
@@ -172,12 +178,15 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         ));
         catalog = catalog.with_link_tracking(tracker.clone());
         // Clicks survive restarts: they go to the durable store (DATABASE_URL or DATA_DIR).
-        let (tracking, drain) = ClickTracking::new(
+        let (mut tracking, drain) = ClickTracking::new(
             tracker,
             order_store.clone(),
             DEFAULT_CLICK_QUEUE,
             clock.clone(),
         );
+        if let Some(listener) = click_listener {
+            tracking = tracking.with_listener(listener);
+        }
         clicks = Some((Arc::new(tracking), drain, order_store.backend()));
         tracing::info!(
             links = %format!("{}/r/{{token}}", config.public_base_url),
@@ -282,9 +291,24 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         return served;
     }
     let mut app = App::new(catalog, http).with_orders(Orders {
-        store: order_store,
+        store: order_store.clone(),
         sync: order_sync.clone(),
     });
+    // A/B experiments of link strategies: the running one is loaded now and every
+    // EXPERIMENT_REFRESH after, so one created or stopped on another instance takes effect.
+    let experiments = Arc::new(Experiments::new(
+        order_store,
+        app.catalog_handle(),
+        clock.clone(),
+    ));
+    if let Err(e) = experiments.refresh().await {
+        tracing::warn!(error = %e, "experiments not loaded; retrying in the background");
+    }
+    app = app.with_experiments(experiments.clone());
+    let (stop_experiments, experiments_stopped) = tokio::sync::oneshot::channel::<()>();
+    let experiments_task = tokio::spawn(experiments.run(EXPERIMENT_REFRESH, async {
+        let _ = experiments_stopped.await;
+    }));
     // The click drain runs beside the server and stops after it, writing what is queued.
     let mut drain_task = None;
     if let Some((tracking, drain, backend)) = clicks {
@@ -348,6 +372,14 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         {
             tracing::warn!("the click store did not take the queued clicks within 10 s");
         }
+    }
+    // The links counted since the last write go to the store before it closes.
+    let _ = stop_experiments.send(());
+    if tokio::time::timeout(std::time::Duration::from_secs(10), experiments_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the experiments' link counts were not written within 10 s");
     }
     let _ = stop_sync.send(true);
     if let Some(task) = sync_task

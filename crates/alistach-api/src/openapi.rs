@@ -12,7 +12,7 @@ use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
     CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
     ClickSummaryResponse, ExperimentReportResponse, ExperimentResponse, ExperimentsResponse,
-    Health, NewExperimentRequest, HotProductsResponse, OrderSyncResponse, OrdersQuery,
+    Health, HotProductsResponse, NewExperimentRequest, OrderSyncResponse, OrdersQuery,
     OrdersResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
     PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RevenueQuery,
     RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
@@ -429,8 +429,14 @@ const RENAMES: &[(&str, &str)] = &[
         "Envelope_ClickSummaryData_ClickSummaryMetadata",
         "ClickSummaryResponse",
     ),
-    ("Envelope_ExperimentInfo_AdminMetadata", "ExperimentResponse"),
-    ("Envelope_ExperimentList_AdminMetadata", "ExperimentsResponse"),
+    (
+        "Envelope_ExperimentInfo_AdminMetadata",
+        "ExperimentResponse",
+    ),
+    (
+        "Envelope_ExperimentList_AdminMetadata",
+        "ExperimentsResponse",
+    ),
     (
         "Envelope_ExperimentReportData_AdminMetadata",
         "ExperimentReportResponse",
@@ -942,11 +948,11 @@ fn operation(
             ),
         );
     }
-    if matches!(route.id, RouteId::ExperimentReport | RouteId::ExperimentStop) {
-        responses.insert(
-            "404".into(),
-            problem("No experiment has this id."),
-        );
+    if matches!(
+        route.id,
+        RouteId::ExperimentReport | RouteId::ExperimentStop
+    ) {
+        responses.insert("404".into(), problem("No experiment has this id."));
     }
     if route.id == RouteId::ExperimentCreate {
         responses.insert(

@@ -774,11 +774,17 @@ mod tests {
             RouteId::ExperimentReport
         );
         assert_eq!(
-            path_parameter("/api/admin/experiments/{id}/stop", "/api/admin/experiments/7/stop"),
+            path_parameter(
+                "/api/admin/experiments/{id}/stop",
+                "/api/admin/experiments/7/stop"
+            ),
             Some("7")
         );
         assert_eq!(
-            path_parameter("/api/admin/experiments/{id}", "/api/admin/experiments/7/stop"),
+            path_parameter(
+                "/api/admin/experiments/{id}",
+                "/api/admin/experiments/7/stop"
+            ),
             None
         );
         assert_eq!(
@@ -787,7 +793,9 @@ mod tests {
         );
         assert_eq!(
             find("GET", "/api/admin/experiments/7/stop"),
-            Err(RouteMiss::MethodNotAllowed { allow: vec!["POST"] })
+            Err(RouteMiss::MethodNotAllowed {
+                allow: vec!["POST"]
+            })
         );
     }
 

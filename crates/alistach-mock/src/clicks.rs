@@ -31,7 +31,7 @@ use crate::vocab::TOPS;
 use crate::{MOCK_LINK_PREFIX, MockCatalog};
 
 /// How long after a click its mock order is paid.
-pub const MOCK_CLICK_ORDER_DELAY_MS: i64 = 30_000;
+pub const MOCK_CLICK_ORDER_DELAY_MS: i64 = 5_000;
 
 /// Click orders kept at most (the oldest heard is forgotten first).
 pub const MAX_CLICK_ORDERS: usize = 10_000;

@@ -306,7 +306,10 @@ impl Catalog {
     /// rewritten by `tracker` when fetched (see [`crate::TrackedApi`]), and its cache keys are
     /// scoped to the tracking settings.
     pub fn with_link_tracking(mut self, tracker: Arc<crate::LinkTracker>) -> Self {
-        self.api = Arc::new(crate::TrackedApi::new(self.untracked.clone(), tracker.clone()));
+        self.api = Arc::new(crate::TrackedApi::new(
+            self.untracked.clone(),
+            tracker.clone(),
+        ));
         self.tracker = Some(tracker);
         self.scope = KeyScope::new(self.mode, &self.api.answer_scope());
         self
@@ -404,14 +407,15 @@ impl Catalog {
         };
         let key = keys::rendered_search_key(kind, &self.scope, format, &q)?;
         let api = self.api.clone();
-        let served = self.rendered(kind, key, read, move || async move {
-            let page = match listing {
-                Listing::Search => api.search_products(&q).await?,
-                Listing::Hot => api.hot_products(&q).await?,
-            };
-            Ok((page.products.len() as u64, render(page)))
-        })
-        .await?;
+        let served = self
+            .rendered(kind, key, read, move || async move {
+                let page = match listing {
+                    Listing::Search => api.search_products(&q).await?,
+                    Listing::Hot => api.hot_products(&q).await?,
+                };
+                Ok((page.products.len() as u64, render(page)))
+            })
+            .await?;
         self.hand_out(served.value.items);
         Ok(served)
     }
@@ -482,11 +486,12 @@ impl Catalog {
         query.validate()?;
         let key = keys::rendered_similar_key(&self.scope, format, query)?;
         let (api, q) = (self.api.clone(), query.clone());
-        let served = self.rendered(CacheKind::Similar, key, read, move || async move {
-            let products = api.similar_products(&q).await?;
-            Ok((products.len() as u64, render(products)))
-        })
-        .await?;
+        let served = self
+            .rendered(CacheKind::Similar, key, read, move || async move {
+                let products = api.similar_products(&q).await?;
+                Ok((products.len() as u64, render(products)))
+            })
+            .await?;
         self.hand_out(served.value.items);
         Ok(served)
     }
@@ -516,11 +521,12 @@ impl Catalog {
         query.validate()?;
         let key = keys::rendered_promotion_key(&self.scope, format, query)?;
         let (api, q) = (self.api.clone(), query.normalized());
-        let served = self.rendered(CacheKind::Promotions, key, read, move || async move {
-            let page = api.promotion_products(&q).await?;
-            Ok((page.products.len() as u64, render(page)))
-        })
-        .await?;
+        let served = self
+            .rendered(CacheKind::Promotions, key, read, move || async move {
+                let page = api.promotion_products(&q).await?;
+                Ok((page.products.len() as u64, render(page)))
+            })
+            .await?;
         self.hand_out(served.value.items);
         Ok(served)
     }

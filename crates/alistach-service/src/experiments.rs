@@ -338,8 +338,8 @@ impl Experiments {
                 }))
             }
         };
-        let changed = previous.as_ref().map(|p| p.experiment.id)
-            != next.as_ref().map(|n| n.experiment.id);
+        let changed =
+            previous.as_ref().map(|p| p.experiment.id) != next.as_ref().map(|n| n.experiment.id);
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = next;
         if changed && let Some(p) = previous {
             // The replaced experiment's last counts.
@@ -359,7 +359,11 @@ impl Experiments {
 
     /// Refreshes every `every` and writes counted links, until `stop` completes; then writes
     /// what is left.
-    pub async fn run(self: Arc<Self>, every: Duration, stop: impl std::future::Future<Output = ()>) {
+    pub async fn run(
+        self: Arc<Self>,
+        every: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
         let mut stop = std::pin::pin!(stop);
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -429,7 +433,9 @@ fn totals(experiment: &Experiment, outcomes: &[VariantOutcome]) -> Vec<VariantTo
                 currency: main.and_then(|o| o.currency.clone()),
                 other_currencies: rows
                     .iter()
-                    .filter(|o| o.currency.is_some() && o.currency != main.and_then(|m| m.currency.clone()))
+                    .filter(|o| {
+                        o.currency.is_some() && o.currency != main.and_then(|m| m.currency.clone())
+                    })
                     .filter_map(|o| o.currency.clone())
                     .collect(),
             }

@@ -39,6 +39,11 @@ pub use catalog::{
 pub use clicks::{ClickDrain, ClickStats, ClickTracking, DEFAULT_CLICK_QUEUE};
 pub use config::CacheTtls;
 pub use error::ServiceError;
+pub use experiments::{
+    ExperimentError, ExperimentReport, Experiments, MAX_EXPERIMENT_NAME_CHARS,
+    MAX_VARIANT_NAME_CHARS, MAX_VARIANTS, MAX_WEIGHT, VariantTotals,
+    validate as validate_experiment,
+};
 pub use guard::{
     CircuitState, GuardConfig, GuardStats, GuardedApi, MethodStats, UPSTREAM_METHODS,
     UPSTREAM_OUTCOMES,
@@ -49,9 +54,5 @@ pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
 };
 pub use pacing::OutboundLimiter;
-pub use experiments::{
-    ExperimentError, ExperimentReport, Experiments, MAX_EXPERIMENT_NAME_CHARS, MAX_VARIANT_NAME_CHARS,
-    MAX_VARIANTS, MAX_WEIGHT, VariantTotals, validate as validate_experiment,
-};
 pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
 pub use variant::VariantApi;

@@ -53,10 +53,8 @@ impl VariantApi {
         if self.remakes_links() {
             let mut made: HashMap<ProductId, String> = HashMap::new();
             for chunk in products.chunks(alistach_domain::MAX_LINKS_PER_REQUEST) {
-                let sources: Vec<LinkSource> = chunk
-                    .iter()
-                    .map(|p| LinkSource::product(p.id))
-                    .collect();
+                let sources: Vec<LinkSource> =
+                    chunk.iter().map(|p| LinkSource::product(p.id)).collect();
                 let links = self
                     .inner
                     .generate_links(

@@ -3,6 +3,7 @@
 mod clicks;
 mod compat;
 mod config;
+mod experiments;
 mod hardening;
 mod mcp;
 mod mock_mode;

@@ -119,7 +119,7 @@ async fn the_order_loop(db: Vec<(&'static str, String)>, backend: &str) {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
     for (path, field) in [
-        ("/api/admin/revenue?group_by=variant", "group_by"),
+        ("/api/admin/revenue?group_by=week", "group_by"),
         ("/api/admin/revenue?from=yesterday", "from"),
         ("/api/admin/orders?status=Shipped", "status"),
         ("/api/admin/orders?page_size=0", "page_size"),

@@ -122,7 +122,11 @@ impl App {
     /// while an A/B experiment runs, the catalog of the variant chosen for the client and the
     /// question (see [`alistach_service::Experiments::catalog_for`]); the question's parsed
     /// form names it, so the same question asked another way gets the same variant.
-    pub(super) fn catalog_for(&self, ctx: &Ctx<'_>, question: &dyn std::fmt::Debug) -> CatalogRef<'_> {
+    pub(super) fn catalog_for(
+        &self,
+        ctx: &Ctx<'_>,
+        question: &dyn std::fmt::Debug,
+    ) -> CatalogRef<'_> {
         match &self.experiments {
             None => CatalogRef::Base(&self.catalog),
             Some(experiments) => {

@@ -173,9 +173,7 @@ fn report(r: &ExperimentReport) -> api::ExperimentReportData {
 
 impl App {
     fn experiments_or_unavailable(&self) -> Result<&Arc<Experiments>, HttpError> {
-        self.experiments
-            .as_ref()
-            .ok_or(HttpError::StoreUnavailable)
+        self.experiments.as_ref().ok_or(HttpError::StoreUnavailable)
     }
 
     fn experiment_metadata(&self) -> api::AdminMetadata {
