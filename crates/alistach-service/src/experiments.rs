@@ -455,7 +455,7 @@ fn shares(experiment: &Experiment, totals: &[VariantTotals]) -> Vec<f64> {
                 .collect::<Vec<_>>(),
         ),
         Allocation::Bandit => {
-            let counts: Vec<VariantCounts> = totals.iter().map(|t| t.counts.clone()).collect();
+            let counts: Vec<VariantCounts> = totals.iter().map(|t| t.counts).collect();
             let mut seed = 0xcbf2_9ce4_8422_2325_u64;
             fnv1a(&mut seed, &experiment.id.to_be_bytes());
             for c in &counts {

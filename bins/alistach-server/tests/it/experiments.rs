@@ -473,7 +473,7 @@ async fn in_mock_mode_a_click_becomes_a_labelled_mock_order_of_its_variant() {
     };
     assert_eq!(order["key"], variant.as_str());
     assert_eq!(order["orders"], 1);
-    let (_, orders) = admin(&server, "GET", &format!("/api/admin/orders"), None).await;
+    let (_, orders) = admin(&server, "GET", "/api/admin/orders", None).await;
     let clicked = orders["data"]["orders"]
         .as_array()
         .unwrap()
