@@ -92,6 +92,13 @@ const REDIS_NO_LIMITS_LABEL: &str = "cached search, Redis, limits off";
 const HEALTH_LABEL: &str = "GET /health";
 const CATEGORIES_LABEL: &str = "categories (cached)";
 const UNCACHED_LABEL: &str = "uncached search (fake gateway)";
+const LOOP_DIRECT_LABEL: &str = "cached search, memory, direct links (revenue-loop baseline)";
+const LOOP_TRACKED_LABEL: &str = "cached search, memory, LINK_TRACKING=redirect";
+const LOOP_EXPERIMENT_LABEL: &str = "cached search, memory, redirect + a running A/B experiment";
+/// Rounds of the revenue-loop comparison (its three subjects measured in turns).
+const LOOP_ROUNDS: usize = 3;
+/// Only for the benchmark's own processes; never a real key.
+const BENCH_LINK_KEY: &str = "bench-link-signing-key-not-a-secret-0123456789";
 
 const START_LIMIT: Duration = Duration::from_secs(20);
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -278,6 +285,16 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         let outcome = bench.search_redis(redis, &search_script);
         bench.soft(key::SEARCH_REDIS, REDIS_LABEL, outcome);
     }
+    eprintln!("bench: the revenue loop's cost: direct links, tracked links, a running experiment");
+    if let Err(e) = bench.revenue_loop() {
+        for (k, label) in [
+            (key::LOOP_DIRECT, LOOP_DIRECT_LABEL),
+            (key::LOOP_TRACKED, LOOP_TRACKED_LABEL),
+            (key::LOOP_EXPERIMENT, LOOP_EXPERIMENT_LABEL),
+        ] {
+            bench.soft(k, label, Err(anyhow!("{e:#}")));
+        }
+    }
     eprintln!("bench: {UNCACHED_LABEL}");
     let outcome = bench.search_uncached(&uncached_script);
     bench.soft(key::SEARCH_UNCACHED, UNCACHED_LABEL, outcome);
@@ -297,6 +314,9 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         key::SEARCH_REDIS_NO_LIMITS,
         key::CATEGORIES,
         key::HEALTH,
+        key::LOOP_DIRECT,
+        key::LOOP_TRACKED,
+        key::LOOP_EXPERIMENT,
         key::SEARCH_UNCACHED,
     ];
     bench
@@ -761,6 +781,76 @@ impl Bench {
             behind: None,
             runs: Vec::new(),
         })
+    }
+
+    /// The revenue loop's cost on the cached GET: direct links, tracked links
+    /// (`LINK_TRACKING=redirect`), and tracked links with an A/B experiment running (its
+    /// variant's answer cached), each with its own database, measured in turns.
+    fn revenue_loop(&mut self) -> Result<()> {
+        let mut subjects = Vec::new();
+        for (i, (k, label)) in [
+            (key::LOOP_DIRECT, LOOP_DIRECT_LABEL),
+            (key::LOOP_TRACKED, LOOP_TRACKED_LABEL),
+            (key::LOOP_EXPERIMENT, LOOP_EXPERIMENT_LABEL),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let data = self.scratch.dir.join(format!("data-{k}"));
+            let data = data.display().to_string();
+            let mut env = HIGH_LIMITS.to_vec();
+            env.extend([
+                ("DATA_DIR", data.as_str()),
+                ("ADMIN_API_KEY", BENCH_ADMIN_KEY),
+            ]);
+            if i > 0 {
+                env.extend([
+                    ("LINK_TRACKING", "redirect"),
+                    ("PUBLIC_BASE_URL", "https://go.bench.invalid"),
+                    ("LINK_SIGNING_KEY", BENCH_LINK_KEY),
+                ]);
+            }
+            let server = self.start_server(&env)?;
+            if i == 2 {
+                let mut conn = http::Conn::connect(server.addr)?;
+                let created = conn.send(
+                    "POST",
+                    "/api/admin/experiments",
+                    &[
+                        ("content-type", "application/json"),
+                        ("x-admin-key", BENCH_ADMIN_KEY),
+                    ],
+                    Some(
+                        br#"{"name":"bench","variants":[{"name":"normal"},{"name":"hot","link_type":"hot"}]}"#,
+                    ),
+                )?;
+                if created.status != 201 {
+                    bail!(
+                        "creating the experiment answered {}: {}",
+                        created.status,
+                        String::from_utf8_lossy(&created.body)
+                    );
+                }
+            }
+            let bytes = warm_get(server.addr, SEARCH_GET, "x-cache")?;
+            subjects.push(Subject {
+                key: k,
+                label,
+                proc: server.proc,
+                addr: server.addr,
+                path: SEARCH_GET,
+                script: None,
+                command: server.command,
+                response_bytes: bytes,
+                behind: None,
+                runs: Vec::new(),
+            });
+        }
+        self.measure(&mut subjects, LOOP_ROUNDS, None)?;
+        for s in subjects {
+            self.record(s);
+        }
+        Ok(())
     }
 
     /// The issue's comparison: the cached GET from memory with rate limits on (high enough never

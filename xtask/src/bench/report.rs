@@ -28,6 +28,9 @@ pub mod key {
     pub const CATEGORIES: &str = "categories";
     pub const HEALTH: &str = "health";
     pub const SEARCH_UNCACHED: &str = "search-uncached";
+    pub const LOOP_DIRECT: &str = "loop-direct";
+    pub const LOOP_TRACKED: &str = "loop-tracked";
+    pub const LOOP_EXPERIMENT: &str = "loop-experiment";
 }
 
 /// The machine the figures come from.
@@ -396,6 +399,35 @@ impl Report {
             }),
             met: limits.map(|(on, off)| on.requests_per_sec >= 0.9 * off.requests_per_sec),
         });
+        let direct = self.result(key::LOOP_DIRECT);
+        for (what, k) in [
+            (
+                "click tracking (LINK_TRACKING=redirect) cost on cached search",
+                key::LOOP_TRACKED,
+            ),
+            (
+                "click tracking and a running A/B experiment cost on cached search",
+                key::LOOP_EXPERIMENT,
+            ),
+        ] {
+            let pair = direct.zip(self.result(k));
+            out.push(Target {
+                what: what.to_owned(),
+                goal: "< 5% fewer req/s than direct links".to_owned(),
+                measured: pair.map_or_else(not_measured, |(d, t)| {
+                    format!(
+                        "{} vs {} req/s ({:+.1}%); CPU per request {} vs {}",
+                        thousands(t.requests_per_sec),
+                        thousands(d.requests_per_sec),
+                        (t.requests_per_sec / d.requests_per_sec.max(f64::MIN_POSITIVE) - 1.0)
+                            * 100.0,
+                        cpu_text(self.cpu(k)),
+                        cpu_text(self.cpu(key::LOOP_DIRECT))
+                    )
+                }),
+                met: pair.map(|(d, t)| t.requests_per_sec >= 0.95 * d.requests_per_sec),
+            });
+        }
         out.push(Target {
             what: "the whole `cargo xtask bench` run".to_owned(),
             goal: format!("< {} minutes", RUN_BUDGET.as_secs() / 60),

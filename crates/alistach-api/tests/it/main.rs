@@ -280,8 +280,17 @@ fn every_operation_lists_every_status_the_adapter_can_answer() {
         if route.id == alistach_api::RouteId::TrackedLink {
             // A redirect; a token that is not ours is not found, never invalid input.
             expected.extend(["302", "404"]);
+        } else if route.id == alistach_api::RouteId::ExperimentCreate {
+            // Created; or refused while another experiment runs.
+            expected.extend(["201", "409"]);
         } else {
             expected.push("200");
+        }
+        if matches!(
+            route.id,
+            alistach_api::RouteId::ExperimentReport | alistach_api::RouteId::ExperimentStop
+        ) {
+            expected.push("404");
         }
         if route.method == "POST" {
             // Every POST reads its body.

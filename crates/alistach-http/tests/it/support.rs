@@ -220,6 +220,7 @@ impl TestServer {
         // The admin order endpoints over the memory store and the mock order book.
         let order_store: Arc<dyn alistach_store::Store> =
             Arc::new(alistach_store::MemoryStore::new());
+        let experiments_store = order_store.clone();
         let orders = alistach_http::Orders {
             store: order_store.clone(),
             sync: Arc::new(alistach_service::OrderSync::new(
@@ -229,7 +230,14 @@ impl TestServer {
                 alistach_service::OrderSyncConfig::new("test", std::time::Duration::from_secs(600)),
             )),
         };
-        let app = Arc::new(App::new(catalog, config).with_orders(orders));
+        let app = App::new(catalog, config).with_orders(orders);
+        // A/B experiments over the same store (none runs until a test creates one).
+        let experiments = Arc::new(alistach_service::Experiments::new(
+            experiments_store,
+            app.catalog_handle(),
+            clock.clone(),
+        ));
+        let app = Arc::new(app.with_experiments(experiments));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();

@@ -1,5 +1,6 @@
 //! The catalog use cases against a scripted catalog, the memory cache and a manual clock.
 
+mod experiments;
 mod guard;
 mod orders;
 mod tracking;
