@@ -688,7 +688,15 @@ fn is_client_name(name: &str) -> bool {
 }
 
 fn log_level(env: &'static str, raw: &str) -> Parsed<String> {
-    let level = raw.to_ascii_lowercase();
+    // Trimmed first: tracing-subscriber 0.3 slices the untrimmed text at offsets of the trimmed
+    // one, and panics on leading whitespace before a multi-byte character (" \u{a980}=", found
+    // by the property test). A filter is ASCII anyway.
+    let level = raw.trim().to_ascii_lowercase();
+    if !level.is_ascii() {
+        return Err(vec![format!(
+            "{env} must be error, warn, info, debug, trace or a tracing filter (ASCII), not {level:?}"
+        )]);
+    }
     if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
         return Err(vec![format!(
             "{env} must be error, warn, info, debug, trace or a tracing filter, not {level:?}"
@@ -764,6 +772,18 @@ fn readme_table() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_filters_are_trimmed_ascii_and_never_panic_the_filter_parser() {
+        assert_eq!(log_level("LOG_LEVEL", " Debug "), Ok("debug".to_owned()));
+        assert_eq!(
+            log_level("LOG_LEVEL", "alistach=trace,info"),
+            Ok("alistach=trace,info".to_owned())
+        );
+        // tracing-subscriber 0.3 panics on this one untrimmed (the property test found it).
+        let err = log_level("LOG_LEVEL", " \u{a980}=").unwrap_err();
+        assert!(err[0].contains("LOG_LEVEL"), "{err:?}");
+    }
 
     #[test]
     fn every_default_parses() {
