@@ -235,7 +235,8 @@ impl App {
             // client's identity goes with it, for the experiment's variant choice.
             let client = self
                 .experiments
-                .is_some()
+                .as_ref()
+                .is_some_and(|e| e.is_running())
                 .then(|| self.client_identity(key_name, peer, &parts.headers));
             let mut parts = parts;
             if let Some(client) = client {

@@ -16,7 +16,7 @@
 //! an experiment created or stopped on another instance takes effect within one refresh),
 //! recomputes shares and writes the counted links to the store.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -176,6 +176,9 @@ pub struct Experiments {
     base: Arc<Catalog>,
     clock: Arc<dyn Clock>,
     running: RwLock<Option<Arc<Running>>>,
+    /// Whether an experiment runs: read on every request, so that without one a request
+    /// costs one relaxed load (no identity, no hashing, no lock).
+    active: AtomicBool,
 }
 
 impl std::fmt::Debug for Experiments {
@@ -209,6 +212,7 @@ impl Experiments {
             base,
             clock,
             running: RwLock::new(None),
+            active: AtomicBool::new(false),
         }
     }
 
@@ -225,6 +229,12 @@ impl Experiments {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// True while an experiment runs (as of the last refresh): only then does
+    /// [`Experiments::catalog_for`] need the client and the question.
+    pub fn is_running(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// The catalog that answers `client`'s question `subject` (any bytes that name the
@@ -348,6 +358,7 @@ impl Experiments {
         };
         let changed =
             previous.as_ref().map(|p| p.experiment.id) != next.as_ref().map(|n| n.experiment.id);
+        self.active.store(next.is_some(), Ordering::Relaxed);
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = next;
         if changed && let Some(p) = previous {
             // The replaced experiment's last counts.

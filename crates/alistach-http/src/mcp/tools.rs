@@ -84,7 +84,7 @@ impl ToolCtx {
     ) -> Option<CallToolResult> {
         let tool = TOOLS.iter().find(|t| t.name == name)?;
         let args = args.unwrap_or_default();
-        if let Some(experiments) = self.experiments.get() {
+        if let Some(experiments) = self.experiments.get().filter(|e| e.is_running()) {
             let mut subject = name.as_bytes().to_vec();
             subject.push(0);
             subject.extend(serde_json::to_vec(&args).unwrap_or_default());

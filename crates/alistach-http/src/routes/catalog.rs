@@ -128,12 +128,12 @@ impl App {
         question: &dyn std::fmt::Debug,
     ) -> CatalogRef<'_> {
         match &self.experiments {
-            None => CatalogRef::Base(&self.catalog),
-            Some(experiments) => {
+            Some(experiments) if experiments.is_running() => {
                 let client = self.client_identity(ctx.key_name, ctx.peer, ctx.headers);
                 let subject = format!("{question:?}");
                 CatalogRef::Variant(experiments.catalog_for(&client, subject.as_bytes()))
             }
+            _ => CatalogRef::Base(&self.catalog),
         }
     }
 
