@@ -118,10 +118,10 @@ impl std::ops::Deref for CatalogRef<'_> {
 }
 
 impl App {
-    /// The catalog that answers `question` (the parsed request) for this request's client:
-    /// while an A/B experiment runs, the catalog of the variant chosen for the client and the
-    /// question (see [`alistach_service::Experiments::catalog_for`]); the question's parsed
-    /// form names it, so the same question asked another way gets the same variant.
+    /// The catalog that answers this request for its client: while an A/B experiment runs,
+    /// the catalog of the variant chosen for the client and the question (see
+    /// [`alistach_service::Experiments::catalog_for`]). The question is the query string as
+    /// sent (cheap: no copy), or, for a request without one (a POST), the parsed request.
     pub(super) fn catalog_for(
         &self,
         ctx: &Ctx<'_>,
@@ -130,8 +130,11 @@ impl App {
         match &self.experiments {
             Some(experiments) if experiments.is_running() => {
                 let client = self.client_identity(ctx.key_name, ctx.peer, ctx.headers);
-                let subject = format!("{question:?}");
-                CatalogRef::Variant(experiments.catalog_for(&client, subject.as_bytes()))
+                let catalog = match ctx.query.filter(|q| !q.is_empty()) {
+                    Some(query) => experiments.catalog_for(&client, query.as_bytes()),
+                    None => experiments.catalog_for(&client, format!("{question:?}").as_bytes()),
+                };
+                CatalogRef::Variant(catalog)
             }
             _ => CatalogRef::Base(&self.catalog),
         }
