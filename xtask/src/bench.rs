@@ -469,6 +469,24 @@ struct Subject {
     runs: Vec<Run>,
 }
 
+impl Subject {
+    /// The headline cached GET on a started, warmed server.
+    fn get(key: &'static str, label: &'static str, server: Server, bytes: usize) -> Subject {
+        Subject {
+            key,
+            label,
+            proc: server.proc,
+            addr: server.addr,
+            path: SEARCH_GET,
+            script: None,
+            command: server.command,
+            response_bytes: bytes,
+            behind: None,
+            runs: Vec::new(),
+        }
+    }
+}
+
 /// One measured wrk run.
 #[derive(Clone, Copy, Debug)]
 struct Run {
@@ -769,18 +787,7 @@ impl Bench {
     ) -> Result<Subject> {
         let server = self.start_server(env)?;
         let bytes = warm_get(server.addr, SEARCH_GET, "x-cache")?;
-        Ok(Subject {
-            key,
-            label,
-            proc: server.proc,
-            addr: server.addr,
-            path: SEARCH_GET,
-            script: None,
-            command: server.command,
-            response_bytes: bytes,
-            behind: None,
-            runs: Vec::new(),
-        })
+        Ok(Subject::get(key, label, server, bytes))
     }
 
     /// The revenue loop's cost on the cached GET: direct links, tracked links
@@ -833,18 +840,7 @@ impl Bench {
                 }
             }
             let bytes = warm_get(server.addr, SEARCH_GET, "x-cache")?;
-            subjects.push(Subject {
-                key: k,
-                label,
-                proc: server.proc,
-                addr: server.addr,
-                path: SEARCH_GET,
-                script: None,
-                command: server.command,
-                response_bytes: bytes,
-                behind: None,
-                runs: Vec::new(),
-            });
+            subjects.push(Subject::get(k, label, server, bytes));
         }
         self.measure(&mut subjects, LOOP_ROUNDS, None)?;
         for s in subjects {

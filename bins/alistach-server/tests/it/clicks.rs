@@ -15,7 +15,7 @@ use alistach_testkit::gateway::{FakeConfig, FakeGateway};
 use alistach_testkit::prometheus;
 use serde_json::{Value, json};
 
-use crate::support::{Server, client, run_to_exit};
+use crate::support::{Server, client, no_follow, run_to_exit};
 
 const ADMIN: &str = "admin-key-for-clicks-abcdefghij";
 const BASE: &str = "https://go.example.test";
@@ -62,16 +62,6 @@ fn redirect_env<'a>(
     ];
     env.extend_from_slice(extra);
     env
-}
-
-/// A client that shows redirects instead of following them.
-fn no_follow() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 /// The path of a tracked link on `BASE` (the test server listens elsewhere).

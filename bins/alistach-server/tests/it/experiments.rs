@@ -13,7 +13,7 @@ use alistach_testkit::gateway::{FakeConfig, FakeGateway, Purchase};
 use alistach_testkit::postgres_server::PostgresServer;
 use serde_json::{Value, json};
 
-use crate::support::{Server, client, temp_dir};
+use crate::support::{Server, client, get_json, no_follow, temp_dir};
 
 const KEY: &str = "34567890";
 const SECRET: &str = "fake-gateway-app-secret-9f3a";
@@ -61,16 +61,6 @@ async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -
         status,
         serde_json::from_str(&text).unwrap_or_else(|_| json!({ "text": text })),
     )
-}
-
-/// A client that shows redirects instead of following them.
-fn no_follow() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 /// Follows a tracked link (handed out on `BASE`) on the test server, as a browser would:
@@ -259,14 +249,11 @@ async fn the_experiment_loop(db: Vec<(&'static str, String)>, backend: &str) {
         "sunscreen",
         "skirt",
     ] {
-        let a: Value = c
-            .get(server.url(&format!("/api/products/search?keywords={kw}&page_size=3")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let a: Value = get_json(
+            &c,
+            server.url(&format!("/api/products/search?keywords={kw}&page_size=3")),
+        )
+        .await;
         answers.push(a);
     }
     for n in 0..6u64 {
@@ -283,14 +270,11 @@ async fn the_experiment_loop(db: Vec<(&'static str, String)>, backend: &str) {
         answers.push(a);
     }
     // The same question again: the same links (a stable link per client and question).
-    let repeat: Value = c
-        .get(server.url("/api/products/search?keywords=dress&page_size=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let repeat: Value = get_json(
+        &c,
+        server.url("/api/products/search?keywords=dress&page_size=3"),
+    )
+    .await;
     assert_eq!(links_of(&repeat), links_of(&answers[0]));
 
     let mut expected: HashMap<&str, Expected> = HashMap::new();
@@ -365,14 +349,11 @@ async fn the_experiment_loop(db: Vec<(&'static str, String)>, backend: &str) {
     .await;
     assert_eq!(status, 200, "{stopped}");
     assert_eq!(stopped["data"]["status"], "stopped");
-    let after: Value = c
-        .get(server.url("/api/products/search?keywords=dress&page_size=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = get_json(
+        &c,
+        server.url("/api/products/search?keywords=dress&page_size=3"),
+    )
+    .await;
     let landing = follow(&server, &links_of(&after)[0]).await;
     assert_eq!(SubIds::from_url(&landing).experiment(), None, "{landing}");
     let (status, missing) = admin(&server, "GET", "/api/admin/experiments/999", None).await;
@@ -443,14 +424,11 @@ async fn in_mock_mode_a_click_becomes_a_labelled_mock_order_of_its_variant() {
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["metadata"]["mock_mode"], true);
     let id = created["data"]["id"].as_u64().unwrap();
-    let answer: Value = client()
-        .get(server.url("/api/products/search?keywords=phone&page_size=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = get_json(
+        &client(),
+        server.url("/api/products/search?keywords=phone&page_size=2"),
+    )
+    .await;
     let landing = follow(&server, &links_of(&answer)[0]).await;
     let variant = SubIds::from_url(&landing).cv.unwrap();
     // The mock order is paid a few seconds after the click; sync until it is there.
