@@ -50,5 +50,5 @@ pub use query::{
     MAX_PAGE_SIZE, SearchDraft, SearchQuery, SortOrder,
 };
 pub use secret::Secret;
-pub use webhook::{WebhookError, WebhookMessage, WebhookSender};
 pub use subids::{EXPERIMENT_CAMPAIGN_PREFIX, MAX_SUB_ID_CHARS, SUB_ID_SOURCE, SubIds};
+pub use webhook::{WebhookError, WebhookMessage, WebhookSender};

@@ -38,13 +38,13 @@ pub use experiments::{
     Allocation, Experiment, ExperimentStore, NewExperiment, NewVariant, Variant, VariantOutcome,
 };
 pub use memory::MemoryStore;
-pub use webhooks::{
-    Attempt, AttemptOutcome, Delivery, DeliveryState, EVENT_TYPES, Endpoint, EndpointUpdate, Event,
-    NewEndpoint, WebhookStore, event, order_events,
-};
 pub use types::{
     GroupBy, LeaseInfo, MAX_PAGE_SIZE, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord,
     OrderRows, RevenueGroup, RevenueReport, StatusChange, StoredOrder, UpsertSummary,
+};
+pub use webhooks::{
+    Attempt, AttemptOutcome, Delivery, DeliveryState, EVENT_TYPES, Endpoint, EndpointUpdate, Event,
+    NewEndpoint, WebhookStore, event, order_events,
 };
 
 /// Why the store could not do what was asked.

@@ -10,6 +10,10 @@ use async_trait::async_trait;
 
 use crate::types::NO_KEY;
 use crate::{
+    Attempt, AttemptOutcome, Delivery, DeliveryState, Endpoint, EndpointUpdate, Event, NewEndpoint,
+    WebhookStore, order_events,
+};
+use crate::{
     Click, ClickStore, ClickSummary, CursorStore, GroupBy, LeaseInfo, LeaseStore, OrderFilter,
     OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
     StoreError, StoredOrder, UpsertSummary,
@@ -75,6 +79,7 @@ impl State {
         self.deliveries.insert(delivery.id, delivery.clone());
         delivery
     }
+}
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -177,11 +182,9 @@ impl OrderStore for MemoryStore {
                             previous: Some(old.record.order.status.clone()),
                             observed_at_ms,
                         });
-                        for event in order_events(
-                            record,
-                            Some(&old.record.order.status),
-                            observed_at_ms,
-                        ) {
+                        for event in
+                            order_events(record, Some(&old.record.order.status), observed_at_ms)
+                        {
                             state.publish(&event, observed_at_ms);
                         }
                         summary.status_changes += 1;
@@ -664,7 +667,10 @@ impl WebhookStore for MemoryStore {
             .filter(|d| {
                 d.state == DeliveryState::Pending
                     && d.next_attempt_at_ms.is_some_and(|t| t <= now_ms)
-                    && state.endpoints.get(&d.endpoint_id).is_some_and(|e| e.enabled)
+                    && state
+                        .endpoints
+                        .get(&d.endpoint_id)
+                        .is_some_and(|e| e.enabled)
             })
             .cloned()
             .collect();

@@ -252,21 +252,39 @@ pub fn order_events(
     let slug: String = o
         .status
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut out = Vec::new();
     let mut push = |event_type: &str, id: String| {
-        out.push(order_event(record, previous_status, event_type, id, observed_at_ms));
+        out.push(order_event(
+            record,
+            previous_status,
+            event_type,
+            id,
+            observed_at_ms,
+        ));
     };
     match previous_status {
-        None => push("order.created", format!("msg_order_{}_created", o.sub_order_id)),
+        None => push(
+            "order.created",
+            format!("msg_order_{}_created", o.sub_order_id),
+        ),
         Some(_) => push(
             "order.status_changed",
             format!("msg_order_{}_{slug}", o.sub_order_id),
         ),
     }
     if settled {
-        push("order.settled", format!("msg_order_{}_settled", o.sub_order_id));
+        push(
+            "order.settled",
+            format!("msg_order_{}_settled", o.sub_order_id),
+        );
     }
     out
 }
