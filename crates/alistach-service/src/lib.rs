@@ -30,6 +30,7 @@ mod orders;
 mod pacing;
 mod tracking;
 mod variant;
+mod webhook_endpoints;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{
@@ -56,3 +57,7 @@ pub use orders::{
 pub use pacing::OutboundLimiter;
 pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
 pub use variant::VariantApi;
+pub use webhook_endpoints::{
+    EndpointChange, MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_URL_BYTES, TEST_EVENT_TYPE,
+    WebhookAdminError, WebhookEndpoints, is_private_target, validate_events, validate_url,
+};
