@@ -385,6 +385,10 @@ async fn private_targets_are_refused_without_allow_private() {
         "https://100.64.0.1/".to_owned(),
         "http://[fd00::1]/".to_owned(),
         "http://0.0.0.0/".to_owned(),
+        // Other spellings of loopback, normalised by the URL parser before the check.
+        format!("http://2130706433:{port}/"),
+        format!("http://0x7f.1:{port}/"),
+        format!("http://127.1:{port}/"),
         "ftp://example.com/".to_owned(),
         "file:///etc/passwd".to_owned(),
         "not a url".to_owned(),
