@@ -14,8 +14,6 @@ use alistach_store::{
 pub const MAX_WEBHOOK_URL_BYTES: usize = 2048;
 /// The longest endpoint description, in characters.
 pub const MAX_WEBHOOK_DESCRIPTION_CHARS: usize = 500;
-/// The type of the event `POST /api/admin/webhooks/{id}/test` sends (not subscribable).
-pub const TEST_EVENT_TYPE: &str = "webhook.test";
 /// Random bytes in a signing secret.
 const SECRET_BYTES: usize = 32;
 
@@ -299,23 +297,12 @@ impl WebhookEndpoints {
         }
     }
 
-    /// Queues a signed test event (type [`TEST_EVENT_TYPE`]) to the endpoint, whatever its
-    /// subscriptions; the dispatcher sends it within a second.
+    /// Queues a signed test event (type [`crate::TEST_EVENT_TYPE`]) to the endpoint,
+    /// whatever its subscriptions; the dispatcher sends it within a second.
     pub async fn test(&self, id: u64) -> Result<Delivery, WebhookAdminError> {
         let now = self.now_ms();
-        let mut nonce = [0u8; 8];
-        getrandom::fill(&mut nonce).map_err(|_| WebhookAdminError::Random)?;
-        let event = event(
-            format!("msg_test_{id}_{now}_{:016x}", u64::from_be_bytes(nonce)),
-            TEST_EVENT_TYPE,
-            now,
-            serde_json::json!({
-                "endpoint_id": id.to_string(),
-                "message": "a test event from AliStach: the signature verifies with your secret",
-            }),
-        );
         self.store
-            .deliver_to(id, &event, now)
+            .deliver_to(id, &crate::test_event(id, now), now)
             .await?
             .ok_or_else(|| Self::not_found(id))
     }
