@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use alistach_domain::{Clock, Secret, ValidationError};
 use alistach_store::{
-    Attempt, Delivery, EVENT_TYPES, Endpoint, EndpointUpdate, NewEndpoint, Store, StoreError, event,
+    Attempt, Delivery, EVENT_TYPES, Endpoint, EndpointUpdate, NewEndpoint, Store, StoreError,
 };
 
 /// The longest endpoint URL.

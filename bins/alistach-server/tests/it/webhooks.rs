@@ -55,7 +55,9 @@ impl Receiver {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
                     let (head_end, length) = loop {
-                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -71,7 +73,9 @@ impl Receiver {
                         }
                     };
                     while buf.len() < head_end + length {
-                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -82,7 +86,9 @@ impl Receiver {
                         head.lines()
                             .find_map(|l| {
                                 let (k, v) = l.split_once(':')?;
-                                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                                k.trim()
+                                    .eq_ignore_ascii_case(name)
+                                    .then(|| v.trim().to_owned())
                             })
                             .unwrap_or_default()
                     };
@@ -211,9 +217,15 @@ async fn order_events_are_signed_retried_and_never_lost_across_a_sigkill() {
 
     // Bad endpoints are 422s naming the field.
     for (body, field) in [
-        (json!({"url": "ftp://x.example/", "events": ["order.created"]}), "url"),
+        (
+            json!({"url": "ftp://x.example/", "events": ["order.created"]}),
+            "url",
+        ),
         (json!({"url": receiver.url(), "events": []}), "events"),
-        (json!({"url": receiver.url(), "events": ["order.deleted"]}), "events"),
+        (
+            json!({"url": receiver.url(), "events": ["order.deleted"]}),
+            "events",
+        ),
     ] {
         let (status, problem) = admin(&server, "POST", "/api/admin/webhooks", Some(body)).await;
         assert_eq!(status, 422, "{problem}");
@@ -246,11 +258,19 @@ async fn order_events_are_signed_retried_and_never_lost_across_a_sigkill() {
     assert_eq!(status, 200, "{synced}");
     receiver
         .wait("both events attempted while the receiver is down", |got| {
-            event_types(got, 503).get("order.created").map_or(0, Vec::len) >= 2
+            event_types(got, 503)
+                .get("order.created")
+                .map_or(0, Vec::len)
+                >= 2
         })
         .await;
-    let (_, deliveries) =
-        admin(&server, "GET", &format!("/api/admin/webhooks/{id}/deliveries"), None).await;
+    let (_, deliveries) = admin(
+        &server,
+        "GET",
+        &format!("/api/admin/webhooks/{id}/deliveries"),
+        None,
+    )
+    .await;
     let list = deliveries["data"]["deliveries"].as_array().unwrap().clone();
     assert_eq!(list.len(), 2, "{deliveries}");
     for d in &list {
@@ -276,7 +296,10 @@ async fn order_events_are_signed_retried_and_never_lost_across_a_sigkill() {
     }
     let got = receiver
         .wait("both events delivered after the restart", |got| {
-            event_types(got, 200).get("order.created").map_or(0, Vec::len) >= 2
+            event_types(got, 200)
+                .get("order.created")
+                .map_or(0, Vec::len)
+                >= 2
         })
         .await;
     for r in &got {
@@ -290,7 +313,10 @@ async fn order_events_are_signed_retried_and_never_lost_across_a_sigkill() {
     assert_eq!(ids.len(), 2, "{ok:?}");
     let refused = event_types(&got, 503);
     for i in &ids {
-        assert!(refused["order.created"].contains(i), "retried under the same id: {i}");
+        assert!(
+            refused["order.created"].contains(i),
+            "retried under the same id: {i}"
+        );
     }
     let bodies: Vec<Value> = got
         .iter()
@@ -301,7 +327,10 @@ async fn order_events_are_signed_retried_and_never_lost_across_a_sigkill() {
         .iter()
         .map(|b| b["data"]["sub_order_id"].as_str().unwrap().to_owned())
         .collect();
-    assert!(subs.contains(&a.to_string()) && subs.contains(&b.to_string()), "{bodies:?}");
+    assert!(
+        subs.contains(&a.to_string()) && subs.contains(&b.to_string()),
+        "{bodies:?}"
+    );
     assert!(bodies.iter().all(|b| b["data"]["paid_amount"].is_string()));
 
     // A status change and a settlement, synced: their events arrive, once each.
@@ -324,10 +353,18 @@ async fn order_events_are_signed_retried_and_never_lost_across_a_sigkill() {
     assert_eq!(receiver.received().len(), before);
 
     // The test event; then disabled, nothing more goes out; deleted, it is gone.
-    let (status, test) = admin(&server, "POST", &format!("/api/admin/webhooks/{id}/test"), None).await;
+    let (status, test) = admin(
+        &server,
+        "POST",
+        &format!("/api/admin/webhooks/{id}/test"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{test}");
     receiver
-        .wait("the test event", |got| event_types(got, 200).contains_key("webhook.test"))
+        .wait("the test event", |got| {
+            event_types(got, 200).contains_key("webhook.test")
+        })
         .await;
     let (status, disabled) = admin(
         &server,
@@ -338,11 +375,20 @@ async fn order_events_are_signed_retried_and_never_lost_across_a_sigkill() {
     .await;
     assert_eq!(status, 200, "{disabled}");
     assert_eq!(disabled["data"]["enabled"], false);
-    let (status, _) = admin(&server, "DELETE", &format!("/api/admin/webhooks/{id}"), None).await;
+    let (status, _) = admin(
+        &server,
+        "DELETE",
+        &format!("/api/admin/webhooks/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, _) = admin(&server, "GET", &format!("/api/admin/webhooks/{id}"), None).await;
     assert_eq!(status, 404);
-    assert!(!server.logs().contains(&secret), "the secret reached the logs");
+    assert!(
+        !server.logs().contains(&secret),
+        "the secret reached the logs"
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -367,7 +413,10 @@ async fn private_targets_are_refused_without_webhook_allow_private() {
         )
         .await;
         assert_eq!(status, 422, "{url}: {problem}");
-        assert!(problem.to_string().contains("WEBHOOK_ALLOW_PRIVATE"), "{problem}");
+        assert!(
+            problem.to_string().contains("WEBHOOK_ALLOW_PRIVATE"),
+            "{problem}"
+        );
     }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
