@@ -596,7 +596,7 @@ impl OrderStore for SqlStore {
                         .await
                         .map_err(unavailable)?;
                     let events = order_events(record, None, observed_at_ms);
-                    publish_in!(tx, &events, observed_at_ms, subscribers);
+                    publish_in!(self, tx, &events, observed_at_ms, subscribers);
                     summary.inserted += 1;
                     continue;
                 }
@@ -645,7 +645,7 @@ impl OrderStore for SqlStore {
                     // PostgreSQL the row lock above makes a second one see no change).
                     let events =
                         order_events(record, Some(&old.record.order.status), observed_at_ms);
-                    publish_in!(tx, &events, observed_at_ms, subscribers);
+                    publish_in!(self, tx, &events, observed_at_ms, subscribers);
                     summary.status_changes += 1;
                 }
             }

@@ -14,7 +14,8 @@ mod webhooks;
 pub use webhooks::{
     attempts_are_recorded_with_what_follows, deliveries_are_retried_and_test_events_sent,
     due_deliveries_are_pending_due_and_enabled_oldest_first, publishing_fans_out_once_per_event,
-    upserts_publish_order_events_once_per_change, webhook_endpoints_are_created_changed_and_deleted,
+    upserts_publish_order_events_once_per_change,
+    webhook_endpoints_are_created_changed_and_deleted,
 };
 
 use crate::{

@@ -22,16 +22,27 @@ pub(super) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries \
     (endpoint_id, event_id, state, attempts, next_attempt_at_ms, created_at_ms) \
     VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id";
 
-/// The enabled endpoints with their event types.
-pub(super) const SUBSCRIBERS: &str =
-    "SELECT id, events FROM webhook_endpoints WHERE enabled = TRUE ORDER BY id";
+/// The enabled endpoints with their event types. On PostgreSQL their rows are key-share
+/// locked until the transaction ends: an endpoint being deleted is waited for (and then left
+/// out), and a delete waits for the deliveries made to it (so it deletes them too).
+pub(super) const fn subscribers_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "SELECT id, events FROM webhook_endpoints WHERE enabled = TRUE ORDER BY id"
+        }
+        Dialect::Postgres => {
+            "SELECT id, events FROM webhook_endpoints WHERE enabled = TRUE ORDER BY id \
+             FOR KEY SHARE"
+        }
+    }
+}
 
-/// Publishes `$events` (a slice of [`Event`]) at `$now_ms` inside the transaction `$tx`: each
-/// event is kept once per id, with one pending delivery per enabled endpoint subscribed to its
-/// type. `$subscribers` (an `Option<Vec<(i64, String)>>` starting as `None`) caches the
-/// enabled endpoints for the rest of the transaction. Used inside [`with_pool!`].
+/// Publishes `$events` (a slice of [`Event`]) at `$now_ms` inside the transaction `$tx` of
+/// `$store`: each event is kept once per id, with one pending delivery per enabled endpoint
+/// subscribed to its type. `$subscribers` (an `Option<Vec<(i64, String)>>` starting as `None`)
+/// caches the enabled endpoints for the rest of the transaction. Used inside [`with_pool!`].
 macro_rules! publish_in {
-    ($tx:expr, $events:expr, $now_ms:expr, $subscribers:expr) => {{
+    ($store:expr, $tx:expr, $events:expr, $now_ms:expr, $subscribers:expr) => {{
         for event in $events {
             let fresh = sqlx::query(crate::store::webhooks::INSERT_EVENT)
                 .bind(event.id.clone())
@@ -47,10 +58,11 @@ macro_rules! publish_in {
                 continue;
             }
             if $subscribers.is_none() {
-                let rows: Vec<(i64, String)> = sqlx::query_as(crate::store::webhooks::SUBSCRIBERS)
-                    .fetch_all(&mut *$tx)
-                    .await
-                    .map_err(unavailable)?;
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as(crate::store::webhooks::subscribers_sql($store.dialect()))
+                        .fetch_all(&mut *$tx)
+                        .await
+                        .map_err(unavailable)?;
                 $subscribers = Some(rows);
             }
             for (endpoint_id, types) in $subscribers.iter().flatten() {
@@ -218,11 +230,13 @@ fn attempt_from_row(row: AttemptRow) -> Result<(i64, Attempt), StoreError> {
 }
 
 impl SqlStore {
-    /// ` FOR UPDATE` on PostgreSQL (SQLite's write transactions hold the whole file).
-    fn for_update(&self) -> &'static str {
+    /// `clause` (a row lock) on PostgreSQL, nothing on SQLite (whose write transactions hold
+    /// the whole file). Transactions lock an endpoint before its deliveries, so they never
+    /// deadlock.
+    fn lock(&self, clause: &'static str) -> &'static str {
         match self.dialect() {
             Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Postgres => clause,
         }
     }
 
@@ -253,7 +267,8 @@ impl SqlStore {
     ) -> Result<Option<Endpoint>, StoreError> {
         let select = format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1{}",
-            self.for_update()
+            // Not a key change: publishing (key-share locks) goes on meanwhile.
+            self.lock(" FOR NO KEY UPDATE")
         );
         let update = "UPDATE webhook_endpoints SET url = $2, events = $3, description = $4, \
             enabled = $5, disabled_reason = $6, failing_since_ms = $7, updated_at_ms = $8 \
@@ -392,9 +407,24 @@ impl WebhookStore for SqlStore {
             (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1)";
         const DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE endpoint_id = $1";
         const ENDPOINT: &str = "DELETE FROM webhook_endpoints WHERE id = $1";
+        let lock = format!(
+            "SELECT id FROM webhook_endpoints WHERE id = $1{}",
+            self.lock(" FOR UPDATE")
+        );
         let id = id_to_sql(id);
         with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
+            // First the endpoint: publishing that made deliveries to it is waited for (and
+            // its deliveries deleted below), later publishing leaves it out.
+            let found: Option<i64> = sqlx::query_scalar(&lock)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            if found.is_none() {
+                tx.rollback().await.map_err(unavailable)?;
+                return Ok(false);
+            }
             for sql in [ATTEMPTS, DELIVERIES] {
                 sqlx::query(sql)
                     .bind(id)
@@ -420,7 +450,7 @@ impl WebhookStore for SqlStore {
         let mut subscribers: Option<Vec<(i64, String)>> = None;
         with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
-            publish_in!(tx, events, now_ms, subscribers);
+            publish_in!(self, tx, events, now_ms, subscribers);
             tx.commit().await.map_err(unavailable)
         })
     }
@@ -433,7 +463,7 @@ impl WebhookStore for SqlStore {
     ) -> Result<Option<Delivery>, StoreError> {
         let exists = format!(
             "SELECT id FROM webhook_endpoints WHERE id = $1{}",
-            self.for_update()
+            self.lock(" FOR KEY SHARE")
         );
         let id: Option<i64> = with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
@@ -497,9 +527,14 @@ impl WebhookStore for SqlStore {
         attempt: &Attempt,
         outcome: AttemptOutcome,
     ) -> Result<(), StoreError> {
+        const ENDPOINT_OF: &str = "SELECT endpoint_id FROM webhook_deliveries WHERE id = $1";
+        let lock_endpoint = format!(
+            "SELECT id FROM webhook_endpoints WHERE id = $1{}",
+            self.lock(" FOR NO KEY UPDATE")
+        );
         let select = format!(
             "SELECT endpoint_id, state FROM webhook_deliveries WHERE id = $1{}",
-            self.for_update()
+            self.lock(" FOR UPDATE")
         );
         const INSERT: &str = "INSERT INTO webhook_attempts \
             (delivery_id, at_ms, status, latency_ms, error) VALUES ($1, $2, $3, $4, $5)";
@@ -518,6 +553,24 @@ impl WebhookStore for SqlStore {
         let latency = i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX);
         with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
+            // The endpoint is locked before the delivery, as `delete_endpoint` does.
+            let endpoint: Option<i64> = sqlx::query_scalar(ENDPOINT_OF)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            let locked: Option<i64> = match endpoint {
+                Some(endpoint) => sqlx::query_scalar(&lock_endpoint)
+                    .bind(endpoint)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?,
+                None => None,
+            };
+            if locked.is_none() {
+                tx.rollback().await.map_err(unavailable)?;
+                return Ok(());
+            }
             let found: Option<(i64, String)> = sqlx::query_as(&select)
                 .bind(id)
                 .fetch_optional(&mut *tx)

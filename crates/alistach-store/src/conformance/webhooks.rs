@@ -9,8 +9,8 @@ use alistach_domain::{Cents, Secret};
 
 use super::{DAY, T0, sample_order};
 use crate::{
-    Attempt, AttemptOutcome, Delivery, DeliveryState, Endpoint, EndpointUpdate, Event,
-    NewEndpoint, Store, event,
+    Attempt, AttemptOutcome, Delivery, DeliveryState, Endpoint, EndpointUpdate, Event, NewEndpoint,
+    Store, event,
 };
 
 /// A secret as the service makes them.
@@ -103,7 +103,10 @@ pub async fn webhook_endpoints_are_created_changed_and_deleted(
     );
     assert_eq!(a.secret.expose(), SECRET);
     assert!(a.enabled);
-    assert_eq!((a.disabled_reason.as_deref(), a.failing_since_ms), (None, None));
+    assert_eq!(
+        (a.disabled_reason.as_deref(), a.failing_since_ms),
+        (None, None)
+    );
     assert_eq!((a.created_at_ms, a.updated_at_ms), (T0, T0));
     assert!(!format!("{a:?}").contains(SECRET), "the secret is redacted");
     let b = create(
@@ -135,14 +138,18 @@ pub async fn webhook_endpoints_are_created_changed_and_deleted(
         f(&mut u);
         u
     };
-    let steps: Vec<(EndpointUpdate, fn(&mut Endpoint))> = vec![
+    type Step = (EndpointUpdate, fn(&mut Endpoint));
+    let steps: Vec<Step> = vec![
         (
             update(|u| u.url = Some("https://hooks.example.com/new".to_owned())),
             |e| e.url = "https://hooks.example.com/new".to_owned(),
         ),
         (
             update(|u| {
-                u.events = Some(vec!["order.settled".to_owned(), "alert.resolved".to_owned()])
+                u.events = Some(vec![
+                    "order.settled".to_owned(),
+                    "alert.resolved".to_owned(),
+                ])
             }),
             |e| e.events = vec!["order.settled".to_owned(), "alert.resolved".to_owned()],
         ),
@@ -194,7 +201,12 @@ pub async fn webhook_endpoints_are_created_changed_and_deleted(
         .await
         .unwrap();
     assert_eq!(
-        other.endpoint(a.id).await.unwrap().unwrap().failing_since_ms,
+        other
+            .endpoint(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .failing_since_ms,
         Some(T0 + 101)
     );
     let disabled = other
@@ -203,7 +215,10 @@ pub async fn webhook_endpoints_are_created_changed_and_deleted(
         .unwrap()
         .unwrap();
     assert!(!disabled.enabled);
-    assert_eq!(disabled.disabled_reason.as_deref(), Some("failing for 5 days"));
+    assert_eq!(
+        disabled.disabled_reason.as_deref(),
+        Some("failing for 5 days")
+    );
     assert_eq!(disabled.failing_since_ms, Some(T0 + 101));
     assert_eq!(disabled.updated_at_ms, T0 + 300);
     assert_eq!(store.endpoint(a.id).await.unwrap(), Some(disabled.clone()));
@@ -258,7 +273,13 @@ pub async fn webhook_endpoints_are_created_changed_and_deleted(
 /// endpoint subscribed to its type; an id seen before is ignored, in the batch with new ones
 /// too.
 pub async fn publishing_fans_out_once_per_event(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
-    let both = create(store, "https://a.example/1", &["order.created", "alert.firing"], T0).await;
+    let both = create(
+        store,
+        "https://a.example/1",
+        &["order.created", "alert.firing"],
+        T0,
+    )
+    .await;
     let alerts = create(other, "https://a.example/2", &["alert.firing"], T0).await;
     let settled = create(store, "https://a.example/3", &["order.settled"], T0).await;
     let off = create(store, "https://a.example/4", &["alert.firing"], T0).await;
@@ -290,7 +311,10 @@ pub async fn publishing_fans_out_once_per_event(store: &Arc<dyn Store>, other: &
         assert_eq!(d.created_at_ms, T0 + 100);
         assert_eq!(d.delivered_at_ms, None);
     }
-    assert_eq!(delivered_ids(store, alerts.id).await, vec![fired.id.clone()]);
+    assert_eq!(
+        delivered_ids(store, alerts.id).await,
+        vec![fired.id.clone()]
+    );
     assert_eq!(delivered_ids(store, settled.id).await, Vec::<String>::new());
     assert_eq!(
         delivered_ids(store, off.id).await,
@@ -474,9 +498,18 @@ pub async fn due_deliveries_are_pending_due_and_enabled_oldest_first(
     let e1 = test_event("msg_conf_wh_due_1", "alert.firing", T0);
     let e2 = test_event("msg_conf_wh_due_2", "alert.firing", T0);
     let e3 = test_event("msg_conf_wh_due_3", "alert.firing", T0);
-    store.publish(&[e1.clone()], T0 + 10).await.unwrap();
-    other.publish(&[e2.clone()], T0 + 5).await.unwrap();
-    store.publish(&[e3.clone()], T0 + 20).await.unwrap();
+    store
+        .publish(std::slice::from_ref(&e1), T0 + 10)
+        .await
+        .unwrap();
+    other
+        .publish(std::slice::from_ref(&e2), T0 + 5)
+        .await
+        .unwrap();
+    store
+        .publish(std::slice::from_ref(&e3), T0 + 20)
+        .await
+        .unwrap();
     let due = |now: i64, limit: u32| {
         let store = Arc::clone(store);
         async move {
@@ -535,11 +568,19 @@ pub async fn due_deliveries_are_pending_due_and_enabled_oldest_first(
     let [d3, d2, d1] = [&of_a[0], &of_a[1], &of_a[2]];
     assert_eq!((&d2.event, &d1.event, &d3.event), (&e2, &e1, &e3));
     store
-        .record_attempt(d2.id, &attempt(T0 + 40, Some(200), None), AttemptOutcome::Delivered)
+        .record_attempt(
+            d2.id,
+            &attempt(T0 + 40, Some(200), None),
+            AttemptOutcome::Delivered,
+        )
         .await
         .unwrap();
     other
-        .record_attempt(d1.id, &attempt(T0 + 40, None, Some("refused")), AttemptOutcome::Failed)
+        .record_attempt(
+            d1.id,
+            &attempt(T0 + 40, None, Some("refused")),
+            AttemptOutcome::Failed,
+        )
         .await
         .unwrap();
     store
@@ -551,9 +592,7 @@ pub async fn due_deliveries_are_pending_due_and_enabled_oldest_first(
         .await
         .unwrap();
     let of_a_due = |rows: Vec<(String, u64, Option<i64>)>| {
-        rows.into_iter()
-            .filter(|r| r.1 == a.id)
-            .collect::<Vec<_>>()
+        rows.into_iter().filter(|r| r.1 == a.id).collect::<Vec<_>>()
     };
     assert_eq!(of_a_due(due(T0 + 49, 100).await), vec![]);
     assert_eq!(
@@ -694,11 +733,19 @@ pub async fn deliveries_are_retried_and_test_events_sent(
     let list = deliveries_of(store, a.id).await;
     let (d3, d2, d1) = (list[0].id, list[1].id, list[2].id);
     store
-        .record_attempt(d1, &attempt(T0 + 1, Some(500), None), AttemptOutcome::Failed)
+        .record_attempt(
+            d1,
+            &attempt(T0 + 1, Some(500), None),
+            AttemptOutcome::Failed,
+        )
         .await
         .unwrap();
     store
-        .record_attempt(d2, &attempt(T0 + 1, Some(200), None), AttemptOutcome::Delivered)
+        .record_attempt(
+            d2,
+            &attempt(T0 + 1, Some(200), None),
+            AttemptOutcome::Delivered,
+        )
         .await
         .unwrap();
     store
@@ -765,7 +812,12 @@ pub async fn deliveries_are_retried_and_test_events_sent(
     assert_eq!(sent.endpoint_id, a.id);
     assert_eq!(sent.event, ping);
     assert_eq!(
-        (sent.state, sent.attempts, sent.next_attempt_at_ms, sent.created_at_ms),
+        (
+            sent.state,
+            sent.attempts,
+            sent.next_attempt_at_ms,
+            sent.created_at_ms
+        ),
         (DeliveryState::Pending, 0, Some(T0 + 800), T0 + 800)
     );
     assert_eq!(sent.delivered_at_ms, None);
@@ -780,7 +832,10 @@ pub async fn deliveries_are_retried_and_test_events_sent(
         .unwrap();
     assert_ne!(twice.id, sent.id, "another delivery");
     assert_eq!(twice.event, ping, "of the event as first kept");
-    store.publish(&[ping.clone()], T0 + 900).await.unwrap();
+    store
+        .publish(std::slice::from_ref(&ping), T0 + 900)
+        .await
+        .unwrap();
     assert_eq!(
         delivered_ids(store, b.id).await,
         Vec::<String>::new(),
