@@ -465,7 +465,9 @@ impl WebhookStore for SqlStore {
             "SELECT id FROM webhook_endpoints WHERE id = $1{}",
             self.lock(" FOR KEY SHARE")
         );
-        let id: Option<i64> = with_pool!(self, p => {
+        // The delivery carries the event as kept (the one published first under its id).
+        let made = format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERIES_FROM} WHERE d.id = $1");
+        let row: Option<DeliveryRow> = with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
             let found: Option<i64> = sqlx::query_scalar(&exists)
                 .bind(id_to_sql(endpoint_id))
@@ -493,16 +495,17 @@ impl WebhookStore for SqlStore {
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(unavailable)?;
+                    let row: DeliveryRow = sqlx::query_as(&made)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
                     tx.commit().await.map_err(unavailable)?;
-                    Some(id)
+                    Some(row)
                 }
             }
         });
-        match id {
-            None => Ok(None),
-            // The delivery carries the event as kept (the one published first under its id).
-            Some(id) => self.load_delivery(endpoint_id, id_from_sql(id)).await,
-        }
+        row.map(delivery_from_row).transpose()
     }
 
     async fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
