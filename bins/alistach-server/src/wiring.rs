@@ -315,7 +315,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     // A/B experiments of link strategies: the running one is loaded now and every
     // EXPERIMENT_REFRESH after, so one created or stopped on another instance takes effect.
     let experiments = Arc::new(Experiments::new(
-        order_store,
+        order_store.clone(),
         app.catalog_handle(),
         clock.clone(),
     ));
@@ -325,7 +325,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     app = app
         .with_experiments(experiments.clone())
         .with_webhooks(Arc::new(WebhookEndpoints::new(
-            order_store.clone(),
+            order_store,
             clock.clone(),
             config.webhook_allow_private,
         )));
