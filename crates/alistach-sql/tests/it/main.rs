@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use alistach_domain::Secret;
 use alistach_sql::{KNOWN_SCHEMA_VERSION, SqlStore, Target};
 use alistach_store::conformance::{self, sample_order};
-use alistach_store::{
-    Attempt, AttemptOutcome, Event, NewEndpoint, OrderStore, Store, StoreError, WebhookStore,
-};
+use alistach_store::{Attempt, AttemptOutcome, Event, NewEndpoint, OrderStore, Store, StoreError};
 use alistach_testkit::postgres_server::PostgresServer;
 
 /// A fresh directory under the system's temporary directory, removed on drop.
