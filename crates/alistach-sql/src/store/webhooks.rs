@@ -619,31 +619,33 @@ impl WebhookStore for SqlStore {
         endpoint_id: u64,
         limit: u32,
     ) -> Result<Vec<(Delivery, Vec<Attempt>)>, StoreError> {
-        let newest = "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 \
-            ORDER BY id DESC LIMIT $2";
         let deliveries_sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM {DELIVERIES_FROM} \
-             WHERE d.id IN ({newest}) ORDER BY d.id DESC"
+             WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2"
         );
-        let attempts_sql = format!(
-            "SELECT delivery_id, at_ms, status, latency_ms, error FROM webhook_attempts \
-             WHERE delivery_id IN ({newest}) ORDER BY id"
-        );
+        // The attempts of the deliveries read (from the oldest one on: those of deliveries
+        // made meanwhile are left out below).
+        let attempts_sql = "SELECT delivery_id, at_ms, status, latency_ms, error \
+            FROM webhook_attempts WHERE delivery_id IN \
+            (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND id >= $2) \
+            ORDER BY id";
         let endpoint = id_to_sql(endpoint_id);
-        let limit = i64::from(limit);
         let (rows, attempts): (Vec<DeliveryRow>, Vec<AttemptRow>) = with_pool!(self, p => {
-            let rows = sqlx::query_as(&deliveries_sql)
+            let rows: Vec<DeliveryRow> = sqlx::query_as(&deliveries_sql)
                 .bind(endpoint)
-                .bind(limit)
+                .bind(i64::from(limit))
                 .fetch_all(p)
                 .await
                 .map_err(unavailable)?;
-            let attempts = sqlx::query_as(&attempts_sql)
-                .bind(endpoint)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-                .map_err(unavailable)?;
+            let attempts = match rows.last() {
+                None => Vec::new(),
+                Some(oldest) => sqlx::query_as(attempts_sql)
+                    .bind(endpoint)
+                    .bind(oldest.0)
+                    .fetch_all(p)
+                    .await
+                    .map_err(unavailable)?,
+            };
             (rows, attempts)
         });
         let mut per: std::collections::HashMap<i64, Vec<Attempt>> =
