@@ -85,7 +85,7 @@ fn architecture_invariants_hold() {
             );
         }
         for (dep, allowed) in [
-            ("reqwest", &["alistach-aliexpress"][..]),
+            ("reqwest", &["alistach-aliexpress", "alistach-webhooks"][..]),
             ("redis", &["alistach-redis"][..]),
             ("deadpool-redis", &["alistach-redis"][..]),
             ("prometheus-client", &["alistach-http"][..]),
@@ -138,6 +138,7 @@ fn architecture_invariants_hold() {
             "alistach-redis",
             "alistach-aliexpress",
             "alistach-sql",
+            "alistach-webhooks",
         ] {
             check(
                 !uses(krate, transport),

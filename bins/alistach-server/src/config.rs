@@ -77,6 +77,10 @@ pub struct Config {
     pub order_sync_interval: Duration,
     pub link_tracking: LinkTracking,
     pub link_signing_key: Option<Secret>,
+    /// Webhooks may reach private, loopback and link-local addresses.
+    pub webhook_allow_private: bool,
+    /// Time a webhook receiver has per attempt.
+    pub webhook_timeout: Duration,
     pub data_dir: std::path::PathBuf,
     /// `--check-config`'s lines for the individual settings, made from the parsed values.
     shown: Vec<String>,
@@ -213,6 +217,8 @@ impl Config {
             order_sync_interval: v.order_sync_interval,
             link_tracking: v.link_tracking,
             link_signing_key: v.link_signing_key,
+            webhook_allow_private: v.webhook_allow_private,
+            webhook_timeout: v.webhook_timeout,
             data_dir: v.data_dir.into(),
             shown,
         })

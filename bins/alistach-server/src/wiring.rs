@@ -13,7 +13,8 @@ use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
 use alistach_service::{
     CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig,
-    GuardedApi, LinkTracker, OrderSync, OrderSyncConfig,
+    GuardedApi, LinkTracker, OrderSync, OrderSyncConfig, WebhookConfig, WebhookDispatcher,
+    WebhookEndpoints,
 };
 use alistach_sql::SqlStore;
 use alistach_store::Store;
@@ -116,7 +117,24 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         order_source.context("no order source was built")?,
         order_store.clone(),
         clock.clone(),
-        OrderSyncConfig::new(instance, config.order_sync_interval),
+        OrderSyncConfig::new(instance.clone(), config.order_sync_interval),
+    ));
+    // Webhooks: delivered from the store's outbox by one instance at a time (its lease).
+    let webhook_sender = alistach_webhooks::HttpWebhookSender::new(
+        alistach_webhooks::SenderConfig {
+            timeout: config.webhook_timeout,
+            allow_private: config.webhook_allow_private,
+        },
+    )
+    .context("cannot build the webhook sender")?;
+    let dispatcher = Arc::new(WebhookDispatcher::new(
+        order_store.clone(),
+        Arc::new(webhook_sender),
+        clock.clone(),
+        WebhookConfig {
+            instance,
+            ..WebhookConfig::default()
+        },
     ));
 
     let memory: Arc<dyn Cache> = Arc::new(
@@ -297,17 +315,27 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     // A/B experiments of link strategies: the running one is loaded now and every
     // EXPERIMENT_REFRESH after, so one created or stopped on another instance takes effect.
     let experiments = Arc::new(Experiments::new(
-        order_store,
+        order_store.clone(),
         app.catalog_handle(),
         clock.clone(),
     ));
     if let Err(e) = experiments.refresh().await {
         tracing::warn!(error = %e, "experiments not loaded; retrying in the background");
     }
-    app = app.with_experiments(experiments.clone());
+    app = app
+        .with_experiments(experiments.clone())
+        .with_webhooks(Arc::new(WebhookEndpoints::new(
+            order_store,
+            clock.clone(),
+            config.webhook_allow_private,
+        )));
     let (stop_experiments, experiments_stopped) = tokio::sync::oneshot::channel::<()>();
     let experiments_task = tokio::spawn(experiments.run(EXPERIMENT_REFRESH, async {
         let _ = experiments_stopped.await;
+    }));
+    let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+    let webhooks_task = tokio::spawn(dispatcher.run(async {
+        let _ = webhooks_stopped.await;
     }));
     // The click drain runs beside the server and stops after it, writing what is queued.
     let mut drain_task = None;
@@ -372,6 +400,14 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         {
             tracing::warn!("the click store did not take the queued clicks within 10 s");
         }
+    }
+    // An attempt in progress finishes (and is recorded) before the store closes.
+    let _ = stop_webhooks.send(());
+    if tokio::time::timeout(std::time::Duration::from_secs(15), webhooks_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the webhook dispatcher did not stop within 15 s; pending deliveries wait in the database");
     }
     // The links counted since the last write go to the store before it closes.
     let _ = stop_experiments.send(());

@@ -11,12 +11,14 @@ use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
     AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
     CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
-    ClickSummaryResponse, ExperimentReportResponse, ExperimentResponse, ExperimentsResponse,
-    Health, HotProductsResponse, NewExperimentRequest, OrderSyncResponse, OrdersQuery,
+    ClickSummaryResponse, DeliveriesQuery, DeliveriesResponse, DeliveryResponse,
+    ExperimentReportResponse, ExperimentResponse, ExperimentsResponse, Health, HotProductsResponse,
+    NewExperimentRequest, NewWebhookRequest, OrderEventData, OrderSyncResponse, OrdersQuery,
     OrdersResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
     PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RevenueQuery,
     RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
-    SimilarProductsResponse, StatusResponse, SystemInfo,
+    SimilarProductsResponse, StatusResponse, SystemInfo, TestEventData, WebhookDeletedResponse,
+    WebhookEvent, WebhookResponse, WebhookUpdateRequest, WebhooksResponse,
 };
 
 /// Which document to build.
@@ -378,6 +380,57 @@ fn spec(id: RouteId) -> OpSpec {
              earnings per click: Welch's z-test). Needs the admin key.",
             Content::Json(json_of::<ExperimentReportResponse>),
         ),
+        RouteId::Webhooks => plain(
+            "Every webhook endpoint, oldest first, with its state (enabled, failing since, why AliStach \
+             disabled it). Secrets are never shown again. Needs the admin key.",
+            Content::Json(json_of::<WebhooksResponse>),
+        ),
+        RouteId::WebhookCreate => OpSpec {
+            description: "Adds an endpoint (201) and answers its signing secret (`whsec_…`), shown this once. \
+                          Events are POSTed as Standard Webhooks: headers webhook-id (the same on every retry: \
+                          deduplicate on it), webhook-timestamp and webhook-signature (v1, HMAC-SHA256); the \
+                          body is {\"type\", \"timestamp\", \"data\"} (see `webhooks` in this document). Delivery \
+                          is at least once: retried with backoff for 3 days, then failed (retry by hand). \
+                          Private, loopback and link-local targets need WEBHOOK_ALLOW_PRIVATE=true. Needs the admin key.",
+            query: None,
+            body: Some(object_of::<NewWebhookRequest>),
+            ok: Content::Json(json_of::<WebhookResponse>),
+            upstream: false,
+        },
+        RouteId::Webhook => plain(
+            "One endpoint. Needs the admin key.",
+            Content::Json(json_of::<WebhookResponse>),
+        ),
+        RouteId::WebhookUpdate => OpSpec {
+            description: "Changes the URL, events or description, or disables (`enabled: false`: no new \
+                          deliveries, pending ones wait) or enables the endpoint again. Needs the admin key.",
+            query: None,
+            body: Some(object_of::<WebhookUpdateRequest>),
+            ok: Content::Json(json_of::<WebhookResponse>),
+            upstream: false,
+        },
+        RouteId::WebhookDelete => plain(
+            "Removes the endpoint and its deliveries. Needs the admin key.",
+            Content::Json(json_of::<WebhookDeletedResponse>),
+        ),
+        RouteId::WebhookTest => plain(
+            "Queues a signed `webhook.test` event to the endpoint (whatever its events), sent within a \
+             second; its delivery shows under deliveries. Needs the admin key.",
+            Content::Json(json_of::<DeliveryResponse>),
+        ),
+        RouteId::WebhookDeliveries => OpSpec {
+            description: "The endpoint's deliveries, newest first, each with every attempt: time, HTTP status, \
+                          latency and error. Needs the admin key.",
+            query: Some(object_of::<DeliveriesQuery>),
+            body: None,
+            ok: Content::Json(json_of::<DeliveriesResponse>),
+            upstream: false,
+        },
+        RouteId::WebhookRetry => plain(
+            "Makes a failed delivery pending again (or a pending one due now); a delivered one stays \
+             delivered. Needs the admin key.",
+            Content::Json(json_of::<DeliveryResponse>),
+        ),
         RouteId::ExperimentStop => plain(
             "Stops the experiment (stopping a stopped one changes nothing): links go back to the \
              deployment's strategy on every instance within a refresh; the results stay. Needs the admin key.",
@@ -441,6 +494,16 @@ const RENAMES: &[(&str, &str)] = &[
         "Envelope_ExperimentReportData_AdminMetadata",
         "ExperimentReportResponse",
     ),
+    ("Envelope_WebhookInfo_AdminMetadata", "WebhookResponse"),
+    ("Envelope_WebhookList_AdminMetadata", "WebhooksResponse"),
+    (
+        "Envelope_WebhookDeleted_AdminMetadata",
+        "WebhookDeletedResponse",
+    ),
+    ("Envelope_DeliveryInfo_AdminMetadata", "DeliveryResponse"),
+    ("Envelope_DeliveryList_AdminMetadata", "DeliveriesResponse"),
+    ("WebhookEvent_OrderEventData", "OrderEvent"),
+    ("WebhookEvent_TestEventData", "TestEvent"),
 ];
 
 const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
@@ -484,6 +547,7 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
         }
     }
 
+    let mut webhooks = (profile == Profile::Full).then(|| webhook_docs(&mut generator));
     let mut schemas = generator.take_definitions(true);
     let mut paths = Value::Object(paths);
     for (from, to) in RENAMES {
@@ -494,6 +558,9 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
     let mut schemas = Value::Object(schemas);
     rename_refs(&mut schemas);
     rename_refs(&mut paths);
+    if let Some(w) = &mut webhooks {
+        rename_refs(w);
+    }
 
     let mut security_schemes = Map::new();
     if opts.api_key_security {
@@ -548,6 +615,9 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
         "paths": paths,
         "components": components,
     });
+    if let (Some(w), Value::Object(d)) = (webhooks, &mut doc) {
+        d.insert("webhooks".to_owned(), w);
+    }
 
     if profile == Profile::Gpt {
         single_typed(&mut doc);
@@ -557,6 +627,70 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
         add_schema_examples(&mut doc);
     }
     doc
+}
+
+/// The `webhooks` of the full document: the POST AliStach sends for each event emitted today,
+/// its signed headers and its body.
+fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
+    let order = Value::from(generator.subschema_for::<WebhookEvent<OrderEventData>>());
+    let test = Value::from(generator.subschema_for::<WebhookEvent<TestEventData>>());
+    let header = |name: &str, description: &str| {
+        json!({ "name": name, "in": "header", "required": true, "description": description,
+                "schema": { "type": "string" } })
+    };
+    let parameters = json!([
+        header(
+            "webhook-id",
+            "The event's id, the same on every retry: deduplicate on it."
+        ),
+        header(
+            "webhook-timestamp",
+            "The attempt's time, Unix seconds; reject old ones to stop replays."
+        ),
+        header(
+            "webhook-signature",
+            "`v1,` and the base64 HMAC-SHA256, keyed with the secret's base64-decoded part after \
+             `whsec_`, of `{webhook-id}.{webhook-timestamp}.{body}` (Standard Webhooks)."
+        ),
+    ]);
+    let mut out = Map::new();
+    for (name, summary, schema) in [
+        (
+            "order.created",
+            "An order was seen for the first time by the order sync.",
+            &order,
+        ),
+        (
+            "order.status_changed",
+            "A stored order's status changed (`previous_status` says from what).",
+            &order,
+        ),
+        (
+            "order.settled",
+            "An order reached Completed Settlement: its commission is final.",
+            &order,
+        ),
+        (
+            "webhook.test",
+            "The test event of POST /api/admin/webhooks/{id}/test.",
+            &test,
+        ),
+    ] {
+        out.insert(
+            name.to_owned(),
+            json!({ "post": {
+                "summary": summary,
+                "description": "Sent by AliStach to each enabled endpoint subscribed to the event (the test event \
+                                to the endpoint it was asked for). Answer any 2xx within the timeout to \
+                                acknowledge; anything else (or a redirect) is retried with backoff for 3 days.",
+                "parameters": parameters.clone(),
+                "requestBody": { "required": true,
+                                 "content": { "application/json": { "schema": schema.clone() } } },
+                "responses": { "2XX": { "description": "Acknowledged." } }
+            }}),
+        );
+    }
+    Value::Object(out)
 }
 
 /// What the GPT document tells the model about the whole API (`info.description`, at most
@@ -749,11 +883,19 @@ fn operation(
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| match name {
-            "id" => json!({
+            "id" | "delivery" => json!({
                 "name": name,
                 "in": "path",
                 "required": true,
-                "description": "The experiment's id.",
+                "description": if name == "id" {
+                    if route.path.starts_with("/api/admin/webhooks") {
+                        "The webhook endpoint's id."
+                    } else {
+                        "The experiment's id."
+                    }
+                } else {
+                    "The delivery's id."
+                },
                 "schema": { "type": "integer", "minimum": 1, "maximum": 9007199254740991_u64 }
             }),
             _ => json!({
@@ -789,7 +931,7 @@ fn operation(
     let mut responses = Map::new();
     let ok_status = if matches!(spec.ok, Content::Redirect) {
         "302"
-    } else if route.id == RouteId::ExperimentCreate {
+    } else if matches!(route.id, RouteId::ExperimentCreate | RouteId::WebhookCreate) {
         "201"
     } else {
         "200"
@@ -803,7 +945,7 @@ fn operation(
     };
     // Every status the adapter can answer on this operation (crates/alistach-http: pipeline.rs,
     // auth.rs, routes/, error.rs), each with the problem document.
-    let reads_body = route.method == "POST";
+    let reads_body = matches!(route.method, "POST" | "PATCH");
     if spec.body.is_some() {
         responses.insert(
             "400".into(),
@@ -918,6 +1060,14 @@ fn operation(
             | RouteId::ExperimentCreate
             | RouteId::ExperimentReport
             | RouteId::ExperimentStop
+            | RouteId::Webhooks
+            | RouteId::WebhookCreate
+            | RouteId::Webhook
+            | RouteId::WebhookUpdate
+            | RouteId::WebhookDelete
+            | RouteId::WebhookTest
+            | RouteId::WebhookDeliveries
+            | RouteId::WebhookRetry
     ) {
         responses.insert(
             "503".into(),
@@ -953,6 +1103,20 @@ fn operation(
         RouteId::ExperimentReport | RouteId::ExperimentStop
     ) {
         responses.insert("404".into(), problem("No experiment has this id."));
+    }
+    if matches!(
+        route.id,
+        RouteId::Webhook
+            | RouteId::WebhookUpdate
+            | RouteId::WebhookDelete
+            | RouteId::WebhookTest
+            | RouteId::WebhookDeliveries
+            | RouteId::WebhookRetry
+    ) {
+        responses.insert(
+            "404".into(),
+            problem("No webhook endpoint (or no delivery of it) has this id."),
+        );
     }
     if route.id == RouteId::ExperimentCreate {
         responses.insert(
@@ -1028,6 +1192,14 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::ExperimentCreate
         | RouteId::ExperimentReport
         | RouteId::ExperimentStop => "admin",
+        RouteId::Webhooks
+        | RouteId::WebhookCreate
+        | RouteId::Webhook
+        | RouteId::WebhookUpdate
+        | RouteId::WebhookDelete
+        | RouteId::WebhookTest
+        | RouteId::WebhookDeliveries
+        | RouteId::WebhookRetry => "webhooks",
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez

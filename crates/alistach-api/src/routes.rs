@@ -76,6 +76,22 @@ pub enum RouteId {
     ExperimentReport,
     /// `POST /api/admin/experiments/{id}/stop`: stop an experiment (admin).
     ExperimentStop,
+    /// `GET /api/admin/webhooks`: every webhook endpoint (admin).
+    Webhooks,
+    /// `POST /api/admin/webhooks`: add a webhook endpoint (admin).
+    WebhookCreate,
+    /// `GET /api/admin/webhooks/{id}`: one webhook endpoint (admin).
+    Webhook,
+    /// `PATCH /api/admin/webhooks/{id}`: change, disable or enable an endpoint (admin).
+    WebhookUpdate,
+    /// `DELETE /api/admin/webhooks/{id}`: remove an endpoint and its deliveries (admin).
+    WebhookDelete,
+    /// `POST /api/admin/webhooks/{id}/test`: send a test event (admin).
+    WebhookTest,
+    /// `GET /api/admin/webhooks/{id}/deliveries`: an endpoint's deliveries and attempts (admin).
+    WebhookDeliveries,
+    /// `POST /api/admin/webhooks/{id}/deliveries/{delivery}/retry`: retry a delivery (admin).
+    WebhookRetry,
 }
 
 /// Who may call a route.
@@ -492,6 +508,86 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::Webhooks,
+        "GET",
+        "/api/admin/webhooks",
+        "listWebhooks",
+        "Webhook endpoints, oldest first (secrets are never shown again)",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WebhookCreate,
+        "POST",
+        "/api/admin/webhooks",
+        "createWebhook",
+        "Add a webhook endpoint; the answer shows its signing secret once",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::Webhook,
+        "GET",
+        "/api/admin/webhooks/{id}",
+        "getWebhook",
+        "One webhook endpoint",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WebhookUpdate,
+        "PATCH",
+        "/api/admin/webhooks/{id}",
+        "updateWebhook",
+        "Change a webhook endpoint's URL, events or description, or disable or enable it",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WebhookDelete,
+        "DELETE",
+        "/api/admin/webhooks/{id}",
+        "deleteWebhook",
+        "Remove a webhook endpoint and its deliveries",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WebhookTest,
+        "POST",
+        "/api/admin/webhooks/{id}/test",
+        "testWebhook",
+        "Send a signed test event to a webhook endpoint",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WebhookDeliveries,
+        "GET",
+        "/api/admin/webhooks/{id}/deliveries",
+        "listWebhookDeliveries",
+        "A webhook endpoint's deliveries, newest first, each with every attempt (time, status, latency, error)",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WebhookRetry,
+        "POST",
+        "/api/admin/webhooks/{id}/deliveries/{delivery}/retry",
+        "retryWebhookDelivery",
+        "Retry a delivery now (a failed one, or a pending one sooner)",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -554,14 +650,51 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, RouteMiss> {
     Err(RouteMiss::MethodNotAllowed { allow })
 }
 
-/// The value of the parameter of `template` (a path with one segment `{name}`) in `path`:
-/// one non-empty segment between the template's prefix and suffix. `None` when the template
-/// has no parameter or the path does not match it.
+/// The value of the first parameter of `template` (a path with segments `{name}`) in `path`
+/// (see [`path_parameters`]). `None` when the template has no parameter or the path does not
+/// match it.
 pub fn path_parameter<'a>(template: &str, path: &'a str) -> Option<&'a str> {
-    let (prefix, rest) = template.split_once('{')?;
-    let (_name, suffix) = rest.split_once('}')?;
-    let value = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
-    (!value.is_empty() && !value.contains('/')).then_some(value)
+    // Without allocating: the router asks this of every parameterised route.
+    let mut first = None;
+    let mut given = path.split('/');
+    for expected in template.split('/') {
+        let segment = given.next()?;
+        if expected.starts_with('{') && expected.ends_with('}') {
+            if segment.is_empty() {
+                return None;
+            }
+            first.get_or_insert(segment);
+        } else if expected != segment {
+            return None;
+        }
+    }
+    if given.next().is_some() {
+        return None;
+    }
+    first
+}
+
+/// The values of the parameters of `template` in `path`, in order: each a whole, non-empty
+/// segment where the template has `{name}`; every other segment must be equal. `None` when
+/// the template has no parameter or the path does not match it.
+pub fn path_parameters<'a>(template: &str, path: &'a str) -> Option<Vec<&'a str>> {
+    if !template.contains('{') {
+        return None;
+    }
+    let mut values = Vec::new();
+    let mut given = path.split('/');
+    for expected in template.split('/') {
+        let segment = given.next()?;
+        if expected.starts_with('{') && expected.ends_with('}') {
+            if segment.is_empty() {
+                return None;
+            }
+            values.push(segment);
+        } else if expected != segment {
+            return None;
+        }
+    }
+    given.next().is_none().then_some(values)
 }
 
 /// The table row for an id. Every id has exactly one row (a test checks it).
@@ -629,6 +762,14 @@ mod tests {
         RouteId::ExperimentCreate,
         RouteId::ExperimentReport,
         RouteId::ExperimentStop,
+        RouteId::Webhooks,
+        RouteId::WebhookCreate,
+        RouteId::Webhook,
+        RouteId::WebhookUpdate,
+        RouteId::WebhookDelete,
+        RouteId::WebhookTest,
+        RouteId::WebhookDeliveries,
+        RouteId::WebhookRetry,
     ];
 
     #[test]
@@ -668,7 +809,11 @@ mod tests {
                 r.operation_id
             );
             assert!(r.path.starts_with('/'), "{}", r.path);
-            assert!(matches!(r.method, "GET" | "POST"), "{}", r.method);
+            assert!(
+                matches!(r.method, "GET" | "POST" | "PATCH" | "DELETE"),
+                "{}",
+                r.method
+            );
         }
     }
 
@@ -790,6 +935,23 @@ mod tests {
         assert_eq!(
             find("GET", "/api/admin/experiments//stop"),
             Err(RouteMiss::NotFound)
+        );
+        assert_eq!(
+            path_parameters(
+                "/api/admin/webhooks/{id}/deliveries/{delivery}/retry",
+                "/api/admin/webhooks/3/deliveries/41/retry"
+            ),
+            Some(vec!["3", "41"])
+        );
+        assert_eq!(
+            find("POST", "/api/admin/webhooks/3/deliveries/41/retry")
+                .unwrap()
+                .id,
+            RouteId::WebhookRetry
+        );
+        assert_eq!(
+            find("PATCH", "/api/admin/webhooks/3").unwrap().id,
+            RouteId::WebhookUpdate
         );
         assert_eq!(
             find("GET", "/api/admin/experiments/7/stop"),

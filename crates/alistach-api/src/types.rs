@@ -1915,3 +1915,255 @@ pub struct ExperimentReportData {
     /// One row per variant, in the experiment's order.
     pub variants: Vec<VariantReport>,
 }
+
+/// `POST /api/admin/webhooks`, `GET|PATCH /api/admin/webhooks/{id}`.
+pub type WebhookResponse = Envelope<WebhookInfo, AdminMetadata>;
+/// `GET /api/admin/webhooks`.
+pub type WebhooksResponse = Envelope<WebhookList, AdminMetadata>;
+/// `DELETE /api/admin/webhooks/{id}`.
+pub type WebhookDeletedResponse = Envelope<WebhookDeleted, AdminMetadata>;
+/// `POST /api/admin/webhooks/{id}/test` and `…/deliveries/{delivery}/retry`.
+pub type DeliveryResponse = Envelope<DeliveryInfo, AdminMetadata>;
+/// `GET /api/admin/webhooks/{id}/deliveries`.
+pub type DeliveriesResponse = Envelope<DeliveryList, AdminMetadata>;
+
+/// The event types a webhook endpoint can receive.
+pub const WEBHOOK_EVENTS: [&str; 7] = [
+    "order.created",
+    "order.status_changed",
+    "order.settled",
+    "product.price_changed",
+    "product.unavailable",
+    "alert.firing",
+    "alert.resolved",
+];
+
+/// An event type an endpoint can subscribe to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum WebhookEventType {
+    /// An order was seen for the first time.
+    #[serde(rename = "order.created")]
+    OrderCreated,
+    /// A stored order's status changed.
+    #[serde(rename = "order.status_changed")]
+    OrderStatusChanged,
+    /// An order reached Completed Settlement.
+    #[serde(rename = "order.settled")]
+    OrderSettled,
+    /// A watched product's price met the watch's condition.
+    #[serde(rename = "product.price_changed")]
+    ProductPriceChanged,
+    /// A watched product is no longer available.
+    #[serde(rename = "product.unavailable")]
+    ProductUnavailable,
+    /// An alert started firing.
+    #[serde(rename = "alert.firing")]
+    AlertFiring,
+    /// An alert resolved.
+    #[serde(rename = "alert.resolved")]
+    AlertResolved,
+}
+
+impl WebhookEventType {
+    /// The name receivers see in `type`.
+    pub const fn as_str(self) -> &'static str {
+        WEBHOOK_EVENTS[self as usize]
+    }
+}
+
+/// Body of `POST /api/admin/webhooks`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhookRequest {
+    /// Where events are POSTed: an http(s) URL (private, loopback and link-local addresses
+    /// only with `WEBHOOK_ALLOW_PRIVATE=true`).
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: String,
+    /// The event types it receives.
+    #[schemars(length(min = 1, max = 7))]
+    pub events: Vec<WebhookEventType>,
+    /// A note for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
+    pub description: Option<String>,
+}
+
+/// Body of `PATCH /api/admin/webhooks/{id}`: each field present replaces the stored one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookUpdateRequest {
+    /// A new URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: Option<String>,
+    /// New event types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 7))]
+    pub events: Option<Vec<WebhookEventType>>,
+    /// A new description; empty clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
+    pub description: Option<String>,
+    /// `false` disables the endpoint (no new deliveries; pending ones wait), `true` enables
+    /// it again (and forgets its failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// A webhook endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookInfo {
+    /// Its id.
+    pub id: u64,
+    /// Where events are POSTed.
+    pub url: String,
+    /// The event types it receives.
+    pub events: Vec<String>,
+    /// A note for people.
+    pub description: Option<String>,
+    /// False when disabled.
+    pub enabled: bool,
+    /// Why AliStach disabled it (it kept failing), if it did.
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt to it has failed (UTC), if it is failing.
+    pub failing_since: Option<String>,
+    /// When it was added (UTC).
+    pub created_at: String,
+    /// When it was last changed (UTC).
+    pub updated_at: String,
+    /// The signing secret (`whsec_…`): only in the answer that created the endpoint. Verify
+    /// `webhook-signature` with it (Standard Webhooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `GET /api/admin/webhooks` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookList {
+    /// Every endpoint, oldest first.
+    pub webhooks: Vec<WebhookInfo>,
+}
+
+/// `DELETE /api/admin/webhooks/{id}` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookDeleted {
+    /// The endpoint removed.
+    pub id: u64,
+    /// Always true.
+    pub deleted: bool,
+}
+
+/// Query of `GET /api/admin/webhooks/{id}/deliveries`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    /// At most this many deliveries (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+}
+
+/// One attempt to deliver.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AttemptInfo {
+    /// When (UTC).
+    pub at: String,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// How long it took, ms.
+    pub latency_ms: u64,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// One event to one endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeliveryInfo {
+    /// The delivery's id (for the retry endpoint).
+    pub id: u64,
+    /// The event's id: the `webhook-id` header of every attempt.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (UTC), while pending.
+    pub next_attempt_at: Option<String>,
+    /// When the delivery was made (UTC).
+    pub created_at: String,
+    /// When an attempt succeeded (UTC).
+    pub delivered_at: Option<String>,
+    /// Every attempt, oldest first (empty in the test and retry answers).
+    pub attempt_log: Vec<AttemptInfo>,
+}
+
+/// `GET /api/admin/webhooks/{id}/deliveries` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeliveryList {
+    /// The deliveries, newest first.
+    pub deliveries: Vec<DeliveryInfo>,
+}
+
+/// The body of every webhook POST (Standard Webhooks): signed with the endpoint's secret in
+/// `webhook-signature` over `webhook-id`, `webhook-timestamp` and this body.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookEvent<D> {
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When it happened (UTC, RFC 3339).
+    pub timestamp: String,
+    /// What happened.
+    pub data: D,
+}
+
+/// The experiment variant an order is attributed to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderEventExperiment {
+    /// The experiment's id.
+    pub id: u64,
+    /// The variant's name.
+    pub variant: String,
+}
+
+/// `data` of `order.created`, `order.status_changed` and `order.settled`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderEventData {
+    /// The sub-order (decimal text).
+    pub sub_order_id: String,
+    /// The parent order.
+    pub order_id: Option<String>,
+    /// The status now.
+    pub status: String,
+    /// The status before (null for `order.created`).
+    pub previous_status: Option<String>,
+    /// The tracking id that earned it.
+    pub tracking_id: Option<String>,
+    /// The product.
+    pub product_id: Option<String>,
+    /// Its title.
+    pub product_title: Option<String>,
+    /// Amount paid, exact decimal text.
+    pub paid_amount: String,
+    /// Estimated commission on payment, exact decimal text.
+    pub estimated_commission: String,
+    /// Commission on completion, once finished.
+    pub finished_commission: Option<String>,
+    /// Settlement currency.
+    pub currency: String,
+    /// True for the labelled mock order book's orders.
+    pub mock: bool,
+    /// The experiment variant its sub-ids name, if any.
+    pub experiment: Option<OrderEventExperiment>,
+}
+
+/// `data` of the test event (`webhook.test`) `POST /api/admin/webhooks/{id}/test` sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TestEventData {
+    /// The endpoint it was sent to.
+    pub endpoint_id: String,
+    /// A sentence.
+    pub message: String,
+}

@@ -21,6 +21,7 @@ mod promotion;
 mod query;
 mod secret;
 mod subids;
+mod webhook;
 
 #[cfg(test)]
 mod props;
@@ -50,3 +51,4 @@ pub use query::{
 };
 pub use secret::Secret;
 pub use subids::{EXPERIMENT_CAMPAIGN_PREFIX, MAX_SUB_ID_CHARS, SUB_ID_SOURCE, SubIds};
+pub use webhook::{WebhookError, WebhookMessage, WebhookSender};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::{Catalog, ClickTracking, Experiments, OrderSync};
+use alistach_service::{Catalog, ClickTracking, Experiments, OrderSync, WebhookEndpoints};
 use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -45,6 +45,8 @@ pub struct App {
     pub(crate) orders: Option<Orders>,
     /// A/B experiments of link strategies, when the deployment has a store.
     pub(crate) experiments: Option<Arc<Experiments>>,
+    /// Webhook endpoints and deliveries, when the deployment has a store.
+    pub(crate) webhooks: Option<Arc<WebhookEndpoints>>,
 }
 
 /// What the admin order endpoints need: the durable store and the order sync.
@@ -141,6 +143,7 @@ impl App {
             default_policy,
             orders: None,
             experiments: None,
+            webhooks: None,
             clicks: None,
             click_store: "none",
         }
@@ -159,6 +162,12 @@ impl App {
     pub fn with_experiments(mut self, experiments: Arc<Experiments>) -> Self {
         self.mcp.set_experiments(experiments.clone());
         self.experiments = Some(experiments);
+        self
+    }
+
+    /// The same application serving the webhook admin endpoints from `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Arc<WebhookEndpoints>) -> Self {
+        self.webhooks = Some(webhooks);
         self
     }
 

@@ -218,7 +218,7 @@ impl App {
             key_name,
             peer,
         };
-        let body = if parts.method == Method::POST {
+        let body = if parts.method == Method::POST || parts.method == Method::PATCH {
             read_body(
                 body,
                 parts.headers.get(header::CONTENT_LENGTH),

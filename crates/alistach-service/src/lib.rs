@@ -17,6 +17,10 @@
 //! A/B experiments of link strategies: [`Experiments`] picks a variant per client and
 //! question and serves it from the variant's catalog, whose [`VariantApi`] makes the links the
 //! variant's way and tags them with its sub-ids.
+//!
+//! Webhooks: the [`WebhookDispatcher`] delivers the store's outbox through the
+//! [`alistach_domain::WebhookSender`] port, with retries, giving up, and disabling endpoints
+//! that fail for days.
 
 mod catalog;
 mod clicks;
@@ -30,6 +34,8 @@ mod orders;
 mod pacing;
 mod tracking;
 mod variant;
+mod webhook_endpoints;
+mod webhooks;
 
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{
@@ -56,3 +62,11 @@ pub use orders::{
 pub use pacing::OutboundLimiter;
 pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
 pub use variant::VariantApi;
+pub use webhook_endpoints::{
+    EndpointChange, MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_URL_BYTES, WebhookAdminError,
+    WebhookEndpoints, is_private_target, validate_events, validate_url,
+};
+pub use webhooks::{
+    DELIVER_LEASE, EndpointDisabledHook, TEST_EVENT_TYPE, TickReport, WebhookConfig,
+    WebhookDispatcher, WebhookStats, test_event,
+};

@@ -28,6 +28,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_experiments.sql"),
         include_str!("../migrations/postgres/0003_experiments.sql"),
     ),
+    (
+        4,
+        "webhooks",
+        include_str!("../migrations/sqlite/0004_webhooks.sql"),
+        include_str!("../migrations/postgres/0004_webhooks.sql"),
+    ),
 ];
 
 /// The `sync_cursors` row migration 3 leaves for [`crate::SqlStore::open`]: orders stored

@@ -11,7 +11,7 @@ use alistach_store::{
     Allocation, Click, ClickStore, ClickSummary, CursorStore, Experiment, ExperimentStore, GroupBy,
     LeaseInfo, LeaseStore, MAX_SUMMARY_PRODUCTS, NO_KEY, NewExperiment, OrderFilter,
     OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
-    StoreError, StoredOrder, UpsertSummary, Variant, VariantOutcome,
+    StoreError, StoredOrder, UpsertSummary, Variant, VariantOutcome, order_events,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -53,6 +53,9 @@ macro_rules! begin_write {
         .map_err(unavailable)
     };
 }
+
+#[macro_use]
+mod webhooks;
 
 /// The store on SQLite or PostgreSQL.
 pub struct SqlStore {
@@ -567,6 +570,8 @@ impl OrderStore for SqlStore {
         let history = "INSERT INTO order_status_history \
             (sub_order_id, status, previous_status, observed_at_ms) VALUES ($1, $2, $3, $4)";
         let mut summary = UpsertSummary::default();
+        // The enabled endpoints, read once the first new event is kept.
+        let mut subscribers: Option<Vec<(i64, String)>> = None;
         with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
             for record in orders {
@@ -590,6 +595,8 @@ impl OrderStore for SqlStore {
                         .execute(&mut *tx)
                         .await
                         .map_err(unavailable)?;
+                    let events = order_events(record, None, observed_at_ms);
+                    publish_in!(self, tx, &events, observed_at_ms, subscribers);
                     summary.inserted += 1;
                     continue;
                 }
@@ -634,6 +641,11 @@ impl OrderStore for SqlStore {
                         .execute(&mut *tx)
                         .await
                         .map_err(unavailable)?;
+                    // Only the transaction that records the change publishes it (on
+                    // PostgreSQL the row lock above makes a second one see no change).
+                    let events =
+                        order_events(record, Some(&old.record.order.status), observed_at_ms);
+                    publish_in!(self, tx, &events, observed_at_ms, subscribers);
                     summary.status_changes += 1;
                 }
             }

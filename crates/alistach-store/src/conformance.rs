@@ -9,6 +9,15 @@ use std::time::Duration;
 
 use alistach_domain::{AffiliateOrder, Cents};
 
+mod webhooks;
+
+pub use webhooks::{
+    attempts_are_recorded_with_what_follows, deliveries_are_retried_and_test_events_sent,
+    due_deliveries_are_pending_due_and_enabled_oldest_first, publishing_fans_out_once_per_event,
+    upserts_publish_order_events_once_per_change,
+    webhook_endpoints_are_created_changed_and_deleted,
+};
+
 use crate::{
     Allocation, Experiment, GroupBy, NewExperiment, NewVariant, OrderFilter, OrderPageRequest,
     OrderRecord, RevenueGroup, RevenueReport, Store, StoreError, VariantOutcome,
@@ -65,6 +74,12 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     experiments_are_created_listed_and_stopped(store, other).await;
     racing_instances_create_one_experiment(store, other).await;
     variants_earn_their_links_clicks_and_orders(store, other).await;
+    webhook_endpoints_are_created_changed_and_deleted(store, other).await;
+    publishing_fans_out_once_per_event(store, other).await;
+    upserts_publish_order_events_once_per_change(store, other).await;
+    due_deliveries_are_pending_due_and_enabled_oldest_first(store, other).await;
+    attempts_are_recorded_with_what_follows(store, other).await;
+    deliveries_are_retried_and_test_events_sent(store, other).await;
 }
 
 /// Every field, `None`s and non-ASCII text included, and ids beyond `i64::MAX`, round-trips;

@@ -12,9 +12,10 @@
 //! - [`ExperimentStore`]: A/B experiments of link strategies, the links each variant handed
 //!   out and what each earned (orders are attributed to a variant by the sub-ids the platform
 //!   returns with them, stored with each order).
+//! - [`WebhookStore`]: webhook endpoints, the outbox of events (order events are published by
+//!   `upsert_orders` in the transaction that stores the change) and every delivery attempt.
 //!
-//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (
-//! webhooks, watches, tenants) are added as further traits in the same way. Backends: the
+//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns ( watches, tenants) are added as further traits in the same way. Backends: the
 //! in-process [`MemoryStore`] (tests, and the reference for the conformance suite) and the SQL
 //! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs the `conformance` checks (feature
 //! `conformance`). This crate knows no database library.
@@ -23,6 +24,7 @@ mod clicks;
 mod experiments;
 mod memory;
 mod types;
+mod webhooks;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -39,6 +41,10 @@ pub use memory::MemoryStore;
 pub use types::{
     GroupBy, LeaseInfo, MAX_PAGE_SIZE, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord,
     OrderRows, RevenueGroup, RevenueReport, StatusChange, StoredOrder, UpsertSummary,
+};
+pub use webhooks::{
+    Attempt, AttemptOutcome, Delivery, DeliveryState, EVENT_TYPES, Endpoint, EndpointUpdate, Event,
+    NewEndpoint, WebhookStore, event, order_events,
 };
 
 /// Why the store could not do what was asked.
@@ -140,7 +146,9 @@ pub trait LeaseStore: Send + Sync + 'static {
 
 /// The whole durable state of a deployment.
 #[async_trait]
-pub trait Store: OrderStore + CursorStore + LeaseStore + ClickStore + ExperimentStore {
+pub trait Store:
+    OrderStore + CursorStore + LeaseStore + ClickStore + ExperimentStore + WebhookStore
+{
     /// `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

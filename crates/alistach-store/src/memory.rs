@@ -10,6 +10,10 @@ use async_trait::async_trait;
 
 use crate::types::NO_KEY;
 use crate::{
+    Attempt, AttemptOutcome, Delivery, DeliveryState, Endpoint, EndpointUpdate, Event, NewEndpoint,
+    WebhookStore, order_events,
+};
+use crate::{
     Click, ClickStore, ClickSummary, CursorStore, GroupBy, LeaseInfo, LeaseStore, OrderFilter,
     OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
     StoreError, StoredOrder, UpsertSummary,
@@ -34,6 +38,47 @@ struct State {
     experiments: Vec<Experiment>,
     links: HashMap<u32, u64>,
     next_variant: u32,
+    endpoints: BTreeMap<u64, Endpoint>,
+    next_endpoint: u64,
+    events: HashMap<String, Event>,
+    deliveries: BTreeMap<u64, Delivery>,
+    attempts: HashMap<u64, Vec<Attempt>>,
+    next_delivery: u64,
+}
+
+impl State {
+    /// Keeps `event` (once per id) with a pending delivery per enabled endpoint subscribed.
+    fn publish(&mut self, event: &Event, now_ms: i64) {
+        if self.events.contains_key(&event.id) {
+            return;
+        }
+        self.events.insert(event.id.clone(), event.clone());
+        let targets: Vec<u64> = self
+            .endpoints
+            .values()
+            .filter(|e| e.enabled && e.events.contains(&event.event_type))
+            .map(|e| e.id)
+            .collect();
+        for endpoint_id in targets {
+            self.new_delivery(endpoint_id, event, now_ms);
+        }
+    }
+
+    fn new_delivery(&mut self, endpoint_id: u64, event: &Event, now_ms: i64) -> Delivery {
+        self.next_delivery += 1;
+        let delivery = Delivery {
+            id: self.next_delivery,
+            endpoint_id,
+            event: event.clone(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at_ms: Some(now_ms),
+            created_at_ms: now_ms,
+            delivered_at_ms: None,
+        };
+        self.deliveries.insert(delivery.id, delivery.clone());
+        delivery
+    }
 }
 
 impl Default for MemoryStore {
@@ -124,6 +169,9 @@ impl OrderStore for MemoryStore {
                         previous: None,
                         observed_at_ms,
                     });
+                    for event in order_events(record, None, observed_at_ms) {
+                        state.publish(&event, observed_at_ms);
+                    }
                     summary.inserted += 1;
                 }
                 Some(old) if old.record == *record => summary.unchanged += 1,
@@ -134,6 +182,11 @@ impl OrderStore for MemoryStore {
                             previous: Some(old.record.order.status.clone()),
                             observed_at_ms,
                         });
+                        for event in
+                            order_events(record, Some(&old.record.order.status), observed_at_ms)
+                        {
+                            state.publish(&event, observed_at_ms);
+                        }
                         summary.status_changes += 1;
                     }
                     state.orders.insert(
@@ -480,6 +533,235 @@ impl ExperimentStore for MemoryStore {
             out.extend(rows);
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn create_endpoint(
+        &self,
+        new: &NewEndpoint,
+        now_ms: i64,
+    ) -> Result<Endpoint, StoreError> {
+        let mut state = self.state();
+        state.next_endpoint += 1;
+        let endpoint = Endpoint {
+            id: state.next_endpoint,
+            url: new.url.clone(),
+            events: new.events.clone(),
+            description: new.description.clone(),
+            secret: new.secret.clone(),
+            enabled: true,
+            disabled_reason: None,
+            failing_since_ms: None,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        };
+        state.endpoints.insert(endpoint.id, endpoint.clone());
+        Ok(endpoint)
+    }
+
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        Ok(self.state().endpoints.values().cloned().collect())
+    }
+
+    async fn endpoint(&self, id: u64) -> Result<Option<Endpoint>, StoreError> {
+        Ok(self.state().endpoints.get(&id).cloned())
+    }
+
+    async fn update_endpoint(
+        &self,
+        id: u64,
+        update: &EndpointUpdate,
+        now_ms: i64,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let mut state = self.state();
+        let Some(e) = state.endpoints.get_mut(&id) else {
+            return Ok(None);
+        };
+        if let Some(url) = &update.url {
+            e.url = url.clone();
+        }
+        if let Some(events) = &update.events {
+            e.events = events.clone();
+        }
+        if let Some(description) = &update.description {
+            e.description = description.clone();
+        }
+        if let Some(enabled) = update.enabled {
+            e.enabled = enabled;
+            if enabled {
+                e.disabled_reason = None;
+                e.failing_since_ms = None;
+            }
+        }
+        e.updated_at_ms = now_ms;
+        Ok(Some(e.clone()))
+    }
+
+    async fn disable_endpoint(
+        &self,
+        id: u64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let mut state = self.state();
+        let Some(e) = state.endpoints.get_mut(&id) else {
+            return Ok(None);
+        };
+        e.enabled = false;
+        e.disabled_reason = Some(reason.to_owned());
+        e.updated_at_ms = now_ms;
+        Ok(Some(e.clone()))
+    }
+
+    async fn delete_endpoint(&self, id: u64) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.endpoints.remove(&id).is_none() {
+            return Ok(false);
+        }
+        let gone: Vec<u64> = state
+            .deliveries
+            .values()
+            .filter(|d| d.endpoint_id == id)
+            .map(|d| d.id)
+            .collect();
+        for d in gone {
+            state.deliveries.remove(&d);
+            state.attempts.remove(&d);
+        }
+        Ok(true)
+    }
+
+    async fn publish(&self, events: &[Event], now_ms: i64) -> Result<(), StoreError> {
+        let mut state = self.state();
+        for event in events {
+            state.publish(event, now_ms);
+        }
+        Ok(())
+    }
+
+    async fn deliver_to(
+        &self,
+        endpoint_id: u64,
+        event: &Event,
+        now_ms: i64,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let mut state = self.state();
+        if !state.endpoints.contains_key(&endpoint_id) {
+            return Ok(None);
+        }
+        let event = state
+            .events
+            .entry(event.id.clone())
+            .or_insert_with(|| event.clone())
+            .clone();
+        Ok(Some(state.new_delivery(endpoint_id, &event, now_ms)))
+    }
+
+    async fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        let state = self.state();
+        let mut due: Vec<Delivery> = state
+            .deliveries
+            .values()
+            .filter(|d| {
+                d.state == DeliveryState::Pending
+                    && d.next_attempt_at_ms.is_some_and(|t| t <= now_ms)
+                    && state
+                        .endpoints
+                        .get(&d.endpoint_id)
+                        .is_some_and(|e| e.enabled)
+            })
+            .cloned()
+            .collect();
+        due.sort_by_key(|d| (d.next_attempt_at_ms, d.id));
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: u64,
+        attempt: &Attempt,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let Some(d) = state.deliveries.get_mut(&delivery_id) else {
+            return Ok(());
+        };
+        let endpoint_id = d.endpoint_id;
+        let pending = d.state == DeliveryState::Pending;
+        if pending {
+            d.attempts += 1;
+            match outcome {
+                AttemptOutcome::Delivered => {
+                    d.state = DeliveryState::Delivered;
+                    d.next_attempt_at_ms = None;
+                    d.delivered_at_ms = Some(attempt.at_ms);
+                }
+                AttemptOutcome::RetryAt(at) => d.next_attempt_at_ms = Some(at),
+                AttemptOutcome::Failed => {
+                    d.state = DeliveryState::Failed;
+                    d.next_attempt_at_ms = None;
+                }
+            }
+        }
+        state
+            .attempts
+            .entry(delivery_id)
+            .or_default()
+            .push(attempt.clone());
+        if pending && let Some(e) = state.endpoints.get_mut(&endpoint_id) {
+            match outcome {
+                AttemptOutcome::Delivered => e.failing_since_ms = None,
+                _ => {
+                    e.failing_since_ms.get_or_insert(attempt.at_ms);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: u64,
+        limit: u32,
+    ) -> Result<Vec<(Delivery, Vec<Attempt>)>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .deliveries
+            .values()
+            .rev()
+            .filter(|d| d.endpoint_id == endpoint_id)
+            .take(limit as usize)
+            .map(|d| {
+                (
+                    d.clone(),
+                    state.attempts.get(&d.id).cloned().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    async fn retry_delivery(
+        &self,
+        endpoint_id: u64,
+        delivery_id: u64,
+        now_ms: i64,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let mut state = self.state();
+        let Some(d) = state
+            .deliveries
+            .get_mut(&delivery_id)
+            .filter(|d| d.endpoint_id == endpoint_id)
+        else {
+            return Ok(None);
+        };
+        if d.state != DeliveryState::Delivered {
+            d.state = DeliveryState::Pending;
+            d.next_attempt_at_ms = Some(now_ms);
+        }
+        Ok(Some(d.clone()))
     }
 }
 

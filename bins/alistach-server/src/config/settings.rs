@@ -393,6 +393,10 @@ declare_settings! {
     link_tracking: LinkTracking = LinkTrackingMode, env "LINK_TRACKING", default "direct";
     /// Key that signs tracked links (at least 32 characters); when unset, one is generated and kept in DATA_DIR/link-signing-key. Several instances must share one.
     link_signing_key: Option<Secret> = secret(32), env "LINK_SIGNING_KEY";
+    /// Let webhooks reach private, loopback and link-local addresses (a receiver inside your network; tests).
+    webhook_allow_private: bool = Switch, env "WEBHOOK_ALLOW_PRIVATE", default false;
+    /// Seconds a webhook receiver has to answer one attempt.
+    webhook_timeout: Duration = seconds(1, 60), env "WEBHOOK_TIMEOUT", default 10;
 }
 
 /// A `DATABASE_URL`: shown and logged with its password replaced by `***`.

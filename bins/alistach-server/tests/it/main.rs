@@ -16,3 +16,4 @@ mod shared_cache;
 mod support;
 mod surface;
 mod upstream_hints;
+mod webhooks;

@@ -118,6 +118,13 @@ impl Server {
         assert!(status.success());
     }
 
+    /// Kills the process at once (SIGKILL): no shutdown, no flushing.
+    pub fn kill_hard(&mut self) {
+        let child = self.child.as_mut().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Waits for the process to exit, at most `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;

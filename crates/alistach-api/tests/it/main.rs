@@ -283,16 +283,16 @@ fn every_operation_lists_every_status_the_adapter_can_answer() {
         } else if route.id == alistach_api::RouteId::ExperimentCreate {
             // Created; or refused while another experiment runs.
             expected.extend(["201", "409"]);
+        } else if route.id == alistach_api::RouteId::WebhookCreate {
+            expected.push("201");
         } else {
             expected.push("200");
         }
-        if matches!(
-            route.id,
-            alistach_api::RouteId::ExperimentReport | alistach_api::RouteId::ExperimentStop
-        ) {
+        if route.path.contains('{') && route.id != alistach_api::RouteId::TrackedLink {
+            // Something named by id in the path: unknown ids are not found.
             expected.push("404");
         }
-        if route.method == "POST" {
+        if matches!(route.method, "POST" | "PATCH") {
             // Every POST reads its body.
             expected.extend(["400", "408", "413"]);
         }

@@ -1,7 +1,8 @@
 //! The endpoints: `route` sends each route of the contract's table to its handler; catalog
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
 //! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
-//! in `clicks.rs`, the A/B experiments' in `experiments.rs`.
+//! in `clicks.rs`, the A/B experiments' in `experiments.rs`, the
+//! webhooks' in `webhooks.rs`.
 
 mod admin;
 mod catalog;
@@ -9,6 +10,7 @@ mod clicks;
 mod ctx;
 mod experiments;
 mod ops;
+mod webhooks;
 
 use alistach_api::RouteId;
 use alistach_api::types as api;
@@ -127,6 +129,14 @@ impl App {
             RouteId::ExperimentCreate => self.experiment_create(body).await,
             RouteId::ExperimentReport => self.experiment_report(ctx).await,
             RouteId::ExperimentStop => self.experiment_stop(ctx).await,
+            RouteId::Webhooks
+            | RouteId::WebhookCreate
+            | RouteId::Webhook
+            | RouteId::WebhookUpdate
+            | RouteId::WebhookDelete
+            | RouteId::WebhookTest
+            | RouteId::WebhookDeliveries
+            | RouteId::WebhookRetry => self.webhook_route(id, ctx, body).await,
         }
     }
 }

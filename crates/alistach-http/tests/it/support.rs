@@ -221,6 +221,11 @@ impl TestServer {
         let order_store: Arc<dyn alistach_store::Store> =
             Arc::new(alistach_store::MemoryStore::new());
         let experiments_store = order_store.clone();
+        let webhooks = Arc::new(alistach_service::WebhookEndpoints::new(
+            order_store.clone(),
+            clock.clone(),
+            true,
+        ));
         let orders = alistach_http::Orders {
             store: order_store.clone(),
             sync: Arc::new(alistach_service::OrderSync::new(
@@ -237,7 +242,7 @@ impl TestServer {
             app.catalog_handle(),
             clock.clone(),
         ));
-        let app = Arc::new(app.with_experiments(experiments));
+        let app = Arc::new(app.with_experiments(experiments).with_webhooks(webhooks));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();

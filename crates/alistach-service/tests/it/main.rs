@@ -4,6 +4,7 @@ mod experiments;
 mod guard;
 mod orders;
 mod tracking;
+mod webhooks;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

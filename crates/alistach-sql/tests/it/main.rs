@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use alistach_domain::Secret;
 use alistach_sql::{KNOWN_SCHEMA_VERSION, SqlStore, Target};
 use alistach_store::conformance::{self, sample_order};
-use alistach_store::{OrderStore, Store, StoreError};
+use alistach_store::{Attempt, AttemptOutcome, Event, NewEndpoint, OrderStore, Store, StoreError};
 use alistach_testkit::postgres_server::PostgresServer;
 
 /// A fresh directory under the system's temporary directory, removed on drop.
@@ -174,4 +175,79 @@ async fn an_unreachable_postgres_is_a_clear_error_without_the_password() {
     let text = err.to_string();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(!text.contains("hunter2"), "{text}");
+}
+
+/// An endpoint deleted while another instance publishes to it and the dispatcher records an
+/// attempt of its delivery: every call succeeds (no foreign-key failure, no deadlock) and
+/// nothing of the endpoint is left.
+async fn deleting_an_endpoint_races_publishing_and_attempts(
+    store: &Arc<dyn Store>,
+    other: &Arc<dyn Store>,
+) {
+    for round in 0..10u64 {
+        let endpoint = store
+            .create_endpoint(
+                &NewEndpoint {
+                    url: "https://race.example/hook".to_owned(),
+                    events: vec!["order.created".to_owned(), "alert.firing".to_owned()],
+                    description: None,
+                    secret: Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        let ping = Event {
+            id: format!("msg_race_{round}"),
+            event_type: "alert.firing".to_owned(),
+            timestamp_ms: 1,
+            payload: "{}".to_owned(),
+        };
+        let delivery = store
+            .deliver_to(endpoint.id, &ping, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let orders: Vec<_> = (0..20)
+            .map(|i| sample_order(8_000_000_000_000_000 + round * 100 + i, "race", 1))
+            .collect();
+        let attempt = Attempt {
+            at_ms: 2,
+            status: Some(500),
+            latency_ms: 5,
+            error: None,
+        };
+        let (upserted, attempted, deleted) = tokio::join!(
+            other.upsert_orders(&orders, 2),
+            store.record_attempt(delivery.id, &attempt, AttemptOutcome::RetryAt(3)),
+            store.delete_endpoint(endpoint.id),
+        );
+        assert_eq!(upserted.unwrap().inserted, 20, "round {round}");
+        attempted.unwrap();
+        assert!(deleted.unwrap(), "round {round}");
+        assert_eq!(other.endpoint(endpoint.id).await.unwrap(), None);
+        assert_eq!(
+            other.deliveries(endpoint.id, 100).await.unwrap(),
+            vec![],
+            "round {round}: no delivery is left to a deleted endpoint"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_deletes_endpoints_while_others_publish() {
+    let dir = TempDir::new("webhook-race");
+    let target = Target::from_settings(None, &dir.0).unwrap();
+    let (store, other) = (open(&target).await, open(&target).await);
+    deleting_an_endpoint_races_publishing_and_attempts(&store, &other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_deletes_endpoints_while_others_publish() {
+    let Some(pg) = PostgresServer::start_or_skip("postgres webhook race") else {
+        return;
+    };
+    let target = Target::parse(&pg.create_database("webhookrace")).unwrap();
+    let (store, other) = (open(&target).await, open(&target).await);
+    deleting_an_endpoint_races_publishing_and_attempts(&store, &other).await;
 }

@@ -1,0 +1,47 @@
+-- Webhooks: the endpoints events go to, the outbox of events, each delivery of an event to an
+-- endpoint, and every attempt of a delivery.
+-- Times in Unix milliseconds; `events` is the endpoint's event types joined by commas; the
+-- signing secret is stored as given (only the dispatcher uses it; it is never shown).
+CREATE TABLE webhook_endpoints (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    url              TEXT    NOT NULL,
+    events           TEXT    NOT NULL,
+    description      TEXT,
+    secret           TEXT    NOT NULL,
+    enabled          BOOLEAN NOT NULL,
+    disabled_reason  TEXT,
+    failing_since_ms INTEGER,
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL
+);
+
+-- An event is kept once per id: publishing an id seen before does nothing.
+CREATE TABLE webhook_events (
+    id           TEXT    PRIMARY KEY,
+    event_type   TEXT    NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    payload      TEXT    NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id        INTEGER NOT NULL REFERENCES webhook_endpoints (id),
+    event_id           TEXT    NOT NULL REFERENCES webhook_events (id),
+    state              TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at_ms INTEGER,
+    created_at_ms      INTEGER NOT NULL,
+    delivered_at_ms    INTEGER
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at_ms);
+CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
+
+CREATE TABLE webhook_attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries (id),
+    at_ms       INTEGER NOT NULL,
+    status      INTEGER,
+    latency_ms  INTEGER NOT NULL,
+    error       TEXT
+);
+CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery_id, id);
