@@ -120,13 +120,12 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         OrderSyncConfig::new(instance.clone(), config.order_sync_interval),
     ));
     // Webhooks: delivered from the store's outbox by one instance at a time (its lease).
-    let webhook_sender = alistach_webhooks::HttpWebhookSender::new(
-        alistach_webhooks::SenderConfig {
+    let webhook_sender =
+        alistach_webhooks::HttpWebhookSender::new(alistach_webhooks::SenderConfig {
             timeout: config.webhook_timeout,
             allow_private: config.webhook_allow_private,
-        },
-    )
-    .context("cannot build the webhook sender")?;
+        })
+        .context("cannot build the webhook sender")?;
     let dispatcher = Arc::new(WebhookDispatcher::new(
         order_store.clone(),
         Arc::new(webhook_sender),
@@ -407,7 +406,9 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         .await
         .is_err()
     {
-        tracing::warn!("the webhook dispatcher did not stop within 15 s; pending deliveries wait in the database");
+        tracing::warn!(
+            "the webhook dispatcher did not stop within 15 s; pending deliveries wait in the database"
+        );
     }
     // The links counted since the last write go to the store before it closes.
     let _ = stop_experiments.send(());
