@@ -1977,7 +1977,10 @@ impl WebhookEventType {
 pub struct NewWebhookRequest {
     /// Where events are POSTed: an http(s) URL (private, loopback and link-local addresses
     /// only with `WEBHOOK_ALLOW_PRIVATE=true`).
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$")
+    )]
     pub url: String,
     /// The event types it receives.
     #[schemars(length(min = 1, max = 7))]
@@ -1994,7 +1997,10 @@ pub struct NewWebhookRequest {
 pub struct WebhookUpdateRequest {
     /// A new URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$")
+    )]
     pub url: Option<String>,
     /// New event types.
     #[serde(default, skip_serializing_if = "Option::is_none")]

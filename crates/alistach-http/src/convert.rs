@@ -34,14 +34,23 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8], non_null: &[&str]) -> Result<
     if first == Some(&b'{') && !may_hold_null {
         let mut de = serde_json::Deserializer::from_slice(body);
         let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-        return match parsed {
-            Ok(value) => de
-                .end()
-                .map(|()| value)
-                .map_err(|e| HttpError::MalformedJson(e.to_string())),
-            Err(e) if e.inner().classify() != serde_json::error::Category::Data => {
-                Err(HttpError::MalformedJson(e.inner().to_string()))
+        match parsed {
+            Ok(value) => {
+                return de
+                    .end()
+                    .map(|()| value)
+                    .map_err(|e| HttpError::MalformedJson(e.to_string()));
             }
+            // serde_json reports a number or an array where an enum's name belongs as a
+            // syntax error ("expected value"): a body that is JSON takes the careful path
+            // below, which names the field with a 422.
+            Err(e)
+                if e.inner().classify() != serde_json::error::Category::Data
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() =>
+            {
+                return Err(HttpError::MalformedJson(e.inner().to_string()));
+            }
+            Err(e) if e.inner().classify() != serde_json::error::Category::Data => {}
             Err(e) => {
                 let message = e.inner().to_string();
                 // Drop serde_json's position suffix: the field path says where.
@@ -50,9 +59,9 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8], non_null: &[&str]) -> Result<
                     .next()
                     .unwrap_or(&message)
                     .to_owned();
-                Err(field_error(e.path().to_string(), message))
+                return Err(field_error(e.path().to_string(), message));
             }
-        };
+        }
     }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| HttpError::MalformedJson(e.to_string()))?;
@@ -747,6 +756,20 @@ mod tests {
         assert_eq!(field(query_params(Some("=&="), &[])), "\"\"");
         assert_eq!(field(json_body(br#"{"keywords":"a","":1}"#, &[])), "\"\"");
         assert_eq!(field(json_body(br#"{"a`b":1}"#, &[])), "a`b");
+    }
+
+    #[test]
+    fn a_wrong_type_where_an_enum_belongs_is_a_422_naming_the_field_not_bad_json() {
+        // serde_json calls a number in an enum's place a syntax error; the body is JSON.
+        let r: Result<api::NewWebhookRequest, HttpError> =
+            json_body(br#"{"url":"http://x.example/","events":[1381124]}"#, &[]);
+        match r {
+            Err(HttpError::Unprocessable { field, .. }) => assert_eq!(field, "events[0]"),
+            other => panic!("{other:?}"),
+        }
+        let r: Result<api::NewWebhookRequest, HttpError> =
+            json_body(br#"{"url":"http://x.example/","events":[1"#, &[]);
+        assert!(matches!(r, Err(HttpError::MalformedJson(_))), "{r:?}");
     }
 
     #[test]
