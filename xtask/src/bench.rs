@@ -96,7 +96,7 @@ const LOOP_DIRECT_LABEL: &str = "cached search, memory, direct links (revenue-lo
 const LOOP_TRACKED_LABEL: &str = "cached search, memory, LINK_TRACKING=redirect";
 const LOOP_EXPERIMENT_LABEL: &str = "cached search, memory, redirect + a running A/B experiment";
 /// Rounds of the revenue-loop comparison (its three subjects measured in turns).
-const LOOP_ROUNDS: usize = 3;
+const LOOP_ROUNDS: usize = 5;
 /// Only for the benchmark's own processes; never a real key.
 const BENCH_LINK_KEY: &str = "bench-link-signing-key-not-a-secret-0123456789";
 
@@ -540,6 +540,7 @@ impl Bench {
                     cpu_per_request: None,
                     outcome: Err(text),
                     note: None,
+                    runs_rps: Vec::new(),
                 });
             }
         }
@@ -752,6 +753,7 @@ impl Bench {
                 .ok_or_else(|| "no run".to_owned()),
             cpu_per_request: best.map(|run| run.cpu),
             note: (!notes.is_empty()).then(|| notes.join(" ")),
+            runs_rps: s.runs.iter().map(|r| r.result.requests_per_sec).collect(),
         });
     }
 
