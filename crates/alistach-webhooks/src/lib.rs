@@ -66,30 +66,49 @@ pub enum BuildError {
 /// Sends signed webhook messages over HTTP(S).
 #[derive(Clone, Debug)]
 pub struct HttpWebhookSender {
-    http: reqwest::Client,
+    /// Built at the first attempt: its TLS roots cost about 2 MiB of memory, which a
+    /// deployment without webhooks never needs (the idle footprint is a target).
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
     config: SenderConfig,
 }
 
 impl HttpWebhookSender {
-    /// A sender with its own client.
+    /// A sender with its own client (built at the first attempt).
     pub fn new(config: SenderConfig) -> Result<HttpWebhookSender, BuildError> {
         if config.timeout.is_zero() {
             return Err(BuildError::ZeroTimeout);
         }
-        let http = reqwest::Client::builder()
+        Ok(HttpWebhookSender {
+            http: Arc::new(std::sync::OnceLock::new()),
+            config,
+        })
+    }
+
+    /// The HTTP client: no redirects, no proxies, the attempt's timeout, and the resolver
+    /// that refuses forbidden addresses.
+    fn client(&self) -> Result<&reqwest::Client, WebhookError> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let built = reqwest::Client::builder()
             .user_agent(concat!("alistach-webhooks/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .referer(false)
-            .connect_timeout(config.timeout)
-            .timeout(config.timeout)
+            .connect_timeout(self.config.timeout)
+            .timeout(self.config.timeout)
             .pool_max_idle_per_host(2)
             .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: config.allow_private,
+                allow_private: self.config.allow_private,
             }))
             .build()
-            .map_err(|e| BuildError::Client(e.without_url().to_string()))?;
-        Ok(HttpWebhookSender { http, config })
+            .map_err(|e| {
+                WebhookError::Connect(format!(
+                    "{}",
+                    BuildError::Client(e.without_url().to_string())
+                ))
+            })?;
+        Ok(self.http.get_or_init(|| built))
     }
 
     /// How it sends.
@@ -132,7 +151,7 @@ impl HttpWebhookSender {
                 .map_err(|_| WebhookError::Refused("a header value is not visible ASCII".into()))
         };
         let request = self
-            .http
+            .client()?
             .post(url)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(standardwebhooks::HEADER_WEBHOOK_ID, header(message.id)?)
