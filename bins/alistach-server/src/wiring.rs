@@ -327,7 +327,8 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             order_store,
             clock.clone(),
             config.webhook_allow_private,
-        )));
+        )))
+        .with_webhook_dispatcher(dispatcher.clone());
     let (stop_experiments, experiments_stopped) = tokio::sync::oneshot::channel::<()>();
     let experiments_task = tokio::spawn(experiments.run(EXPERIMENT_REFRESH, async {
         let _ = experiments_stopped.await;

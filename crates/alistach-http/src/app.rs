@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
-use alistach_service::{Catalog, ClickTracking, Experiments, OrderSync, WebhookEndpoints};
+use alistach_service::{
+    Catalog, ClickTracking, Experiments, OrderSync, WebhookDispatcher, WebhookEndpoints,
+};
 use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -47,6 +49,8 @@ pub struct App {
     pub(crate) experiments: Option<Arc<Experiments>>,
     /// Webhook endpoints and deliveries, when the deployment has a store.
     pub(crate) webhooks: Option<Arc<WebhookEndpoints>>,
+    /// The webhook dispatcher, for its counters in `/metrics`.
+    pub(crate) webhook_dispatcher: Option<Arc<WebhookDispatcher>>,
 }
 
 /// What the admin order endpoints need: the durable store and the order sync.
@@ -144,6 +148,7 @@ impl App {
             orders: None,
             experiments: None,
             webhooks: None,
+            webhook_dispatcher: None,
             clicks: None,
             click_store: "none",
         }
@@ -168,6 +173,12 @@ impl App {
     /// The same application serving the webhook admin endpoints from `webhooks`.
     pub fn with_webhooks(mut self, webhooks: Arc<WebhookEndpoints>) -> Self {
         self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// The same application reporting `dispatcher`'s counters in `/metrics`.
+    pub fn with_webhook_dispatcher(mut self, dispatcher: Arc<WebhookDispatcher>) -> Self {
+        self.webhook_dispatcher = Some(dispatcher);
         self
     }
 

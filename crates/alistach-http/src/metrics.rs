@@ -21,7 +21,7 @@ use alistach_domain::ApiMode;
 use alistach_policy::LimiterStats;
 use alistach_service::{
     CacheReport, CircuitState, ClickStats, GuardStats, Histogram, HistogramSnapshot,
-    LATENCY_BUCKETS, SyncStats,
+    LATENCY_BUCKETS, SyncStats, WebhookStats,
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -251,6 +251,8 @@ pub(crate) struct Exposition<'a> {
     pub clicks: Option<ClickStats>,
     /// The order sync's counters, when the deployment keeps orders.
     pub orders: Option<SyncStats>,
+    /// The webhook dispatcher's counters, when it runs.
+    pub webhooks: Option<WebhookStats>,
 }
 
 impl Exposition<'_> {
@@ -269,6 +271,7 @@ impl Exposition<'_> {
         registry.register_collector(Box::new(LimiterFamilies(self.limiter)));
         registry.register_collector(Box::new(ClickFamilies(self.clicks)));
         registry.register_collector(Box::new(OrderSyncFamilies(self.orders)));
+        registry.register_collector(Box::new(WebhookFamilies(self.webhooks)));
         registry.register_collector(Box::new(ProcessFamilies {
             mode: self.mode,
             version: self.version.to_owned(),
@@ -603,6 +606,70 @@ impl Collector for OrderSyncFamilies {
     }
 }
 
+#[derive(Debug)]
+struct WebhookFamilies(Option<WebhookStats>);
+
+impl Collector for WebhookFamilies {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let mut m = e.encode_descriptor(
+            "webhook_attempts",
+            "Webhook delivery attempts of this instance by outcome: ok (a 2xx), failed (another status, a redirect, a timeout, a refused or failed connection).",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(w) = self.0 {
+            for (outcome, n) in [("ok", w.attempts_ok), ("failed", w.attempts_failed)] {
+                counter(&mut m, &[("outcome", outcome)], n)?;
+            }
+        }
+        let mut m = e.encode_descriptor(
+            "webhook_deliveries",
+            "Webhook deliveries this instance finished: delivered, or failed for good (retried for 3 days; retryable by hand).",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(w) = self.0 {
+            for (outcome, n) in [("delivered", w.delivered), ("failed", w.failed)] {
+                counter(&mut m, &[("outcome", outcome)], n)?;
+            }
+        }
+        let mut m = e.encode_descriptor(
+            "webhook_passes",
+            "Passes of the webhook dispatcher by outcome: ran, leased (another instance delivers), failed (the store failed).",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(w) = self.0 {
+            for (outcome, n) in [
+                ("ran", w.passes),
+                ("leased", w.leased),
+                ("failed", w.store_failures),
+            ] {
+                counter(&mut m, &[("outcome", outcome)], n)?;
+            }
+        }
+        let m = e.encode_descriptor(
+            "webhook_endpoints_disabled",
+            "Webhook endpoints this instance disabled because they kept failing for days.",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(w) = self.0 {
+            ConstCounter::new(w.endpoints_disabled).encode(m)?;
+        }
+        let m = e.encode_descriptor(
+            "webhook_due_deliveries",
+            "Webhook deliveries due at the dispatcher's last pass (at most a batch).",
+            None,
+            MetricType::Gauge,
+        )?;
+        if let Some(w) = self.0 {
+            ConstGauge::new(w.due_last_pass).encode(m)?;
+        }
+        Ok(())
+    }
+}
+
 /// What runs: mode, build and uptime.
 #[derive(Debug)]
 struct ClickFamilies(Option<ClickStats>);
@@ -721,6 +788,7 @@ mod tests {
             uptime: Duration::from_millis(1500),
             clicks: None,
             orders: None,
+            webhooks: None,
         }
         .render()
     }
@@ -820,6 +888,15 @@ mod tests {
                 last_success_ms: 1_700_000_000_500,
                 ..SyncStats::default()
             }),
+            webhooks: Some(WebhookStats {
+                attempts_ok: 5,
+                attempts_failed: 3,
+                delivered: 5,
+                failed: 1,
+                endpoints_disabled: 1,
+                due_last_pass: 2,
+                ..WebhookStats::default()
+            }),
         }
         .render();
         promtool_check_or_skip(
@@ -858,6 +935,16 @@ mod tests {
             1.0
         );
         assert_eq!(get("alistach_order_sync_orders_fetched_total"), 30.0);
+        assert_eq!(
+            get("alistach_webhook_attempts_total{outcome=\"failed\"}"),
+            3.0
+        );
+        assert_eq!(
+            get("alistach_webhook_deliveries_total{outcome=\"delivered\"}"),
+            5.0
+        );
+        assert_eq!(get("alistach_webhook_endpoints_disabled_total"), 1.0);
+        assert_eq!(get("alistach_webhook_due_deliveries"), 2.0);
         assert_eq!(get("alistach_order_sync_status_changes_total"), 5.0);
         assert_eq!(
             get("alistach_order_sync_last_success_timestamp_seconds"),

@@ -294,6 +294,7 @@ impl App {
             uptime: self.uptime(),
             clicks: self.clicks.as_ref().map(|c| c.stats()),
             orders: self.orders.as_ref().map(|o| o.sync.stats()),
+            webhooks: self.webhook_dispatcher.as_ref().map(|d| d.stats()),
         }
         .render();
         body_response(StatusCode::OK, Exposition::CONTENT_TYPE, text)
