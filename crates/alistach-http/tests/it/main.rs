@@ -4,6 +4,7 @@
 mod support;
 
 mod admin;
+mod alerts;
 mod cors_and_headers;
 mod endpoints;
 mod errors;
