@@ -8,7 +8,7 @@
 //! made but not recorded (a crash between the two) is made again: delivery is at least once,
 //! and every attempt of an event carries the same `webhook-id`, so receivers deduplicate.
 //!
-//! The test event ([`WebhookDispatcher::send_test`]) has the type [`TEST_EVENT_TYPE`]
+//! The test event ([`test_event`], queued by `WebhookEndpoints::test`) has the type [`TEST_EVENT_TYPE`]
 //! (`webhook.test`), outside the subscribable [`alistach_store::EVENT_TYPES`]: it is only ever
 //! sent to the one endpoint asked for, and a receiver must never mistake it for a real order
 //! (an `order.created` with made-up data could be booked as one).
@@ -243,15 +243,6 @@ impl WebhookDispatcher {
 
     fn now_ms(&self) -> i64 {
         i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX)
-    }
-
-    /// Queues the test event (type [`TEST_EVENT_TYPE`], `data.test` true) for endpoint
-    /// `endpoint_id` whatever its subscriptions, due now; `None` for an unknown endpoint.
-    /// The next pass sends it.
-    pub async fn send_test(&self, endpoint_id: u64) -> Result<Option<Delivery>, StoreError> {
-        let now = self.now_ms();
-        let test = test_event(endpoint_id, now);
-        self.store.deliver_to(endpoint_id, &test, now).await
     }
 
     /// One pass: under the lease, attempts the due deliveries (a batch) and records each.

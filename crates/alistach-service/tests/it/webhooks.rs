@@ -454,8 +454,12 @@ async fn two_dispatchers_never_deliver_the_same_delivery() {
 #[tokio::test]
 async fn the_test_event_goes_to_one_endpoint_whatever_it_subscribes_to() {
     let f = fixture(Ok(200)).await;
-    assert_eq!(f.dispatcher.send_test(999).await.unwrap(), None);
-    let queued = f.dispatcher.send_test(f.endpoint).await.unwrap().unwrap();
+    let admin = alistach_service::WebhookEndpoints::new(f.store.clone(), f.clock.clone(), false);
+    assert!(matches!(
+        admin.test(999).await,
+        Err(alistach_service::WebhookAdminError::NotFound(_))
+    ));
+    let queued = admin.test(f.endpoint).await.unwrap();
     assert_eq!(queued.event.event_type, TEST_EVENT_TYPE);
     let report = f.dispatcher.tick().await.unwrap();
     assert_eq!(report.delivered, 1);
@@ -467,6 +471,6 @@ async fn the_test_event_goes_to_one_endpoint_whatever_it_subscribes_to() {
     assert_eq!(body["data"]["test"], true);
     assert_eq!(body["data"]["endpoint_id"], f.endpoint.to_string());
     // Two tests are two events.
-    let again = f.dispatcher.send_test(f.endpoint).await.unwrap().unwrap();
+    let again = admin.test(f.endpoint).await.unwrap();
     assert_ne!(again.event.id, queued.event.id);
 }
