@@ -13,7 +13,7 @@ use alistach_testkit::gateway::{FakeConfig, FakeGateway, Purchase};
 use alistach_testkit::postgres_server::PostgresServer;
 use serde_json::{Value, json};
 
-use crate::support::{Server, client, get_json, no_follow, temp_dir};
+use crate::support::{Server, admin_call, client, get_json, no_follow, temp_dir};
 
 const KEY: &str = "34567890";
 const SECRET: &str = "fake-gateway-app-secret-9f3a";
@@ -44,23 +44,7 @@ fn start(fake: Option<&FakeGateway>, db: &[(&'static str, String)]) -> Server {
 }
 
 async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let c = client();
-    let req = match method {
-        "POST" => c.post(server.url(path)),
-        _ => c.get(server.url(path)),
-    }
-    .header("x-admin-key", ADMIN);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|_| json!({ "text": text })),
-    )
+    admin_call(server, ADMIN, method, path, body).await
 }
 
 /// Follows a tracked link (handed out on `BASE`) on the test server, as a browser would:

@@ -192,3 +192,33 @@ pub fn no_follow() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// An admin call (`x-admin-key: key`) with an optional JSON body: the status and the JSON
+/// answer (`{"text": …}` when the answer is not JSON).
+pub async fn admin_call(
+    server: &Server,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let c = client();
+    let req = match method {
+        "POST" => c.post(server.url(path)),
+        "PATCH" => c.patch(server.url(path)),
+        "DELETE" => c.delete(server.url(path)),
+        _ => c.get(server.url(path)),
+    }
+    .header("x-admin-key", key);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "text": text })),
+    )
+}

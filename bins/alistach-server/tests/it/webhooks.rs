@@ -17,7 +17,7 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::support::{Server, client, temp_dir};
+use crate::support::{Server, admin_call, temp_dir};
 
 const KEY: &str = "34567890";
 const SECRET: &str = "fake-gateway-app-secret-9f3a";
@@ -178,21 +178,7 @@ fn start(fake: &FakeGateway, data: &str, allow_private: bool) -> Server {
 }
 
 async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let c = client();
-    let req = match method {
-        "POST" => c.post(server.url(path)),
-        "PATCH" => c.patch(server.url(path)),
-        "DELETE" => c.delete(server.url(path)),
-        _ => c.get(server.url(path)),
-    }
-    .header("x-admin-key", ADMIN);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    admin_call(server, ADMIN, method, path, body).await
 }
 
 fn event_types(got: &[Received], answered: u16) -> HashMap<String, Vec<String>> {

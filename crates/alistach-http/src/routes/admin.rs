@@ -174,11 +174,17 @@ impl App {
         self.orders.as_ref().ok_or(HttpError::StoreUnavailable)
     }
 
-    fn admin_metadata(&self, orders: &Orders) -> api::AdminMetadata {
+    /// The metadata of every admin answer that reads the store: the time, the mode and where
+    /// the state is kept (`sqlite`, `postgres`, or `none`).
+    pub(super) fn admin_metadata(&self) -> api::AdminMetadata {
         api::AdminMetadata {
             timestamp: unix_now(),
             mock_mode: self.mode.is_mock(),
-            store: orders.store.backend().to_owned(),
+            store: self
+                .orders
+                .as_ref()
+                .map_or("none", |o| o.store.backend())
+                .to_owned(),
         }
     }
 
@@ -233,10 +239,7 @@ impl App {
             page_size,
             total: rows.total,
         };
-        Ok(json(&api::OrdersResponse::ok(
-            data,
-            self.admin_metadata(orders),
-        )))
+        Ok(json(&api::OrdersResponse::ok(data, self.admin_metadata())))
     }
 
     pub(super) async fn admin_orders_sync(&self) -> Result<HttpResponse, HttpError> {
@@ -255,7 +258,7 @@ impl App {
                 };
                 Ok(json(&api::OrderSyncResponse::ok(
                     data,
-                    self.admin_metadata(orders),
+                    self.admin_metadata(),
                 )))
             }
             SyncOutcome::Leased { holder } => Err(HttpError::Conflict(format!(
@@ -322,10 +325,7 @@ impl App {
                 Bytes::from(revenue_csv(&data)),
             ));
         }
-        Ok(json(&api::RevenueResponse::ok(
-            data,
-            self.admin_metadata(orders),
-        )))
+        Ok(json(&api::RevenueResponse::ok(data, self.admin_metadata())))
     }
 }
 

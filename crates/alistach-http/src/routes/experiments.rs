@@ -14,7 +14,7 @@ use hyper::StatusCode;
 use super::ctx::Ctx;
 use crate::app::App;
 use crate::error::HttpError;
-use crate::respond::{HttpResponse, body_response, json, to_json, unix_now};
+use crate::respond::{HttpResponse, body_response, json, to_json};
 
 fn experiment_error(e: ExperimentError) -> HttpError {
     match e {
@@ -176,18 +176,6 @@ impl App {
         self.experiments.as_ref().ok_or(HttpError::StoreUnavailable)
     }
 
-    fn experiment_metadata(&self) -> api::AdminMetadata {
-        api::AdminMetadata {
-            timestamp: unix_now(),
-            mock_mode: self.mode.is_mock(),
-            store: self
-                .orders
-                .as_ref()
-                .map_or("none", |o| o.store.backend())
-                .to_owned(),
-        }
-    }
-
     /// The experiment id of a path like `/api/admin/experiments/{id}…` (404 when it is not
     /// a positive number: no experiment can have it).
     fn experiment_id(route: RouteId, ctx: &Ctx<'_>) -> Result<u64, HttpError> {
@@ -205,7 +193,7 @@ impl App {
         };
         Ok(json(&api::ExperimentsResponse::ok(
             data,
-            self.experiment_metadata(),
+            self.admin_metadata(),
         )))
     }
 
@@ -225,7 +213,7 @@ impl App {
             "application/json",
             to_json(&api::ExperimentResponse::ok(
                 info(&created),
-                self.experiment_metadata(),
+                self.admin_metadata(),
             )),
         ))
     }
@@ -237,7 +225,7 @@ impl App {
         let r = found.ok_or_else(|| not_found(ctx.path))?;
         Ok(json(&api::ExperimentReportResponse::ok(
             report(&r),
-            self.experiment_metadata(),
+            self.admin_metadata(),
         )))
     }
 
@@ -249,7 +237,7 @@ impl App {
         tracing::info!(experiment = e.id, "experiment stopped");
         Ok(json(&api::ExperimentResponse::ok(
             info(&e),
-            self.experiment_metadata(),
+            self.admin_metadata(),
         )))
     }
 }

@@ -14,7 +14,7 @@ use super::ctx::Ctx;
 use crate::app::App;
 use crate::convert;
 use crate::error::HttpError;
-use crate::respond::{HttpResponse, body_response, json, to_json, unix_now};
+use crate::respond::{HttpResponse, body_response, json, to_json};
 
 /// Deliveries listed when the query does not say.
 const DEFAULT_DELIVERIES: u32 = 50;
@@ -94,25 +94,13 @@ impl App {
         self.webhooks.as_ref().ok_or(HttpError::StoreUnavailable)
     }
 
-    fn webhook_metadata(&self) -> api::AdminMetadata {
-        api::AdminMetadata {
-            timestamp: unix_now(),
-            mock_mode: self.mode.is_mock(),
-            store: self
-                .orders
-                .as_ref()
-                .map_or("none", |o| o.store.backend())
-                .to_owned(),
-        }
-    }
-
     fn webhook_answer(&self, status: StatusCode, e: &Endpoint, secret: bool) -> HttpResponse {
         body_response(
             status,
             "application/json",
             to_json(&api::WebhookResponse::ok(
                 info(e, secret),
-                self.webhook_metadata(),
+                self.admin_metadata(),
             )),
         )
     }
@@ -133,7 +121,7 @@ impl App {
                 };
                 Ok(json(&api::WebhooksResponse::ok(
                     data,
-                    self.webhook_metadata(),
+                    self.admin_metadata(),
                 )))
             }
             RouteId::WebhookCreate => {
@@ -167,7 +155,7 @@ impl App {
                 hooks.delete(id).await.map_err(webhook_error)?;
                 Ok(json(&api::WebhookDeletedResponse::ok(
                     api::WebhookDeleted { id, deleted: true },
-                    self.webhook_metadata(),
+                    self.admin_metadata(),
                 )))
             }
             RouteId::WebhookTest => {
@@ -175,7 +163,7 @@ impl App {
                 let d = hooks.test(id).await.map_err(webhook_error)?;
                 Ok(json(&api::DeliveryResponse::ok(
                     delivery(&d, &[]),
-                    self.webhook_metadata(),
+                    self.admin_metadata(),
                 )))
             }
             RouteId::WebhookDeliveries => {
@@ -191,7 +179,7 @@ impl App {
                 };
                 Ok(json(&api::DeliveriesResponse::ok(
                     data,
-                    self.webhook_metadata(),
+                    self.admin_metadata(),
                 )))
             }
             RouteId::WebhookRetry => {
@@ -199,7 +187,7 @@ impl App {
                 let d = hooks.retry(path[0], path[1]).await.map_err(webhook_error)?;
                 Ok(json(&api::DeliveryResponse::ok(
                     delivery(&d, &[]),
-                    self.webhook_metadata(),
+                    self.admin_metadata(),
                 )))
             }
             _ => Err(HttpError::Internal),
