@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
-    AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
-    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
+    AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, AlertsResponse,
+    CacheClearQuery, CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
     ClickSummaryResponse, DeliveriesQuery, DeliveriesResponse, DeliveryResponse,
     ExperimentReportResponse, ExperimentResponse, ExperimentsResponse, Health, HotProductsResponse,
     NewExperimentRequest, NewWebhookRequest, OrderEventData, OrderSyncResponse, OrdersQuery,
@@ -356,6 +356,13 @@ fn spec(id: RouteId) -> OpSpec {
              since start-up (recorded, dropped on a full queue, not counted). Needs the admin key.",
             Content::Json(json_of::<ClickSummaryResponse>),
         ),
+        RouteId::Alerts => plain(
+            "Each built-in alert rule as this instance evaluates it every ALERT_EVAL_INTERVAL seconds: \
+             its state (inactive, pending, firing once its condition held for ALERT_FOR seconds, \
+             resolved), since when, its threshold, the last value and its recent transitions. The \
+             thresholds are those of docs/alerts/prometheus-rules.yml. Needs the admin key.",
+            Content::Json(json_of::<AlertsResponse>),
+        ),
         RouteId::Experiments => plain(
             "Every experiment, newest first, with its variants. Needs the admin key.",
             Content::Json(json_of::<ExperimentsResponse>),
@@ -478,6 +485,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("Envelope_OrdersData_AdminMetadata", "OrdersResponse"),
     ("Envelope_OrderSyncData_AdminMetadata", "OrderSyncResponse"),
     ("Envelope_RevenueData_AdminMetadata", "RevenueResponse"),
+    ("Envelope_AlertsData_AlertsMetadata", "AlertsResponse"),
     (
         "Envelope_ClickSummaryData_ClickSummaryMetadata",
         "ClickSummaryResponse",
@@ -1124,6 +1132,12 @@ fn operation(
             problem("Another experiment is running; stop it first (`detail` names it)."),
         );
     }
+    if route.id == RouteId::Alerts {
+        responses.insert(
+            "503".into(),
+            problem("Alerts are not evaluated by this instance (ALERT_EVAL_INTERVAL=0)."),
+        );
+    }
     if route.id == RouteId::ClickSummary {
         responses.insert(
             "503".into(),
@@ -1188,6 +1202,7 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::AdminOrdersSync
         | RouteId::AdminRevenue
         | RouteId::ClickSummary
+        | RouteId::Alerts
         | RouteId::Experiments
         | RouteId::ExperimentCreate
         | RouteId::ExperimentReport

@@ -125,6 +125,7 @@ impl App {
             RouteId::Mcp => Err(HttpError::Internal),
             RouteId::TrackedLink => self.follow_link(ctx),
             RouteId::ClickSummary => self.click_summary().await,
+            RouteId::Alerts => self.alerts_report(),
             RouteId::Experiments => self.experiments_list().await,
             RouteId::ExperimentCreate => self.experiment_create(body).await,
             RouteId::ExperimentReport => self.experiment_report(ctx).await,
