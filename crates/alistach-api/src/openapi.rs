@@ -9,14 +9,14 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
-    AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, AlertsResponse,
-    CacheClearQuery, CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
-    ClickSummaryResponse, DeliveriesQuery, DeliveriesResponse, DeliveryResponse,
-    ExperimentReportResponse, ExperimentResponse, ExperimentsResponse, Health, HotProductsResponse,
-    NewExperimentRequest, NewWebhookRequest, OrderEventData, OrderSyncResponse, OrdersQuery,
-    OrdersResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
-    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RevenueQuery,
-    RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
+    AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, AlertEventData,
+    AlertsResponse, CacheClearQuery, CacheClearResponse, CacheStatsResponse, CategoriesQuery,
+    CategoriesResponse, ClickSummaryResponse, DeliveriesQuery, DeliveriesResponse,
+    DeliveryResponse, ExperimentReportResponse, ExperimentResponse, ExperimentsResponse, Health,
+    HotProductsResponse, NewExperimentRequest, NewWebhookRequest, OrderEventData,
+    OrderSyncResponse, OrdersQuery, OrdersResponse, Probe, Problem, ProductDetailsQuery,
+    ProductDetailsResponse, PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse,
+    RevenueQuery, RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
     SimilarProductsResponse, StatusResponse, SystemInfo, TestEventData, WebhookDeletedResponse,
     WebhookEvent, WebhookResponse, WebhookUpdateRequest, WebhooksResponse,
 };
@@ -642,6 +642,7 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
 fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
     let order = Value::from(generator.subschema_for::<WebhookEvent<OrderEventData>>());
     let test = Value::from(generator.subschema_for::<WebhookEvent<TestEventData>>());
+    let alert = Value::from(generator.subschema_for::<WebhookEvent<AlertEventData>>());
     let header = |name: &str, description: &str| {
         json!({ "name": name, "in": "header", "required": true, "description": description,
                 "schema": { "type": "string" } })
@@ -682,6 +683,16 @@ fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
             "webhook.test",
             "The test event of POST /api/admin/webhooks/{id}/test.",
             &test,
+        ),
+        (
+            "alert.firing",
+            "A built-in alert rule started firing (once per episode; sent by one instance).",
+            &alert,
+        ),
+        (
+            "alert.resolved",
+            "A firing built-in alert rule cleared (once per episode).",
+            &alert,
         ),
     ] {
         out.insert(

@@ -2226,6 +2226,20 @@ pub struct OrderEventData {
     pub experiment: Option<OrderEventExperiment>,
 }
 
+/// `data` of the alert events (`alert.firing`, `alert.resolved`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertEventData {
+    /// The rule (as `GET /api/admin/alerts` names it).
+    pub rule: String,
+    /// `firing` or `resolved`.
+    #[schemars(extend("enum" = ["firing", "resolved"]))]
+    pub state: String,
+    /// One line for people: the value and the threshold.
+    pub summary: String,
+    /// When the rule entered this state (RFC 3339).
+    pub since: String,
+}
+
 /// `data` of the test event (`webhook.test`) `POST /api/admin/webhooks/{id}/test` sends.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TestEventData {
