@@ -1,7 +1,8 @@
 //! The built-in alerts through the binary: with ALERT_EVAL_INTERVAL=1 and ALERT_FOR=2, the
 //! fake gateway rejecting every call while searches run makes the upstream error-ratio alert
 //! fire (GET /api/admin/alerts shows it, one `alert.firing` webhook arrives at a receiver on
-//! 127.0.0.1); good searches after the faults are cleared resolve it (one `alert.resolved`).
+//! 127.0.0.1, and one Slack message); good searches after the faults are cleared resolve it
+//! (one `alert.resolved`, one Slack message).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,7 +71,11 @@ async fn the_upstream_error_ratio_alert_fires_and_resolves_once_each() {
     let dir = temp_dir("alerts");
     let data = dir.display().to_string();
     let url = fake.url();
+    let receiver = Receiver::start(200).await;
+    let slack = Receiver::start(200).await;
+    let slack_url = format!("{}/slack-token-5fa1c9", slack.url());
     let server = Server::start(&[
+        ("ALERT_SLACK_WEBHOOK_URL", slack_url.as_str()),
         ("ALIEXPRESS_APP_KEY", KEY),
         ("ALIEXPRESS_APP_SECRET", SECRET),
         ("ALIEXPRESS_API_URL", url.as_str()),
@@ -84,7 +89,6 @@ async fn the_upstream_error_ratio_alert_fires_and_resolves_once_each() {
         ("ALERT_EVAL_INTERVAL", "1"),
         ("ALERT_FOR", "2"),
     ]);
-    let receiver = Receiver::start(200).await;
     let r = client()
         .post(server.url("/api/admin/webhooks"))
         .header("x-admin-key", ADMIN)
@@ -153,4 +157,25 @@ async fn the_upstream_error_ratio_alert_fires_and_resolves_once_each() {
     assert_ne!(events[0].1, events[1].1, "one id per notification");
     assert!(n.load(Ordering::SeqCst) > 10);
     assert_eq!(rule(&server).await["state"], "resolved");
+
+    // Slack got the same two notifications as {"text": ...}, unsigned; its URL is never logged.
+    let texts: Vec<String> = slack
+        .received()
+        .iter()
+        .filter_map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).ok()?;
+            let text = v["text"].as_str()?.to_owned();
+            text.contains(RULE).then_some(text)
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts[0].contains("FIRING") && texts[1].contains("RESOLVED"),
+        "{texts:?}"
+    );
+    assert!(
+        slack.received().iter().all(|r| r.id.is_empty()),
+        "not signed"
+    );
+    assert!(!server.logs().contains("slack-token-5fa1c9"));
 }
