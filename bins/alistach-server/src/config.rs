@@ -81,6 +81,12 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Time a webhook receiver has per attempt.
     pub webhook_timeout: Duration,
+    /// Time between alert evaluations; zero: alerts off.
+    pub alert_eval_interval: Duration,
+    /// Time an alert condition must hold before it fires.
+    pub alert_for: Duration,
+    /// Where alert notifications go as Slack messages (never logged).
+    pub alert_slack_webhook_url: Option<Secret>,
     pub data_dir: std::path::PathBuf,
     /// `--check-config`'s lines for the individual settings, made from the parsed values.
     shown: Vec<String>,
@@ -219,6 +225,9 @@ impl Config {
             link_signing_key: v.link_signing_key,
             webhook_allow_private: v.webhook_allow_private,
             webhook_timeout: v.webhook_timeout,
+            alert_eval_interval: v.alert_eval_interval,
+            alert_for: v.alert_for,
+            alert_slack_webhook_url: v.alert_slack_webhook_url,
             data_dir: v.data_dir.into(),
             shown,
         })

@@ -1,6 +1,7 @@
 //! `alistach-server`: flags, environment and file → a validated `Config` → the wired service →
 //! `serve` (HTTP), or `alistach-server mcp`: the same service's MCP tools over stdio.
 
+mod alerting;
 mod config;
 mod link_key;
 mod wiring;

@@ -131,7 +131,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         Arc::new(webhook_sender),
         clock.clone(),
         WebhookConfig {
-            instance,
+            instance: instance.clone(),
             ..WebhookConfig::default()
         },
     ));
@@ -324,7 +324,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     app = app
         .with_experiments(experiments.clone())
         .with_webhooks(Arc::new(WebhookEndpoints::new(
-            order_store,
+            order_store.clone(),
             clock.clone(),
             config.webhook_allow_private,
         )))
@@ -347,7 +347,47 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         }));
         drain_task = Some((stop, task));
     }
+    // The built-in alerts: evaluated on every instance, notified by the lease holder.
+    let mut alert_task = None;
+    let alerts = (!config.alert_eval_interval.is_zero()).then(|| {
+        Arc::new(alistach_http::Alerts::new(
+            alistach_service::AlertConfig {
+                for_duration: config.alert_for,
+            },
+            config.alert_eval_interval,
+        ))
+    });
+    if let Some(alerts) = &alerts {
+        app = app.with_alerts(alerts.clone());
+    }
     let app = Arc::new(app);
+    if let Some(alerts) = alerts {
+        let slack = match &config.alert_slack_webhook_url {
+            Some(url) => Some(crate::alerting::Slack {
+                sender: alistach_webhooks::HttpWebhookSender::new(
+                    alistach_webhooks::SenderConfig {
+                        timeout: config.webhook_timeout,
+                        allow_private: config.webhook_allow_private,
+                    },
+                )
+                .context("cannot build the Slack sender")?,
+                url: url.clone(),
+            }),
+            None => None,
+        };
+        let task = crate::alerting::AlertTask {
+            app: app.clone(),
+            alerts,
+            store: order_store.clone(),
+            instance: instance.clone(),
+            slack,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(task.run(async {
+            let _ = stopped.await;
+        }));
+        alert_task = Some((stop, handle));
+    }
 
     // The scheduled sync runs beside the server and stops with it (a run in progress first
     // finishes); every instance ticks, the store's lease and last-run time make one sync.
@@ -410,6 +450,10 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         tracing::warn!(
             "the webhook dispatcher did not stop within 15 s; pending deliveries wait in the database"
         );
+    }
+    if let Some((stop, task)) = alert_task {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
     }
     // The links counted since the last write go to the store before it closes.
     let _ = stop_experiments.send(());

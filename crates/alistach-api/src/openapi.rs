@@ -9,14 +9,14 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::{Access, ROUTES, Route, RouteId};
 use crate::types::{
-    AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, CacheClearQuery,
-    CacheClearResponse, CacheStatsResponse, CategoriesQuery, CategoriesResponse,
-    ClickSummaryResponse, DeliveriesQuery, DeliveriesResponse, DeliveryResponse,
-    ExperimentReportResponse, ExperimentResponse, ExperimentsResponse, Health, HotProductsResponse,
-    NewExperimentRequest, NewWebhookRequest, OrderEventData, OrderSyncResponse, OrdersQuery,
-    OrdersResponse, Probe, Problem, ProductDetailsQuery, ProductDetailsResponse,
-    PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse, RevenueQuery,
-    RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
+    AffiliateLinkQuery, AffiliateLinksRequest, AffiliateLinksResponse, AlertEventData,
+    AlertsResponse, CacheClearQuery, CacheClearResponse, CacheStatsResponse, CategoriesQuery,
+    CategoriesResponse, ClickSummaryResponse, DeliveriesQuery, DeliveriesResponse,
+    DeliveryResponse, ExperimentReportResponse, ExperimentResponse, ExperimentsResponse, Health,
+    HotProductsResponse, NewExperimentRequest, NewWebhookRequest, OrderEventData,
+    OrderSyncResponse, OrdersQuery, OrdersResponse, Probe, Problem, ProductDetailsQuery,
+    ProductDetailsResponse, PromotionProductsQuery, PromotionProductsResponse, PromotionsResponse,
+    RevenueQuery, RevenueResponse, RootInfo, SearchRequest, SearchResponse, SimilarProductsQuery,
     SimilarProductsResponse, StatusResponse, SystemInfo, TestEventData, WebhookDeletedResponse,
     WebhookEvent, WebhookResponse, WebhookUpdateRequest, WebhooksResponse,
 };
@@ -356,6 +356,13 @@ fn spec(id: RouteId) -> OpSpec {
              since start-up (recorded, dropped on a full queue, not counted). Needs the admin key.",
             Content::Json(json_of::<ClickSummaryResponse>),
         ),
+        RouteId::Alerts => plain(
+            "Each built-in alert rule as this instance evaluates it every ALERT_EVAL_INTERVAL seconds: \
+             its state (inactive, pending, firing once its condition held for ALERT_FOR seconds, \
+             resolved), since when, its threshold, the last value and its recent transitions. The \
+             thresholds are those of docs/alerts/prometheus-rules.yml. Needs the admin key.",
+            Content::Json(json_of::<AlertsResponse>),
+        ),
         RouteId::Experiments => plain(
             "Every experiment, newest first, with its variants. Needs the admin key.",
             Content::Json(json_of::<ExperimentsResponse>),
@@ -478,6 +485,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("Envelope_OrdersData_AdminMetadata", "OrdersResponse"),
     ("Envelope_OrderSyncData_AdminMetadata", "OrderSyncResponse"),
     ("Envelope_RevenueData_AdminMetadata", "RevenueResponse"),
+    ("Envelope_AlertsData_AlertsMetadata", "AlertsResponse"),
     (
         "Envelope_ClickSummaryData_ClickSummaryMetadata",
         "ClickSummaryResponse",
@@ -634,6 +642,7 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
 fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
     let order = Value::from(generator.subschema_for::<WebhookEvent<OrderEventData>>());
     let test = Value::from(generator.subschema_for::<WebhookEvent<TestEventData>>());
+    let alert = Value::from(generator.subschema_for::<WebhookEvent<AlertEventData>>());
     let header = |name: &str, description: &str| {
         json!({ "name": name, "in": "header", "required": true, "description": description,
                 "schema": { "type": "string" } })
@@ -674,6 +683,16 @@ fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
             "webhook.test",
             "The test event of POST /api/admin/webhooks/{id}/test.",
             &test,
+        ),
+        (
+            "alert.firing",
+            "A built-in alert rule started firing (once per episode; sent by one instance).",
+            &alert,
+        ),
+        (
+            "alert.resolved",
+            "A firing built-in alert rule cleared (once per episode).",
+            &alert,
         ),
     ] {
         out.insert(
@@ -1124,6 +1143,12 @@ fn operation(
             problem("Another experiment is running; stop it first (`detail` names it)."),
         );
     }
+    if route.id == RouteId::Alerts {
+        responses.insert(
+            "503".into(),
+            problem("Alerts are not evaluated by this instance (ALERT_EVAL_INTERVAL=0)."),
+        );
+    }
     if route.id == RouteId::ClickSummary {
         responses.insert(
             "503".into(),
@@ -1188,6 +1213,7 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::AdminOrdersSync
         | RouteId::AdminRevenue
         | RouteId::ClickSummary
+        | RouteId::Alerts
         | RouteId::Experiments
         | RouteId::ExperimentCreate
         | RouteId::ExperimentReport

@@ -92,6 +92,8 @@ pub enum RouteId {
     WebhookDeliveries,
     /// `POST /api/admin/webhooks/{id}/deliveries/{delivery}/retry`: retry a delivery (admin).
     WebhookRetry,
+    /// `GET /api/admin/alerts`: the built-in alert rules' states (admin).
+    Alerts,
 }
 
 /// Who may call a route.
@@ -588,6 +590,16 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::Alerts,
+        "GET",
+        "/api/admin/alerts",
+        "listAlerts",
+        "The built-in alert rules: state, since when, threshold, last value and recent transitions",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -770,6 +782,7 @@ mod tests {
         RouteId::WebhookTest,
         RouteId::WebhookDeliveries,
         RouteId::WebhookRetry,
+        RouteId::Alerts,
     ];
 
     #[test]

@@ -61,6 +61,8 @@ pub type CacheStatsResponse = Envelope<CacheStatsData, CacheStatsMetadata>;
 pub type CacheClearResponse = Envelope<CacheClearData, CacheClearMetadata>;
 /// `GET /api/admin/clicks`.
 pub type ClickSummaryResponse = Envelope<ClickSummaryData, ClickSummaryMetadata>;
+/// `GET /api/admin/alerts`.
+pub type AlertsResponse = Envelope<AlertsData, AlertsMetadata>;
 
 // ---------------------------------------------------------------------------------------------
 // Closed value sets
@@ -1273,6 +1275,65 @@ pub struct ClickSummaryMetadata {
     pub timestamp: u64,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Alerts
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /api/admin/alerts` data: every built-in rule as this instance evaluates it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertsData {
+    /// The rules, in a fixed order.
+    pub rules: Vec<AlertRuleInfo>,
+}
+
+/// One alert rule's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertRuleInfo {
+    /// The rule (the Prometheus alert's name in snake case, e.g. `upstream_error_ratio_high`
+    /// for `AliStachUpstreamErrorRatioHigh`).
+    pub rule: String,
+    /// `inactive`, `pending`, `firing` or `resolved`.
+    #[schemars(extend("enum" = ["inactive", "pending", "firing", "resolved"]))]
+    pub state: String,
+    /// Since when (RFC 3339); absent when inactive since start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// The rule holds while the value is above this.
+    pub threshold: f64,
+    /// `ratio`, `boolean` (1 holds), `count` (in the last interval) or `seconds`.
+    #[schemars(extend("enum" = ["ratio", "boolean", "count", "seconds"]))]
+    pub unit: String,
+    /// The value at the last evaluation; absent without data (no calls, no Redis, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The last transitions, oldest first (at most 20).
+    pub history: Vec<AlertHistoryEntry>,
+}
+
+/// One transition of an alert rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertHistoryEntry {
+    /// The state entered.
+    #[schemars(extend("enum" = ["inactive", "pending", "firing", "resolved"]))]
+    pub state: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The value then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+}
+
+/// `GET /api/admin/alerts` metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertsMetadata {
+    /// Unix time, seconds.
+    pub timestamp: u64,
+    /// Seconds between evaluations (`ALERT_EVAL_INTERVAL`).
+    pub eval_interval_seconds: u64,
+    /// Seconds a condition must hold before its rule fires (`ALERT_FOR`).
+    pub for_seconds: u64,
+}
+
 /// Defaults the service applies.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SystemConfiguration {
@@ -2163,6 +2224,20 @@ pub struct OrderEventData {
     pub mock: bool,
     /// The experiment variant its sub-ids name, if any.
     pub experiment: Option<OrderEventExperiment>,
+}
+
+/// `data` of the alert events (`alert.firing`, `alert.resolved`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertEventData {
+    /// The rule (as `GET /api/admin/alerts` names it).
+    pub rule: String,
+    /// `firing` or `resolved`.
+    #[schemars(extend("enum" = ["firing", "resolved"]))]
+    pub state: String,
+    /// One line for people: the value and the threshold.
+    pub summary: String,
+    /// When the rule entered this state (RFC 3339).
+    pub since: String,
 }
 
 /// `data` of the test event (`webhook.test`) `POST /api/admin/webhooks/{id}/test` sends.

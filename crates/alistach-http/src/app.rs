@@ -16,6 +16,7 @@ use alistach_store::Store;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
+use crate::alerts::Alerts;
 use crate::config::HttpConfig;
 use crate::mcp::{McpEndpoint, ToolCtx};
 use crate::metrics::Metrics;
@@ -51,6 +52,8 @@ pub struct App {
     pub(crate) webhooks: Option<Arc<WebhookEndpoints>>,
     /// The webhook dispatcher, for its counters in `/metrics`.
     pub(crate) webhook_dispatcher: Option<Arc<WebhookDispatcher>>,
+    /// The alert rules' states, when this instance evaluates them.
+    pub(crate) alerts: Option<Arc<Alerts>>,
 }
 
 /// What the admin order endpoints need: the durable store and the order sync.
@@ -149,6 +152,7 @@ impl App {
             experiments: None,
             webhooks: None,
             webhook_dispatcher: None,
+            alerts: None,
             clicks: None,
             click_store: "none",
         }
@@ -179,6 +183,13 @@ impl App {
     /// The same application reporting `dispatcher`'s counters in `/metrics`.
     pub fn with_webhook_dispatcher(mut self, dispatcher: Arc<WebhookDispatcher>) -> Self {
         self.webhook_dispatcher = Some(dispatcher);
+        self
+    }
+
+    /// The same application serving `GET /api/admin/alerts` from `alerts` (which the caller
+    /// evaluates, see [`App::alert_snapshot`]).
+    pub fn with_alerts(mut self, alerts: Arc<Alerts>) -> Self {
+        self.alerts = Some(alerts);
         self
     }
 

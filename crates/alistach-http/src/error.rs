@@ -113,6 +113,9 @@ pub enum HttpError {
     /// The database could not answer (details go to the log).
     #[error("the database is unavailable")]
     StoreUnavailable,
+    /// Alerts are not evaluated by this instance (`ALERT_EVAL_INTERVAL=0`).
+    #[error("alerts are not evaluated by this instance (ALERT_EVAL_INTERVAL=0)")]
+    AlertsOff,
     /// The request conflicts with work in progress (another instance is syncing).
     #[error("{0}")]
     Conflict(String),
@@ -153,7 +156,7 @@ impl HttpError {
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             HttpError::McpRefused { status, .. } => *status,
-            HttpError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::StoreUnavailable | HttpError::AlertsOff => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Conflict(_) => StatusCode::CONFLICT,
             HttpError::RateLimited { .. } | HttpError::AuthThrottled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -200,6 +203,7 @@ impl HttpError {
             HttpError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             HttpError::Forbidden(_) => ("forbidden", "Forbidden"),
             HttpError::StoreUnavailable => ("database-unavailable", "Database Unavailable"),
+            HttpError::AlertsOff => ("alerts-off", "Alerts Not Evaluated"),
             HttpError::Conflict(_) => ("conflict", "Conflict"),
             HttpError::RateLimited { .. } => ("rate-limited", "Too Many Requests"),
             HttpError::AuthThrottled { .. } => ("auth-throttled", "Too Many Requests"),

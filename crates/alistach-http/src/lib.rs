@@ -3,6 +3,7 @@
 //! and the domain, and error mapping to problem+json; the MCP endpoint (`POST /mcp`, and the
 //! same tools over stdio) over the same use cases. No web framework.
 
+mod alerts;
 mod app;
 mod auth;
 mod body;
@@ -23,6 +24,7 @@ mod shutdown;
 #[cfg(test)]
 mod props;
 
+pub use alerts::Alerts;
 pub use app::{App, Orders};
 pub use body::Body;
 pub use config::{ApiKey, HttpConfig, MAX_PRESENTED_KEY_BYTES};

@@ -21,7 +21,10 @@
 //! Webhooks: the [`WebhookDispatcher`] delivers the store's outbox through the
 //! [`alistach_domain::WebhookSender`] port, with retries, giving up, and disabling endpoints
 //! that fail for days.
+//!
+//! Alerts: the pure [`AlertEngine`] evaluates the built-in rules over [`AlertSnapshot`]s.
 
+mod alerts;
 mod catalog;
 mod clicks;
 mod config;
@@ -37,6 +40,10 @@ mod variant;
 mod webhook_endpoints;
 mod webhooks;
 
+pub use alerts::{
+    ALERT_HISTORY, AlertConfig, AlertEngine, AlertRule, AlertSnapshot, AlertState, AlertTransition,
+    HistoryEntry, ORDER_SYNC_LATE, OrderSyncCounters, RuleReport,
+};
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
 pub use catalog::{
     CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,

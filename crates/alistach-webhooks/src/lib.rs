@@ -189,6 +189,37 @@ impl HttpWebhookSender {
         Ok(status)
     }
 
+    /// POSTs `body` as JSON to `url`, unsigned (a Slack-compatible incoming webhook, say),
+    /// with the same SSRF guard, timeout and answer handling as a signed attempt: the answer's
+    /// status. The URL never reaches an error (it may carry a token).
+    pub async fn post_json(&self, url: &str, body: &[u8]) -> Result<u16, WebhookError> {
+        let url = self.target(url)?;
+        let request = self
+            .client()?
+            .post(url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body.to_vec())
+            .send();
+        let timeout = self.config.timeout;
+        let mut response = match tokio::time::timeout(timeout, request).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(self.classify(&e)),
+            Err(_) => return Err(WebhookError::Timeout(timeout.as_secs().max(1))),
+        };
+        let status = response.status().as_u16();
+        let _ = tokio::time::timeout(timeout, async {
+            let mut read = 0usize;
+            while read <= MAX_RESPONSE_BYTES {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => read += chunk.len(),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        })
+        .await;
+        Ok(status)
+    }
+
     fn classify(&self, e: &reqwest::Error) -> WebhookError {
         let mut source: Option<&(dyn StdError + 'static)> = Some(e);
         while let Some(s) = source {

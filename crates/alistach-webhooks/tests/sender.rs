@@ -529,3 +529,36 @@ async fn a_huge_answer_is_not_read_to_the_end() {
         "the receiver wrote {written} bytes"
     );
 }
+
+#[tokio::test]
+async fn a_plain_post_is_unsigned_json_behind_the_same_guard() {
+    let receiver = Receiver::start(Answer::Status(200, "")).await;
+    let url = format!("http://127.0.0.1:{}/slack", receiver.port);
+    let body = br#"{"text":"upstream_error_ratio_high firing"}"#;
+    let refused = sender(false, Duration::from_secs(5))
+        .post_json(&url, body)
+        .await;
+    assert!(
+        matches!(refused, Err(WebhookError::Refused(_))),
+        "{refused:?}"
+    );
+    assert!(receiver.seen().is_empty());
+    assert_eq!(
+        sender(true, Duration::from_secs(5))
+            .post_json(&url, body)
+            .await,
+        Ok(200)
+    );
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/slack");
+    assert_eq!(seen[0].body, body);
+    assert_eq!(header(&seen[0], "content-type"), "application/json");
+    assert!(
+        !seen[0]
+            .headers
+            .iter()
+            .any(|(n, _)| n == "webhook-signature"),
+        "a plain POST is not signed"
+    );
+}

@@ -397,6 +397,12 @@ declare_settings! {
     webhook_allow_private: bool = Switch, env "WEBHOOK_ALLOW_PRIVATE", default false;
     /// Seconds a webhook receiver has to answer one attempt.
     webhook_timeout: Duration = seconds(1, 60), env "WEBHOOK_TIMEOUT", default 10;
+    /// Seconds between evaluations of the built-in alert rules (GET /api/admin/alerts; 0 turns them off).
+    alert_eval_interval: Duration = seconds(0, 3600), env "ALERT_EVAL_INTERVAL", default 15;
+    /// Seconds an alert rule's condition must hold before it fires (one value for every rule).
+    alert_for: Duration = seconds(0, WEEK), env "ALERT_FOR", default 120;
+    /// Slack-compatible incoming-webhook URL that gets a {"text": ...} message when an alert fires or resolves; never shown or logged.
+    alert_slack_webhook_url: Option<Secret> = secret(8), env "ALERT_SLACK_WEBHOOK_URL";
 }
 
 /// A `DATABASE_URL`: shown and logged with its password replaced by `***`.

@@ -1,5 +1,6 @@
 //! Process-level end-to-end tests: the real `alistach-server` binary, driven over HTTP.
 
+mod alerts;
 mod clicks;
 mod compat;
 mod config;

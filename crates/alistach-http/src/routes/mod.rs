@@ -2,9 +2,10 @@
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
 //! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
 //! in `clicks.rs`, the A/B experiments' in `experiments.rs`, the
-//! webhooks' in `webhooks.rs`.
+//! webhooks' in `webhooks.rs`, the alerts' in `alerts.rs`.
 
 mod admin;
+mod alerts;
 mod catalog;
 mod clicks;
 mod ctx;
@@ -125,6 +126,7 @@ impl App {
             RouteId::Mcp => Err(HttpError::Internal),
             RouteId::TrackedLink => self.follow_link(ctx),
             RouteId::ClickSummary => self.click_summary().await,
+            RouteId::Alerts => self.alerts_report(),
             RouteId::Experiments => self.experiments_list().await,
             RouteId::ExperimentCreate => self.experiment_create(body).await,
             RouteId::ExperimentReport => self.experiment_report(ctx).await,

@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod alerts;
+mod alerts_admin;
 mod cors_and_headers;
 mod endpoints;
 mod errors;

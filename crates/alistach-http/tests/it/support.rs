@@ -193,6 +193,7 @@ pub struct TestServer {
     pub api: Arc<TestApi>,
     pub clock: Arc<ManualClock>,
     pub app: Arc<App>,
+    pub alerts: Arc<alistach_http::Alerts>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -242,7 +243,17 @@ impl TestServer {
             app.catalog_handle(),
             clock.clone(),
         ));
-        let app = Arc::new(app.with_experiments(experiments).with_webhooks(webhooks));
+        let alerts = Arc::new(alistach_http::Alerts::new(
+            alistach_service::AlertConfig {
+                for_duration: Duration::ZERO,
+            },
+            Duration::from_secs(15),
+        ));
+        let app = Arc::new(
+            app.with_experiments(experiments)
+                .with_webhooks(webhooks)
+                .with_alerts(alerts.clone()),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -258,6 +269,7 @@ impl TestServer {
             base,
             client,
             api,
+            alerts,
             clock,
             app,
             shutdown: Some(tx),
