@@ -92,6 +92,12 @@ pub enum RouteId {
     WebhookDeliveries,
     /// `POST /api/admin/webhooks/{id}/deliveries/{delivery}/retry`: retry a delivery (admin).
     WebhookRetry,
+    /// `GET /api/admin/watches`: every product watch (admin).
+    Watches,
+    /// `POST /api/admin/watches`: watch a product's price and availability (admin).
+    WatchCreate,
+    /// `DELETE /api/admin/watches/{id}`: stop watching (admin).
+    WatchDelete,
 }
 
 /// Who may call a route.
@@ -588,6 +594,36 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::Watches,
+        "GET",
+        "/api/admin/watches",
+        "listWatches",
+        "Product watches, oldest first, each with what its checks last saw",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WatchCreate,
+        "POST",
+        "/api/admin/watches",
+        "createWatch",
+        "Watch a product: product.price_changed and product.unavailable webhook events, once per change",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WatchDelete,
+        "DELETE",
+        "/api/admin/watches/{id}",
+        "deleteWatch",
+        "Stop watching a product",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -770,6 +806,9 @@ mod tests {
         RouteId::WebhookTest,
         RouteId::WebhookDeliveries,
         RouteId::WebhookRetry,
+        RouteId::Watches,
+        RouteId::WatchCreate,
+        RouteId::WatchDelete,
     ];
 
     #[test]
