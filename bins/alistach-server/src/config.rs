@@ -81,6 +81,10 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Time a webhook receiver has per attempt.
     pub webhook_timeout: Duration,
+    /// Time between watch checks; zero: no checks.
+    pub watch_interval: Duration,
+    /// The share of `max_qps` the watch checks use, in `(0, 1]`.
+    pub watch_qps_share: f64,
     pub data_dir: std::path::PathBuf,
     /// `--check-config`'s lines for the individual settings, made from the parsed values.
     shown: Vec<String>,
@@ -219,6 +223,8 @@ impl Config {
             link_signing_key: v.link_signing_key,
             webhook_allow_private: v.webhook_allow_private,
             webhook_timeout: v.webhook_timeout,
+            watch_interval: v.watch_interval,
+            watch_qps_share: v.watch_qps_share.0,
             data_dir: v.data_dir.into(),
             shown,
         })
