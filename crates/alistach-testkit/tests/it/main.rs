@@ -106,7 +106,7 @@ async fn details_answer_the_prices_and_availability_a_test_sets() {
     let products = priced["products"]["product"].as_array().unwrap();
     let first = products
         .iter()
-        .find(|p| p["product_id"].as_u64() == Some(a) || p["product_id"] == a.to_string())
+        .find(|p| p["product_id"].as_u64() == Some(a) || p["product_id"] == a)
         .unwrap();
     assert_eq!(first["target_sale_price"], "12.34", "{first}");
     fake.set_unavailable(a, true);
