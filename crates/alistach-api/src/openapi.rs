@@ -20,7 +20,9 @@ use crate::types::{
     SimilarProductsResponse, StatusResponse, SystemInfo, TestEventData, WebhookDeletedResponse,
     WebhookEvent, WebhookResponse, WebhookUpdateRequest, WebhooksResponse,
 };
-use crate::types::{NewWatchRequest, WatchDeletedResponse, WatchResponse, WatchesResponse};
+use crate::types::{
+    NewWatchRequest, ProductEventData, WatchDeletedResponse, WatchResponse, WatchesResponse,
+};
 
 /// Which document to build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -533,6 +535,7 @@ const RENAMES: &[(&str, &str)] = &[
     ),
     ("WebhookEvent_OrderEventData", "OrderEvent"),
     ("WebhookEvent_TestEventData", "TestEvent"),
+    ("WebhookEvent_ProductEventData", "ProductEvent"),
 ];
 
 const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
@@ -663,6 +666,7 @@ pub fn openapi(profile: Profile, opts: &OpenApiOptions) -> Value {
 fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
     let order = Value::from(generator.subschema_for::<WebhookEvent<OrderEventData>>());
     let test = Value::from(generator.subschema_for::<WebhookEvent<TestEventData>>());
+    let product = Value::from(generator.subschema_for::<WebhookEvent<ProductEventData>>());
     let header = |name: &str, description: &str| {
         json!({ "name": name, "in": "header", "required": true, "description": description,
                 "schema": { "type": "string" } })
@@ -698,6 +702,16 @@ fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
             "order.settled",
             "An order reached Completed Settlement: its commission is final.",
             &order,
+        ),
+        (
+            "product.price_changed",
+            "A watched product's price changed and meets its watch's condition (once per change).",
+            &product,
+        ),
+        (
+            "product.unavailable",
+            "A watched product is no longer returned by AliExpress (once, until it reappears).",
+            &product,
         ),
         (
             "webhook.test",

@@ -2256,3 +2256,20 @@ pub struct WatchDeleted {
     /// Always true.
     pub deleted: bool,
 }
+
+/// `data` of `product.price_changed` and `product.unavailable`, the watch job's events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductEventData {
+    /// The watch that saw the change.
+    pub watch_id: String,
+    /// The product.
+    pub product_id: String,
+    /// The price seen before (exact decimal), if one was.
+    pub previous_price: Option<String>,
+    /// The price now (exact decimal); null when the product is unavailable.
+    pub price: Option<String>,
+    /// The currency of both prices.
+    pub currency: String,
+    /// The product's page.
+    pub product_url: String,
+}
