@@ -87,6 +87,10 @@ pub struct Config {
     pub alert_for: Duration,
     /// Where alert notifications go as Slack messages (never logged).
     pub alert_slack_webhook_url: Option<Secret>,
+    /// Time between watch checks; zero: no checks.
+    pub watch_interval: Duration,
+    /// The share of `max_qps` the watch checks use, in `(0, 1]`.
+    pub watch_qps_share: f64,
     pub data_dir: std::path::PathBuf,
     /// `--check-config`'s lines for the individual settings, made from the parsed values.
     shown: Vec<String>,
@@ -228,6 +232,8 @@ impl Config {
             alert_eval_interval: v.alert_eval_interval,
             alert_for: v.alert_for,
             alert_slack_webhook_url: v.alert_slack_webhook_url,
+            watch_interval: v.watch_interval,
+            watch_qps_share: v.watch_qps_share.0,
             data_dir: v.data_dir.into(),
             shown,
         })

@@ -16,6 +16,7 @@ use alistach_service::{
     GuardedApi, LinkTracker, OrderSync, OrderSyncConfig, WebhookConfig, WebhookDispatcher,
     WebhookEndpoints,
 };
+use alistach_service::{CircuitState, WatchConfig, WatchJob, Watches};
 use alistach_sql::SqlStore;
 use alistach_store::Store;
 use anyhow::Context;
@@ -135,6 +136,26 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             ..WebhookConfig::default()
         },
     ));
+    // Watches: checked by one instance at a time (its lease), at a share of the outbound
+    // quota, and not while the guard's circuit is open.
+    let mut watch_config = WatchConfig::new(
+        config.watch_interval,
+        f64::from(config.max_qps) * config.watch_qps_share,
+    );
+    watch_config.instance = instance.clone();
+    let mut watch_job = WatchJob::new(
+        order_store.clone(),
+        api.clone(),
+        clock.clone(),
+        watch_config,
+    );
+    if let Some(guard) = &guarded {
+        let guard = guard.clone();
+        watch_job = watch_job.with_circuit_probe(Arc::new(move || {
+            guard.circuit_state() == CircuitState::Open
+        }));
+    }
+    let watch_job = Arc::new(watch_job);
 
     let memory: Arc<dyn Cache> = Arc::new(
         MemoryCache::new(
@@ -328,7 +349,8 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             clock.clone(),
             config.webhook_allow_private,
         )))
-        .with_webhook_dispatcher(dispatcher.clone());
+        .with_webhook_dispatcher(dispatcher.clone())
+        .with_watches(Arc::new(Watches::new(order_store.clone(), clock.clone())));
     let (stop_experiments, experiments_stopped) = tokio::sync::oneshot::channel::<()>();
     let experiments_task = tokio::spawn(experiments.run(EXPERIMENT_REFRESH, async {
         let _ = experiments_stopped.await;
@@ -337,6 +359,12 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     let webhooks_task = tokio::spawn(dispatcher.run(async {
         let _ = webhooks_stopped.await;
     }));
+    let (stop_watches, watches_stopped) = tokio::sync::oneshot::channel::<()>();
+    let watches_task = (!config.watch_interval.is_zero()).then(|| {
+        tokio::spawn(watch_job.run(async {
+            let _ = watches_stopped.await;
+        }))
+    });
     // The click drain runs beside the server and stops after it, writing what is queued.
     let mut drain_task = None;
     if let Some((tracking, drain, backend)) = clicks {
@@ -440,6 +468,15 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         {
             tracing::warn!("the click store did not take the queued clicks within 10 s");
         }
+    }
+    // A watch run in progress finishes its batch before the store closes.
+    let _ = stop_watches.send(());
+    if let Some(task) = watches_task
+        && tokio::time::timeout(std::time::Duration::from_secs(15), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the watch job did not stop within 15 s");
     }
     // An attempt in progress finishes (and is recorded) before the store closes.
     let _ = stop_webhooks.send(());

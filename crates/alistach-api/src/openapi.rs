@@ -20,6 +20,9 @@ use crate::types::{
     SimilarProductsResponse, StatusResponse, SystemInfo, TestEventData, WebhookDeletedResponse,
     WebhookEvent, WebhookResponse, WebhookUpdateRequest, WebhooksResponse,
 };
+use crate::types::{
+    NewWatchRequest, ProductEventData, WatchDeletedResponse, WatchResponse, WatchesResponse,
+};
 
 /// Which document to build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -438,6 +441,28 @@ fn spec(id: RouteId) -> OpSpec {
              delivered. Needs the admin key.",
             Content::Json(json_of::<DeliveryResponse>),
         ),
+        RouteId::Watches => plain(
+            "Every product watch, oldest first, with what its checks last saw (baseline and last \
+             price, availability, when). Needs the admin key.",
+            Content::Json(json_of::<WatchesResponse>),
+        ),
+        RouteId::WatchCreate => OpSpec {
+            description: "Watches a product (201): every WATCH_INTERVAL seconds AliStach asks its details \
+                          (productdetail.get, batched, within WATCH_QPS_SHARE of ALIEXPRESS_MAX_QPS) and \
+                          publishes `product.price_changed` when the price changed and is at or below \
+                          `target_price` or at least `price_drop_percent` below the baseline (the first \
+                          price seen, then the last notified; with neither, any change), and \
+                          `product.unavailable` when the product is no longer returned: once per change, \
+                          not once per check. Give `product_id` or `url`. Needs the admin key.",
+            query: None,
+            body: Some(object_of::<NewWatchRequest>),
+            ok: Content::Json(json_of::<WatchResponse>),
+            upstream: false,
+        },
+        RouteId::WatchDelete => plain(
+            "Stops watching the product. Needs the admin key.",
+            Content::Json(json_of::<WatchDeletedResponse>),
+        ),
         RouteId::ExperimentStop => plain(
             "Stops the experiment (stopping a stopped one changes nothing): links go back to the \
              deployment's strategy on every instance within a refresh; the results stay. Needs the admin key.",
@@ -510,8 +535,15 @@ const RENAMES: &[(&str, &str)] = &[
     ),
     ("Envelope_DeliveryInfo_AdminMetadata", "DeliveryResponse"),
     ("Envelope_DeliveryList_AdminMetadata", "DeliveriesResponse"),
+    ("Envelope_WatchInfo_AdminMetadata", "WatchResponse"),
+    ("Envelope_WatchList_AdminMetadata", "WatchesResponse"),
+    (
+        "Envelope_WatchDeleted_AdminMetadata",
+        "WatchDeletedResponse",
+    ),
     ("WebhookEvent_OrderEventData", "OrderEvent"),
     ("WebhookEvent_TestEventData", "TestEvent"),
+    ("WebhookEvent_ProductEventData", "ProductEvent"),
 ];
 
 const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
@@ -643,6 +675,7 @@ fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
     let order = Value::from(generator.subschema_for::<WebhookEvent<OrderEventData>>());
     let test = Value::from(generator.subschema_for::<WebhookEvent<TestEventData>>());
     let alert = Value::from(generator.subschema_for::<WebhookEvent<AlertEventData>>());
+    let product = Value::from(generator.subschema_for::<WebhookEvent<ProductEventData>>());
     let header = |name: &str, description: &str| {
         json!({ "name": name, "in": "header", "required": true, "description": description,
                 "schema": { "type": "string" } })
@@ -678,6 +711,16 @@ fn webhook_docs(generator: &mut schemars::SchemaGenerator) -> Value {
             "order.settled",
             "An order reached Completed Settlement: its commission is final.",
             &order,
+        ),
+        (
+            "product.price_changed",
+            "A watched product's price changed and meets its watch's condition (once per change).",
+            &product,
+        ),
+        (
+            "product.unavailable",
+            "A watched product is no longer returned by AliExpress (once, until it reappears).",
+            &product,
         ),
         (
             "webhook.test",
@@ -909,6 +952,8 @@ fn operation(
                 "description": if name == "id" {
                     if route.path.starts_with("/api/admin/webhooks") {
                         "The webhook endpoint's id."
+                    } else if route.path.starts_with("/api/admin/watches") {
+                        "The watch's id."
                     } else {
                         "The experiment's id."
                     }
@@ -950,7 +995,10 @@ fn operation(
     let mut responses = Map::new();
     let ok_status = if matches!(spec.ok, Content::Redirect) {
         "302"
-    } else if matches!(route.id, RouteId::ExperimentCreate | RouteId::WebhookCreate) {
+    } else if matches!(
+        route.id,
+        RouteId::ExperimentCreate | RouteId::WebhookCreate | RouteId::WatchCreate
+    ) {
         "201"
     } else {
         "200"
@@ -1087,6 +1135,9 @@ fn operation(
             | RouteId::WebhookTest
             | RouteId::WebhookDeliveries
             | RouteId::WebhookRetry
+            | RouteId::Watches
+            | RouteId::WatchCreate
+            | RouteId::WatchDelete
     ) {
         responses.insert(
             "503".into(),
@@ -1136,6 +1187,9 @@ fn operation(
             "404".into(),
             problem("No webhook endpoint (or no delivery of it) has this id."),
         );
+    }
+    if route.id == RouteId::WatchDelete {
+        responses.insert("404".into(), problem("No watch has this id."));
     }
     if route.id == RouteId::ExperimentCreate {
         responses.insert(
@@ -1226,6 +1280,7 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::WebhookTest
         | RouteId::WebhookDeliveries
         | RouteId::WebhookRetry => "webhooks",
+        RouteId::Watches | RouteId::WatchCreate | RouteId::WatchDelete => "watches",
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez

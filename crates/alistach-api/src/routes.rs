@@ -94,6 +94,12 @@ pub enum RouteId {
     WebhookRetry,
     /// `GET /api/admin/alerts`: the built-in alert rules' states (admin).
     Alerts,
+    /// `GET /api/admin/watches`: every product watch (admin).
+    Watches,
+    /// `POST /api/admin/watches`: watch a product's price and availability (admin).
+    WatchCreate,
+    /// `DELETE /api/admin/watches/{id}`: stop watching (admin).
+    WatchDelete,
 }
 
 /// Who may call a route.
@@ -600,6 +606,36 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::Watches,
+        "GET",
+        "/api/admin/watches",
+        "listWatches",
+        "Product watches, oldest first, each with what its checks last saw",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WatchCreate,
+        "POST",
+        "/api/admin/watches",
+        "createWatch",
+        "Watch a product: product.price_changed and product.unavailable webhook events, once per change",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::WatchDelete,
+        "DELETE",
+        "/api/admin/watches/{id}",
+        "deleteWatch",
+        "Stop watching a product",
+        Admin,
+        false,
+        true,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -783,6 +819,9 @@ mod tests {
         RouteId::WebhookDeliveries,
         RouteId::WebhookRetry,
         RouteId::Alerts,
+        RouteId::Watches,
+        RouteId::WatchCreate,
+        RouteId::WatchDelete,
     ];
 
     #[test]

@@ -2248,3 +2248,103 @@ pub struct TestEventData {
     /// A sentence.
     pub message: String,
 }
+
+/// `POST /api/admin/watches`.
+pub type WatchResponse = Envelope<WatchInfo, AdminMetadata>;
+/// `GET /api/admin/watches`.
+pub type WatchesResponse = Envelope<WatchList, AdminMetadata>;
+/// `DELETE /api/admin/watches/{id}`.
+pub type WatchDeletedResponse = Envelope<WatchDeleted, AdminMetadata>;
+
+/// Body of `POST /api/admin/watches`: the product (`product_id` or `url`, exactly one) and
+/// the condition of `product.price_changed` (`target_price`, `price_drop_percent`, either
+/// suffices; with neither, any price change).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWatchRequest {
+    /// The product's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{1,20}$"), example = &"1005006123456789")]
+    pub product_id: Option<String>,
+    /// An AliExpress product page URL (instead of `product_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: Option<String>,
+    /// Notify when the price falls at least this percentage below the first price seen (or
+    /// the last one notified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 99))]
+    pub price_drop_percent: Option<u32>,
+    /// Notify when the price is at or below this (a decimal above zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{1,12}(\.[0-9]{1,8})?$"), example = &"19.99")]
+    pub target_price: Option<String>,
+    /// ISO currency prices are watched in (default USD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
+    pub currency: Option<String>,
+    /// Two-letter country code the product must ship to, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z]{2}$"), example = &"US")]
+    pub ship_to_country: Option<String>,
+}
+
+/// A product watch and what its checks last saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WatchInfo {
+    /// Its id.
+    pub id: u64,
+    /// The watched product (as text: ids exceed JSON's exact integers).
+    pub product_id: String,
+    /// The drop that is notified, in percent.
+    pub price_drop_percent: Option<u32>,
+    /// The price at or below which a change is notified (exact decimal).
+    pub target_price: Option<String>,
+    /// The currency of the prices.
+    pub currency: String,
+    /// The country the product must ship to.
+    pub ship_to_country: Option<String>,
+    /// When it was added (UTC).
+    pub created_at: String,
+    /// The price drops are measured from (exact decimal), once checked.
+    pub baseline_price: Option<String>,
+    /// The price last seen (exact decimal), once checked.
+    pub last_price: Option<String>,
+    /// Whether the product was available at the last check (absent before the first).
+    pub available: Option<bool>,
+    /// When it was last checked (UTC).
+    pub checked_at: Option<String>,
+}
+
+/// `GET /api/admin/watches` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WatchList {
+    /// Every watch, oldest first.
+    pub watches: Vec<WatchInfo>,
+}
+
+/// `DELETE /api/admin/watches/{id}` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WatchDeleted {
+    /// The watch removed.
+    pub id: u64,
+    /// Always true.
+    pub deleted: bool,
+}
+
+/// `data` of `product.price_changed` and `product.unavailable`, the watch job's events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductEventData {
+    /// The watch that saw the change.
+    pub watch_id: String,
+    /// The product.
+    pub product_id: String,
+    /// The price seen before (exact decimal), if one was.
+    pub previous_price: Option<String>,
+    /// The price now (exact decimal); null when the product is unavailable.
+    pub price: Option<String>,
+    /// The currency of both prices.
+    pub currency: String,
+    /// The product's page.
+    pub product_url: String,
+}

@@ -50,6 +50,8 @@ pub struct App {
     pub(crate) experiments: Option<Arc<Experiments>>,
     /// Webhook endpoints and deliveries, when the deployment has a store.
     pub(crate) webhooks: Option<Arc<WebhookEndpoints>>,
+    /// Product watches, when the deployment has a store.
+    pub(crate) watches: Option<Arc<alistach_service::Watches>>,
     /// The webhook dispatcher, for its counters in `/metrics`.
     pub(crate) webhook_dispatcher: Option<Arc<WebhookDispatcher>>,
     /// The alert rules' states, when this instance evaluates them.
@@ -151,6 +153,7 @@ impl App {
             orders: None,
             experiments: None,
             webhooks: None,
+            watches: None,
             webhook_dispatcher: None,
             alerts: None,
             clicks: None,
@@ -177,6 +180,12 @@ impl App {
     /// The same application serving the webhook admin endpoints from `webhooks`.
     pub fn with_webhooks(mut self, webhooks: Arc<WebhookEndpoints>) -> Self {
         self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// The same application serving the product watch admin endpoints from `watches`.
+    pub fn with_watches(mut self, watches: Arc<alistach_service::Watches>) -> Self {
+        self.watches = Some(watches);
         self
     }
 

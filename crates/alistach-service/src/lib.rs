@@ -37,6 +37,7 @@ mod orders;
 mod pacing;
 mod tracking;
 mod variant;
+mod watches;
 mod webhook_endpoints;
 mod webhooks;
 
@@ -69,6 +70,10 @@ pub use orders::{
 pub use pacing::OutboundLimiter;
 pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
 pub use variant::VariantApi;
+pub use watches::{
+    CircuitProbe, WATCH_BATCH, WATCH_LEASE, WatchAdminError, WatchConfig, WatchJob, WatchRequest,
+    WatchRunReport, Watches, evaluate,
+};
 pub use webhook_endpoints::{
     EndpointChange, MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_URL_BYTES, WebhookAdminError,
     WebhookEndpoints, is_private_target, validate_events, validate_url,

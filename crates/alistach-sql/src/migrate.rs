@@ -34,6 +34,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_webhooks.sql"),
         include_str!("../migrations/postgres/0004_webhooks.sql"),
     ),
+    (
+        5,
+        "watches",
+        include_str!("../migrations/sqlite/0005_watches.sql"),
+        include_str!("../migrations/postgres/0005_watches.sql"),
+    ),
 ];
 
 /// The `sync_cursors` row migration 3 leaves for [`crate::SqlStore::open`]: orders stored

@@ -56,6 +56,7 @@ macro_rules! begin_write {
 
 #[macro_use]
 mod webhooks;
+mod watches;
 
 /// The store on SQLite or PostgreSQL.
 pub struct SqlStore {

@@ -9,7 +9,12 @@ use std::time::Duration;
 
 use alistach_domain::{AffiliateOrder, Cents};
 
+mod watches;
 mod webhooks;
+
+pub use watches::{
+    watch_checks_are_recorded_with_their_events, watches_are_created_listed_and_deleted,
+};
 
 pub use webhooks::{
     attempts_are_recorded_with_what_follows, deliveries_are_retried_and_test_events_sent,
@@ -80,6 +85,8 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     due_deliveries_are_pending_due_and_enabled_oldest_first(store, other).await;
     attempts_are_recorded_with_what_follows(store, other).await;
     deliveries_are_retried_and_test_events_sent(store, other).await;
+    watches_are_created_listed_and_deleted(store, other).await;
+    watch_checks_are_recorded_with_their_events(store, other).await;
 }
 
 /// Every field, `None`s and non-ASCII text included, and ids beyond `i64::MAX`, round-trips;

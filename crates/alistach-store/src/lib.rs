@@ -15,7 +15,11 @@
 //! - [`WebhookStore`]: webhook endpoints, the outbox of events (order events are published by
 //!   `upsert_orders` in the transaction that stores the change) and every delivery attempt.
 //!
-//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns ( watches, tenants) are added as further traits in the same way. Backends: the
+//! - [`WatchStore`]: product watches, what their checks last saw and whether it was notified;
+//!   a check's events are published in the transaction that records it.
+//!
+//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (tenants) are added as
+//! further traits in the same way. Backends: the
 //! in-process [`MemoryStore`] (tests, and the reference for the conformance suite) and the SQL
 //! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs the `conformance` checks (feature
 //! `conformance`). This crate knows no database library.
@@ -24,6 +28,7 @@ mod clicks;
 mod experiments;
 mod memory;
 mod types;
+mod watches;
 mod webhooks;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -42,6 +47,7 @@ pub use types::{
     GroupBy, LeaseInfo, MAX_PAGE_SIZE, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord,
     OrderRows, RevenueGroup, RevenueReport, StatusChange, StoredOrder, UpsertSummary,
 };
+pub use watches::{NewWatch, Watch, WatchState, WatchStore};
 pub use webhooks::{
     Attempt, AttemptOutcome, Delivery, DeliveryState, EVENT_TYPES, Endpoint, EndpointUpdate, Event,
     NewEndpoint, WebhookStore, event, order_events,
@@ -147,7 +153,7 @@ pub trait LeaseStore: Send + Sync + 'static {
 /// The whole durable state of a deployment.
 #[async_trait]
 pub trait Store:
-    OrderStore + CursorStore + LeaseStore + ClickStore + ExperimentStore + WebhookStore
+    OrderStore + CursorStore + LeaseStore + ClickStore + ExperimentStore + WebhookStore + WatchStore
 {
     /// `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

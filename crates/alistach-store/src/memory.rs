@@ -19,6 +19,7 @@ use crate::{
     StoreError, StoredOrder, UpsertSummary,
 };
 use crate::{Experiment, ExperimentStore, NewExperiment, Variant, VariantOutcome};
+use crate::{NewWatch, Watch, WatchState, WatchStore};
 
 /// Orders, cursors, leases and clicks in memory.
 #[derive(Debug)]
@@ -44,6 +45,8 @@ struct State {
     deliveries: BTreeMap<u64, Delivery>,
     attempts: HashMap<u64, Vec<Attempt>>,
     next_delivery: u64,
+    watches: BTreeMap<u64, Watch>,
+    next_watch: u64,
 }
 
 impl State {
@@ -762,6 +765,56 @@ impl WebhookStore for MemoryStore {
             d.next_attempt_at_ms = Some(now_ms);
         }
         Ok(Some(d.clone()))
+    }
+}
+
+#[async_trait]
+impl WatchStore for MemoryStore {
+    async fn create_watch(&self, new: &NewWatch, now_ms: i64) -> Result<Watch, StoreError> {
+        let mut state = self.state();
+        state.next_watch += 1;
+        let watch = Watch {
+            id: state.next_watch,
+            product_id: new.product_id,
+            price_drop_percent: new.price_drop_percent,
+            target_price: new.target_price.clone(),
+            currency: new.currency.clone(),
+            ship_to_country: new.ship_to_country.clone(),
+            created_at_ms: now_ms,
+            state: WatchState::default(),
+        };
+        state.watches.insert(watch.id, watch.clone());
+        Ok(watch)
+    }
+
+    async fn watches(&self) -> Result<Vec<Watch>, StoreError> {
+        Ok(self.state().watches.values().cloned().collect())
+    }
+
+    async fn watch(&self, id: u64) -> Result<Option<Watch>, StoreError> {
+        Ok(self.state().watches.get(&id).cloned())
+    }
+
+    async fn delete_watch(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.state().watches.remove(&id).is_some())
+    }
+
+    async fn record_watch_check(
+        &self,
+        id: u64,
+        watch_state: &WatchState,
+        events: &[Event],
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(w) = state.watches.get_mut(&id) else {
+            return Ok(false);
+        };
+        w.state = watch_state.clone();
+        for event in events {
+            state.publish(event, now_ms);
+        }
+        Ok(true)
     }
 }
 

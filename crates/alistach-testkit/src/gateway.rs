@@ -359,6 +359,7 @@ struct State {
     request_seq: u64,
     orders: OrderBook,
     links: LinkRegistry,
+    details: methods::DetailOverrides,
 }
 
 struct Shared {
@@ -642,6 +643,27 @@ impl FakeGateway {
             .iter()
             .find(|o| o.sub_order_id == sub_order_id)
             .map(|o| o.status.clone())
+    }
+
+    /// The catalog's product ids, in catalog order.
+    pub fn product_ids(&self) -> Vec<u64> {
+        self.shared.catalog.products.iter().map(|p| p.id).collect()
+    }
+
+    /// Sets the sale price (USD cents) `productdetail.get` answers for a product from now on.
+    pub fn set_price(&self, product_id: u64, cents: i64) {
+        self.shared.state().details.prices.insert(product_id, cents);
+    }
+
+    /// Makes `productdetail.get` leave a product out (as if no longer sold), or return it
+    /// again.
+    pub fn set_unavailable(&self, product_id: u64, unavailable: bool) {
+        let mut state = self.shared.state();
+        if unavailable {
+            state.details.unavailable.insert(product_id);
+        } else {
+            state.details.unavailable.remove(&product_id);
+        }
     }
 
     /// Forgets counts and recorded requests (faults stay).
@@ -1022,7 +1044,8 @@ fn process(
             orders::order_get(params, &shared.state().orders).unwrap_or_else(|o| o)
         }
         _ => {
-            let (outcome, issued) = answer(api_method, params, &shared.catalog);
+            let details = shared.state().details.clone();
+            let (outcome, issued) = answer(api_method, params, &shared.catalog, &details);
             if !issued.is_empty() {
                 let mut state = shared.state();
                 for (link, what) in issued {

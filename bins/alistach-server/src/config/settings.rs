@@ -403,6 +403,38 @@ declare_settings! {
     alert_for: Duration = seconds(0, WEEK), env "ALERT_FOR", default 120;
     /// Slack-compatible incoming-webhook URL that gets a {"text": ...} message when an alert fires or resolves; never shown or logged.
     alert_slack_webhook_url: Option<Secret> = secret(8), env "ALERT_SLACK_WEBHOOK_URL";
+    /// Seconds between checks of the watched products' prices and availability, across all instances (0 turns watches' checks off).
+    watch_interval: Duration = seconds(0, WEEK), env "WATCH_INTERVAL", default 3600;
+    /// The share of ALIEXPRESS_MAX_QPS the watch checks may use (they pace themselves; the rest stays for users' requests).
+    watch_qps_share: Share = Fraction, env "WATCH_QPS_SHARE", default "0.2";
+}
+
+/// A share of a whole, in `(0, 1]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Share(pub f64);
+
+impl Show for Share {
+    fn show(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+/// A decimal in `(0, 1]`: see [`Share`].
+pub struct Fraction;
+
+impl Parse<Share> for Fraction {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<Share> {
+        match raw.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(Share(x)),
+            _ => Err(vec![format!(
+                "{env} must be a decimal above 0 and at most 1, not {raw:?}"
+            )]),
+        }
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some("above 0, at most 1".to_owned())
+    }
 }
 
 /// A `DATABASE_URL`: shown and logged with its password replaced by `***`.

@@ -17,4 +17,5 @@ mod shared_cache;
 mod support;
 mod surface;
 mod upstream_hints;
+mod watches;
 mod webhooks;

@@ -27,8 +27,8 @@ const ADMIN: &str = "admin-key-for-webhooks-0123456";
 #[derive(Clone, Debug)]
 pub(crate) struct Received {
     pub(crate) id: String,
-    timestamp: String,
-    signature: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
     pub(crate) body: Vec<u8>,
     /// The status the receiver answered.
     pub(crate) answered: u16,
@@ -138,7 +138,7 @@ impl Receiver {
 
 /// The Standard Webhooks signature check, written here from the specification (independent
 /// of the server's signing library).
-fn verify(secret: &str, r: &Received) {
+pub(crate) fn verify(secret: &str, r: &Received) {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();

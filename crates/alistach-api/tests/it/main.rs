@@ -283,7 +283,10 @@ fn every_operation_lists_every_status_the_adapter_can_answer() {
         } else if route.id == alistach_api::RouteId::ExperimentCreate {
             // Created; or refused while another experiment runs.
             expected.extend(["201", "409"]);
-        } else if route.id == alistach_api::RouteId::WebhookCreate {
+        } else if matches!(
+            route.id,
+            alistach_api::RouteId::WebhookCreate | alistach_api::RouteId::WatchCreate
+        ) {
             expected.push("201");
         } else {
             expected.push("200");

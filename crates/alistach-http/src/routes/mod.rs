@@ -11,6 +11,7 @@ mod clicks;
 mod ctx;
 mod experiments;
 mod ops;
+mod watches;
 mod webhooks;
 
 use alistach_api::RouteId;
@@ -139,6 +140,9 @@ impl App {
             | RouteId::WebhookTest
             | RouteId::WebhookDeliveries
             | RouteId::WebhookRetry => self.webhook_route(id, ctx, body).await,
+            RouteId::Watches | RouteId::WatchCreate | RouteId::WatchDelete => {
+                self.watch_route(id, ctx, body).await
+            }
         }
     }
 }

@@ -13,3 +13,4 @@ mod lifecycle;
 mod mock_catalog;
 mod observability;
 mod props;
+mod watches;

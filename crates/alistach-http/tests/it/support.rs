@@ -227,6 +227,10 @@ impl TestServer {
             clock.clone(),
             true,
         ));
+        let watches = Arc::new(alistach_service::Watches::new(
+            order_store.clone(),
+            clock.clone(),
+        ));
         let orders = alistach_http::Orders {
             store: order_store.clone(),
             sync: Arc::new(alistach_service::OrderSync::new(
@@ -252,7 +256,8 @@ impl TestServer {
         let app = Arc::new(
             app.with_experiments(experiments)
                 .with_webhooks(webhooks)
-                .with_alerts(alerts.clone()),
+                .with_alerts(alerts.clone())
+                .with_watches(watches),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

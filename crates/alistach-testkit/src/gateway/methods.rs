@@ -4,7 +4,7 @@
 //! fake can register it for purchases.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 use alistach_domain::{Currency, Decimal, Language, LinkSource, LinkType};
@@ -66,9 +66,19 @@ pub(crate) fn missing(name: &str) -> Outcome {
     )
 }
 
+/// Changes a test made to what `productdetail.get` answers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DetailOverrides {
+    /// Sale prices (USD cents) replacing the catalog's.
+    pub(crate) prices: HashMap<u64, i64>,
+    /// Products the details leave out, as if no longer sold.
+    pub(crate) unavailable: HashSet<u64>,
+}
+
 struct Req<'a> {
     params: &'a BTreeMap<String, String>,
     catalog: &'a Catalog,
+    overrides: &'a DetailOverrides,
     /// The promotion links the answer hands out.
     issued: RefCell<Vec<(String, IssuedLink)>>,
 }
@@ -357,10 +367,12 @@ pub(crate) fn answer(
     method: &str,
     params: &BTreeMap<String, String>,
     catalog: &Catalog,
+    overrides: &DetailOverrides,
 ) -> (Outcome, Vec<(String, IssuedLink)>) {
     let req = Req {
         params,
         catalog,
+        overrides,
         issued: RefCell::new(Vec::new()),
     };
     let outcome = match method {
@@ -496,12 +508,23 @@ fn product_detail(req: &Req<'_>) -> Parsed<Outcome> {
     }
     let view = req.view("country")?;
     let mut seen = HashSet::new();
-    let found: Vec<&CatalogProduct> = ids
+    let owned: Vec<CatalogProduct> = ids
         .iter()
         .filter(|id| seen.insert(**id))
+        .filter(|id| !req.overrides.unavailable.contains(id))
         .filter_map(|id| req.catalog.product(*id))
         .filter(|p| view.country.as_deref().is_none_or(|c| p.ships_to(c)))
+        .map(|p| {
+            let mut p = p.clone();
+            if let Some(cents) = req.overrides.prices.get(&p.id) {
+                p.sale_cents = *cents;
+                p.app_cents = None;
+                p.original_cents = p.original_cents.max(*cents);
+            }
+            p
+        })
         .collect();
+    let found: Vec<&CatalogProduct> = owned.iter().collect();
     if found.is_empty() {
         return Ok(Outcome::Empty);
     }

@@ -90,3 +90,32 @@ async fn result(fake: &FakeGateway, method: &str, business: &[(&str, &str)]) -> 
     assert_eq!(r["resp_code"], 200, "{method}: {r}");
     r["result"].clone()
 }
+
+#[tokio::test]
+async fn details_answer_the_prices_and_availability_a_test_sets() {
+    let fake = fake().await;
+    let ids = fake.product_ids();
+    let (a, b) = (ids[0], ids[1]);
+    let both = format!("{a},{b}");
+    let method = "aliexpress.affiliate.productdetail.get";
+    let business = [("product_ids", both.as_str()), ("target_currency", "USD")];
+    let before = result(&fake, method, &business).await;
+    assert_eq!(before["current_record_count"], 2, "{before}");
+    fake.set_price(a, 1234);
+    let priced = result(&fake, method, &business).await;
+    let products = priced["products"]["product"].as_array().unwrap();
+    let first = products
+        .iter()
+        .find(|p| p["product_id"].as_u64() == Some(a) || p["product_id"] == a)
+        .unwrap();
+    assert_eq!(first["target_sale_price"], "12.34", "{first}");
+    fake.set_unavailable(a, true);
+    let one = result(&fake, method, &business).await;
+    assert_eq!(one["current_record_count"], 1, "{one}");
+    fake.set_unavailable(b, true);
+    let none = call(&fake, method, &business).await;
+    assert_eq!(none["resp_code"], 405, "{none}");
+    fake.set_unavailable(a, false);
+    let back = result(&fake, method, &business).await;
+    assert_eq!(back["current_record_count"], 1, "{back}");
+}
