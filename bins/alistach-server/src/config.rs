@@ -85,6 +85,8 @@ pub struct Config {
     pub alert_eval_interval: Duration,
     /// Time an alert condition must hold before it fires.
     pub alert_for: Duration,
+    /// Rules that wait another time before firing.
+    pub alert_for_overrides: Vec<(alistach_service::AlertRule, Duration)>,
     /// Where alert notifications go as Slack messages (never logged).
     pub alert_slack_webhook_url: Option<Secret>,
     /// Time between watch checks; zero: no checks.
@@ -231,6 +233,7 @@ impl Config {
             webhook_timeout: v.webhook_timeout,
             alert_eval_interval: v.alert_eval_interval,
             alert_for: v.alert_for,
+            alert_for_overrides: v.alert_for_overrides,
             alert_slack_webhook_url: v.alert_slack_webhook_url,
             watch_interval: v.watch_interval,
             watch_qps_share: v.watch_qps_share.0,

@@ -381,6 +381,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         Arc::new(alistach_http::Alerts::new(
             alistach_service::AlertConfig {
                 for_duration: config.alert_for,
+                for_overrides: config.alert_for_overrides.clone(),
             },
             config.alert_eval_interval,
         ))

@@ -1300,6 +1300,9 @@ pub struct AlertRuleInfo {
     pub since: Option<String>,
     /// The rule holds while the value is above this.
     pub threshold: f64,
+    /// Seconds the condition must hold before the rule fires (`ALERT_FOR`, or the rule's
+    /// entry in `ALERT_FOR_OVERRIDES`).
+    pub for_seconds: u64,
     /// `ratio`, `boolean` (1 holds), `count` (in the last interval) or `seconds`.
     #[schemars(extend("enum" = ["ratio", "boolean", "count", "seconds"]))]
     pub unit: String,

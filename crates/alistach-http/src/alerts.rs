@@ -39,7 +39,7 @@ impl Alerts {
     }
 
     pub(crate) fn config(&self) -> AlertConfig {
-        self.lock().config()
+        self.lock().config().clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, AlertEngine> {

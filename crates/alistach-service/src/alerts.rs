@@ -112,6 +112,11 @@ impl AlertRule {
         AlertRule::WebhookEndpointDisabled,
     ];
 
+    /// The rule named `name` (see [`AlertRule::name`]).
+    pub fn from_name(name: &str) -> Option<AlertRule> {
+        AlertRule::ALL.iter().copied().find(|r| r.name() == name)
+    }
+
     /// The rule's name (the Prometheus alert's name in snake case, without `AliStach`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -236,17 +241,30 @@ pub struct RuleReport {
 }
 
 /// The engine's settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlertConfig {
-    /// How long a condition must hold before the rule fires.
+    /// How long a condition must hold before a rule fires (`ALERT_FOR`).
     pub for_duration: Duration,
+    /// Rules that wait another time before firing (`ALERT_FOR_OVERRIDES`).
+    pub for_overrides: Vec<(AlertRule, Duration)>,
 }
 
 impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {
             for_duration: Duration::from_secs(120),
+            for_overrides: Vec::new(),
         }
+    }
+}
+
+impl AlertConfig {
+    /// How long `rule`'s condition must hold before it fires.
+    pub fn for_rule(&self, rule: AlertRule) -> Duration {
+        self.for_overrides
+            .iter()
+            .find(|(r, _)| *r == rule)
+            .map_or(self.for_duration, |(_, d)| *d)
     }
 }
 
@@ -318,8 +336,8 @@ impl AlertEngine {
     }
 
     /// The settings.
-    pub fn config(&self) -> AlertConfig {
-        self.config
+    pub fn config(&self) -> &AlertConfig {
+        &self.config
     }
 
     /// Evaluates every rule on `now` (and the difference from the previous snapshot) and
@@ -327,9 +345,9 @@ impl AlertEngine {
     pub fn evaluate(&mut self, now: AlertSnapshot) -> Vec<AlertTransition> {
         let started = *self.started_ms.get_or_insert(now.at_ms);
         let prev = self.previous.take();
-        let for_ms = i64::try_from(self.config.for_duration.as_millis()).unwrap_or(i64::MAX);
         let mut out = Vec::new();
         for (rule, st) in AlertRule::ALL.iter().copied().zip(self.rules.iter_mut()) {
+            let for_ms = i64::try_from(self.config.for_rule(rule).as_millis()).unwrap_or(i64::MAX);
             let value = Self::value(rule, prev.as_ref(), &now, started, st);
             st.value = value;
             let holds = value.is_some_and(|v| v > rule.threshold())
@@ -476,6 +494,7 @@ mod tests {
     fn engine(for_secs: u64) -> AlertEngine {
         AlertEngine::new(AlertConfig {
             for_duration: Duration::from_secs(for_secs),
+            ..AlertConfig::default()
         })
     }
 
@@ -491,6 +510,29 @@ mod tests {
             upstream_errors: errors,
             ..AlertSnapshot::default()
         }
+    }
+
+    #[test]
+    fn a_rules_own_wait_overrides_alert_for() {
+        let r = AlertRule::UpstreamErrorRatioHigh;
+        let mut e = AlertEngine::new(AlertConfig {
+            for_duration: Duration::from_secs(3600),
+            for_overrides: vec![(r, Duration::from_secs(10))],
+        });
+        assert_eq!(AlertRule::from_name(r.name()), Some(r));
+        assert_eq!(AlertRule::from_name("nope"), None);
+        assert!(e.evaluate(upstream(0, 0, 0)).is_empty());
+        assert!(e.evaluate(upstream(15, 10, 5)).is_empty(), "pending");
+        let fired = e.evaluate(upstream(30, 20, 10));
+        assert_eq!(
+            fired.len(),
+            1,
+            "fires after its own 10 s, not ALERT_FOR's hour"
+        );
+        assert_eq!(
+            e.config().for_rule(AlertRule::RedisDown),
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct Watch {
     pub id: u64,
     /// The watched product.
     pub product_id: u64,
-    /// Notify when the price falls at least this percentage below [`Watch::baseline_price`].
+    /// Notify when the price falls at least this percentage below [`WatchState::baseline_price`].
     pub price_drop_percent: Option<u32>,
     /// Notify when the price is at or below this.
     pub target_price: Option<String>,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use alistach_domain::{Currency, Language};
 use alistach_policy::{MockModeSetting, TrustedProxies};
+use alistach_service::AlertRule;
 
 /// The one redacting secret type: its `Debug` and `Display` print `***`.
 pub use alistach_domain::Secret;
@@ -399,14 +400,72 @@ declare_settings! {
     webhook_timeout: Duration = seconds(1, 60), env "WEBHOOK_TIMEOUT", default 10;
     /// Seconds between evaluations of the built-in alert rules (GET /api/admin/alerts; 0 turns them off).
     alert_eval_interval: Duration = seconds(0, 3600), env "ALERT_EVAL_INTERVAL", default 15;
-    /// Seconds an alert rule's condition must hold before it fires (one value for every rule).
+    /// Seconds an alert rule's condition must hold before it fires (rules without their own wait in ALERT_FOR_OVERRIDES).
     alert_for: Duration = seconds(0, WEEK), env "ALERT_FOR", default 120;
+    /// Per-rule waits before firing, `rule=seconds,rule2=seconds` (names as GET /api/admin/alerts shows them, e.g. `redis_down=600`); other rules wait ALERT_FOR.
+    alert_for_overrides: Vec<(AlertRule, Duration)> = AlertForOverrides, env "ALERT_FOR_OVERRIDES", default "";
     /// Slack-compatible incoming-webhook URL that gets a {"text": ...} message when an alert fires or resolves; never shown or logged.
     alert_slack_webhook_url: Option<Secret> = secret(8), env "ALERT_SLACK_WEBHOOK_URL";
     /// Seconds between checks of the watched products' prices and availability, across all instances (0 turns watches' checks off).
     watch_interval: Duration = seconds(0, WEEK), env "WATCH_INTERVAL", default 3600;
     /// The share of ALIEXPRESS_MAX_QPS the watch checks may use (they pace themselves; the rest stays for users' requests).
     watch_qps_share: Share = Fraction, env "WATCH_QPS_SHARE", default "0.2";
+}
+
+/// `rule=seconds,...`: see `alert_for_overrides`.
+pub struct AlertForOverrides;
+
+impl Show for Vec<(AlertRule, Duration)> {
+    fn show(&self) -> String {
+        self.iter()
+            .map(|(r, d)| format!("{}={}", r.name(), d.as_secs()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Parse<Vec<(AlertRule, Duration)>> for AlertForOverrides {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<Vec<(AlertRule, Duration)>> {
+        let mut out: Vec<(AlertRule, Duration)> = Vec::new();
+        let mut errors = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((name, secs)) = item.split_once('=') else {
+                errors.push(format!("{env}: {item:?} is not rule=seconds"));
+                continue;
+            };
+            let Some(rule) = AlertRule::from_name(name.trim()) else {
+                errors.push(format!(
+                    "{env}: {:?} is not a rule; the rules are {}",
+                    name.trim(),
+                    AlertRule::ALL.map(AlertRule::name).join(", ")
+                ));
+                continue;
+            };
+            match secs.trim().parse::<u64>() {
+                Ok(s) if s <= WEEK => {
+                    if out.iter().any(|(r, _)| *r == rule) {
+                        errors.push(format!("{env}: {} is given twice", rule.name()));
+                    } else {
+                        out.push((rule, Duration::from_secs(s)));
+                    }
+                }
+                _ => errors.push(format!(
+                    "{env}: the wait of {} must be 0 to {WEEK} seconds, not {:?}",
+                    rule.name(),
+                    secs.trim()
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some("rule=seconds, comma-separated".to_owned())
+    }
 }
 
 /// A share of a whole, in `(0, 1]`.
@@ -814,6 +873,32 @@ fn readme_table() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alert_waits_are_named_rules_with_seconds() {
+        let p = |raw: &str| AlertForOverrides.parse("ALERT_FOR_OVERRIDES", raw);
+        assert_eq!(p(""), Ok(Vec::new()));
+        assert_eq!(
+            p(" redis_down=600, upstream_circuit_open=0 "),
+            Ok(vec![
+                (AlertRule::RedisDown, Duration::from_secs(600)),
+                (AlertRule::UpstreamCircuitOpen, Duration::ZERO),
+            ])
+        );
+        for bad in [
+            "redis_down",
+            "nope=5",
+            "redis_down=x",
+            "redis_down=1,redis_down=2",
+        ] {
+            let errors = p(bad).unwrap_err();
+            assert!(
+                errors[0].contains("ALERT_FOR_OVERRIDES"),
+                "{bad}: {errors:?}"
+            );
+        }
+        assert!(p("nope=5").unwrap_err()[0].contains("redis_down"));
+    }
 
     #[test]
     fn log_filters_are_trimmed_ascii_and_never_panic_the_filter_parser() {

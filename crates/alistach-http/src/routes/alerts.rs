@@ -71,6 +71,7 @@ impl App {
     /// `GET /api/admin/alerts`.
     pub(crate) fn alerts_report(&self) -> Result<HttpResponse, HttpError> {
         let alerts = self.alerts.as_ref().ok_or(HttpError::AlertsOff)?;
+        let config = alerts.config();
         let rules = alerts
             .report()
             .into_iter()
@@ -79,6 +80,7 @@ impl App {
                 state: r.state.as_str().to_owned(),
                 since: r.since_ms.map(platform_time::rfc3339),
                 threshold: r.rule.threshold(),
+                for_seconds: config.for_rule(r.rule).as_secs(),
                 unit: r.rule.unit().to_owned(),
                 value: r.value,
                 history: r
@@ -95,7 +97,7 @@ impl App {
         let metadata = api::AlertsMetadata {
             timestamp: unix_now(),
             eval_interval_seconds: alerts.interval().as_secs(),
-            for_seconds: alerts.config().for_duration.as_secs(),
+            for_seconds: config.for_duration.as_secs(),
         };
         Ok(json(&api::AlertsResponse::ok(
             api::AlertsData { rules },

@@ -250,6 +250,7 @@ impl TestServer {
         let alerts = Arc::new(alistach_http::Alerts::new(
             alistach_service::AlertConfig {
                 for_duration: Duration::ZERO,
+                ..Default::default()
             },
             Duration::from_secs(15),
         ));
