@@ -44,7 +44,13 @@ pub struct AlertTask {
     pub instance: String,
     /// Slack, when configured.
     pub slack: Option<Slack>,
+    /// Events the outbox did not take (the database was down): published with the next
+    /// evaluation's, so a transition is not lost to a passing database failure.
+    pub unpublished: std::sync::Mutex<Vec<alistach_store::Event>>,
 }
+
+/// The most events kept for a later publication while the database fails.
+const MAX_UNPUBLISHED: usize = 1_000;
 
 impl AlertTask {
     /// Evaluates every interval until `stop` completes.
@@ -60,6 +66,22 @@ impl AlertTask {
             }
             self.evaluate_once(interval).await;
         }
+    }
+
+    /// Keeps events for the next publication, the newest [`MAX_UNPUBLISHED`] at most.
+    fn keep(&self, mut events: Vec<alistach_store::Event>) {
+        if events.len() > MAX_UNPUBLISHED {
+            let dropped = events.len() - MAX_UNPUBLISHED;
+            tracing::warn!(
+                dropped,
+                "alerts: too many unpublished events; the oldest are dropped"
+            );
+            events.drain(..dropped);
+        }
+        *self
+            .unpublished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = events;
     }
 
     async fn evaluate_once(&self, interval: Duration) {
@@ -85,12 +107,24 @@ impl AlertTask {
                 t.summary
             );
         }
-        if !holder || transitions.is_empty() {
+        let mut events: Vec<_> = std::mem::take(
+            &mut *self
+                .unpublished
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        events.extend(transitions.iter().map(event));
+        if !holder || events.is_empty() {
+            // Another instance notifies (from its own evaluation).
             return;
         }
-        let events: Vec<_> = transitions.iter().map(event).collect();
         if let Err(e) = self.store.publish(&events, now_ms()).await {
-            tracing::warn!(error = %e, "alerts: the webhook events were not published");
+            tracing::warn!(
+                error = %e,
+                events = events.len(),
+                "alerts: the webhook events were not published; retrying at the next evaluation"
+            );
+            self.keep(events);
         }
         if let Some(slack) = &self.slack {
             for t in &transitions {

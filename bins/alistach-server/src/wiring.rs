@@ -410,6 +410,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             store: order_store.clone(),
             instance: instance.clone(),
             slack,
+            unpublished: Default::default(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(task.run(async {
