@@ -13,7 +13,7 @@ use super::ctx::Ctx;
 use crate::app::App;
 use crate::convert;
 use crate::error::HttpError;
-use crate::respond::{HttpResponse, body_response, json, to_json, unix_now};
+use crate::respond::{HttpResponse, body_response, json, to_json};
 
 fn watch_error(e: WatchAdminError) -> HttpError {
     match e {
@@ -60,18 +60,6 @@ impl App {
         self.watches.as_ref().ok_or(HttpError::StoreUnavailable)
     }
 
-    fn watch_metadata(&self) -> api::AdminMetadata {
-        api::AdminMetadata {
-            timestamp: unix_now(),
-            mock_mode: self.mode.is_mock(),
-            store: self
-                .orders
-                .as_ref()
-                .map_or("none", |o| o.store.backend())
-                .to_owned(),
-        }
-    }
-
     /// Answers the watch admin routes.
     pub(super) async fn watch_route(
         &self,
@@ -86,7 +74,7 @@ impl App {
                 let data = api::WatchList {
                     watches: list.iter().map(info).collect(),
                 };
-                Ok(json(&api::WatchesResponse::ok(data, self.watch_metadata())))
+                Ok(json(&api::WatchesResponse::ok(data, self.admin_metadata())))
             }
             RouteId::WatchCreate => {
                 let req: api::NewWatchRequest = convert::json_body(body, &[])?;
@@ -121,7 +109,7 @@ impl App {
                     "application/json",
                     to_json(&api::WatchResponse::ok(
                         info(&created),
-                        self.watch_metadata(),
+                        self.admin_metadata(),
                     )),
                 ))
             }
@@ -130,7 +118,7 @@ impl App {
                 watches.delete(id).await.map_err(watch_error)?;
                 Ok(json(&api::WatchDeletedResponse::ok(
                     api::WatchDeleted { id, deleted: true },
-                    self.watch_metadata(),
+                    self.admin_metadata(),
                 )))
             }
             _ => Err(HttpError::Internal),
