@@ -163,19 +163,22 @@ impl HttpWebhookSender {
                 standardwebhooks::HEADER_WEBHOOK_SIGNATURE,
                 header(&signature)?,
             )
-            .body(message.body.to_vec())
-            .send();
-        // The client's timeout covers the exchange; this one bounds the attempt up to the
-        // answer's status (resolution included) whatever the client does.
+            .body(message.body.to_vec());
+        self.exchange(request).await
+    }
+
+    /// Sends `request` and answers its status. The client's timeout covers the exchange; this
+    /// one bounds it up to the answer's status (resolution included) whatever the client
+    /// does. A little of the body is read (so a short answer lets the connection be reused),
+    /// within the timeout, at most [`MAX_RESPONSE_BYTES`]; the rest goes with the connection.
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<u16, WebhookError> {
         let timeout = self.config.timeout;
-        let mut response = match tokio::time::timeout(timeout, request).await {
+        let mut response = match tokio::time::timeout(timeout, request.send()).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => return Err(self.classify(&e)),
             Err(_) => return Err(WebhookError::Timeout(timeout.as_secs().max(1))),
         };
         let status = response.status().as_u16();
-        // The answer is the status; read a little of the body (so a short answer lets the
-        // connection be reused), within the timeout, and drop the rest with the connection.
         let _ = tokio::time::timeout(timeout, async {
             let mut read = 0usize;
             while read <= MAX_RESPONSE_BYTES {
@@ -198,26 +201,8 @@ impl HttpWebhookSender {
             .client()?
             .post(url)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body.to_vec())
-            .send();
-        let timeout = self.config.timeout;
-        let mut response = match tokio::time::timeout(timeout, request).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => return Err(self.classify(&e)),
-            Err(_) => return Err(WebhookError::Timeout(timeout.as_secs().max(1))),
-        };
-        let status = response.status().as_u16();
-        let _ = tokio::time::timeout(timeout, async {
-            let mut read = 0usize;
-            while read <= MAX_RESPONSE_BYTES {
-                match response.chunk().await {
-                    Ok(Some(chunk)) => read += chunk.len(),
-                    Ok(None) | Err(_) => break,
-                }
-            }
-        })
-        .await;
-        Ok(status)
+            .body(body.to_vec());
+        self.exchange(request).await
     }
 
     fn classify(&self, e: &reqwest::Error) -> WebhookError {
