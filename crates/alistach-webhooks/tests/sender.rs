@@ -189,7 +189,8 @@ fn header_map(seen: &Seen) -> HeaderMap {
     map
 }
 
-/// Verifies with the PyPI `standardwebhooks` package: `Some(ok)`, or `None` without python3.
+/// Verifies with the PyPI `standardwebhooks` package: `Some(ok)`, or `None` without python3
+/// or the package (skipped with a note; under CI, where `.ci/run` installs both, a failure).
 fn python_verifies(secret: &str, seen: &Seen) -> Option<bool> {
     const SCRIPT: &str = r#"
 import os, sys
@@ -229,6 +230,10 @@ print("verified")
     {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "python3 is missing under CI: {e}"
+            );
             eprintln!(
                 "SKIPPED the Python cross-check: python3 is not installed (CI installs it with \
                  `python3 -m pip install standardwebhooks==1.1.0`)"
@@ -244,7 +249,11 @@ print("verified")
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_ne!(out.status.code(), Some(3), "{text}");
+    if out.status.code() == Some(3) {
+        assert!(std::env::var_os("CI").is_none(), "under CI: {text}");
+        eprintln!("SKIPPED the Python cross-check: {text}");
+        return None;
+    }
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "the python check failed to run: {text}"
