@@ -10,6 +10,7 @@ mod limiter;
 mod link_token;
 mod mode;
 mod ratelimit;
+mod targets;
 mod throttle;
 
 pub use bots::{is_automated_agent, is_prefetch};
@@ -28,4 +29,5 @@ pub use ratelimit::{
     Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,
     RateLimitStore, gcra_apply, gcra_step,
 };
+pub use targets::forbidden_target;
 pub use throttle::AuthThrottle;

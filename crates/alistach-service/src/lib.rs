@@ -76,7 +76,7 @@ pub use watches::{
 };
 pub use webhook_endpoints::{
     EndpointChange, MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_URL_BYTES, WebhookAdminError,
-    WebhookEndpoints, is_private_target, validate_events, validate_url,
+    WebhookEndpoints, validate_events, validate_url,
 };
 pub use webhooks::{
     DELIVER_LEASE, EndpointDisabledHook, TEST_EVENT_TYPE, TickReport, WebhookConfig,

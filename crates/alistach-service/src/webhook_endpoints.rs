@@ -34,39 +34,6 @@ pub enum WebhookAdminError {
     Random,
 }
 
-/// True for addresses a webhook may not reach unless private targets are allowed: private,
-/// shared (CGNAT), loopback, link-local, unspecified, multicast, broadcast, documentation and
-/// unique-local ranges (IPv4-mapped IPv6 addresses judged as their IPv4 address).
-pub fn is_private_target(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-                || o[0] == 0
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private_target(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || s[0] == 0x2001 && s[1] == 0x0db8
-        }
-    }
-}
-
 /// The host of an http(s) URL, if it has one.
 fn url_host(url: &str) -> Option<&str> {
     let rest = url
@@ -103,7 +70,7 @@ pub fn validate_url(url: &str, allow_private: bool) -> Result<(), ValidationErro
     };
     if !allow_private {
         let private = match host.parse::<IpAddr>() {
-            Ok(ip) => is_private_target(ip),
+            Ok(ip) => alistach_policy::forbidden_target(ip).is_some(),
             Err(_) => {
                 let h = host.trim_end_matches('.').to_ascii_lowercase();
                 h == "localhost" || h.ends_with(".localhost")

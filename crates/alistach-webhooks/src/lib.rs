@@ -55,9 +55,6 @@ impl Default for SenderConfig {
 /// Why the sender could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The HTTP client could not be built (the TLS roots, say).
-    #[error("the webhook HTTP client could not be built: {0}")]
-    Client(String),
     /// A zero timeout.
     #[error("the webhook timeout must be positive")]
     ZeroTimeout,
@@ -104,8 +101,8 @@ impl HttpWebhookSender {
             .build()
             .map_err(|e| {
                 WebhookError::Connect(format!(
-                    "{}",
-                    BuildError::Client(e.without_url().to_string())
+                    "the webhook HTTP client could not be built: {}",
+                    e.without_url()
                 ))
             })?;
         Ok(self.http.get_or_init(|| built))
