@@ -9,6 +9,8 @@ use alistach_domain::{Clock, Secret, ValidationError};
 use alistach_store::{
     Attempt, Delivery, EVENT_TYPES, Endpoint, EndpointUpdate, NewEndpoint, Store, StoreError,
 };
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// The longest endpoint URL.
 pub const MAX_WEBHOOK_URL_BYTES: usize = 2048;
@@ -126,26 +128,7 @@ fn validate_description(d: Option<&str>) -> Result<(), ValidationError> {
 fn new_secret() -> Result<Secret, WebhookAdminError> {
     let mut bytes = [0u8; SECRET_BYTES];
     getrandom::fill(&mut bytes).map_err(|_| WebhookAdminError::Random)?;
-    Ok(Secret::new(format!("whsec_{}", base64(&bytes))))
-}
-
-/// Standard base64 with padding (what `whsec_` secrets use).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    Ok(Secret::new(format!("whsec_{}", STANDARD.encode(bytes))))
 }
 
 /// A change asked for (each field optional; an empty description clears it).
@@ -344,12 +327,11 @@ mod tests {
 
     #[test]
     fn secrets_are_whsec_base64_of_32_bytes() {
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(b"fooba"), "Zm9vYmE=");
-        assert_eq!(base64(b"foob"), "Zm9vYg==");
         let s = new_secret().unwrap();
         assert!(s.expose().starts_with("whsec_"));
         assert_eq!(s.expose().len(), 6 + 44);
+        let key = STANDARD.decode(&s.expose()[6..]).unwrap();
+        assert_eq!(key.len(), SECRET_BYTES);
         assert_eq!(format!("{s:?}"), "***");
     }
 }
