@@ -382,13 +382,23 @@ pub fn unit_from_hash(h: u64) -> f64 {
     (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// SplitMix64: one step of the seeding generator.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
+/// A uniform number in `[0, 1)` from any 64-bit key, mixed first (SplitMix64's finalizer):
+/// for keys whose top bits are poorly spread, such as an FNV-1a hash of similar texts.
+pub fn unit_from_key(key: u64) -> f64 {
+    unit_from_hash(finalize(key))
+}
+
+/// SplitMix64's output function.
+fn finalize(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// SplitMix64: one step of the seeding generator.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    finalize(*state)
 }
 
 /// xoshiro256** (Blackman and Vigna), seeded with four SplitMix64 outputs, and the

@@ -17,7 +17,7 @@ pub use bots::{is_automated_agent, is_prefetch};
 pub use experiment_stats::{
     Estimate, SIGNIFICANCE_LEVEL, TestResult, VariantCounts, VariantStats, VersusControl, Z_95,
     bandit_shares, compare_variants, conversion, conversion_test, earnings_per_click, epc_test,
-    fixed_shares, normal_cdf, pick, two_sided_p, unit_from_hash, wilson_interval,
+    fixed_shares, normal_cdf, pick, two_sided_p, unit_from_hash, unit_from_key, wilson_interval,
 };
 pub use identity::{ProxyParseError, TrustedProxies, client_key, parse_forwarded_entry};
 pub use limiter::{LimiterStats, RateLimiter};

@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use alistach_domain::{ApiMode, Clock, ValidationError};
-use alistach_policy::{VariantCounts, bandit_shares, fixed_shares, pick, unit_from_hash};
+use alistach_policy::{VariantCounts, bandit_shares, fixed_shares, pick, unit_from_key};
 use alistach_store::{
     Allocation, Experiment, NewExperiment, Store, StoreError, Variant, VariantOutcome,
 };
@@ -194,14 +194,6 @@ fn fnv1a(h: &mut u64, bytes: &[u8]) {
     }
 }
 
-/// The SplitMix64 finalizer: FNV-1a leaves its top bits (which pick the variant) poorly mixed
-/// for inputs that differ only at the end.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 impl Experiments {
     /// Experiments kept in `store`, whose variants are made from `base` (the deployment's
     /// catalog). Call [`Experiments::refresh`] (or run [`Experiments::run`]) to load the
@@ -251,7 +243,7 @@ impl Experiments {
         fnv1a(&mut h, client.as_bytes());
         fnv1a(&mut h, &[0xff]);
         fnv1a(&mut h, subject);
-        let i = pick(&running.shares, unit_from_hash(mix(h)));
+        let i = pick(&running.shares, unit_from_key(h));
         running.arms[i.min(running.arms.len() - 1)].catalog.clone()
     }
 
