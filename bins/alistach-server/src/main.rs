@@ -4,6 +4,7 @@
 mod alerting;
 mod config;
 mod link_key;
+mod memory;
 mod wiring;
 
 use std::process::ExitCode;

@@ -461,7 +461,11 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             std::future::pending::<()>().await;
         }
     };
+    // Start-up's scratch memory goes back now (this thread's) and after the jobs' first runs.
+    crate::memory::give_back();
+    let trim = tokio::spawn(crate::memory::give_back_periodically());
     let served = alistach_http::serve(listener, app, shutdown).await;
+    trim.abort();
     if let Some((stop, task)) = drain_task {
         let _ = stop.send(());
         if tokio::time::timeout(std::time::Duration::from_secs(10), task)

@@ -3,7 +3,7 @@
 //! in `routes/`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use alistach_api::{OpenApiOptions, Profile};
@@ -23,13 +23,12 @@ use crate::metrics::Metrics;
 use crate::respond::policy_header;
 
 /// The service as the HTTP adapter serves it: the catalog, the configuration, the documents
-/// built once at start-up, and the counters.
+/// (rendered once, when first asked for), and the counters.
 pub struct App {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) config: HttpConfig,
     pub(crate) mode: ApiMode,
-    pub(crate) openapi_full: Bytes,
-    pub(crate) openapi_gpt: Bytes,
+    pub(crate) openapi: OpenApiDocuments,
     pub(crate) metrics: Metrics,
     pub(crate) started: Instant,
     /// `RateLimit-Policy` for clients on the default quotas, rendered once.
@@ -92,7 +91,7 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Builds the application; the OpenAPI documents are rendered here, once.
+    /// Builds the application; the OpenAPI documents' server URL is checked here.
     pub fn new(catalog: Catalog, config: HttpConfig) -> Self {
         let opts = OpenApiOptions {
             public_base_url: config.public_base_url.clone(),
@@ -103,11 +102,6 @@ impl App {
             // Fine for local runs; a GPT Action cannot import the document like this.
             tracing::warn!(error = %e, "the OpenAPI documents name an unusable server");
         }
-        let render = |profile| {
-            Bytes::from(
-                serde_json::to_vec(&alistach_api::openapi(profile, &opts)).unwrap_or_default(),
-            )
-        };
         let default_policy = config
             .rate_limiter
             .as_ref()
@@ -143,8 +137,7 @@ impl App {
             keys,
             auth_throttle,
             mode: catalog.mode(),
-            openapi_full: render(Profile::Full),
-            openapi_gpt: render(Profile::Gpt),
+            openapi: OpenApiDocuments::new(opts),
             catalog,
             config,
             metrics: Metrics::default(),
@@ -241,5 +234,38 @@ impl App {
 
     pub(crate) fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+}
+
+/// The two OpenAPI documents, each rendered the first time it is asked for and then served as
+/// stored: most instances are never asked, and rendering them at start-up cost memory and
+/// start-up time for nothing.
+pub(crate) struct OpenApiDocuments {
+    opts: OpenApiOptions,
+    full: OnceLock<Bytes>,
+    gpt: OnceLock<Bytes>,
+}
+
+impl OpenApiDocuments {
+    fn new(opts: OpenApiOptions) -> Self {
+        OpenApiDocuments {
+            opts,
+            full: OnceLock::new(),
+            gpt: OnceLock::new(),
+        }
+    }
+
+    /// The document of `profile`, as JSON bytes.
+    pub(crate) fn get(&self, profile: Profile) -> Bytes {
+        let cell = match profile {
+            Profile::Full => &self.full,
+            Profile::Gpt => &self.gpt,
+        };
+        cell.get_or_init(|| {
+            Bytes::from(
+                serde_json::to_vec(&alistach_api::openapi(profile, &self.opts)).unwrap_or_default(),
+            )
+        })
+        .clone()
     }
 }

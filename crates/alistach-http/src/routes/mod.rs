@@ -14,8 +14,8 @@ mod ops;
 mod watches;
 mod webhooks;
 
-use alistach_api::RouteId;
 use alistach_api::types as api;
+use alistach_api::{Profile, RouteId};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
 
@@ -97,12 +97,12 @@ impl App {
             RouteId::OpenApi => Ok(body_response(
                 StatusCode::OK,
                 "application/json",
-                self.openapi_full.clone(),
+                self.openapi.get(Profile::Full),
             )),
             RouteId::OpenApiGpt => Ok(body_response(
                 StatusCode::OK,
                 "application/json",
-                self.openapi_gpt.clone(),
+                self.openapi.get(Profile::Gpt),
             )),
             RouteId::Docs => Ok(body_response(
                 StatusCode::OK,
