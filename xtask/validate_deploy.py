@@ -2,8 +2,9 @@
 """Validates every deployment file under deploy/ with independent tools, and checks that they
 agree with each other and with the server.
 
-- deploy/compose.yaml: the Compose Specification's JSON Schema (vendored in xtask/schemas), then
-  what the stack relies on: health checks, named volumes, TRUSTED_PROXIES equal to the network
+- deploy/compose.yaml: the Compose Specification's JSON Schema (vendored in xtask/schemas),
+  `podman-compose config` with env.example as the .env (README's steps), then what the stack
+  relies on: health checks, named volumes, TRUSTED_PROXIES equal to the network
   Caddy reaches the gateway from, every ${VARIABLE} documented in deploy/env.example.
 - deploy/Caddyfile: `caddy validate` (Debian's caddy), and that it proxies to the gateway.
 - deploy/kubernetes/*.yaml: `kubernetes-validate --strict` against Kubernetes KUBERNETES_VERSION,
@@ -16,8 +17,8 @@ agree with each other and with the server.
 
 Usage: python3 xtask/validate_deploy.py [--require-all] [--drain-seconds N]
 
-Without --require-all a missing tool (PyYAML, jsonschema, kubernetes-validate, caddy,
-systemd-analyze) skips its check with a note; with it (the tests pass it under CI) it fails.
+Without --require-all a missing tool (PyYAML, jsonschema, podman-compose, kubernetes-validate,
+caddy, systemd-analyze) skips its check with a note; with it (the tests pass it under CI) it fails.
 Exit status 0 when every check that ran passed.
 """
 
@@ -155,6 +156,33 @@ def check_env_example(settings, compose_text):
     for secrets in ["deploy/.env", "deploy/kubernetes/secret.yaml"]:
         ignored = subprocess.run(["git", "check-ignore", "-q", secrets], cwd=ROOT)
         check(ignored.returncode == 0, f"{secrets} is git-ignored")
+
+
+def check_podman_compose(yaml, require):
+    """README's steps: copy env.example to .env, then podman-compose reads the stack."""
+    tool = shutil.which("podman-compose")
+    if not tool:
+        if require:
+            return fail("podman-compose is missing (python3 -m pip install podman-compose)")
+        return missing("podman-compose", "podman-compose config")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "deploy"
+        shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns(".env"))
+        env = {k: v for k, v in os.environ.items() if k not in COMPOSE_VARIABLES}
+        without = subprocess.run([tool, "-f", "compose.yaml", "config"], cwd=copy, env=env,
+                                 capture_output=True, text=True, timeout=120)
+        check(without.returncode != 0 and "POSTGRES_PASSWORD" in without.stderr,
+              "podman-compose config refuses the stack without deploy/.env, naming the variable")
+        shutil.copy(DEPLOY / "env.example", copy / ".env")
+        run = subprocess.run([tool, "-f", "compose.yaml", "config"], cwd=copy, env=env,
+                             capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            return fail(f"podman-compose config with env.example as .env: {run.stderr.strip()[-500:]}")
+        resolved = yaml.safe_load(run.stdout)
+        gateway = resolved["services"]["gateway"]["environment"]
+        check(gateway.get("PUBLIC_BASE_URL") == "https://alistach.example.com"
+              and gateway.get("DATABASE_URL", "").startswith("postgres://alistach:change-me"),
+              "podman-compose config with env.example as .env resolves the gateway's settings")
 
 
 def check_caddy(require):
@@ -324,6 +352,7 @@ def main():
     check(seconds > args.drain_seconds,
           f"compose.yaml: stop_grace_period {compose_grace} > the server's drain {args.drain_seconds} s")
     check_env_example(settings, compose_text)
+    check_podman_compose(yaml, args.require_all)
     check_caddy(args.require_all)
     check_kubernetes(yaml, settings, args.drain_seconds, args.require_all)
     check_systemd(args.require_all)
