@@ -126,6 +126,16 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
 /// the libraries copied, as absolute paths on this machine and in the image.
 pub fn assemble(binary: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     if dir.exists() {
+        // Only ever replace what this function wrote: never a directory given by mistake.
+        for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let name = entry?.file_name();
+            if !["rootfs", "data", "Containerfile"].contains(&name.to_string_lossy().as_ref()) {
+                bail!(
+                    "{} holds {name:?}, which an image context never does; give an empty or new directory",
+                    dir.display()
+                );
+            }
+        }
         fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     let rootfs = dir.join("rootfs");
@@ -271,6 +281,17 @@ fn podman_output(args: &[&str]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_that_is_not_an_image_context_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("xtask-context-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("notes.txt"), "mine").unwrap();
+        let err = assemble(Path::new("/bin/true"), &dir).unwrap_err();
+        assert!(err.to_string().contains("notes.txt"), "{err}");
+        assert!(dir.join("notes.txt").is_file());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn ldd_lines_name_the_files_to_copy() {
