@@ -1,7 +1,8 @@
 //! Repository automation behind `cargo xtask`: generating and checking the checked-in OpenAPI
-//! documents and README's configuration table, and the benchmark program.
+//! documents and README's configuration table, the container image, and the benchmark program.
 
 mod bench;
+mod image;
 #[cfg(test)]
 mod tidy;
 
@@ -62,11 +63,16 @@ fn run(args: Vec<String>) -> Result<()> {
         ["settings"] => settings_table(&root, true),
         ["settings", "--check"] => settings_table(&root, false),
         ["bench", rest @ ..] => bench::run(&root, rest),
+        ["image", rest @ ..] => image::run(&root, rest),
         ["help" | "--help" | "-h"] => {
-            println!("{USAGE}{}", bench::USAGE);
+            println!("{USAGE}{}{}", image::USAGE, bench::USAGE);
             Ok(())
         }
-        _ => bail!("unknown arguments {args:?}\n{USAGE}{}", bench::USAGE),
+        _ => bail!(
+            "unknown arguments {args:?}\n{USAGE}{}{}",
+            image::USAGE,
+            bench::USAGE
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod alerting;
 mod config;
+mod healthcheck;
 mod link_key;
 mod memory;
 mod wiring;
@@ -42,8 +43,21 @@ fn main() -> ExitCode {
         println!("configuration is valid\n{}", config.redacted());
         return ExitCode::SUCCESS;
     }
+    if args.command == Some(Command::Healthcheck) {
+        // A probe, not a server: no logging set up, one line on stdout or stderr.
+        return match healthcheck::probe(config.listen, healthcheck::TIMEOUT) {
+            Ok(url) => {
+                println!("healthy: {url} answered 200");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging(&config);
-    match run(config, args.command) {
+    match run(config, args.command == Some(Command::Mcp)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("fatal: {e:#}");
@@ -53,13 +67,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config, command: Option<Command>) -> anyhow::Result<()> {
+/// Serves HTTP, or with `mcp` the MCP tools over stdio (`healthcheck` never gets here).
+fn run(config: Config, mcp: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = match command {
-        None => runtime.block_on(wiring::serve(config)),
-        Some(Command::Mcp) => runtime.block_on(wiring::serve_mcp(config)),
+    let result = if mcp {
+        runtime.block_on(wiring::serve_mcp(config))
+    } else {
+        runtime.block_on(wiring::serve(config))
     };
     // A blocking read of stdin (the stdio transport) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -35,6 +35,9 @@ pub enum Command {
     /// child process (Claude Desktop and others). Logs go to stderr; stdout carries only the
     /// protocol. Every setting applies as for the HTTP server.
     Mcp,
+    /// Ask the server running with these settings for `/livez` over loopback: exit 0 on a 200,
+    /// 1 otherwise. For container health checks in an image without a shell or curl.
+    Healthcheck,
 }
 
 /// The settings given as flags or environment variables (clap prefers the flag), by TOML key.

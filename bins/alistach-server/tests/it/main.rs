@@ -4,6 +4,7 @@ mod alerts;
 mod clicks;
 mod compat;
 mod config;
+mod deploy;
 mod experiments;
 mod hardening;
 mod mcp;
