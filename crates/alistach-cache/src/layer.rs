@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use crate::adaptive::{Learner, TtlBounds};
 use crate::{Cache, CacheStatus, Entry, SharedClock, duration_ms};
 
 /// How long a kind of answer stays fresh, and how long it may be served stale after that.
@@ -23,6 +24,9 @@ pub struct CachePolicy {
     pub stale_while_revalidate: Duration,
     /// After expiry, served for this long when the upstream fails with a transient error.
     pub stale_if_error: Duration,
+    /// With a [`Learner`] attached to the layer, the range its learned TTL (which replaces
+    /// `ttl`) must stay in; `None` keeps `ttl` fixed and the key unlearned.
+    pub adaptive: Option<TtlBounds>,
 }
 
 impl CachePolicy {
@@ -36,6 +40,7 @@ impl CachePolicy {
             ttl,
             stale_while_revalidate: ttl / 10,
             stale_if_error: Self::DEFAULT_STALE_IF_ERROR,
+            adaptive: None,
         }
     }
 
@@ -161,6 +166,8 @@ struct Done {
     value: Bytes,
     cacheable: bool,
     fetched_at_ms: u64,
+    /// The TTL it was stored with.
+    ttl: Duration,
 }
 
 type Outcome<E> = Result<Done, E>;
@@ -179,6 +186,7 @@ struct Inner {
     flights: Mutex<HashMap<String, Flight>>,
     next_id: AtomicU64,
     counters: Counters,
+    learner: Option<Arc<Learner>>,
 }
 
 impl Inner {
@@ -237,8 +245,29 @@ impl CacheLayer {
                 flights: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
                 counters: Counters::default(),
+                learner: None,
             }),
         }
+    }
+
+    /// A loader over `cache` whose TTLs `learner` learns (for policies with
+    /// [`CachePolicy::adaptive`] bounds), refreshing hot entries ahead of expiry.
+    pub fn with_learner(cache: Arc<dyn Cache>, clock: SharedClock, learner: Arc<Learner>) -> Self {
+        CacheLayer {
+            inner: Arc::new(Inner {
+                cache,
+                clock,
+                flights: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+                counters: Counters::default(),
+                learner: Some(learner),
+            }),
+        }
+    }
+
+    /// The learner, in adaptive mode.
+    pub fn learner(&self) -> Option<&Arc<Learner>> {
+        self.inner.learner.as_ref()
     }
 
     /// The store underneath (for clearing and its stats).
@@ -316,8 +345,24 @@ impl CacheLayer {
         let now = self.inner.clock.now_ms();
         let mut fallback = None;
         if read == ReadMode::Normal {
+            let learning = match (&self.inner.learner, policy.adaptive) {
+                (Some(learner), Some(_)) => Some((learner, learner.touch(key, now))),
+                _ => None,
+            };
             match self.inner.cache.get(key).await {
                 Ok(Some(entry)) if entry.is_fresh(now) => {
+                    if let Some((learner, rate)) = learning
+                        && learner.wants_refresh(
+                            rate,
+                            now,
+                            entry.stored_at_ms,
+                            entry.fresh_until_ms,
+                        )
+                        && !self.inner.flights().contains_key(key)
+                        && learner.take_budget()
+                    {
+                        self.refresh_in_background(key, policy, fetch);
+                    }
                     bump(&counters.hits);
                     return Ok(Lookup {
                         age: entry.age(now),
@@ -376,7 +421,7 @@ impl CacheLayer {
                     self.inner.clock.now_ms().saturating_sub(done.fetched_at_ms),
                 );
                 let ttl_remaining = if done.cacheable {
-                    policy.ttl.saturating_sub(age)
+                    done.ttl.saturating_sub(age)
                 } else {
                     Duration::ZERO
                 };
@@ -488,10 +533,19 @@ impl CacheLayer {
             let _guard = guard;
             let result = fetch().await;
             let fetched_at_ms = inner.clock.now_ms();
-            let outcome = result.map(|f| Done {
-                value: f.value,
-                cacheable: f.cacheable,
-                fetched_at_ms,
+            let outcome = result.map(|f| {
+                let ttl = match (&inner.learner, policy.adaptive) {
+                    (Some(learner), Some(bounds)) if f.cacheable && policy.stores() => {
+                        learner.learn(&key, &f.value, fetched_at_ms, policy.ttl, bounds)
+                    }
+                    _ => policy.ttl,
+                };
+                Done {
+                    value: f.value,
+                    cacheable: f.cacheable,
+                    fetched_at_ms,
+                    ttl,
+                }
             });
             if outcome.is_err() {
                 bump(&inner.counters.fetch_errors);
@@ -503,6 +557,10 @@ impl CacheLayer {
                 && done.cacheable
                 && policy.stores()
             {
+                let policy = CachePolicy {
+                    ttl: done.ttl,
+                    ..policy
+                };
                 let entry = policy.entry(done.value.clone(), fetched_at_ms);
                 if inner.cache.put(&key, entry).await.is_err() {
                     bump(&inner.counters.store_errors);
@@ -584,6 +642,7 @@ mod tests {
             ttl: Duration::from_secs(100),
             stale_while_revalidate: Duration::from_secs(10),
             stale_if_error: Duration::from_secs(3600),
+            adaptive: None,
         }
     }
 

@@ -727,6 +727,7 @@ impl Catalog {
             ttl: self.ttls.ttl(kind),
             stale_while_revalidate: self.ttls.stale_while_revalidate(kind),
             stale_if_error: self.ttls.stale_if_error,
+            adaptive: None,
         }
     }
 
