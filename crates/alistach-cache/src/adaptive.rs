@@ -415,6 +415,8 @@ pub struct LearnerStats {
 }
 
 const SHARDS: usize = 32;
+/// One shard of the per-key records.
+type Shard = HashMap<Box<str>, KeyRecord>;
 /// `μ` before any calibration: a stale answer is worth 100 upstream calls.
 const INITIAL_STALE_COST: f64 = 100.0;
 /// Fetches between two calibrations of `μ`.
@@ -429,7 +431,7 @@ pub struct Learner {
     mu: AtomicU64,
     fetches: AtomicU64,
     clock: SharedClock,
-    shards: Box<[Mutex<HashMap<Box<str>, KeyRecord>>]>,
+    shards: Box<[Mutex<Shard>]>,
     classes: Mutex<HashMap<Box<str>, ClassRecord>>,
     budget: Option<Arc<dyn RefreshBudget>>,
     evictions: AtomicU64,
@@ -496,7 +498,7 @@ impl Learner {
         &self.config
     }
 
-    fn shard(&self, key: &str) -> &Mutex<HashMap<Box<str>, KeyRecord>> {
+    fn shard(&self, key: &str) -> &Mutex<Shard> {
         let i = usize::try_from(fingerprint(key.as_bytes()) % SHARDS as u64).unwrap_or(0);
         &self.shards[i]
     }
@@ -543,13 +545,7 @@ impl Learner {
         self.rate_per_s(1.0)
     }
 
-    fn insert(
-        &self,
-        shard: &mut HashMap<Box<str>, KeyRecord>,
-        key: &str,
-        record: KeyRecord,
-        now_ms: u64,
-    ) {
+    fn insert(&self, shard: &mut Shard, key: &str, record: KeyRecord, now_ms: u64) {
         let cap = (self.config.max_keys / SHARDS).max(1);
         if shard.len() >= cap {
             // Drop the least popular eighth (at least one) so eviction is amortised.

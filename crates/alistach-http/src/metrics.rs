@@ -944,6 +944,7 @@ mod tests {
                 },
             ],
             layer: Default::default(),
+            learner: None,
         };
         let text = Exposition {
             metrics: &m,
