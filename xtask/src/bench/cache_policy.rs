@@ -375,7 +375,7 @@ pub fn with_section(doc: &str, section: &str) -> String {
             let rest = doc[end..].strip_prefix('\n').unwrap_or(&doc[end..]);
             format!("{}{block}{rest}", &doc[..a])
         }
-        _ => format!("{}\n{block}", doc.trim_end()),
+        _ => format!("{}\n\n{block}", doc.trim_end()),
     }
 }
 
