@@ -12,9 +12,9 @@ use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
 use alistach_service::{
-    AdaptiveConfig, CacheLearningSync, CacheTtls, Catalog, ClickDrain, ClickTracking,
-    DEFAULT_CLICK_QUEUE, Experiments, GuardConfig, GuardedApi, Learner, LinkTracker, OrderSync,
-    OrderSyncConfig, RateBudget, WebhookConfig, WebhookDispatcher, WebhookEndpoints,
+    AdaptiveConfig, CacheLearningSync, CacheTierLearning, CacheTtls, Catalog, ClickDrain,
+    ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig, GuardedApi, Learner, LinkTracker,
+    OrderSync, OrderSyncConfig, RateBudget, WebhookConfig, WebhookDispatcher, WebhookEndpoints,
 };
 use alistach_service::{CircuitState, WatchConfig, WatchJob, Watches};
 use alistach_sql::SqlStore;
@@ -170,6 +170,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         )
         .context("invalid memory cache settings")?,
     );
+    let mut redis_tier: Option<Arc<dyn Cache>> = None;
     let (store, backend): (Arc<dyn Cache>, &str) = match &config.redis_url {
         Some(url) => {
             let redis = RedisCache::connect_with_clock(
@@ -181,8 +182,10 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
                 clock.clone(),
             )
             .context("invalid REDIS_URL")?;
+            let redis: Arc<dyn Cache> = Arc::new(redis);
+            redis_tier = Some(redis.clone());
             (
-                Arc::new(TieredCache::new(memory, Arc::new(redis), clock.clone())),
+                Arc::new(TieredCache::new(memory, redis, clock.clone())),
                 "memory+redis",
             )
         }
@@ -237,13 +240,22 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     }
     // What it learned survives restarts and is shared by instances on one database: restored
     // now, saved every LEARNING_SAVE and at shutdown.
+    // With Redis, also in the shared tier: instances on one Redis share it without a common
+    // database.
     let learning_sync = learner.as_ref().map(|learner| {
-        Arc::new(CacheLearningSync::new(
+        let sync = CacheLearningSync::new(
             learner.clone(),
             database.clone(),
             format!("cache-learning:{}", catalog.key_scope().as_str()),
             LEARNING_SAVE,
-        ))
+        );
+        Arc::new(match &redis_tier {
+            Some(redis) => sync.with_shared(Arc::new(CacheTierLearning::new(
+                redis.clone(),
+                clock.clone(),
+            ))),
+            None => sync,
+        })
     });
     if let Some(sync) = &learning_sync {
         match sync.restore().await {

@@ -68,7 +68,7 @@ pub use guard::{
 };
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
-pub use learning::CacheLearningSync;
+pub use learning::{CacheLearningSync, CacheTierLearning};
 pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
 };

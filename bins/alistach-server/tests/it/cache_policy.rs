@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use alistach_testkit::gateway::{FakeConfig, FakeGateway};
 use alistach_testkit::prometheus;
+use alistach_testkit::redis_server::RedisServer;
 use serde_json::{Value, json};
 
 use crate::support::{Server, client, temp_dir};
@@ -181,4 +182,35 @@ async fn learned_state_survives_a_restart() {
     assert_eq!(policy["changes_observed"], 0, "{policy}");
     drop(second);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_on_one_redis_share_what_they_learn() {
+    let Some(redis) = RedisServer::start_or_skip("instances_on_one_redis_share_what_they_learn")
+    else {
+        return;
+    };
+    let url = redis.url();
+    // Each instance its own SQLite (Server::start gives each a private DATA_DIR): only Redis is
+    // common.
+    let env = [("REDIS_URL", url.as_str()), ("CACHE_POLICY", "adaptive")];
+    let c = client();
+    let body = json!({"keywords": "wireless earbuds", "page_size": 5});
+    let mut first = Server::start(&env);
+    let r = c
+        .post(first.url("/api/products/search"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    first.terminate();
+    assert!(first.wait_exit(Duration::from_secs(20)).is_some());
+    drop(first);
+    let second = Server::start(&env);
+    let policy = status(&c, &second).await;
+    assert_eq!(
+        policy["keys_tracked"], 1,
+        "learned by the other instance: {policy}"
+    );
 }
