@@ -8,6 +8,7 @@
 //! Every process it starts is owned by a guard that stops it on drop, so an error leaves none
 //! behind; they share the terminal's process group, so Ctrl-C reaches them too.
 
+pub mod cache_policy;
 mod http;
 mod nginx;
 mod procs;
@@ -346,8 +347,13 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     println!("\n{}", report.table());
     if opts.write {
         let path = root.join("docs/benchmarks.md");
-        std::fs::write(&path, report.markdown())
-            .with_context(|| format!("writing {}", path.display()))?;
+        // The cache-policy replay's section is its own command's: keep it.
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = match cache_policy::section_of(&old) {
+            Some(section) => format!("{}\n{section}\n", report.markdown().trim_end()),
+            None => report.markdown(),
+        };
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     if !bench.failed.is_empty() {

@@ -62,10 +62,16 @@ fn run(args: Vec<String>) -> Result<()> {
         ["validate-openapi"] => validate_with_python(&root),
         ["settings"] => settings_table(&root, true),
         ["settings", "--check"] => settings_table(&root, false),
+        ["bench", "cache-policy", rest @ ..] => bench::cache_policy::run(&root, rest),
         ["bench", rest @ ..] => bench::run(&root, rest),
         ["image", rest @ ..] => image::run(&root, rest),
         ["help" | "--help" | "-h"] => {
-            println!("{USAGE}{}{}", image::USAGE, bench::USAGE);
+            println!(
+                "{USAGE}{}{}\n{}",
+                image::USAGE,
+                bench::USAGE,
+                bench::cache_policy::USAGE
+            );
             Ok(())
         }
         _ => bail!(

@@ -15,7 +15,7 @@ use alistach_domain::{ApiMode, Currency, Language};
 use alistach_policy::{Credentials, TrustedProxies, detect_mode};
 
 use settings::Values;
-pub use settings::{EXAMPLE_PUBLIC_BASE_URL, LinkTracking, LogFormat, Secret};
+pub use settings::{CachePolicyMode, EXAMPLE_PUBLIC_BASE_URL, LinkTracking, LogFormat, Secret};
 pub use sources::{Args, Command, FileConfig, read_file};
 
 /// The validated configuration.
@@ -53,6 +53,18 @@ pub struct Config {
     pub cache_ttl_hot: Duration,
     pub cache_swr_percent: u32,
     pub cache_stale_if_error: Duration,
+    /// `CACHE_POLICY`: static TTLs or learned ones.
+    pub cache_policy: CachePolicyMode,
+    /// `CACHE_TTL_MIN`..`CACHE_TTL_MAX`: where learned TTLs stay.
+    pub cache_ttl_bounds: alistach_service::TtlBounds,
+    /// The adaptive policy's target share of stale answers, in `(0, 1]`.
+    pub cache_stale_target: f64,
+    /// The share of `max_qps` refresh-ahead may use, in `(0, 1]`.
+    pub cache_refresh_qps_share: f64,
+    /// Most keys the adaptive policy remembers.
+    pub cache_learn_max_keys: usize,
+    /// Half-life of the adaptive policy's request counts.
+    pub cache_popularity_half_life: Duration,
     pub debug: bool,
     pub max_memory_cache_items: u64,
     pub memory_cache_bytes: u64,
@@ -104,6 +116,13 @@ impl Config {
         let mut errors = Vec::new();
         let given = |key: &str| args.given.get(key).or_else(|| file.get(key));
         let v = Values::parse(given, &mut errors);
+        if v.cache_ttl_min > v.cache_ttl_max {
+            errors.push(format!(
+                "CACHE_TTL_MIN ({} s) must not exceed CACHE_TTL_MAX ({} s)",
+                v.cache_ttl_min.as_secs(),
+                v.cache_ttl_max.as_secs()
+            ));
+        }
 
         let listen_text = v.listen.clone().unwrap_or_else(|| {
             if v.api_host.contains(':') {
@@ -204,6 +223,12 @@ impl Config {
             cache_ttl_hot: v.cache_ttl_hot,
             cache_swr_percent: v.cache_swr_percent,
             cache_stale_if_error: v.cache_stale_if_error,
+            cache_policy: v.cache_policy,
+            cache_ttl_bounds: alistach_service::TtlBounds::new(v.cache_ttl_min, v.cache_ttl_max),
+            cache_stale_target: v.cache_stale_target.0,
+            cache_refresh_qps_share: v.cache_refresh_qps_share.0,
+            cache_learn_max_keys: usize::try_from(v.cache_learn_max_keys).unwrap_or(usize::MAX),
+            cache_popularity_half_life: v.cache_popularity_half_life,
             debug: v.debug,
             max_memory_cache_items: v.max_memory_cache_items,
             memory_cache_bytes: v.memory_cache_mb * 1024 * 1024,

@@ -12,9 +12,9 @@ use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
 use alistach_service::{
-    CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig,
-    GuardedApi, LinkTracker, OrderSync, OrderSyncConfig, WebhookConfig, WebhookDispatcher,
-    WebhookEndpoints,
+    AdaptiveConfig, CacheLearningSync, CacheTierLearning, CacheTtls, Catalog, ClickDrain,
+    ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig, GuardedApi, Learner, LinkTracker,
+    OrderSync, OrderSyncConfig, RateBudget, WebhookConfig, WebhookDispatcher, WebhookEndpoints,
 };
 use alistach_service::{CircuitState, WatchConfig, WatchJob, Watches};
 use alistach_sql::SqlStore;
@@ -22,7 +22,10 @@ use alistach_store::Store;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, LinkTracking};
+use crate::config::{CachePolicyMode, Config, LinkTracking};
+
+/// How often each instance saves (and merges) what the adaptive cache policy learned.
+const LEARNING_SAVE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How often each instance reloads the running experiment and writes its link counts.
 const EXPERIMENT_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
@@ -167,6 +170,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         )
         .context("invalid memory cache settings")?,
     );
+    let mut redis_tier: Option<Arc<dyn Cache>> = None;
     let (store, backend): (Arc<dyn Cache>, &str) = match &config.redis_url {
         Some(url) => {
             let redis = RedisCache::connect_with_clock(
@@ -178,8 +182,10 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
                 clock.clone(),
             )
             .context("invalid REDIS_URL")?;
+            let redis: Arc<dyn Cache> = Arc::new(redis);
+            redis_tier = Some(redis.clone());
             (
-                Arc::new(TieredCache::new(memory, Arc::new(redis), clock.clone())),
+                Arc::new(TieredCache::new(memory, redis, clock.clone())),
                 "memory+redis",
             )
         }
@@ -194,12 +200,71 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         hot: config.cache_ttl_hot,
         swr_percent: config.cache_swr_percent,
         stale_if_error: config.cache_stale_if_error,
+        adaptive: (config.cache_policy == CachePolicyMode::Adaptive)
+            .then_some(config.cache_ttl_bounds),
     };
+    // CACHE_POLICY=adaptive: TTLs learned per key; refresh-ahead spends at most
+    // CACHE_REFRESH_QPS_SHARE of ALIEXPRESS_MAX_QPS, and only a turn the outbound limiter has
+    // free now (the watch job's approach), so users' misses never wait behind it.
+    let learner = (config.cache_policy == CachePolicyMode::Adaptive).then(|| {
+        let spare: Box<dyn Fn() -> bool + Send + Sync> = match &guarded {
+            Some(guard) => {
+                let guard = guard.clone();
+                Box::new(move || guard.has_spare_turn())
+            }
+            None => Box::new(|| true),
+        };
+        let budget = RateBudget::new(
+            clock.clone(),
+            f64::from(config.max_qps) * config.cache_refresh_qps_share,
+            spare,
+        );
+        Arc::new(Learner::new(
+            AdaptiveConfig {
+                target_stale: config.cache_stale_target,
+                max_keys: config.cache_learn_max_keys,
+                popularity_half_life: config.cache_popularity_half_life,
+                ..AdaptiveConfig::default()
+            },
+            clock.clone(),
+            Some(Arc::new(budget)),
+        ))
+    });
     let mut catalog = match guarded {
         Some(guard) => Catalog::guarded(guard, store, clock.clone(), ttls),
         None => Catalog::new(api, store, clock.clone(), ttls),
     }
     .with_locale(config.currency, config.language);
+    if let Some(learner) = &learner {
+        catalog = catalog.with_learner(clock.clone(), learner.clone());
+    }
+    // What it learned survives restarts and is shared by instances on one database: restored
+    // now, saved every LEARNING_SAVE and at shutdown.
+    // With Redis, also in the shared tier: instances on one Redis share it without a common
+    // database.
+    let learning_sync = learner.as_ref().map(|learner| {
+        let sync = CacheLearningSync::new(
+            learner.clone(),
+            database.clone(),
+            format!("cache-learning:{}", catalog.key_scope().as_str()),
+            LEARNING_SAVE,
+        );
+        Arc::new(match &redis_tier {
+            Some(redis) => sync.with_shared(Arc::new(CacheTierLearning::new(
+                redis.clone(),
+                clock.clone(),
+            ))),
+            None => sync,
+        })
+    });
+    if let Some(sync) = &learning_sync {
+        match sync.restore().await {
+            Ok(keys) => tracing::info!(keys, "cache policy: adaptive; learned state restored"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cache policy: adaptive; learned state not restored, learning afresh")
+            }
+        }
+    }
     let mut clicks: Option<(Arc<ClickTracking>, ClickDrain, &'static str)> = None;
     if config.link_tracking == LinkTracking::Redirect {
         if config.link_signing_key.is_none() && config.database.backend() == "postgres" {
@@ -419,6 +484,13 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         alert_task = Some((stop, handle));
     }
 
+    let (stop_learning, learning_stopped) = tokio::sync::oneshot::channel::<()>();
+    let learning_task = learning_sync.map(|sync| {
+        tokio::spawn(sync.run(async {
+            let _ = learning_stopped.await;
+        }))
+    });
+
     // The scheduled sync runs beside the server and stops with it (a run in progress first
     // finishes); every instance ticks, the store's lease and last-run time make one sync.
     let (stop_sync, mut sync_stopped) = tokio::sync::watch::channel(false);
@@ -505,6 +577,15 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("the experiments' link counts were not written within 10 s");
+    }
+    // What the cache learned is saved before the store closes.
+    let _ = stop_learning.send(());
+    if let Some(task) = learning_task
+        && tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the cache learning was not saved within 10 s");
     }
     let _ = stop_sync.send(true);
     if let Some(task) = sync_task

@@ -979,6 +979,45 @@ pub struct StatusData {
     /// Redis answered the last check (false without Redis).
     #[serde(default)]
     pub redis_connected: bool,
+    /// How cache lifetimes are chosen (`CACHE_POLICY`) and, when learned, what was learned.
+    #[serde(default)]
+    pub cache_policy: CachePolicyStatus,
+}
+
+/// `CACHE_POLICY` and what the adaptive policy learned (zeros with `static`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CachePolicyStatus {
+    /// "static" (each kind's fixed TTL) or "adaptive" (TTLs learned per key).
+    pub policy: String,
+    /// Keys remembered now.
+    pub keys_tracked: u64,
+    /// The most keys remembered (`CACHE_LEARN_MAX_KEYS`).
+    pub max_keys: u64,
+    /// Refetches compared with the answer stored before.
+    pub refetches_compared: u64,
+    /// Of those, refetches whose answer had changed.
+    pub changes_observed: u64,
+    /// Hot entries refreshed ahead of expiry.
+    pub refresh_ahead_calls: u64,
+    /// Refreshes ahead of expiry the budget refused.
+    pub refresh_ahead_denied: u64,
+    /// The target share of stale answers (`CACHE_STALE_TARGET`).
+    pub stale_target: f64,
+    /// Expected share of answers served after their data changed, weighted by request rate.
+    pub estimated_stale: f64,
+    /// Mean TTL given when storing, in seconds (null before the first).
+    pub mean_ttl_seconds: Option<f64>,
+    /// How many stored entries got a TTL in each range.
+    pub ttl_distribution: Vec<TtlBucket>,
+}
+
+/// TTLs given up to a bound.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TtlBucket {
+    /// Upper bound in seconds (inclusive); null for the last, open bucket.
+    pub le_seconds: Option<u64>,
+    /// Entries stored with a TTL in this bucket (above the previous bound).
+    pub count: u64,
 }
 
 /// Latency percentiles in milliseconds, estimated from a bucketed histogram; `null` before the

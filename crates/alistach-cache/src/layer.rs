@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use crate::adaptive::{Learner, TtlBounds};
 use crate::{Cache, CacheStatus, Entry, SharedClock, duration_ms};
 
 /// How long a kind of answer stays fresh, and how long it may be served stale after that.
@@ -23,6 +24,9 @@ pub struct CachePolicy {
     pub stale_while_revalidate: Duration,
     /// After expiry, served for this long when the upstream fails with a transient error.
     pub stale_if_error: Duration,
+    /// With a [`Learner`] attached to the layer, the range its learned TTL (which replaces
+    /// `ttl`) must stay in; `None` keeps `ttl` fixed and the key unlearned.
+    pub adaptive: Option<TtlBounds>,
 }
 
 impl CachePolicy {
@@ -36,6 +40,7 @@ impl CachePolicy {
             ttl,
             stale_while_revalidate: ttl / 10,
             stale_if_error: Self::DEFAULT_STALE_IF_ERROR,
+            adaptive: None,
         }
     }
 
@@ -161,6 +166,8 @@ struct Done {
     value: Bytes,
     cacheable: bool,
     fetched_at_ms: u64,
+    /// The TTL it was stored with.
+    ttl: Duration,
 }
 
 type Outcome<E> = Result<Done, E>;
@@ -179,6 +186,7 @@ struct Inner {
     flights: Mutex<HashMap<String, Flight>>,
     next_id: AtomicU64,
     counters: Counters,
+    learner: Option<Arc<Learner>>,
 }
 
 impl Inner {
@@ -237,8 +245,29 @@ impl CacheLayer {
                 flights: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
                 counters: Counters::default(),
+                learner: None,
             }),
         }
+    }
+
+    /// A loader over `cache` whose TTLs `learner` learns (for policies with
+    /// [`CachePolicy::adaptive`] bounds), refreshing hot entries ahead of expiry.
+    pub fn with_learner(cache: Arc<dyn Cache>, clock: SharedClock, learner: Arc<Learner>) -> Self {
+        CacheLayer {
+            inner: Arc::new(Inner {
+                cache,
+                clock,
+                flights: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+                counters: Counters::default(),
+                learner: Some(learner),
+            }),
+        }
+    }
+
+    /// The learner, in adaptive mode.
+    pub fn learner(&self) -> Option<&Arc<Learner>> {
+        self.inner.learner.as_ref()
     }
 
     /// The store underneath (for clearing and its stats).
@@ -316,8 +345,24 @@ impl CacheLayer {
         let now = self.inner.clock.now_ms();
         let mut fallback = None;
         if read == ReadMode::Normal {
+            let learning = match (&self.inner.learner, policy.adaptive) {
+                (Some(learner), Some(_)) => Some((learner, learner.touch(key, now))),
+                _ => None,
+            };
             match self.inner.cache.get(key).await {
                 Ok(Some(entry)) if entry.is_fresh(now) => {
+                    if let Some((learner, rate)) = learning
+                        && learner.wants_refresh(
+                            rate,
+                            now,
+                            entry.stored_at_ms,
+                            entry.fresh_until_ms,
+                        )
+                        && !self.inner.flights().contains_key(key)
+                        && learner.take_budget()
+                    {
+                        self.refresh_in_background(key, policy, fetch);
+                    }
                     bump(&counters.hits);
                     return Ok(Lookup {
                         age: entry.age(now),
@@ -376,7 +421,7 @@ impl CacheLayer {
                     self.inner.clock.now_ms().saturating_sub(done.fetched_at_ms),
                 );
                 let ttl_remaining = if done.cacheable {
-                    policy.ttl.saturating_sub(age)
+                    done.ttl.saturating_sub(age)
                 } else {
                     Duration::ZERO
                 };
@@ -488,10 +533,19 @@ impl CacheLayer {
             let _guard = guard;
             let result = fetch().await;
             let fetched_at_ms = inner.clock.now_ms();
-            let outcome = result.map(|f| Done {
-                value: f.value,
-                cacheable: f.cacheable,
-                fetched_at_ms,
+            let outcome = result.map(|f| {
+                let ttl = match (&inner.learner, policy.adaptive) {
+                    (Some(learner), Some(bounds)) if f.cacheable && policy.stores() => {
+                        learner.learn(&key, &f.value, fetched_at_ms, policy.ttl, bounds)
+                    }
+                    _ => policy.ttl,
+                };
+                Done {
+                    value: f.value,
+                    cacheable: f.cacheable,
+                    fetched_at_ms,
+                    ttl,
+                }
             });
             if outcome.is_err() {
                 bump(&inner.counters.fetch_errors);
@@ -503,6 +557,10 @@ impl CacheLayer {
                 && done.cacheable
                 && policy.stores()
             {
+                let policy = CachePolicy {
+                    ttl: done.ttl,
+                    ..policy
+                };
                 let entry = policy.entry(done.value.clone(), fetched_at_ms);
                 if inner.cache.put(&key, entry).await.is_err() {
                     bump(&inner.counters.store_errors);
@@ -584,6 +642,7 @@ mod tests {
             ttl: Duration::from_secs(100),
             stale_while_revalidate: Duration::from_secs(10),
             stale_if_error: Duration::from_secs(3600),
+            adaptive: None,
         }
     }
 
@@ -1057,6 +1116,159 @@ mod tests {
             .get_or_fetch_with("k", &policy(), ReadMode::Normal, everything_transient, f)
             .await;
         assert_eq!(lookup.unwrap().status, CacheStatus::Stale);
+    }
+
+    fn adaptive_setup(budget_per_s: f64) -> (Setup, Arc<crate::Learner>) {
+        let clock = Arc::new(ManualClock::new(START));
+        let cache =
+            Arc::new(MemoryCache::new(MemoryCacheConfig::default(), clock.clone()).unwrap());
+        let budget = crate::RateBudget::new(clock.clone(), budget_per_s, || true);
+        let learner = Arc::new(crate::Learner::new(
+            crate::AdaptiveConfig {
+                popularity_half_life: Duration::from_secs(60),
+                ..crate::AdaptiveConfig::default()
+            },
+            clock.clone(),
+            Some(Arc::new(budget)),
+        ));
+        let setup = Setup {
+            layer: CacheLayer::with_learner(cache, clock.clone(), learner.clone()),
+            clock,
+            calls: Arc::new(AtomicUsize::new(0)),
+        };
+        (setup, learner)
+    }
+
+    fn adaptive_policy() -> CachePolicy {
+        CachePolicy {
+            adaptive: Some(crate::TtlBounds::new(
+                Duration::from_secs(50),
+                Duration::from_secs(400),
+            )),
+            ..policy()
+        }
+    }
+
+    async fn adaptive_load(
+        s: &Setup,
+        answer: Result<&'static str, TestError>,
+    ) -> Result<Lookup, TestError> {
+        s.layer
+            .get_or_fetch(
+                "products:real:x:k",
+                &adaptive_policy(),
+                ReadMode::Normal,
+                fetch(&s.calls, Duration::ZERO, answer),
+            )
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn adaptive_ttls_are_learned_within_bounds_and_reported_to_callers() {
+        let (s, learner) = adaptive_setup(0.001);
+        let bounds = adaptive_policy().adaptive.unwrap();
+        let mut ttls = Vec::new();
+        for _ in 0..6 {
+            let miss = adaptive_load(&s, Ok("same")).await.unwrap();
+            assert_eq!(miss.status, CacheStatus::Miss);
+            settle().await;
+            assert!(miss.ttl_remaining >= bounds.min && miss.ttl_remaining <= bounds.max);
+            // The stored entry carries the learned TTL: a hit just before it ends, none after.
+            s.clock
+                .advance(miss.ttl_remaining - Duration::from_millis(1));
+            assert_eq!(
+                adaptive_load(&s, Ok("same")).await.unwrap().status,
+                CacheStatus::Hit
+            );
+            // Well past the revalidate window, so the next lookup is a plain miss, and an
+            // hour of exposure without a change.
+            s.clock.advance(Duration::from_secs(3600));
+            ttls.push(miss.ttl_remaining);
+        }
+        assert!(ttls.windows(2).all(|w| w[1] >= w[0]), "{ttls:?}");
+        assert!(
+            ttls[5] > ttls[0],
+            "never seen changing: the TTL grows {ttls:?}"
+        );
+        assert_eq!(learner.stats().observations, 5);
+        assert_eq!(learner.stats().changes_observed, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hot_entry_is_refreshed_ahead_of_expiry_and_stays_a_hit() {
+        let (s, learner) = adaptive_setup(1.0);
+        let first = adaptive_load(&s, Ok("v1")).await.unwrap();
+        settle().await;
+        let life = first.ttl_remaining;
+        // Requests every second: hot. Early in the life, hits only.
+        for _ in 0..10 {
+            s.clock.advance(Duration::from_secs(1));
+            assert_eq!(
+                adaptive_load(&s, Ok("v2")).await.unwrap().status,
+                CacheStatus::Hit
+            );
+        }
+        settle().await;
+        assert_eq!(s.calls.load(Ordering::SeqCst), 1);
+        // In the last tenth of its life: still a hit, and one refresh ahead of expiry.
+        s.clock
+            .set(START + duration_ms(life) - duration_ms(life / 20));
+        let near = adaptive_load(&s, Ok("v2")).await.unwrap();
+        assert_eq!(
+            (near.status, near.value),
+            (CacheStatus::Hit, Bytes::from_static(b"v1"))
+        );
+        settle().await;
+        assert_eq!(s.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(learner.stats().refresh_ahead, 1);
+        // Past the old expiry the refreshed entry is a hit: no miss, no stale answer.
+        s.clock.advance(life / 10);
+        let after = adaptive_load(&s, Ok("v3")).await.unwrap();
+        assert_eq!(
+            (after.status, after.value),
+            (CacheStatus::Hit, Bytes::from_static(b"v2"))
+        );
+        assert_eq!(learner.stats().changes_observed, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refresh_ahead_waits_for_its_budget() {
+        let (s, learner) = adaptive_setup(1.0 / 3600.0);
+        // The budget's one turn of the hour is spent on a first hot key.
+        assert!(learner.take_budget());
+        let first = adaptive_load(&s, Ok("v1")).await.unwrap();
+        settle().await;
+        for _ in 0..10 {
+            s.clock.advance(Duration::from_secs(1));
+            adaptive_load(&s, Ok("v2")).await.unwrap();
+        }
+        s.clock.set(START + duration_ms(first.ttl_remaining) - 1000);
+        assert_eq!(
+            adaptive_load(&s, Ok("v2")).await.unwrap().status,
+            CacheStatus::Hit
+        );
+        settle().await;
+        assert_eq!(
+            s.calls.load(Ordering::SeqCst),
+            1,
+            "no refresh without a turn"
+        );
+        assert_eq!(learner.stats().refresh_ahead_denied, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stale_if_error_still_serves_in_adaptive_mode() {
+        let (s, _) = adaptive_setup(0.001);
+        let first = adaptive_load(&s, Ok("v1")).await.unwrap();
+        settle().await;
+        // Past the TTL and the revalidate window, inside stale-if-error.
+        s.clock
+            .advance(first.ttl_remaining + Duration::from_secs(200));
+        let served = adaptive_load(&s, Err(TestError::Timeout)).await.unwrap();
+        assert_eq!(
+            (served.status, served.value),
+            (CacheStatus::Stale, Bytes::from_static(b"v1"))
+        );
     }
 
     #[test]

@@ -12,12 +12,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub mod adaptive;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod layer;
 mod memory;
 mod tiered;
 
+pub use adaptive::{AdaptiveConfig, Learner, LearnerStats, RateBudget, RefreshBudget, TtlBounds};
 pub use layer::{CacheLayer, CachePolicy, Fetched, LayerStats, Lookup, ReadMode, Transient};
 pub use memory::{MemoryCache, MemoryCacheConfig};
 pub use tiered::TieredCache;

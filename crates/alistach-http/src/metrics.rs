@@ -19,9 +19,10 @@ use std::time::Duration;
 use alistach_api::{ROUTES, RouteId};
 use alistach_domain::ApiMode;
 use alistach_policy::LimiterStats;
+use alistach_service::TTL_BUCKETS_S;
 use alistach_service::{
     CacheReport, CircuitState, ClickStats, GuardStats, Histogram, HistogramSnapshot,
-    LATENCY_BUCKETS, SyncStats, WebhookStats,
+    LATENCY_BUCKETS, LearnerStats, SyncStats, WebhookStats,
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -464,8 +465,86 @@ impl Collector for CacheFamilies {
         if let Some(redis) = report.tiers.iter().find(|t| t.name == "redis") {
             ConstGauge::new(u64::from(redis.connected)).encode(m)?;
         }
-        Ok(())
+        learner_families(&mut e, report.learner.as_ref())
     }
+}
+
+/// `CACHE_POLICY`, and with the adaptive policy what it learned: the TTLs it chose, its
+/// refresh-ahead calls, its expected stale share against the target.
+fn learner_families(e: &mut DescriptorEncoder<'_>, learner: Option<&LearnerStats>) -> fmt::Result {
+    let mut m = e.encode_descriptor(
+        "cache_policy",
+        "1 for the cache policy in use (CACHE_POLICY: static or adaptive).",
+        None,
+        MetricType::Gauge,
+    )?;
+    let policy = if learner.is_some() {
+        "adaptive"
+    } else {
+        "static"
+    };
+    gauge(&mut m, &[("policy", policy)], 1u64)?;
+    let Some(l) = learner else {
+        return Ok(());
+    };
+    let mut m = e.encode_descriptor(
+        "cache_learned_ttl",
+        "TTLs the adaptive policy gave entries when storing them.",
+        Some(&Unit::Seconds),
+        MetricType::Histogram,
+    )?;
+    let mut buckets = Vec::with_capacity(TTL_BUCKETS_S.len() + 1);
+    #[allow(clippy::cast_precision_loss)]
+    let bounds = TTL_BUCKETS_S
+        .iter()
+        .map(|s| *s as f64)
+        .chain([f64::INFINITY]);
+    for (le, n) in bounds.zip(l.ttl_histogram.iter().copied()) {
+        buckets.push((le, n));
+    }
+    let stored: u64 = l.ttl_histogram.iter().sum();
+    m.encode_histogram::<NoLabelSet>(l.ttl_sum_s, stored, &buckets, None)?;
+    let mut m = e.encode_descriptor(
+        "cache_refresh_ahead",
+        "Refreshes of hot entries ahead of expiry: started, or denied by their budget (CACHE_REFRESH_QPS_SHARE, a free limiter turn).",
+        None,
+        MetricType::Counter,
+    )?;
+    counter(&mut m, &[("outcome", "started")], l.refresh_ahead)?;
+    counter(&mut m, &[("outcome", "denied")], l.refresh_ahead_denied)?;
+    let mut m = e.encode_descriptor(
+        "cache_refetches",
+        "Refetches compared with the answer stored before, by whether it had changed.",
+        None,
+        MetricType::Counter,
+    )?;
+    counter(&mut m, &[("changed", "true")], l.changes_observed)?;
+    counter(
+        &mut m,
+        &[("changed", "false")],
+        l.observations.saturating_sub(l.changes_observed),
+    )?;
+    let m = e.encode_descriptor(
+        "cache_learned_keys",
+        "Keys the adaptive policy remembers (at most CACHE_LEARN_MAX_KEYS).",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(l.keys).encode(m)?;
+    let m = e.encode_descriptor(
+        "cache_estimated_stale_share",
+        "Expected share of answers served after their data changed, weighted by request rate.",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(l.estimated_stale).encode(m)?;
+    let m = e.encode_descriptor(
+        "cache_stale_target_share",
+        "The target share of stale answers (CACHE_STALE_TARGET).",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(l.target_stale).encode(m)
 }
 
 /// The upstream guard: calls by outcome, latency, circuit state; real mode only.
@@ -865,6 +944,7 @@ mod tests {
                 },
             ],
             layer: Default::default(),
+            learner: None,
         };
         let text = Exposition {
             metrics: &m,

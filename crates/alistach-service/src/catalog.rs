@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alistach_cache::{
-    Cache, CacheLayer, CachePolicy, CacheStatus, Fetched, LayerStats, ReadMode, SharedClock,
-    TierHealth, TierStats,
+    Cache, CacheLayer, CachePolicy, CacheStatus, Fetched, LayerStats, Learner, LearnerStats,
+    ReadMode, SharedClock, TierHealth, TierStats,
 };
 use alistach_domain::{
     AffiliateApi, AffiliateLink, ApiMode, Category, CategoryId, Currency, Decimal, DetailsQuery,
@@ -213,12 +213,14 @@ fn link_result(
 }
 
 /// Cache counters for the status endpoints: one element per storage tier.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CacheReport {
     /// Per-tier counters from the store.
     pub tiers: Vec<TierStats>,
     /// The coalescing layer's counters (hits, stale serves, coalesced waits ...).
     pub layer: LayerStats,
+    /// What the adaptive policy learned (`None` with `CACHE_POLICY=static`).
+    pub learner: Option<LearnerStats>,
 }
 
 impl CacheReport {
@@ -293,6 +295,21 @@ impl Catalog {
             guard: None,
             locale: (Currency::USD, Language::EN),
         }
+    }
+
+    /// The same catalog with `CACHE_POLICY=adaptive`: TTLs learned by `learner` within the
+    /// bounds of [`CacheTtls::adaptive`], hot keys refreshed ahead of expiry. Without bounds
+    /// the learner is not attached.
+    pub fn with_learner(mut self, clock: SharedClock, learner: Arc<Learner>) -> Self {
+        if self.ttls.adaptive.is_some() {
+            self.layer = CacheLayer::with_learner(self.store.clone(), clock, learner);
+        }
+        self
+    }
+
+    /// The learner, with `CACHE_POLICY=adaptive`.
+    pub fn learner(&self) -> Option<&Arc<Learner>> {
+        self.layer.learner()
     }
 
     /// The same catalog reading links' commission rates from details in this locale (the
@@ -719,6 +736,7 @@ impl Catalog {
         CacheReport {
             tiers: self.store.stats().await,
             layer: self.layer.stats(),
+            learner: self.layer.learner().map(|l| l.stats()),
         }
     }
 
@@ -727,6 +745,7 @@ impl Catalog {
             ttl: self.ttls.ttl(kind),
             stale_while_revalidate: self.ttls.stale_while_revalidate(kind),
             stale_if_error: self.ttls.stale_if_error,
+            adaptive: self.layer.learner().and_then(|_| self.ttls.bounds(kind)),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use alistach_cache::TtlBounds;
+
 use crate::CacheKind;
 
 /// How long each kind of answer stays fresh, and how long it may be served stale.
@@ -25,6 +27,9 @@ pub struct CacheTtls {
     pub swr_percent: u32,
     /// How long past expiry an entry may replace a failing upstream.
     pub stale_if_error: Duration,
+    /// With `CACHE_POLICY=adaptive`, the range learned TTLs stay in (`CACHE_TTL_MIN`,
+    /// `CACHE_TTL_MAX`), widened per kind to hold the kind's own TTL.
+    pub adaptive: Option<TtlBounds>,
 }
 
 impl Default for CacheTtls {
@@ -37,6 +42,7 @@ impl Default for CacheTtls {
             hot: Duration::from_secs(1800),
             swr_percent: 10,
             stale_if_error: Duration::from_secs(24 * 3600),
+            adaptive: None,
         }
     }
 }
@@ -63,6 +69,14 @@ impl CacheTtls {
             CacheKind::Similar => self.search,
             CacheKind::Promotions => self.hot,
         }
+    }
+
+    /// The range a learned TTL of one kind stays in: the adaptive bounds widened to hold the
+    /// kind's static TTL (`None` in static mode).
+    pub fn bounds(&self, kind: CacheKind) -> Option<TtlBounds> {
+        let ttl = self.ttl(kind);
+        self.adaptive
+            .map(|b| TtlBounds::new(b.min.min(ttl), b.max.max(ttl)))
     }
 
     /// The stale-while-revalidate window of one kind.

@@ -295,6 +295,12 @@ impl GuardedApi {
         }
     }
 
+    /// True when the outbound limiter would let a call leave now without delaying anyone: the
+    /// gate refresh-ahead takes before spending its share of `ALIEXPRESS_MAX_QPS`.
+    pub fn has_spare_turn(&self) -> bool {
+        self.limiter.has_turn_now()
+    }
+
     /// Guards an `inner` that makes no paced attempts of its own (a fake): the circuit, bans
     /// and counters apply; the limiter paces nothing.
     pub fn new(inner: Arc<dyn AffiliateApi>, config: GuardConfig) -> Self {

@@ -33,6 +33,7 @@ mod experiments;
 mod guard;
 mod histogram;
 mod keys;
+mod learning;
 mod orders;
 mod pacing;
 mod tracking;
@@ -45,7 +46,10 @@ pub use alerts::{
     ALERT_HISTORY, AlertConfig, AlertEngine, AlertRule, AlertSnapshot, AlertState, AlertTransition,
     HistoryEntry, ORDER_SYNC_LATE, OrderSyncCounters, RuleReport,
 };
-pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
+pub use alistach_cache::{
+    AdaptiveConfig, CacheLayer, CacheStatus, LayerStats, Learner, LearnerStats, RateBudget,
+    ReadMode, TierHealth, TtlBounds, adaptive::TTL_BUCKETS_S,
+};
 pub use catalog::{
     CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,
     Rendered, Served,
@@ -64,6 +68,7 @@ pub use guard::{
 };
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
+pub use learning::{CacheLearningSync, CacheTierLearning};
 pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
 };

@@ -42,6 +42,15 @@ impl OutboundLimiter {
     fn now_us(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
+
+    /// True when an attempt made now would leave at once (no turn is reserved ahead of it):
+    /// background work asks this before starting, so it never takes a turn a user's call
+    /// would have to wait behind. Takes nothing.
+    pub fn has_turn_now(&self) -> bool {
+        let now = self.now_us();
+        let tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
+        tat[0] <= now
+    }
 }
 
 #[async_trait]
@@ -96,6 +105,16 @@ mod tests {
         let before = Instant::now();
         limiter.pace(Duration::from_secs(5)).await.unwrap();
         assert_eq!(before.elapsed(), Duration::from_millis(250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_is_free_only_when_nobody_waits() {
+        let limiter = OutboundLimiter::new(2, Duration::from_secs(5));
+        assert!(limiter.has_turn_now());
+        limiter.pace(Duration::from_secs(5)).await.unwrap();
+        assert!(!limiter.has_turn_now(), "the next turn is 500 ms away");
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(limiter.has_turn_now());
     }
 
     #[tokio::test(start_paused = true)]

@@ -823,6 +823,37 @@ impl CursorStore for SqlStore {
 }
 
 #[async_trait]
+impl alistach_store::CacheLearningStore for SqlStore {
+    async fn load_cache_learning(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        with_pool!(self, p => sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT snapshot FROM cache_learning WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await
+        .map_err(unavailable))
+    }
+
+    async fn save_cache_learning(&self, name: &str, snapshot: &[u8]) -> Result<(), StoreError> {
+        alistach_store::check_cache_learning_size(snapshot)?;
+        let sql = format!(
+            "INSERT INTO cache_learning (name, snapshot, updated_ms) VALUES ($1, $2, {now}) \
+             ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot, \
+             updated_ms = excluded.updated_ms",
+            now = now_sql(self.dialect())
+        );
+        with_pool!(self, p => sqlx::query(&sql)
+            .bind(name)
+            .bind(snapshot)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(unavailable))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl LeaseStore for SqlStore {
     async fn try_acquire_lease(
         &self,

@@ -87,6 +87,40 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     deliveries_are_retried_and_test_events_sent(store, other).await;
     watches_are_created_listed_and_deleted(store, other).await;
     watch_checks_are_recorded_with_their_events(store, other).await;
+    cache_learning_snapshots_are_saved_replaced_and_shared(store, other).await;
+}
+
+/// A learned-cache snapshot is absent until saved, replaced by the next save, shared by every
+/// handle, kept per name, and refused above the size limit.
+pub async fn cache_learning_snapshots_are_saved_replaced_and_shared(
+    store: &Arc<dyn Store>,
+    other: &Arc<dyn Store>,
+) {
+    assert_eq!(store.load_cache_learning("conf:learn").await.unwrap(), None);
+    store
+        .save_cache_learning("conf:learn", b"first")
+        .await
+        .unwrap();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    store
+        .save_cache_learning("conf:learn", &bytes)
+        .await
+        .unwrap();
+    assert_eq!(
+        other.load_cache_learning("conf:learn").await.unwrap(),
+        Some(bytes)
+    );
+    assert_eq!(
+        other.load_cache_learning("conf:learn:other").await.unwrap(),
+        None
+    );
+    let too_big = vec![0u8; crate::MAX_CACHE_LEARNING_BYTES + 1];
+    assert!(
+        store
+            .save_cache_learning("conf:learn", &too_big)
+            .await
+            .is_err()
+    );
 }
 
 /// Every field, `None`s and non-ASCII text included, and ids beyond `i64::MAX`, round-trips;

@@ -150,10 +150,42 @@ pub trait LeaseStore: Send + Sync + 'static {
     async fn lease(&self, name: &str) -> Result<Option<LeaseInfo>, StoreError>;
 }
 
+/// The most bytes one learned-cache snapshot may hold.
+pub const MAX_CACHE_LEARNING_BYTES: usize = 16 * 1024 * 1024;
+
+/// What the adaptive cache policy learned, as one bounded snapshot per name (opaque bytes the
+/// cache crate encodes), so it survives a restart and is shared by instances on one database.
+#[async_trait]
+pub trait CacheLearningStore: Send + Sync + 'static {
+    /// The snapshot saved under `name`, if any.
+    async fn load_cache_learning(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Replaces the snapshot under `name`; refuses one above [`MAX_CACHE_LEARNING_BYTES`].
+    async fn save_cache_learning(&self, name: &str, snapshot: &[u8]) -> Result<(), StoreError>;
+}
+
+/// Refuses a snapshot above [`MAX_CACHE_LEARNING_BYTES`] (every backend applies it).
+pub fn check_cache_learning_size(snapshot: &[u8]) -> Result<(), StoreError> {
+    if snapshot.len() > MAX_CACHE_LEARNING_BYTES {
+        return Err(StoreError::Conflict(format!(
+            "a cache learning snapshot of {} bytes is above the {MAX_CACHE_LEARNING_BYTES} allowed",
+            snapshot.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The whole durable state of a deployment.
 #[async_trait]
 pub trait Store:
-    OrderStore + CursorStore + LeaseStore + ClickStore + ExperimentStore + WebhookStore + WatchStore
+    OrderStore
+    + CursorStore
+    + LeaseStore
+    + ClickStore
+    + ExperimentStore
+    + WebhookStore
+    + WatchStore
+    + CacheLearningStore
 {
     /// `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -47,6 +47,7 @@ struct State {
     next_delivery: u64,
     watches: BTreeMap<u64, Watch>,
     next_watch: u64,
+    cache_learning: HashMap<String, Vec<u8>>,
 }
 
 impl State {
@@ -295,6 +296,21 @@ impl CursorStore for MemoryStore {
         self.state()
             .cursors
             .insert(name.to_owned(), value.to_owned());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::CacheLearningStore for MemoryStore {
+    async fn load_cache_learning(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state().cache_learning.get(name).cloned())
+    }
+
+    async fn save_cache_learning(&self, name: &str, snapshot: &[u8]) -> Result<(), StoreError> {
+        crate::check_cache_learning_size(snapshot)?;
+        self.state()
+            .cache_learning
+            .insert(name.to_owned(), snapshot.to_vec());
         Ok(())
     }
 }

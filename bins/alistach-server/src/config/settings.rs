@@ -107,6 +107,50 @@ impl Show for MockModeSetting {
     }
 }
 
+/// How cache lifetimes are chosen (`CACHE_POLICY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CachePolicyMode {
+    /// Each kind's fixed TTL.
+    Static,
+    /// TTLs learned per key within `CACHE_TTL_MIN`..`CACHE_TTL_MAX`, with refresh-ahead.
+    Adaptive,
+}
+
+impl CachePolicyMode {
+    /// `static` or `adaptive`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CachePolicyMode::Static => "static",
+            CachePolicyMode::Adaptive => "adaptive",
+        }
+    }
+}
+
+impl Show for CachePolicyMode {
+    fn show(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// `static` or `adaptive`.
+pub struct CachePolicyModeSetting;
+
+impl Parse<CachePolicyMode> for CachePolicyModeSetting {
+    fn parse(&self, env: &'static str, raw: &str) -> Parsed<CachePolicyMode> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "static" => Ok(CachePolicyMode::Static),
+            "adaptive" => Ok(CachePolicyMode::Adaptive),
+            other => Err(vec![format!(
+                "{env} must be static or adaptive, not {other:?}"
+            )]),
+        }
+    }
+
+    fn rule(&self) -> Option<String> {
+        Some("static or adaptive".to_owned())
+    }
+}
+
 /// Where the affiliate links the gateway hands out lead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkTracking {
@@ -352,6 +396,20 @@ declare_settings! {
     cache_swr_percent: u32 = whole(0, 100), env "CACHE_STALE_WHILE_REVALIDATE_PERCENT", default 10;
     /// How long (s) an expired answer may stand in for a failing upstream.
     cache_stale_if_error: Duration = seconds(0, MONTH), env "CACHE_STALE_IF_ERROR", default 86_400;
+    /// static: each kind's fixed TTL; adaptive: TTLs learned per key from how often its answer changes, hot keys refreshed ahead of expiry (docs/ARCHITECTURE.md).
+    cache_policy: CachePolicyMode = CachePolicyModeSetting, env "CACHE_POLICY", default "static";
+    /// Shortest TTL (s) the adaptive policy may give (a kind whose own TTL is shorter keeps that as its floor).
+    cache_ttl_min: Duration = seconds(1, WEEK), env "CACHE_TTL_MIN", default 60;
+    /// Longest TTL (s) the adaptive policy may give (a kind whose own TTL is longer keeps that as its ceiling).
+    cache_ttl_max: Duration = seconds(1, MONTH), env "CACHE_TTL_MAX", default 86_400;
+    /// Share of answers the adaptive policy may serve after their data changed (it trades upstream calls against it).
+    cache_stale_target: Share = Fraction, env "CACHE_STALE_TARGET", default "0.01";
+    /// The share of ALIEXPRESS_MAX_QPS refresh-ahead may use (only when the limiter has a free turn; users' misses come first).
+    cache_refresh_qps_share: Share = Fraction, env "CACHE_REFRESH_QPS_SHARE", default "0.2";
+    /// Most keys the adaptive policy remembers (about 200 bytes each); the least requested are forgotten first.
+    cache_learn_max_keys: u64 = whole(100, 10_000_000), env "CACHE_LEARN_MAX_KEYS", default 100_000;
+    /// Half-life (s) of the adaptive policy's per-key request counts: how fast popularity is forgotten.
+    cache_popularity_half_life: Duration = seconds(1, WEEK), env "CACHE_POPULARITY_HALF_LIFE", default 21_600;
     /// v1.1.0's DEBUG flag, reported by /health (logging follows LOG_LEVEL).
     debug: bool = Switch, env "DEBUG", default false;
     /// Item cap of the memory cache.

@@ -170,6 +170,7 @@ impl App {
                 None => api::RateLimitStatus::default(),
             },
             redis_connected,
+            cache_policy: cache_policy_status(report.learner.as_ref()),
         };
         let meta = api::StatusMetadata {
             timestamp: unix_now(),
@@ -317,6 +318,38 @@ fn percent(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         (part as f64 * 10_000.0 / whole as f64).round() / 100.0
+    }
+}
+
+/// `CACHE_POLICY` and what the adaptive policy learned, for `/api/status`.
+fn cache_policy_status(learner: Option<&alistach_service::LearnerStats>) -> api::CachePolicyStatus {
+    let Some(l) = learner else {
+        return api::CachePolicyStatus {
+            policy: "static".into(),
+            ..Default::default()
+        };
+    };
+    let stored: u64 = l.ttl_histogram.iter().sum();
+    let bounds = alistach_service::TTL_BUCKETS_S
+        .iter()
+        .map(|b| Some(*b))
+        .chain([None]);
+    api::CachePolicyStatus {
+        policy: "adaptive".into(),
+        keys_tracked: l.keys,
+        max_keys: l.max_keys,
+        refetches_compared: l.observations,
+        changes_observed: l.changes_observed,
+        refresh_ahead_calls: l.refresh_ahead,
+        refresh_ahead_denied: l.refresh_ahead_denied,
+        stale_target: l.target_stale,
+        estimated_stale: l.estimated_stale,
+        #[allow(clippy::cast_precision_loss)]
+        mean_ttl_seconds: (stored > 0).then(|| l.ttl_sum_s / stored as f64),
+        ttl_distribution: bounds
+            .zip(l.ttl_histogram.iter().copied())
+            .map(|(le_seconds, count)| api::TtlBucket { le_seconds, count })
+            .collect(),
     }
 }
 
