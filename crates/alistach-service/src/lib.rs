@@ -31,7 +31,6 @@ mod config;
 mod error;
 mod experiments;
 mod guard;
-mod histogram;
 mod keys;
 mod orders;
 mod pacing;
@@ -46,6 +45,7 @@ pub use alerts::{
     HistoryEntry, ORDER_SYNC_LATE, OrderSyncCounters, RuleReport,
 };
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
+pub use alistach_domain::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use catalog::{
     CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,
     Rendered, Served,
@@ -62,7 +62,6 @@ pub use guard::{
     CircuitState, GuardConfig, GuardStats, GuardedApi, MethodStats, UPSTREAM_METHODS,
     UPSTREAM_OUTCOMES,
 };
-pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
 pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
