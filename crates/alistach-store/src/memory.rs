@@ -825,19 +825,6 @@ impl WatchStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_memory_store_passes_the_conformance_suite() {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        crate::conformance::run_all(&store, &store).await;
-    }
-}
-
 #[async_trait]
 impl AnalyticsStore for MemoryStore {
     async fn flush_analytics(&self, batch: &AnalyticsBatch) -> Result<bool, StoreError> {
@@ -1017,5 +1004,18 @@ impl AnalyticsStore for MemoryStore {
                 },
             )
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_passes_the_conformance_suite() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        crate::conformance::run_all(&store, &store).await;
     }
 }
