@@ -2470,7 +2470,8 @@ pub struct AnalyticsAmount {
 /// One route's calls in the overview.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AnalyticsRouteItem {
-    /// The route's operation id (`mcp` for `/mcp`, `mcp:<tool>` for a tool call).
+    /// The route's operation id; `callMcp:<tool>` for an MCP tool call (`callMcp` for other
+    /// MCP messages).
     pub route: String,
     /// Calls.
     pub requests: u64,

@@ -79,8 +79,9 @@ impl App {
         // writes nothing. Warnings and errors carry the request id themselves.
         let span = tracing::debug_span!("request", request_id = %request_id, method = %method, route = template);
         let mut limit: Option<(Decision, String)> = None;
-        // The client as analytics names it, when the rate limits did not name it already.
-        let mut client: Option<String> = None;
+        // The client as analytics names it, when the rate limits did not name it already, and
+        // the MCP tool called.
+        let mut seen = Seen::default();
 
         let target_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
         let result = match found {
@@ -99,14 +100,7 @@ impl App {
                 // hyper moves once per request) several kilobytes larger.
                 let mut dispatch = Box::pin(
                     self.dispatch(
-                        route,
-                        req,
-                        started,
-                        deadline,
-                        peer,
-                        request_id,
-                        &mut limit,
-                        &mut client,
+                        route, req, started, deadline, peer, request_id, &mut limit, &mut seen,
                     )
                     .instrument(span.clone()),
                 );
@@ -179,10 +173,11 @@ impl App {
             let client = limit
                 .as_ref()
                 .map(|(_, c)| c.as_str())
-                .or(client.as_deref())
+                .or(seen.client.as_deref())
                 .unwrap_or("unknown");
+            let tool = seen.tool.as_ref().and_then(|t| t.0.get().copied());
             analytics.record(&Call {
-                route: route.operation_id,
+                route: tool.unwrap_or(route.operation_id),
                 client,
                 cache: cache_mark(resp.headers()),
                 status: resp.status().as_u16(),
@@ -210,7 +205,7 @@ impl App {
         peer: Option<IpAddr>,
         request_id: &str,
         limit: &mut Option<(Decision, String)>,
-        client: &mut Option<String>,
+        seen: &mut Seen,
     ) -> Result<HttpResponse, HttpError>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
@@ -230,14 +225,14 @@ impl App {
             Ok(name) => name,
             Err(e) => {
                 if analytics {
-                    *client = Some(self.client_ip_key(peer, req.headers()));
+                    seen.client = Some(self.client_ip_key(peer, req.headers()));
                 }
                 return Err(e);
             }
         };
         let limited = route.access == Access::Api && self.config.rate_limiter.is_some();
         if analytics && !limited {
-            *client = Some(self.client_identity(key_name, peer, req.headers()));
+            seen.client = Some(self.client_identity(key_name, peer, req.headers()));
         }
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
             let client = self.client_identity(key_name, peer, req.headers());
@@ -284,6 +279,11 @@ impl App {
             let mut parts = parts;
             if let Some(client) = client {
                 parts.extensions.insert(crate::mcp::ClientId(client));
+            }
+            if analytics {
+                let note = crate::mcp::ToolNote::default();
+                parts.extensions.insert(note.clone());
+                seen.tool = Some(note);
             }
             return self.mcp.answer(parts, body, request_id).await;
         }
@@ -343,6 +343,14 @@ impl App {
         h.append(header::VARY, HeaderValue::from_static("Origin"));
         self.cors_headers(h, origin);
     }
+}
+
+/// What usage analytics learns during dispatch: the client (when the rate limits did not
+/// name it) and, for `/mcp`, the tool called.
+#[derive(Default)]
+struct Seen {
+    client: Option<String>,
+    tool: Option<crate::mcp::ToolNote>,
 }
 
 /// True for the calls usage analytics counts: the API and MCP calls, not the banner, the

@@ -91,7 +91,8 @@ impl From<CacheStatus> for CacheMark {
 /// One answered call, as the transport saw it.
 #[derive(Clone, Copy, Debug)]
 pub struct Call<'a> {
-    /// The route's operation id (`mcp` for the MCP endpoint).
+    /// The route's operation id (`callMcp:<tool>` for an MCP tool call, `callMcp` for other
+    /// MCP messages).
     pub route: &'static str,
     /// The client: the key's name or the address key, as the rate limits name it.
     pub client: &'a str,

@@ -60,7 +60,7 @@ impl Resolution {
 /// The dimensions of a usage aggregate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UsageKey {
-    /// The route's operation id (`mcp` for the MCP endpoint).
+    /// The route's operation id (`callMcp:<tool>` for an MCP tool call).
     pub route: String,
     /// The API key's name, or the client's address key.
     pub client: String,

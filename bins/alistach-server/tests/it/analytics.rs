@@ -136,7 +136,11 @@ async fn the_analytics_loop(env: &[(&str, &str)], backend: &str) {
     };
     assert_eq!(route("searchProducts")["requests"], 8, "{o}");
     assert_eq!(route("searchProducts")["errors"], 2, "{o}");
-    assert_eq!(route("callMcp")["requests"], 1, "{o}");
+    assert_eq!(
+        route("callMcp:search_products")["requests"],
+        1,
+        "an MCP tool call counts under its tool: {o}"
+    );
     assert_eq!(route("getAnalyticsOverview")["errors"], 1, "{o}");
     assert_eq!(route("getHealth"), Value::Null, "probes are not counted");
     assert_eq!(

@@ -40,6 +40,26 @@ pub(crate) struct ToolCtx {
     analytics: Arc<OnceLock<Arc<alistach_service::Analytics>>>,
 }
 
+/// Where the MCP handler notes the tool an HTTP request called, for usage analytics (the
+/// pipeline puts it in the request's extensions and reads it after the answer).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ToolNote(pub(crate) Arc<OnceLock<&'static str>>);
+
+/// The analytics route of a call of tool `name`: `callMcp:<tool>` (`None` for no such tool).
+pub(crate) fn analytics_route(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "search_products" => "callMcp:search_products",
+        "get_product_details" => "callMcp:get_product_details",
+        "get_hot_products" => "callMcp:get_hot_products",
+        "list_categories" => "callMcp:list_categories",
+        "create_affiliate_links" => "callMcp:create_affiliate_links",
+        "find_similar_products" => "callMcp:find_similar_products",
+        "list_promotions" => "callMcp:list_promotions",
+        "get_promotion_products" => "callMcp:get_promotion_products",
+        _ => return None,
+    })
+}
+
 /// The identity of the client of an MCP request (as the rate limits count it), carried from
 /// the HTTP pipeline to the tools for the experiment's variant choice.
 #[derive(Clone, Debug)]
@@ -580,6 +600,19 @@ impl Tool for GetPromotionProducts {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_tool_has_an_analytics_route() {
+        for t in super::TOOLS {
+            assert_eq!(
+                super::analytics_route(t.name),
+                Some(format!("callMcp:{}", t.name)).as_deref(),
+                "{}",
+                t.name
+            );
+        }
+        assert_eq!(super::analytics_route("nope"), None);
+    }
+
     use super::*;
 
     #[test]
