@@ -11,7 +11,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use super::tools::{ClientId, ToolCtx};
+use super::tools::{ClientId, ToolCtx, ToolNote, analytics_route};
 
 /// The protocol revisions served, oldest first: the two that clients speak with an
 /// `initialize` handshake today, and the stateless revision (`server/discover`, per-request
@@ -83,6 +83,12 @@ impl ServerHandler for McpServer {
         let client = parts
             .and_then(|p| p.extensions.get::<ClientId>())
             .map(|c| c.0.as_str());
+        if let (Some(note), Some(route)) = (
+            parts.and_then(|p| p.extensions.get::<ToolNote>()),
+            analytics_route(&request.name),
+        ) {
+            let _ = note.0.set(route);
+        }
         match self
             .tools
             .call(&request.name, request.arguments, request_id, client)

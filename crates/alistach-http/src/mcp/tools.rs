@@ -37,6 +37,27 @@ pub(crate) struct ToolCtx {
     mode: ApiMode,
     list: Arc<Vec<rmcp::model::Tool>>,
     experiments: Arc<OnceLock<Arc<Experiments>>>,
+    analytics: Arc<OnceLock<Arc<alistach_service::Analytics>>>,
+}
+
+/// Where the MCP handler notes the tool an HTTP request called, for usage analytics (the
+/// pipeline puts it in the request's extensions and reads it after the answer).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ToolNote(pub(crate) Arc<OnceLock<&'static str>>);
+
+/// The analytics route of a call of tool `name`: `callMcp:<tool>` (`None` for no such tool).
+pub(crate) fn analytics_route(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "search_products" => "callMcp:search_products",
+        "get_product_details" => "callMcp:get_product_details",
+        "get_hot_products" => "callMcp:get_hot_products",
+        "list_categories" => "callMcp:list_categories",
+        "create_affiliate_links" => "callMcp:create_affiliate_links",
+        "find_similar_products" => "callMcp:find_similar_products",
+        "list_promotions" => "callMcp:list_promotions",
+        "get_promotion_products" => "callMcp:get_promotion_products",
+        _ => return None,
+    })
 }
 
 /// The identity of the client of an MCP request (as the rate limits count it), carried from
@@ -53,7 +74,13 @@ impl ToolCtx {
             config: Arc::new(config),
             list: Arc::new(TOOLS.iter().map(|t| (t.describe)()).collect()),
             experiments: Arc::new(OnceLock::new()),
+            analytics: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Counts the searches' keywords in `analytics` from now on (set once).
+    pub(crate) fn set_analytics(&self, analytics: Arc<alistach_service::Analytics>) {
+        let _ = self.analytics.set(analytics);
     }
 
     /// Runs the tools' calls under `experiments` from now on (set once).
@@ -262,6 +289,11 @@ async fn listing(
         .catalog
         .products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)
         .await?;
+    if let (Some(analytics), Some(keywords)) = (ctx.analytics.get(), query.keywords())
+        && listing == Listing::Search
+    {
+        analytics.search(keywords, served.value.items);
+    }
     let page: PageData = decode(&served.value.bytes)?;
     Ok(Answer::new(
         ctx.mode,
@@ -568,6 +600,19 @@ impl Tool for GetPromotionProducts {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_tool_has_an_analytics_route() {
+        for t in super::TOOLS {
+            assert_eq!(
+                super::analytics_route(t.name),
+                Some(format!("callMcp:{}", t.name)).as_deref(),
+                "{}",
+                t.name
+            );
+        }
+        assert_eq!(super::analytics_route("nope"), None);
+    }
+
     use super::*;
 
     #[test]
