@@ -100,6 +100,10 @@ pub enum RouteId {
     WatchCreate,
     /// `DELETE /api/admin/watches/{id}`: stop watching (admin).
     WatchDelete,
+    /// `GET /dashboard`: the operator's web page (its data comes from the admin API, with the key).
+    Dashboard,
+    /// `GET /dashboard/{asset}`: a script, style sheet or icon of the dashboard page.
+    DashboardAsset,
 }
 
 /// Who may call a route.
@@ -636,6 +640,29 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    // The operator's page and its files: the page holds no data (every number comes from the
+    // admin API, called with the key the operator types in), so it is public; not an API
+    // operation, so neither OpenAPI document lists it.
+    route(
+        RouteId::Dashboard,
+        "GET",
+        "/dashboard",
+        "getDashboard",
+        "The operator dashboard (a single-page app over the admin API)",
+        Public,
+        false,
+        false,
+    ),
+    route(
+        RouteId::DashboardAsset,
+        "GET",
+        "/dashboard/{asset}",
+        "getDashboardAsset",
+        "A script, style sheet or icon of the dashboard",
+        Public,
+        false,
+        false,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -822,6 +849,8 @@ mod tests {
         RouteId::Watches,
         RouteId::WatchCreate,
         RouteId::WatchDelete,
+        RouteId::Dashboard,
+        RouteId::DashboardAsset,
     ];
 
     #[test]

@@ -1,9 +1,11 @@
 //! Process-level end-to-end tests: the real `alistach-server` binary, driven over HTTP.
 
 mod alerts;
+mod browser;
 mod clicks;
 mod compat;
 mod config;
+mod dashboard;
 mod experiments;
 mod hardening;
 mod mcp;

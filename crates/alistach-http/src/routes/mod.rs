@@ -2,13 +2,15 @@
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
 //! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
 //! in `clicks.rs`, the A/B experiments' in `experiments.rs`, the
-//! webhooks' in `webhooks.rs`, the alerts' in `alerts.rs`.
+//! webhooks' in `webhooks.rs`, the alerts' in `alerts.rs`, the
+//! dashboard page and its files in `dashboard.rs`.
 
 mod admin;
 mod alerts;
 mod catalog;
 mod clicks;
 mod ctx;
+mod dashboard;
 mod experiments;
 mod ops;
 mod watches;
@@ -143,6 +145,8 @@ impl App {
             RouteId::Watches | RouteId::WatchCreate | RouteId::WatchDelete => {
                 self.watch_route(id, ctx, body).await
             }
+            RouteId::Dashboard => Ok(self.dashboard_page(ctx)),
+            RouteId::DashboardAsset => self.dashboard_asset(ctx),
         }
     }
 }
