@@ -21,6 +21,10 @@ use crate::types::{
     WebhookEvent, WebhookResponse, WebhookUpdateRequest, WebhooksResponse,
 };
 use crate::types::{
+    AnalyticsKeywordsQuery, AnalyticsKeywordsResponse, AnalyticsOverviewQuery,
+    AnalyticsOverviewResponse, AnalyticsTimeseriesQuery, AnalyticsTimeseriesResponse,
+};
+use crate::types::{
     NewWatchRequest, ProductEventData, WatchDeletedResponse, WatchResponse, WatchesResponse,
 };
 
@@ -354,6 +358,34 @@ fn spec(id: RouteId) -> OpSpec {
              altered or unknown token is 404.",
             Content::Redirect,
         ),
+        RouteId::AnalyticsOverview => OpSpec {
+            description: "Totals of the API and MCP calls in the range (counted per minute; by default the \
+                          24 hours up to and including the current minute): calls, errors, latency \
+                          percentiles, cache statuses, upstream calls and the calls the cache saved, per \
+                          route and per client; with the tracked-link clicks, the orders placed and their \
+                          estimated commission per currency (exact decimal text). Needs the admin key.",
+            query: Some(object_of::<AnalyticsOverviewQuery>),
+            body: None,
+            ok: Content::Json(json_of::<AnalyticsOverviewResponse>),
+            upstream: false,
+        },
+        RouteId::AnalyticsTimeseries => OpSpec {
+            description: "One metric per minute, hour or day over the range, empty steps included. \
+                          Needs the admin key.",
+            query: Some(object_of::<AnalyticsTimeseriesQuery>),
+            body: None,
+            ok: Content::Json(json_of::<AnalyticsTimeseriesResponse>),
+            upstream: false,
+        },
+        RouteId::AnalyticsKeywords => OpSpec {
+            description: "The most searched keywords (normalised: lower case, whitespace collapsed) with \
+                          their counts and mean result counts, and the keywords that most often found \
+                          nothing. Needs the admin key.",
+            query: Some(object_of::<AnalyticsKeywordsQuery>),
+            body: None,
+            ok: Content::Json(json_of::<AnalyticsKeywordsResponse>),
+            upstream: false,
+        },
         RouteId::ClickSummary => plain(
             "Clicks stored in all and per product (most clicked first), and the redirect's counters \
              since start-up (recorded, dropped on a full queue, not counted). Needs the admin key.",
@@ -519,6 +551,18 @@ const RENAMES: &[(&str, &str)] = &[
     ("Envelope_OrdersData_AdminMetadata", "OrdersResponse"),
     ("Envelope_OrderSyncData_AdminMetadata", "OrderSyncResponse"),
     ("Envelope_RevenueData_AdminMetadata", "RevenueResponse"),
+    (
+        "Envelope_AnalyticsOverviewData_AdminMetadata",
+        "AnalyticsOverviewResponse",
+    ),
+    (
+        "Envelope_AnalyticsTimeseriesData_AdminMetadata",
+        "AnalyticsTimeseriesResponse",
+    ),
+    (
+        "Envelope_AnalyticsKeywordsData_AdminMetadata",
+        "AnalyticsKeywordsResponse",
+    ),
     ("Envelope_AlertsData_AlertsMetadata", "AlertsResponse"),
     (
         "Envelope_ClickSummaryData_ClickSummaryMetadata",
@@ -1147,6 +1191,9 @@ fn operation(
             | RouteId::Watches
             | RouteId::WatchCreate
             | RouteId::WatchDelete
+            | RouteId::AnalyticsOverview
+            | RouteId::AnalyticsTimeseries
+            | RouteId::AnalyticsKeywords
     ) {
         responses.insert(
             "503".into(),
@@ -1290,6 +1337,9 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::WebhookDeliveries
         | RouteId::WebhookRetry => "webhooks",
         RouteId::Watches | RouteId::WatchCreate | RouteId::WatchDelete => "watches",
+        RouteId::AnalyticsOverview | RouteId::AnalyticsTimeseries | RouteId::AnalyticsKeywords => {
+            "analytics"
+        }
         RouteId::Root
         | RouteId::Health
         | RouteId::Livez

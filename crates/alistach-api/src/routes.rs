@@ -100,6 +100,12 @@ pub enum RouteId {
     WatchCreate,
     /// `DELETE /api/admin/watches/{id}`: stop watching (admin).
     WatchDelete,
+    /// `GET /api/admin/analytics/overview`: usage totals over a range (admin).
+    AnalyticsOverview,
+    /// `GET /api/admin/analytics/timeseries`: one usage metric per step (admin).
+    AnalyticsTimeseries,
+    /// `GET /api/admin/analytics/keywords`: the top and the zero-result search keywords (admin).
+    AnalyticsKeywords,
     /// `GET /dashboard`: the operator's web page (its data comes from the admin API, with the key).
     Dashboard,
     /// `GET /dashboard/{asset}`: a script, style sheet or icon of the dashboard page.
@@ -640,6 +646,36 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::AnalyticsOverview,
+        "GET",
+        "/api/admin/analytics/overview",
+        "getAnalyticsOverview",
+        "API and MCP usage over a range: calls, errors, latency, cache hits, upstream calls saved, clicks, orders, commission",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AnalyticsTimeseries,
+        "GET",
+        "/api/admin/analytics/timeseries",
+        "getAnalyticsTimeseries",
+        "One usage metric per minute, hour or day over a range",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::AnalyticsKeywords,
+        "GET",
+        "/api/admin/analytics/keywords",
+        "getAnalyticsKeywords",
+        "The most searched keywords and the keywords that found nothing",
+        Admin,
+        false,
+        true,
+    ),
     // The operator's page and its files: the page holds no data (every number comes from the
     // admin API, called with the key the operator types in), so it is public; not an API
     // operation, so neither OpenAPI document lists it.
@@ -849,6 +885,9 @@ mod tests {
         RouteId::Watches,
         RouteId::WatchCreate,
         RouteId::WatchDelete,
+        RouteId::AnalyticsOverview,
+        RouteId::AnalyticsTimeseries,
+        RouteId::AnalyticsKeywords,
         RouteId::Dashboard,
         RouteId::DashboardAsset,
     ];

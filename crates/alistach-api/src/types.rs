@@ -2351,3 +2351,249 @@ pub struct ProductEventData {
     /// The product's page.
     pub product_url: String,
 }
+
+/// The metrics `GET /api/admin/analytics/timeseries` plots.
+pub const ANALYTICS_METRICS: [&str; 11] = [
+    "requests",
+    "errors",
+    "p50_ms",
+    "p99_ms",
+    "cache_hit_ratio",
+    "upstream_calls",
+    "upstream_calls_saved",
+    "zero_result_searches",
+    "clicks",
+    "orders",
+    "commission",
+];
+/// The steps of `GET /api/admin/analytics/timeseries`.
+pub const ANALYTICS_STEPS: [&str; 3] = ["minute", "hour", "day"];
+
+/// `GET /api/admin/analytics/overview`.
+pub type AnalyticsOverviewResponse = Envelope<AnalyticsOverviewData, AdminMetadata>;
+/// `GET /api/admin/analytics/timeseries`.
+pub type AnalyticsTimeseriesResponse = Envelope<AnalyticsTimeseriesData, AdminMetadata>;
+/// `GET /api/admin/analytics/keywords`.
+pub type AnalyticsKeywordsResponse = Envelope<AnalyticsKeywordsData, AdminMetadata>;
+
+/// Query of `GET /api/admin/analytics/overview`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsOverviewQuery {
+    /// Calls at or after: `YYYY-MM-DD` (UTC midnight) or `YYYY-MM-DDTHH:MM:SSZ`; by default
+    /// 24 hours before `to`. Counted per minute: a minute belongs to the range when it starts in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Calls before: `YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DD` for up to the end of that day; by
+    /// default the end of the current minute, so the range includes the current minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// Query of `GET /api/admin/analytics/timeseries`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsTimeseriesQuery {
+    /// What to plot (`requests` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ANALYTICS_METRICS))]
+    pub metric: Option<String>,
+    /// As in the overview: `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`; by default 24 hours before `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// As in the overview; by default the end of the current minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The width of a point: `minute`, `hour` or `day`. By default `minute` for ranges up to
+    /// 6 hours, `hour` up to 14 days, `day` beyond. At most 1500 points per answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ANALYTICS_STEPS))]
+    pub step: Option<String>,
+    /// For `commission`: the currency summed (ISO 4217; `USD` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 3))]
+    pub currency: Option<String>,
+}
+
+/// Query of `GET /api/admin/analytics/keywords`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsKeywordsQuery {
+    /// As in the overview: `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`; by default 24 hours before `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// As in the overview; by default the end of the current minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Keywords per list (20 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: Option<u32>,
+}
+
+/// Latency percentiles over a range, in milliseconds, from a histogram with fixed buckets (1 ms
+/// to 10 s), interpolated within the bucket holding the percentile; `null` when the range holds
+/// no call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsLatency {
+    /// Median.
+    pub p50: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+}
+
+/// How cacheable calls were answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsCache {
+    /// Answered from a fresh cache entry.
+    pub hits: u64,
+    /// Answered from a stale entry (while refreshing, or after an upstream error).
+    pub stale: u64,
+    /// Fetched upstream (`MISS`, `BYPASS` and `EXPIRED`).
+    pub misses: u64,
+    /// Waited for another request's fetch of the same question (coalesced).
+    pub coalesced: u64,
+    /// `(hits + stale + coalesced) / (hits + stale + coalesced + misses)`; `null` without
+    /// cacheable calls.
+    pub hit_ratio: Option<f64>,
+}
+
+/// An amount of money in one currency, as exact decimal text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsAmount {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Exact decimal text, e.g. `"12.34"`.
+    pub amount: String,
+}
+
+/// One route's calls in the overview.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsRouteItem {
+    /// The route's operation id (`mcp` for `/mcp`, `mcp:<tool>` for a tool call).
+    pub route: String,
+    /// Calls.
+    pub requests: u64,
+    /// Calls answered 4xx or 5xx.
+    pub errors: u64,
+}
+
+/// One client's calls in the overview.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsClientItem {
+    /// The API key's name, else `addr:<address or /64 prefix>` (as the rate limits name it).
+    pub client: String,
+    /// Calls.
+    pub requests: u64,
+}
+
+/// `GET /api/admin/analytics/overview` data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsOverviewData {
+    /// The range's start (RFC 3339, UTC, a minute's start).
+    pub from: String,
+    /// The range's end, exclusive (RFC 3339, UTC).
+    pub to: String,
+    /// API and MCP calls in the range: every route but `/`, `/r/{token}`, the probes
+    /// (`/health`, `/livez`, `/readyz`), `/metrics`, the OpenAPI documents and the API page.
+    pub requests: u64,
+    /// Calls answered 4xx or 5xx.
+    pub errors: u64,
+    /// Calls answered 4xx.
+    pub client_errors: u64,
+    /// Calls answered 5xx.
+    pub server_errors: u64,
+    /// Latency percentiles.
+    pub latency_ms: AnalyticsLatency,
+    /// Cache statuses of the cacheable calls.
+    pub cache: AnalyticsCache,
+    /// Calls that went to the upstream (AliExpress, or the mock catalog in mock mode).
+    pub upstream_calls: u64,
+    /// Calls that would have gone upstream without the cache: hits, stale answers and
+    /// coalesced waits.
+    pub upstream_calls_saved: u64,
+    /// Searches that found nothing.
+    pub zero_result_searches: u64,
+    /// Tracked-link clicks stored in the range.
+    pub clicks: u64,
+    /// Orders placed in the range (every status but `Invalid`).
+    pub orders: u64,
+    /// Their estimated commission, one item per currency.
+    pub commission: Vec<AnalyticsAmount>,
+    /// Calls per route, most called first.
+    pub routes: Vec<AnalyticsRouteItem>,
+    /// Calls per client, most calling first (at most 20).
+    pub clients: Vec<AnalyticsClientItem>,
+}
+
+/// One point of a time series.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsPoint {
+    /// The start of the step (RFC 3339, UTC).
+    pub t: String,
+    /// The value; `null` where it is undefined (a percentile or ratio without calls).
+    /// `commission` is the sum in `currency` as a number (see `amount` for the exact text).
+    pub value: Option<f64>,
+    /// For `commission`: the exact decimal text of the sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+}
+
+/// `GET /api/admin/analytics/timeseries` data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsTimeseriesData {
+    /// The metric.
+    pub metric: String,
+    /// The step.
+    pub step: String,
+    /// For `commission`: the currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The range's start (RFC 3339, UTC, aligned to the step).
+    pub from: String,
+    /// The range's end, exclusive (RFC 3339, UTC).
+    pub to: String,
+    /// One point per step from `from` to `to`, oldest first, empty steps included.
+    pub points: Vec<AnalyticsPoint>,
+}
+
+/// A searched keyword.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsKeywordItem {
+    /// The keywords, normalised: lower case, trimmed, inner whitespace collapsed, at most 100
+    /// characters.
+    pub keyword: String,
+    /// Searches for it (counts of rare keywords are estimates from a bounded top list per
+    /// minute: at most over-counted by the minute's error bound).
+    pub count: u64,
+    /// Of them, searches that found nothing.
+    pub zero_results: u64,
+    /// Mean number of results (the platform's total) per search.
+    pub results_avg: f64,
+}
+
+/// A keyword that found nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsZeroResultItem {
+    /// The normalised keywords.
+    pub keyword: String,
+    /// Searches for it that found nothing.
+    pub count: u64,
+}
+
+/// `GET /api/admin/analytics/keywords` data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalyticsKeywordsData {
+    /// The range's start (RFC 3339, UTC).
+    pub from: String,
+    /// The range's end, exclusive (RFC 3339, UTC).
+    pub to: String,
+    /// Searches with keywords in the range.
+    pub searches: u64,
+    /// Of them, searches that found nothing.
+    pub zero_result_searches: u64,
+    /// The most searched keywords, most first.
+    pub top: Vec<AnalyticsKeywordItem>,
+    /// The keywords that most often found nothing, most first.
+    pub zero_results: Vec<AnalyticsZeroResultItem>,
+}

@@ -40,7 +40,7 @@ fn sync_error(e: SyncError) -> HttpError {
 }
 
 /// `from` (inclusive) and `to` (exclusive; a date alone means the end of that day) in Unix ms.
-fn time_range(
+pub(super) fn time_range(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(Option<i64>, Option<i64>), HttpError> {

@@ -7,6 +7,7 @@
 
 mod admin;
 mod alerts;
+mod analytics;
 mod catalog;
 mod clicks;
 mod ctx;
@@ -145,6 +146,9 @@ impl App {
             RouteId::Watches | RouteId::WatchCreate | RouteId::WatchDelete => {
                 self.watch_route(id, ctx, body).await
             }
+            RouteId::AnalyticsOverview => self.analytics_overview(ctx).await,
+            RouteId::AnalyticsTimeseries => self.analytics_timeseries(ctx).await,
+            RouteId::AnalyticsKeywords => self.analytics_keywords(ctx).await,
             RouteId::Dashboard => Ok(self.dashboard_page(ctx)),
             RouteId::DashboardAsset => self.dashboard_asset(ctx),
         }
