@@ -470,7 +470,7 @@
     }
     hooks.forEach((w, i) => {
       const res = deliveries[i];
-      const state = w.enabled ? (w.failing_since ? badge(`failing ${fmt.ago(w.failing_since)}`, 'warn') : badge('enabled', 'ok')) : badge('disabled', 'bad');
+      const state = w.enabled ? (w.failing_since ? badge(`failing since ${fmt.ago(w.failing_since)}`, 'warn') : badge('enabled', 'ok')) : badge('disabled', 'bad');
       const body = [h('p', { class: 'muted' }, `Events: ${w.events.join(', ')}`, w.description ? ` · ${w.description}` : '', w.disabled_reason ? ` · ${w.disabled_reason}` : '')];
       if (!res.ok) {
         body.push(failure('Deliveries', res.error));
@@ -486,12 +486,19 @@
             const kind = d.state === 'delivered' ? 'ok' : d.state === 'failed' ? 'bad' : 'warn';
             return h('tr', {}, td(fmt.time(d.created_at)), td(d.event_type), h('td', {}, badge(d.state, kind)),
               num(fmt.int(d.attempts)),
-              td(last ? `${last.status === null ? 'no answer' : `HTTP ${last.status}`}${last.error ? `: ${last.error}` : ''} (${fmt.ms(last.latency_ms)})` : '–', { class: 'wrap' }));
+              td(last ? attemptText(last) : '–', { class: 'wrap' }));
           }), `webhook-${w.id}-table`));
       }
       root.append(card(h('span', {}, h('code', { text: w.url }), ' ', state), ...body));
     });
   };
+
+  // One attempt as a person reads it: the answer's status, why it failed, how long it took.
+  function attemptText(a) {
+    const status = a.status === null ? 'no answer' : `HTTP ${a.status}`;
+    const why = a.error && a.error !== status ? `: ${a.error}` : '';
+    return `${status}${why} (${fmt.ms(a.latency_ms)})`;
+  }
 
   const ALERT_KIND = { firing: 'bad', pending: 'warn', resolved: 'ok', inactive: 'muted' };
 

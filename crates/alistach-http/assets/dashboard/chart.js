@@ -106,7 +106,7 @@ window.AliChart = (() => {
 
   // Confidence intervals side by side. rows: [{label, low, high, point}]; opts: {label, format}.
   function intervals(rows, opts) {
-    const W = 640, rowH = 28, labelW = 140, right = 20, bottom = 20;
+    const W = 960, rowH = 28, labelW = 160, right = 20, bottom = 20;
     const H = rows.length * rowH + bottom + 4;
     const s = svg(W, H, opts.label);
     const max = niceMax(Math.max(0, ...rows.map((r) => r.high)));
