@@ -12,6 +12,7 @@ mod click;
 mod clock;
 mod decimal;
 mod error;
+mod histogram;
 mod link;
 mod locale;
 mod order;
@@ -31,6 +32,7 @@ pub use click::{ClickEvent, ClickListener};
 pub use clock::{Clock, SystemClock};
 pub use decimal::{Decimal, DecimalError};
 pub use error::ValidationError;
+pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS, LATENCY_SLOTS};
 pub use link::{
     AffiliateLink, LinkInput, LinkPage, LinkRequest, LinkSource, LinkType, MAX_LINKS_PER_REQUEST,
     ProductUrl, ProductUrlError,

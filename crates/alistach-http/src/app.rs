@@ -10,7 +10,7 @@ use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
 use alistach_service::{
-    Catalog, ClickTracking, Experiments, OrderSync, WebhookDispatcher, WebhookEndpoints,
+    Analytics, Catalog, ClickTracking, Experiments, OrderSync, WebhookDispatcher, WebhookEndpoints,
 };
 use alistach_store::Store;
 use bytes::Bytes;
@@ -56,6 +56,8 @@ pub struct App {
     pub(crate) webhook_dispatcher: Option<Arc<WebhookDispatcher>>,
     /// The alert rules' states, when this instance evaluates them.
     pub(crate) alerts: Option<Arc<Alerts>>,
+    /// Usage analytics: the calls counted, and the admin answers' use cases.
+    pub(crate) analytics: Option<Arc<Analytics>>,
 }
 
 /// What the admin order endpoints need: the durable store and the order sync.
@@ -156,6 +158,7 @@ impl App {
             watches: None,
             webhook_dispatcher: None,
             alerts: None,
+            analytics: None,
             clicks: None,
             click_store: "none",
         }
@@ -199,6 +202,15 @@ impl App {
     /// evaluates, see [`App::alert_snapshot`]).
     pub fn with_alerts(mut self, alerts: Arc<Alerts>) -> Self {
         self.alerts = Some(alerts);
+        self
+    }
+
+    /// The same application counting every API and MCP call (and the searches' keywords) in
+    /// `analytics` (whose flush task the caller runs) and serving
+    /// `/api/admin/analytics/*` from it.
+    pub fn with_analytics(mut self, analytics: Arc<Analytics>) -> Self {
+        self.mcp.set_analytics(analytics.clone());
+        self.analytics = Some(analytics);
         self
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use alistach_api::{Access, Route, RouteId, RouteMiss};
 use alistach_policy::Decision;
+use alistach_service::{CacheMark, Call};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Body as HttpBody;
@@ -78,6 +79,8 @@ impl App {
         // writes nothing. Warnings and errors carry the request id themselves.
         let span = tracing::debug_span!("request", request_id = %request_id, method = %method, route = template);
         let mut limit: Option<(Decision, String)> = None;
+        // The client as analytics names it, when the rate limits did not name it already.
+        let mut client: Option<String> = None;
 
         let target_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
         let result = match found {
@@ -95,8 +98,17 @@ impl App {
                 // Boxed: inline, the whole dispatch state machine would make this future (which
                 // hyper moves once per request) several kilobytes larger.
                 let mut dispatch = Box::pin(
-                    self.dispatch(route, req, started, deadline, peer, request_id, &mut limit)
-                        .instrument(span.clone()),
+                    self.dispatch(
+                        route,
+                        req,
+                        started,
+                        deadline,
+                        peer,
+                        request_id,
+                        &mut limit,
+                        &mut client,
+                    )
+                    .instrument(span.clone()),
                 );
                 let guarded = std::pin::pin!(Deadline {
                     inner: dispatch.as_mut(),
@@ -148,18 +160,35 @@ impl App {
             }
         };
         self.finish(&mut resp, request_id_value, origin.as_deref(), route);
-        if let (Some((decision, client)), Some(limiter)) = (limit, &self.config.rate_limiter) {
-            let quotas = limiter.quotas_for(&client);
+        if let (Some((decision, client)), Some(limiter)) = (&limit, &self.config.rate_limiter) {
+            let quotas = limiter.quotas_for(client);
             let policy = if std::ptr::eq(quotas, limiter.quotas()) {
                 self.default_policy.clone()
             } else {
                 policy_header(quotas)
             };
-            rate_limit_headers(resp.headers_mut(), policy, &decision);
+            rate_limit_headers(resp.headers_mut(), policy, decision);
         }
         let latency = started.elapsed();
         self.metrics
             .record(route.map(|r| r.id), resp.status().as_u16(), latency);
+        if let (Some(analytics), Some(route)) = (&self.analytics, route)
+            && analytics.is_recording()
+            && counted(route.id)
+        {
+            let client = limit
+                .as_ref()
+                .map(|(_, c)| c.as_str())
+                .or(client.as_deref())
+                .unwrap_or("unknown");
+            analytics.record(&Call {
+                route: route.operation_id,
+                client,
+                cache: cache_mark(resp.headers()),
+                status: resp.status().as_u16(),
+                latency,
+            });
+        }
         span.in_scope(|| {
             tracing::debug!(
                 status = resp.status().as_u16(),
@@ -181,6 +210,7 @@ impl App {
         peer: Option<IpAddr>,
         request_id: &str,
         limit: &mut Option<(Decision, String)>,
+        client: &mut Option<String>,
     ) -> Result<HttpResponse, HttpError>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
@@ -195,7 +225,20 @@ impl App {
         if route.id == RouteId::Mcp {
             McpEndpoint::check(req.headers(), |o| self.allowed_origin(Some(o)).is_some())?;
         }
-        let key_name = self.authorize(access, req.headers(), peer)?;
+        let analytics = self.analytics.as_ref().is_some_and(|a| a.is_recording());
+        let key_name = match self.authorize(access, req.headers(), peer) {
+            Ok(name) => name,
+            Err(e) => {
+                if analytics {
+                    *client = Some(self.client_ip_key(peer, req.headers()));
+                }
+                return Err(e);
+            }
+        };
+        let limited = route.access == Access::Api && self.config.rate_limiter.is_some();
+        if analytics && !limited {
+            *client = Some(self.client_identity(key_name, peer, req.headers()));
+        }
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
             let client = self.client_identity(key_name, peer, req.headers());
             let decision = limiter.check(&client).await;
@@ -299,6 +342,44 @@ impl App {
         // Every answer may differ by Origin (CORS headers), so shared caches must key on it.
         h.append(header::VARY, HeaderValue::from_static("Origin"));
         self.cors_headers(h, origin);
+    }
+}
+
+/// True for the calls usage analytics counts: the API and MCP calls, not the banner, the
+/// probes, the metrics scrape, the documents or the tracked-link redirects.
+fn counted(id: RouteId) -> bool {
+    !matches!(
+        id,
+        RouteId::Root
+            | RouteId::Health
+            | RouteId::Livez
+            | RouteId::Readyz
+            | RouteId::Metrics
+            | RouteId::OpenApi
+            | RouteId::OpenApiGpt
+            | RouteId::Docs
+            | RouteId::DocsAsset
+            | RouteId::TrackedLink
+    )
+}
+
+/// How the cache answered, read from the `Cache-Status` header the catalog routes set (one
+/// header lookup; answers without it did not go through the cache).
+fn cache_mark(h: &HeaderMap) -> CacheMark {
+    let Some(v) = h.get("cache-status").map(HeaderValue::as_bytes) else {
+        return CacheMark::None;
+    };
+    let has = |needle: &[u8]| v.windows(needle.len()).any(|w| w == needle);
+    if has(b"detail=stale") {
+        CacheMark::Stale
+    } else if has(b"; hit") {
+        CacheMark::Hit
+    } else if has(b"collapsed") {
+        CacheMark::Coalesced
+    } else if has(b"fwd=request") {
+        CacheMark::Bypass
+    } else {
+        CacheMark::Miss
     }
 }
 

@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::histogram::HistogramSnapshot;
+use alistach_domain::HistogramSnapshot;
 
 /// Transitions kept per rule in [`RuleReport::history`].
 pub const ALERT_HISTORY: usize = 20;

@@ -20,8 +20,8 @@ use alistach_domain::{
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::histogram::{Histogram, HistogramSnapshot};
 use crate::pacing::OutboundLimiter;
+use alistach_domain::{Histogram, HistogramSnapshot};
 
 /// How hard the guard protects the upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

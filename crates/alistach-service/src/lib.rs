@@ -23,15 +23,20 @@
 //! that fail for days.
 //!
 //! Alerts: the pure [`AlertEngine`] evaluates the built-in rules over [`AlertSnapshot`]s.
+//!
+//! Usage analytics: [`Analytics`] counts every API and MCP call per minute in memory (sharded,
+//! no allocation for a dimension tuple seen before in the minute), flushes to the store's
+//! [`alistach_store::AnalyticsStore`] every minute and at shutdown, and answers the overview,
+//! time series and keyword lists from the store plus what it has not flushed yet.
 
 mod alerts;
+mod analytics;
 mod catalog;
 mod clicks;
 mod config;
 mod error;
 mod experiments;
 mod guard;
-mod histogram;
 mod keys;
 mod orders;
 mod pacing;
@@ -46,6 +51,12 @@ pub use alerts::{
     HistoryEntry, ORDER_SYNC_LATE, OrderSyncCounters, RuleReport,
 };
 pub use alistach_cache::{CacheLayer, CacheStatus, LayerStats, ReadMode, TierHealth};
+pub use alistach_domain::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
+pub use analytics::{
+    Analytics, CacheFigures, CacheMark, Call, Commission, FLUSH_INTERVAL, KeywordBuf,
+    KeywordReport, MAX_KEYWORD_CHARS, MINUTE_RETENTION, Metric, Overview, Point, STEP_DAY,
+    STEP_HOUR, STEP_MINUTE, TOP_KEYWORDS, TimeRange, TopKeywords, normalise_keywords,
+};
 pub use catalog::{
     CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,
     Rendered, Served,
@@ -62,7 +73,6 @@ pub use guard::{
     CircuitState, GuardConfig, GuardStats, GuardedApi, MethodStats, UPSTREAM_METHODS,
     UPSTREAM_OUTCOMES,
 };
-pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use keys::{CacheKind, KeyScope};
 pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,

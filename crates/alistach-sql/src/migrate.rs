@@ -40,6 +40,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_watches.sql"),
         include_str!("../migrations/postgres/0005_watches.sql"),
     ),
+    (
+        6,
+        "analytics",
+        include_str!("../migrations/sqlite/0006_analytics.sql"),
+        include_str!("../migrations/postgres/0006_analytics.sql"),
+    ),
 ];
 
 /// The `sync_cursors` row migration 3 leaves for [`crate::SqlStore::open`]: orders stored

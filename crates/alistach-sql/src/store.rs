@@ -56,6 +56,7 @@ macro_rules! begin_write {
 
 #[macro_use]
 mod webhooks;
+mod analytics;
 mod watches;
 
 /// The store on SQLite or PostgreSQL.

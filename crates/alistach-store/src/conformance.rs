@@ -9,8 +9,14 @@ use std::time::Duration;
 
 use alistach_domain::{AffiliateOrder, Cents};
 
+mod analytics;
 mod watches;
 mod webhooks;
+
+pub use analytics::{
+    analytics_flushes_add_up_once, analytics_retention_purges_by_age,
+    clicks_and_orders_are_counted_per_bucket,
+};
 
 pub use watches::{
     watch_checks_are_recorded_with_their_events, watches_are_created_listed_and_deleted,
@@ -87,6 +93,9 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     deliveries_are_retried_and_test_events_sent(store, other).await;
     watches_are_created_listed_and_deleted(store, other).await;
     watch_checks_are_recorded_with_their_events(store, other).await;
+    analytics_retention_purges_by_age(store).await;
+    analytics_flushes_add_up_once(store, other).await;
+    clicks_and_orders_are_counted_per_bucket(store).await;
 }
 
 /// Every field, `None`s and non-ASCII text included, and ids beyond `i64::MAX`, round-trips;

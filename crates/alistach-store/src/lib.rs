@@ -18,12 +18,17 @@
 //! - [`WatchStore`]: product watches, what their checks last saw and whether it was notified;
 //!   a check's events are published in the transaction that records it.
 //!
+//! - [`AnalyticsStore`]: usage analytics, per-minute aggregates of the API and MCP calls and
+//!   of the searched keywords, added by each instance's flushes (idempotent per flush id) to
+//!   minute, hour and day rows, purged by age.
+//!
 //! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (tenants) are added as
 //! further traits in the same way. Backends: the
 //! in-process [`MemoryStore`] (tests, and the reference for the conformance suite) and the SQL
 //! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs the `conformance` checks (feature
 //! `conformance`). This crate knows no database library.
 
+mod analytics;
 mod clicks;
 mod experiments;
 mod memory;
@@ -38,6 +43,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use analytics::{
+    ALL_SEARCHES, AnalyticsBatch, AnalyticsStore, ClickBucket, KeywordCounts, KeywordOrder,
+    KeywordRow, OrderBucket, Resolution, UsageCounts, UsageKey, UsageRow, bucket_of, sum_usage,
+};
 pub use clicks::{Click, ClickStore, ClickSummary, MAX_SUMMARY_PRODUCTS, ProductClicks};
 pub use experiments::{
     Allocation, Experiment, ExperimentStore, NewExperiment, NewVariant, Variant, VariantOutcome,
@@ -153,7 +162,14 @@ pub trait LeaseStore: Send + Sync + 'static {
 /// The whole durable state of a deployment.
 #[async_trait]
 pub trait Store:
-    OrderStore + CursorStore + LeaseStore + ClickStore + ExperimentStore + WebhookStore + WatchStore
+    OrderStore
+    + CursorStore
+    + LeaseStore
+    + ClickStore
+    + ExperimentStore
+    + WebhookStore
+    + WatchStore
+    + AnalyticsStore
 {
     /// `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

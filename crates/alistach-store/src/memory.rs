@@ -10,6 +10,10 @@ use async_trait::async_trait;
 
 use crate::types::NO_KEY;
 use crate::{
+    AnalyticsBatch, AnalyticsStore, ClickBucket, KeywordCounts, KeywordOrder, OrderBucket,
+    Resolution, UsageCounts, UsageKey, UsageRow, bucket_of, sum_usage,
+};
+use crate::{
     Attempt, AttemptOutcome, Delivery, DeliveryState, Endpoint, EndpointUpdate, Event, NewEndpoint,
     WebhookStore, order_events,
 };
@@ -47,6 +51,9 @@ struct State {
     next_delivery: u64,
     watches: BTreeMap<u64, Watch>,
     next_watch: u64,
+    usage: BTreeMap<(Resolution, i64, UsageKey), UsageCounts>,
+    keywords: BTreeMap<(Resolution, i64, String), KeywordCounts>,
+    flushes: BTreeMap<String, i64>,
 }
 
 impl State {
@@ -815,6 +822,188 @@ impl WatchStore for MemoryStore {
             state.publish(event, now_ms);
         }
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl AnalyticsStore for MemoryStore {
+    async fn flush_analytics(&self, batch: &AnalyticsBatch) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.flushes.contains_key(&batch.flush_id) {
+            return Ok(false);
+        }
+        let last_minute = batch
+            .usage
+            .iter()
+            .map(|r| r.bucket_ms)
+            .chain(batch.keywords.iter().map(|r| r.bucket_ms))
+            .max()
+            .unwrap_or(0);
+        state.flushes.insert(batch.flush_id.clone(), last_minute);
+        for row in &batch.usage {
+            for res in Resolution::ALL {
+                state
+                    .usage
+                    .entry((res, res.floor(row.bucket_ms), row.key.clone()))
+                    .or_default()
+                    .merge(&row.counts);
+            }
+        }
+        for row in &batch.keywords {
+            for res in Resolution::ALL {
+                state
+                    .keywords
+                    .entry((res, res.floor(row.bucket_ms), row.keyword.clone()))
+                    .or_default()
+                    .merge(&row.counts);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn usage(
+        &self,
+        res: Resolution,
+        from_ms: i64,
+        to_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let state = self.state();
+        let rows = state.usage.iter().filter(|((r, _, _), _)| *r == res).map(
+            |((_, bucket_ms, key), counts)| UsageRow {
+                bucket_ms: *bucket_ms,
+                key: key.clone(),
+                counts: *counts,
+            },
+        );
+        Ok(sum_usage(rows, from_ms, to_ms, step_ms))
+    }
+
+    async fn top_keywords(
+        &self,
+        res: Resolution,
+        from_ms: i64,
+        to_ms: i64,
+        order: KeywordOrder,
+        limit: u32,
+    ) -> Result<Vec<(String, KeywordCounts)>, StoreError> {
+        let state = self.state();
+        let mut sums: BTreeMap<&str, KeywordCounts> = BTreeMap::new();
+        for ((r, bucket_ms, keyword), counts) in &state.keywords {
+            if *r == res && (from_ms..to_ms).contains(bucket_ms) && !keyword.is_empty() {
+                sums.entry(keyword).or_default().merge(counts);
+            }
+        }
+        let mut ranked: Vec<(String, KeywordCounts)> = sums
+            .into_iter()
+            .map(|(k, c)| (k.to_owned(), c))
+            .filter(|(_, c)| order == KeywordOrder::Searches || c.zero_results > 0)
+            .collect();
+        let rank = |c: &KeywordCounts| match order {
+            KeywordOrder::Searches => c.searches,
+            KeywordOrder::ZeroResults => c.zero_results,
+        };
+        ranked.sort_by(|a, b| rank(&b.1).cmp(&rank(&a.1)).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(limit as usize);
+        Ok(ranked)
+    }
+
+    async fn keyword_series(
+        &self,
+        res: Resolution,
+        keyword: &str,
+        from_ms: i64,
+        to_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<(i64, KeywordCounts)>, StoreError> {
+        let state = self.state();
+        let mut sums: BTreeMap<i64, KeywordCounts> = BTreeMap::new();
+        for ((r, bucket_ms, k), counts) in &state.keywords {
+            if *r == res && (from_ms..to_ms).contains(bucket_ms) && k == keyword {
+                sums.entry(bucket_of(*bucket_ms, from_ms, step_ms))
+                    .or_default()
+                    .merge(counts);
+            }
+        }
+        Ok(sums.into_iter().collect())
+    }
+
+    async fn purge_analytics(&self, res: Resolution, before_ms: i64) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let before = state.usage.len() + state.keywords.len();
+        state
+            .usage
+            .retain(|(r, bucket_ms, _), _| *r != res || *bucket_ms >= before_ms);
+        state
+            .keywords
+            .retain(|(r, bucket_ms, _), _| *r != res || *bucket_ms >= before_ms);
+        if res == Resolution::Minute {
+            state.flushes.retain(|_, at| *at >= before_ms);
+        }
+        Ok((before - state.usage.len() - state.keywords.len()) as u64)
+    }
+
+    async fn clicks_per_bucket(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<ClickBucket>, StoreError> {
+        let state = self.state();
+        let mut sums: BTreeMap<i64, u64> = BTreeMap::new();
+        for c in state
+            .clicks
+            .iter()
+            .filter(|c| (from_ms..to_ms).contains(&c.at_ms))
+        {
+            *sums
+                .entry(bucket_of(c.at_ms, from_ms, step_ms))
+                .or_default() += 1;
+        }
+        Ok(sums
+            .into_iter()
+            .map(|(bucket_ms, clicks)| ClickBucket { bucket_ms, clicks })
+            .collect())
+    }
+
+    async fn orders_per_bucket(
+        &self,
+        mock: bool,
+        from_ms: i64,
+        to_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<OrderBucket>, StoreError> {
+        let state = self.state();
+        let mut sums: BTreeMap<(i64, String), (u64, i64)> = BTreeMap::new();
+        for o in state.orders.values() {
+            if o.record.mock != mock
+                || !(from_ms..to_ms).contains(&o.order_time_ms)
+                || o.record.order.status == alistach_domain::OrderStatus::Invalid.as_str()
+            {
+                continue;
+            }
+            let e = sums
+                .entry((
+                    bucket_of(o.order_time_ms, from_ms, step_ms),
+                    o.record.order.currency.clone(),
+                ))
+                .or_default();
+            e.0 += 1;
+            e.1 =
+                e.1.checked_add(o.record.order.estimated_paid_commission.0)
+                    .ok_or_else(|| StoreError::Corrupt("a commission sum overflows".to_owned()))?;
+        }
+        Ok(sums
+            .into_iter()
+            .map(
+                |((bucket_ms, currency), (orders, commission_cents))| OrderBucket {
+                    bucket_ms,
+                    currency,
+                    orders,
+                    commission_cents,
+                },
+            )
+            .collect())
     }
 }
 

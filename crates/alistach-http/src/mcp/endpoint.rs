@@ -53,6 +53,11 @@ impl McpEndpoint {
         }
     }
 
+    /// Counts the tools' searches in `analytics` from now on.
+    pub(crate) fn set_analytics(&self, analytics: Arc<alistach_service::Analytics>) {
+        self.tools.set_analytics(analytics);
+    }
+
     /// Runs the tools' calls under `experiments` from now on.
     pub(crate) fn set_experiments(&self, experiments: Arc<alistach_service::Experiments>) {
         self.tools.set_experiments(experiments);

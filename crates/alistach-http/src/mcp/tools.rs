@@ -37,6 +37,7 @@ pub(crate) struct ToolCtx {
     mode: ApiMode,
     list: Arc<Vec<rmcp::model::Tool>>,
     experiments: Arc<OnceLock<Arc<Experiments>>>,
+    analytics: Arc<OnceLock<Arc<alistach_service::Analytics>>>,
 }
 
 /// The identity of the client of an MCP request (as the rate limits count it), carried from
@@ -53,7 +54,13 @@ impl ToolCtx {
             config: Arc::new(config),
             list: Arc::new(TOOLS.iter().map(|t| (t.describe)()).collect()),
             experiments: Arc::new(OnceLock::new()),
+            analytics: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Counts the searches' keywords in `analytics` from now on (set once).
+    pub(crate) fn set_analytics(&self, analytics: Arc<alistach_service::Analytics>) {
+        let _ = self.analytics.set(analytics);
     }
 
     /// Runs the tools' calls under `experiments` from now on (set once).
@@ -262,6 +269,11 @@ async fn listing(
         .catalog
         .products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)
         .await?;
+    if let (Some(analytics), Some(keywords)) = (ctx.analytics.get(), query.keywords())
+        && listing == Listing::Search
+    {
+        analytics.search(keywords, served.value.items);
+    }
     let page: PageData = decode(&served.value.bytes)?;
     Ok(Answer::new(
         ctx.mode,

@@ -1,7 +1,11 @@
 //! The usage-analytics admin endpoints: `GET /api/admin/analytics/{overview,timeseries,keywords}`.
 
+use std::sync::Arc;
+
 use alistach_api::types as api;
-use alistach_domain::platform_time;
+use alistach_domain::{Cents, platform_time};
+use alistach_service::{Analytics, Metric, TimeRange};
+use alistach_store::StoreError;
 
 use super::Ctx;
 use crate::app::App;
@@ -85,17 +89,113 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+fn money(cents: i64) -> String {
+    Cents(cents).to_decimal().to_string()
+}
+
+fn store_error(e: StoreError) -> HttpError {
+    // The text can name the database's host or file: the log gets it, the client does not.
+    tracing::warn!(error = %e, "the analytics store failed");
+    HttpError::StoreUnavailable
+}
+
+fn currency_of(currency: Option<&str>) -> Result<String, HttpError> {
+    match currency.map(str::trim) {
+        None => Ok("USD".to_owned()),
+        Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Ok(c.to_ascii_uppercase())
+        }
+        Some(_) => Err(HttpError::field(
+            "currency",
+            "must be a three-letter ISO 4217 code",
+        )),
+    }
+}
+
+fn limit_of(limit: Option<u32>) -> Result<u32, HttpError> {
+    match limit {
+        None => Ok(20),
+        Some(n @ 1..=200) => Ok(n),
+        Some(_) => Err(HttpError::field("limit", "must be 1 to 200")),
+    }
+}
+
 impl App {
+    fn analytics_or_unavailable(&self) -> Result<&Arc<Analytics>, HttpError> {
+        self.analytics.as_ref().ok_or(HttpError::StoreUnavailable)
+    }
+
     pub(super) async fn analytics_overview(
         &self,
         ctx: &Ctx<'_>,
     ) -> Result<HttpResponse, HttpError> {
         let req: api::AnalyticsOverviewQuery = convert::query_params(ctx.query, &[])?;
         let range = range(req.from.as_deref(), req.to.as_deref(), now_ms())?;
+        let analytics = self.analytics_or_unavailable()?;
+        let o = analytics
+            .overview(
+                TimeRange {
+                    from_ms: range.from_ms,
+                    to_ms: range.to_ms,
+                },
+                self.mode.is_mock(),
+            )
+            .await
+            .map_err(store_error)?;
+        let covered = o.range.unwrap_or(TimeRange {
+            from_ms: range.from_ms,
+            to_ms: range.to_ms,
+        });
+        let cache = o.cache_figures();
+        let ms = |q: f64| o.latency.quantile(q).map(|s| s * 1e3);
         let data = api::AnalyticsOverviewData {
-            from: platform_time::rfc3339(range.from_ms),
-            to: platform_time::rfc3339(range.to_ms),
-            ..Default::default()
+            from: platform_time::rfc3339(covered.from_ms),
+            to: platform_time::rfc3339(covered.to_ms),
+            requests: o.requests,
+            errors: o.client_errors + o.server_errors,
+            client_errors: o.client_errors,
+            server_errors: o.server_errors,
+            latency_ms: api::AnalyticsLatency {
+                p50: ms(0.5),
+                p99: ms(0.99),
+            },
+            cache: api::AnalyticsCache {
+                hits: cache.hits,
+                stale: cache.stale,
+                misses: cache.misses,
+                coalesced: cache.coalesced,
+                hit_ratio: cache.hit_ratio(),
+            },
+            upstream_calls: cache.misses,
+            upstream_calls_saved: cache.saved(),
+            zero_result_searches: o.searches.zero_results,
+            clicks: o.clicks,
+            orders: o.orders,
+            commission: o
+                .commission
+                .iter()
+                .map(|(currency, cents)| api::AnalyticsAmount {
+                    currency: currency.clone(),
+                    amount: money(*cents),
+                })
+                .collect(),
+            routes: o
+                .routes
+                .iter()
+                .map(|(route, requests, errors)| api::AnalyticsRouteItem {
+                    route: route.clone(),
+                    requests: *requests,
+                    errors: *errors,
+                })
+                .collect(),
+            clients: o
+                .clients
+                .iter()
+                .map(|(client, requests)| api::AnalyticsClientItem {
+                    client: client.clone(),
+                    requests: *requests,
+                })
+                .collect(),
         };
         Ok(json(&api::AnalyticsOverviewResponse::ok(
             data,
@@ -108,31 +208,49 @@ impl App {
         ctx: &Ctx<'_>,
     ) -> Result<HttpResponse, HttpError> {
         let req: api::AnalyticsTimeseriesQuery = convert::query_params(ctx.query, &[])?;
-        let metric = metric_of(req.metric.as_deref())?;
+        let metric_name = metric_of(req.metric.as_deref())?;
+        let metric = Metric::parse(metric_name)
+            .ok_or_else(|| HttpError::field("metric", "is not a known metric"))?;
         let range = range(req.from.as_deref(), req.to.as_deref(), now_ms())?;
         let step = step_of(req.step.as_deref(), range)?;
+        let currency = currency_of(req.currency.as_deref())?;
+        let analytics = self.analytics_or_unavailable()?;
+        // Whole steps: the first holds `from`, the last holds the end.
         let from = range.from_ms.div_euclid(step) * step;
-        let points = (0..)
-            .map(|i| from + i * step)
-            .take_while(|t| *t < range.to_ms)
-            .map(|t| api::AnalyticsPoint {
-                t: platform_time::rfc3339(t),
-                value: Some(0.0),
-                amount: None,
-            })
-            .collect();
+        let to = (range.to_ms + step - 1).div_euclid(step) * step;
+        let points = analytics
+            .timeseries(
+                metric,
+                TimeRange {
+                    from_ms: from,
+                    to_ms: to,
+                },
+                step,
+                &currency,
+                self.mode.is_mock(),
+            )
+            .await
+            .map_err(store_error)?;
+        let commission = metric == Metric::Commission;
         let data = api::AnalyticsTimeseriesData {
-            metric: metric.to_owned(),
+            metric: metric_name.to_owned(),
             step: match step {
                 MINUTE_MS => "minute",
                 HOUR_MS => "hour",
                 _ => "day",
             }
             .to_owned(),
-            currency: None,
+            currency: commission.then(|| currency.clone()),
             from: platform_time::rfc3339(from),
-            to: platform_time::rfc3339(range.to_ms),
-            points,
+            to: platform_time::rfc3339(to),
+            points: points
+                .into_iter()
+                .map(|p| api::AnalyticsPoint {
+                    t: platform_time::rfc3339(p.t_ms),
+                    value: p.value,
+                    amount: commission.then(|| money(p.cents.unwrap_or(0))),
+                })
+                .collect(),
         };
         Ok(json(&api::AnalyticsTimeseriesResponse::ok(
             data,
@@ -146,14 +264,99 @@ impl App {
     ) -> Result<HttpResponse, HttpError> {
         let req: api::AnalyticsKeywordsQuery = convert::query_params(ctx.query, &["limit"])?;
         let range = range(req.from.as_deref(), req.to.as_deref(), now_ms())?;
+        let limit = limit_of(req.limit)?;
+        let analytics = self.analytics_or_unavailable()?;
+        let report = analytics
+            .keywords(
+                TimeRange {
+                    from_ms: range.from_ms,
+                    to_ms: range.to_ms,
+                },
+                limit,
+            )
+            .await
+            .map_err(store_error)?;
+        let covered = report.range.unwrap_or(TimeRange {
+            from_ms: range.from_ms,
+            to_ms: range.to_ms,
+        });
         let data = api::AnalyticsKeywordsData {
-            from: platform_time::rfc3339(range.from_ms),
-            to: platform_time::rfc3339(range.to_ms),
-            ..Default::default()
+            from: platform_time::rfc3339(covered.from_ms),
+            to: platform_time::rfc3339(covered.to_ms),
+            searches: report.totals.searches,
+            zero_result_searches: report.totals.zero_results,
+            top: report
+                .top
+                .iter()
+                .map(|(keyword, c)| api::AnalyticsKeywordItem {
+                    keyword: keyword.clone(),
+                    count: c.searches,
+                    zero_results: c.zero_results,
+                    results_avg: if c.searches == 0 {
+                        0.0
+                    } else {
+                        c.results as f64 / c.searches as f64
+                    },
+                })
+                .collect(),
+            zero_results: report
+                .zero_results
+                .iter()
+                .map(|(keyword, c)| api::AnalyticsZeroResultItem {
+                    keyword: keyword.clone(),
+                    count: c.zero_results,
+                })
+                .collect(),
         };
         Ok(json(&api::AnalyticsKeywordsResponse::ok(
             data,
             self.admin_metadata(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_698_796_800_000; // 2023-11-01T00:00:00Z
+
+    #[test]
+    fn ranges_default_to_the_day_up_to_the_end_of_this_minute() {
+        let r = range(None, None, T + 90_500).unwrap();
+        assert_eq!(r.to_ms, T + 120_000, "the current minute is included");
+        assert_eq!(r.from_ms, T + 120_000 - DAY_MS);
+        let r = range(Some("2023-11-01T00:00:30Z"), Some("2023-11-01"), T).unwrap();
+        assert_eq!(
+            (r.from_ms, r.to_ms),
+            (T, T + DAY_MS),
+            "from floors to its minute"
+        );
+        assert_eq!(range(Some("soon"), None, T).unwrap_err().status(), 422);
+        assert_eq!(
+            range(Some("2023-11-02"), Some("2023-11-01T00:00:00Z"), T)
+                .unwrap_err()
+                .status(),
+            422
+        );
+    }
+
+    #[test]
+    fn steps_default_by_span_and_are_bounded() {
+        let r = |hours: i64| Range {
+            from_ms: T,
+            to_ms: T + hours * HOUR_MS,
+        };
+        assert_eq!(step_of(None, r(6)).unwrap(), MINUTE_MS);
+        assert_eq!(step_of(None, r(7)).unwrap(), HOUR_MS);
+        assert_eq!(step_of(None, r(24 * 15)).unwrap(), DAY_MS);
+        assert_eq!(step_of(Some("week"), r(1)).unwrap_err().status(), 422);
+        assert_eq!(step_of(Some("minute"), r(48)).unwrap_err().status(), 422);
+        assert_eq!(metric_of(Some("bogus")).unwrap_err().status(), 422);
+        assert_eq!(metric_of(None).unwrap(), "requests");
+        assert_eq!(currency_of(Some("eur")).unwrap(), "EUR");
+        assert_eq!(currency_of(Some("EURO")).unwrap_err().status(), 422);
+        assert_eq!(limit_of(Some(0)).unwrap_err().status(), 422);
+        assert_eq!(limit_of(Some(201)).unwrap_err().status(), 422);
     }
 }

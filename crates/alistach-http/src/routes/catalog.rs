@@ -161,6 +161,11 @@ impl App {
             .catalog_for(ctx, &query)
             .products(&query, read, PAGE_FORMAT, render_page)
             .await?;
+        if let (Some(analytics), Some(keywords), Listing::Search) =
+            (&self.analytics, query.keywords(), listing)
+        {
+            analytics.search(keywords, served.value.items);
+        }
         let facts = Facts::of(&served);
         let hit = facts.status.is_hit();
         let no_cache = kind == Search::NoCache;

@@ -1,5 +1,7 @@
 //! A fixed-bucket latency histogram kept in atomics: cheap enough for every request, read as a
-//! snapshot for Prometheus buckets and status percentiles.
+//! snapshot for Prometheus buckets and status percentiles. The snapshot is also the usage
+//! analytics' histogram: plain counts per fixed bucket, merged by addition, so a minute's
+//! histograms from any number of instances add up to the minute's histogram.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,34 +12,43 @@ pub const LATENCY_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Buckets per histogram: the finite ones and `+Inf`.
+pub const LATENCY_SLOTS: usize = 14;
+
 const BOUNDS_MICROS: [u64; 13] = [
     1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
     5_000_000, 10_000_000,
 ];
 
+/// The bucket an observation falls in, and the observation in microseconds.
+fn slot(d: Duration) -> (usize, u64) {
+    let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let i = BOUNDS_MICROS
+        .iter()
+        .position(|&b| micros <= b)
+        .unwrap_or(BOUNDS_MICROS.len());
+    (i, micros)
+}
+
 /// Observations counted per bucket, with their sum.
 #[derive(Debug, Default)]
 pub struct Histogram {
     // Per bucket, not cumulative: one increment per observation; the snapshot sums them.
-    buckets: [AtomicU64; 14],
+    buckets: [AtomicU64; LATENCY_SLOTS],
     sum_micros: AtomicU64,
 }
 
 impl Histogram {
     /// Records one observation.
     pub fn observe(&self, d: Duration) {
-        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        let i = BOUNDS_MICROS
-            .iter()
-            .position(|&b| micros <= b)
-            .unwrap_or(BOUNDS_MICROS.len());
+        let (i, micros) = slot(d);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
     /// The counters as they are now.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut counts = [0u64; 14];
+        let mut counts = [0u64; LATENCY_SLOTS];
         for (c, b) in counts.iter_mut().zip(&self.buckets) {
             *c = b.load(Ordering::Relaxed);
         }
@@ -52,7 +63,7 @@ impl Histogram {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HistogramSnapshot {
     /// Observations per bucket (not cumulative); the last is the `+Inf` bucket.
-    pub counts: [u64; 14],
+    pub counts: [u64; LATENCY_SLOTS],
     /// Sum of all observations, in microseconds.
     pub sum_micros: u64,
 }
@@ -77,12 +88,19 @@ impl HistogramSnapshot {
         })
     }
 
-    /// Adds another snapshot's counts (to total several routes).
+    /// Adds another snapshot's counts (to total several routes, minutes or instances).
     pub fn merge(&mut self, other: &HistogramSnapshot) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
-        self.sum_micros += other.sum_micros;
+        self.sum_micros = self.sum_micros.saturating_add(other.sum_micros);
+    }
+
+    /// Records one observation in this copy (no atomics: for a histogram behind a lock).
+    pub fn observe(&mut self, d: Duration) {
+        let (i, micros) = slot(d);
+        self.counts[i] += 1;
+        self.sum_micros = self.sum_micros.saturating_add(micros);
     }
 
     /// The `q` quantile (0..=1) in seconds, interpolated within its bucket the way
@@ -152,5 +170,43 @@ mod tests {
         let mut merged = s;
         merged.merge(&h.snapshot());
         assert_eq!(merged.count(), 201);
+    }
+
+    #[test]
+    fn merging_is_addition_and_matches_observing_everything_in_one() {
+        let durations = [
+            0.3, 1.0, 2.0, 7.0, 40.0, 90.0, 300.0, 800.0, 4000.0, 20_000.0,
+        ];
+        let mut one = HistogramSnapshot::default();
+        let mut a = HistogramSnapshot::default();
+        let mut b = HistogramSnapshot::default();
+        for (i, ms) in durations.iter().enumerate() {
+            let d = Duration::from_secs_f64(ms / 1e3);
+            one.observe(d);
+            if i % 3 == 0 {
+                a.observe(d)
+            } else {
+                b.observe(d)
+            }
+        }
+        let mut ab = a;
+        ab.merge(&b);
+        let mut ba = b;
+        ba.merge(&a);
+        assert_eq!(ab, one);
+        assert_eq!(ba, one, "merge is commutative");
+        assert_eq!(one.count(), 10);
+        assert_eq!(one.counts[0], 2, "0.3 ms and 1 ms fall in the first bucket");
+        assert_eq!(
+            one.counts[LATENCY_SLOTS - 1],
+            1,
+            "20 s is beyond the last bound"
+        );
+        // The atomic histogram and the plain one agree.
+        let h = Histogram::default();
+        for ms in durations {
+            h.observe(Duration::from_secs_f64(ms / 1e3));
+        }
+        assert_eq!(h.snapshot(), one);
     }
 }
