@@ -93,6 +93,10 @@ pub struct Config {
     pub watch_interval: Duration,
     /// The share of `max_qps` the watch checks use, in `(0, 1]`.
     pub watch_qps_share: f64,
+    /// Count API and MCP calls for the analytics endpoints.
+    pub analytics: bool,
+    /// How long hour and day analytics rows are kept.
+    pub analytics_retention: Duration,
     pub data_dir: std::path::PathBuf,
     /// `--check-config`'s lines for the individual settings, made from the parsed values.
     shown: Vec<String>,
@@ -237,6 +241,10 @@ impl Config {
             alert_slack_webhook_url: v.alert_slack_webhook_url,
             watch_interval: v.watch_interval,
             watch_qps_share: v.watch_qps_share.0,
+            analytics: v.analytics,
+            analytics_retention: Duration::from_secs(
+                u64::from(v.analytics_retention_days) * 86_400,
+            ),
             data_dir: v.data_dir.into(),
             shown,
         })

@@ -11,12 +11,12 @@ use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
+use alistach_service::{Analytics, CircuitState, WatchConfig, WatchJob, Watches};
 use alistach_service::{
     CacheTtls, Catalog, ClickDrain, ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig,
     GuardedApi, LinkTracker, OrderSync, OrderSyncConfig, WebhookConfig, WebhookDispatcher,
     WebhookEndpoints,
 };
-use alistach_service::{CircuitState, WatchConfig, WatchJob, Watches};
 use alistach_sql::SqlStore;
 use alistach_store::Store;
 use anyhow::Context;
@@ -389,6 +389,21 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     if let Some(alerts) = &alerts {
         app = app.with_alerts(alerts.clone());
     }
+    // Usage analytics: counted in memory per minute, flushed beside the server by every
+    // instance (additive upserts, no lease), and once more after it stops.
+    let analytics = Arc::new(Analytics::new(
+        order_store.clone(),
+        clock.clone(),
+        config.mode.as_str(),
+        &instance,
+        config.analytics,
+        config.analytics_retention,
+    ));
+    app = app.with_analytics(analytics.clone());
+    let (stop_analytics, analytics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let analytics_task = tokio::spawn(analytics.run(async {
+        let _ = analytics_stopped.await;
+    }));
     let app = Arc::new(app);
     if let Some(alerts) = alerts {
         let slack = match &config.alert_slack_webhook_url {
@@ -462,6 +477,14 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         }
     };
     let served = alistach_http::serve(listener, app, shutdown).await;
+    // The last requests' counts go to the store before it closes.
+    let _ = stop_analytics.send(());
+    if tokio::time::timeout(std::time::Duration::from_secs(10), analytics_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the analytics counts were not written within 10 s");
+    }
     if let Some((stop, task)) = drain_task {
         let _ = stop.send(());
         if tokio::time::timeout(std::time::Duration::from_secs(10), task)

@@ -410,6 +410,10 @@ declare_settings! {
     watch_interval: Duration = seconds(0, WEEK), env "WATCH_INTERVAL", default 3600;
     /// The share of ALIEXPRESS_MAX_QPS the watch checks may use (they pace themselves; the rest stays for users' requests).
     watch_qps_share: Share = Fraction, env "WATCH_QPS_SHARE", default "0.2";
+    /// Count every API and MCP call (route, client, cache status, status class, latency, search keywords) per minute for /api/admin/analytics/*; false records nothing.
+    analytics: bool = Switch, env "ANALYTICS", default true;
+    /// Days the hour and day analytics rows are kept (minute rows: 2 days, or this if shorter).
+    analytics_retention_days: u32 = whole(1, 3650), env "ANALYTICS_RETENTION_DAYS", default 90;
 }
 
 /// `rule=seconds,...`: see `alert_for_overrides`.

@@ -1,6 +1,7 @@
 //! Process-level end-to-end tests: the real `alistach-server` binary, driven over HTTP.
 
 mod alerts;
+mod analytics;
 mod browser;
 mod clicks;
 mod compat;
