@@ -219,7 +219,7 @@
     const points = data.points.map((p) => ({ label: stepLabel(p.t, data.step), value: p.value === null ? 0 : p.value,
       title: `${stepLabel(p.t, data.step)}: ${p.value === null ? '–' : opts.format(p.value)}` }));
     return card(h('span', {}, `${opts.label} `, h('span', { class: 'muted', text: `per ${data.step}` })),
-      (opts.kind === 'columns' ? AliChart.columns : AliChart.line)(points, { label: opts.label, format: opts.format, alt: opts.alt }));
+      (opts.kind === 'columns' ? AliChart.columns : AliChart.line)(points, { label: opts.label, format: opts.format, alt: opts.alt, wide: opts.wide }));
   }
 
   views.overview = async (root) => {
@@ -306,7 +306,7 @@
         : table(['Keyword', { label: 'Searches', num: true }],
           d.zero_results.map((k, i) => h('tr', {}, h('td', { class: 'wrap', testid: `zero-keyword-${i}`, value: k.keyword, text: k.keyword }),
             num(fmt.int(k.count), `zero-keyword-${i}-count`, k.count))), 'zero-keywords'))));
-    root.append(series(zero, { label: 'Zero-result searches', format: fmt.compact, kind: 'columns', alt: true }));
+    root.append(series(zero, { label: 'Zero-result searches', format: fmt.compact, kind: 'columns', alt: true, wide: true }));
   };
 
   views.revenue = async (root) => {

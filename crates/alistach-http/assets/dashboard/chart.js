@@ -23,9 +23,10 @@ window.AliChart = (() => {
     return 10 * p;
   }
 
-  // Columns over time. points: [{label, value, title}]; opts: {label, format, height}.
+  // Columns over time. points: [{label, value, title}]; opts: {label, format, height, alt, wide}
+  // (`wide` for a chart across the page).
   function columns(points, opts) {
-    const W = 640, H = opts.height || 200, left = 56, right = 8, top = 10, bottom = 24;
+    const W = opts.wide ? 960 : 640, H = opts.height || (opts.wide ? 220 : 200), left = 56, right = 8, top = 10, bottom = 24;
     const s = svg(W, H, opts.label);
     const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
     const plotW = W - left - right, plotH = H - top - bottom;
@@ -56,7 +57,7 @@ window.AliChart = (() => {
 
   // A line over time with a soft area under it. Same arguments as columns.
   function line(points, opts) {
-    const W = 640, H = opts.height || 200, left = 56, right = 8, top = 10, bottom = 24;
+    const W = opts.wide ? 960 : 640, H = opts.height || (opts.wide ? 220 : 200), left = 56, right = 8, top = 10, bottom = 24;
     const s = svg(W, H, opts.label);
     const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
     const plotW = W - left - right, plotH = H - top - bottom;
@@ -85,15 +86,17 @@ window.AliChart = (() => {
     return s;
   }
 
-  // Horizontal bars, largest first as given. rows: [{label, value, text}]; opts: {label, format}.
+  // Horizontal bars, largest first as given. rows: [{label, value, text}]; opts: {label, format,
+  // wide}: `wide` for a chart across the page, else sized for half of it.
   function hbars(rows, opts) {
-    const W = 960, rowH = 24, labelW = 300, right = 90;
+    const W = opts.wide ? 960 : 560, rowH = 24, labelW = opts.wide ? 300 : 190, right = 60;
     const H = Math.max(rowH, rows.length * rowH) + 4;
     const s = svg(W, H, opts.label);
     const max = Math.max(0, ...rows.map((r) => r.value)) || 1;
     rows.forEach((r, i) => {
       const y = 2 + i * rowH;
-      const label = r.label.length > 44 ? `${r.label.slice(0, 43)}…` : r.label;
+      const chars = opts.wide ? 44 : 26;
+      const label = r.label.length > chars ? `${r.label.slice(0, chars - 1)}…` : r.label;
       s.append(el('text', { x: labelW - 8, y: y + 16, 'text-anchor': 'end', class: 'label' }, label));
       const w = ((W - labelW - right) * r.value) / max;
       const rect = el('rect', { x: labelW, y: y + 4, width: Math.max(1, w).toFixed(1), height: rowH - 8, rx: 3, class: 'bar' });
