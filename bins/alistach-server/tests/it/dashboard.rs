@@ -775,6 +775,19 @@ async fn check_health(b: &mut Browser, server: &Server) {
     }
     let (mode, _) = figure(b, "health-mode").await;
     assert_eq!(mode, "real");
+    let ready = get_json(&client(), server.url("/readyz")).await;
+    let (status, _) = figure(b, "readiness").await;
+    assert_eq!(status, ready["status"].as_str().unwrap());
+    let good = b
+        .eval(
+            "document.querySelector('[data-testid=\"readiness\"] .badge').classList.contains('ok')",
+        )
+        .await;
+    assert_eq!(
+        good,
+        json!(true),
+        "a ready service shows a good badge: {ready}"
+    );
 }
 
 /// Mock mode: the banner says the data is sample data, and empty views say what to do.

@@ -566,7 +566,8 @@
     root.append(stats);
     if (ready.ok) {
       const r = ready.value;
-      root.append(card(h('span', {}, 'Readiness ', badge(r.status, r.status === 'ok' ? 'ok' : 'bad')),
+      const readyKind = r.status === 'unavailable' || (r.checks || []).some((c) => !c.ok) ? 'bad' : 'ok';
+      root.append(card(h('span', {}, 'Readiness ', h('span', { testid: 'readiness', value: r.status }, badge(r.status, readyKind))),
         table(['Check', 'Result', 'Detail'], (r.checks || []).map((c) => h('tr', {}, td(c.name),
           h('td', { testid: `ready-${c.name}`, value: c.ok ? 'ok' : 'failed' }, badge(c.ok ? 'ok' : 'failed', c.ok ? 'ok' : 'bad')),
           td(c.detail || '', { class: 'wrap' }))), 'readiness')));
