@@ -95,6 +95,8 @@ const UNCACHED_LABEL: &str = "uncached search (fake gateway)";
 const LOOP_DIRECT_LABEL: &str = "cached search, memory, direct links (revenue-loop baseline)";
 const LOOP_TRACKED_LABEL: &str = "cached search, memory, LINK_TRACKING=redirect";
 const LOOP_EXPERIMENT_LABEL: &str = "cached search, memory, redirect + a running A/B experiment";
+const ANALYTICS_ON_LABEL: &str = "cached search, memory, usage analytics on (the default)";
+const ANALYTICS_OFF_LABEL: &str = "cached search, memory, ANALYTICS=false";
 /// Rounds of the revenue-loop comparison (its three subjects measured in turns).
 const LOOP_ROUNDS: usize = 5;
 /// Only for the benchmark's own processes; never a real key.
@@ -113,6 +115,8 @@ struct Options {
     rounds: usize,
     build: bool,
     write: bool,
+    /// Only the usage-analytics comparison (a quick check; nothing is written).
+    only_analytics: bool,
 }
 
 impl Default for Options {
@@ -126,6 +130,7 @@ impl Default for Options {
             rounds: 2,
             build: true,
             write: true,
+            only_analytics: false,
         }
     }
 }
@@ -164,6 +169,10 @@ fn parse_options(args: &[&str]) -> Result<Options> {
             "--threads" => opts.load.threads = value(1..=64)?,
             "--no-build" if inline.is_none() => opts.build = false,
             "--no-write" if inline.is_none() => opts.write = false,
+            "--only-analytics" if inline.is_none() => {
+                opts.only_analytics = true;
+                opts.write = false;
+            }
             _ => bail!("unknown bench option {arg:?}"),
         }
     }
@@ -262,6 +271,20 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         failed,
     };
 
+    if opts.only_analytics {
+        eprintln!("bench: usage analytics on vs ANALYTICS=false, cached search, in turns");
+        bench.analytics_cost()?;
+        for f in &bench.figures {
+            eprintln!(
+                "{}: runs {:?} req/s",
+                f.label,
+                f.runs_rps.iter().map(|r| r.round()).collect::<Vec<_>>()
+            );
+        }
+        let t = report::analytics_target(&bench.figures);
+        eprintln!("{}: {} (goal {})", t.what, t.measured, t.goal);
+        return Ok(());
+    }
     eprintln!("bench: start-up ({STARTS} starts)");
     let startup = bench.startup()?;
     eprintln!(
@@ -295,6 +318,15 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
             bench.soft(k, label, Err(anyhow!("{e:#}")));
         }
     }
+    eprintln!("bench: usage analytics on vs ANALYTICS=false, cached search, in turns");
+    if let Err(e) = bench.analytics_cost() {
+        for (k, label) in [
+            (key::ANALYTICS_ON, ANALYTICS_ON_LABEL),
+            (key::ANALYTICS_OFF, ANALYTICS_OFF_LABEL),
+        ] {
+            bench.soft(k, label, Err(anyhow!("{e:#}")));
+        }
+    }
     eprintln!("bench: {UNCACHED_LABEL}");
     let outcome = bench.search_uncached(&uncached_script);
     bench.soft(key::SEARCH_UNCACHED, UNCACHED_LABEL, outcome);
@@ -317,6 +349,8 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         key::LOOP_DIRECT,
         key::LOOP_TRACKED,
         key::LOOP_EXPERIMENT,
+        key::ANALYTICS_OFF,
+        key::ANALYTICS_ON,
         key::SEARCH_UNCACHED,
     ];
     bench
@@ -841,6 +875,32 @@ impl Bench {
                     );
                 }
             }
+            let bytes = warm_get(server.addr, SEARCH_GET, "x-cache")?;
+            subjects.push(Subject::get(k, label, server, bytes));
+        }
+        self.measure(&mut subjects, LOOP_ROUNDS, None)?;
+        for s in subjects {
+            self.record(s);
+        }
+        Ok(())
+    }
+
+    /// Usage analytics' cost on the cached GET: the default (every call counted) against
+    /// `ANALYTICS=false`, each with its own database, measured in turns.
+    fn analytics_cost(&mut self) -> Result<()> {
+        let mut subjects = Vec::new();
+        for (k, label, on) in [
+            (key::ANALYTICS_OFF, ANALYTICS_OFF_LABEL, false),
+            (key::ANALYTICS_ON, ANALYTICS_ON_LABEL, true),
+        ] {
+            let data = self.scratch.dir.join(format!("data-{k}"));
+            let data = data.display().to_string();
+            let mut env = HIGH_LIMITS.to_vec();
+            env.push(("DATA_DIR", data.as_str()));
+            if !on {
+                env.push(("ANALYTICS", "false"));
+            }
+            let server = self.start_server(&env)?;
             let bytes = warm_get(server.addr, SEARCH_GET, "x-cache")?;
             subjects.push(Subject::get(k, label, server, bytes));
         }

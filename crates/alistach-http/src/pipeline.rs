@@ -514,6 +514,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_cache_status_header_names_the_cache_mark() {
+        let mark = |v: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            if let Some(v) = v {
+                h.insert("cache-status", HeaderValue::from_static(v));
+            }
+            cache_mark(&h)
+        };
+        // The values `routes/catalog.rs` writes.
+        assert_eq!(mark(Some("alistach; hit; ttl=30")), CacheMark::Hit);
+        assert_eq!(
+            mark(Some("alistach; hit; ttl=0; detail=stale")),
+            CacheMark::Stale
+        );
+        assert_eq!(
+            mark(Some("alistach; fwd=uri-miss; collapsed; stored")),
+            CacheMark::Coalesced
+        );
+        assert_eq!(
+            mark(Some("alistach; fwd=request; stored")),
+            CacheMark::Bypass
+        );
+        assert_eq!(
+            mark(Some("alistach; fwd=uri-miss; stored")),
+            CacheMark::Miss
+        );
+        assert_eq!(mark(None), CacheMark::None);
+        assert!(!counted(RouteId::Health) && !counted(RouteId::TrackedLink));
+        assert!(counted(RouteId::Mcp) && counted(RouteId::AnalyticsOverview));
+    }
+
+    #[test]
     fn request_ids_are_kept_only_when_sane() {
         let mut h = HeaderMap::new();
         h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123_x.y"));

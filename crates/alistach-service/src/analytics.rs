@@ -430,16 +430,21 @@ impl Analytics {
             cache: call.cache,
             class: (call.status / 100).clamp(1, 5) as u8,
         };
-        let mut shard = self.shard();
-        let w = shard.window(minute);
-        if !w.usage.contains_key(call.client) {
-            w.usage.insert(call.client.into(), HashMap::new());
-        }
-        if let Some(per_client) = w.usage.get_mut(call.client) {
+        let count = |per_client: &mut HashMap<Dim, UsageCounts>| {
             let c = per_client.entry(dim).or_default();
             c.requests += 1;
             c.latency.observe(call.latency);
+        };
+        let mut shard = self.shard();
+        let w = shard.window(minute);
+        // One lookup when the client was seen in this minute (the common case).
+        if let Some(per_client) = w.usage.get_mut(call.client) {
+            count(per_client);
+            return;
         }
+        let mut per_client = HashMap::new();
+        count(&mut per_client);
+        w.usage.insert(call.client.into(), per_client);
     }
 
     /// Counts one search for `keywords` (as the client typed them) that found `results`

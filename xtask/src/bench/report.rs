@@ -31,6 +31,8 @@ pub mod key {
     pub const LOOP_DIRECT: &str = "loop-direct";
     pub const LOOP_TRACKED: &str = "loop-tracked";
     pub const LOOP_EXPERIMENT: &str = "loop-experiment";
+    pub const ANALYTICS_ON: &str = "analytics-on";
+    pub const ANALYTICS_OFF: &str = "analytics-off";
 }
 
 /// The machine the figures come from.
@@ -450,6 +452,9 @@ impl Report {
                 met: pair.map(|(d, t)| t >= 0.95 * d),
             });
         }
+        if let Some(target) = self.analytics_target() {
+            out.push(target);
+        }
         out.push(Target {
             what: "the whole `cargo xtask bench` run".to_owned(),
             goal: format!("< {} minutes", RUN_BUDGET.as_secs() / 60),
@@ -457,6 +462,11 @@ impl Report {
             met: Some(self.elapsed < RUN_BUDGET),
         });
         out
+    }
+
+    /// Usage analytics' cost on the cached search (see [`analytics_target`]).
+    pub fn analytics_target(&self) -> Option<Target> {
+        Some(analytics_target(&self.figures))
     }
 
     /// The results table printed at the end of a run.
@@ -1039,6 +1049,31 @@ pub fn now_text() -> String {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default(),
     )
+}
+
+/// Usage analytics' cost on the cached search: on (the default) against `ANALYTICS=false`,
+/// medians of interleaved runs; the goal is under 3%.
+pub fn analytics_target(figures: &[Figure]) -> Target {
+    let figure = |k: &str| figures.iter().find(|f| f.key == k && f.outcome.is_ok());
+    let median = |k: &str| figure(k).and_then(Figure::median_rps);
+    let cpu = |k: &str| figure(k).and_then(|f| f.cpu_per_request);
+    let pair = median(key::ANALYTICS_OFF).zip(median(key::ANALYTICS_ON));
+    Target {
+        what: "usage analytics (ANALYTICS on vs false) cost on cached search (median of interleaved runs)"
+            .to_owned(),
+        goal: "< 3% fewer req/s than ANALYTICS=false".to_owned(),
+        measured: pair.map_or_else(|| "not measured".to_owned(), |(off, on)| {
+            format!(
+                "{} vs {} req/s ({:+.1}%); CPU per request {} vs {}",
+                thousands(on),
+                thousands(off),
+                (on / off.max(f64::MIN_POSITIVE) - 1.0) * 100.0,
+                cpu_text(cpu(key::ANALYTICS_ON)),
+                cpu_text(cpu(key::ANALYTICS_OFF))
+            )
+        }),
+        met: pair.map(|(off, on)| on >= 0.97 * off),
+    }
 }
 
 #[cfg(test)]
