@@ -827,6 +827,7 @@ async fn the_dashboard_labels_mock_data_and_explains_empty_views() {
         assert!(text.contains(says), "{view}: {text}");
         if view == "revenue" {
             same_int(&mut b, "revenue-orders", &json!(0)).await;
+            assert!(text.contains("ALIEXPRESS_APP_KEY"), "{text}");
             keep_screenshot("mock-revenue", &b.screenshot().await);
         }
     }

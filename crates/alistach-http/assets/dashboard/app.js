@@ -337,7 +337,7 @@
       const mock = state.health && state.health.mock_mode;
       root.append(empty('revenue-empty', 'No orders yet in this range.',
         mock
-          ? 'In mock mode the labelled mock order book adds a sample order every hour, and a click on a tracked link (LINK_TRACKING=redirect) becomes a sample order five seconds later; POST /api/admin/orders/sync fetches them now.'
+          ? 'In mock mode the labelled mock order book adds a sample order every hour, and a click on a tracked link (LINK_TRACKING=redirect) becomes a sample order five seconds later; POST /api/admin/orders/sync fetches them now. Set ALIEXPRESS_APP_KEY, ALIEXPRESS_APP_SECRET and ALIEXPRESS_TRACKING_ID to sync real orders.'
           : 'Orders are synced from the AliExpress affiliate order API: set ALIEXPRESS_APP_KEY, ALIEXPRESS_APP_SECRET and ALIEXPRESS_TRACKING_ID, then wait for the scheduled sync (ORDER_SYNC_INTERVAL) or POST /api/admin/orders/sync.'));
       return;
     }
