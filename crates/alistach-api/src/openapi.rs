@@ -495,6 +495,15 @@ fn spec(id: RouteId) -> OpSpec {
             "Stops watching the product. Needs the admin key.",
             Content::Json(json_of::<WatchDeletedResponse>),
         ),
+        // Not in either document (`in_openapi` is false): the page and its files.
+        RouteId::Dashboard => plain(
+            "The operator dashboard; it reads the admin API with the key typed into it.",
+            Content::Html,
+        ),
+        RouteId::DashboardAsset => plain(
+            "A script, style sheet or icon of the dashboard page.",
+            Content::JavaScript,
+        ),
         RouteId::ExperimentStop => plain(
             "Stops the experiment (stopping a stopped one changes nothing): links go back to the \
              deployment's strategy on every instance within a refresh; the results stay. Needs the admin key.",
@@ -1340,7 +1349,9 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::OpenApi
         | RouteId::OpenApiGpt
         | RouteId::Docs
-        | RouteId::DocsAsset => "service",
+        | RouteId::DocsAsset
+        | RouteId::Dashboard
+        | RouteId::DashboardAsset => "service",
         RouteId::Mcp => "mcp",
     }
 }

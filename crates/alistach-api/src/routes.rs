@@ -106,6 +106,10 @@ pub enum RouteId {
     AnalyticsTimeseries,
     /// `GET /api/admin/analytics/keywords`: the top and the zero-result search keywords (admin).
     AnalyticsKeywords,
+    /// `GET /dashboard`: the operator's web page (its data comes from the admin API, with the key).
+    Dashboard,
+    /// `GET /dashboard/{asset}`: a script, style sheet or icon of the dashboard page.
+    DashboardAsset,
 }
 
 /// Who may call a route.
@@ -672,6 +676,29 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    // The operator's page and its files: the page holds no data (every number comes from the
+    // admin API, called with the key the operator types in), so it is public; not an API
+    // operation, so neither OpenAPI document lists it.
+    route(
+        RouteId::Dashboard,
+        "GET",
+        "/dashboard",
+        "getDashboard",
+        "The operator dashboard (a single-page app over the admin API)",
+        Public,
+        false,
+        false,
+    ),
+    route(
+        RouteId::DashboardAsset,
+        "GET",
+        "/dashboard/{asset}",
+        "getDashboardAsset",
+        "A script, style sheet or icon of the dashboard",
+        Public,
+        false,
+        false,
+    ),
 ];
 
 /// Why [`find`] matched no route.
@@ -861,6 +888,8 @@ mod tests {
         RouteId::AnalyticsOverview,
         RouteId::AnalyticsTimeseries,
         RouteId::AnalyticsKeywords,
+        RouteId::Dashboard,
+        RouteId::DashboardAsset,
     ];
 
     #[test]

@@ -179,6 +179,9 @@ pub struct Experiments {
     /// Whether an experiment runs: read on every request, so that without one a request
     /// costs one relaxed load (no identity, no hashing, no lock).
     active: AtomicBool,
+    /// One refresh at a time: a periodic refresh that read the store before an experiment was
+    /// created must not replace, after it, what the creating request's refresh loaded.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Experiments {
@@ -205,6 +208,7 @@ impl Experiments {
             clock,
             running: RwLock::new(None),
             active: AtomicBool::new(false),
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -298,6 +302,7 @@ impl Experiments {
     /// Reloads the running experiment from the store and recomputes its shares. A variant
     /// keeps its catalog (and its count of links not yet written) while its experiment runs.
     pub async fn refresh(&self) -> Result<(), StoreError> {
+        let _turn = self.refreshing.lock().await;
         let found = self.store.running_experiment().await?;
         let previous = self.current();
         let next = match found {

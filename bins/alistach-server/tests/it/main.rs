@@ -2,10 +2,12 @@
 
 mod alerts;
 mod analytics;
+mod browser;
 mod cache_policy;
 mod clicks;
 mod compat;
 mod config;
+mod dashboard;
 mod deploy;
 mod experiments;
 mod hardening;

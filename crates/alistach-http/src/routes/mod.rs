@@ -2,7 +2,8 @@
 //! endpoints are in `catalog.rs`, operations endpoints (health, status, cache admin, metrics,
 //! documents) in `ops.rs`, the order and revenue admin endpoints in `admin.rs`, click tracking's
 //! in `clicks.rs`, the A/B experiments' in `experiments.rs`, the
-//! webhooks' in `webhooks.rs`, the alerts' in `alerts.rs`.
+//! webhooks' in `webhooks.rs`, the alerts' in `alerts.rs`, the
+//! dashboard page and its files in `dashboard.rs`.
 
 mod admin;
 mod alerts;
@@ -10,6 +11,7 @@ mod analytics;
 mod catalog;
 mod clicks;
 mod ctx;
+mod dashboard;
 mod experiments;
 mod ops;
 mod watches;
@@ -147,6 +149,8 @@ impl App {
             RouteId::AnalyticsOverview => self.analytics_overview(ctx).await,
             RouteId::AnalyticsTimeseries => self.analytics_timeseries(ctx).await,
             RouteId::AnalyticsKeywords => self.analytics_keywords(ctx).await,
+            RouteId::Dashboard => Ok(self.dashboard_page(ctx)),
+            RouteId::DashboardAsset => self.dashboard_asset(ctx),
         }
     }
 }

@@ -7,6 +7,7 @@ mod admin;
 mod alerts;
 mod alerts_admin;
 mod cors_and_headers;
+mod dashboard;
 mod endpoints;
 mod errors;
 mod lifecycle;
