@@ -11,12 +11,12 @@ use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
 use alistach_policy::{Quota, RateLimitStore, RateLimiter};
 use alistach_redis::{RedisCache, RedisCacheConfig, RedisRateLimitConfig, RedisRateLimitStore};
-use alistach_service::{Analytics, CircuitState, WatchConfig, WatchJob, Watches};
 use alistach_service::{
     AdaptiveConfig, CacheLearningSync, CacheTierLearning, CacheTtls, Catalog, ClickDrain,
     ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig, GuardedApi, Learner, LinkTracker,
     OrderSync, OrderSyncConfig, RateBudget, WebhookConfig, WebhookDispatcher, WebhookEndpoints,
 };
+use alistach_service::{Analytics, CircuitState, WatchConfig, WatchJob, Watches};
 use alistach_sql::SqlStore;
 use alistach_store::Store;
 use anyhow::Context;

@@ -354,7 +354,8 @@ struct Seen {
 }
 
 /// True for the calls usage analytics counts: the API and MCP calls, not the banner, the
-/// probes, the metrics scrape, the documents or the tracked-link redirects.
+/// probes, the metrics scrape, the documents, the dashboard's page and files, or the
+/// tracked-link redirects.
 fn counted(id: RouteId) -> bool {
     !matches!(
         id,
@@ -367,6 +368,8 @@ fn counted(id: RouteId) -> bool {
             | RouteId::OpenApiGpt
             | RouteId::Docs
             | RouteId::DocsAsset
+            | RouteId::Dashboard
+            | RouteId::DashboardAsset
             | RouteId::TrackedLink
     )
 }
@@ -550,6 +553,7 @@ mod tests {
         );
         assert_eq!(mark(None), CacheMark::None);
         assert!(!counted(RouteId::Health) && !counted(RouteId::TrackedLink));
+        assert!(!counted(RouteId::Dashboard) && !counted(RouteId::DashboardAsset));
         assert!(counted(RouteId::Mcp) && counted(RouteId::AnalyticsOverview));
     }
 

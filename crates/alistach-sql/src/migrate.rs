@@ -45,6 +45,8 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "analytics",
         include_str!("../migrations/sqlite/0006_analytics.sql"),
         include_str!("../migrations/postgres/0006_analytics.sql"),
+    ),
+    (
         7,
         "cache_learning",
         include_str!("../migrations/sqlite/0007_cache_learning.sql"),
