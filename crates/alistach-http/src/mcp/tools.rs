@@ -600,20 +600,20 @@ impl Tool for GetPromotionProducts {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn every_tool_has_an_analytics_route() {
-        for t in super::TOOLS {
+        for t in TOOLS {
             assert_eq!(
-                super::analytics_route(t.name),
+                analytics_route(t.name),
                 Some(format!("callMcp:{}", t.name)).as_deref(),
                 "{}",
                 t.name
             );
         }
-        assert_eq!(super::analytics_route("nope"), None);
+        assert_eq!(analytics_route("nope"), None);
     }
-
-    use super::*;
 
     #[test]
     fn tools_are_listed_in_a_fixed_order_with_object_schemas() {
