@@ -19,6 +19,15 @@ fn to_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A keyword row's sums (searches, zero-result searches, results) as counts.
+fn keyword_counts(searches: i64, zero: i64, results: i64) -> Result<KeywordCounts, StoreError> {
+    Ok(KeywordCounts {
+        searches: from_sql(searches, "search")?,
+        zero_results: from_sql(zero, "zero-result")?,
+        results: from_sql(results, "result")?,
+    })
+}
+
 fn from_sql(n: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a negative {what} count {n}")))
 }
@@ -251,16 +260,7 @@ impl AnalyticsStore for SqlStore {
                 .map_err(unavailable)?
         });
         rows.into_iter()
-            .map(|(k, s, z, r)| {
-                Ok((
-                    k,
-                    KeywordCounts {
-                        searches: from_sql(s, "search")?,
-                        zero_results: from_sql(z, "zero-result")?,
-                        results: from_sql(r, "result")?,
-                    },
-                ))
-            })
+            .map(|(k, s, z, r)| Ok((k, keyword_counts(s, z, r)?)))
             .collect()
     }
 
@@ -289,16 +289,7 @@ impl AnalyticsStore for SqlStore {
                 .map_err(unavailable)?
         });
         rows.into_iter()
-            .map(|(b, s, z, r)| {
-                Ok((
-                    b,
-                    KeywordCounts {
-                        searches: from_sql(s, "search")?,
-                        zero_results: from_sql(z, "zero-result")?,
-                        results: from_sql(r, "result")?,
-                    },
-                ))
-            })
+            .map(|(b, s, z, r)| Ok((b, keyword_counts(s, z, r)?)))
             .collect()
     }
 
