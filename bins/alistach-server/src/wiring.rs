@@ -555,71 +555,63 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     trim.abort();
     // The last requests' counts go to the store before it closes.
     let _ = stop_analytics.send(());
-    if tokio::time::timeout(std::time::Duration::from_secs(10), analytics_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!("the analytics counts were not written within 10 s");
-    }
+    finish(
+        Some(analytics_task),
+        10,
+        "the analytics counts were not written",
+    )
+    .await;
     if let Some((stop, task)) = drain_task {
         let _ = stop.send(());
-        if tokio::time::timeout(std::time::Duration::from_secs(10), task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the click store did not take the queued clicks within 10 s");
-        }
+        finish(
+            Some(task),
+            10,
+            "the click store did not take the queued clicks",
+        )
+        .await;
     }
     // A watch run in progress finishes its batch before the store closes.
     let _ = stop_watches.send(());
-    if let Some(task) = watches_task
-        && tokio::time::timeout(std::time::Duration::from_secs(15), task)
-            .await
-            .is_err()
-    {
-        tracing::warn!("the watch job did not stop within 15 s");
-    }
+    finish(watches_task, 15, "the watch job did not stop").await;
     // An attempt in progress finishes (and is recorded) before the store closes.
     let _ = stop_webhooks.send(());
-    if tokio::time::timeout(std::time::Duration::from_secs(15), webhooks_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "the webhook dispatcher did not stop within 15 s; pending deliveries wait in the database"
-        );
-    }
+    finish(
+        Some(webhooks_task),
+        15,
+        "the webhook dispatcher did not stop (pending deliveries wait in the database)",
+    )
+    .await;
     if let Some((stop, task)) = alert_task {
         let _ = stop.send(());
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+        finish(Some(task), 10, "the alert evaluation did not stop").await;
     }
     // The links counted since the last write go to the store before it closes.
     let _ = stop_experiments.send(());
-    if tokio::time::timeout(std::time::Duration::from_secs(10), experiments_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!("the experiments' link counts were not written within 10 s");
-    }
+    finish(
+        Some(experiments_task),
+        10,
+        "the experiments' link counts were not written",
+    )
+    .await;
     // What the cache learned is saved before the store closes.
     let _ = stop_learning.send(());
-    if let Some(task) = learning_task
-        && tokio::time::timeout(std::time::Duration::from_secs(10), task)
-            .await
-            .is_err()
-    {
-        tracing::warn!("the cache learning was not saved within 10 s");
-    }
+    finish(learning_task, 10, "the cache learning was not saved").await;
     let _ = stop_sync.send(true);
-    if let Some(task) = sync_task
-        && tokio::time::timeout(std::time::Duration::from_secs(30), task)
-            .await
-            .is_err()
-    {
-        tracing::warn!("the order sync did not stop within 30 s");
-    }
+    finish(sync_task, 30, "the order sync did not stop").await;
     database.close().await;
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits up to `seconds` for a background task told to stop; a late one is left behind with a
+/// warning (`what` says what it had not done), so shutdown never hangs on it.
+async fn finish<T>(task: Option<tokio::task::JoinHandle<T>>, seconds: u64, what: &str) {
+    if let Some(task) = task
+        && tokio::time::timeout(std::time::Duration::from_secs(seconds), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("{what} within {seconds} s");
+    }
 }
