@@ -406,6 +406,12 @@ impl Analytics {
         }
     }
 
+    /// Now, unix milliseconds, on the clock the minutes are counted by: the admin answers'
+    /// default ranges end at this minute.
+    pub fn now_ms(&self) -> i64 {
+        now_ms(&*self.clock)
+    }
+
     /// True when calls are counted (`ANALYTICS` on).
     pub fn is_recording(&self) -> bool {
         self.recording

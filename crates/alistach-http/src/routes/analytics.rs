@@ -83,12 +83,6 @@ fn metric_of(metric: Option<&str>) -> Result<&'static str, HttpError> {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn money(cents: i64) -> String {
     Cents(cents).to_decimal().to_string()
 }
@@ -130,8 +124,8 @@ impl App {
         ctx: &Ctx<'_>,
     ) -> Result<HttpResponse, HttpError> {
         let req: api::AnalyticsOverviewQuery = convert::query_params(ctx.query, &[])?;
-        let range = range(req.from.as_deref(), req.to.as_deref(), now_ms())?;
         let analytics = self.analytics_or_unavailable()?;
+        let range = range(req.from.as_deref(), req.to.as_deref(), analytics.now_ms())?;
         let o = analytics
             .overview(
                 TimeRange {
@@ -211,10 +205,10 @@ impl App {
         let metric_name = metric_of(req.metric.as_deref())?;
         let metric = Metric::parse(metric_name)
             .ok_or_else(|| HttpError::field("metric", "is not a known metric"))?;
-        let range = range(req.from.as_deref(), req.to.as_deref(), now_ms())?;
+        let analytics = self.analytics_or_unavailable()?;
+        let range = range(req.from.as_deref(), req.to.as_deref(), analytics.now_ms())?;
         let step = step_of(req.step.as_deref(), range)?;
         let currency = currency_of(req.currency.as_deref())?;
-        let analytics = self.analytics_or_unavailable()?;
         // Whole steps: the first holds `from`, the last holds the end.
         let from = range.from_ms.div_euclid(step) * step;
         let to = (range.to_ms + step - 1).div_euclid(step) * step;
@@ -263,9 +257,9 @@ impl App {
         ctx: &Ctx<'_>,
     ) -> Result<HttpResponse, HttpError> {
         let req: api::AnalyticsKeywordsQuery = convert::query_params(ctx.query, &["limit"])?;
-        let range = range(req.from.as_deref(), req.to.as_deref(), now_ms())?;
-        let limit = limit_of(req.limit)?;
         let analytics = self.analytics_or_unavailable()?;
+        let range = range(req.from.as_deref(), req.to.as_deref(), analytics.now_ms())?;
+        let limit = limit_of(req.limit)?;
         let report = analytics
             .keywords(
                 TimeRange {
