@@ -22,6 +22,7 @@ mod promotion;
 mod query;
 mod secret;
 mod subids;
+mod tenant;
 mod webhook;
 
 #[cfg(test)]
@@ -53,4 +54,5 @@ pub use query::{
 };
 pub use secret::Secret;
 pub use subids::{EXPERIMENT_CAMPAIGN_PREFIX, MAX_SUB_ID_CHARS, SUB_ID_SOURCE, SubIds};
+pub use tenant::{MAX_TENANT_ID_CHARS, Role, TenantId};
 pub use webhook::{WebhookError, WebhookMessage, WebhookSender};

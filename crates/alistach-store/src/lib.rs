@@ -22,8 +22,12 @@
 //!   of the searched keywords, added by each instance's flushes (idempotent per flush id) to
 //!   minute, hour and day rows, purged by age.
 //!
-//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns (tenants) are added as
-//! further traits in the same way. Backends: the
+//! - [`TenantStore`]: tenants (those of the config file and those made through the API), their
+//!   API keys as SHA-256 digests with roles, expiry, last use and revocation, and the audit log
+//!   of admin actions.
+//!
+//! [`Store`] is all of them behind one `Arc<dyn Store>`; later concerns are added as further
+//! traits in the same way. Backends: the
 //! in-process [`MemoryStore`] (tests, and the reference for the conformance suite) and the SQL
 //! backends of `alistach-sql` (SQLite, PostgreSQL). Every backend runs the `conformance` checks (feature
 //! `conformance`). This crate knows no database library.
@@ -32,6 +36,7 @@ mod analytics;
 mod clicks;
 mod experiments;
 mod memory;
+mod tenants;
 mod types;
 mod watches;
 mod webhooks;
@@ -52,6 +57,9 @@ pub use experiments::{
     Allocation, Experiment, ExperimentStore, NewExperiment, NewVariant, Variant, VariantOutcome,
 };
 pub use memory::MemoryStore;
+pub use tenants::{
+    AuditEntry, AuditQuery, NewAuditEntry, TenantKeyRecord, TenantRecord, TenantSource, TenantStore,
+};
 pub use types::{
     GroupBy, LeaseInfo, MAX_PAGE_SIZE, NO_KEY, OrderFilter, OrderPageRequest, OrderRecord,
     OrderRows, RevenueGroup, RevenueReport, StatusChange, StoredOrder, UpsertSummary,
@@ -196,6 +204,7 @@ pub trait Store:
     + WatchStore
     + CacheLearningStore
     + AnalyticsStore
+    + TenantStore
 {
     /// `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -18,12 +18,16 @@ use crate::{
     WebhookStore, order_events,
 };
 use crate::{
+    AuditEntry, AuditQuery, NewAuditEntry, TenantKeyRecord, TenantRecord, TenantSource, TenantStore,
+};
+use crate::{
     Click, ClickStore, ClickSummary, CursorStore, GroupBy, LeaseInfo, LeaseStore, OrderFilter,
     OrderPageRequest, OrderRecord, OrderRows, OrderStore, RevenueGroup, StatusChange, Store,
     StoreError, StoredOrder, UpsertSummary,
 };
 use crate::{Experiment, ExperimentStore, NewExperiment, Variant, VariantOutcome};
 use crate::{NewWatch, Watch, WatchState, WatchStore};
+use alistach_domain::TenantId;
 
 /// Orders, cursors, leases and clicks in memory.
 #[derive(Debug)]
@@ -55,6 +59,9 @@ struct State {
     usage: BTreeMap<(Resolution, i64, UsageKey), UsageCounts>,
     keywords: BTreeMap<(Resolution, i64, String), KeywordCounts>,
     flushes: BTreeMap<String, i64>,
+    tenants: BTreeMap<TenantId, TenantRecord>,
+    tenant_keys: Vec<TenantKeyRecord>,
+    audit: Vec<AuditEntry>,
 }
 
 impl State {
@@ -1033,5 +1040,220 @@ mod tests {
     async fn the_memory_store_passes_the_conformance_suite() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         crate::conformance::run_all(&store, &store).await;
+    }
+}
+
+impl State {
+    fn tracking_id_taken(&self, tracking_id: &str, other_than: &TenantId) -> bool {
+        self.tenants
+            .values()
+            .any(|t| t.tracking_id == tracking_id && &t.id != other_than)
+    }
+
+    fn revoke_tenant_keys(&mut self, id: &TenantId, now_ms: i64) {
+        for k in self.tenant_keys.iter_mut().filter(|k| &k.tenant == id) {
+            k.revoked_ms.get_or_insert(now_ms);
+        }
+    }
+}
+
+fn tracking_conflict(tracking_id: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "the tracking id {tracking_id:?} is another tenant's"
+    ))
+}
+
+#[async_trait]
+impl TenantStore for MemoryStore {
+    async fn create_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.tenants.contains_key(&tenant.id) {
+            return Err(StoreError::Conflict(format!(
+                "a tenant with the id {:?} exists",
+                tenant.id.as_str()
+            )));
+        }
+        if s.tracking_id_taken(&tenant.tracking_id, &tenant.id) {
+            return Err(tracking_conflict(&tenant.tracking_id));
+        }
+        s.tenants.insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if !s.tenants.contains_key(&tenant.id) {
+            return Ok(false);
+        }
+        if s.tracking_id_taken(&tenant.tracking_id, &tenant.id) {
+            return Err(tracking_conflict(&tenant.tracking_id));
+        }
+        let stored = s.tenants.get_mut(&tenant.id).expect("checked above");
+        let created_ms = stored.created_ms;
+        *stored = TenantRecord {
+            created_ms,
+            ..tenant.clone()
+        };
+        Ok(true)
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        Ok(self.state().tenants.get(id).cloned())
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        Ok(self.state().tenants.values().cloned().collect())
+    }
+
+    async fn delete_tenant(&self, id: &TenantId, now_ms: i64) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if s.tenants.remove(id).is_none() {
+            return Ok(false);
+        }
+        s.revoke_tenant_keys(id, now_ms);
+        Ok(true)
+    }
+
+    async fn sync_file_tenants(
+        &self,
+        tenants: &[TenantRecord],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let file_ids: std::collections::HashSet<&TenantId> =
+            tenants.iter().map(|t| &t.id).collect();
+        for t in tenants {
+            let taken = s.tenants.values().any(|o| {
+                o.tracking_id == t.tracking_id
+                    && o.id != t.id
+                    && o.source == TenantSource::Api
+                    && !file_ids.contains(&o.id)
+            });
+            if taken {
+                return Err(tracking_conflict(&t.tracking_id));
+            }
+        }
+        let gone: Vec<TenantId> = s
+            .tenants
+            .values()
+            .filter(|t| t.source == TenantSource::File && !file_ids.contains(&t.id))
+            .map(|t| t.id.clone())
+            .collect();
+        for id in gone {
+            s.tenants.remove(&id);
+            s.revoke_tenant_keys(&id, now_ms);
+        }
+        for t in tenants {
+            let created_ms = s.tenants.get(&t.id).map_or(t.created_ms, |o| o.created_ms);
+            s.tenants.insert(
+                t.id.clone(),
+                TenantRecord {
+                    source: TenantSource::File,
+                    created_ms,
+                    ..t.clone()
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn create_key(&self, key: &TenantKeyRecord) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.tenants.contains_key(&key.tenant) {
+            return Err(StoreError::Conflict(format!(
+                "no tenant has the id {:?}",
+                key.tenant.as_str()
+            )));
+        }
+        if s.tenant_keys
+            .iter()
+            .any(|k| k.id == key.id || k.digest == key.digest)
+        {
+            return Err(StoreError::Conflict(
+                "the key id or the key is taken".into(),
+            ));
+        }
+        s.tenant_keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn tenant_keys(&self, tenant: &TenantId) -> Result<Vec<TenantKeyRecord>, StoreError> {
+        Ok(self
+            .state()
+            .tenant_keys
+            .iter()
+            .filter(|k| &k.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn live_keys(&self, now_ms: i64) -> Result<Vec<TenantKeyRecord>, StoreError> {
+        Ok(self
+            .state()
+            .tenant_keys
+            .iter()
+            .filter(|k| k.is_live(now_ms))
+            .cloned()
+            .collect())
+    }
+
+    async fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        key_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<TenantKeyRecord>, StoreError> {
+        let mut s = self.state();
+        Ok(s.tenant_keys
+            .iter_mut()
+            .find(|k| &k.tenant == tenant && k.id == key_id)
+            .map(|k| {
+                k.revoked_ms.get_or_insert(now_ms);
+                k.clone()
+            }))
+    }
+
+    async fn touch_keys(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
+        let mut s = self.state();
+        for (id, at) in used {
+            if let Some(k) = s.tenant_keys.iter_mut().find(|k| &k.id == id) {
+                k.last_used_ms = Some(k.last_used_ms.map_or(*at, |l| l.max(*at)));
+            }
+        }
+        Ok(())
+    }
+
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        let id = s.audit.last().map_or(1, |e| e.id + 1);
+        s.audit.push(AuditEntry {
+            id,
+            entry: entry.clone(),
+        });
+        Ok(id)
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let s = self.state();
+        Ok(s.audit
+            .iter()
+            .rev()
+            .filter(|e| {
+                query.tenant.as_ref().is_none_or(|t| {
+                    e.entry.tenant.as_ref() == Some(t) || e.entry.actor_tenant.as_ref() == Some(t)
+                }) && query.from_ms.is_none_or(|f| e.entry.at_ms >= f)
+                    && query.to_ms.is_none_or(|t| e.entry.at_ms < t)
+                    && query.before_id.is_none_or(|b| e.id < b)
+            })
+            .take(query.limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        let before = s.audit.len();
+        s.audit.retain(|e| e.entry.at_ms >= before_ms);
+        Ok((before - s.audit.len()) as u64)
     }
 }
