@@ -60,6 +60,8 @@ impl Resolution {
 /// The dimensions of a usage aggregate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UsageKey {
+    /// The tenant whose call it was (a [`alistach_domain::TenantId`]'s text).
+    pub tenant: String,
     /// The route's operation id (`callMcp:<tool>` for an MCP tool call).
     pub route: String,
     /// The API key's name, or the client's address key.
@@ -126,6 +128,8 @@ impl KeywordCounts {
 pub struct KeywordRow {
     /// The bucket's start (Unix ms).
     pub bucket_ms: i64,
+    /// The tenant whose searches they were (a [`alistach_domain::TenantId`]'s text).
+    pub tenant: String,
     /// The normalised keyword ([`ALL_SEARCHES`] for the bucket's totals).
     pub keyword: String,
     /// The counts.
@@ -189,21 +193,25 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// id was already stored.
     async fn flush_analytics(&self, batch: &AnalyticsBatch) -> Result<bool, StoreError>;
 
-    /// The usage rows of resolution `res` whose bucket starts in `[from_ms, to_ms)`, summed
-    /// per key into buckets of `step_ms` starting at `from_ms` (a multiple of `res`'s width),
-    /// ordered by bucket, then key.
+    /// The usage rows of resolution `res` whose bucket starts in `[from_ms, to_ms)`, of
+    /// `tenant` (of every tenant when `None`), summed per key into buckets of `step_ms`
+    /// starting at `from_ms` (a multiple of `res`'s width), ordered by bucket, then key. With
+    /// `None` the tenants are summed: every row's `key.tenant` is empty.
     async fn usage(
         &self,
+        tenant: Option<&str>,
         res: Resolution,
         from_ms: i64,
         to_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<UsageRow>, StoreError>;
 
-    /// The keyword rows of resolution `res` in `[from_ms, to_ms)` summed per keyword, ranked
-    /// by `order` (then keyword), at most `limit`; [`ALL_SEARCHES`] is never listed.
+    /// The keyword rows of resolution `res` in `[from_ms, to_ms)`, of `tenant` (of every
+    /// tenant when `None`), summed per keyword, ranked by `order` (then keyword), at most
+    /// `limit`; [`ALL_SEARCHES`] is never listed.
     async fn top_keywords(
         &self,
+        tenant: Option<&str>,
         res: Resolution,
         from_ms: i64,
         to_ms: i64,
@@ -211,10 +219,12 @@ pub trait AnalyticsStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<(String, KeywordCounts)>, StoreError>;
 
-    /// Keyword counts of resolution `res` summed per bucket of `step_ms` from `from_ms`, for
-    /// one keyword (e.g. [`ALL_SEARCHES`]), ordered by bucket.
+    /// Keyword counts of resolution `res` of `tenant` (of every tenant when `None`) summed
+    /// per bucket of `step_ms` from `from_ms`, for one keyword (e.g. [`ALL_SEARCHES`]),
+    /// ordered by bucket.
     async fn keyword_series(
         &self,
+        tenant: Option<&str>,
         res: Resolution,
         keyword: &str,
         from_ms: i64,
@@ -227,20 +237,23 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// removed.
     async fn purge_analytics(&self, res: Resolution, before_ms: i64) -> Result<u64, StoreError>;
 
-    /// Stored clicks in `[from_ms, to_ms)` per bucket of `step_ms` from `from_ms` (empty
-    /// buckets left out), ordered by bucket.
+    /// Stored clicks in `[from_ms, to_ms)` whose tracking id is one of `tracking_ids` (every
+    /// click when `None`) per bucket of `step_ms` from `from_ms` (empty buckets left out),
+    /// ordered by bucket.
     async fn clicks_per_bucket(
         &self,
+        tracking_ids: Option<&[String]>,
         from_ms: i64,
         to_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<ClickBucket>, StoreError>;
 
     /// Orders placed (order time) in `[from_ms, to_ms)`, mock or real ones, every status but
-    /// `Invalid`, per bucket of `step_ms` from `from_ms` and currency, ordered by bucket then
-    /// currency.
+    /// `Invalid`, whose tracking id is one of `tracking_ids` (every order when `None`), per
+    /// bucket of `step_ms` from `from_ms` and currency, ordered by bucket then currency.
     async fn orders_per_bucket(
         &self,
+        tracking_ids: Option<&[String]>,
         mock: bool,
         from_ms: i64,
         to_ms: i64,
@@ -249,17 +262,24 @@ pub trait AnalyticsStore: Send + Sync + 'static {
 }
 
 /// Sums rows per `(bucket, key)` into buckets of `step_ms` from `from_ms`, keeping those in
-/// `[from_ms, to_ms)`: the reference the backends' `usage` answers like.
+/// `[from_ms, to_ms)` of `tenant` (with `None`, those of every tenant, summed over the
+/// tenants: the keys' `tenant` is emptied): the reference the backends' `usage` answers like.
 pub fn sum_usage(
     rows: impl IntoIterator<Item = UsageRow>,
+    tenant: Option<&str>,
     from_ms: i64,
     to_ms: i64,
     step_ms: i64,
 ) -> Vec<UsageRow> {
     let mut sums: BTreeMap<(i64, UsageKey), UsageCounts> = BTreeMap::new();
-    for row in rows {
+    for mut row in rows {
         if row.bucket_ms < from_ms || row.bucket_ms >= to_ms {
             continue;
+        }
+        match tenant {
+            Some(t) if row.key.tenant != t => continue,
+            Some(_) => {}
+            None => row.key.tenant.clear(),
         }
         sums.entry((bucket_of(row.bucket_ms, from_ms, step_ms), row.key))
             .or_default()

@@ -68,6 +68,10 @@ pub trait ClickStore: Send + Sync + 'static {
     /// Appends `clicks`, all or none (one transaction).
     async fn record_clicks(&self, clicks: &[Click]) -> Result<(), StoreError>;
 
-    /// Every stored click, summed.
-    async fn click_summary(&self) -> Result<ClickSummary, StoreError>;
+    /// The stored clicks whose tracking id is one of `tracking_ids` (every click when
+    /// `None`), summed.
+    async fn click_summary(
+        &self,
+        tracking_ids: Option<&[String]>,
+    ) -> Result<ClickSummary, StoreError>;
 }

@@ -7,15 +7,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alistach_domain::{AffiliateOrder, Cents};
+use alistach_domain::{AffiliateOrder, Cents, TenantId};
 
 mod analytics;
+mod scope;
 mod watches;
 mod webhooks;
 
 pub use analytics::{
     analytics_flushes_add_up_once, analytics_retention_purges_by_age,
     clicks_and_orders_are_counted_per_bucket,
+};
+
+pub use scope::{
+    analytics_are_kept_per_tenant, events_reach_only_their_tenants_endpoints,
+    experiments_run_one_per_tenant, orders_and_clicks_are_selected_by_tracking_ids,
+    watches_stay_in_their_tenant,
 };
 
 pub use watches::{
@@ -97,6 +104,11 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     analytics_flushes_add_up_once(store, other).await;
     clicks_and_orders_are_counted_per_bucket(store).await;
     cache_learning_snapshots_are_saved_replaced_and_shared(store, other).await;
+    experiments_run_one_per_tenant(store, other).await;
+    events_reach_only_their_tenants_endpoints(store, other).await;
+    watches_stay_in_their_tenant(store, other).await;
+    analytics_are_kept_per_tenant(store, other).await;
+    orders_and_clicks_are_selected_by_tracking_ids(store).await;
 }
 
 /// A learned-cache snapshot is absent until saved, replaced by the next save, shared by every
@@ -646,7 +658,7 @@ pub async fn clicks_are_appended_and_summed(store: &Arc<dyn Store>, other: &Arc<
 
     use crate::Click;
 
-    let before = store.click_summary().await.expect("click summary");
+    let before = store.click_summary(None).await.expect("click summary");
     let click = |id: u64, variant: Option<u32>| Click {
         at_ms: T0 + id as i64 % 1000,
         product_id: Some(ProductId(id)),
@@ -671,7 +683,7 @@ pub async fn clicks_are_appended_and_summed(store: &Arc<dyn Store>, other: &Arc<
         .record_clicks(&[no_product])
         .await
         .expect("a click on a link to no product");
-    let after = other.click_summary().await.expect("click summary");
+    let after = other.click_summary(None).await.expect("click summary");
     assert_eq!(
         after.total,
         before.total + 5,
@@ -705,6 +717,7 @@ pub async fn clicks_are_appended_and_summed(store: &Arc<dyn Store>, other: &Arc<
 /// last with its own tracking id.
 fn new_experiment(name: &str, names: &[&str]) -> NewExperiment {
     NewExperiment {
+        tenant: TenantId::default_tenant(),
         name: name.to_owned(),
         allocation: Allocation::Bandit,
         min_share_permille: 150,
@@ -728,7 +741,7 @@ fn new_experiment(name: &str, names: &[&str]) -> NewExperiment {
 /// Stops the running experiment, if any (a check that failed half-way may have left one).
 async fn stop_running(store: &Arc<dyn Store>) {
     if let Some(running) = store
-        .running_experiment()
+        .running_experiment(&TenantId::default_tenant())
         .await
         .expect("running experiment")
     {
@@ -747,7 +760,7 @@ pub async fn experiments_are_created_listed_and_stopped(
     other: &Arc<dyn Store>,
 ) {
     stop_running(store).await;
-    let before = store.experiments().await.unwrap().len();
+    let before = store.experiments(None).await.unwrap().len();
     let new_a = new_experiment("conf-exp-a «ü»", &["control", "hot"]);
     let a = store.create_experiment(&new_a, T0).await.unwrap();
     assert_eq!(
@@ -785,7 +798,11 @@ pub async fn experiments_are_created_listed_and_stopped(
     for handle in [store, other] {
         assert_eq!(handle.experiment(a.id).await.unwrap().as_ref(), Some(&a));
         assert_eq!(
-            handle.running_experiment().await.unwrap().as_ref(),
+            handle
+                .running_experiment(&TenantId::default_tenant())
+                .await
+                .unwrap()
+                .as_ref(),
             Some(&a)
         );
     }
@@ -796,7 +813,7 @@ pub async fn experiments_are_created_listed_and_stopped(
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     }
     assert_eq!(
-        other.experiments().await.unwrap().len(),
+        other.experiments(None).await.unwrap().len(),
         before + 1,
         "a refused experiment is not stored"
     );
@@ -822,7 +839,13 @@ pub async fn experiments_are_created_listed_and_stopped(
         Some(T0 + 10),
         "the first stop time stays"
     );
-    assert_eq!(store.running_experiment().await.unwrap(), None);
+    assert_eq!(
+        store
+            .running_experiment(&TenantId::default_tenant())
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store.stop_experiment(a.id + 1_000_000, T0).await.unwrap(),
         None
@@ -837,13 +860,25 @@ pub async fn experiments_are_created_listed_and_stopped(
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 5, "variant ids are unique across experiments");
-    let list = store.experiments().await.unwrap();
+    let list = store.experiments(None).await.unwrap();
     assert_eq!(list.len(), before + 2);
     assert_eq!(list[0], b, "newest first");
     assert_eq!(list[1], again);
-    assert_eq!(store.running_experiment().await.unwrap(), Some(b.clone()));
+    assert_eq!(
+        store
+            .running_experiment(&TenantId::default_tenant())
+            .await
+            .unwrap(),
+        Some(b.clone())
+    );
     store.stop_experiment(b.id, T0 + 40).await.unwrap();
-    assert_eq!(other.running_experiment().await.unwrap(), None);
+    assert_eq!(
+        other
+            .running_experiment(&TenantId::default_tenant())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// Instances creating an experiment at once: exactly one is created, the others are refused
@@ -854,7 +889,7 @@ pub async fn racing_instances_create_one_experiment(
 ) {
     stop_running(store).await;
     for round in 0..3 {
-        let before = store.experiments().await.unwrap().len();
+        let before = store.experiments(None).await.unwrap().len();
         let contenders: Vec<_> = (0..6)
             .map(|i| {
                 let handle = Arc::clone(if i % 2 == 0 { store } else { other });
@@ -874,9 +909,9 @@ pub async fn racing_instances_create_one_experiment(
             .filter(|w| *w)
             .count();
         assert_eq!(winners, 1, "round {round}");
-        assert_eq!(store.experiments().await.unwrap().len(), before + 1);
+        assert_eq!(store.experiments(None).await.unwrap().len(), before + 1);
         let running = other
-            .running_experiment()
+            .running_experiment(&TenantId::default_tenant())
             .await
             .unwrap()
             .expect("the winner runs");

@@ -2,7 +2,7 @@
 //! and what each variant earned (clicks from the click store, orders attributed by the
 //! sub-ids the platform returns with each order; see [`alistach_domain::SubIds`]).
 
-use alistach_domain::LinkType;
+use alistach_domain::{LinkType, TenantId};
 use async_trait::async_trait;
 
 use crate::StoreError;
@@ -54,6 +54,8 @@ pub struct NewVariant {
 /// An experiment as asked for (validated by the service before it is stored).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewExperiment {
+    /// Whose experiment it is: its links are that tenant's, and each tenant runs at most one.
+    pub tenant: TenantId,
     /// A name for people.
     pub name: String,
     /// How traffic is split.
@@ -85,6 +87,8 @@ pub struct Variant {
 pub struct Experiment {
     /// The store's id for it (the `cn` sub-id is `ab<id>`).
     pub id: u64,
+    /// As asked for.
+    pub tenant: TenantId,
     /// As asked for.
     pub name: String,
     /// As asked for.
@@ -134,8 +138,9 @@ pub struct VariantOutcome {
 #[async_trait]
 pub trait ExperimentStore: Send + Sync + 'static {
     /// Stores `new` as a running experiment, its variants numbered by the store. Refused
-    /// with [`StoreError::Conflict`] while another experiment runs: at most one runs at a
-    /// time, so every link has one strategy.
+    /// with [`StoreError::Conflict`] while another experiment of the same tenant runs: at
+    /// most one runs per tenant at a time (whichever instance creates it), so every link of
+    /// a tenant has one strategy; other tenants' experiments do not matter.
     async fn create_experiment(
         &self,
         new: &NewExperiment,
@@ -145,11 +150,15 @@ pub trait ExperimentStore: Send + Sync + 'static {
     /// One experiment.
     async fn experiment(&self, id: u64) -> Result<Option<Experiment>, StoreError>;
 
-    /// Every experiment, newest first.
-    async fn experiments(&self) -> Result<Vec<Experiment>, StoreError>;
+    /// Every experiment of `tenant` (of every tenant when `None`), newest first.
+    async fn experiments(&self, tenant: Option<&TenantId>) -> Result<Vec<Experiment>, StoreError>;
 
-    /// The running experiment, if any.
-    async fn running_experiment(&self) -> Result<Option<Experiment>, StoreError>;
+    /// The running experiment of `tenant`, if any.
+    async fn running_experiment(&self, tenant: &TenantId)
+    -> Result<Option<Experiment>, StoreError>;
+
+    /// The running experiment of every tenant that runs one, in tenant id order.
+    async fn running_experiments(&self) -> Result<Vec<Experiment>, StoreError>;
 
     /// Stops the experiment (a stopped one stays as it is, with its first stop time);
     /// `None` for an unknown id.

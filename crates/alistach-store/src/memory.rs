@@ -57,7 +57,7 @@ struct State {
     next_watch: u64,
     cache_learning: HashMap<String, Vec<u8>>,
     usage: BTreeMap<(Resolution, i64, UsageKey), UsageCounts>,
-    keywords: BTreeMap<(Resolution, i64, String), KeywordCounts>,
+    keywords: BTreeMap<(Resolution, i64, String, String), KeywordCounts>,
     flushes: BTreeMap<String, i64>,
     tenants: BTreeMap<TenantId, TenantRecord>,
     tenant_keys: Vec<TenantKeyRecord>,
@@ -74,12 +74,21 @@ impl State {
         let targets: Vec<u64> = self
             .endpoints
             .values()
-            .filter(|e| e.enabled && e.events.contains(&event.event_type))
+            .filter(|e| {
+                e.enabled && e.tenant == event.tenant && e.events.contains(&event.event_type)
+            })
             .map(|e| e.id)
             .collect();
         for endpoint_id in targets {
             self.new_delivery(endpoint_id, event, now_ms);
         }
+    }
+
+    /// The tenant whose tracking id `tracking_id` is (the default tenant when none is).
+    fn tenant_of_tracking_id(&self, tracking_id: Option<&str>) -> TenantId {
+        tracking_id
+            .and_then(|t| self.tenants.values().find(|r| r.tracking_id == t))
+            .map_or_else(TenantId::default_tenant, |r| r.id.clone())
     }
 
     fn new_delivery(&mut self, endpoint_id: u64, event: &Event, now_ms: i64) -> Delivery {
@@ -140,9 +149,18 @@ pub(crate) fn selects(filter: &OrderFilter, order: &StoredOrder) -> bool {
             .tracking_id
             .as_deref()
             .is_none_or(|t| r.order.tracking_id.as_deref() == Some(t))
+        && tracked_by(
+            filter.tracking_ids.as_deref(),
+            r.order.tracking_id.as_deref(),
+        )
         && filter
             .experiment_id
             .is_none_or(|e| r.order.experiment_variant().is_some_and(|(id, _)| id == e))
+}
+
+/// True when `tracking_ids` is `None` or holds `tracking_id`.
+fn tracked_by(tracking_ids: Option<&[String]>, tracking_id: Option<&str>) -> bool {
+    tracking_ids.is_none_or(|ids| tracking_id.is_some_and(|t| ids.iter().any(|i| i == t)))
 }
 
 /// The group key of an order.
@@ -187,7 +205,8 @@ impl OrderStore for MemoryStore {
                         previous: None,
                         observed_at_ms,
                     });
-                    for event in order_events(record, None, observed_at_ms) {
+                    let tenant = state.tenant_of_tracking_id(record.order.tracking_id.as_deref());
+                    for event in order_events(record, &tenant, None, observed_at_ms) {
                         state.publish(&event, observed_at_ms);
                     }
                     summary.inserted += 1;
@@ -200,9 +219,14 @@ impl OrderStore for MemoryStore {
                             previous: Some(old.record.order.status.clone()),
                             observed_at_ms,
                         });
-                        for event in
-                            order_events(record, Some(&old.record.order.status), observed_at_ms)
-                        {
+                        let tenant =
+                            state.tenant_of_tracking_id(record.order.tracking_id.as_deref());
+                        for event in order_events(
+                            record,
+                            &tenant,
+                            Some(&old.record.order.status),
+                            observed_at_ms,
+                        ) {
                             state.publish(&event, observed_at_ms);
                         }
                         summary.status_changes += 1;
@@ -386,13 +410,24 @@ impl ClickStore for MemoryStore {
         Ok(())
     }
 
-    async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
+    async fn click_summary(
+        &self,
+        tracking_ids: Option<&[String]>,
+    ) -> Result<ClickSummary, StoreError> {
         let state = self.state();
         let mut per: HashMap<alistach_domain::ProductId, u64> = HashMap::new();
-        for id in state.clicks.iter().filter_map(|c| c.product_id) {
-            *per.entry(id).or_default() += 1;
+        let mut total = 0;
+        for c in state
+            .clicks
+            .iter()
+            .filter(|c| tracked_by(tracking_ids, Some(&c.tracking_id)))
+        {
+            total += 1;
+            if let Some(id) = c.product_id {
+                *per.entry(id).or_default() += 1;
+            }
         }
-        Ok(ClickSummary::from_counts(state.clicks.len() as u64, per))
+        Ok(ClickSummary::from_counts(total, per))
     }
 }
 
@@ -415,7 +450,11 @@ impl ExperimentStore for MemoryStore {
         now_ms: i64,
     ) -> Result<Experiment, StoreError> {
         let mut state = self.state();
-        if let Some(running) = state.experiments.iter().find(|e| e.running()) {
+        if let Some(running) = state
+            .experiments
+            .iter()
+            .find(|e| e.running() && e.tenant == new.tenant)
+        {
             return Err(StoreError::Conflict(format!(
                 "experiment {} ({}) is running; stop it first",
                 running.id, running.name
@@ -435,6 +474,7 @@ impl ExperimentStore for MemoryStore {
         }
         let experiment = Experiment {
             id,
+            tenant: new.tenant.clone(),
             name: new.name.clone(),
             allocation: new.allocation,
             min_share_permille: new.min_share_permille,
@@ -455,17 +495,39 @@ impl ExperimentStore for MemoryStore {
             .cloned())
     }
 
-    async fn experiments(&self) -> Result<Vec<Experiment>, StoreError> {
-        Ok(self.state().experiments.iter().rev().cloned().collect())
-    }
-
-    async fn running_experiment(&self) -> Result<Option<Experiment>, StoreError> {
+    async fn experiments(&self, tenant: Option<&TenantId>) -> Result<Vec<Experiment>, StoreError> {
         Ok(self
             .state()
             .experiments
             .iter()
-            .find(|e| e.running())
+            .rev()
+            .filter(|e| tenant.is_none_or(|t| &e.tenant == t))
+            .cloned()
+            .collect())
+    }
+
+    async fn running_experiment(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<Experiment>, StoreError> {
+        Ok(self
+            .state()
+            .experiments
+            .iter()
+            .find(|e| e.running() && &e.tenant == tenant)
             .cloned())
+    }
+
+    async fn running_experiments(&self) -> Result<Vec<Experiment>, StoreError> {
+        let mut running: Vec<Experiment> = self
+            .state()
+            .experiments
+            .iter()
+            .filter(|e| e.running())
+            .cloned()
+            .collect();
+        running.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+        Ok(running)
     }
 
     async fn stop_experiment(
@@ -580,6 +642,7 @@ impl WebhookStore for MemoryStore {
         state.next_endpoint += 1;
         let endpoint = Endpoint {
             id: state.next_endpoint,
+            tenant: new.tenant.clone(),
             url: new.url.clone(),
             events: new.events.clone(),
             description: new.description.clone(),
@@ -594,8 +657,14 @@ impl WebhookStore for MemoryStore {
         Ok(endpoint)
     }
 
-    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
-        Ok(self.state().endpoints.values().cloned().collect())
+    async fn endpoints(&self, tenant: Option<&TenantId>) -> Result<Vec<Endpoint>, StoreError> {
+        Ok(self
+            .state()
+            .endpoints
+            .values()
+            .filter(|e| tenant.is_none_or(|t| &e.tenant == t))
+            .cloned()
+            .collect())
     }
 
     async fn endpoint(&self, id: u64) -> Result<Option<Endpoint>, StoreError> {
@@ -805,6 +874,7 @@ impl WatchStore for MemoryStore {
         state.next_watch += 1;
         let watch = Watch {
             id: state.next_watch,
+            tenant: new.tenant.clone(),
             product_id: new.product_id,
             price_drop_percent: new.price_drop_percent,
             target_price: new.target_price.clone(),
@@ -817,8 +887,14 @@ impl WatchStore for MemoryStore {
         Ok(watch)
     }
 
-    async fn watches(&self) -> Result<Vec<Watch>, StoreError> {
-        Ok(self.state().watches.values().cloned().collect())
+    async fn watches(&self, tenant: Option<&TenantId>) -> Result<Vec<Watch>, StoreError> {
+        Ok(self
+            .state()
+            .watches
+            .values()
+            .filter(|w| tenant.is_none_or(|t| &w.tenant == t))
+            .cloned()
+            .collect())
     }
 
     async fn watch(&self, id: u64) -> Result<Option<Watch>, StoreError> {
@@ -876,7 +952,12 @@ impl AnalyticsStore for MemoryStore {
             for res in Resolution::ALL {
                 state
                     .keywords
-                    .entry((res, res.floor(row.bucket_ms), row.keyword.clone()))
+                    .entry((
+                        res,
+                        res.floor(row.bucket_ms),
+                        row.tenant.clone(),
+                        row.keyword.clone(),
+                    ))
                     .or_default()
                     .merge(&row.counts);
             }
@@ -886,6 +967,7 @@ impl AnalyticsStore for MemoryStore {
 
     async fn usage(
         &self,
+        tenant: Option<&str>,
         res: Resolution,
         from_ms: i64,
         to_ms: i64,
@@ -899,11 +981,12 @@ impl AnalyticsStore for MemoryStore {
                 counts: *counts,
             },
         );
-        Ok(sum_usage(rows, from_ms, to_ms, step_ms))
+        Ok(sum_usage(rows, tenant, from_ms, to_ms, step_ms))
     }
 
     async fn top_keywords(
         &self,
+        tenant: Option<&str>,
         res: Resolution,
         from_ms: i64,
         to_ms: i64,
@@ -912,8 +995,12 @@ impl AnalyticsStore for MemoryStore {
     ) -> Result<Vec<(String, KeywordCounts)>, StoreError> {
         let state = self.state();
         let mut sums: BTreeMap<&str, KeywordCounts> = BTreeMap::new();
-        for ((r, bucket_ms, keyword), counts) in &state.keywords {
-            if *r == res && (from_ms..to_ms).contains(bucket_ms) && !keyword.is_empty() {
+        for ((r, bucket_ms, t, keyword), counts) in &state.keywords {
+            if *r == res
+                && (from_ms..to_ms).contains(bucket_ms)
+                && !keyword.is_empty()
+                && tenant.is_none_or(|tenant| tenant == t)
+            {
                 sums.entry(keyword).or_default().merge(counts);
             }
         }
@@ -933,6 +1020,7 @@ impl AnalyticsStore for MemoryStore {
 
     async fn keyword_series(
         &self,
+        tenant: Option<&str>,
         res: Resolution,
         keyword: &str,
         from_ms: i64,
@@ -941,8 +1029,12 @@ impl AnalyticsStore for MemoryStore {
     ) -> Result<Vec<(i64, KeywordCounts)>, StoreError> {
         let state = self.state();
         let mut sums: BTreeMap<i64, KeywordCounts> = BTreeMap::new();
-        for ((r, bucket_ms, k), counts) in &state.keywords {
-            if *r == res && (from_ms..to_ms).contains(bucket_ms) && k == keyword {
+        for ((r, bucket_ms, t, k), counts) in &state.keywords {
+            if *r == res
+                && (from_ms..to_ms).contains(bucket_ms)
+                && k == keyword
+                && tenant.is_none_or(|tenant| tenant == t)
+            {
                 sums.entry(bucket_of(*bucket_ms, from_ms, step_ms))
                     .or_default()
                     .merge(counts);
@@ -959,7 +1051,7 @@ impl AnalyticsStore for MemoryStore {
             .retain(|(r, bucket_ms, _), _| *r != res || *bucket_ms >= before_ms);
         state
             .keywords
-            .retain(|(r, bucket_ms, _), _| *r != res || *bucket_ms >= before_ms);
+            .retain(|(r, bucket_ms, _, _), _| *r != res || *bucket_ms >= before_ms);
         if res == Resolution::Minute {
             state.flushes.retain(|_, at| *at >= before_ms);
         }
@@ -968,17 +1060,16 @@ impl AnalyticsStore for MemoryStore {
 
     async fn clicks_per_bucket(
         &self,
+        tracking_ids: Option<&[String]>,
         from_ms: i64,
         to_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<ClickBucket>, StoreError> {
         let state = self.state();
         let mut sums: BTreeMap<i64, u64> = BTreeMap::new();
-        for c in state
-            .clicks
-            .iter()
-            .filter(|c| (from_ms..to_ms).contains(&c.at_ms))
-        {
+        for c in state.clicks.iter().filter(|c| {
+            (from_ms..to_ms).contains(&c.at_ms) && tracked_by(tracking_ids, Some(&c.tracking_id))
+        }) {
             *sums
                 .entry(bucket_of(c.at_ms, from_ms, step_ms))
                 .or_default() += 1;
@@ -991,6 +1082,7 @@ impl AnalyticsStore for MemoryStore {
 
     async fn orders_per_bucket(
         &self,
+        tracking_ids: Option<&[String]>,
         mock: bool,
         from_ms: i64,
         to_ms: i64,
@@ -1002,6 +1094,7 @@ impl AnalyticsStore for MemoryStore {
             if o.record.mock != mock
                 || !(from_ms..to_ms).contains(&o.order_time_ms)
                 || o.record.order.status == alistach_domain::OrderStatus::Invalid.as_str()
+                || !tracked_by(tracking_ids, o.record.order.tracking_id.as_deref())
             {
                 continue;
             }

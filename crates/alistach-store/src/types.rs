@@ -88,6 +88,9 @@ pub struct OrderFilter {
     pub exclude_status: Option<String>,
     /// Exactly this tracking id.
     pub tracking_id: Option<String>,
+    /// Only orders whose tracking id is one of these (a tenant's books: its tracking ids);
+    /// an empty list selects nothing.
+    pub tracking_ids: Option<Vec<String>>,
     /// Only orders attributed to this experiment (their sub-ids name it).
     pub experiment_id: Option<u64>,
 }

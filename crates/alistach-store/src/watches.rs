@@ -4,6 +4,7 @@
 //! Prices are exact decimal text (as the platform's details give them, e.g. `"12.50"`); the
 //! store keeps them as text and never computes with them.
 
+use alistach_domain::TenantId;
 use async_trait::async_trait;
 
 use crate::{Event, StoreError};
@@ -11,6 +12,8 @@ use crate::{Event, StoreError};
 /// A watch as asked for (validated by the service).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewWatch {
+    /// Whose watch it is: its events are that tenant's.
+    pub tenant: TenantId,
     /// The watched product.
     pub product_id: u64,
     /// Notify when the price falls at least this percentage (1..=99) below the baseline.
@@ -28,6 +31,8 @@ pub struct NewWatch {
 pub struct Watch {
     /// The store's id for it.
     pub id: u64,
+    /// Whose watch it is.
+    pub tenant: TenantId,
     /// The watched product.
     pub product_id: u64,
     /// Notify when the price falls at least this percentage below [`WatchState::baseline_price`].
@@ -66,8 +71,9 @@ pub trait WatchStore: Send + Sync + 'static {
     /// Stores a new watch, not yet checked.
     async fn create_watch(&self, new: &NewWatch, now_ms: i64) -> Result<Watch, StoreError>;
 
-    /// Every watch, oldest first (a check run goes through all of them).
-    async fn watches(&self) -> Result<Vec<Watch>, StoreError>;
+    /// Every watch of `tenant` (of every tenant when `None`: a check run goes through all of
+    /// them), oldest first.
+    async fn watches(&self, tenant: Option<&TenantId>) -> Result<Vec<Watch>, StoreError>;
 
     /// One watch.
     async fn watch(&self, id: u64) -> Result<Option<Watch>, StoreError>;
@@ -77,7 +83,8 @@ pub trait WatchStore: Send + Sync + 'static {
 
     /// Records a check of watch `id`: its new state, and the events it caused published
     /// (as by [`crate::WebhookStore::publish`]) in the same transaction, so an event is
-    /// neither lost nor published twice. False (and nothing published) when the watch was
+    /// neither lost nor published twice. The events carry their tenant (the watch's, set by
+    /// the caller). False (and nothing published) when the watch was
     /// deleted meanwhile.
     async fn record_watch_check(
         &self,

@@ -8,7 +8,7 @@
 //! subscribed to its type, in that same transaction. A delivery is pending until an attempt
 //! succeeds (delivered) or the dispatcher gives up (failed; retryable by hand).
 
-use alistach_domain::Secret;
+use alistach_domain::{Secret, TenantId};
 use async_trait::async_trait;
 
 use crate::StoreError;
@@ -27,6 +27,8 @@ pub const EVENT_TYPES: [&str; 7] = [
 /// An endpoint as asked for (validated by the service).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEndpoint {
+    /// Whose endpoint it is: it receives only that tenant's events.
+    pub tenant: TenantId,
     /// Where events are POSTed (http or https).
     pub url: String,
     /// The event types it receives (from [`EVENT_TYPES`]), at least one.
@@ -42,6 +44,8 @@ pub struct NewEndpoint {
 pub struct Endpoint {
     /// The store's id for it.
     pub id: u64,
+    /// Whose endpoint it is.
+    pub tenant: TenantId,
     /// Where events are POSTed.
     pub url: String,
     /// The event types it receives.
@@ -81,6 +85,8 @@ pub struct EndpointUpdate {
 pub struct Event {
     /// Unique and stable (`msg_…`): the `webhook-id` of every attempt of every delivery.
     pub id: String,
+    /// Whose event it is: only that tenant's endpoints receive it.
+    pub tenant: TenantId,
     /// One of [`EVENT_TYPES`].
     pub event_type: String,
     /// When it happened (Unix ms).
@@ -165,8 +171,8 @@ pub trait WebhookStore: Send + Sync + 'static {
     async fn create_endpoint(&self, new: &NewEndpoint, now_ms: i64)
     -> Result<Endpoint, StoreError>;
 
-    /// Every endpoint, oldest first.
-    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError>;
+    /// Every endpoint of `tenant` (of every tenant when `None`), oldest first.
+    async fn endpoints(&self, tenant: Option<&TenantId>) -> Result<Vec<Endpoint>, StoreError>;
 
     /// One endpoint.
     async fn endpoint(&self, id: u64) -> Result<Option<Endpoint>, StoreError>;
@@ -193,7 +199,7 @@ pub trait WebhookStore: Send + Sync + 'static {
 
     /// Publishes events: each is kept in the outbox (an event id seen before is ignored,
     /// so publishing is idempotent) with one pending delivery, due now, per enabled endpoint
-    /// subscribed to its type; all in one transaction.
+    /// of the event's tenant subscribed to its type; all in one transaction.
     async fn publish(&self, events: &[Event], now_ms: i64) -> Result<(), StoreError>;
 
     /// Makes one pending delivery of `event_id` to endpoint `endpoint_id` whatever its
@@ -241,9 +247,12 @@ pub trait WebhookStore: Send + Sync + 'static {
 /// The order events of one change an upsert stored: `order.created` for a new order,
 /// `order.status_changed` for a new status of a stored one, and `order.settled` besides when
 /// that status is `Completed Settlement` (also for an order first seen settled). Ids are
-/// stable per order and status, so the same change is never two events.
+/// stable per order and status, so the same change is never two events. The events are
+/// `tenant`'s: the backends pass the tenant whose tracking id is the order's (the default
+/// tenant when none is).
 pub fn order_events(
     record: &crate::OrderRecord,
+    tenant: &TenantId,
     previous_status: Option<&str>,
     observed_at_ms: i64,
 ) -> Vec<Event> {
@@ -264,6 +273,7 @@ pub fn order_events(
     let mut push = |event_type: &str, id: String| {
         out.push(order_event(
             record,
+            tenant,
             previous_status,
             event_type,
             id,
@@ -291,6 +301,7 @@ pub fn order_events(
 
 fn order_event(
     record: &crate::OrderRecord,
+    tenant: &TenantId,
     previous_status: Option<&str>,
     event_type: &str,
     id: String,
@@ -315,12 +326,18 @@ fn order_event(
             "id": id, "variant": variant
         })),
     });
-    event(id, event_type, observed_at_ms, data)
+    event(id, tenant.clone(), event_type, observed_at_ms, data)
 }
 
-/// An event of `event_type` with `data`, happened at `timestamp_ms`: its payload is the
-/// Standard Webhooks body `{"type", "timestamp" (RFC 3339, UTC), "data"}`.
-pub fn event(id: String, event_type: &str, timestamp_ms: i64, data: serde_json::Value) -> Event {
+/// An event of `tenant` of `event_type` with `data`, happened at `timestamp_ms`: its payload
+/// is the Standard Webhooks body `{"type", "timestamp" (RFC 3339, UTC), "data"}`.
+pub fn event(
+    id: String,
+    tenant: TenantId,
+    event_type: &str,
+    timestamp_ms: i64,
+    data: serde_json::Value,
+) -> Event {
     let payload = serde_json::json!({
         "type": event_type,
         "timestamp": alistach_domain::platform_time::rfc3339(timestamp_ms),
@@ -328,6 +345,7 @@ pub fn event(id: String, event_type: &str, timestamp_ms: i64, data: serde_json::
     });
     Event {
         id,
+        tenant,
         event_type: event_type.to_owned(),
         timestamp_ms,
         payload: payload.to_string(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alistach_domain::HistogramSnapshot;
+use alistach_domain::{HistogramSnapshot, TenantId};
 
 use crate::{
     ALL_SEARCHES, AnalyticsBatch, Click, KeywordCounts, KeywordOrder, KeywordRow, Resolution,
@@ -19,6 +19,7 @@ const DAY: i64 = 86_400_000;
 
 fn key(route: &str, client: &str, cache: &str, class: u8) -> UsageKey {
     UsageKey {
+        tenant: TenantId::DEFAULT.to_owned(),
         route: route.to_owned(),
         client: client.to_owned(),
         cache: cache.to_owned(),
@@ -46,6 +47,7 @@ fn row(bucket_ms: i64, key: UsageKey, counts: UsageCounts) -> UsageRow {
 fn kw(bucket_ms: i64, keyword: &str, searches: u64, zero: u64, results: u64) -> KeywordRow {
     KeywordRow {
         bucket_ms,
+        tenant: TenantId::DEFAULT.to_owned(),
         keyword: keyword.to_owned(),
         counts: KeywordCounts {
             searches,
@@ -104,7 +106,13 @@ pub async fn analytics_flushes_add_up_once(store: &Arc<dyn Store>, other: &Arc<d
 
     // Minutes, one step each.
     let minutes = store
-        .usage(Resolution::Minute, A0, A0 + DAY, MINUTE)
+        .usage(
+            Some(TenantId::DEFAULT),
+            Resolution::Minute,
+            A0,
+            A0 + DAY,
+            MINUTE,
+        )
         .await
         .expect("minute rows");
     assert_eq!(minutes.len(), 3, "{minutes:?}");
@@ -122,7 +130,13 @@ pub async fn analytics_flushes_add_up_once(store: &Arc<dyn Store>, other: &Arc<d
 
     // The same from the hour and day rollups.
     let hours = other
-        .usage(Resolution::Hour, A0, A0 + DAY, HOUR)
+        .usage(
+            Some(TenantId::DEFAULT),
+            Resolution::Hour,
+            A0,
+            A0 + DAY,
+            HOUR,
+        )
         .await
         .expect("hour rows");
     assert_eq!(hours.len(), 2, "{hours:?}");
@@ -133,7 +147,7 @@ pub async fn analytics_flushes_add_up_once(store: &Arc<dyn Store>, other: &Arc<d
         (A0 + HOUR, 1)
     );
     let days = store
-        .usage(Resolution::Day, A0, A0 + DAY, DAY)
+        .usage(Some(TenantId::DEFAULT), Resolution::Day, A0, A0 + DAY, DAY)
         .await
         .expect("day rows");
     assert_eq!(days.len(), 2, "one per key");
@@ -142,20 +156,39 @@ pub async fn analytics_flushes_add_up_once(store: &Arc<dyn Store>, other: &Arc<d
 
     // Steps wider than the resolution sum per key; the range's end is exclusive.
     let whole = store
-        .usage(Resolution::Minute, A0, A0 + HOUR + 5 * MINUTE, 10 * DAY)
+        .usage(
+            Some(TenantId::DEFAULT),
+            Resolution::Minute,
+            A0,
+            A0 + HOUR + 5 * MINUTE,
+            10 * DAY,
+        )
         .await
         .expect("one step");
     assert_eq!(whole.len(), 1, "the 01:05 row is past the end: {whole:?}");
     assert_eq!(whole[0].counts.requests, 9);
     let later = store
-        .usage(Resolution::Minute, A0 + MINUTE, A0 + 2 * HOUR, MINUTE)
+        .usage(
+            Some(TenantId::DEFAULT),
+            Resolution::Minute,
+            A0 + MINUTE,
+            A0 + 2 * HOUR,
+            MINUTE,
+        )
         .await
         .expect("later");
     assert_eq!(later.len(), 2);
 
     // Keywords: ranked, the totals row never listed.
     let top = other
-        .top_keywords(Resolution::Minute, A0, A0 + DAY, KeywordOrder::Searches, 10)
+        .top_keywords(
+            Some(TenantId::DEFAULT),
+            Resolution::Minute,
+            A0,
+            A0 + DAY,
+            KeywordOrder::Searches,
+            10,
+        )
         .await
         .expect("top");
     assert_eq!(
@@ -180,7 +213,14 @@ pub async fn analytics_flushes_add_up_once(store: &Arc<dyn Store>, other: &Arc<d
         ]
     );
     let zero = store
-        .top_keywords(Resolution::Day, A0, A0 + DAY, KeywordOrder::ZeroResults, 10)
+        .top_keywords(
+            Some(TenantId::DEFAULT),
+            Resolution::Day,
+            A0,
+            A0 + DAY,
+            KeywordOrder::ZeroResults,
+            10,
+        )
         .await
         .expect("zero-result keywords");
     assert_eq!(
@@ -190,12 +230,26 @@ pub async fn analytics_flushes_add_up_once(store: &Arc<dyn Store>, other: &Arc<d
     );
     assert_eq!(zero[0].0, "ß 耳机");
     let limited = store
-        .top_keywords(Resolution::Hour, A0, A0 + DAY, KeywordOrder::Searches, 1)
+        .top_keywords(
+            Some(TenantId::DEFAULT),
+            Resolution::Hour,
+            A0,
+            A0 + DAY,
+            KeywordOrder::Searches,
+            1,
+        )
         .await
         .expect("limit");
     assert_eq!(limited.len(), 1);
     let series = store
-        .keyword_series(Resolution::Minute, ALL_SEARCHES, A0, A0 + HOUR, MINUTE)
+        .keyword_series(
+            Some(TenantId::DEFAULT),
+            Resolution::Minute,
+            ALL_SEARCHES,
+            A0,
+            A0 + HOUR,
+            MINUTE,
+        )
         .await
         .expect("series");
     assert_eq!(
@@ -241,13 +295,25 @@ pub async fn analytics_retention_purges_by_age(store: &Arc<dyn Store>) {
         .expect("purge minutes");
     assert_eq!(removed, 2, "the first minute's usage and keyword rows");
     let minutes = store
-        .usage(Resolution::Minute, P0, P0 + 3 * DAY, DAY)
+        .usage(
+            Some(TenantId::DEFAULT),
+            Resolution::Minute,
+            P0,
+            P0 + 3 * DAY,
+            DAY,
+        )
         .await
         .expect("minutes");
     assert_eq!(minutes.len(), 1);
     assert_eq!(minutes[0].bucket_ms, P0 + 2 * DAY);
     let days = store
-        .usage(Resolution::Day, P0, P0 + 3 * DAY, DAY)
+        .usage(
+            Some(TenantId::DEFAULT),
+            Resolution::Day,
+            P0,
+            P0 + 3 * DAY,
+            DAY,
+        )
         .await
         .expect("days stay");
     assert_eq!(days.len(), 2);
@@ -284,7 +350,7 @@ pub async fn clicks_and_orders_are_counted_per_bucket(store: &Arc<dyn Store>) {
         .await
         .expect("clicks");
     let per_hour = store
-        .clicks_per_bucket(C0, C0 + DAY, HOUR)
+        .clicks_per_bucket(None, C0, C0 + DAY, HOUR)
         .await
         .expect("clicks per hour");
     assert_eq!(
@@ -308,7 +374,7 @@ pub async fn clicks_and_orders_are_counted_per_bucket(store: &Arc<dyn Store>) {
         .await
         .expect("orders");
     let orders = store
-        .orders_per_bucket(false, C0, C0 + DAY, DAY)
+        .orders_per_bucket(None, false, C0, C0 + DAY, DAY)
         .await
         .expect("orders per day");
     let got: Vec<_> = orders
@@ -328,7 +394,7 @@ pub async fn clicks_and_orders_are_counted_per_bucket(store: &Arc<dyn Store>) {
         "invalid and mock orders are left out; sums are exact"
     );
     let mock_orders = store
-        .orders_per_bucket(true, C0, C0 + DAY, MINUTE)
+        .orders_per_bucket(None, true, C0, C0 + DAY, MINUTE)
         .await
         .expect("mock orders");
     assert_eq!(mock_orders.len(), 1);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alistach_domain::Secret;
+use alistach_domain::{Secret, TenantId};
 
 use super::T0;
 use crate::{NewEndpoint, NewWatch, Store, WatchState, event};
@@ -15,6 +15,7 @@ pub async fn watches_are_created_listed_and_deleted(
     other: &Arc<dyn Store>,
 ) {
     let full = NewWatch {
+        tenant: TenantId::default_tenant(),
         product_id: u64::MAX - 3,
         price_drop_percent: Some(15),
         target_price: Some("19.99".to_owned()),
@@ -22,6 +23,7 @@ pub async fn watches_are_created_listed_and_deleted(
         ship_to_country: Some("DE".to_owned()),
     };
     let sparse = NewWatch {
+        tenant: TenantId::default_tenant(),
         product_id: 1_005_006_000_000_001,
         price_drop_percent: None,
         target_price: None,
@@ -46,7 +48,7 @@ pub async fn watches_are_created_listed_and_deleted(
     assert_eq!(other.watch(a.id).await.unwrap(), Some(a.clone()));
     assert_eq!(other.watch(b.id).await.unwrap(), Some(b.clone()));
     let listed: Vec<u64> = other
-        .watches()
+        .watches(None)
         .await
         .unwrap()
         .into_iter()
@@ -70,6 +72,7 @@ pub async fn watch_checks_are_recorded_with_their_events(
     let endpoint = store
         .create_endpoint(
             &NewEndpoint {
+                tenant: TenantId::default_tenant(),
                 url: "https://hooks.example/watches".to_owned(),
                 events: vec!["product.price_changed".to_owned()],
                 description: None,
@@ -82,6 +85,7 @@ pub async fn watch_checks_are_recorded_with_their_events(
     let watch = store
         .create_watch(
             &NewWatch {
+                tenant: TenantId::default_tenant(),
                 product_id: 1_005_006_000_000_002,
                 price_drop_percent: None,
                 target_price: Some("10".to_owned()),
@@ -101,6 +105,7 @@ pub async fn watch_checks_are_recorded_with_their_events(
     };
     let changed = event(
         format!("msg_watch_{}_conf", watch.id),
+        watch.tenant.clone(),
         "product.price_changed",
         T0 + 5,
         serde_json::json!({ "watch_id": watch.id.to_string(), "price": "9.99" }),
@@ -126,6 +131,7 @@ pub async fn watch_checks_are_recorded_with_their_events(
     assert!(store.delete_watch(watch.id).await.unwrap());
     let late = event(
         format!("msg_watch_{}_late", watch.id),
+        watch.tenant.clone(),
         "product.price_changed",
         T0 + 7,
         serde_json::json!({}),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use alistach_domain::{Cents, Secret};
+use alistach_domain::{Cents, Secret, TenantId};
 
 use super::{DAY, T0, sample_order};
 use crate::{
@@ -21,6 +21,7 @@ const UNKNOWN: u64 = 9_999_999_999;
 
 fn new_endpoint(url: &str, events: &[&str]) -> NewEndpoint {
     NewEndpoint {
+        tenant: TenantId::default_tenant(),
         url: url.to_owned(),
         events: events.iter().map(|e| (*e).to_owned()).collect(),
         description: None,
@@ -32,6 +33,7 @@ fn new_endpoint(url: &str, events: &[&str]) -> NewEndpoint {
 fn test_event(id: &str, event_type: &str, timestamp_ms: i64) -> Event {
     event(
         id.to_owned(),
+        TenantId::default_tenant(),
         event_type,
         timestamp_ms,
         serde_json::json!({ "check": id, "text": "«ü» 耳机" }),
@@ -119,7 +121,7 @@ pub async fn webhook_endpoints_are_created_changed_and_deleted(
     assert_ne!(a.id, b.id);
     for handle in [store, other] {
         let listed: Vec<Endpoint> = handle
-            .endpoints()
+            .endpoints(None)
             .await
             .unwrap()
             .into_iter()
@@ -259,7 +261,7 @@ pub async fn webhook_endpoints_are_created_changed_and_deleted(
     assert!(!store.delete_endpoint(a.id).await.unwrap(), "gone already");
     assert!(
         !store
-            .endpoints()
+            .endpoints(None)
             .await
             .unwrap()
             .iter()
