@@ -52,6 +52,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_cache_learning.sql"),
         include_str!("../migrations/postgres/0007_cache_learning.sql"),
     ),
+    (
+        9,
+        "tenant_scope",
+        include_str!("../migrations/sqlite/0009_tenant_scope.sql"),
+        include_str!("../migrations/postgres/0009_tenant_scope.sql"),
+    ),
 ];
 
 /// The `sync_cursors` row migration 3 leaves for [`crate::SqlStore::open`]: orders stored

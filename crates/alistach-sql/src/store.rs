@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use alistach_domain::{AffiliateOrder, Cents, LinkType, OrderStatus, SubIds, platform_time};
+use alistach_domain::{
+    AffiliateOrder, Cents, LinkType, OrderStatus, SubIds, TenantId, platform_time,
+};
 use alistach_store::{
     Allocation, Click, ClickStore, ClickSummary, CursorStore, Experiment, ExperimentStore, GroupBy,
     LeaseInfo, LeaseStore, MAX_SUMMARY_PRODUCTS, NO_KEY, NewExperiment, OrderFilter,
@@ -53,11 +55,6 @@ macro_rules! begin_write {
         .map_err(unavailable)
     };
 }
-
-#[macro_use]
-mod webhooks;
-mod analytics;
-mod watches;
 
 /// The store on SQLite or PostgreSQL.
 pub struct SqlStore {
@@ -140,10 +137,30 @@ fn fits<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T, StoreError> {
 
 /// The columns of `experiments`, in [`ExperimentRow`]'s order.
 const EXPERIMENT_COLUMNS: &str =
-    "id, name, allocation, min_share_permille, created_at_ms, stopped_at_ms";
+    "id, tenant_id, name, allocation, min_share_permille, created_at_ms, stopped_at_ms";
 
 /// A row of `experiments`.
-type ExperimentRow = (i64, String, String, i64, i64, Option<i64>);
+type ExperimentRow = (i64, String, String, String, i64, i64, Option<i64>);
+
+/// A stored tenant id (written only from a [`TenantId`], or 'default' by migration 9).
+fn tenant_from_sql(text: &str) -> Result<TenantId, StoreError> {
+    TenantId::parse(text).map_err(|_| StoreError::Corrupt(format!("a tenant id {text:?}")))
+}
+
+/// `column IN ($first, $first + 1, …)` for `values` (a condition no row meets when empty),
+/// with the values as text parameters.
+fn in_list(column: &str, values: &[String], first: usize) -> (String, Vec<Arg>) {
+    if values.is_empty() {
+        return ("1 = 0".to_owned(), Vec::new());
+    }
+    let params: Vec<String> = (first..first + values.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    (
+        format!("{column} IN ({})", params.join(", ")),
+        values.iter().cloned().map(Arg::Text).collect(),
+    )
+}
 
 /// The columns of `experiment_variants`, in [`VariantRow`]'s order.
 const VARIANT_COLUMNS: &str = "id, experiment_id, name, weight, link_type, tracking_id";
@@ -169,9 +186,10 @@ fn experiments_from_rows(
     }
     rows.into_iter()
         .map(
-            |(id, name, allocation, min_share, created_at_ms, stopped_at_ms)| {
+            |(id, tenant, name, allocation, min_share, created_at_ms, stopped_at_ms)| {
                 Ok(Experiment {
                     id: id_from_sql(id),
+                    tenant: tenant_from_sql(&tenant)?,
                     name,
                     allocation: Allocation::parse(&allocation).ok_or_else(|| {
                         StoreError::Corrupt(format!("an experiment's allocation {allocation:?}"))
@@ -184,6 +202,34 @@ fn experiments_from_rows(
             },
         )
         .collect()
+}
+
+/// The tenant whose tracking id is `$record`'s order's (the default tenant when none is), read
+/// in the transaction `$tx` and remembered in `$cache` (a `BTreeMap<Option<String>,
+/// TenantId>`). Used inside [`with_pool!`].
+macro_rules! tenant_of {
+    ($tx:expr, $record:expr, $cache:expr) => {{
+        let tracking = &$record.order.tracking_id;
+        match $cache.get(tracking) {
+            Some(tenant) => tenant.clone(),
+            None => {
+                let id: Option<String> = match tracking {
+                    Some(t) => sqlx::query_scalar("SELECT id FROM tenants WHERE tracking_id = $1")
+                        .bind(t.clone())
+                        .fetch_optional(&mut *$tx)
+                        .await
+                        .map_err(unavailable)?,
+                    None => None,
+                };
+                let tenant = match id {
+                    Some(id) => tenant_from_sql(&id)?,
+                    None => TenantId::default_tenant(),
+                };
+                $cache.insert(tracking.clone(), tenant.clone());
+                tenant
+            }
+        }
+    }};
 }
 
 /// Binds the 19 order fields and `mock` ($1 to $20) to a query.
@@ -284,6 +330,13 @@ macro_rules! bind_args {
     }};
 }
 
+// After the macros they use.
+#[macro_use]
+mod webhooks;
+mod analytics;
+mod tenants_interim;
+mod watches;
+
 /// `WHERE ...` of a filter, its parameters numbered from `$1`.
 fn where_clause(filter: &OrderFilter) -> (String, Vec<Arg>) {
     let mut args = vec![Arg::Bool(filter.mock)];
@@ -309,6 +362,11 @@ fn where_clause(filter: &OrderFilter) -> (String, Vec<Arg>) {
     }
     if let Some(experiment) = filter.experiment_id {
         add("experiment_id =", Arg::Int(id_to_sql(experiment)));
+    }
+    if let Some(ids) = &filter.tracking_ids {
+        let (cond, more) = in_list("tracking_id", ids, args.len() + 1);
+        sql.push_str(&format!(" AND {cond}"));
+        args.extend(more);
     }
     (sql, args)
 }
@@ -479,11 +537,11 @@ impl SqlStore {
         })
     }
 
-    /// The experiments `where_sql` selects (with `arg` as `$1` when given), newest first.
+    /// The experiments `where_sql` selects (with `args` as `$1`, …), newest first.
     async fn load_experiments(
         &self,
         where_sql: &str,
-        arg: Option<i64>,
+        args: &[Arg],
     ) -> Result<Vec<Experiment>, StoreError> {
         let head_sql =
             format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments {where_sql} ORDER BY id DESC");
@@ -497,11 +555,10 @@ impl SqlStore {
             "SELECT {VARIANT_COLUMNS} FROM experiment_variants ORDER BY experiment_id, position"
         );
         let (rows, variants) = with_pool!(self, p => {
-            let mut q = sqlx::query_as::<_, ExperimentRow>(&head_sql);
-            if let Some(arg) = arg {
-                q = q.bind(arg);
-            }
-            let rows = q.fetch_all(p).await.map_err(unavailable)?;
+            let rows = bind_args!(sqlx::query_as::<_, ExperimentRow>(&head_sql), args)
+                .fetch_all(p)
+                .await
+                .map_err(unavailable)?;
             let variants = match rows.as_slice() {
                 [] => Vec::new(),
                 [one] => sqlx::query_as::<_, VariantRow>(&one_sql)
@@ -519,9 +576,9 @@ impl SqlStore {
         experiments_from_rows(rows, variants)
     }
 
-    /// The message of the conflict with the running experiment.
-    async fn running_conflict(&self) -> StoreError {
-        match self.running_experiment().await {
+    /// The message of the conflict with `tenant`'s running experiment.
+    async fn running_conflict(&self, tenant: &TenantId) -> StoreError {
+        match self.running_experiment(tenant).await {
             Ok(Some(running)) => StoreError::Conflict(format!(
                 "experiment {} ({}) is running; stop it first",
                 running.id, running.name
@@ -573,7 +630,9 @@ impl OrderStore for SqlStore {
             (sub_order_id, status, previous_status, observed_at_ms) VALUES ($1, $2, $3, $4)";
         let mut summary = UpsertSummary::default();
         // The enabled endpoints, read once the first new event is kept.
-        let mut subscribers: Option<Vec<(i64, String)>> = None;
+        let mut subscribers: webhooks::Subscribers = None;
+        // The tenant of each tracking id seen, read from `tenants` once per upsert.
+        let mut tenants: BTreeMap<Option<String>, TenantId> = BTreeMap::new();
         with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
             for record in orders {
@@ -597,7 +656,8 @@ impl OrderStore for SqlStore {
                         .execute(&mut *tx)
                         .await
                         .map_err(unavailable)?;
-                    let events = order_events(record, None, observed_at_ms);
+                    let tenant = tenant_of!(tx, record, tenants);
+                    let events = order_events(record, &tenant, None, observed_at_ms);
                     publish_in!(self, tx, &events, observed_at_ms, subscribers);
                     summary.inserted += 1;
                     continue;
@@ -645,8 +705,13 @@ impl OrderStore for SqlStore {
                         .map_err(unavailable)?;
                     // Only the transaction that records the change publishes it (on
                     // PostgreSQL the row lock above makes a second one see no change).
-                    let events =
-                        order_events(record, Some(&old.record.order.status), observed_at_ms);
+                    let tenant = tenant_of!(tx, record, tenants);
+                    let events = order_events(
+                        record,
+                        &tenant,
+                        Some(&old.record.order.status),
+                        observed_at_ms,
+                    );
                     publish_in!(self, tx, &events, observed_at_ms, subscribers);
                     summary.status_changes += 1;
                 }
@@ -941,16 +1006,26 @@ impl ClickStore for SqlStore {
         })
     }
 
-    async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
+    async fn click_summary(
+        &self,
+        tracking_ids: Option<&[String]>,
+    ) -> Result<ClickSummary, StoreError> {
+        let (where_sql, args) = match tracking_ids {
+            Some(ids) => {
+                let (cond, args) = in_list("tracking_id", ids, 1);
+                (format!("WHERE {cond}"), args)
+            }
+            None => (String::new(), Vec::new()),
+        };
         // One statement, so the total and the counts are one snapshot: the window sums every
         // group (clicks of links to no product included) before the limit applies.
         let top = format!(
             "SELECT product_id, COUNT(*) AS clicks, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total \
-             FROM clicks GROUP BY product_id ORDER BY clicks DESC, product_id LIMIT {}",
+             FROM clicks {where_sql} GROUP BY product_id ORDER BY clicks DESC, product_id LIMIT {}",
             MAX_SUMMARY_PRODUCTS + 1
         );
         let rows: Vec<(Option<i64>, i64, i64)> = with_pool!(self, p => {
-            sqlx::query_as::<_, (Option<i64>, i64, i64)>(&top)
+            bind_args!(sqlx::query_as::<_, (Option<i64>, i64, i64)>(&top), &args)
                 .fetch_all(p)
                 .await
                 .map_err(unavailable)?
@@ -990,16 +1065,17 @@ impl ExperimentStore for SqlStore {
         // The partial unique index on running experiments decides a race between instances:
         // the loser's insert does nothing (on PostgreSQL, once the winner commits).
         const INSERT: &str = "INSERT INTO experiments \
-            (name, allocation, min_share_permille, created_at_ms) VALUES ($1, $2, $3, $4) \
-            ON CONFLICT DO NOTHING RETURNING id";
+            (name, allocation, min_share_permille, created_at_ms, tenant_id) \
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id";
         const VARIANT: &str = "INSERT INTO experiment_variants \
             (experiment_id, position, name, weight, link_type, tracking_id) \
             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
         let created = with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
             let running: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM experiments WHERE stopped_at_ms IS NULL",
+                "SELECT id FROM experiments WHERE stopped_at_ms IS NULL AND tenant_id = $1",
             )
+            .bind(new.tenant.as_str())
             .fetch_optional(&mut *tx)
             .await
             .map_err(unavailable)?;
@@ -1010,6 +1086,7 @@ impl ExperimentStore for SqlStore {
                     .bind(new.allocation.as_str())
                     .bind(i64::from(new.min_share_permille))
                     .bind(now_ms)
+                    .bind(new.tenant.as_str())
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(unavailable)?,
@@ -1043,6 +1120,7 @@ impl ExperimentStore for SqlStore {
                     tx.commit().await.map_err(unavailable)?;
                     Some(Experiment {
                         id: id_from_sql(id),
+                        tenant: new.tenant.clone(),
                         name: new.name.clone(),
                         allocation: new.allocation,
                         min_share_permille: new.min_share_permille,
@@ -1055,26 +1133,47 @@ impl ExperimentStore for SqlStore {
         });
         match created {
             Some(experiment) => Ok(experiment),
-            None => Err(self.running_conflict().await),
+            None => Err(self.running_conflict(&new.tenant).await),
         }
     }
 
     async fn experiment(&self, id: u64) -> Result<Option<Experiment>, StoreError> {
         Ok(self
-            .load_experiments("WHERE id = $1", Some(id_to_sql(id)))
+            .load_experiments("WHERE id = $1", &[Arg::Int(id_to_sql(id))])
             .await?
             .pop())
     }
 
-    async fn experiments(&self) -> Result<Vec<Experiment>, StoreError> {
-        self.load_experiments("", None).await
+    async fn experiments(&self, tenant: Option<&TenantId>) -> Result<Vec<Experiment>, StoreError> {
+        match tenant {
+            Some(t) => {
+                self.load_experiments("WHERE tenant_id = $1", &[Arg::Text(t.to_string())])
+                    .await
+            }
+            None => self.load_experiments("", &[]).await,
+        }
     }
 
-    async fn running_experiment(&self) -> Result<Option<Experiment>, StoreError> {
+    async fn running_experiment(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<Experiment>, StoreError> {
         Ok(self
-            .load_experiments("WHERE stopped_at_ms IS NULL", None)
+            .load_experiments(
+                "WHERE stopped_at_ms IS NULL AND tenant_id = $1",
+                &[Arg::Text(tenant.to_string())],
+            )
             .await?
             .pop())
+    }
+
+    async fn running_experiments(&self) -> Result<Vec<Experiment>, StoreError> {
+        let mut running = self
+            .load_experiments("WHERE stopped_at_ms IS NULL", &[])
+            .await?;
+        // Sorted here, by bytes: a database collation could order ids differently.
+        running.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+        Ok(running)
     }
 
     async fn stop_experiment(

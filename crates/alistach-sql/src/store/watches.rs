@@ -1,19 +1,21 @@
 //! [`WatchStore`] on SQL: product watches and what their checks last saw (migration 5); a
 //! check's events are published in the transaction that records it ([`publish_in!`]).
 
+use alistach_domain::TenantId;
 use alistach_store::{Event, NewWatch, StoreError, Watch, WatchState, WatchStore};
 use async_trait::async_trait;
 
-use super::{Pool, SqlStore, fits, id_from_sql, id_to_sql, unavailable};
+use super::{Pool, SqlStore, fits, id_from_sql, id_to_sql, tenant_from_sql, unavailable};
 
 /// The columns of `watches`, in [`WatchRow`]'s order.
-const WATCH_COLUMNS: &str = "id, product_id, price_drop_percent, target_price, currency, \
+const WATCH_COLUMNS: &str = "id, tenant_id, product_id, price_drop_percent, target_price, currency, \
     ship_to_country, created_at_ms, baseline_price, last_price, available, notified, \
     checked_at_ms";
 
 /// A row of `watches`.
 type WatchRow = (
     i64,
+    String,
     i64,
     Option<i64>,
     Option<String>,
@@ -30,6 +32,7 @@ type WatchRow = (
 fn watch_from_row(row: WatchRow) -> Result<Watch, StoreError> {
     let (
         id,
+        tenant,
         product_id,
         price_drop_percent,
         target_price,
@@ -44,6 +47,7 @@ fn watch_from_row(row: WatchRow) -> Result<Watch, StoreError> {
     ) = row;
     Ok(Watch {
         id: id_from_sql(id),
+        tenant: tenant_from_sql(&tenant)?,
         product_id: id_from_sql(product_id),
         price_drop_percent: price_drop_percent
             .map(|p| fits(p, "a watch's price drop percentage"))
@@ -66,8 +70,8 @@ fn watch_from_row(row: WatchRow) -> Result<Watch, StoreError> {
 impl WatchStore for SqlStore {
     async fn create_watch(&self, new: &NewWatch, now_ms: i64) -> Result<Watch, StoreError> {
         const INSERT: &str = "INSERT INTO watches (product_id, price_drop_percent, \
-            target_price, currency, ship_to_country, created_at_ms, notified) \
-            VALUES ($1, $2, $3, $4, $5, $6, FALSE) RETURNING id";
+            target_price, currency, ship_to_country, created_at_ms, notified, tenant_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7) RETURNING id";
         let id: i64 = with_pool!(self, p => sqlx::query_scalar(INSERT)
             .bind(id_to_sql(new.product_id))
             .bind(new.price_drop_percent.map(i64::from))
@@ -75,11 +79,13 @@ impl WatchStore for SqlStore {
             .bind(new.currency.clone())
             .bind(new.ship_to_country.clone())
             .bind(now_ms)
+            .bind(new.tenant.as_str())
             .fetch_one(p)
             .await
             .map_err(unavailable))?;
         Ok(Watch {
             id: id_from_sql(id),
+            tenant: new.tenant.clone(),
             product_id: new.product_id,
             price_drop_percent: new.price_drop_percent,
             target_price: new.target_price.clone(),
@@ -90,12 +96,22 @@ impl WatchStore for SqlStore {
         })
     }
 
-    async fn watches(&self) -> Result<Vec<Watch>, StoreError> {
-        let sql = format!("SELECT {WATCH_COLUMNS} FROM watches ORDER BY id");
-        let rows: Vec<WatchRow> = with_pool!(self, p => sqlx::query_as(&sql)
-            .fetch_all(p)
-            .await
-            .map_err(unavailable))?;
+    async fn watches(&self, tenant: Option<&TenantId>) -> Result<Vec<Watch>, StoreError> {
+        let sql = format!(
+            "SELECT {WATCH_COLUMNS} FROM watches {} ORDER BY id",
+            if tenant.is_some() {
+                "WHERE tenant_id = $1"
+            } else {
+                ""
+            }
+        );
+        let rows: Vec<WatchRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as(&sql);
+            if let Some(t) = tenant {
+                q = q.bind(t.as_str());
+            }
+            q.fetch_all(p).await.map_err(unavailable)
+        })?;
         rows.into_iter().map(watch_from_row).collect()
     }
 
@@ -129,7 +145,7 @@ impl WatchStore for SqlStore {
     ) -> Result<bool, StoreError> {
         const UPDATE: &str = "UPDATE watches SET baseline_price = $2, last_price = $3, \
             available = $4, notified = $5, checked_at_ms = $6 WHERE id = $1";
-        let mut subscribers: Option<Vec<(i64, String)>> = None;
+        let mut subscribers: super::webhooks::Subscribers = None;
         with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
             // The update locks the row: a delete meanwhile waits, or went first (0 rows).

@@ -2,19 +2,19 @@
 //! (migration 4), and the statements [`publish_in!`] runs inside a caller's transaction (so
 //! `upsert_orders` publishes its order events with the change that caused them).
 
-use alistach_domain::Secret;
+use alistach_domain::{Secret, TenantId};
 use alistach_store::{
     Attempt, AttemptOutcome, Delivery, DeliveryState, Endpoint, EndpointUpdate, Event, NewEndpoint,
     StoreError, WebhookStore,
 };
 use async_trait::async_trait;
 
-use super::{Pool, SqlStore, fits, id_from_sql, id_to_sql, unavailable};
+use super::{Pool, SqlStore, fits, id_from_sql, id_to_sql, tenant_from_sql, unavailable};
 use crate::migrate::Dialect;
 
 /// Keeps an event once per id (`rows_affected` is 0 for an id seen before).
 pub(super) const INSERT_EVENT: &str = "INSERT INTO webhook_events \
-    (id, event_type, timestamp_ms, payload) VALUES ($1, $2, $3, $4) \
+    (id, event_type, timestamp_ms, payload, tenant_id) VALUES ($1, $2, $3, $4, $5) \
     ON CONFLICT (id) DO NOTHING";
 
 /// A pending delivery of event `$2` to endpoint `$1`, due at `$3` (and made then).
@@ -22,25 +22,30 @@ pub(super) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries \
     (endpoint_id, event_id, state, attempts, next_attempt_at_ms, created_at_ms) \
     VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id";
 
-/// The enabled endpoints with their event types. On PostgreSQL their rows are key-share
+/// The enabled endpoints (id, tenant id, event types) a transaction publishes to, read once
+/// (`None` until then).
+pub(super) type Subscribers = Option<Vec<(i64, String, String)>>;
+
+/// The enabled endpoints with their tenants and event types. On PostgreSQL their rows are key-share
 /// locked until the transaction ends: an endpoint being deleted is waited for (and then left
 /// out), and a delete waits for the deliveries made to it (so it deletes them too).
 pub(super) const fn subscribers_sql(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => {
-            "SELECT id, events FROM webhook_endpoints WHERE enabled = TRUE ORDER BY id"
+            "SELECT id, tenant_id, events FROM webhook_endpoints WHERE enabled = TRUE ORDER BY id"
         }
         Dialect::Postgres => {
-            "SELECT id, events FROM webhook_endpoints WHERE enabled = TRUE ORDER BY id \
-             FOR KEY SHARE"
+            "SELECT id, tenant_id, events FROM webhook_endpoints WHERE enabled = TRUE \
+             ORDER BY id FOR KEY SHARE"
         }
     }
 }
 
 /// Publishes `$events` (a slice of [`Event`]) at `$now_ms` inside the transaction `$tx` of
 /// `$store`: each event is kept once per id, with one pending delivery per enabled endpoint
-/// subscribed to its type. `$subscribers` (an `Option<Vec<(i64, String)>>` starting as `None`)
-/// caches the enabled endpoints for the rest of the transaction. Used inside [`with_pool!`].
+/// of the event's tenant subscribed to its type. `$subscribers` (a [`Subscribers`] starting
+/// as `None`) caches the enabled endpoints for the rest of the transaction. Used inside
+/// [`with_pool!`].
 macro_rules! publish_in {
     ($store:expr, $tx:expr, $events:expr, $now_ms:expr, $subscribers:expr) => {{
         for event in $events {
@@ -49,6 +54,7 @@ macro_rules! publish_in {
                 .bind(event.event_type.clone())
                 .bind(event.timestamp_ms)
                 .bind(event.payload.clone())
+                .bind(event.tenant.as_str())
                 .execute(&mut *$tx)
                 .await
                 .map_err(unavailable)?
@@ -58,15 +64,17 @@ macro_rules! publish_in {
                 continue;
             }
             if $subscribers.is_none() {
-                let rows: Vec<(i64, String)> =
+                let rows: Vec<(i64, String, String)> =
                     sqlx::query_as(crate::store::webhooks::subscribers_sql($store.dialect()))
                         .fetch_all(&mut *$tx)
                         .await
                         .map_err(unavailable)?;
                 $subscribers = Some(rows);
             }
-            for (endpoint_id, types) in $subscribers.iter().flatten() {
-                if crate::store::webhooks::subscribed(types, &event.event_type) {
+            for (endpoint_id, tenant, types) in $subscribers.iter().flatten() {
+                if tenant == event.tenant.as_str()
+                    && crate::store::webhooks::subscribed(types, &event.event_type)
+                {
                     let _: i64 = sqlx::query_scalar(crate::store::webhooks::INSERT_DELIVERY)
                         .bind(*endpoint_id)
                         .bind(event.id.clone())
@@ -113,12 +121,13 @@ fn state_from_sql(text: &str) -> Result<DeliveryState, StoreError> {
 }
 
 /// The columns of `webhook_endpoints`, in [`EndpointRow`]'s order.
-const ENDPOINT_COLUMNS: &str = "id, url, events, description, secret, enabled, \
+const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, events, description, secret, enabled, \
     disabled_reason, failing_since_ms, created_at_ms, updated_at_ms";
 
 /// A row of `webhook_endpoints`.
 type EndpointRow = (
     i64,
+    String,
     String,
     String,
     Option<String>,
@@ -130,9 +139,10 @@ type EndpointRow = (
     i64,
 );
 
-fn endpoint_from_row(row: EndpointRow) -> Endpoint {
+fn endpoint_from_row(row: EndpointRow) -> Result<Endpoint, StoreError> {
     let (
         id,
+        tenant,
         url,
         events,
         description,
@@ -143,8 +153,9 @@ fn endpoint_from_row(row: EndpointRow) -> Endpoint {
         created_at_ms,
         updated_at_ms,
     ) = row;
-    Endpoint {
+    Ok(Endpoint {
         id: id_from_sql(id),
+        tenant: tenant_from_sql(&tenant)?,
         url,
         events: types_from_sql(&events),
         description,
@@ -154,13 +165,13 @@ fn endpoint_from_row(row: EndpointRow) -> Endpoint {
         failing_since_ms,
         created_at_ms,
         updated_at_ms,
-    }
+    })
 }
 
 /// A delivery with its event, in [`DeliveryRow`]'s order (`d` the delivery, `e` the event).
 const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, d.state, d.attempts, \
     d.next_attempt_at_ms, d.created_at_ms, d.delivered_at_ms, \
-    e.id, e.event_type, e.timestamp_ms, e.payload";
+    e.id, e.tenant_id, e.event_type, e.timestamp_ms, e.payload";
 
 /// The deliveries joined with their events.
 const DELIVERIES_FROM: &str = "webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
@@ -174,6 +185,7 @@ type DeliveryRow = (
     Option<i64>,
     i64,
     Option<i64>,
+    String,
     String,
     String,
     i64,
@@ -190,6 +202,7 @@ fn delivery_from_row(row: DeliveryRow) -> Result<Delivery, StoreError> {
         created_at_ms,
         delivered_at_ms,
         event_id,
+        event_tenant,
         event_type,
         timestamp_ms,
         payload,
@@ -199,6 +212,7 @@ fn delivery_from_row(row: DeliveryRow) -> Result<Delivery, StoreError> {
         endpoint_id: id_from_sql(endpoint_id),
         event: Event {
             id: event_id,
+            tenant: tenant_from_sql(&event_tenant)?,
             event_type,
             timestamp_ms,
             payload,
@@ -284,7 +298,7 @@ impl SqlStore {
                 tx.rollback().await.map_err(unavailable)?;
                 return Ok(None);
             };
-            let mut endpoint = endpoint_from_row(row);
+            let mut endpoint = endpoint_from_row(row)?;
             change(&mut endpoint);
             sqlx::query(update)
                 .bind(id_to_sql(id))
@@ -312,8 +326,8 @@ impl WebhookStore for SqlStore {
         now_ms: i64,
     ) -> Result<Endpoint, StoreError> {
         const INSERT: &str = "INSERT INTO webhook_endpoints (url, events, description, secret, \
-            enabled, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
-            RETURNING id";
+            enabled, created_at_ms, updated_at_ms, tenant_id) \
+            VALUES ($1, $2, $3, $4, TRUE, $5, $5, $6) RETURNING id";
         let events = types_to_sql(&new.events)?;
         let id: i64 = with_pool!(self, p => sqlx::query_scalar(INSERT)
             .bind(new.url.clone())
@@ -321,11 +335,13 @@ impl WebhookStore for SqlStore {
             .bind(new.description.clone())
             .bind(new.secret.expose().to_owned())
             .bind(now_ms)
+            .bind(new.tenant.as_str())
             .fetch_one(p)
             .await
             .map_err(unavailable))?;
         Ok(Endpoint {
             id: id_from_sql(id),
+            tenant: new.tenant.clone(),
             url: new.url.clone(),
             events: new.events.clone(),
             description: new.description.clone(),
@@ -338,13 +354,23 @@ impl WebhookStore for SqlStore {
         })
     }
 
-    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
-        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY id");
-        let rows: Vec<EndpointRow> = with_pool!(self, p => sqlx::query_as(&sql)
-            .fetch_all(p)
-            .await
-            .map_err(unavailable))?;
-        Ok(rows.into_iter().map(endpoint_from_row).collect())
+    async fn endpoints(&self, tenant: Option<&TenantId>) -> Result<Vec<Endpoint>, StoreError> {
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints {} ORDER BY id",
+            if tenant.is_some() {
+                "WHERE tenant_id = $1"
+            } else {
+                ""
+            }
+        );
+        let rows: Vec<EndpointRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as(&sql);
+            if let Some(t) = tenant {
+                q = q.bind(t.as_str());
+            }
+            q.fetch_all(p).await.map_err(unavailable)
+        })?;
+        rows.into_iter().map(endpoint_from_row).collect()
     }
 
     async fn endpoint(&self, id: u64) -> Result<Option<Endpoint>, StoreError> {
@@ -354,7 +380,7 @@ impl WebhookStore for SqlStore {
             .fetch_optional(p)
             .await
             .map_err(unavailable))?;
-        Ok(row.map(endpoint_from_row))
+        row.map(endpoint_from_row).transpose()
     }
 
     async fn update_endpoint(
@@ -447,7 +473,7 @@ impl WebhookStore for SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        let mut subscribers: Option<Vec<(i64, String)>> = None;
+        let mut subscribers: Subscribers = None;
         with_pool!(self, p => {
             let mut tx = begin_write!(self, p)?;
             publish_in!(self, tx, events, now_ms, subscribers);
@@ -485,6 +511,7 @@ impl WebhookStore for SqlStore {
                         .bind(event.event_type.clone())
                         .bind(event.timestamp_ms)
                         .bind(event.payload.clone())
+                        .bind(event.tenant.as_str())
                         .execute(&mut *tx)
                         .await
                         .map_err(unavailable)?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use alistach_domain::Secret;
+use alistach_domain::{Secret, TenantId};
 use alistach_sql::{KNOWN_SCHEMA_VERSION, SqlStore, Target};
 use alistach_store::conformance::{self, sample_order};
 use alistach_store::{Attempt, AttemptOutcome, Event, NewEndpoint, OrderStore, Store, StoreError};
@@ -188,6 +188,7 @@ async fn deleting_an_endpoint_races_publishing_and_attempts(
         let endpoint = store
             .create_endpoint(
                 &NewEndpoint {
+                    tenant: TenantId::default_tenant(),
                     url: "https://race.example/hook".to_owned(),
                     events: vec!["order.created".to_owned(), "alert.firing".to_owned()],
                     description: None,
@@ -199,6 +200,7 @@ async fn deleting_an_endpoint_races_publishing_and_attempts(
             .unwrap();
         let ping = Event {
             id: format!("msg_race_{round}"),
+            tenant: TenantId::default_tenant(),
             event_type: "alert.firing".to_owned(),
             timestamp_ms: 1,
             payload: "{}".to_owned(),
