@@ -4,11 +4,11 @@
 //!
 //! Recording ([`Analytics::record`], [`Analytics::search`]) costs a lock on one of a few
 //! shards (picked per thread, so requests on different threads never contend), a hash lookup
-//! of the client and of the call's dimensions, and a few integer additions; a dimension tuple
-//! seen before in the minute allocates nothing. What is kept per minute is bounded by the
-//! dimensions seen (routes × clients × cache statuses × status classes) and, for keywords, by
-//! a space-saving top list of [`TOP_KEYWORDS`] per shard: the cost of a flush depends on what
-//! was seen, not on how often.
+//! of the tenant, of the client and of the call's dimensions, and a few integer additions; a
+//! dimension tuple seen before in the minute allocates nothing. What is kept per minute is
+//! bounded by the dimensions seen (tenants × routes × clients × cache statuses × status
+//! classes) and, for keywords, by a space-saving top list of [`TOP_KEYWORDS`] per tenant and
+//! shard: the cost of a flush depends on what was seen, not on how often.
 //!
 //! Each instance flushes its own counts with additive upserts under a flush id of its own (no
 //! lease): a flush that fails is kept and retried with the same id, so nothing is added twice
@@ -91,6 +91,8 @@ impl From<CacheStatus> for CacheMark {
 /// One answered call, as the transport saw it.
 #[derive(Clone, Copy, Debug)]
 pub struct Call<'a> {
+    /// The tenant whose call it was (a [`alistach_domain::TenantId`]'s text).
+    pub tenant: &'a str,
     /// The route's operation id (`callMcp:<tool>` for an MCP tool call, `callMcp` for other
     /// MCP messages).
     pub route: &'static str,
@@ -270,13 +272,22 @@ impl KeywordBuf {
     }
 }
 
-/// One minute of one shard's counts.
+/// Calls counted per client and dimensions.
+type PerClient = HashMap<Box<str>, HashMap<Dim, UsageCounts>>;
+
+/// One tenant's keyword searches of a minute: their totals and the top list.
+#[derive(Debug)]
+struct Searches {
+    totals: KeywordCounts,
+    top: TopKeywords,
+}
+
+/// One minute of one shard's counts, per tenant.
 #[derive(Debug)]
 struct Window {
     minute: i64,
-    usage: HashMap<Box<str>, HashMap<Dim, UsageCounts>>,
-    searches: KeywordCounts,
-    top: TopKeywords,
+    usage: HashMap<Box<str>, PerClient>,
+    searches: HashMap<Box<str>, Searches>,
 }
 
 impl Window {
@@ -284,13 +295,12 @@ impl Window {
         Window {
             minute,
             usage: HashMap::new(),
-            searches: KeywordCounts::default(),
-            top: TopKeywords::new(TOP_KEYWORDS),
+            searches: HashMap::new(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.usage.is_empty() && self.searches.searches == 0
+        self.usage.is_empty() && self.searches.is_empty()
     }
 }
 
@@ -444,19 +454,28 @@ impl Analytics {
         };
         let mut shard = self.shard();
         let w = shard.window(minute);
-        // One lookup when the client was seen in this minute (the common case).
-        if let Some(per_client) = w.usage.get_mut(call.client) {
-            count(per_client);
+        let mut per_client = HashMap::new();
+        // Two lookups by `&str` when the tenant and the client were seen in this minute (the
+        // common case): nothing is allocated.
+        if let Some(per_tenant) = w.usage.get_mut(call.tenant) {
+            if let Some(seen) = per_tenant.get_mut(call.client) {
+                count(seen);
+                return;
+            }
+            count(&mut per_client);
+            per_tenant.insert(call.client.into(), per_client);
             return;
         }
-        let mut per_client = HashMap::new();
         count(&mut per_client);
-        w.usage.insert(call.client.into(), per_client);
+        let mut per_tenant = PerClient::new();
+        per_tenant.insert(call.client.into(), per_client);
+        w.usage.insert(call.tenant.into(), per_tenant);
     }
 
-    /// Counts one search for `keywords` (as the client typed them) that found `results`
-    /// products. Searches without keywords are not counted here.
-    pub fn search(&self, keywords: &str, results: u64) {
+    /// Counts one search of `tenant` (a [`alistach_domain::TenantId`]'s text) for `keywords`
+    /// (as the client typed them) that found `results` products. Searches without keywords
+    /// are not counted here.
+    pub fn search(&self, tenant: &str, keywords: &str, results: u64) {
         if !self.recording {
             return;
         }
@@ -473,8 +492,17 @@ impl Analytics {
         let minute = Resolution::Minute.floor(now_ms(&*self.clock));
         let mut shard = self.shard();
         let w = shard.window(minute);
-        w.searches.merge(&one);
-        w.top.add(keyword, one);
+        if let Some(searches) = w.searches.get_mut(tenant) {
+            searches.totals.merge(&one);
+            searches.top.add(keyword, one);
+            return;
+        }
+        let mut searches = Searches {
+            totals: one,
+            top: TopKeywords::new(TOP_KEYWORDS),
+        };
+        searches.top.add(keyword, one);
+        w.searches.insert(tenant.into(), searches);
     }
 
     /// Writes what was counted since the last flush (and what earlier flushes could not
@@ -532,25 +560,32 @@ impl Analytics {
         windows: impl Iterator<Item = &'w Window>,
     ) -> (Vec<UsageRow>, Vec<KeywordRow>) {
         let mut usage: BTreeMap<UsageKey, UsageCounts> = BTreeMap::new();
-        let mut totals = KeywordCounts::default();
-        let mut top = TopKeywords::new(TOP_KEYWORDS);
+        let mut searches: BTreeMap<&str, (KeywordCounts, TopKeywords)> = BTreeMap::new();
         for w in windows {
-            for (client, dims) in &w.usage {
-                for (dim, counts) in dims {
-                    usage
-                        .entry(UsageKey {
-                            route: dim.route.to_owned(),
-                            client: client.to_string(),
-                            cache: dim.cache.as_str().to_owned(),
-                            mode: self.mode.to_owned(),
-                            status_class: dim.class,
-                        })
-                        .or_default()
-                        .merge(counts);
+            for (tenant, clients) in &w.usage {
+                for (client, dims) in clients {
+                    for (dim, counts) in dims {
+                        usage
+                            .entry(UsageKey {
+                                tenant: tenant.to_string(),
+                                route: dim.route.to_owned(),
+                                client: client.to_string(),
+                                cache: dim.cache.as_str().to_owned(),
+                                mode: self.mode.to_owned(),
+                                status_class: dim.class,
+                            })
+                            .or_default()
+                            .merge(counts);
+                    }
                 }
             }
-            totals.merge(&w.searches);
-            top.merge(&w.top);
+            for (tenant, s) in &w.searches {
+                let (totals, top) = searches
+                    .entry(tenant)
+                    .or_insert_with(|| (KeywordCounts::default(), TopKeywords::new(TOP_KEYWORDS)));
+                totals.merge(&s.totals);
+                top.merge(&s.top);
+            }
         }
         let usage = usage
             .into_iter()
@@ -560,20 +595,22 @@ impl Analytics {
                 counts,
             })
             .collect();
-        let mut keywords: Vec<KeywordRow> = top
-            .iter()
-            .map(|(k, counts)| KeywordRow {
+        let mut keywords: Vec<KeywordRow> = Vec::new();
+        for (tenant, (totals, top)) in searches {
+            keywords.extend(top.iter().map(|(k, counts)| KeywordRow {
                 bucket_ms: minute,
+                tenant: tenant.to_owned(),
                 keyword: k.to_owned(),
                 counts,
-            })
-            .collect();
-        if totals.searches > 0 {
-            keywords.push(KeywordRow {
-                bucket_ms: minute,
-                keyword: ALL_SEARCHES.to_owned(),
-                counts: totals,
-            });
+            }));
+            if totals.searches > 0 {
+                keywords.push(KeywordRow {
+                    bucket_ms: minute,
+                    tenant: tenant.to_owned(),
+                    keyword: ALL_SEARCHES.to_owned(),
+                    counts: totals,
+                });
+            }
         }
         (usage, keywords)
     }
@@ -866,7 +903,7 @@ impl Analytics {
         let res = resolution_for(range, step_ms);
         let stored = self
             .store
-            .usage(res, range.from_ms, range.to_ms, step_ms)
+            .usage(None, res, range.from_ms, range.to_ms, step_ms)
             .await?;
         let (memory, keywords) = self.memory_rows();
         let rows = alistach_store::sum_usage(
@@ -875,6 +912,7 @@ impl Analytics {
                 r.bucket_ms = bucket_of(r.bucket_ms, range.from_ms, step_ms);
                 r
             })),
+            None,
             range.from_ms,
             range.to_ms,
             step_ms,
@@ -891,7 +929,7 @@ impl Analytics {
         let res = resolution_for(range, step_ms);
         let mut per: BTreeMap<i64, KeywordCounts> = self
             .store
-            .keyword_series(res, ALL_SEARCHES, range.from_ms, range.to_ms, step_ms)
+            .keyword_series(None, res, ALL_SEARCHES, range.from_ms, range.to_ms, step_ms)
             .await?
             .into_iter()
             .collect();
@@ -950,14 +988,14 @@ impl Analytics {
         }
         o.clicks = self
             .store
-            .clicks_per_bucket(range.from_ms, range.to_ms, step)
+            .clicks_per_bucket(None, range.from_ms, range.to_ms, step)
             .await?
             .iter()
             .map(|b| b.clicks)
             .sum();
         for b in self
             .store
-            .orders_per_bucket(mock, range.from_ms, range.to_ms, step)
+            .orders_per_bucket(None, mock, range.from_ms, range.to_ms, step)
             .await?
         {
             o.orders += b.orders;
@@ -1020,7 +1058,7 @@ impl Analytics {
                 Metric::Clicks => {
                     for b in self
                         .store
-                        .clicks_per_bucket(range.from_ms, range.to_ms, step_ms)
+                        .clicks_per_bucket(None, range.from_ms, range.to_ms, step_ms)
                         .await?
                     {
                         values.insert(b.bucket_ms, (Some(b.clicks as f64), None));
@@ -1029,7 +1067,7 @@ impl Analytics {
                 _ => {
                     for b in self
                         .store
-                        .orders_per_bucket(mock, range.from_ms, range.to_ms, step_ms)
+                        .orders_per_bucket(None, mock, range.from_ms, range.to_ms, step_ms)
                         .await?
                     {
                         let e = values.entry(b.bucket_ms).or_insert((Some(0.0), None));
@@ -1074,7 +1112,7 @@ impl Analytics {
         for order in [KeywordOrder::Searches, KeywordOrder::ZeroResults] {
             for (k, c) in self
                 .store
-                .top_keywords(res, range.from_ms, range.to_ms, order, wide)
+                .top_keywords(None, res, range.from_ms, range.to_ms, order, wide)
                 .await?
             {
                 sums.insert(k, c);
@@ -1143,6 +1181,7 @@ mod tests {
 
     fn call<'a>(route: &'static str, client: &'a str, cache: CacheMark, status: u16) -> Call<'a> {
         Call {
+            tenant: "default",
             route,
             client,
             cache,
@@ -1228,8 +1267,8 @@ mod tests {
         a.record(&call("searchProducts", "key:a", CacheMark::Hit, 200));
         a.record(&call("searchProducts", "key:a", CacheMark::Miss, 200));
         a.record(&call("searchProducts", "key:b", CacheMark::None, 422));
-        a.search("Wireless  Earbuds", 12);
-        a.search("qzxv", 0);
+        a.search("default", "Wireless  Earbuds", 12);
+        a.search("default", "qzxv", 0);
         let range = TimeRange {
             from_ms: T0 as i64,
             to_ms: T0 as i64 + DAY_MS,
@@ -1297,6 +1336,7 @@ mod tests {
         assert_eq!(a.flush().await.unwrap(), 1);
         let rows = store
             .usage(
+                None,
                 Resolution::Minute,
                 T0 as i64,
                 T0 as i64 + MINUTE_MS,
@@ -1308,6 +1348,68 @@ mod tests {
             rows[0].counts.requests, 1,
             "the same flush id is not added twice"
         );
+    }
+
+    #[tokio::test]
+    async fn each_tenant_is_counted_and_flushed_on_its_own() {
+        let clock = Arc::new(TestClock(AtomicU64::new(T0 + 5_000)));
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let a = analytics(clock, store.clone());
+        for tenant in ["team-a", "team-b", "team-a"] {
+            a.record(&Call {
+                tenant,
+                ..call("searchProducts", "key:x", CacheMark::Hit, 200)
+            });
+            a.search(tenant, "Earbuds", 3);
+        }
+        a.search("team-b", "lamp", 0);
+        assert_eq!(a.flush().await.unwrap(), 1);
+        let requests = |tenant: Option<&'static str>| {
+            let store = store.clone();
+            async move {
+                store
+                    .usage(tenant, Resolution::Day, 0, 2 * T0 as i64, 2 * T0 as i64)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.key.tenant.clone(), r.counts.requests))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            requests(Some("team-a")).await,
+            vec![("team-a".to_owned(), 2)]
+        );
+        assert_eq!(
+            requests(Some("team-b")).await,
+            vec![("team-b".to_owned(), 1)]
+        );
+        assert_eq!(requests(None).await, vec![(String::new(), 3)]);
+        let top = |tenant: Option<&'static str>| {
+            let store = store.clone();
+            async move {
+                store
+                    .top_keywords(
+                        tenant,
+                        Resolution::Minute,
+                        0,
+                        2 * T0 as i64,
+                        KeywordOrder::Searches,
+                        10,
+                    )
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(k, c)| (k, c.searches))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(top(Some("team-a")).await, vec![("earbuds".to_owned(), 2)]);
+        assert_eq!(
+            top(Some("team-b")).await,
+            vec![("earbuds".to_owned(), 1), ("lamp".to_owned(), 1)]
+        );
+        assert_eq!(top(None).await[0], ("earbuds".to_owned(), 3));
     }
 
     #[test]
@@ -1322,7 +1424,7 @@ mod tests {
             Duration::from_secs(86_400),
         );
         a.record(&call("searchProducts", "key:a", CacheMark::Hit, 200));
-        a.search("x", 1);
+        a.search("default", "x", 1);
         let (usage, keywords) = a.memory_rows();
         assert!(usage.is_empty() && keywords.is_empty());
     }

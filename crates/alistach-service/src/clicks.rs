@@ -151,9 +151,13 @@ impl ClickTracking {
         }
     }
 
-    /// What the store holds.
-    pub async fn summary(&self) -> Result<ClickSummary, StoreError> {
-        self.store.click_summary().await
+    /// What the store holds: the clicks whose tracking id is one of `tracking_ids` (a
+    /// tenant's), every click when `None`.
+    pub async fn summary(
+        &self,
+        tracking_ids: Option<&[String]>,
+    ) -> Result<ClickSummary, StoreError> {
+        self.store.click_summary(tracking_ids).await
     }
 }
 
@@ -287,8 +291,15 @@ mod tests {
             self.kept.lock().unwrap().extend_from_slice(clicks);
             Ok(())
         }
-        async fn click_summary(&self) -> Result<ClickSummary, StoreError> {
-            let kept = self.kept();
+        async fn click_summary(
+            &self,
+            tracking_ids: Option<&[String]>,
+        ) -> Result<ClickSummary, StoreError> {
+            let kept: Vec<Click> = self
+                .kept()
+                .into_iter()
+                .filter(|c| tracking_ids.is_none_or(|ids| ids.contains(&c.tracking_id)))
+                .collect();
             let mut per = std::collections::HashMap::new();
             for id in kept.iter().filter_map(|c| c.product_id) {
                 *per.entry(id).or_insert(0) += 1;
@@ -322,7 +333,7 @@ mod tests {
             (stats.recorded, stats.not_counted, stats.dropped),
             (3, 1, 0)
         );
-        let summary = tracking.summary().await.unwrap();
+        let summary = tracking.summary(None).await.unwrap();
         assert_eq!(summary.total, 3);
         assert_eq!(
             summary.products,

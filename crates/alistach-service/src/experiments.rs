@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use alistach_domain::{ApiMode, Clock, ValidationError};
+use alistach_domain::{ApiMode, Clock, TenantId, ValidationError};
 use alistach_policy::{VariantCounts, bandit_shares, fixed_shares, pick, unit_from_key};
 use alistach_store::{
     Allocation, Experiment, NewExperiment, Store, StoreError, Variant, VariantOutcome,
@@ -270,9 +270,12 @@ impl Experiments {
         Ok(stopped)
     }
 
-    /// Every experiment, newest first.
-    pub async fn list(&self) -> Result<Vec<Experiment>, ExperimentError> {
-        Ok(self.store.experiments().await?)
+    /// Every experiment of `tenant` (of every tenant when `None`), newest first.
+    pub async fn list(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<Experiment>, ExperimentError> {
+        Ok(self.store.experiments(tenant).await?)
     }
 
     /// An experiment with its counts and shares (`None` for an unknown id). Links handed
@@ -303,7 +306,10 @@ impl Experiments {
     /// keeps its catalog (and its count of links not yet written) while its experiment runs.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let _turn = self.refreshing.lock().await;
-        let found = self.store.running_experiment().await?;
+        let found = self
+            .store
+            .running_experiment(&TenantId::default_tenant())
+            .await?;
         let previous = self.current();
         let next = match found {
             None => None,

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use alistach_domain::{
     AffiliateApi, Clock, CountryCode, Currency, Decimal, DetailsQuery, Language, MAX_DETAIL_IDS,
-    Product, ProductId, ProductUrl, ValidationError,
+    Product, ProductId, ProductUrl, TenantId, ValidationError,
 };
 use alistach_store::{Event, NewWatch, Store, StoreError, Watch, WatchState, event};
 
@@ -113,6 +113,8 @@ impl WatchRequest {
             .map(str::parse::<CountryCode>)
             .transpose()?;
         Ok(NewWatch {
+            // The lead threads the caller's tenant here.
+            tenant: TenantId::default_tenant(),
             product_id: product.id.0,
             price_drop_percent: self.price_drop_percent,
             target_price,
@@ -142,9 +144,9 @@ impl Watches {
         Ok(self.store.create_watch(&new, now).await?)
     }
 
-    /// Every watch, oldest first.
-    pub async fn list(&self) -> Result<Vec<Watch>, WatchAdminError> {
-        Ok(self.store.watches().await?)
+    /// Every watch of `tenant` (of every tenant when `None`), oldest first.
+    pub async fn list(&self, tenant: Option<&TenantId>) -> Result<Vec<Watch>, WatchAdminError> {
+        Ok(self.store.watches(tenant).await?)
     }
 
     /// One watch.
@@ -305,7 +307,7 @@ impl WatchJob {
 
     async fn run_leased(&self) -> Result<WatchRunReport, StoreError> {
         let mut report = WatchRunReport::default();
-        let mut watches = self.store.watches().await?;
+        let mut watches = self.store.watches(None).await?;
         watches.sort_by(|a, b| {
             (&a.currency, &a.ship_to_country, a.id).cmp(&(&b.currency, &b.ship_to_country, b.id))
         });
@@ -491,6 +493,7 @@ pub fn evaluate(watch: &Watch, product: Option<&Product>, now_ms: i64) -> (Watch
             if old.available == Some(true) {
                 events.push(event(
                     format!("msg_watch_{}_{now_ms}_unavailable", watch.id),
+                    watch.tenant.clone(),
                     "product.unavailable",
                     now_ms,
                     data(old.last_price.as_deref(), None, product),
@@ -511,6 +514,7 @@ pub fn evaluate(watch: &Watch, product: Option<&Product>, now_ms: i64) -> (Watch
                 if meets(watch, baseline, price) {
                     events.push(event(
                         format!("msg_watch_{}_{now_ms}_price", watch.id),
+                        watch.tenant.clone(),
                         "product.price_changed",
                         now_ms,
                         data(old.last_price.as_deref(), Some(&text), Some(p)),
@@ -659,7 +663,7 @@ mod tests {
     /// The type and `data` of every event delivered to the one endpoint, in order.
     async fn published(store: &MemoryStore) -> Vec<(String, serde_json::Value)> {
         use alistach_store::WebhookStore;
-        let endpoint = store.endpoints().await.unwrap()[0].id;
+        let endpoint = store.endpoints(None).await.unwrap()[0].id;
         let mut out: Vec<(u64, String, serde_json::Value)> = store
             .deliveries(endpoint, 1000)
             .await
@@ -679,6 +683,7 @@ mod tests {
         store
             .create_endpoint(
                 &NewEndpoint {
+                    tenant: TenantId::default_tenant(),
                     url: "https://hooks.example/w".to_owned(),
                     events: vec![
                         "product.price_changed".to_owned(),
@@ -744,7 +749,7 @@ mod tests {
             .create(&request("1005006123456789"))
             .await
             .unwrap();
-        assert_eq!(f.watches.list().await.unwrap(), vec![w.clone()]);
+        assert_eq!(f.watches.list(None).await.unwrap(), vec![w.clone()]);
         assert_eq!(f.watches.get(w.id).await.unwrap(), w);
         f.watches.delete(w.id).await.unwrap();
         assert!(matches!(

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use alistach_domain::{Clock, Secret, ValidationError};
+use alistach_domain::{Clock, Secret, TenantId, ValidationError};
 use alistach_store::{
     Attempt, Delivery, EVENT_TYPES, Endpoint, EndpointUpdate, NewEndpoint, Store, StoreError,
 };
@@ -192,6 +192,8 @@ impl WebhookEndpoints {
         let description = description.map(str::trim).filter(|d| !d.is_empty());
         validate_description(description)?;
         let new = NewEndpoint {
+            // The lead threads the caller's tenant here.
+            tenant: TenantId::default_tenant(),
             url: url.to_owned(),
             events,
             description: description.map(str::to_owned),
@@ -200,9 +202,12 @@ impl WebhookEndpoints {
         Ok(self.store.create_endpoint(&new, self.now_ms()).await?)
     }
 
-    /// Every endpoint, oldest first.
-    pub async fn list(&self) -> Result<Vec<Endpoint>, WebhookAdminError> {
-        Ok(self.store.endpoints().await?)
+    /// Every endpoint of `tenant` (of every tenant when `None`), oldest first.
+    pub async fn list(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<Endpoint>, WebhookAdminError> {
+        Ok(self.store.endpoints(tenant).await?)
     }
 
     /// One endpoint.
@@ -250,9 +255,11 @@ impl WebhookEndpoints {
     /// Queues a signed test event (type [`crate::TEST_EVENT_TYPE`]) to the endpoint,
     /// whatever its subscriptions; the dispatcher sends it within a second.
     pub async fn test(&self, id: u64) -> Result<Delivery, WebhookAdminError> {
+        let endpoint = self.get(id).await?;
         let now = self.now_ms();
+        let event = crate::test_event(id, endpoint.tenant, now);
         self.store
-            .deliver_to(id, &crate::test_event(id, now), now)
+            .deliver_to(id, &event, now)
             .await?
             .ok_or_else(|| Self::not_found(id))
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alistach_domain::{Clock, WebhookMessage, WebhookSender};
+use alistach_domain::{Clock, TenantId, WebhookMessage, WebhookSender};
 use alistach_store::{
     Attempt, AttemptOutcome, Delivery, Endpoint, Event, Store, StoreError, event,
 };
@@ -296,7 +296,7 @@ impl WebhookDispatcher {
         }
         let endpoints: HashMap<u64, Endpoint> = self
             .store
-            .endpoints()
+            .endpoints(None)
             .await?
             .into_iter()
             .map(|e| (e.id, e))
@@ -531,11 +531,12 @@ impl Job {
     }
 }
 
-/// The test event for an endpoint: type [`TEST_EVENT_TYPE`], a fresh id, `data` saying it is
-/// a test.
-pub fn test_event(endpoint_id: u64, now_ms: i64) -> Event {
+/// The test event for an endpoint of `tenant`: type [`TEST_EVENT_TYPE`], a fresh id, `data`
+/// saying it is a test.
+pub fn test_event(endpoint_id: u64, tenant: TenantId, now_ms: i64) -> Event {
     event(
         format!("msg_test_{endpoint_id}_{now_ms}_{:08x}", fastrand::u32(..)),
+        tenant,
         TEST_EVENT_TYPE,
         now_ms,
         serde_json::json!({

@@ -25,6 +25,7 @@ fn variant(name: &str, weight: u32, link_type: LinkType, tracking: Option<&str>)
 
 fn experiment(variants: Vec<NewVariant>) -> NewExperiment {
     NewExperiment {
+        tenant: alistach_domain::TenantId::default_tenant(),
         name: "link type".to_owned(),
         allocation: Allocation::Fixed,
         min_share_permille: 100,

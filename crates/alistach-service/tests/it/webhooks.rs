@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alistach_cache::ManualClock;
-use alistach_domain::{Secret, WebhookError, WebhookMessage, WebhookSender};
+use alistach_domain::{Secret, TenantId, WebhookError, WebhookMessage, WebhookSender};
 use alistach_service::{TEST_EVENT_TYPE, WebhookConfig, WebhookDispatcher};
 use alistach_store::{
     Delivery, DeliveryState, MemoryStore, NewEndpoint, Store, WebhookStore, event,
@@ -96,6 +96,7 @@ async fn fixture(answer: Result<u16, WebhookError>) -> Fixture {
     let endpoint = store
         .create_endpoint(
             &NewEndpoint {
+                tenant: TenantId::default_tenant(),
                 url: "https://hooks.example.com/alistach".into(),
                 events: vec!["order.created".into()],
                 description: None,
@@ -135,6 +136,7 @@ impl Fixture {
     async fn publish(&self, id: &str) {
         let e = event(
             id.to_owned(),
+            TenantId::default_tenant(),
             "order.created",
             self.now(),
             serde_json::json!({"sub_order_id": id}),
@@ -387,6 +389,7 @@ async fn two_dispatchers_never_deliver_the_same_delivery() {
         store
             .create_endpoint(
                 &NewEndpoint {
+                    tenant: TenantId::default_tenant(),
                     url: url.into(),
                     events: vec!["order.created".into()],
                     description: None,
@@ -401,6 +404,7 @@ async fn two_dispatchers_never_deliver_the_same_delivery() {
         .map(|i| {
             event(
                 format!("msg_{i}"),
+                TenantId::default_tenant(),
                 "order.created",
                 T0 as i64,
                 serde_json::json!({"i": i}),
