@@ -154,6 +154,8 @@ pub fn event(t: &AlertTransition) -> alistach_store::Event {
     };
     alistach_store::event(
         t.event_id(),
+        // Alerts are the deployment's: the default tenant's endpoints receive them.
+        alistach_domain::TenantId::default_tenant(),
         event_type,
         t.since_ms,
         serde_json::json!({

@@ -292,7 +292,12 @@ async fn listing(
     if let (Some(analytics), Some(keywords)) = (ctx.analytics.get(), query.keywords())
         && listing == Listing::Search
     {
-        analytics.search(keywords, served.value.items);
+        // The lead threads the caller's tenant here.
+        analytics.search(
+            alistach_domain::TenantId::DEFAULT,
+            keywords,
+            served.value.items,
+        );
     }
     let page: PageData = decode(&served.value.bytes)?;
     Ok(Answer::new(

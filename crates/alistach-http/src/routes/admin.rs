@@ -211,6 +211,7 @@ impl App {
             exclude_status: None,
             tracking_id: tracking_filter(req.tracking_id.as_deref())?,
             experiment_id: None,
+            tracking_ids: None,
         };
         let rows = orders
             .store
@@ -306,6 +307,7 @@ impl App {
                 Some(0) => return Err(HttpError::field("experiment", "must be a positive id")),
                 id => id,
             },
+            tracking_ids: None,
         };
         let groups = orders
             .store

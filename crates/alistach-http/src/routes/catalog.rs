@@ -164,7 +164,12 @@ impl App {
         if let (Some(analytics), Some(keywords), Listing::Search) =
             (&self.analytics, query.keywords(), listing)
         {
-            analytics.search(keywords, served.value.items);
+            // The lead threads the caller's tenant here.
+            analytics.search(
+                alistach_domain::TenantId::DEFAULT,
+                keywords,
+                served.value.items,
+            );
         }
         let facts = Facts::of(&served);
         let hit = facts.status.is_hit();

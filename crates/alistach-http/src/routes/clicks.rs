@@ -45,7 +45,7 @@ impl App {
             Some(clicks) => {
                 // The counters first: every click they count as recorded is in the summary.
                 let stats = clicks.stats();
-                let summary = clicks.summary().await.map_err(|e| {
+                let summary = clicks.summary(None).await.map_err(|e| {
                     // The text can name the database's host or file: only the log gets it.
                     tracing::warn!(error = %e, "the click store failed");
                     HttpError::StoreUnavailable

@@ -93,6 +93,8 @@ fn new_experiment(req: api::NewExperimentRequest) -> Result<NewExperiment, HttpE
         });
     }
     Ok(NewExperiment {
+        // The lead threads the caller's tenant here.
+        tenant: alistach_domain::TenantId::default_tenant(),
         name: req.name,
         allocation,
         min_share_permille,
@@ -187,7 +189,7 @@ impl App {
 
     pub(super) async fn experiments_list(&self) -> Result<HttpResponse, HttpError> {
         let experiments = self.experiments_or_unavailable()?;
-        let list = experiments.list().await.map_err(experiment_error)?;
+        let list = experiments.list(None).await.map_err(experiment_error)?;
         let data = api::ExperimentList {
             experiments: list.iter().map(info).collect(),
         };

@@ -70,7 +70,7 @@ impl App {
         let watches = self.watches_or_unavailable()?;
         match route {
             RouteId::Watches => {
-                let list = watches.list().await.map_err(watch_error)?;
+                let list = watches.list(None).await.map_err(watch_error)?;
                 let data = api::WatchList {
                     watches: list.iter().map(info).collect(),
                 };

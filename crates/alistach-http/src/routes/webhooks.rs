@@ -115,7 +115,7 @@ impl App {
         let hooks = self.webhooks_or_unavailable()?;
         match route {
             RouteId::Webhooks => {
-                let list = hooks.list().await.map_err(webhook_error)?;
+                let list = hooks.list(None).await.map_err(webhook_error)?;
                 let data = api::WebhookList {
                     webhooks: list.iter().map(|e| info(e, false)).collect(),
                 };
