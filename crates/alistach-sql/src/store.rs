@@ -1300,6 +1300,10 @@ mod tests {
 
     impl Old {
         async fn migrate_to_2(&self) {
+            self.migrate_to(2).await;
+        }
+
+        async fn migrate_to(&self, version: i64) {
             let dialect = match self.pool {
                 Pool::Sqlite(_) => Dialect::Sqlite,
                 Pool::Postgres(_) => Dialect::Postgres,
@@ -1309,7 +1313,7 @@ mod tests {
                 migrator
                     .migrations
                     .iter()
-                    .filter(|m| m.version <= 2)
+                    .filter(|m| m.version <= version)
                     .cloned()
                     .collect(),
             );
@@ -1474,5 +1478,171 @@ mod tests {
         let records: Vec<OrderRecord> = old_orders().into_iter().map(|(r, _)| r).collect();
         old.store_orders(&records).await;
         check_attribution(Target::Postgres(url)).await;
+    }
+
+    /// Rows of every tenant-scoped kind, as a build before tenants (schema 7) stored them.
+    async fn store_rows_before_tenants(old: &Old) {
+        let statements = [
+            "INSERT INTO experiments (id, name, allocation, min_share_permille, created_at_ms) \
+             VALUES (41, 'before tenants', 'fixed', 100, 5)",
+            "INSERT INTO experiment_variants (experiment_id, position, name, weight, link_type) \
+             VALUES (41, 0, 'control', 1, 'normal')",
+            "INSERT INTO webhook_endpoints (id, url, events, secret, enabled, created_at_ms, \
+             updated_at_ms) VALUES (42, 'https://old.example/hook', 'order.created', \
+             'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', TRUE, 5, 5)",
+            "INSERT INTO webhook_events (id, event_type, timestamp_ms, payload) \
+             VALUES ('msg_old', 'order.created', 5, '{}')",
+            "INSERT INTO webhook_deliveries (endpoint_id, event_id, state, attempts, \
+             next_attempt_at_ms, created_at_ms) VALUES (42, 'msg_old', 'pending', 0, 5, 5)",
+            "INSERT INTO watches (id, product_id, currency, created_at_ms, notified) \
+             VALUES (43, 1005006, 'USD', 5, FALSE)",
+            "INSERT INTO analytics_usage (res, bucket_ms, route, client, cache, mode, \
+             status_class, requests, latency_sum_us, l3) \
+             VALUES ('m', 60000, 'searchProducts', 'key:a', 'hit', 'mock', 2, 7, 700, 7)",
+            "INSERT INTO analytics_keywords (res, bucket_ms, keyword, searches, zero_results, \
+             results) VALUES ('m', 60000, 'earbuds', 3, 1, 20)",
+        ];
+        with_pool!(old, p => {
+            for sql in statements {
+                sqlx::query(sql).execute(p).await.unwrap();
+            }
+            p.close().await;
+        });
+    }
+
+    /// Opens the database of [`store_rows_before_tenants`] with this build: every row is the
+    /// default tenant's, its running experiment runs for the default tenant only, and new
+    /// analytics rows of the default tenant add to the old ones.
+    async fn check_rows_are_the_default_tenants(target: Target) {
+        use alistach_store::{
+            AnalyticsBatch, AnalyticsStore, KeywordOrder, NewVariant, Resolution, UsageCounts,
+            UsageKey, UsageRow, WatchStore, WebhookStore,
+        };
+        let store = SqlStore::open(target).await.unwrap();
+        let dflt = TenantId::default_tenant();
+        let other = TenantId::parse("other").unwrap();
+        let old = store
+            .running_experiment(&dflt)
+            .await
+            .unwrap()
+            .expect("still runs");
+        assert_eq!((old.id, old.tenant.clone()), (41, dflt.clone()));
+        assert_eq!(store.experiments(Some(&other)).await.unwrap(), vec![]);
+        let new = |tenant: &TenantId| NewExperiment {
+            tenant: tenant.clone(),
+            name: "after".to_owned(),
+            allocation: Allocation::Fixed,
+            min_share_permille: 100,
+            variants: vec![NewVariant {
+                name: "a".to_owned(),
+                weight: 1,
+                link_type: LinkType::Normal,
+                tracking_id: None,
+            }],
+        };
+        assert!(matches!(
+            store.create_experiment(&new(&dflt), 6).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let theirs = store.create_experiment(&new(&other), 6).await.unwrap();
+        assert_eq!(
+            store.running_experiments().await.unwrap(),
+            vec![old, theirs]
+        );
+
+        let endpoints = store.endpoints(Some(&dflt)).await.unwrap();
+        assert_eq!(endpoints.iter().map(|e| e.id).collect::<Vec<_>>(), vec![42]);
+        let deliveries = store.deliveries(42, 10).await.unwrap();
+        assert_eq!(deliveries[0].0.event.tenant, dflt);
+        let watches = store.watches(Some(&dflt)).await.unwrap();
+        assert_eq!(watches.iter().map(|w| w.id).collect::<Vec<_>>(), vec![43]);
+        assert_eq!(store.watches(Some(&other)).await.unwrap(), vec![]);
+
+        let key = UsageKey {
+            tenant: dflt.to_string(),
+            route: "searchProducts".to_owned(),
+            client: "key:a".to_owned(),
+            cache: "hit".to_owned(),
+            mode: "mock".to_owned(),
+            status_class: 2,
+        };
+        let mut counts = UsageCounts {
+            requests: 1,
+            ..UsageCounts::default()
+        };
+        counts.latency.sum_micros = 100;
+        counts.latency.counts[3] = 1;
+        let batch = AnalyticsBatch {
+            flush_id: "after:1".to_owned(),
+            usage: vec![UsageRow {
+                bucket_ms: 60_000,
+                key: key.clone(),
+                counts,
+            }],
+            keywords: vec![],
+        };
+        assert!(store.flush_analytics(&batch).await.unwrap());
+        let rows = store
+            .usage(Some("default"), Resolution::Minute, 0, 120_000, 60_000)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].key, key);
+        assert_eq!(
+            rows[0].counts.requests, 8,
+            "the old row and the new one are one"
+        );
+        assert_eq!(rows[0].counts.latency.sum_micros, 800);
+        let top = store
+            .top_keywords(
+                Some("default"),
+                Resolution::Minute,
+                0,
+                120_000,
+                KeywordOrder::Searches,
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(top.len(), 1);
+        assert_eq!((top[0].0.as_str(), top[0].1.searches), ("earbuds", 3));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_makes_rows_stored_before_tenants_the_default_tenants() {
+        let dir: PathBuf =
+            std::env::temp_dir().join(format!("alistach-sql-tenants-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("old.db");
+        let pool = SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+        let old = Old {
+            pool: Pool::Sqlite(pool),
+        };
+        old.migrate_to(7).await;
+        store_rows_before_tenants(&old).await;
+        check_rows_are_the_default_tenants(Target::Sqlite(file)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn postgres_makes_rows_stored_before_tenants_the_default_tenants() {
+        let Some(pg) = PostgresServer::start_or_skip("postgres tenant migration") else {
+            return;
+        };
+        let url = pg.create_database("tenantscope");
+        let old = Old {
+            pool: Pool::Postgres(PgPool::connect(&url).await.unwrap()),
+        };
+        old.migrate_to(7).await;
+        store_rows_before_tenants(&old).await;
+        check_rows_are_the_default_tenants(Target::Postgres(url)).await;
     }
 }
