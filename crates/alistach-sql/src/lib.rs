@@ -8,7 +8,9 @@
 //! with a holder and an expiry on the database's clock. Each order is stored with the
 //! experiment and variant its sub-ids name (read at every upsert with the domain's parsing;
 //! orders stored before migration 3 are attributed once, at the first start after it); a
-//! partial unique index lets at most one experiment run, whichever instance creates it.
+//! partial unique index lets at most one experiment of a tenant run, whichever instance creates
+//! it (migration 9 gave experiments, webhook endpoints and events, watches and the analytics
+//! rows their tenant, `'default'` for rows stored before).
 //! Webhooks (migration 4) keep endpoints, the outbox of events (once per id), deliveries and
 //! attempts; `upsert_orders` publishes the order events in the transaction that stores the
 //! change, so an event is never lost and never published twice. This is the only crate that

@@ -9,11 +9,13 @@
 //!   sync; later webhook delivery and watches) runs on one instance at a time.
 //! - [`ClickStore`]: clicks on tracked links (`LINK_TRACKING=redirect`), appended in batches by
 //!   the click drain and summed per product.
-//! - [`ExperimentStore`]: A/B experiments of link strategies, the links each variant handed
-//!   out and what each earned (orders are attributed to a variant by the sub-ids the platform
+//! - [`ExperimentStore`]: each tenant's A/B experiments of link strategies (at most one
+//!   running per tenant), the links each variant handed out and what each earned (orders are attributed to a variant by the sub-ids the platform
 //!   returns with them, stored with each order).
 //! - [`WebhookStore`]: webhook endpoints, the outbox of events (order events are published by
 //!   `upsert_orders` in the transaction that stores the change) and every delivery attempt.
+//!   Endpoints and events are a tenant's; an event reaches only its tenant's endpoints, and an
+//!   order event is the tenant's whose tracking id is the order's.
 //!
 //! - [`WatchStore`]: product watches, what their checks last saw and whether it was notified;
 //!   a check's events are published in the transaction that records it.
