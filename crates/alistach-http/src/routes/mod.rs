@@ -14,6 +14,7 @@ mod ctx;
 mod dashboard;
 mod experiments;
 mod ops;
+mod tenants;
 mod watches;
 mod webhooks;
 
@@ -28,6 +29,7 @@ use crate::error::HttpError;
 use crate::respond::{HttpResponse, body_response, json, unix_now};
 
 pub(crate) use ctx::Ctx;
+pub(crate) use tenants::AuditCall;
 
 /// The query parameters that are numbers in a search.
 const SEARCH_NUMERIC: &[&str] = convert::PAGED_NUMERIC;
@@ -40,6 +42,7 @@ impl App {
         ctx: &Ctx<'_>,
         body: &[u8],
     ) -> Result<HttpResponse, HttpError> {
+        self.check_operator(id, ctx)?;
         match id {
             RouteId::Root => Ok(self.root()),
             RouteId::Health => Ok(self.health().await),
