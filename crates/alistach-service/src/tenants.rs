@@ -33,7 +33,7 @@ pub const MAX_TENANT_NAME_CHARS: usize = 200;
 /// The longest key name, in characters.
 pub const MAX_KEY_NAME_CHARS: usize = 100;
 /// The most origins one tenant may allow.
-pub const MAX_TENANT_ORIGINS: usize = 20;
+pub const MAX_TENANT_ORIGINS: usize = 50;
 /// The longest cache lifetime a tenant may set (a week), in seconds.
 pub const MAX_TENANT_TTL_SECS: u64 = 7 * 24 * 3600;
 /// The most keys a tenant may hold, revoked ones included.
@@ -201,7 +201,7 @@ impl TenantDoc {
         if self.allowed_origins.len() > MAX_TENANT_ORIGINS {
             return Err(ValidationError::new(
                 "allowed_origins",
-                "must name at most 20 origins",
+                "must name at most 50 origins",
             ));
         }
         for origin in &self.allowed_origins {
@@ -263,51 +263,6 @@ impl TenantDoc {
             });
         }
         quotas
-    }
-
-    /// Applies a JSON merge patch (RFC 7396) to the document: present fields replace, `null`
-    /// clears an optional one. The id cannot change.
-    pub fn patched(&self, patch: &serde_json::Value) -> Result<TenantDoc, ValidationError> {
-        let serde_json::Value::Object(changes) = patch else {
-            return Err(ValidationError::new(
-                "body",
-                "must be a JSON object of the fields to change",
-            ));
-        };
-        if let Some(id) = changes.get("id")
-            && id.as_str() != Some(self.id.as_str())
-        {
-            return Err(ValidationError::new("id", "cannot be changed"));
-        }
-        let mut doc =
-            serde_json::to_value(self).map_err(|e| ValidationError::new("body", e.to_string()))?;
-        merge_patch(&mut doc, patch);
-        let doc: TenantDoc = serde_json::from_value(doc).map_err(|e| {
-            ValidationError::new("body", format!("does not describe a tenant: {e}"))
-        })?;
-        doc.validate()?;
-        Ok(doc)
-    }
-}
-
-/// RFC 7396.
-fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
-    let serde_json::Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = serde_json::Value::Object(serde_json::Map::new());
-    }
-    let Some(map) = target.as_object_mut() else {
-        return;
-    };
-    for (k, v) in patch {
-        if v.is_null() {
-            map.remove(k);
-        } else {
-            merge_patch(map.entry(k.clone()).or_insert(serde_json::Value::Null), v);
-        }
     }
 }
 
@@ -753,14 +708,23 @@ impl Tenants {
         Ok(tenant)
     }
 
-    /// Changes a tenant made through the API by a JSON merge patch.
-    pub async fn update(
+    /// Changes a tenant made through the API: `change` makes its new document from the
+    /// current one (the id cannot change).
+    pub async fn update<E: From<TenantError>>(
         &self,
         id: &TenantId,
-        patch: &serde_json::Value,
-    ) -> Result<Arc<Tenant>, TenantError> {
+        change: impl FnOnce(&TenantDoc) -> Result<TenantDoc, E>,
+    ) -> Result<Arc<Tenant>, E> {
         let tenant = self.editable(id)?;
-        let doc = tenant.doc.patched(patch)?;
+        let doc = change(&tenant.doc)?;
+        if &doc.id != id {
+            return Err(TenantError::from(ValidationError::new("id", "cannot be changed")).into());
+        }
+        Ok(self.replace(&tenant, doc).await?)
+    }
+
+    async fn replace(&self, tenant: &Tenant, doc: TenantDoc) -> Result<Arc<Tenant>, TenantError> {
+        let id = &tenant.doc.id;
         self.check_new(&doc)?;
         self.catalogs.catalog(&doc).map_err(TenantError::Unusable)?;
         // Strictly later than the stored change, so every instance rebuilds the tenant.
@@ -999,38 +963,6 @@ mod tests {
                 max_qps: None
             })),
             "credentials"
-        );
-    }
-
-    #[test]
-    fn merge_patches_replace_clear_and_keep_the_id() {
-        let mut d = doc();
-        d.daily_quota = Some(10);
-        d.allowed_origins = vec!["https://a.example".into()];
-        let p = d
-            .patched(&serde_json::json!({"name": "Acme Inc", "daily_quota": null, "rate_limits": {"per_second": 3}}))
-            .unwrap();
-        assert_eq!(p.name, "Acme Inc");
-        assert_eq!(p.daily_quota, None);
-        assert_eq!(p.allowed_origins, d.allowed_origins);
-        assert_eq!(p.rate_limits.unwrap().per_second, Some(3));
-        assert_eq!(
-            d.patched(&serde_json::json!({"id": "other"}))
-                .unwrap_err()
-                .field,
-            "id"
-        );
-        assert_eq!(
-            d.patched(&serde_json::json!({"daily_quota": 0}))
-                .unwrap_err()
-                .field,
-            "daily_quota"
-        );
-        assert_eq!(
-            d.patched(&serde_json::json!({"nope": 1}))
-                .unwrap_err()
-                .field,
-            "body"
         );
     }
 

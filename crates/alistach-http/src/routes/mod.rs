@@ -152,8 +152,8 @@ impl App {
             RouteId::AnalyticsOverview => self.analytics_overview(ctx).await,
             RouteId::AnalyticsTimeseries => self.analytics_timeseries(ctx).await,
             RouteId::AnalyticsKeywords => self.analytics_keywords(ctx).await,
-            // The tenant routes' handlers are not written yet: until then they answer 404.
-            RouteId::Tenants
+            RouteId::TenantUsage
+            | RouteId::Tenants
             | RouteId::TenantCreate
             | RouteId::Tenant
             | RouteId::TenantUpdate
@@ -161,8 +161,7 @@ impl App {
             | RouteId::TenantKeys
             | RouteId::TenantKeyCreate
             | RouteId::TenantKeyRevoke
-            | RouteId::TenantUsage
-            | RouteId::Audit => Err(HttpError::NotFound),
+            | RouteId::Audit => self.tenant_route(id, ctx, body).await,
             RouteId::Dashboard => Ok(self.dashboard_page(ctx)),
             RouteId::DashboardAsset => self.dashboard_asset(ctx),
         }
