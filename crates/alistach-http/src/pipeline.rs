@@ -186,6 +186,10 @@ impl App {
             (admin_path, route, seen.audit.take())
         {
             let entry = crate::routes::AuditCall {
+                tenant: resp
+                    .extensions()
+                    .get::<crate::routes::AuditTenant>()
+                    .map(|t| t.0.clone()),
                 route,
                 method: &method,
                 path,

@@ -29,7 +29,7 @@ use crate::error::HttpError;
 use crate::respond::{HttpResponse, body_response, json, unix_now};
 
 pub(crate) use ctx::Ctx;
-pub(crate) use tenants::AuditCall;
+pub(crate) use tenants::{AuditCall, AuditTenant};
 
 /// The query parameters that are numbers in a search.
 const SEARCH_NUMERIC: &[&str] = convert::PAGED_NUMERIC;

@@ -78,8 +78,15 @@ pub(crate) fn operator_only(id: RouteId) -> bool {
     )
 }
 
+/// Set on an answer whose call concerns a tenant its path does not name (a tenant just
+/// created): the audit log records it.
+#[derive(Clone, Debug)]
+pub(crate) struct AuditTenant(pub(crate) TenantId);
+
 /// What the pipeline knows of an admin call once it is answered.
 pub(crate) struct AuditCall<'a> {
+    /// The tenant the answer says the call concerned.
+    pub tenant: Option<TenantId>,
     pub route: &'static Route,
     pub method: &'a Method,
     pub path: String,
@@ -118,8 +125,10 @@ impl App {
         if *call.method == Method::GET && !refused {
             return;
         }
-        let tenant = path_tenant(&call.path)
-            .and_then(|id| TenantId::parse(id).ok())
+        let tenant = call
+            .tenant
+            .clone()
+            .or_else(|| path_tenant(&call.path).and_then(|id| TenantId::parse(id).ok()))
             .or_else(|| call.actor_tenant.clone());
         let entry = NewAuditEntry {
             at_ms: i64::try_from(
@@ -401,6 +410,8 @@ impl App {
                 let created = tenants.create(doc).await.map_err(tenant_error)?;
                 let mut resp = json(&api::TenantResponse::ok(tenant_info(&created), meta()));
                 *resp.status_mut() = StatusCode::CREATED;
+                resp.extensions_mut()
+                    .insert(AuditTenant(created.id().clone()));
                 Ok(resp)
             }
             RouteId::Tenant => {
