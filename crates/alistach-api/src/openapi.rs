@@ -537,9 +537,9 @@ fn spec(id: RouteId) -> OpSpec {
             upstream: false,
         },
         RouteId::TenantDelete => plain(
-            "Deletes a tenant created through the API and revokes its keys (they stay listed in the \
-             audit log's targets, revoked). A tenant of the config file cannot be deleted here (409): \
-             remove it from the file. Only the super-admin key.",
+            "Deletes a tenant created through the API and revokes its keys for good (they are kept, \
+             revoked, so audit entries naming them stay readable). A tenant of the config file cannot \
+             be deleted here (409): remove it from the file. Only the super-admin key.",
             Content::Json(json_of::<TenantDeletedResponse>),
         ),
         RouteId::TenantKeys => plain(

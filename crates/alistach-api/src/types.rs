@@ -3075,8 +3075,8 @@ pub struct TenantUsageQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DATE_PATTERN), example = &"2026-11-01")]
     pub from: Option<String>,
-    /// The last day (UTC, `YYYY-MM-DD`, included); by default today. At most 366 days from
-    /// `from`.
+    /// The last day (UTC, `YYYY-MM-DD`, included); by default today. The range holds at most
+    /// 366 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DATE_PATTERN), example = &"2026-11-30")]
     pub to: Option<String>,

@@ -390,6 +390,14 @@ fn tenant_routes_name_tenants_and_keys_by_text_and_document_their_bodies() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, BTreeSet::from(["id", "from", "to", "format"]));
+    let longest = format!("{} days", alistach_api::types::MAX_USAGE_DAYS);
+    assert!(usage["description"].as_str().unwrap().contains(&longest));
+    assert!(
+        usage["responses"]["422"]["description"]
+            .as_str()
+            .unwrap()
+            .contains(&longest)
+    );
 
     let audit = &doc["paths"]["/api/admin/audit"]["get"]["parameters"];
     let names: BTreeSet<_> = audit
