@@ -566,7 +566,8 @@ fn spec(id: RouteId) -> OpSpec {
         ),
         RouteId::TenantUsage => OpSpec {
             description: "The tenant's usage per UTC day from `from` to `to`, both included (by default the \
-                          30 days up to today), at most 366 days: requests made with its keys, those the \
+                          30 days up to today), at most 366 days: API and MCP requests made with its keys (not \
+                          admin calls), those the \
                           cache answered, upstream calls, clicks, orders and their estimated commission per \
                           currency (exact decimal text), with totals; JSON, or CSV with format=csv. The \
                           super-admin key for any tenant, a tenant-admin key for its own.",
@@ -576,7 +577,8 @@ fn spec(id: RouteId) -> OpSpec {
             upstream: false,
         },
         RouteId::Audit => OpSpec {
-            description: "Recorded admin actions, newest first, `limit` per page (pass `next_before` as \
+            description: "Recorded admin actions (every change, POST, PATCH or DELETE, on an admin endpoint, \
+                          and every refused call of one; successful reads are not recorded), newest first, `limit` per page (pass `next_before` as \
                           `before` for the next): when, who (`super-admin` or `key:<key id>`), which \
                           operation on which path, on which tenant, from which address, with which status. \
                           The super-admin key sees every entry (one tenant's with `tenant`), a \
@@ -1216,8 +1218,10 @@ fn operation(
             responses.insert(
                 "403".into(),
                 problem(
-                    "Admin endpoints are disabled (no ADMIN_API_KEY configured), or an API key \
-                     was presented instead of the admin key.",
+                    "Admin endpoints are disabled (no ADMIN_API_KEY configured and no tenants), an \
+                     API key or a tenant's client key was presented instead of an admin key, or a \
+                     tenant-admin key called an endpoint that concerns the whole deployment \
+                     (only ADMIN_API_KEY may).",
                 ),
             );
         }
@@ -1471,8 +1475,9 @@ fn tenant_responses(
         | RouteId::TenantKeyCreate
         | RouteId::TenantKeyRevoke
         | RouteId::TenantUsage => {
-            "A client key or an API key was presented, a tenant-admin key named another tenant, or \
-             admin endpoints are disabled (no ADMIN_API_KEY configured)."
+            "A client key or an API key was presented, or admin endpoints are disabled (no \
+             ADMIN_API_KEY configured). (A tenant-admin key naming another tenant is answered \
+             404, as for an unknown tenant: ids cannot be probed.)"
         }
         _ => return,
     };
@@ -1481,7 +1486,10 @@ fn tenant_responses(
         RouteId::TenantKeyRevoke => {
             responses.insert(
                 "404".into(),
-                problem("No tenant has this id, or the tenant has no key with this id."),
+                problem(
+                    "No tenant has this id (to a tenant-admin key, another tenant is unknown), or \
+                     the tenant has no key with this id.",
+                ),
             );
         }
         RouteId::Tenant
@@ -1490,7 +1498,12 @@ fn tenant_responses(
         | RouteId::TenantKeys
         | RouteId::TenantKeyCreate
         | RouteId::TenantUsage => {
-            responses.insert("404".into(), problem("No tenant has this id."));
+            responses.insert(
+                "404".into(),
+                problem(
+                    "No tenant has this id (to a tenant-admin key, another tenant is unknown).",
+                ),
+            );
         }
         _ => {}
     }

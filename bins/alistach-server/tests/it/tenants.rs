@@ -867,12 +867,14 @@ async fn usage_is_metered(server: &Server, fake: &FakeGateway) {
             .starts_with("text/csv")
     );
     let text = csv.text().await.unwrap();
-    let mut lines = text.lines();
+    let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
-        lines.next().unwrap(),
-        "date,requests,cached,upstream_calls,clicks,orders,currency,commission"
+        lines[0],
+        "date,requests,cached,upstream_calls,clicks,orders,commission_USD"
     );
-    assert!(text.contains(",3,2,1,1,1,USD,3.50"), "{text}");
+    assert_eq!(lines.len(), 1 + 30 + 1, "30 days and the totals: {text}");
+    assert!(lines[30].ends_with(",3,2,1,1,1,3.50"), "today: {text}");
+    assert_eq!(lines[31], "total,3,2,1,1,1,3.50");
     assert_eq!(
         call(
             server,
