@@ -1032,19 +1032,6 @@ impl AnalyticsStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_memory_store_passes_the_conformance_suite() {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        crate::conformance::run_all(&store, &store).await;
-    }
-}
-
 impl State {
     fn tracking_id_taken(&self, tracking_id: &str, other_than: &TenantId) -> bool {
         self.tenants
@@ -1274,5 +1261,18 @@ impl TenantStore for MemoryStore {
         let before = s.audit.len();
         s.audit.retain(|e| e.entry.at_ms >= before_ms);
         Ok((before - s.audit.len()) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_passes_the_conformance_suite() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        crate::conformance::run_all(&store, &store).await;
     }
 }
