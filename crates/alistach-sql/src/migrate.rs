@@ -52,6 +52,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_cache_learning.sql"),
         include_str!("../migrations/postgres/0007_cache_learning.sql"),
     ),
+    (
+        8,
+        "tenants",
+        include_str!("../migrations/sqlite/0008_tenants.sql"),
+        include_str!("../migrations/postgres/0008_tenants.sql"),
+    ),
 ];
 
 /// The `sync_cursors` row migration 3 leaves for [`crate::SqlStore::open`]: orders stored

@@ -57,6 +57,7 @@ macro_rules! begin_write {
 #[macro_use]
 mod webhooks;
 mod analytics;
+mod tenants;
 mod watches;
 
 /// The store on SQLite or PostgreSQL.

@@ -10,12 +10,19 @@ use std::time::Duration;
 use alistach_domain::{AffiliateOrder, Cents};
 
 mod analytics;
+mod tenants;
 mod watches;
 mod webhooks;
 
 pub use analytics::{
     analytics_flushes_add_up_once, analytics_retention_purges_by_age,
     clicks_and_orders_are_counted_per_bucket,
+};
+
+pub use tenants::{
+    audit_entries_are_appended_queried_and_purged, deleting_a_tenant_revokes_its_keys,
+    file_tenants_are_synced, keys_are_created_listed_revoked_and_touched,
+    tenants_are_created_changed_and_listed,
 };
 
 pub use watches::{
@@ -97,6 +104,11 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     analytics_flushes_add_up_once(store, other).await;
     clicks_and_orders_are_counted_per_bucket(store).await;
     cache_learning_snapshots_are_saved_replaced_and_shared(store, other).await;
+    tenants_are_created_changed_and_listed(store, other).await;
+    deleting_a_tenant_revokes_its_keys(store, other).await;
+    keys_are_created_listed_revoked_and_touched(store, other).await;
+    file_tenants_are_synced(store, other).await;
+    audit_entries_are_appended_queried_and_purged(store, other).await;
 }
 
 /// A learned-cache snapshot is absent until saved, replaced by the next save, shared by every

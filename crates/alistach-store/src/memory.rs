@@ -62,6 +62,8 @@ struct State {
     tenants: BTreeMap<TenantId, TenantRecord>,
     tenant_keys: Vec<TenantKeyRecord>,
     audit: Vec<AuditEntry>,
+    /// The last audit id handed out (ids are never reused, even once purged).
+    last_audit: u64,
 }
 
 impl State {
@@ -1030,19 +1032,6 @@ impl AnalyticsStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_memory_store_passes_the_conformance_suite() {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        crate::conformance::run_all(&store, &store).await;
-    }
-}
-
 impl State {
     fn tracking_id_taken(&self, tracking_id: &str, other_than: &TenantId) -> bool {
         self.tenants
@@ -1120,8 +1109,22 @@ impl TenantStore for MemoryStore {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut s = self.state();
-        let file_ids: std::collections::HashSet<&TenantId> =
-            tenants.iter().map(|t| &t.id).collect();
+        let mut file_ids = std::collections::HashSet::new();
+        let mut tracking_ids = std::collections::HashSet::new();
+        for t in tenants {
+            if !file_ids.insert(&t.id) {
+                return Err(StoreError::Conflict(format!(
+                    "the tenant id {:?} is listed twice",
+                    t.id.as_str()
+                )));
+            }
+            if !tracking_ids.insert(t.tracking_id.as_str()) {
+                return Err(StoreError::Conflict(format!(
+                    "the tracking id {:?} is listed twice",
+                    t.tracking_id
+                )));
+            }
+        }
         for t in tenants {
             let taken = s.tenants.values().any(|o| {
                 o.tracking_id == t.tracking_id
@@ -1178,13 +1181,15 @@ impl TenantStore for MemoryStore {
     }
 
     async fn tenant_keys(&self, tenant: &TenantId) -> Result<Vec<TenantKeyRecord>, StoreError> {
-        Ok(self
+        let mut keys: Vec<TenantKeyRecord> = self
             .state()
             .tenant_keys
             .iter()
             .filter(|k| &k.tenant == tenant)
             .cloned()
-            .collect())
+            .collect();
+        keys.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(keys)
     }
 
     async fn live_keys(&self, now_ms: i64) -> Result<Vec<TenantKeyRecord>, StoreError> {
@@ -1225,7 +1230,8 @@ impl TenantStore for MemoryStore {
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64, StoreError> {
         let mut s = self.state();
-        let id = s.audit.last().map_or(1, |e| e.id + 1);
+        s.last_audit += 1;
+        let id = s.last_audit;
         s.audit.push(AuditEntry {
             id,
             entry: entry.clone(),
@@ -1255,5 +1261,18 @@ impl TenantStore for MemoryStore {
         let before = s.audit.len();
         s.audit.retain(|e| e.entry.at_ms >= before_ms);
         Ok((before - s.audit.len()) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_passes_the_conformance_suite() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        crate::conformance::run_all(&store, &store).await;
     }
 }
