@@ -76,6 +76,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Per-key limits: (key name, per second, per minute).
     pub rate_limit_overrides: Vec<(String, u32, u32)>,
+    /// `[[tenants]]` of the config file.
+    pub tenants: Vec<alistach_service::TenantDoc>,
     pub max_requests_per_minute: u32,
     pub max_requests_per_second: u32,
     pub log_level: String,
@@ -161,6 +163,15 @@ impl Config {
         // When API_KEYS itself is wrong, its message says so; the names it would have defined
         // are unknown, not missing.
         let keys_unreadable = given("api_keys").is_some() && v.api_keys.is_none();
+        let mut tenant_ids = std::collections::HashSet::new();
+        for t in &file.tenants {
+            if let Err(e) = t.validate() {
+                errors.push(format!("tenants.{}: {e}", t.id));
+            }
+            if !tenant_ids.insert(&t.id) {
+                errors.push(format!("tenants.{}: defined twice", t.id));
+            }
+        }
         let mut rate_limit_overrides = Vec::new();
         for (name, limits) in &file.rate_limits {
             let known = name == "internal" || api_keys.iter().any(|(n, _)| n == name);
@@ -243,6 +254,7 @@ impl Config {
             rate_limit_enabled: v.rate_limit_enabled,
             trusted_proxies: v.trusted_proxies.unwrap_or_else(TrustedProxies::none),
             rate_limit_overrides,
+            tenants: file.tenants.clone(),
             max_requests_per_minute: v.max_requests_per_minute,
             max_requests_per_second: v.max_requests_per_second,
             log_level: v.log_level,
@@ -295,6 +307,12 @@ impl Config {
                 .iter()
                 .map(|(n, s, m)| format!("rate_limits.{n} = {s}/s, {m}/min")),
         );
+        lines.extend(self.tenants.iter().map(|t| {
+            format!(
+                "tenants.{} = {:?} (tracking id {})",
+                t.id, t.name, t.tracking_id
+            )
+        }));
         lines.extend(self.shown.iter().cloned());
         lines.join("\n")
     }

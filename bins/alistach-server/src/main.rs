@@ -6,6 +6,7 @@ mod config;
 mod healthcheck;
 mod link_key;
 mod memory;
+mod tenancy;
 mod wiring;
 
 use std::process::ExitCode;

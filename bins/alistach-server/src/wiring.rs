@@ -6,6 +6,7 @@ use alistach_aliexpress::{AliExpressClient, ClientConfig};
 use alistach_cache::{
     Cache, MemoryCache, MemoryCacheConfig, SharedClock, SystemClock, TieredCache,
 };
+use alistach_domain::TenantId;
 use alistach_domain::{AffiliateApi, ApiMode, ClickListener, OrderSource};
 use alistach_http::{App, HttpConfig, Orders};
 use alistach_mock::MockCatalog;
@@ -16,13 +17,16 @@ use alistach_service::{
     ClickTracking, DEFAULT_CLICK_QUEUE, Experiments, GuardConfig, GuardedApi, Learner, LinkTracker,
     OrderSync, OrderSyncConfig, RateBudget, WebhookConfig, WebhookDispatcher, WebhookEndpoints,
 };
-use alistach_service::{Analytics, CircuitState, WatchConfig, WatchJob, Watches};
+use alistach_service::{
+    Analytics, CircuitState, TenantDoc, Tenants, WatchConfig, WatchJob, Watches,
+};
 use alistach_sql::SqlStore;
 use alistach_store::Store;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{CachePolicyMode, Config, LinkTracking};
+use crate::tenancy::{ServerTenantCatalogs, TENANT_RELOAD, Upstream};
 
 /// How often each instance saves (and merges) what the adaptive cache policy learned.
 const LEARNING_SAVE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -56,6 +60,8 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     // Orders come from the same paced client (one budget for the app key) or the mock book.
     let mut order_source: Option<Arc<dyn OrderSource>> = None;
     let mut click_listener: Option<Arc<dyn ClickListener>> = None;
+    // What tenants' catalogs are made from.
+    let mut tenant_upstream: Option<Upstream> = None;
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
@@ -77,6 +83,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             client.request_timeout = config.upstream_timeout;
             let client =
                 AliExpressClient::new(client).context("cannot build the AliExpress client")?;
+            let unpaced = client.clone();
             // The guard's limiter paces every HTTP attempt of the client, retries included.
             let guard = Arc::new(GuardedApi::paced(
                 GuardConfig {
@@ -90,6 +97,11 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
                 },
             ));
             guarded = Some(guard.clone());
+            tenant_upstream = Some(Upstream::Real {
+                client: unpaced,
+                guard: guard.clone(),
+                max_qps: config.max_qps,
+            });
             guard
         }
         ApiMode::Mock => {
@@ -99,6 +111,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             order_source = Some(Arc::new(mock.clone()));
             // A click on a mock link becomes a labelled mock order a little later.
             click_listener = Some(Arc::new(mock.clone()));
+            tenant_upstream = Some(Upstream::Mock(mock.clone()));
             Arc::new(mock)
         }
     };
@@ -416,6 +429,41 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         )))
         .with_webhook_dispatcher(dispatcher.clone())
         .with_watches(Arc::new(Watches::new(order_store.clone(), clock.clone())));
+    // Tenants: the config file's (written to the store at every start: the file wins) and
+    // those made through the admin API, reloaded every TENANT_RELOAD on every instance.
+    let tenants = Arc::new(
+        Tenants::new(
+            order_store.clone(),
+            clock.clone(),
+            Arc::new(ServerTenantCatalogs::new(
+                app.catalog_handle(),
+                tenant_upstream.context("no upstream for tenants was built")?,
+            )),
+            TenantDoc::new(
+                TenantId::default_tenant(),
+                "the deployment",
+                &config.tracking_id,
+            ),
+            app.catalog_handle(),
+            config.tenants.clone(),
+        )
+        .with_default_experiments(experiments.clone()),
+    );
+    tenants
+        .start()
+        .await
+        .context("the tenants of the config file cannot be served")?;
+    if tenants.any() {
+        tracing::info!(
+            tenants = tenants.list().len(),
+            "tenants: their keys select their catalog, limits and data"
+        );
+    }
+    app = app.with_tenants(tenants.clone());
+    let (stop_tenants, tenants_stopped) = tokio::sync::oneshot::channel::<()>();
+    let tenants_task = tokio::spawn(tenants.run(TENANT_RELOAD, async {
+        let _ = tenants_stopped.await;
+    }));
     let (stop_experiments, experiments_stopped) = tokio::sync::oneshot::channel::<()>();
     let experiments_task = tokio::spawn(experiments.run(EXPERIMENT_REFRESH, async {
         let _ = experiments_stopped.await;
@@ -570,6 +618,14 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         )
         .await;
     }
+    // The keys' last use goes to the store before it closes.
+    let _ = stop_tenants.send(());
+    finish(
+        Some(tenants_task),
+        10,
+        "the tenant keys' last use was not recorded",
+    )
+    .await;
     // A watch run in progress finishes its batch before the store closes.
     let _ = stop_watches.send(());
     finish(watches_task, 15, "the watch job did not stop").await;

@@ -189,6 +189,22 @@ impl AliExpressClient {
         }
     }
 
+    /// The same client (its connections and pacer shared) with links made for `tracking_id`:
+    /// a tenant's client on the deployment's app. An empty tracking id is refused.
+    pub fn with_tracking_id(&self, tracking_id: &str) -> Result<Self, Error> {
+        let mut config = self.inner.config.clone();
+        config.tracking_id = Some(tracking_id.to_owned());
+        config.validate()?;
+        Ok(AliExpressClient {
+            inner: Arc::new(Inner {
+                config,
+                http: self.inner.http.clone(),
+                clock: self.inner.clock.clone(),
+                pacer: self.inner.pacer.clone(),
+            }),
+        })
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config

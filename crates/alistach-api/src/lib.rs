@@ -11,7 +11,7 @@ pub mod types;
 pub use docs::{DOCS_HTML, RAPIDOC_JS};
 pub use openapi::{GPT_MAX_PAGE_SIZE, OpenApiOptions, OpenApiOptionsError, Profile, openapi};
 pub use routes::{
-    Access, ROUTES, Route, RouteId, RouteMiss, find, path_parameter, path_parameters,
+    Access, ROUTES, Route, RouteId, RouteMiss, find, path_parameter, path_parameters, route_of,
 };
 
 /// The version of this contract (the AliStach version), used as `info.version` by default.

@@ -25,6 +25,12 @@ use crate::types::{
     AnalyticsOverviewResponse, AnalyticsTimeseriesQuery, AnalyticsTimeseriesResponse,
 };
 use crate::types::{
+    AuditListQuery, AuditResponse, NewTenantKeyRequest, TENANT_ID_PATTERN, TENANT_KEY_ID_PATTERN,
+    TenantDeletedResponse, TenantKeyCreatedResponse, TenantKeyResponse, TenantKeysResponse,
+    TenantPatch, TenantRequest, TenantResponse, TenantUsageQuery, TenantUsageResponse,
+    TenantsResponse,
+};
+use crate::types::{
     NewWatchRequest, ProductEventData, WatchDeletedResponse, WatchResponse, WatchesResponse,
 };
 
@@ -495,6 +501,93 @@ fn spec(id: RouteId) -> OpSpec {
             "Stops watching the product. Needs the admin key.",
             Content::Json(json_of::<WatchDeletedResponse>),
         ),
+        RouteId::Tenants => plain(
+            "Every tenant by id with its settings (a null setting is the deployment's). The \
+             super-admin key (ADMIN_API_KEY) sees every tenant, a tenant-admin key only its own; \
+             client keys get 403.",
+            Content::Json(json_of::<TenantsResponse>),
+        ),
+        RouteId::TenantCreate => OpSpec {
+            description: "Creates a tenant (201, source `api`); settings left out are the deployment's. \
+                          Secrets are never accepted inline: `credentials.app_secret_env` names the \
+                          environment variable of the server that holds the app secret (422 when it is \
+                          not set). 409 when the id or the tracking id is taken, by a tenant of the \
+                          config file too. Only the super-admin key (ADMIN_API_KEY).",
+            query: None,
+            body: Some(object_of::<TenantRequest>),
+            ok: Content::Json(json_of::<TenantResponse>),
+            upstream: false,
+        },
+        RouteId::Tenant => plain(
+            "One tenant and its settings (a null setting is the deployment's). The super-admin key \
+             sees any tenant, a tenant-admin key only its own; client keys get 403.",
+            Content::Json(json_of::<TenantResponse>),
+        ),
+        RouteId::TenantUpdate => OpSpec {
+            description: "Applies a JSON merge patch (RFC 7396; application/merge-patch+json or \
+                          application/json) and answers the tenant: a field present replaces the stored \
+                          one, null clears an optional setting (the deployment's applies again), \
+                          `rate_limits`, `cache_ttl` and `credentials` merge field by field, a field left \
+                          out stays. The result must keep every rule of createTenant (422); the id cannot \
+                          change. A tenant of the config file cannot be changed here (409), nor can a \
+                          tracking id another tenant has be taken (409). Only the super-admin key.",
+            query: None,
+            body: Some(object_of::<TenantPatch>),
+            ok: Content::Json(json_of::<TenantResponse>),
+            upstream: false,
+        },
+        RouteId::TenantDelete => plain(
+            "Deletes a tenant created through the API and revokes its keys for good (they are kept, \
+             revoked, so audit entries naming them stay readable). A tenant of the config file cannot \
+             be deleted here (409): remove it from the file. Only the super-admin key.",
+            Content::Json(json_of::<TenantDeletedResponse>),
+        ),
+        RouteId::TenantKeys => plain(
+            "The tenant's API keys, oldest first, revoked and expired ones included, each with when it \
+             was last used. The keys themselves are never shown again (only their SHA-256 digests are \
+             kept). The super-admin key for any tenant, a tenant-admin key for its own.",
+            Content::Json(json_of::<TenantKeysResponse>),
+        ),
+        RouteId::TenantKeyCreate => OpSpec {
+            description: "Makes an API key for the tenant (201) and answers it in `key`, shown this once; \
+                          it is sent as Authorization: Bearer <key>. A `client` key calls the product \
+                          routes and MCP as the tenant; a `tenant-admin` key also the admin routes, for \
+                          its tenant only. The super-admin key for any tenant, a tenant-admin key for its own.",
+            query: None,
+            body: Some(object_of::<NewTenantKeyRequest>),
+            ok: Content::Json(json_of::<TenantKeyCreatedResponse>),
+            upstream: false,
+        },
+        RouteId::TenantKeyRevoke => plain(
+            "Revokes the key for good and answers it (revoking a revoked key changes nothing); every \
+             instance refuses it within seconds. The super-admin key for any tenant, a tenant-admin \
+             key for its own.",
+            Content::Json(json_of::<TenantKeyResponse>),
+        ),
+        RouteId::TenantUsage => OpSpec {
+            description: "The tenant's usage per UTC day from `from` to `to`, both included (by default the \
+                          30 days up to today), at most 366 days: API and MCP requests made with its keys (not \
+                          admin calls), those the \
+                          cache answered, upstream calls, clicks, orders and their estimated commission per \
+                          currency (exact decimal text), with totals; JSON, or CSV with format=csv. The \
+                          super-admin key for any tenant, a tenant-admin key for its own.",
+            query: Some(object_of::<TenantUsageQuery>),
+            body: None,
+            ok: Content::JsonOrCsv(json_of::<TenantUsageResponse>),
+            upstream: false,
+        },
+        RouteId::Audit => OpSpec {
+            description: "Recorded admin actions (every change, POST, PATCH or DELETE, on an admin endpoint, \
+                          and every refused call of one; successful reads are not recorded), newest first, `limit` per page (pass `next_before` as \
+                          `before` for the next): when, who (`super-admin` or `key:<key id>`), which \
+                          operation on which path, on which tenant, from which address, with which status. \
+                          The super-admin key sees every entry (one tenant's with `tenant`), a \
+                          tenant-admin key only its own tenant's; client keys get 403.",
+            query: Some(object_of::<AuditListQuery>),
+            body: None,
+            ok: Content::Json(json_of::<AuditResponse>),
+            upstream: false,
+        },
         // Not in either document (`in_openapi` is false): the page and its files.
         RouteId::Dashboard => plain(
             "The operator dashboard; it reads the admin API with the key typed into it.",
@@ -594,6 +687,20 @@ const RENAMES: &[(&str, &str)] = &[
         "Envelope_WatchDeleted_AdminMetadata",
         "WatchDeletedResponse",
     ),
+    ("Envelope_TenantInfo_AdminMetadata", "TenantResponse"),
+    ("Envelope_TenantList_AdminMetadata", "TenantsResponse"),
+    (
+        "Envelope_TenantDeleted_AdminMetadata",
+        "TenantDeletedResponse",
+    ),
+    ("Envelope_TenantKeyList_AdminMetadata", "TenantKeysResponse"),
+    (
+        "Envelope_TenantKeyCreated_AdminMetadata",
+        "TenantKeyCreatedResponse",
+    ),
+    ("Envelope_TenantKeyInfo_AdminMetadata", "TenantKeyResponse"),
+    ("Envelope_TenantUsage_AdminMetadata", "TenantUsageResponse"),
+    ("Envelope_AuditList_AdminMetadata", "AuditResponse"),
     ("WebhookEvent_OrderEventData", "OrderEvent"),
     ("WebhookEvent_TestEventData", "TestEvent"),
     ("WebhookEvent_ProductEventData", "ProductEvent"),
@@ -998,6 +1105,20 @@ fn operation(
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| match name {
+            "id" if route.path.starts_with("/api/admin/tenants/") => json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": "The tenant's id.",
+                "schema": { "type": "string", "pattern": TENANT_ID_PATTERN, "examples": ["acme"] }
+            }),
+            "key_id" => json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": "The key's id (`key_…`), as listTenantKeys names it.",
+                "schema": { "type": "string", "pattern": TENANT_KEY_ID_PATTERN }
+            }),
             "id" | "delivery" => json!({
                 "name": name,
                 "in": "path",
@@ -1036,12 +1157,19 @@ fn operation(
         op.insert("parameters".into(), Value::Array(parameters));
     }
     if let Some(body) = spec.body {
+        let schema = Value::from(body(generator));
+        let content = if route.id == RouteId::TenantUpdate {
+            // A JSON merge patch (RFC 7396) has its own media type; plain JSON is read the same.
+            json!({
+                "application/merge-patch+json": { "schema": schema.clone() },
+                "application/json": { "schema": schema }
+            })
+        } else {
+            json!({ "application/json": { "schema": schema } })
+        };
         op.insert(
             "requestBody".into(),
-            json!({
-                "required": true,
-                "content": { "application/json": { "schema": Value::from(body(generator)) } }
-            }),
+            json!({ "required": true, "content": content }),
         );
     }
 
@@ -1050,7 +1178,11 @@ fn operation(
         "302"
     } else if matches!(
         route.id,
-        RouteId::ExperimentCreate | RouteId::WebhookCreate | RouteId::WatchCreate
+        RouteId::ExperimentCreate
+            | RouteId::WebhookCreate
+            | RouteId::WatchCreate
+            | RouteId::TenantCreate
+            | RouteId::TenantKeyCreate
     ) {
         "201"
     } else {
@@ -1086,8 +1218,10 @@ fn operation(
             responses.insert(
                 "403".into(),
                 problem(
-                    "Admin endpoints are disabled (no ADMIN_API_KEY configured), or an API key \
-                     was presented instead of the admin key.",
+                    "Admin endpoints are disabled (no ADMIN_API_KEY configured and no tenants), an \
+                     API key or a tenant's client key was presented instead of an admin key, or a \
+                     tenant-admin key called an endpoint that concerns the whole deployment \
+                     (only ADMIN_API_KEY may).",
                 ),
             );
         }
@@ -1194,6 +1328,16 @@ fn operation(
             | RouteId::AnalyticsOverview
             | RouteId::AnalyticsTimeseries
             | RouteId::AnalyticsKeywords
+            | RouteId::Tenants
+            | RouteId::TenantCreate
+            | RouteId::Tenant
+            | RouteId::TenantUpdate
+            | RouteId::TenantDelete
+            | RouteId::TenantKeys
+            | RouteId::TenantKeyCreate
+            | RouteId::TenantKeyRevoke
+            | RouteId::TenantUsage
+            | RouteId::Audit
     ) {
         responses.insert(
             "503".into(),
@@ -1247,6 +1391,7 @@ fn operation(
     if route.id == RouteId::WatchDelete {
         responses.insert("404".into(), problem("No watch has this id."));
     }
+    tenant_responses(route.id, &mut responses, &problem);
     if route.id == RouteId::ExperimentCreate {
         responses.insert(
             "409".into(),
@@ -1303,6 +1448,118 @@ fn operation(
     Value::Object(op)
 }
 
+/// The statuses of the tenant and audit routes that differ from the other admin routes': who
+/// may call them (403), unknown tenants and keys (404), taken ids and file tenants (409), and
+/// what breaks a rule (422).
+fn tenant_responses(
+    id: RouteId,
+    responses: &mut Map<String, Value>,
+    problem: &dyn Fn(&str) -> Value,
+) {
+    let forbidden = match id {
+        RouteId::TenantCreate | RouteId::TenantUpdate | RouteId::TenantDelete => {
+            "Only the super-admin key (ADMIN_API_KEY) may do this: a tenant-admin key, a client key \
+             or an API key was presented, or admin endpoints are disabled (no ADMIN_API_KEY \
+             configured)."
+        }
+        RouteId::Tenants => {
+            "A client key or an API key was presented (tenant keys need the tenant-admin role), or \
+             admin endpoints are disabled (no ADMIN_API_KEY configured)."
+        }
+        RouteId::Audit => {
+            "A client key or an API key was presented, a tenant-admin key asked for another \
+             tenant's entries, or admin endpoints are disabled (no ADMIN_API_KEY configured)."
+        }
+        RouteId::Tenant
+        | RouteId::TenantKeys
+        | RouteId::TenantKeyCreate
+        | RouteId::TenantKeyRevoke
+        | RouteId::TenantUsage => {
+            "A client key or an API key was presented, or admin endpoints are disabled (no \
+             ADMIN_API_KEY configured). (A tenant-admin key naming another tenant is answered \
+             404, as for an unknown tenant: ids cannot be probed.)"
+        }
+        _ => return,
+    };
+    responses.insert("403".into(), problem(forbidden));
+    match id {
+        RouteId::TenantKeyRevoke => {
+            responses.insert(
+                "404".into(),
+                problem(
+                    "No tenant has this id (to a tenant-admin key, another tenant is unknown), or \
+                     the tenant has no key with this id.",
+                ),
+            );
+        }
+        RouteId::Tenant
+        | RouteId::TenantUpdate
+        | RouteId::TenantDelete
+        | RouteId::TenantKeys
+        | RouteId::TenantKeyCreate
+        | RouteId::TenantUsage => {
+            responses.insert(
+                "404".into(),
+                problem(
+                    "No tenant has this id (to a tenant-admin key, another tenant is unknown).",
+                ),
+            );
+        }
+        _ => {}
+    }
+    match id {
+        RouteId::TenantCreate => {
+            responses.insert(
+                "409".into(),
+                problem(
+                    "The id or the tracking id is taken (by a tenant of the config file too); \
+                     `detail` says which.",
+                ),
+            );
+        }
+        RouteId::TenantUpdate => {
+            responses.insert(
+                "409".into(),
+                problem(
+                    "The tenant is defined in the config file, so it cannot be changed through the \
+                     API; or the tracking id is another tenant's. `detail` says which.",
+                ),
+            );
+        }
+        RouteId::TenantDelete => {
+            responses.insert(
+                "409".into(),
+                problem(
+                    "The tenant is defined in the config file, so it cannot be deleted through the \
+                     API (remove it from the file).",
+                ),
+            );
+        }
+        _ => {}
+    }
+    let invalid = match id {
+        RouteId::TenantCreate | RouteId::TenantUpdate => {
+            "A field breaks a rule (`detail` says which and `errors` names each field), e.g. an \
+             unknown field, a malformed id or origin, or an app_secret_env that is not set on the \
+             server."
+        }
+        RouteId::TenantKeyCreate => {
+            "A field breaks a rule (`detail` says which and `errors` names each field), e.g. an \
+             unknown role or an expires_at that is not in the future."
+        }
+        RouteId::TenantUsage => {
+            "A query parameter breaks a rule (`detail` says which and `errors` names each), e.g. a \
+             malformed date, `from` after `to`, or a range longer than 366 days."
+        }
+        RouteId::Audit => {
+            "A query parameter breaks a rule (`detail` says which and `errors` names each), e.g. a \
+             malformed time or tenant id, or a limit outside 1 to 1000."
+        }
+        _ => return,
+    };
+    responses.insert("422".into(), problem(invalid));
+}
+
 fn tag(route: &Route) -> &'static str {
     match route.id {
         RouteId::SearchPost
@@ -1337,6 +1594,16 @@ fn tag(route: &Route) -> &'static str {
         | RouteId::WebhookDeliveries
         | RouteId::WebhookRetry => "webhooks",
         RouteId::Watches | RouteId::WatchCreate | RouteId::WatchDelete => "watches",
+        RouteId::Tenants
+        | RouteId::TenantCreate
+        | RouteId::Tenant
+        | RouteId::TenantUpdate
+        | RouteId::TenantDelete
+        | RouteId::TenantKeys
+        | RouteId::TenantKeyCreate
+        | RouteId::TenantKeyRevoke
+        | RouteId::TenantUsage
+        | RouteId::Audit => "tenants",
         RouteId::AnalyticsOverview | RouteId::AnalyticsTimeseries | RouteId::AnalyticsKeywords => {
             "analytics"
         }

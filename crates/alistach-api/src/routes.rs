@@ -106,6 +106,26 @@ pub enum RouteId {
     AnalyticsTimeseries,
     /// `GET /api/admin/analytics/keywords`: the top and the zero-result search keywords (admin).
     AnalyticsKeywords,
+    /// `GET /api/admin/tenants`: the tenants (admin; a tenant-admin key sees its own).
+    Tenants,
+    /// `POST /api/admin/tenants`: create a tenant (super-admin).
+    TenantCreate,
+    /// `GET /api/admin/tenants/{id}`: one tenant (admin; a tenant-admin key only its own).
+    Tenant,
+    /// `PATCH /api/admin/tenants/{id}`: change a tenant with a JSON merge patch (super-admin).
+    TenantUpdate,
+    /// `DELETE /api/admin/tenants/{id}`: delete a tenant and revoke its keys (super-admin).
+    TenantDelete,
+    /// `GET /api/admin/tenants/{id}/keys`: a tenant's API keys (admin).
+    TenantKeys,
+    /// `POST /api/admin/tenants/{id}/keys`: make a key for a tenant; the answer shows it once (admin).
+    TenantKeyCreate,
+    /// `DELETE /api/admin/tenants/{id}/keys/{key_id}`: revoke a tenant's key (admin).
+    TenantKeyRevoke,
+    /// `GET /api/admin/tenants/{id}/usage`: a tenant's usage per day, JSON or CSV (admin).
+    TenantUsage,
+    /// `GET /api/admin/audit`: the audit log of admin actions, newest first (admin).
+    Audit,
     /// `GET /dashboard`: the operator's web page (its data comes from the admin API, with the key).
     Dashboard,
     /// `GET /dashboard/{asset}`: a script, style sheet or icon of the dashboard page.
@@ -676,6 +696,106 @@ pub const ROUTES: &[Route] = &[
         false,
         true,
     ),
+    route(
+        RouteId::Tenants,
+        "GET",
+        "/api/admin/tenants",
+        "listTenants",
+        "Tenants by id with their settings (a tenant-admin key sees only its own)",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::TenantCreate,
+        "POST",
+        "/api/admin/tenants",
+        "createTenant",
+        "Create a tenant: its tracking id, limits, quota, cache TTLs, CORS origins, defaults and AliExpress app",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::Tenant,
+        "GET",
+        "/api/admin/tenants/{id}",
+        "getTenant",
+        "One tenant and its settings",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::TenantUpdate,
+        "PATCH",
+        "/api/admin/tenants/{id}",
+        "updateTenant",
+        "Change a tenant with a JSON merge patch (RFC 7396): present fields replace, null clears a setting",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::TenantDelete,
+        "DELETE",
+        "/api/admin/tenants/{id}",
+        "deleteTenant",
+        "Delete a tenant created through the API and revoke its keys",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::TenantKeys,
+        "GET",
+        "/api/admin/tenants/{id}/keys",
+        "listTenantKeys",
+        "A tenant's API keys, oldest first, revoked and expired ones included (never the keys themselves)",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::TenantKeyCreate,
+        "POST",
+        "/api/admin/tenants/{id}/keys",
+        "createTenantKey",
+        "Make an API key for a tenant (client or tenant-admin); the answer shows the key once",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::TenantKeyRevoke,
+        "DELETE",
+        "/api/admin/tenants/{id}/keys/{key_id}",
+        "revokeTenantKey",
+        "Revoke a tenant's API key for good",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::TenantUsage,
+        "GET",
+        "/api/admin/tenants/{id}/usage",
+        "getTenantUsage",
+        "A tenant's requests, cache hits, upstream calls, clicks, orders and commission per UTC day, as JSON or CSV",
+        Admin,
+        false,
+        true,
+    ),
+    route(
+        RouteId::Audit,
+        "GET",
+        "/api/admin/audit",
+        "listAudit",
+        "The audit log of admin actions, newest first: who, when, what, on which tenant, from where, with what status",
+        Admin,
+        false,
+        true,
+    ),
     // The operator's page and its files: the page holds no data (every number comes from the
     // admin API, called with the key the operator types in), so it is public; not an API
     // operation, so neither OpenAPI document lists it.
@@ -888,6 +1008,16 @@ mod tests {
         RouteId::AnalyticsOverview,
         RouteId::AnalyticsTimeseries,
         RouteId::AnalyticsKeywords,
+        RouteId::Tenants,
+        RouteId::TenantCreate,
+        RouteId::Tenant,
+        RouteId::TenantUpdate,
+        RouteId::TenantDelete,
+        RouteId::TenantKeys,
+        RouteId::TenantKeyCreate,
+        RouteId::TenantKeyRevoke,
+        RouteId::TenantUsage,
+        RouteId::Audit,
         RouteId::Dashboard,
         RouteId::DashboardAsset,
     ];
@@ -1078,6 +1208,64 @@ mod tests {
             Err(RouteMiss::MethodNotAllowed {
                 allow: vec!["POST"]
             })
+        );
+    }
+
+    #[test]
+    fn tenant_routes_are_found_by_method_and_both_parameters() {
+        assert_eq!(
+            find("GET", "/api/admin/tenants").unwrap().id,
+            RouteId::Tenants
+        );
+        assert_eq!(
+            find("POST", "/api/admin/tenants").unwrap().id,
+            RouteId::TenantCreate
+        );
+        for (method, id) in [
+            ("GET", RouteId::Tenant),
+            ("PATCH", RouteId::TenantUpdate),
+            ("DELETE", RouteId::TenantDelete),
+        ] {
+            assert_eq!(find(method, "/api/admin/tenants/acme").unwrap().id, id);
+        }
+        assert_eq!(
+            find("GET", "/api/admin/tenants/acme/keys").unwrap().id,
+            RouteId::TenantKeys
+        );
+        assert_eq!(
+            find("POST", "/api/admin/tenants/acme/keys").unwrap().id,
+            RouteId::TenantKeyCreate
+        );
+        assert_eq!(
+            find("GET", "/api/admin/tenants/acme/usage").unwrap().id,
+            RouteId::TenantUsage
+        );
+        let revoke = find("DELETE", "/api/admin/tenants/acme/keys/key_x1").unwrap();
+        assert_eq!(revoke.id, RouteId::TenantKeyRevoke);
+        assert_eq!(
+            path_parameters(revoke.path, "/api/admin/tenants/acme/keys/key_x1"),
+            Some(vec!["acme", "key_x1"])
+        );
+        assert_eq!(find("GET", "/api/admin/audit").unwrap().id, RouteId::Audit);
+        assert_eq!(
+            find("GET", "/api/admin/tenants/acme/keys/key_x1"),
+            Err(RouteMiss::MethodNotAllowed {
+                allow: vec!["DELETE"]
+            })
+        );
+        assert_eq!(
+            find("PUT", "/api/admin/tenants/acme"),
+            Err(RouteMiss::MethodNotAllowed {
+                allow: vec!["DELETE", "GET", "PATCH"]
+            })
+        );
+        assert_eq!(
+            find("GET", "/api/admin/tenants//keys"),
+            Err(RouteMiss::NotFound)
+        );
+        assert_eq!(
+            find("GET", "/api/admin/tenants/acme/audit"),
+            Err(RouteMiss::NotFound)
         );
     }
 

@@ -2637,3 +2637,708 @@ pub struct AnalyticsKeywordsData {
     /// The keywords that most often found nothing, most first.
     pub zero_results: Vec<AnalyticsZeroResultItem>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tenants, their keys and the audit log (admin)
+
+/// `POST /api/admin/tenants`, `GET|PATCH /api/admin/tenants/{id}`.
+pub type TenantResponse = Envelope<TenantInfo, AdminMetadata>;
+/// `GET /api/admin/tenants`.
+pub type TenantsResponse = Envelope<TenantList, AdminMetadata>;
+/// `DELETE /api/admin/tenants/{id}`.
+pub type TenantDeletedResponse = Envelope<TenantDeleted, AdminMetadata>;
+/// `GET /api/admin/tenants/{id}/keys`.
+pub type TenantKeysResponse = Envelope<TenantKeyList, AdminMetadata>;
+/// `POST /api/admin/tenants/{id}/keys`: the only answer that shows the key.
+pub type TenantKeyCreatedResponse = Envelope<TenantKeyCreated, AdminMetadata>;
+/// `DELETE /api/admin/tenants/{id}/keys/{key_id}`: the revoked key.
+pub type TenantKeyResponse = Envelope<TenantKeyInfo, AdminMetadata>;
+/// `GET /api/admin/tenants/{id}/usage` (JSON).
+pub type TenantUsageResponse = Envelope<TenantUsage, AdminMetadata>;
+/// `GET /api/admin/audit`.
+pub type AuditResponse = Envelope<AuditList, AdminMetadata>;
+
+/// A tenant id: 1 to 64 of `a-z`, `0-9`, `-` and `_`, starting with a letter or a digit (the
+/// domain's `TenantId`).
+pub const TENANT_ID_PATTERN: &str = r"^[a-z0-9][a-z0-9_-]{0,63}$";
+/// A tenant key's id as the API names it: `key_` and up to 64 URL-safe characters.
+pub const TENANT_KEY_ID_PATTERN: &str = r"^key_[A-Za-z0-9_-]{1,64}$";
+/// The name of an environment variable (upper case, digits and `_`).
+pub const ENV_VAR_PATTERN: &str = r"^[A-Z_][A-Z0-9_]{0,127}$";
+/// An exact CORS origin, as `ALLOWED_ORIGINS` takes it: scheme and host (and port), no path.
+pub const ORIGIN_PATTERN: &str = r"^https?://[^\s/?#*]+$";
+/// A UTC day, `YYYY-MM-DD`.
+pub const DATE_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+/// A UTC time, `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339).
+pub const UTC_TIME_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
+/// A UTC day (`YYYY-MM-DD`, its midnight) or time (`YYYY-MM-DDTHH:MM:SSZ`), as the other admin
+/// ranges take them.
+pub const DATE_OR_TIME_PATTERN: &str =
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?$";
+/// Where a tenant is defined.
+pub const TENANT_SOURCES: [&str; 2] = ["file", "api"];
+/// What a tenant's key may do (the domain's `Role`).
+pub const TENANT_KEY_ROLES: [&str; 2] = ["client", "tenant-admin"];
+/// The longest cache time-to-live a tenant may set, seconds (a week, as the `CACHE_TTL_*`
+/// settings).
+pub const MAX_TENANT_CACHE_TTL: u32 = 604_800;
+/// An example of `allowed_origins`.
+const EXAMPLE_ORIGINS: [&str; 1] = ["https://chatgpt.com"];
+/// The longest range `GET /api/admin/tenants/{id}/usage` answers, in days.
+pub const MAX_USAGE_DAYS: u32 = 366;
+
+/// A tenant's rate limits, in place of the deployment's `MAX_REQUESTS_PER_SECOND` and
+/// `MAX_REQUESTS_PER_MINUTE` for its callers; a limit absent (or null) is the deployment's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRateLimits {
+    /// Requests per second per client of the tenant, enforced alongside the per-minute limit.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10_000_000), example = 5)]
+    pub per_second: Option<u32>,
+    /// Requests per minute per client of the tenant.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100_000_000), example = 60)]
+    pub per_minute: Option<u32>,
+}
+
+/// A tenant's cache times-to-live in seconds (1 to 604,800), in place of the deployment's
+/// `CACHE_TTL_*` settings; one absent (or null) is the deployment's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCacheTtl {
+    /// Searches, in place of `CACHE_TTL`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TENANT_CACHE_TTL), example = 3600)]
+    pub search: Option<u32>,
+    /// Product details, in place of `CACHE_TTL_DETAILS`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TENANT_CACHE_TTL), example = 3600)]
+    pub details: Option<u32>,
+    /// Affiliate links, in place of `CACHE_TTL_LINKS`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TENANT_CACHE_TTL), example = 1800)]
+    pub links: Option<u32>,
+    /// Hot products, in place of `CACHE_TTL_HOT`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TENANT_CACHE_TTL), example = 1800)]
+    pub hot: Option<u32>,
+    /// The category list, in place of `CACHE_TTL_CATEGORIES`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TENANT_CACHE_TTL), example = 7200)]
+    pub categories: Option<u32>,
+}
+
+/// A tenant's own AliExpress app, in place of the deployment's. The secret is never accepted
+/// inline, stored or shown: `app_secret_env` names the environment variable of the server
+/// that holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCredentials {
+    /// The AliExpress app key (public, not a secret).
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^\S+$"), example = &"503412")]
+    pub app_key: String,
+    /// The name of the environment variable holding the app secret, e.g.
+    /// `ACME_ALIEXPRESS_APP_SECRET`; it must be set on every instance (422 otherwise).
+    #[schemars(regex(pattern = ENV_VAR_PATTERN), example = &"ACME_ALIEXPRESS_APP_SECRET")]
+    pub app_secret_env: String,
+    /// Calls per second to AliExpress with this app, in place of `ALIEXPRESS_MAX_QPS`;
+    /// absent (or null): the deployment's.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10_000), example = 5)]
+    pub max_qps: Option<u32>,
+}
+
+/// Body of `POST /api/admin/tenants`. Every setting left out (or null) is the deployment's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRequest {
+    /// The tenant's id, for good (it is part of URLs and limits): 1 to 64 of `a-z`, `0-9`,
+    /// `-` and `_`, starting with a letter or a digit.
+    #[schemars(regex(pattern = TENANT_ID_PATTERN), example = &"acme")]
+    pub id: String,
+    /// A name for people.
+    #[schemars(length(min = 1, max = 200), example = &"Acme shopping GPT")]
+    pub name: String,
+    /// The AliExpress tracking id of the tenant's links; its orders and clicks are the
+    /// tenant's by it, so no two tenants share one.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^\S+$"), example = &"acme_gpt")]
+    pub tracking_id: String,
+    /// Rate limits for the tenant's callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<TenantRateLimits>,
+    /// Requests per UTC day the tenant's keys may make together; beyond it they are answered
+    /// 429 until midnight UTC. Absent: no quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1), example = 100_000)]
+    pub daily_quota: Option<u64>,
+    /// Cache times-to-live of the tenant's answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl: Option<TenantCacheTtl>,
+    /// Exact CORS origins allowed to call with the tenant's keys (like `ALLOWED_ORIGINS`:
+    /// `https://host[:port]`, no path, no `*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 50),
+        inner(length(min = 1, max = 255), regex(pattern = ORIGIN_PATTERN)),
+        example = EXAMPLE_ORIGINS
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Default language of titles for the tenant's requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
+    pub language: Option<String>,
+    /// Default currency of prices for the tenant's requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
+    pub currency: Option<String>,
+    /// Default two-letter country products must ship to, e.g. US.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z]{2}$"), example = &"US")]
+    pub ship_to_country: Option<String>,
+    /// The tenant's own AliExpress app (the secret by environment-variable name only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<TenantCredentials>,
+}
+
+/// `credentials` of a `PATCH /api/admin/tenants/{id}` body, merged into the stored ones; the
+/// result must have both `app_key` and `app_secret_env`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCredentialsPatch {
+    /// A new app key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "String",
+        length(min = 1, max = 64),
+        regex(pattern = r"^\S+$"),
+        example = &"503412"
+    )]
+    pub app_key: Option<String>,
+    /// A new environment-variable name of the app secret (never the secret itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "String",
+        regex(pattern = ENV_VAR_PATTERN),
+        example = &"ACME_ALIEXPRESS_APP_SECRET"
+    )]
+    pub app_secret_env: Option<String>,
+    /// A new call rate; null: the deployment's `ALIEXPRESS_MAX_QPS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10_000), example = 5)]
+    pub max_qps: Option<u32>,
+}
+
+/// Body of `PATCH /api/admin/tenants/{id}`: a JSON merge patch (RFC 7396) of the tenant as
+/// [`TenantRequest`] spells it, without `id`. A field present replaces the stored one, null
+/// clears an optional setting (the deployment's value applies again), an object
+/// (`rate_limits`, `cache_ttl`, `credentials`) is merged field by field, a field left out
+/// stays. The merged tenant must satisfy every rule of [`TenantRequest`]. Apply it with
+/// [`merge_patch`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    /// A new name (cannot be cleared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(min = 1, max = 200), example = &"Acme shopping GPT")]
+    pub name: Option<String>,
+    /// A new tracking id (cannot be cleared; 409 when another tenant has it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "String",
+        length(min = 1, max = 64),
+        regex(pattern = r"^\S+$"),
+        example = &"acme_gpt"
+    )]
+    pub tracking_id: Option<String>,
+    /// Limits merged into the stored ones (a limit null: the deployment's); null clears both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<TenantRateLimits>,
+    /// A new daily quota; null: no quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1), example = 100_000)]
+    pub daily_quota: Option<u64>,
+    /// TTLs merged into the stored ones (one null: the deployment's); null clears them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl: Option<TenantCacheTtl>,
+    /// New CORS origins (the whole list is replaced); null: the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 50),
+        inner(length(min = 1, max = 255), regex(pattern = ORIGIN_PATTERN)),
+        example = EXAMPLE_ORIGINS
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+    /// A new default language; null: the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = LANGUAGES), example = &"EN")]
+    pub language: Option<String>,
+    /// A new default currency; null: the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = CURRENCIES), example = &"USD")]
+    pub currency: Option<String>,
+    /// A new default ship-to country; null: the deployment's (none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z]{2}$"), example = &"US")]
+    pub ship_to_country: Option<String>,
+    /// Credentials merged into the stored ones; null: the deployment's app again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<TenantCredentialsPatch>,
+}
+
+/// Applies a JSON merge patch (RFC 7396) to `target`: an object patch sets each member it
+/// names (recursively for objects), null removes the member; any other patch replaces
+/// `target` as a whole.
+///
+/// `PATCH /api/admin/tenants/{id}` applies its body to the stored tenant as a
+/// [`TenantRequest`] and reads the result as one, so a patch obeys the same rules as a create.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(members) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (name, value) in members {
+            if value.is_null() {
+                target.remove(name);
+            } else {
+                merge_patch(target.entry(name.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// A tenant and its settings; a setting that is null is the deployment's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantInfo {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The tracking id of its links.
+    pub tracking_id: String,
+    /// `file` (`[[tenants]]` of the config file: it cannot be changed or deleted through the
+    /// API) or `api` (created through the API).
+    #[schemars(extend("enum" = TENANT_SOURCES))]
+    pub source: String,
+    /// Its rate limits.
+    pub rate_limits: Option<TenantRateLimits>,
+    /// Requests per UTC day its keys may make together; null: no quota.
+    pub daily_quota: Option<u64>,
+    /// Its cache times-to-live.
+    pub cache_ttl: Option<TenantCacheTtl>,
+    /// The CORS origins allowed with its keys.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Its default language.
+    pub language: Option<String>,
+    /// Its default currency.
+    pub currency: Option<String>,
+    /// Its default ship-to country.
+    pub ship_to_country: Option<String>,
+    /// Its own AliExpress app: the app key and the name of the variable holding the secret
+    /// (never the secret).
+    pub credentials: Option<TenantCredentials>,
+    /// When it was created (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub created_at: String,
+    /// When it was last changed (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub updated_at: String,
+}
+
+/// `GET /api/admin/tenants` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantList {
+    /// The tenants the key may see, by id (a tenant-admin key: its own).
+    pub tenants: Vec<TenantInfo>,
+}
+
+/// `DELETE /api/admin/tenants/{id}` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantDeleted {
+    /// The tenant removed.
+    pub id: String,
+    /// Always true.
+    pub deleted: bool,
+}
+
+/// Body of `POST /api/admin/tenants/{id}/keys`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenantKeyRequest {
+    /// A name for people (and the analytics' client name).
+    #[schemars(length(min = 1, max = 100), example = &"chatgpt-action")]
+    pub name: String,
+    /// `client` (the product routes and MCP, for the tenant) or `tenant-admin` (also the
+    /// admin routes, for the tenant only).
+    #[schemars(extend("enum" = TENANT_KEY_ROLES), example = &"client")]
+    pub role: String,
+    /// When the key stops working (UTC, `YYYY-MM-DDTHH:MM:SSZ`, in the future); absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = UTC_TIME_PATTERN), example = &"2027-01-01T00:00:00Z")]
+    pub expires_at: Option<String>,
+}
+
+/// A tenant's API key, without the key (only its digest is stored).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantKeyInfo {
+    /// Its id (`key_…`), public: how the audit log, limits and analytics name it.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `client` or `tenant-admin`.
+    #[schemars(extend("enum" = TENANT_KEY_ROLES))]
+    pub role: String,
+    /// When it was made (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub created_at: String,
+    /// When it stops working (UTC); null: never.
+    pub expires_at: Option<String>,
+    /// When it was last presented (UTC, to within about a minute); null: never.
+    pub last_used_at: Option<String>,
+    /// When it was revoked (UTC); null: not revoked.
+    pub revoked_at: Option<String>,
+    /// Neither revoked nor expired: it is accepted now.
+    pub live: bool,
+}
+
+/// `POST /api/admin/tenants/{id}/keys` data: the new key's details and the key itself, shown
+/// this once (only its SHA-256 digest is kept).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantKeyCreated {
+    /// Its id (`key_…`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `client` or `tenant-admin`.
+    #[schemars(extend("enum" = TENANT_KEY_ROLES))]
+    pub role: String,
+    /// When it was made (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub created_at: String,
+    /// When it stops working (UTC); null: never.
+    pub expires_at: Option<String>,
+    /// Always null for a new key.
+    pub last_used_at: Option<String>,
+    /// Always null for a new key.
+    pub revoked_at: Option<String>,
+    /// True: it is accepted from now on.
+    pub live: bool,
+    /// The key: send it as `Authorization: Bearer <key>`. Shown only in this answer.
+    pub key: String,
+}
+
+impl TenantKeyCreated {
+    /// The answer for a new key: its details and the key.
+    pub fn new(info: TenantKeyInfo, key: String) -> Self {
+        TenantKeyCreated {
+            id: info.id,
+            name: info.name,
+            role: info.role,
+            created_at: info.created_at,
+            expires_at: info.expires_at,
+            last_used_at: info.last_used_at,
+            revoked_at: info.revoked_at,
+            live: info.live,
+            key,
+        }
+    }
+}
+
+// The key is a secret: never in Debug output.
+impl fmt::Debug for TenantKeyCreated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantKeyCreated")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("live", &self.live)
+            .field("key", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /api/admin/tenants/{id}/keys` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantKeyList {
+    /// The tenant's keys, revoked and expired ones included, oldest first.
+    pub keys: Vec<TenantKeyInfo>,
+}
+
+/// Query of `GET /api/admin/tenants/{id}/usage`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUsageQuery {
+    /// The first day (UTC, `YYYY-MM-DD`, included); by default 29 days before `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DATE_PATTERN), example = &"2026-11-01")]
+    pub from: Option<String>,
+    /// The last day (UTC, `YYYY-MM-DD`, included); by default today. The range holds at most
+    /// 366 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DATE_PATTERN), example = &"2026-11-30")]
+    pub to: Option<String>,
+    /// `json` (the default) or `csv` (`text/csv`: a header row `date,requests,cached,
+    /// upstream_calls,clicks,orders` and one `commission_<currency>` column per currency seen,
+    /// one row per day, then a `total` row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["json", "csv"]))]
+    pub format: Option<String>,
+}
+
+/// One UTC day of a tenant's usage.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantUsageDay {
+    /// The day (UTC, `YYYY-MM-DD`).
+    pub date: String,
+    /// API and MCP calls made with the tenant's keys (counted as the analytics count them).
+    pub requests: u64,
+    /// Of them, calls answered from the cache (fresh, stale or coalesced).
+    pub cached: u64,
+    /// Calls to AliExpress made for them (or to the mock catalog in mock mode).
+    pub upstream_calls: u64,
+    /// Clicks on the tenant's tracked links.
+    pub clicks: u64,
+    /// Orders placed through the tenant's tracking id (every status but `Invalid`).
+    pub orders: u64,
+    /// Their estimated commission, one item per currency (exact decimal text).
+    pub commission: Vec<AnalyticsAmount>,
+}
+
+/// A tenant's usage summed over the range.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantUsageTotals {
+    /// API and MCP calls.
+    pub requests: u64,
+    /// Of them, calls answered from the cache.
+    pub cached: u64,
+    /// Calls to AliExpress.
+    pub upstream_calls: u64,
+    /// Clicks on tracked links.
+    pub clicks: u64,
+    /// Orders placed.
+    pub orders: u64,
+    /// Their estimated commission, one item per currency (exact decimal text).
+    pub commission: Vec<AnalyticsAmount>,
+}
+
+/// `GET /api/admin/tenants/{id}/usage` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantUsage {
+    /// The tenant.
+    pub tenant: String,
+    /// The first day (UTC, `YYYY-MM-DD`).
+    pub from: String,
+    /// The last day, included (UTC, `YYYY-MM-DD`).
+    pub to: String,
+    /// One row per day from `from` to `to`, oldest first, days without usage included.
+    pub days: Vec<TenantUsageDay>,
+    /// The days summed.
+    pub totals: TenantUsageTotals,
+}
+
+/// Query of `GET /api/admin/audit`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditListQuery {
+    /// Only actions on this tenant's data or by its keys (a tenant-admin key: its own
+    /// tenant, the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = TENANT_ID_PATTERN), example = &"acme")]
+    pub tenant: Option<String>,
+    /// Entries at or after: `YYYY-MM-DD` (UTC midnight) or `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DATE_OR_TIME_PATTERN), example = &"2026-11-01")]
+    pub from: Option<String>,
+    /// Entries before: `YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DD` for up to the end of that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DATE_OR_TIME_PATTERN), example = &"2026-11-30")]
+    pub to: Option<String>,
+    /// Only entries older than this entry id: the `next_before` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub before: Option<u64>,
+    /// At most this many entries, 1 to 1000 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000), example = 100)]
+    pub limit: Option<u32>,
+}
+
+/// One recorded admin action.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntryInfo {
+    /// Its id, increasing in recording order.
+    pub id: u64,
+    /// When (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub at: String,
+    /// Who: `super-admin` (the ADMIN_API_KEY), or `key:<key id>` of a tenant-admin key.
+    pub actor: String,
+    /// The actor's tenant; null for the super-admin.
+    pub actor_tenant: Option<String>,
+    /// Whose data the action read or changed; null when it concerns no one tenant.
+    pub tenant: Option<String>,
+    /// The operation id of the route called, e.g. `createTenant`.
+    pub action: String,
+    /// Method and path, e.g. `POST /api/admin/tenants/acme/keys`.
+    pub target: String,
+    /// The client's address, as the rate limits see it.
+    pub from: String,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// `GET /api/admin/audit` data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditList {
+    /// The entries, newest first.
+    pub entries: Vec<AuditEntryInfo>,
+    /// When more entries may follow: pass it as `before` for the next page; null on the last.
+    pub next_before: Option<u64>,
+}
+
+#[cfg(test)]
+mod tenant_tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn merge_patch_follows_the_examples_of_rfc_7396() {
+        let cases = [
+            (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
+            (json!({"a":"b"}), json!({"a":null}), json!({})),
+            (
+                json!({"a":"b","b":"c"}),
+                json!({"a":null}),
+                json!({"b":"c"}),
+            ),
+            (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
+            (
+                json!({"a":{"b":"c"}}),
+                json!({"a":{"b":"d","c":null}}),
+                json!({"a":{"b":"d"}}),
+            ),
+            (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a":"b"}), json!(["c"]), json!(["c"])),
+            (json!({"a":"foo"}), Value::Null, Value::Null),
+            (json!({"a":"foo"}), json!("bar"), json!("bar")),
+            (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
+            (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
+            (
+                json!({}),
+                json!({"a":{"bb":{"ccc":null}}}),
+                json!({"a":{"bb":{}}}),
+            ),
+        ];
+        for (mut target, patch, expected) in cases {
+            let before = target.clone();
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, expected, "{before} + {patch}");
+        }
+    }
+
+    #[test]
+    fn a_patched_tenant_is_read_back_as_a_create_body() {
+        let stored = TenantRequest {
+            id: "acme".into(),
+            name: "Acme".into(),
+            tracking_id: "acme_gpt".into(),
+            rate_limits: Some(TenantRateLimits {
+                per_second: Some(5),
+                per_minute: Some(60),
+            }),
+            daily_quota: Some(1000),
+            credentials: Some(TenantCredentials {
+                app_key: "503412".into(),
+                app_secret_env: "ACME_SECRET".into(),
+                max_qps: None,
+            }),
+            ..Default::default()
+        };
+        let patch = json!({
+            "rate_limits": { "per_second": null },
+            "daily_quota": null,
+            "credentials": { "max_qps": 3 },
+            "language": "FR"
+        });
+        // The body is checked as a TenantPatch first (unknown fields are refused there).
+        let typed: TenantPatch = serde_json::from_value(patch.clone()).unwrap();
+        assert_eq!(typed.language.as_deref(), Some("FR"));
+        assert_eq!(typed.daily_quota, None);
+        let mut merged = serde_json::to_value(&stored).unwrap();
+        merge_patch(&mut merged, &patch);
+        let merged: TenantRequest = serde_json::from_value(merged).unwrap();
+        assert_eq!(
+            merged.rate_limits,
+            Some(TenantRateLimits {
+                per_second: None,
+                per_minute: Some(60),
+            })
+        );
+        assert_eq!(merged.daily_quota, None);
+        assert_eq!(merged.credentials.unwrap().max_qps, Some(3));
+        assert_eq!(merged.language.as_deref(), Some("FR"));
+        assert_eq!(merged.id, "acme");
+    }
+
+    #[test]
+    fn tenant_bodies_refuse_unknown_fields_and_inline_secrets() {
+        let ok = json!({ "id": "acme", "name": "Acme", "tracking_id": "acme_gpt" });
+        let parsed: TenantRequest = serde_json::from_value(ok).unwrap();
+        assert_eq!(parsed.credentials, None);
+        for bad in [
+            json!({ "id": "acme", "name": "Acme", "tracking_id": "t", "colour": "red" }),
+            json!({ "id": "acme", "name": "Acme", "tracking_id": "t",
+                    "credentials": { "app_key": "1", "app_secret_env": "S", "app_secret": "x" } }),
+            json!({ "id": "acme", "name": "Acme", "tracking_id": "t",
+                    "rate_limits": { "per_hour": 1 } }),
+            json!({ "id": "acme", "name": "Acme" }),
+        ] {
+            assert!(
+                serde_json::from_value::<TenantRequest>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(serde_json::from_value::<TenantPatch>(json!({ "id": "other" })).is_err());
+        assert!(
+            serde_json::from_value::<TenantPatch>(json!({ "credentials": { "app_secret": "x" } }))
+                .is_err()
+        );
+        assert!(
+            serde_json::from_value::<NewTenantKeyRequest>(
+                json!({ "name": "n", "role": "client", "key": "mine" })
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_new_key_is_shown_in_its_answer_but_never_in_debug_output() {
+        let info = TenantKeyInfo {
+            id: "key_abc".into(),
+            name: "gpt".into(),
+            role: "client".into(),
+            created_at: "2026-11-30T08:00:00Z".into(),
+            live: true,
+            ..Default::default()
+        };
+        let created = TenantKeyCreated::new(info.clone(), "ask_secret_value".into());
+        let v = serde_json::to_value(&created).unwrap();
+        assert_eq!(v["key"], "ask_secret_value");
+        assert_eq!(v["id"], "key_abc");
+        assert_eq!(v["expires_at"], Value::Null);
+        assert!(!format!("{created:?}").contains("ask_secret_value"));
+        // The answer has exactly the info's fields and the key.
+        let mut fields: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        let info_v = serde_json::to_value(&info).unwrap();
+        let mut expected: Vec<String> = info_v.as_object().unwrap().keys().cloned().collect();
+        expected.push("key".into());
+        fields.sort();
+        expected.sort();
+        assert_eq!(fields, expected);
+    }
+}

@@ -10,7 +10,8 @@ use alistach_api::{OpenApiOptions, Profile};
 use alistach_domain::ApiMode;
 use alistach_policy::AuthThrottle;
 use alistach_service::{
-    Analytics, Catalog, ClickTracking, Experiments, OrderSync, WebhookDispatcher, WebhookEndpoints,
+    Analytics, Catalog, ClickTracking, Experiments, OrderSync, Tenants, WebhookDispatcher,
+    WebhookEndpoints,
 };
 use alistach_store::Store;
 use bytes::Bytes;
@@ -57,6 +58,8 @@ pub struct App {
     pub(crate) alerts: Option<Arc<Alerts>>,
     /// Usage analytics: the calls counted, and the admin answers' use cases.
     pub(crate) analytics: Option<Arc<Analytics>>,
+    /// The tenants, when the deployment has a store.
+    pub(crate) tenants: Option<Arc<Tenants>>,
 }
 
 /// What the admin order endpoints need: the durable store and the order sync.
@@ -152,6 +155,7 @@ impl App {
             webhook_dispatcher: None,
             alerts: None,
             analytics: None,
+            tenants: None,
             clicks: None,
             click_store: "none",
         }
@@ -204,6 +208,16 @@ impl App {
     pub fn with_analytics(mut self, analytics: Arc<Analytics>) -> Self {
         self.mcp.set_analytics(analytics.clone());
         self.analytics = Some(analytics);
+        self
+    }
+
+    /// The same application serving `tenants`: their keys open the API (their catalog,
+    /// limits and defaults) and, for tenant admins, the admin routes of their tenant only;
+    /// `/api/admin/tenants` and `/api/admin/audit` manage them. `tenants` must be made from
+    /// this application's catalog (see [`App::catalog_handle`]); the caller runs its reload
+    /// task ([`Tenants::run`]).
+    pub fn with_tenants(mut self, tenants: Arc<Tenants>) -> Self {
+        self.tenants = Some(tenants);
         self
     }
 

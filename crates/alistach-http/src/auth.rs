@@ -4,7 +4,11 @@
 use std::net::IpAddr;
 
 use alistach_api::Access;
+use std::sync::Arc;
+
+use alistach_domain::Role;
 use alistach_policy::client_key;
+use alistach_service::{Grant, Tenant};
 use hyper::header::{self, HeaderMap};
 
 use crate::app::App;
@@ -14,27 +18,74 @@ use crate::error::HttpError;
 const X_ADMIN_KEY: &str = "x-admin-key";
 const X_INTERNAL_KEY: &str = "x-internal-key";
 
+/// Who is calling, as the presented key says.
+#[derive(Clone, Debug)]
+pub(crate) enum Principal<'a> {
+    /// No key was needed, or none presented on an open API.
+    Anonymous,
+    /// A key of the deployment (`API_KEYS`; `ADMIN_API_KEY`, the super-admin, as `admin`).
+    Deployment {
+        /// The client name.
+        name: &'a str,
+        /// True for `ADMIN_API_KEY`.
+        admin: bool,
+    },
+    /// A tenant's key.
+    Tenant(Grant),
+}
+
+impl Principal<'_> {
+    /// The name of the key presented, if any (the client of logs and limits).
+    pub(crate) fn key_name(&self) -> Option<&str> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::Deployment { name, .. } => Some(name),
+            Principal::Tenant(g) => Some(&g.limit_key),
+        }
+    }
+
+    /// The tenant the key belongs to (`None`: the deployment's own, the implicit tenant).
+    pub(crate) fn tenant(&self) -> Option<&Arc<Tenant>> {
+        match self {
+            Principal::Tenant(g) => Some(&g.tenant),
+            _ => None,
+        }
+    }
+
+    /// True for the super-admin (`ADMIN_API_KEY`).
+    pub(crate) fn is_super_admin(&self) -> bool {
+        matches!(self, Principal::Deployment { admin: true, .. })
+    }
+
+    /// Who, as the audit log names it: `super-admin`, `key:{id}` of a tenant key, `api-key:{name}`, `anonymous`.
+    pub(crate) fn actor(&self) -> String {
+        match self {
+            Principal::Anonymous => "anonymous".to_owned(),
+            Principal::Deployment { admin: true, .. } => "super-admin".to_owned(),
+            Principal::Deployment { name, .. } => format!("api-key:{name}"),
+            Principal::Tenant(g) => format!("key:{}", g.key_id),
+        }
+    }
+}
+
 impl App {
-    /// Checks the key the route needs; returns the name of the API key presented, if any.
+    /// Checks the key the route needs; returns who presented it.
     ///
     /// A presented key is refused unhashed when it is too long, hashed once and looked up by
-    /// digest otherwise; an address that keeps presenting wrong keys is refused (429) without
-    /// its keys being checked until its budget refills.
+    /// digest (the deployment's keys, then the tenants' live keys) otherwise; an address that
+    /// keeps presenting wrong keys is refused (429) without its keys being checked until its
+    /// budget refills. A tenant's client key opens the API routes of its tenant; its
+    /// tenant-admin key also the admin routes, for its tenant only.
     pub(crate) fn authorize(
         &self,
         access: Access,
         headers: &HeaderMap,
         peer: Option<IpAddr>,
-    ) -> Result<Option<&str>, HttpError> {
+    ) -> Result<Principal<'_>, HttpError> {
+        let tenants = self.tenants.as_ref().filter(|t| t.any());
         let admin_route = match access {
-            Access::Public => return Ok(None),
-            Access::Api if self.config.api_keys.is_empty() => return Ok(None),
+            Access::Public => return Ok(Principal::Anonymous),
             Access::Api => false,
-            Access::Admin if self.config.admin_key.is_none() => {
-                return Err(HttpError::Forbidden(
-                    "admin endpoints are disabled: set ADMIN_API_KEY",
-                ));
-            }
             Access::Admin => true,
         };
         let presented = presented_key(
@@ -45,7 +96,21 @@ impl App {
                 X_INTERNAL_KEY
             },
         );
+        let open_api = !admin_route && self.config.api_keys.is_empty();
+        if admin_route && self.config.admin_key.is_none() && tenants.is_none() {
+            return Err(HttpError::Forbidden(
+                "admin endpoints are disabled: set ADMIN_API_KEY",
+            ));
+        }
+        // An open API ignores keys, as v1.1.0 did, unless tenants exist: then a key names a
+        // tenant, and a wrong (or revoked) one must not quietly become another.
+        if open_api && tenants.is_none() {
+            return Ok(Principal::Anonymous);
+        }
         let Some(presented) = presented else {
+            if open_api {
+                return Ok(Principal::Anonymous);
+            }
             return Err(HttpError::Unauthorized(if admin_route {
                 "this endpoint needs the admin key (x-admin-key or Bearer)"
             } else {
@@ -62,20 +127,33 @@ impl App {
                 "the presented key is longer than 256 bytes; no key is that long",
             ));
         }
-        match self.keys.get(&digest(presented)) {
-            Some(grant) if grant.admin || !admin_route => Ok(Some(grant.name.as_str())),
-            Some(_) => Err(HttpError::Forbidden(
-                "this API key does not give access to admin endpoints",
-            )),
-            None => {
-                self.auth_throttle.failed(&client);
-                Err(HttpError::Unauthorized(if admin_route {
-                    "the admin key is not valid"
-                } else {
-                    "the API key is not valid"
-                }))
+        let digest = digest(presented);
+        if let Some(grant) = self.keys.get(&digest) {
+            if admin_route && !grant.admin {
+                return Err(HttpError::Forbidden(
+                    "this API key does not give access to admin endpoints",
+                ));
             }
+            return Ok(Principal::Deployment {
+                name: grant.name.as_str(),
+                admin: grant.admin,
+            });
         }
+        if let Some(grant) = tenants.and_then(|t| t.authenticate(&digest)) {
+            if admin_route && grant.role != Role::TenantAdmin {
+                return Err(HttpError::Forbidden(
+                    "this is a tenant's client key: it opens the product routes and MCP, not \
+                     the admin endpoints (a tenant-admin key does, for its tenant)",
+                ));
+            }
+            return Ok(Principal::Tenant(grant));
+        }
+        self.auth_throttle.failed(&client);
+        Err(HttpError::Unauthorized(if admin_route {
+            "the admin key is not valid"
+        } else {
+            "the API key is not valid"
+        }))
     }
 
     /// The client address: the TCP peer, unless the peer is a trusted proxy, in which case
@@ -98,13 +176,14 @@ impl App {
     /// key, else its address (see [`App::client_ip_key`]).
     pub(crate) fn client_identity(
         &self,
-        key_name: Option<&str>,
+        who: &Principal<'_>,
         peer: Option<IpAddr>,
         headers: &HeaderMap,
     ) -> String {
-        match key_name {
-            Some(name) => format!("key:{name}"),
-            None => self.client_ip_key(peer, headers),
+        match who {
+            Principal::Deployment { name, .. } => format!("key:{name}"),
+            Principal::Tenant(g) => g.limit_key.to_string(),
+            Principal::Anonymous => self.client_ip_key(peer, headers),
         }
     }
 

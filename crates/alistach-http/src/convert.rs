@@ -185,9 +185,41 @@ fn blank_to_none(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The currency, language and country of a request, with the configured defaults.
+/// What a request leaves out is filled with: the deployment's defaults (`HttpConfig`), or
+/// its tenant's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    /// `target_currency`.
+    pub currency: Currency,
+    /// `target_language`.
+    pub language: Language,
+    /// `ship_to_country` (none: not sent).
+    pub ship_to_country: Option<CountryCode>,
+}
+
+impl Defaults {
+    /// The deployment's defaults.
+    pub fn of(cfg: &HttpConfig) -> Self {
+        Defaults {
+            currency: cfg.currency,
+            language: cfg.language,
+            ship_to_country: None,
+        }
+    }
+
+    /// A tenant's defaults: what it sets, else these.
+    pub fn for_tenant(self, doc: &alistach_service::TenantDoc) -> Self {
+        Defaults {
+            currency: doc.currency.unwrap_or(self.currency),
+            language: doc.language.unwrap_or(self.language),
+            ship_to_country: doc.ship_to_country.or(self.ship_to_country),
+        }
+    }
+}
+
+/// The currency, language and country of a request, with the defaults.
 pub fn locale(
-    cfg: &HttpConfig,
+    cfg: Defaults,
     currency: Option<&str>,
     language: Option<&str>,
     country: Option<&str>,
@@ -203,7 +235,8 @@ pub fn locale(
     let country = blank_to_none(country)
         .map(str::parse)
         .transpose()
-        .map_err(rename("ship_to_country"))?;
+        .map_err(rename("ship_to_country"))?
+        .or(cfg.ship_to_country);
     Ok((currency, language, country))
 }
 
@@ -212,7 +245,7 @@ pub fn locale(
 /// when the request names none (`None`: the platform's relevance order, no `sort` sent).
 pub fn search_query(
     req: &api::SearchRequest,
-    cfg: &HttpConfig,
+    cfg: Defaults,
     listing: Listing,
     default_sort: Option<SortOrder>,
 ) -> Result<SearchQuery, HttpError> {
@@ -297,7 +330,7 @@ fn split_url_list(list: &str) -> Vec<String> {
 /// A similar-products request as a domain query: the seed is a product id or any product URL.
 pub fn similar_query(
     req: &api::SimilarProductsQuery,
-    cfg: &HttpConfig,
+    cfg: Defaults,
 ) -> Result<SimilarQuery, HttpError> {
     let (currency, language, country) = locale(
         cfg,
@@ -321,7 +354,7 @@ pub fn similar_query(
 /// A promotion-products request as a domain query (in normal form).
 pub fn promotion_query(
     req: &api::PromotionProductsQuery,
-    cfg: &HttpConfig,
+    cfg: Defaults,
 ) -> Result<PromotionQuery, HttpError> {
     let (currency, language, country) = locale(
         cfg,
@@ -384,7 +417,7 @@ pub fn parent_id(req: &api::CategoriesQuery) -> Result<Option<CategoryId>, HttpE
 /// A details request as a domain query.
 pub fn details_query(
     req: &api::ProductDetailsQuery,
-    cfg: &HttpConfig,
+    cfg: Defaults,
 ) -> Result<DetailsQuery, HttpError> {
     let (currency, language, country) = locale(
         cfg,
@@ -646,7 +679,7 @@ mod tests {
             keywords: Some("x".into()),
             ..Default::default()
         };
-        let q = search_query(&req, &cfg, Listing::Search, None).unwrap();
+        let q = search_query(&req, Defaults::of(&cfg), Listing::Search, None).unwrap();
         assert_eq!(q.page_size(), DEFAULT_PAGE_SIZE);
     }
 
@@ -689,7 +722,7 @@ mod tests {
             body.as_bytes(),
             &["page_size", "page_no"],
         ) {
-            Ok(req) => match search_query(&req, &cfg, Listing::Search, None) {
+            Ok(req) => match search_query(&req, Defaults::of(&cfg), Listing::Search, None) {
                 Ok(_) => String::new(),
                 Err(HttpError::Unprocessable { field, .. }) => field,
                 Err(HttpError::Service(ServiceError::Invalid(v))) => v.field.to_owned(),

@@ -1,6 +1,7 @@
 //! CORS: which origins may read answers, preflight answers, and the headers an allowed
 //! origin gets (`ALLOWED_ORIGINS`).
 
+use alistach_service::Tenant;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 
@@ -13,9 +14,26 @@ const ALLOWED_HEADERS: &str = "authorization, content-type, x-internal-key, x-ad
 const EXPOSED_HEADERS: &str = "x-request-id, x-cache, cache-status, age, retry-after, x-alistach-mode, ratelimit, ratelimit-policy";
 
 impl App {
-    /// The request's origin, when CORS allows it.
+    /// The request's origin, when CORS allows it for some caller: `ALLOWED_ORIGINS`, or a
+    /// tenant's `allowed_origins` (a preflight carries no key, so it cannot say whose).
     pub(crate) fn allowed_origin<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
-        origin.filter(|o| self.config.allowed_origins.iter().any(|a| a == o))
+        origin.filter(|o| {
+            self.config.allowed_origins.iter().any(|a| a == o)
+                || self.tenants.as_ref().is_some_and(|t| t.origin_allowed(o))
+        })
+    }
+
+    /// The request's origin, when CORS allows it for this caller: `ALLOWED_ORIGINS`, or the
+    /// `allowed_origins` of the tenant whose key it presented.
+    pub(crate) fn allowed_origin_for<'a>(
+        &self,
+        origin: Option<&'a str>,
+        tenant: Option<&Tenant>,
+    ) -> Option<&'a str> {
+        origin.filter(|o| {
+            self.config.allowed_origins.iter().any(|a| a == o)
+                || tenant.is_some_and(|t| t.doc.allowed_origins.iter().any(|a| a == o))
+        })
     }
 
     /// The answer to `OPTIONS`: the allowed methods, and for an allowed origin's preflight the
@@ -62,8 +80,13 @@ impl App {
     }
 
     /// The CORS headers of an answer to `origin`, when it is allowed.
-    pub(crate) fn cors_headers(&self, h: &mut HeaderMap, origin: Option<&str>) {
-        if let Some(origin) = self.allowed_origin(origin) {
+    pub(crate) fn cors_headers(
+        &self,
+        h: &mut HeaderMap,
+        origin: Option<&str>,
+        tenant: Option<&Tenant>,
+    ) {
+        if let Some(origin) = self.allowed_origin_for(origin, tenant) {
             put(h, header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             h.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,

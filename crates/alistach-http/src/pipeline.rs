@@ -21,6 +21,7 @@ use hyper::{Method, Request};
 use tracing::Instrument;
 
 use crate::app::App;
+use crate::auth::Principal;
 use crate::error::HttpError;
 use crate::mcp::McpEndpoint;
 use crate::respond::{HttpResponse, policy_header, problem, put, rate_limit_headers};
@@ -84,6 +85,15 @@ impl App {
         let mut seen = Seen::default();
 
         let target_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+        // Admin calls are audited: their path is kept (only theirs: the hot path copies nothing).
+        let admin_path = route
+            .filter(|r| r.access == Access::Admin && self.tenants.is_some())
+            .map(|_| {
+                (
+                    req.uri().path().to_owned(),
+                    self.client_ip_key(peer, req.headers()),
+                )
+            });
         let result = match found {
             Ok(_) if target_len > MAX_URI_BYTES => Err(HttpError::UriTooLong {
                 limit: MAX_URI_BYTES,
@@ -153,15 +163,42 @@ impl App {
                 problem(&e, request_id, route.map(|r| r.path))
             }
         };
-        self.finish(&mut resp, request_id_value, origin.as_deref(), route);
+        self.finish(
+            &mut resp,
+            request_id_value,
+            origin.as_deref(),
+            route,
+            seen.tenant.as_deref(),
+        );
         if let (Some((decision, client)), Some(limiter)) = (&limit, &self.config.rate_limiter) {
-            let quotas = limiter.quotas_for(client);
+            let quotas = match &seen.tenant {
+                Some(tenant) if seen.tenant_limited => tenant.quotas.as_slice(),
+                _ => limiter.quotas_for(client),
+            };
             let policy = if std::ptr::eq(quotas, limiter.quotas()) {
                 self.default_policy.clone()
             } else {
                 policy_header(quotas)
             };
             rate_limit_headers(resp.headers_mut(), policy, decision);
+        }
+        if let (Some((path, from)), Some(route), Some(actor)) =
+            (admin_path, route, seen.audit.take())
+        {
+            let entry = crate::routes::AuditCall {
+                tenant: resp
+                    .extensions()
+                    .get::<crate::routes::AuditTenant>()
+                    .map(|t| t.0.clone()),
+                route,
+                method: &method,
+                path,
+                actor,
+                actor_tenant: seen.actor_tenant.take(),
+                from,
+                status: resp.status().as_u16(),
+            };
+            self.audit(entry).await;
         }
         let latency = started.elapsed();
         self.metrics
@@ -223,22 +260,43 @@ impl App {
             McpEndpoint::check(req.headers(), |o| self.allowed_origin(Some(o)).is_some())?;
         }
         let analytics = self.analytics.as_ref().is_some_and(|a| a.is_recording());
-        let key_name = match self.authorize(access, req.headers(), peer) {
-            Ok(name) => name,
+        let who = match self.authorize(access, req.headers(), peer) {
+            Ok(who) => who,
             Err(e) => {
                 if analytics {
                     seen.client = Some(self.client_ip_key(peer, req.headers()));
                 }
+                if route.access == Access::Admin {
+                    seen.audit = Some(Principal::Anonymous.actor());
+                }
                 return Err(e);
             }
         };
+        if route.access == Access::Admin {
+            seen.audit = Some(who.actor());
+            seen.actor_tenant = who.tenant().map(|t| t.id().clone());
+        }
+        if let Some(tenant) = who.tenant() {
+            seen.tenant = Some(tenant.clone());
+        }
         let limited = route.access == Access::Api && self.config.rate_limiter.is_some();
         if analytics && !limited {
-            seen.client = Some(self.client_identity(key_name, peer, req.headers()));
+            seen.client = Some(self.client_identity(&who, peer, req.headers()));
         }
         if let (Access::Api, Some(limiter)) = (route.access, &self.config.rate_limiter) {
-            let client = self.client_identity(key_name, peer, req.headers());
-            let decision = limiter.check(&client).await;
+            let client = self.client_identity(&who, peer, req.headers());
+            let mut decision = limiter.check(&client).await;
+            // A tenant's own limits, over all its keys, after the key's: one tenant spending
+            // its quota never touches another's.
+            if let Some(tenant) = who.tenant().filter(|t| !t.quotas.is_empty())
+                && decision.allowed
+            {
+                let whole = limiter.check_with(&tenant.limit_key, &tenant.quotas).await;
+                if !whole.allowed || whole.remaining < decision.remaining {
+                    decision = whole;
+                    seen.tenant_limited = true;
+                }
+            }
             *limit = Some((decision, client));
             if !decision.allowed {
                 return Err(HttpError::RateLimited {
@@ -255,8 +313,9 @@ impl App {
             path: parts.uri.path(),
             head: parts.method == Method::HEAD,
             headers: &parts.headers,
-            key_name,
+            who: &who,
             peer,
+            tenants: self.tenants.as_deref(),
         };
         let body = if parts.method == Method::POST || parts.method == Method::PATCH {
             read_body(
@@ -273,14 +332,18 @@ impl App {
         if route.id == RouteId::Mcp {
             // MCP reads the request head too: its headers select the protocol revision. The
             // client's identity goes with it, for the experiment's variant choice.
-            let client = self
-                .experiments
-                .as_ref()
-                .is_some_and(|e| e.is_running())
-                .then(|| self.client_identity(key_name, peer, &parts.headers));
+            let tenant = ctx.tenant().cloned();
+            let running = match &tenant {
+                Some(t) => t.experiments.as_ref().is_some_and(|e| e.is_running()),
+                None => self.experiments.as_ref().is_some_and(|e| e.is_running()),
+            };
+            let client = running.then(|| self.client_identity(&who, peer, &parts.headers));
             let mut parts = parts;
             if let Some(client) = client {
                 parts.extensions.insert(crate::mcp::ClientId(client));
+            }
+            if let Some(tenant) = tenant {
+                parts.extensions.insert(crate::mcp::TenantCtx(tenant));
             }
             if analytics {
                 let note = crate::mcp::ToolNote::default();
@@ -300,6 +363,7 @@ impl App {
         request_id: HeaderValue,
         origin: Option<&str>,
         route: Option<&Route>,
+        tenant: Option<&alistach_service::Tenant>,
     ) {
         let keyed = route.is_some_and(|r| match r.access {
             Access::Public => false,
@@ -343,7 +407,7 @@ impl App {
         }
         // Every answer may differ by Origin (CORS headers), so shared caches must key on it.
         h.append(header::VARY, HeaderValue::from_static("Origin"));
-        self.cors_headers(h, origin);
+        self.cors_headers(h, origin, tenant);
     }
 }
 
@@ -353,6 +417,14 @@ impl App {
 struct Seen {
     client: Option<String>,
     tool: Option<crate::mcp::ToolNote>,
+    /// The caller's tenant, when its key is a tenant's.
+    tenant: Option<std::sync::Arc<alistach_service::Tenant>>,
+    /// The rate-limit decision reported is the tenant's (its policy, not the key's).
+    tenant_limited: bool,
+    /// On an admin route: who called, for the audit log.
+    audit: Option<String>,
+    /// On an admin route: the caller's tenant (a tenant-admin key).
+    actor_tenant: Option<alistach_domain::TenantId>,
 }
 
 /// True for the calls usage analytics counts: the API and MCP calls, not the banner, the

@@ -85,7 +85,12 @@ impl RateLimiter {
 
     /// Checks and counts one request from `client`.
     pub async fn check(&self, client: &str) -> Decision {
-        let quotas = self.quotas_for(client);
+        self.check_with(client, self.quotas_for(client)).await
+    }
+
+    /// Checks and counts one request from `client` against `quotas` (a tenant's own limits,
+    /// whose identity is the tenant's), in the same store as every other client.
+    pub async fn check_with(&self, client: &str, quotas: &[Quota]) -> Decision {
         let decision = match &self.shared {
             Some(shared) if self.shared_worth_trying() => {
                 match shared.check(client, quotas).await {

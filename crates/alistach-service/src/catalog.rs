@@ -369,6 +369,44 @@ impl Catalog {
         }
     }
 
+    /// The same catalog for a tenant: answers from `port` (the tenant's upstream, without
+    /// click tracking: the deployment's app with the tenant's tracking id, or the tenant's own
+    /// app), reporting `guard` when it is the tenant's own, with the lifetimes `ttls`; links
+    /// are tracked as this catalog's are, for `tracking_id`. It shares this catalog's cache
+    /// and coalescing: its keys are scoped by what shapes its answers (app key, tracking id),
+    /// so tenants never receive each other's links, and equal settings share entries.
+    pub fn for_tenant(
+        &self,
+        port: Arc<dyn AffiliateApi>,
+        guard: Option<Arc<GuardedApi>>,
+        tracking_id: &str,
+        ttls: CacheTtls,
+    ) -> Catalog {
+        let (api, tracker): (Arc<dyn AffiliateApi>, _) = match &self.tracker {
+            Some(tracker) => {
+                let tracker = Arc::new(tracker.for_tracking_id(tracking_id));
+                (
+                    Arc::new(crate::TrackedApi::new(port.clone(), tracker.clone())),
+                    Some(tracker),
+                )
+            }
+            None => (port.clone(), None),
+        };
+        Catalog {
+            scope: KeyScope::new(self.mode, &api.answer_scope()),
+            untracked: port,
+            api,
+            tracker,
+            handed_out: None,
+            store: self.store.clone(),
+            layer: self.layer.clone(),
+            ttls,
+            mode: self.mode,
+            guard: guard.or_else(|| self.guard.clone()),
+            locale: self.locale,
+        }
+    }
+
     /// Counts `n` links handed out, for a variant's catalog.
     fn hand_out(&self, n: u64) {
         if let Some(counter) = &self.handed_out {

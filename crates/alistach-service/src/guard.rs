@@ -249,12 +249,26 @@ enum Refusal {
 /// An [`AffiliateApi`] that limits, and stops calling, the one it wraps.
 pub struct GuardedApi {
     inner: Arc<dyn AffiliateApi>,
+    core: Arc<GuardCore>,
+}
+
+/// What guards spending one app's quota share: the limiter, the circuit and the counters
+/// (several [`GuardedApi`]s over one app, tenants' clients with their own tracking ids, share
+/// one, see [`GuardedApi::sharing`]).
+pub struct GuardCore {
     config: GuardConfig,
     limiter: Arc<OutboundLimiter>,
     state: Mutex<Shared>,
     opens: AtomicU64,
     counters: [[AtomicU64; 12]; METHOD_COUNT],
     latency: [Histogram; METHOD_COUNT],
+}
+
+impl std::ops::Deref for GuardedApi {
+    type Target = GuardCore;
+    fn deref(&self) -> &GuardCore {
+        &self.core
+    }
 }
 
 impl std::fmt::Debug for GuardedApi {
@@ -282,16 +296,31 @@ impl GuardedApi {
         let limiter = Arc::new(OutboundLimiter::new(config.max_qps, config.max_wait));
         GuardedApi {
             inner: inner(limiter.clone()),
-            limiter,
-            config,
-            state: Mutex::new(Shared {
-                circuit: Circuit::Closed,
-                failures: 0,
-                ban: None,
+            core: Arc::new(GuardCore {
+                limiter,
+                config,
+                state: Mutex::new(Shared {
+                    circuit: Circuit::Closed,
+                    failures: 0,
+                    ban: None,
+                }),
+                opens: AtomicU64::new(0),
+                counters: Default::default(),
+                latency: Default::default(),
             }),
-            opens: AtomicU64::new(0),
-            counters: Default::default(),
-            latency: Default::default(),
+        }
+    }
+
+    /// A guard over another client of the same app (a tenant's, with its own tracking id),
+    /// made by `inner` from this guard's pacer: it shares this guard's limiter, circuit and
+    /// counters, so the app's quota is spent once.
+    pub fn sharing(
+        &self,
+        inner: impl FnOnce(Arc<dyn Pacer>) -> Arc<dyn AffiliateApi>,
+    ) -> GuardedApi {
+        GuardedApi {
+            inner: inner(self.core.limiter.clone()),
+            core: self.core.clone(),
         }
     }
 

@@ -41,6 +41,7 @@ mod keys;
 mod learning;
 mod orders;
 mod pacing;
+mod tenants;
 mod tracking;
 mod variant;
 mod watches;
@@ -74,7 +75,7 @@ pub use experiments::{
     validate as validate_experiment,
 };
 pub use guard::{
-    CircuitState, GuardConfig, GuardStats, GuardedApi, MethodStats, UPSTREAM_METHODS,
+    CircuitState, GuardConfig, GuardCore, GuardStats, GuardedApi, MethodStats, UPSTREAM_METHODS,
     UPSTREAM_OUTCOMES,
 };
 pub use keys::{CacheKind, KeyScope};
@@ -83,6 +84,10 @@ pub use orders::{
     OrderSync, OrderSyncConfig, SYNC_LEASE, SyncError, SyncOutcome, SyncReport, SyncStats,
 };
 pub use pacing::OutboundLimiter;
+pub use tenants::{
+    Grant, MAX_KEYS_PER_TENANT, TENANT_KEY_PREFIX, Tenant, TenantCatalogs, TenantCredentials,
+    TenantDoc, TenantError, TenantLimits, TenantTtls, Tenants, key_digest, validate_tracking_id,
+};
 pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
 pub use variant::VariantApi;
 pub use watches::{

@@ -46,6 +46,16 @@ impl LinkTracker {
         }
     }
 
+    /// The same tracker for a tenant's links, which earn for `tracking_id`.
+    pub fn for_tracking_id(&self, tracking_id: &str) -> LinkTracker {
+        LinkTracker {
+            signer: self.signer.clone(),
+            prefix: self.prefix.clone(),
+            tracking_id: tracking_id.to_owned(),
+            variant: None,
+        }
+    }
+
     /// The same tracker for the links of variant `variant` (its store id), which earn for
     /// `tracking_id` when it names one (else this tracker's): its tokens carry both.
     pub fn for_variant(&self, variant: u32, tracking_id: Option<&str>) -> LinkTracker {

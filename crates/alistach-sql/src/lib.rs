@@ -13,8 +13,10 @@
 //! rows their tenant, `'default'` for rows stored before).
 //! Webhooks (migration 4) keep endpoints, the outbox of events (once per id), deliveries and
 //! attempts; `upsert_orders` publishes the order events in the transaction that stores the
-//! change, so an event is never lost and never published twice. This is the only crate that
-//! uses sqlx.
+//! change, so an event is never lost and never published twice. Tenants (migration 8) keep
+//! their keys as SHA-256 digests (a deleted tenant's keys stay, revoked) and the audit log of
+//! admin actions; the config file's tenants are synced in one transaction. This is the only
+//! crate that uses sqlx.
 
 mod migrate;
 mod store;

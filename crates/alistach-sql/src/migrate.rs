@@ -53,6 +53,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0007_cache_learning.sql"),
     ),
     (
+        8,
+        "tenants",
+        include_str!("../migrations/sqlite/0008_tenants.sql"),
+        include_str!("../migrations/postgres/0008_tenants.sql"),
+    ),
+    (
         9,
         "tenant_scope",
         include_str!("../migrations/sqlite/0009_tenant_scope.sql"),

@@ -334,7 +334,7 @@ macro_rules! bind_args {
 #[macro_use]
 mod webhooks;
 mod analytics;
-mod tenants_interim;
+mod tenants;
 mod watches;
 
 /// `WHERE ...` of a filter, its parameters numbered from `$1`.

@@ -11,6 +11,7 @@ use alistach_domain::{AffiliateOrder, Cents, TenantId};
 
 mod analytics;
 mod scope;
+mod tenants;
 mod watches;
 mod webhooks;
 
@@ -23,6 +24,12 @@ pub use scope::{
     analytics_are_kept_per_tenant, events_reach_only_their_tenants_endpoints,
     experiments_run_one_per_tenant, orders_and_clicks_are_selected_by_tracking_ids,
     watches_stay_in_their_tenant,
+};
+
+pub use tenants::{
+    audit_entries_are_appended_queried_and_purged, deleting_a_tenant_revokes_its_keys,
+    file_tenants_are_synced, keys_are_created_listed_revoked_and_touched,
+    tenants_are_created_changed_and_listed,
 };
 
 pub use watches::{
@@ -109,6 +116,11 @@ pub async fn run_all(store: &Arc<dyn Store>, other: &Arc<dyn Store>) {
     watches_stay_in_their_tenant(store, other).await;
     analytics_are_kept_per_tenant(store, other).await;
     orders_and_clicks_are_selected_by_tracking_ids(store).await;
+    tenants_are_created_changed_and_listed(store, other).await;
+    deleting_a_tenant_revokes_its_keys(store, other).await;
+    keys_are_created_listed_revoked_and_touched(store, other).await;
+    file_tenants_are_synced(store, other).await;
+    audit_entries_are_appended_queried_and_purged(store, other).await;
 }
 
 /// A learned-cache snapshot is absent until saved, replaced by the next save, shared by every

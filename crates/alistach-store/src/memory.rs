@@ -62,6 +62,8 @@ struct State {
     tenants: BTreeMap<TenantId, TenantRecord>,
     tenant_keys: Vec<TenantKeyRecord>,
     audit: Vec<AuditEntry>,
+    /// The last audit id handed out (ids are never reused, even once purged).
+    last_audit: u64,
 }
 
 impl State {
@@ -1200,8 +1202,22 @@ impl TenantStore for MemoryStore {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut s = self.state();
-        let file_ids: std::collections::HashSet<&TenantId> =
-            tenants.iter().map(|t| &t.id).collect();
+        let mut file_ids = std::collections::HashSet::new();
+        let mut tracking_ids = std::collections::HashSet::new();
+        for t in tenants {
+            if !file_ids.insert(&t.id) {
+                return Err(StoreError::Conflict(format!(
+                    "the tenant id {:?} is listed twice",
+                    t.id.as_str()
+                )));
+            }
+            if !tracking_ids.insert(t.tracking_id.as_str()) {
+                return Err(StoreError::Conflict(format!(
+                    "the tracking id {:?} is listed twice",
+                    t.tracking_id
+                )));
+            }
+        }
         for t in tenants {
             let taken = s.tenants.values().any(|o| {
                 o.tracking_id == t.tracking_id
@@ -1258,13 +1274,15 @@ impl TenantStore for MemoryStore {
     }
 
     async fn tenant_keys(&self, tenant: &TenantId) -> Result<Vec<TenantKeyRecord>, StoreError> {
-        Ok(self
+        let mut keys: Vec<TenantKeyRecord> = self
             .state()
             .tenant_keys
             .iter()
             .filter(|k| &k.tenant == tenant)
             .cloned()
-            .collect())
+            .collect();
+        keys.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(keys)
     }
 
     async fn live_keys(&self, now_ms: i64) -> Result<Vec<TenantKeyRecord>, StoreError> {
@@ -1305,7 +1323,8 @@ impl TenantStore for MemoryStore {
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64, StoreError> {
         let mut s = self.state();
-        let id = s.audit.last().map_or(1, |e| e.id + 1);
+        s.last_audit += 1;
+        let id = s.last_audit;
         s.audit.push(AuditEntry {
             id,
             entry: entry.clone(),

@@ -110,12 +110,15 @@ fn help_line(s: &settings::Setting) -> String {
     line
 }
 
-/// The `--config` TOML file: a scalar per setting key, and `[rate_limits.<key name>]` tables.
+/// The `--config` TOML file: a scalar per setting key, `[rate_limits.<key name>]` tables and
+/// `[[tenants]]`.
 #[derive(Default)]
 pub struct FileConfig {
     values: BTreeMap<&'static str, String>,
     /// Per-key limits, by API key name.
     pub rate_limits: BTreeMap<String, KeyLimits>,
+    /// `[[tenants]]`: the tenants the file defines (secrets only by environment-variable name).
+    pub tenants: Vec<alistach_service::TenantDoc>,
 }
 
 impl FileConfig {
@@ -131,7 +134,11 @@ impl FileConfig {
 impl fmt::Debug for FileConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         redacted_map(f, &self.values)?;
-        write!(f, " rate_limits: {:?}", self.rate_limits)
+        write!(
+            f,
+            " rate_limits: {:?} tenants: {:?}",
+            self.rate_limits, self.tenants
+        )
     }
 }
 
@@ -141,6 +148,12 @@ impl<'de> Deserialize<'de> for FileConfig {
         for (key, value) in toml::Table::deserialize(d)? {
             if key == "rate_limits" {
                 file.rate_limits = value.try_into().map_err(D::Error::custom)?;
+                continue;
+            }
+            if key == "tenants" {
+                file.tenants = value
+                    .try_into()
+                    .map_err(|e| D::Error::custom(format!("[[tenants]]: {e}")))?;
                 continue;
             }
             let Some(setting) = settings::find(&key) else {

@@ -21,6 +21,7 @@ mod redis_ops;
 mod shared_cache;
 mod support;
 mod surface;
+mod tenants;
 mod upstream_hints;
 mod watches;
 mod webhooks;

@@ -285,15 +285,31 @@ fn every_operation_lists_every_status_the_adapter_can_answer() {
             expected.extend(["201", "409"]);
         } else if matches!(
             route.id,
-            alistach_api::RouteId::WebhookCreate | alistach_api::RouteId::WatchCreate
+            alistach_api::RouteId::WebhookCreate
+                | alistach_api::RouteId::WatchCreate
+                | alistach_api::RouteId::TenantKeyCreate
         ) {
             expected.push("201");
+        } else if route.id == alistach_api::RouteId::TenantCreate {
+            // Created; or the id or tracking id is taken.
+            expected.extend(["201", "409"]);
         } else {
             expected.push("200");
         }
         if route.path.contains('{') && route.id != alistach_api::RouteId::TrackedLink {
             // Something named by id in the path: unknown ids are not found.
             expected.push("404");
+        }
+        if matches!(
+            route.id,
+            alistach_api::RouteId::TenantUpdate | alistach_api::RouteId::TenantDelete
+        ) {
+            // A tenant of the config file cannot be changed or deleted through the API.
+            expected.push("409");
+        }
+        if route.path.starts_with("/api/admin/tenants") || route.path == "/api/admin/audit" {
+            // Tenants, keys and the audit log are in the database.
+            expected.push("503");
         }
         if matches!(route.method, "POST" | "PATCH") {
             // Every POST reads its body.
@@ -319,6 +335,114 @@ fn every_operation_lists_every_status_the_adapter_can_answer() {
             );
         }
     }
+}
+
+#[test]
+fn tenant_routes_name_tenants_and_keys_by_text_and_document_their_bodies() {
+    let doc = openapi(Profile::Full, &opts());
+    let params = |path: &str, method: &str| doc["paths"][path][method]["parameters"].clone();
+    let revoke = params("/api/admin/tenants/{id}/keys/{key_id}", "delete");
+    assert_eq!(revoke[0]["name"], "id");
+    assert_eq!(revoke[0]["schema"]["type"], "string");
+    assert_eq!(
+        revoke[0]["schema"]["pattern"],
+        alistach_api::types::TENANT_ID_PATTERN
+    );
+    assert_eq!(revoke[1]["name"], "key_id");
+    assert_eq!(revoke[1]["schema"]["type"], "string");
+    // Other routes' ids stay integers.
+    assert_eq!(
+        params("/api/admin/watches/{id}", "delete")[0]["schema"]["type"],
+        "integer"
+    );
+
+    let patch = &doc["paths"]["/api/admin/tenants/{id}"]["patch"]["requestBody"]["content"];
+    assert!(patch["application/merge-patch+json"]["schema"].is_object());
+    assert_eq!(
+        patch["application/merge-patch+json"],
+        patch["application/json"]
+    );
+    let properties = patch["application/json"]["schema"]["properties"]
+        .as_object()
+        .unwrap();
+    assert!(!properties.contains_key("id"), "the id cannot be patched");
+    assert!(properties.contains_key("tracking_id"));
+
+    let create = &doc["paths"]["/api/admin/tenants"]["post"];
+    assert_eq!(
+        create["requestBody"]["content"]["application/json"]["schema"]["additionalProperties"],
+        false
+    );
+    assert!(create["responses"].get("201").is_some());
+    assert!(create["responses"].get("200").is_none());
+
+    let usage = &doc["paths"]["/api/admin/tenants/{id}/usage"]["get"];
+    let ok = &usage["responses"]["200"]["content"];
+    assert_eq!(
+        ok["application/json"]["schema"]["$ref"],
+        "#/components/schemas/TenantUsageResponse"
+    );
+    assert_eq!(ok["text/csv"]["schema"]["type"], "string");
+    let names: BTreeSet<_> = usage["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["id", "from", "to", "format"]));
+    let longest = format!("{} days", alistach_api::types::MAX_USAGE_DAYS);
+    assert!(usage["description"].as_str().unwrap().contains(&longest));
+    assert!(
+        usage["responses"]["422"]["description"]
+            .as_str()
+            .unwrap()
+            .contains(&longest)
+    );
+
+    let audit = &doc["paths"]["/api/admin/audit"]["get"]["parameters"];
+    let names: BTreeSet<_> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["tenant", "from", "to", "before", "limit"])
+    );
+    let limit = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 1000);
+
+    // Who may call is said on every tenant route, and none of them is in the GPT document.
+    for route in ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/api/admin/tenants") || r.path == "/api/admin/audit")
+    {
+        assert_eq!(route.access, alistach_api::Access::Admin);
+        assert!(route.in_openapi && !route.in_gpt, "{}", route.operation_id);
+        let op = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
+        let description = op["description"].as_str().unwrap();
+        assert!(
+            description.contains("super-admin"),
+            "{}: {description}",
+            route.operation_id
+        );
+        assert_eq!(op["tags"][0], "tenants");
+    }
+    let gpt = openapi(Profile::Gpt, &opts());
+    assert!(
+        gpt["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("Tenant") && !k.starts_with("Audit"))
+    );
 }
 
 #[test]

@@ -437,3 +437,257 @@ fn request_examples_are_accepted_by_schema_and_serde_alike() {
     );
     assert!(serde_json::from_value::<AffiliateLinksRequest>(links).is_ok());
 }
+
+fn tenant_info() -> TenantInfo {
+    TenantInfo {
+        id: "acme".into(),
+        name: "Acme shopping GPT".into(),
+        tracking_id: "acme_gpt".into(),
+        source: "api".into(),
+        rate_limits: Some(TenantRateLimits {
+            per_second: Some(5),
+            per_minute: None,
+        }),
+        daily_quota: Some(100_000),
+        cache_ttl: Some(TenantCacheTtl {
+            search: Some(600),
+            ..Default::default()
+        }),
+        allowed_origins: Some(vec!["https://chatgpt.com".into()]),
+        language: Some("EN".into()),
+        currency: None,
+        ship_to_country: None,
+        credentials: Some(TenantCredentials {
+            app_key: "503412".into(),
+            app_secret_env: "ACME_ALIEXPRESS_APP_SECRET".into(),
+            max_qps: Some(5),
+        }),
+        created_at: "2026-11-30T08:00:00Z".into(),
+        updated_at: "2026-11-30T08:05:00Z".into(),
+    }
+}
+
+#[test]
+fn tenant_and_audit_answers_match_their_schemas() {
+    let meta = || AdminMetadata {
+        timestamp: 1_800_000_000,
+        mock_mode: false,
+        store: "sqlite".into(),
+    };
+    let key = TenantKeyInfo {
+        id: "key_3f9a1c".into(),
+        name: "chatgpt-action".into(),
+        role: "tenant-admin".into(),
+        created_at: "2026-11-30T08:00:00Z".into(),
+        expires_at: Some("2027-01-01T00:00:00Z".into()),
+        last_used_at: None,
+        revoked_at: Some("2026-11-30T09:00:00Z".into()),
+        live: false,
+    };
+    let day = TenantUsageDay {
+        date: "2026-11-30".into(),
+        requests: 12,
+        cached: 7,
+        upstream_calls: 5,
+        clicks: 3,
+        orders: 1,
+        commission: vec![AnalyticsAmount {
+            currency: "USD".into(),
+            amount: "1.25".into(),
+        }],
+    };
+    let cases = [
+        (
+            "TenantResponse",
+            serde_json::to_value(TenantResponse::ok(tenant_info(), meta())).unwrap(),
+        ),
+        (
+            "TenantResponse",
+            serde_json::to_value(TenantResponse::ok(
+                TenantInfo {
+                    source: "file".into(),
+                    ..Default::default()
+                },
+                meta(),
+            ))
+            .unwrap(),
+        ),
+        (
+            "TenantsResponse",
+            serde_json::to_value(TenantsResponse::ok(
+                TenantList {
+                    tenants: vec![tenant_info()],
+                },
+                meta(),
+            ))
+            .unwrap(),
+        ),
+        (
+            "TenantDeletedResponse",
+            serde_json::to_value(TenantDeletedResponse::ok(
+                TenantDeleted {
+                    id: "acme".into(),
+                    deleted: true,
+                },
+                meta(),
+            ))
+            .unwrap(),
+        ),
+        (
+            "TenantKeysResponse",
+            serde_json::to_value(TenantKeysResponse::ok(
+                TenantKeyList {
+                    keys: vec![key.clone()],
+                },
+                meta(),
+            ))
+            .unwrap(),
+        ),
+        (
+            "TenantKeyResponse",
+            serde_json::to_value(TenantKeyResponse::ok(key.clone(), meta())).unwrap(),
+        ),
+        (
+            "TenantKeyCreatedResponse",
+            serde_json::to_value(TenantKeyCreatedResponse::ok(
+                TenantKeyCreated::new(key, "ask_0123456789abcdef".into()),
+                meta(),
+            ))
+            .unwrap(),
+        ),
+        (
+            "TenantUsageResponse",
+            serde_json::to_value(TenantUsageResponse::ok(
+                TenantUsage {
+                    tenant: "acme".into(),
+                    from: "2026-11-30".into(),
+                    to: "2026-11-30".into(),
+                    days: vec![day.clone()],
+                    totals: TenantUsageTotals {
+                        requests: day.requests,
+                        cached: day.cached,
+                        upstream_calls: day.upstream_calls,
+                        clicks: day.clicks,
+                        orders: day.orders,
+                        commission: day.commission.clone(),
+                    },
+                },
+                meta(),
+            ))
+            .unwrap(),
+        ),
+        (
+            "AuditResponse",
+            serde_json::to_value(AuditResponse::ok(
+                AuditList {
+                    entries: vec![AuditEntryInfo {
+                        id: 41,
+                        at: "2026-11-30T08:00:00Z".into(),
+                        actor: "key:key_3f9a1c".into(),
+                        actor_tenant: Some("acme".into()),
+                        tenant: Some("acme".into()),
+                        action: "createTenantKey".into(),
+                        target: "POST /api/admin/tenants/acme/keys".into(),
+                        from: "203.0.113.7".into(),
+                        status: 201,
+                    }],
+                    next_before: Some(41),
+                },
+                meta(),
+            ))
+            .unwrap(),
+        ),
+    ];
+    for (name, value) in cases {
+        assert_eq!(
+            conforms(Profile::Full, name, &value),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+    // A role the contract does not name is caught.
+    let mut bad = serde_json::to_value(TenantKeyResponse::ok(
+        TenantKeyInfo {
+            role: "admin".into(),
+            ..Default::default()
+        },
+        meta(),
+    ))
+    .unwrap();
+    assert!(!conforms(Profile::Full, "TenantKeyResponse", &bad).is_empty());
+    bad["data"]["role"] = json!("client");
+    assert_eq!(
+        conforms(Profile::Full, "TenantKeyResponse", &bad),
+        Vec::<String>::new()
+    );
+}
+
+/// Checks `value` against the JSON request body schema of an operation.
+fn body_conforms(path: &str, method: &str, value: &Value) -> Vec<String> {
+    let doc = openapi(Profile::Full, &opts());
+    let schema =
+        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"].clone();
+    assert!(schema.is_object(), "{method} {path} has no JSON body");
+    let mut errors = Vec::new();
+    check(&doc, &schema, value, path, &mut errors);
+    errors
+}
+
+#[test]
+fn tenant_request_examples_are_accepted_by_schema_and_serde_alike() {
+    let create = json!({
+        "id": "acme",
+        "name": "Acme shopping GPT",
+        "tracking_id": "acme_gpt",
+        "rate_limits": { "per_second": 5, "per_minute": null },
+        "daily_quota": 100000,
+        "cache_ttl": { "search": 600, "categories": 86400 },
+        "allowed_origins": ["https://chatgpt.com"],
+        "language": "EN",
+        "currency": "EUR",
+        "ship_to_country": "DE",
+        "credentials": { "app_key": "503412", "app_secret_env": "ACME_ALIEXPRESS_APP_SECRET" }
+    });
+    assert_eq!(
+        body_conforms("/api/admin/tenants", "post", &create),
+        Vec::<String>::new()
+    );
+    let parsed: TenantRequest = serde_json::from_value(create).unwrap();
+    assert_eq!(parsed.rate_limits.unwrap().per_minute, None);
+
+    let rejected = json!({
+        "id": "acme", "name": "Acme", "tracking_id": "t",
+        "daily_quota": 0, "currency": "XXX", "app_secret": "inline"
+    });
+    let errors = body_conforms("/api/admin/tenants", "post", &rejected);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(serde_json::from_value::<TenantRequest>(rejected).is_err());
+
+    let patch = json!({ "name": "Acme", "daily_quota": null, "rate_limits": { "per_second": null },
+                        "credentials": { "max_qps": 2 } });
+    assert_eq!(
+        body_conforms("/api/admin/tenants/{id}", "patch", &patch),
+        Vec::<String>::new()
+    );
+    assert!(serde_json::from_value::<TenantPatch>(patch).is_ok());
+    // The name cannot be cleared, and the id cannot be patched.
+    let errors = body_conforms(
+        "/api/admin/tenants/{id}",
+        "patch",
+        &json!({ "name": null, "id": "x" }),
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+
+    let key = json!({ "name": "chatgpt-action", "role": "tenant-admin", "expires_at": "2027-01-01T00:00:00Z" });
+    assert_eq!(
+        body_conforms("/api/admin/tenants/{id}/keys", "post", &key),
+        Vec::<String>::new()
+    );
+    assert!(serde_json::from_value::<NewTenantKeyRequest>(key).is_ok());
+    let errors = body_conforms(
+        "/api/admin/tenants/{id}/keys",
+        "post",
+        &json!({ "name": "x", "role": "owner" }),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}

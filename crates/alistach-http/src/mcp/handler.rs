@@ -11,7 +11,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use super::tools::{ClientId, ToolCtx, ToolNote, analytics_route};
+use super::tools::{ClientId, TenantCtx, ToolCtx, ToolNote, analytics_route};
 
 /// The protocol revisions served, oldest first: the two that clients speak with an
 /// `initialize` handshake today, and the stateless revision (`server/discover`, per-request
@@ -83,6 +83,9 @@ impl ServerHandler for McpServer {
         let client = parts
             .and_then(|p| p.extensions.get::<ClientId>())
             .map(|c| c.0.as_str());
+        let tenant = parts
+            .and_then(|p| p.extensions.get::<TenantCtx>())
+            .map(|t| &*t.0);
         if let (Some(note), Some(route)) = (
             parts.and_then(|p| p.extensions.get::<ToolNote>()),
             analytics_route(&request.name),
@@ -91,7 +94,7 @@ impl ServerHandler for McpServer {
         }
         match self
             .tools
-            .call(&request.name, request.arguments, request_id, client)
+            .call(&request.name, request.arguments, request_id, client, tenant)
             .await
         {
             Some(result) => Ok(result.into()),

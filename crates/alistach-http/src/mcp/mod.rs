@@ -11,4 +11,4 @@ mod tools;
 
 pub(crate) use endpoint::McpEndpoint;
 pub use stdio::serve_stdio;
-pub(crate) use tools::{ClientId, ToolCtx, ToolNote};
+pub(crate) use tools::{ClientId, TenantCtx, ToolCtx, ToolNote};

@@ -34,6 +34,8 @@ use crate::render::{
 pub(crate) struct ToolCtx {
     catalog: Arc<Catalog>,
     config: Arc<HttpConfig>,
+    /// What a call leaves out is filled with (the deployment's, or the caller's tenant's).
+    defaults: convert::Defaults,
     mode: ApiMode,
     list: Arc<Vec<rmcp::model::Tool>>,
     experiments: Arc<OnceLock<Arc<Experiments>>>,
@@ -65,12 +67,18 @@ pub(crate) fn analytics_route(name: &str) -> Option<&'static str> {
 #[derive(Clone, Debug)]
 pub(crate) struct ClientId(pub(crate) String);
 
+/// The tenant of an MCP request (its key's, or the deployment's implicit one), carried from
+/// the HTTP pipeline to the tools: its catalog, experiments and defaults answer the call.
+#[derive(Clone, Debug)]
+pub(crate) struct TenantCtx(pub(crate) Arc<alistach_service::Tenant>);
+
 impl ToolCtx {
     /// The tools over `catalog`, with the defaults (currency, language, version) of `config`.
     pub(crate) fn new(catalog: Arc<Catalog>, config: HttpConfig) -> Self {
         ToolCtx {
             mode: catalog.mode(),
             catalog,
+            defaults: convert::Defaults::of(&config),
             config: Arc::new(config),
             list: Arc::new(TOOLS.iter().map(|t| (t.describe)()).collect()),
             experiments: Arc::new(OnceLock::new()),
@@ -108,9 +116,27 @@ impl ToolCtx {
         args: Option<JsonObject>,
         request_id: Option<&str>,
         client: Option<&str>,
+        tenant: Option<&alistach_service::Tenant>,
     ) -> Option<CallToolResult> {
         let tool = TOOLS.iter().find(|t| t.name == name)?;
         let args = args.unwrap_or_default();
+        if let Some(tenant) = tenant {
+            let running = tenant.experiments.as_ref().is_some_and(|e| e.is_running());
+            let catalog = if running {
+                let mut subject = name.as_bytes().to_vec();
+                subject.push(0);
+                subject.extend(serde_json::to_vec(&args).unwrap_or_default());
+                tenant.catalog_for(client.unwrap_or("mcp:stdio"), &subject)
+            } else {
+                tenant.catalog.clone()
+            };
+            let view = ToolCtx {
+                catalog,
+                defaults: convert::Defaults::of(&self.config).for_tenant(&tenant.doc),
+                ..self.clone()
+            };
+            return Some((tool.call)(&view, args, request_id).await);
+        }
         if let Some(experiments) = self.experiments.get().filter(|e| e.is_running()) {
             let mut subject = name.as_bytes().to_vec();
             subject.push(0);
@@ -284,7 +310,7 @@ async fn listing(
     detail: bool,
 ) -> Result<Answer<ProductPage>, HttpError> {
     // Like the GPT profile's GET search: the platform's relevance order unless a sort is asked.
-    let query = convert::search_query(req, &ctx.config, listing, None)?;
+    let query = convert::search_query(req, ctx.defaults, listing, None)?;
     let served = ctx
         .catalog
         .products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)
@@ -375,7 +401,7 @@ impl Tool for GetProductDetails {
     type Output = Answer<Details>;
 
     async fn run(ctx: &ToolCtx, args: Self::Args, detail: bool) -> Result<Self::Output, HttpError> {
-        let query = convert::details_query(&args, &ctx.config)?;
+        let query = convert::details_query(&args, ctx.defaults)?;
         let served = ctx.catalog.details_report(&query, ReadMode::Normal).await?;
         let report = served.value;
         let products = report
@@ -520,7 +546,7 @@ impl Tool for FindSimilarProducts {
     type Output = Answer<Similar>;
 
     async fn run(ctx: &ToolCtx, args: Self::Args, detail: bool) -> Result<Self::Output, HttpError> {
-        let query = convert::similar_query(&args, &ctx.config)?;
+        let query = convert::similar_query(&args, ctx.defaults)?;
         let render = render_similar(query.product_id, query.page_no);
         let served = ctx
             .catalog
@@ -589,7 +615,7 @@ impl Tool for GetPromotionProducts {
     type Output = Answer<ProductPage>;
 
     async fn run(ctx: &ToolCtx, args: Self::Args, detail: bool) -> Result<Self::Output, HttpError> {
-        let query = convert::promotion_query(&args, &ctx.config)?;
+        let query = convert::promotion_query(&args, ctx.defaults)?;
         let served = ctx
             .catalog
             .promotion_products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)

@@ -93,6 +93,19 @@ fn tracking_filter(tracking_id: Option<&str>) -> Result<Option<String>, HttpErro
     }
 }
 
+/// The tracking id a list is limited to: what the query asks, within the caller's scope (a
+/// tenant-admin key sees only its tenant's tracking id, which its orders carry).
+fn scoped_tracking(ctx: &Ctx<'_>, asked: Option<String>) -> Result<Option<String>, HttpError> {
+    match (ctx.scope().tracking_id(), asked) {
+        (None, asked) => Ok(asked),
+        (Some(own), None) => Ok(Some(own.to_owned())),
+        (Some(own), Some(asked)) if asked == own => Ok(Some(asked)),
+        (Some(_), Some(_)) => Err(HttpError::Forbidden(
+            "a tenant-admin key sees only its own tenant's tracking id",
+        )),
+    }
+}
+
 fn money(c: Cents) -> String {
     c.to_decimal().to_string()
 }
@@ -209,7 +222,7 @@ impl App {
             to_ms,
             status: status_filter(req.status.as_deref())?,
             exclude_status: None,
-            tracking_id: tracking_filter(req.tracking_id.as_deref())?,
+            tracking_id: scoped_tracking(ctx, tracking_filter(req.tracking_id.as_deref())?)?,
             experiment_id: None,
             tracking_ids: None,
         };
@@ -302,7 +315,7 @@ impl App {
                 .is_none()
                 .then(|| OrderStatus::Invalid.as_str().to_owned()),
             status,
-            tracking_id: tracking_filter(req.tracking_id.as_deref())?,
+            tracking_id: scoped_tracking(ctx, tracking_filter(req.tracking_id.as_deref())?)?,
             experiment_id: match req.experiment {
                 Some(0) => return Err(HttpError::field("experiment", "must be a positive id")),
                 id => id,

@@ -127,9 +127,20 @@ impl App {
         ctx: &Ctx<'_>,
         question: &dyn std::fmt::Debug,
     ) -> CatalogRef<'_> {
+        if let Some(tenant) = ctx.tenant() {
+            let running = tenant.experiments.as_ref().is_some_and(|e| e.is_running());
+            if !running {
+                return CatalogRef::Variant(tenant.catalog.clone());
+            }
+            let client = self.client_identity(ctx.who, ctx.peer, ctx.headers);
+            return CatalogRef::Variant(match ctx.query.filter(|q| !q.is_empty()) {
+                Some(query) => tenant.catalog_for(&client, query.as_bytes()),
+                None => tenant.catalog_for(&client, format!("{question:?}").as_bytes()),
+            });
+        }
         match &self.experiments {
             Some(experiments) if experiments.is_running() => {
-                let client = self.client_identity(ctx.key_name, ctx.peer, ctx.headers);
+                let client = self.client_identity(ctx.who, ctx.peer, ctx.headers);
                 let catalog = match ctx.query.filter(|q| !q.is_empty()) {
                     Some(query) => experiments.catalog_for(&client, query.as_bytes()),
                     None => experiments.catalog_for(&client, format!("{question:?}").as_bytes()),
@@ -137,6 +148,16 @@ impl App {
                 CatalogRef::Variant(catalog)
             }
             _ => CatalogRef::Base(&self.catalog),
+        }
+    }
+
+    /// What the request leaves out is filled with: its tenant's defaults, else the
+    /// deployment's.
+    pub(super) fn defaults(&self, ctx: &Ctx<'_>) -> convert::Defaults {
+        let base = convert::Defaults::of(&self.config);
+        match ctx.who.tenant() {
+            Some(tenant) => base.for_tenant(&tenant.doc),
+            None => base,
         }
     }
 
@@ -151,7 +172,7 @@ impl App {
         } else {
             Listing::Search
         };
-        let query = convert::search_query(req, &self.config, listing, kind.default_sort())?;
+        let query = convert::search_query(req, self.defaults(ctx), listing, kind.default_sort())?;
         let read = if kind == Search::NoCache {
             ReadMode::Bypass
         } else {
@@ -198,7 +219,7 @@ impl App {
 
     pub(super) async fn details(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
         let req: api::ProductDetailsQuery = convert::query_params(ctx.query, &[])?;
-        let query = convert::details_query(&req, &self.config)?;
+        let query = convert::details_query(&req, self.defaults(ctx))?;
         let requested = query.normalized().ids.len() as u64;
         let served = self
             .catalog_for(ctx, &query)
@@ -235,8 +256,9 @@ impl App {
     pub(super) async fn categories(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
         let req: api::CategoriesQuery = convert::query_params(ctx.query, &[])?;
         let parent = convert::parent_id(&req)?;
-        let served = self
-            .catalog
+        let served = ctx
+            .tenant()
+            .map_or(&self.catalog, |t| &t.catalog)
             .categories(
                 parent,
                 ReadMode::Normal,
@@ -274,7 +296,7 @@ impl App {
 
     pub(super) async fn similar(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
         let req: api::SimilarProductsQuery = convert::query_params(ctx.query, &["page_no"])?;
-        let query = convert::similar_query(&req, &self.config)?;
+        let query = convert::similar_query(&req, self.defaults(ctx))?;
         let render = render_similar(query.product_id, query.page_no);
         let served = self
             .catalog_for(ctx, &query)
@@ -293,7 +315,8 @@ impl App {
     }
 
     pub(super) async fn promotions(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
-        let served = self.catalog.promotions(ReadMode::Normal).await?;
+        let catalog = ctx.tenant().map_or(&self.catalog, |t| &t.catalog);
+        let served = catalog.promotions(ReadMode::Normal).await?;
         let facts = Facts::of(&served);
         let promotions: Vec<api::PromotionInfo> =
             served.value.into_iter().map(convert::promotion).collect();
@@ -313,7 +336,7 @@ impl App {
     ) -> Result<HttpResponse, HttpError> {
         let req: api::PromotionProductsQuery =
             convert::query_params(ctx.query, convert::PAGED_NUMERIC)?;
-        let query = convert::promotion_query(&req, &self.config)?;
+        let query = convert::promotion_query(&req, self.defaults(ctx))?;
         let served = self
             .catalog_for(ctx, &query)
             .promotion_products(&query, ReadMode::Normal, PAGE_FORMAT, render_page)

@@ -1,9 +1,13 @@
 //! What a handler knows about its request besides the body.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
+use alistach_service::{Tenant, Tenants};
 use hyper::HeaderMap;
+
+use crate::auth::Principal;
 
 /// What a handler knows about its request besides the body.
 pub(crate) struct Ctx<'a> {
@@ -14,14 +18,29 @@ pub(crate) struct Ctx<'a> {
     /// The request is a HEAD (answered as its GET, without the body).
     pub head: bool,
     pub headers: &'a HeaderMap,
-    /// The name of the key the caller presented, if any.
-    pub key_name: Option<&'a str>,
+    /// Who presented which key.
+    pub who: &'a Principal<'a>,
     /// The TCP peer.
     pub peer: Option<IpAddr>,
+    /// The deployment's tenants, when it keeps any.
+    pub tenants: Option<&'a Tenants>,
 }
 
 impl Ctx<'_> {
     pub(crate) fn elapsed_ms(&self) -> f64 {
         (self.started.elapsed().as_secs_f64() * 1e3 * 1000.0).round() / 1000.0
+    }
+
+    /// The tenant whose catalog, limits and data this request uses: its key's tenant, else
+    /// the deployment's implicit tenant (`None` when the deployment keeps no tenants).
+    pub(crate) fn tenant(&self) -> Option<&Arc<Tenant>> {
+        self.who
+            .tenant()
+            .or_else(|| self.tenants.map(|t| t.default_tenant()))
+    }
+
+    /// The name of the key presented, if any.
+    pub(crate) fn key_name(&self) -> Option<&str> {
+        self.who.key_name()
     }
 }

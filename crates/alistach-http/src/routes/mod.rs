@@ -14,6 +14,7 @@ mod ctx;
 mod dashboard;
 mod experiments;
 mod ops;
+mod tenants;
 mod watches;
 mod webhooks;
 
@@ -28,6 +29,7 @@ use crate::error::HttpError;
 use crate::respond::{HttpResponse, body_response, json, unix_now};
 
 pub(crate) use ctx::Ctx;
+pub(crate) use tenants::{AuditCall, AuditTenant};
 
 /// The query parameters that are numbers in a search.
 const SEARCH_NUMERIC: &[&str] = convert::PAGED_NUMERIC;
@@ -40,6 +42,7 @@ impl App {
         ctx: &Ctx<'_>,
         body: &[u8],
     ) -> Result<HttpResponse, HttpError> {
+        self.check_operator(id, ctx)?;
         match id {
             RouteId::Root => Ok(self.root()),
             RouteId::Health => Ok(self.health().await),
@@ -149,6 +152,16 @@ impl App {
             RouteId::AnalyticsOverview => self.analytics_overview(ctx).await,
             RouteId::AnalyticsTimeseries => self.analytics_timeseries(ctx).await,
             RouteId::AnalyticsKeywords => self.analytics_keywords(ctx).await,
+            RouteId::TenantUsage
+            | RouteId::Tenants
+            | RouteId::TenantCreate
+            | RouteId::Tenant
+            | RouteId::TenantUpdate
+            | RouteId::TenantDelete
+            | RouteId::TenantKeys
+            | RouteId::TenantKeyCreate
+            | RouteId::TenantKeyRevoke
+            | RouteId::Audit => self.tenant_route(id, ctx, body).await,
             RouteId::Dashboard => Ok(self.dashboard_page(ctx)),
             RouteId::DashboardAsset => self.dashboard_asset(ctx),
         }

@@ -2,20 +2,8 @@
 -- rows belong to a tenant (`tenant_id`, a tenant's id as text). Every row stored before
 -- tenants is the implicit tenant's, 'default'; the column keeps that default, so a build
 -- from before tenants still running during a rolling upgrade writes rows of 'default'.
--- Orders and clicks are a tenant's by their tracking id, so they get no column.
-
--- The tenants (migration 8 creates this table; created here only if it is missing, so this
--- migration never depends on the order branches are merged in). Order events are the
--- tenant's whose tracking id is the order's.
-CREATE TABLE IF NOT EXISTS tenants (
-    id          TEXT    PRIMARY KEY,
-    name        TEXT    NOT NULL,
-    tracking_id TEXT    NOT NULL UNIQUE,
-    settings    TEXT    NOT NULL,
-    source      TEXT    NOT NULL,
-    created_ms  BIGINT  NOT NULL,
-    updated_ms  BIGINT  NOT NULL
-);
+-- Orders and clicks are a tenant's by their tracking id (the `tenants` table of migration 8),
+-- so they get no column; order events are the tenant's whose tracking id is the order's.
 
 -- At most one experiment runs per tenant (it was one in all), whichever instance creates it.
 ALTER TABLE experiments ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';

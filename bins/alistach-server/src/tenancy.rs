@@ -1,0 +1,117 @@
+//! How a tenant's catalog is made: the deployment's upstream with the tenant's tracking id
+//! (through the deployment's guard: one app, one quota), or the tenant's own app (its own
+//! client, pacing, circuit and quota), over the deployment's cache with the tenant's
+//! lifetimes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alistach_aliexpress::{AliExpressClient, ClientConfig};
+use alistach_domain::AffiliateApi;
+use alistach_mock::MockCatalog;
+use alistach_service::{Catalog, GuardConfig, GuardedApi, TenantCatalogs, TenantDoc};
+
+/// The upstream tenants' ports are made from.
+pub enum Upstream {
+    /// Real mode: the deployment's client (unpaced; each tenant's is paced by a guard) and
+    /// guard, and what a tenant's own app's client needs besides its credentials.
+    Real {
+        client: AliExpressClient,
+        guard: Arc<GuardedApi>,
+        max_qps: u32,
+    },
+    /// Mock mode: the labelled mock catalog (its clones share the mock order book).
+    Mock(MockCatalog),
+}
+
+/// Makes each tenant's catalog from the deployment's.
+pub struct ServerTenantCatalogs {
+    base: Arc<Catalog>,
+    upstream: Upstream,
+    /// Where a tenant's own app's secret is read from (the process environment; tests give
+    /// their own).
+    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+}
+
+impl ServerTenantCatalogs {
+    /// Tenants' catalogs beside `base`, from `upstream`.
+    pub fn new(base: Arc<Catalog>, upstream: Upstream) -> Self {
+        ServerTenantCatalogs {
+            base,
+            upstream,
+            env: Box::new(|name| std::env::var(name).ok().filter(|v| !v.is_empty())),
+        }
+    }
+
+    fn port(
+        &self,
+        doc: &TenantDoc,
+    ) -> Result<(Arc<dyn AffiliateApi>, Option<Arc<GuardedApi>>), String> {
+        match &self.upstream {
+            Upstream::Mock(mock) => {
+                let mock = mock
+                    .clone()
+                    .with_tracking_id(&doc.tracking_id)
+                    .map_err(|e| e.to_string())?;
+                Ok((Arc::new(mock), None))
+            }
+            Upstream::Real {
+                client,
+                guard,
+                max_qps,
+            } => match &doc.credentials {
+                None => {
+                    let client = client
+                        .with_tracking_id(&doc.tracking_id)
+                        .map_err(|e| e.to_string())?;
+                    let shared = guard.sharing(|pacer| Arc::new(client.with_pacer(pacer)));
+                    Ok((Arc::new(shared), None))
+                }
+                Some(own) => {
+                    let secret = (self.env)(&own.app_secret_env).ok_or_else(|| {
+                        format!(
+                            "the environment variable {} (credentials.app_secret_env) is not set",
+                            own.app_secret_env
+                        )
+                    })?;
+                    let mut config = ClientConfig::new(own.app_key.clone(), secret);
+                    let base = client.config();
+                    config.gateway_url = base.gateway_url.clone();
+                    config.tracking_id = Some(doc.tracking_id.clone());
+                    config.currency = base.currency;
+                    config.language = base.language;
+                    config.request_timeout = base.request_timeout;
+                    let client = AliExpressClient::new(config).map_err(|e| e.to_string())?;
+                    let guard = Arc::new(GuardedApi::paced(
+                        GuardConfig {
+                            max_qps: own.max_qps.unwrap_or(*max_qps),
+                            ..GuardConfig::default()
+                        },
+                        |pacer| Arc::new(client.with_pacer(pacer)),
+                    ));
+                    Ok((guard.clone(), Some(guard)))
+                }
+            },
+        }
+    }
+}
+
+impl TenantCatalogs for ServerTenantCatalogs {
+    fn catalog(&self, doc: &TenantDoc) -> Result<Arc<Catalog>, String> {
+        let (port, guard) = self.port(doc)?;
+        let ttls = match &doc.cache_ttl {
+            Some(t) => t.apply(self.base.ttls()),
+            None => *self.base.ttls(),
+        };
+        Ok(Arc::new(self.base.for_tenant(
+            port,
+            guard,
+            &doc.tracking_id,
+            ttls,
+        )))
+    }
+}
+
+/// How often each instance reloads the tenants and keys (a key revoked elsewhere stops
+/// working here within this) and records the keys' last use.
+pub const TENANT_RELOAD: Duration = Duration::from_secs(5);
