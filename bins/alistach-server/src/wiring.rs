@@ -61,7 +61,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
     let mut order_source: Option<Arc<dyn OrderSource>> = None;
     let mut click_listener: Option<Arc<dyn ClickListener>> = None;
     // What tenants' catalogs are made from.
-    let mut tenant_upstream: Option<Upstream> = None;
+    let tenant_upstream: Upstream;
     let api: Arc<dyn AffiliateApi> = match config.mode {
         ApiMode::Real => {
             let mut client = ClientConfig::new(
@@ -97,11 +97,11 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
                 },
             ));
             guarded = Some(guard.clone());
-            tenant_upstream = Some(Upstream::Real {
+            tenant_upstream = Upstream::Real {
                 client: unpaced,
                 guard: guard.clone(),
                 max_qps: config.max_qps,
-            });
+            };
             guard
         }
         ApiMode::Mock => {
@@ -111,7 +111,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             order_source = Some(Arc::new(mock.clone()));
             // A click on a mock link becomes a labelled mock order a little later.
             click_listener = Some(Arc::new(mock.clone()));
-            tenant_upstream = Some(Upstream::Mock(mock.clone()));
+            tenant_upstream = Upstream::Mock(mock.clone());
             Arc::new(mock)
         }
     };
@@ -437,7 +437,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             clock.clone(),
             Arc::new(ServerTenantCatalogs::new(
                 app.catalog_handle(),
-                tenant_upstream.context("no upstream for tenants was built")?,
+                tenant_upstream,
             )),
             TenantDoc::new(
                 TenantId::default_tenant(),

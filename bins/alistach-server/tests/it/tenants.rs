@@ -706,13 +706,13 @@ async fn the_tenant_loop(db: Vec<(&'static str, String)>, backend: &str) {
 /// rmcp's client on `/mcp` with `key`: one `search_products` call.
 async fn mcp_search(server: &Server, key: &str, keywords: &str) {
     use rmcp::ServiceExt;
-    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientInfo, Implementation};
+    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
     use rmcp::transport::StreamableHttpClientTransport;
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let transport = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(server.url("/mcp")).auth_header(key),
     );
-    let info = ClientInfo::new(
+    let info = ClientConfig::new(
         ClientCapabilities::default(),
         Implementation::new("alistach-it", "1.0"),
     );
@@ -823,8 +823,8 @@ async fn usage_is_metered(server: &Server, fake: &FakeGateway) {
         ("clicks", 1),
         ("orders", 1),
     ]);
-    let mut last = Value::Null;
-    eventually("gamma's usage", || async {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let last = loop {
         let (status, usage) = call(
             server,
             Some(&gamma_admin),
@@ -834,12 +834,18 @@ async fn usage_is_metered(server: &Server, fake: &FakeGateway) {
         )
         .await;
         assert_eq!(status, 200, "{usage}");
-        last = usage.clone();
-        expected
+        if expected
             .iter()
             .all(|(k, v)| usage["data"]["totals"][*k] == *v)
-    })
-    .await;
+        {
+            break usage;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gamma's usage never showed {expected:?}: {usage}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     let totals = &last["data"]["totals"];
     assert_eq!(totals["commission"][0]["currency"], "USD", "{last}");
     assert_eq!(
