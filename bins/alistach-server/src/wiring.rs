@@ -447,7 +447,17 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             app.catalog_handle(),
             config.tenants.clone(),
         )
-        .with_default_experiments(experiments.clone()),
+        .with_default_experiments(experiments.clone())
+        .with_tenant_experiments({
+            let store = order_store.clone();
+            let clock = clock.clone();
+            move |catalog, tenant| {
+                Arc::new(
+                    Experiments::new(store.clone(), catalog, clock.clone())
+                        .for_tenant(tenant.clone()),
+                )
+            }
+        }),
     );
     tenants
         .start()

@@ -35,26 +35,12 @@ pub(crate) enum Principal<'a> {
 }
 
 impl Principal<'_> {
-    /// The name of the key presented, if any (the client of logs and limits).
-    pub(crate) fn key_name(&self) -> Option<&str> {
-        match self {
-            Principal::Anonymous => None,
-            Principal::Deployment { name, .. } => Some(name),
-            Principal::Tenant(g) => Some(&g.limit_key),
-        }
-    }
-
     /// The tenant the key belongs to (`None`: the deployment's own, the implicit tenant).
     pub(crate) fn tenant(&self) -> Option<&Arc<Tenant>> {
         match self {
             Principal::Tenant(g) => Some(&g.tenant),
             _ => None,
         }
-    }
-
-    /// True for the super-admin (`ADMIN_API_KEY`).
-    pub(crate) fn is_super_admin(&self) -> bool {
-        matches!(self, Principal::Deployment { admin: true, .. })
     }
 
     /// Who, as the audit log names it: `super-admin`, `key:{id}` of a tenant key, `api-key:{name}`, `anonymous`.

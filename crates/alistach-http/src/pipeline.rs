@@ -214,8 +214,10 @@ impl App {
                 .unwrap_or("unknown");
             let tool = seen.tool.as_ref().and_then(|t| t.0.get().copied());
             analytics.record(&Call {
-                // The lead threads the caller's tenant here.
-                tenant: alistach_domain::TenantId::DEFAULT,
+                tenant: seen
+                    .tenant
+                    .as_ref()
+                    .map_or(alistach_domain::TenantId::DEFAULT, |t| t.id().as_str()),
                 route: tool.unwrap_or(route.operation_id),
                 client,
                 cache: cache_mark(resp.headers()),

@@ -157,7 +157,12 @@ fn every_body(body: &[u8]) -> Result<(), TestCaseError> {
 
 fn search(req: &api::SearchRequest, cfg: &HttpConfig) -> Result<(), TestCaseError> {
     for listing in [Listing::Search, Listing::Hot] {
-        if let Some(q) = check(convert::search_query(req, cfg, listing, None))? {
+        if let Some(q) = check(convert::search_query(
+            req,
+            convert::Defaults::of(cfg),
+            listing,
+            None,
+        ))? {
             // Parsing is idempotent: the normal form parses to itself.
             prop_assert_eq!(q.to_draft().parse(listing), Ok(q.clone()));
             let _ = convert::search_params(&q);
@@ -174,7 +179,7 @@ fn every_query(query: &str) -> Result<(), TestCaseError> {
         search(&req, &cfg)?;
     }
     if let Some(req) = check(query_params_any::<api::ProductDetailsQuery>(query, &[]))?
-        && let Some(q) = check(convert::details_query(&req, &cfg))?
+        && let Some(q) = check(convert::details_query(&req, convert::Defaults::of(&cfg)))?
     {
         check(q.validate().map_err(HttpError::from))?;
     }
@@ -192,14 +197,14 @@ fn every_query(query: &str) -> Result<(), TestCaseError> {
     if let Some(req) = check(query_params_any::<api::SimilarProductsQuery>(
         query,
         &["page_no"],
-    ))? && let Some(q) = check(convert::similar_query(&req, &cfg))?
+    ))? && let Some(q) = check(convert::similar_query(&req, convert::Defaults::of(&cfg)))?
     {
         check(q.validate().map_err(HttpError::from))?;
     }
     if let Some(req) = check(query_params_any::<api::PromotionProductsQuery>(
         query,
         &["page_size", "page_no"],
-    ))? && let Some(q) = check(convert::promotion_query(&req, &cfg))?
+    ))? && let Some(q) = check(convert::promotion_query(&req, convert::Defaults::of(&cfg)))?
     {
         // The normal form is a fixed point and valid.
         prop_assert_eq!(q.normalized(), q.clone());
@@ -244,7 +249,7 @@ proptest! {
         check(convert::link_request(&urls, link_type.as_deref()))?;
         let list = urls.join(",");
         let req = api::ProductDetailsQuery { urls: Some(list), ..Default::default() };
-        check(convert::details_query(&req, &HttpConfig::default()))?;
+        check(convert::details_query(&req, convert::Defaults::of(&HttpConfig::default())))?;
     }
 
     #[test]

@@ -737,6 +737,62 @@ pub struct Overview {
     pub clients: Vec<(String, u64)>,
 }
 
+/// Whose usage a reader sums: one tenant's calls and searches, and the clicks and orders of
+/// its tracking ids; or (the default) every tenant's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageScope {
+    /// The tenant whose calls and searches count (`None`: every tenant's).
+    pub tenant: Option<String>,
+    /// The tracking ids whose clicks and orders count (`None`: every one).
+    pub tracking_ids: Option<Vec<String>>,
+}
+
+impl UsageScope {
+    /// Every tenant's usage.
+    pub fn all() -> Self {
+        UsageScope::default()
+    }
+
+    /// One tenant's: its calls, and the clicks and orders of `tracking_id`.
+    pub fn tenant(tenant: &str, tracking_id: &str) -> Self {
+        UsageScope {
+            tenant: Some(tenant.to_owned()),
+            tracking_ids: Some(vec![tracking_id.to_owned()]),
+        }
+    }
+
+    fn tenant_ref(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    fn tracking_ref(&self) -> Option<&[String]> {
+        self.tracking_ids.as_deref()
+    }
+
+    fn keeps(&self, row_tenant: &str) -> bool {
+        self.tenant.as_deref().is_none_or(|t| t == row_tenant)
+    }
+}
+
+/// One day of a tenant's usage (see [`Analytics::usage_days`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayUsage {
+    /// The UTC day's start (Unix ms).
+    pub day_ms: i64,
+    /// Calls counted.
+    pub requests: u64,
+    /// Calls the cache answered (fresh, stale or by waiting for another's fetch).
+    pub cached: u64,
+    /// Calls that fetched from upstream (misses and bypasses).
+    pub upstream_calls: u64,
+    /// Clicks on its tracked links.
+    pub clicks: u64,
+    /// Orders placed (every status but `Invalid`).
+    pub orders: u64,
+    /// Their commission per currency, in cents.
+    pub commission: BTreeMap<String, i64>,
+}
+
 /// A cache status as stored (`hit`, `miss` ...).
 pub type CacheMarkName = String;
 
@@ -899,20 +955,22 @@ impl Analytics {
         &self,
         range: TimeRange,
         step_ms: i64,
+        scope: &UsageScope,
     ) -> Result<(Vec<UsageRow>, Vec<KeywordRow>), StoreError> {
         let res = resolution_for(range, step_ms);
         let stored = self
             .store
-            .usage(None, res, range.from_ms, range.to_ms, step_ms)
+            .usage(scope.tenant_ref(), res, range.from_ms, range.to_ms, step_ms)
             .await?;
-        let (memory, keywords) = self.memory_rows();
+        let (memory, mut keywords) = self.memory_rows();
+        keywords.retain(|k| scope.keeps(&k.tenant));
         let rows = alistach_store::sum_usage(
             stored.into_iter().chain(memory.into_iter().map(|mut r| {
                 // A memory minute lies in its step; `sum_usage` maps it from the range's start.
                 r.bucket_ms = bucket_of(r.bucket_ms, range.from_ms, step_ms);
                 r
             })),
-            None,
+            scope.tenant_ref(),
             range.from_ms,
             range.to_ms,
             step_ms,
@@ -925,16 +983,26 @@ impl Analytics {
         range: TimeRange,
         step_ms: i64,
         memory: &[KeywordRow],
+        scope: &UsageScope,
     ) -> Result<BTreeMap<i64, KeywordCounts>, StoreError> {
         let res = resolution_for(range, step_ms);
         let mut per: BTreeMap<i64, KeywordCounts> = self
             .store
-            .keyword_series(None, res, ALL_SEARCHES, range.from_ms, range.to_ms, step_ms)
+            .keyword_series(
+                scope.tenant_ref(),
+                res,
+                ALL_SEARCHES,
+                range.from_ms,
+                range.to_ms,
+                step_ms,
+            )
             .await?
             .into_iter()
             .collect();
         for row in memory {
-            if row.keyword == ALL_SEARCHES && (range.from_ms..range.to_ms).contains(&row.bucket_ms)
+            if row.keyword == ALL_SEARCHES
+                && scope.keeps(&row.tenant)
+                && (range.from_ms..range.to_ms).contains(&row.bucket_ms)
             {
                 per.entry(bucket_of(row.bucket_ms, range.from_ms, step_ms))
                     .or_default()
@@ -945,11 +1013,16 @@ impl Analytics {
     }
 
     /// Totals of `range`; orders and commission of mock orders when `mock`.
-    pub async fn overview(&self, range: TimeRange, mock: bool) -> Result<Overview, StoreError> {
+    pub async fn overview(
+        &self,
+        range: TimeRange,
+        mock: bool,
+        scope: &UsageScope,
+    ) -> Result<Overview, StoreError> {
         let _guard = self.flush_lock.lock().await;
         let range = self.readable(range);
         let step = (range.to_ms - range.from_ms).max(1);
-        let (rows, keywords) = self.usage_rows(range, step).await?;
+        let (rows, keywords) = self.usage_rows(range, step, scope).await?;
         let mut o = Overview {
             range: Some(range),
             ..Overview::default()
@@ -983,19 +1056,19 @@ impl Analytics {
         o.clients
             .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         o.clients.truncate(20);
-        for (_, c) in self.keyword_totals(range, step, &keywords).await? {
+        for (_, c) in self.keyword_totals(range, step, &keywords, scope).await? {
             o.searches.merge(&c);
         }
         o.clicks = self
             .store
-            .clicks_per_bucket(None, range.from_ms, range.to_ms, step)
+            .clicks_per_bucket(scope.tracking_ref(), range.from_ms, range.to_ms, step)
             .await?
             .iter()
             .map(|b| b.clicks)
             .sum();
         for b in self
             .store
-            .orders_per_bucket(None, mock, range.from_ms, range.to_ms, step)
+            .orders_per_bucket(scope.tracking_ref(), mock, range.from_ms, range.to_ms, step)
             .await?
         {
             o.orders += b.orders;
@@ -1013,12 +1086,13 @@ impl Analytics {
         step_ms: i64,
         currency: &str,
         mock: bool,
+        scope: &UsageScope,
     ) -> Result<Vec<Point>, StoreError> {
         let _guard = self.flush_lock.lock().await;
         let steps = (range.from_ms..range.to_ms).step_by(usize::try_from(step_ms).unwrap_or(1));
         let mut values: BTreeMap<i64, (Option<f64>, Option<i64>)> = BTreeMap::new();
         if metric.reads_usage() {
-            let (rows, _) = self.usage_rows(range, step_ms).await?;
+            let (rows, _) = self.usage_rows(range, step_ms, scope).await?;
             let mut per: BTreeMap<i64, (u64, u64, HistogramSnapshot, BTreeMap<String, u64>)> =
                 BTreeMap::new();
             for row in rows {
@@ -1051,14 +1125,22 @@ impl Analytics {
             match metric {
                 Metric::ZeroResultSearches => {
                     let (_, keywords) = self.memory_rows();
-                    for (t, c) in self.keyword_totals(range, step_ms, &keywords).await? {
+                    for (t, c) in self
+                        .keyword_totals(range, step_ms, &keywords, scope)
+                        .await?
+                    {
                         values.insert(t, (Some(c.zero_results as f64), None));
                     }
                 }
                 Metric::Clicks => {
                     for b in self
                         .store
-                        .clicks_per_bucket(None, range.from_ms, range.to_ms, step_ms)
+                        .clicks_per_bucket(
+                            scope.tracking_ref(),
+                            range.from_ms,
+                            range.to_ms,
+                            step_ms,
+                        )
                         .await?
                     {
                         values.insert(b.bucket_ms, (Some(b.clicks as f64), None));
@@ -1067,7 +1149,13 @@ impl Analytics {
                 _ => {
                     for b in self
                         .store
-                        .orders_per_bucket(None, mock, range.from_ms, range.to_ms, step_ms)
+                        .orders_per_bucket(
+                            scope.tracking_ref(),
+                            mock,
+                            range.from_ms,
+                            range.to_ms,
+                            step_ms,
+                        )
                         .await?
                     {
                         let e = values.entry(b.bucket_ms).or_insert((Some(0.0), None));
@@ -1092,17 +1180,19 @@ impl Analytics {
         &self,
         range: TimeRange,
         limit: u32,
+        scope: &UsageScope,
     ) -> Result<KeywordReport, StoreError> {
         let _guard = self.flush_lock.lock().await;
         let range = self.readable(range);
         let step = (range.to_ms - range.from_ms).max(1);
         let res = resolution_for(range, step);
-        let (_, memory) = self.memory_rows();
+        let (_, mut memory) = self.memory_rows();
+        memory.retain(|k| scope.keeps(&k.tenant));
         let mut report = KeywordReport {
             range: Some(range),
             ..KeywordReport::default()
         };
-        for (_, c) in self.keyword_totals(range, step, &memory).await? {
+        for (_, c) in self.keyword_totals(range, step, &memory, scope).await? {
             report.totals.merge(&c);
         }
         // The store's lists are ranked without this instance's unflushed counts: ask for
@@ -1112,7 +1202,14 @@ impl Analytics {
         for order in [KeywordOrder::Searches, KeywordOrder::ZeroResults] {
             for (k, c) in self
                 .store
-                .top_keywords(None, res, range.from_ms, range.to_ms, order, wide)
+                .top_keywords(
+                    scope.tenant_ref(),
+                    res,
+                    range.from_ms,
+                    range.to_ms,
+                    order,
+                    wide,
+                )
                 .await?
             {
                 sums.insert(k, c);
@@ -1143,6 +1240,69 @@ impl Analytics {
         report.top = top;
         report.zero_results = zero;
         Ok(report)
+    }
+}
+
+impl Analytics {
+    /// A tenant's usage per UTC day of `[from_ms, to_ms)` (both whole days), every day
+    /// listed, empty ones included: its calls on the routes `billed` accepts (by operation
+    /// id: the API and MCP calls, not the admin ones), how the cache answered them, and the
+    /// clicks and orders of its tracking ids (mock orders when `mock`).
+    pub async fn usage_days(
+        &self,
+        scope: &UsageScope,
+        from_ms: i64,
+        to_ms: i64,
+        mock: bool,
+        billed: impl Fn(&str) -> bool,
+    ) -> Result<Vec<DayUsage>, StoreError> {
+        let _guard = self.flush_lock.lock().await;
+        let range = TimeRange { from_ms, to_ms };
+        let mut days: BTreeMap<i64, DayUsage> = (from_ms..to_ms)
+            .step_by(usize::try_from(DAY_MS).unwrap_or(usize::MAX))
+            .map(|d| {
+                (
+                    d,
+                    DayUsage {
+                        day_ms: d,
+                        ..DayUsage::default()
+                    },
+                )
+            })
+            .collect();
+        let (rows, _) = self.usage_rows(range, DAY_MS, scope).await?;
+        for row in rows.into_iter().filter(|r| billed(&r.key.route)) {
+            let Some(day) = days.get_mut(&row.bucket_ms) else {
+                continue;
+            };
+            let n = row.counts.requests;
+            day.requests += n;
+            match row.key.cache.as_str() {
+                "hit" | "stale" | "coalesced" => day.cached += n,
+                "miss" | "bypass" => day.upstream_calls += n,
+                _ => {}
+            }
+        }
+        for b in self
+            .store
+            .clicks_per_bucket(scope.tracking_ref(), from_ms, to_ms, DAY_MS)
+            .await?
+        {
+            if let Some(day) = days.get_mut(&b.bucket_ms) {
+                day.clicks += b.clicks;
+            }
+        }
+        for b in self
+            .store
+            .orders_per_bucket(scope.tracking_ref(), mock, from_ms, to_ms, DAY_MS)
+            .await?
+        {
+            if let Some(day) = days.get_mut(&b.bucket_ms) {
+                day.orders += b.orders;
+                *day.commission.entry(b.currency).or_default() += b.commission_cents;
+            }
+        }
+        Ok(days.into_values().collect())
     }
 }
 
@@ -1273,7 +1433,7 @@ mod tests {
             from_ms: T0 as i64,
             to_ms: T0 as i64 + DAY_MS,
         };
-        let before = a.overview(range, true).await.unwrap();
+        let before = a.overview(range, true, &UsageScope::all()).await.unwrap();
         assert_eq!(before.requests, 3);
         assert_eq!(before.client_errors, 1);
         assert_eq!(before.searches.searches, 2);
@@ -1284,14 +1444,21 @@ mod tests {
         a.record(&call("getHotProducts", "key:a", CacheMark::Coalesced, 200));
         assert_eq!(a.flush().await.unwrap(), 1);
         assert_eq!(a.flush().await.unwrap(), 0, "nothing new to write");
-        let after = a.overview(range, true).await.unwrap();
+        let after = a.overview(range, true, &UsageScope::all()).await.unwrap();
         assert_eq!(after.requests, 4, "counted once, from the store");
         assert_eq!(after.cache_figures().saved(), 2);
         assert_eq!(after.routes[0], ("searchProducts".to_owned(), 3, 1));
         assert_eq!(after.clients[0], ("key:a".to_owned(), 3));
         // Minute and hour series agree with the overview.
         let minutes = a
-            .timeseries(Metric::Requests, range, STEP_MINUTE, "USD", true)
+            .timeseries(
+                Metric::Requests,
+                range,
+                STEP_MINUTE,
+                "USD",
+                true,
+                &UsageScope::all(),
+            )
             .await
             .unwrap();
         assert_eq!(minutes.len(), 1440);
@@ -1300,17 +1467,31 @@ mod tests {
         let sum: f64 = minutes.iter().filter_map(|p| p.value).sum();
         assert_eq!(sum, 4.0);
         let days = a
-            .timeseries(Metric::Errors, range, STEP_DAY, "USD", true)
+            .timeseries(
+                Metric::Errors,
+                range,
+                STEP_DAY,
+                "USD",
+                true,
+                &UsageScope::all(),
+            )
             .await
             .unwrap();
         assert_eq!(days.len(), 1);
         assert_eq!(days[0].value, Some(1.0));
         let zero = a
-            .timeseries(Metric::ZeroResultSearches, range, STEP_HOUR, "USD", true)
+            .timeseries(
+                Metric::ZeroResultSearches,
+                range,
+                STEP_HOUR,
+                "USD",
+                true,
+                &UsageScope::all(),
+            )
             .await
             .unwrap();
         assert_eq!(zero[0].value, Some(1.0));
-        let keywords = a.keywords(range, 10).await.unwrap();
+        let keywords = a.keywords(range, 10, &UsageScope::all()).await.unwrap();
         assert_eq!(keywords.totals.searches, 2);
         assert_eq!(keywords.top.len(), 2);
         assert_eq!(keywords.zero_results.len(), 1);

@@ -182,6 +182,8 @@ pub struct Experiments {
     /// One refresh at a time: a periodic refresh that read the store before an experiment was
     /// created must not replace, after it, what the creating request's refresh loaded.
     refreshing: tokio::sync::Mutex<()>,
+    /// Whose experiments these are.
+    tenant: TenantId,
 }
 
 impl std::fmt::Debug for Experiments {
@@ -209,7 +211,26 @@ impl Experiments {
             running: RwLock::new(None),
             active: AtomicBool::new(false),
             refreshing: tokio::sync::Mutex::new(()),
+            tenant: TenantId::default_tenant(),
         }
+    }
+
+    /// The same experiments for `tenant` (the deployment's implicit tenant by default): it
+    /// creates, runs and stops that tenant's experiments, its variants made from `base`, the
+    /// tenant's catalog.
+    pub fn for_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = tenant;
+        self
+    }
+
+    /// Whose experiments these are.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// One experiment, of any tenant (`None` for an unknown id).
+    pub async fn get(&self, id: u64) -> Result<Option<Experiment>, ExperimentError> {
+        Ok(self.store.experiment(id).await?)
     }
 
     fn now_ms(&self) -> i64 {
@@ -257,6 +278,7 @@ impl Experiments {
         validate(&new)?;
         let mut new = new;
         new.name = new.name.trim().to_owned();
+        new.tenant = self.tenant.clone();
         let experiment = self.store.create_experiment(&new, self.now_ms()).await?;
         self.refresh().await?;
         Ok(experiment)
@@ -265,6 +287,11 @@ impl Experiments {
     /// Stops an experiment (`None` for an unknown id): its variants hand out no more links;
     /// its counts stay.
     pub async fn stop(&self, id: u64) -> Result<Option<Experiment>, ExperimentError> {
+        // Only this tenant's: another's is unknown here.
+        match self.store.experiment(id).await? {
+            Some(e) if e.tenant == self.tenant => {}
+            _ => return Ok(None),
+        }
         let stopped = self.store.stop_experiment(id, self.now_ms()).await?;
         self.refresh().await?;
         Ok(stopped)
@@ -306,10 +333,7 @@ impl Experiments {
     /// keeps its catalog (and its count of links not yet written) while its experiment runs.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let _turn = self.refreshing.lock().await;
-        let found = self
-            .store
-            .running_experiment(&TenantId::default_tenant())
-            .await?;
+        let found = self.store.running_experiment(&self.tenant).await?;
         let previous = self.current();
         let next = match found {
             None => None,

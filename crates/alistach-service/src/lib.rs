@@ -58,9 +58,9 @@ pub use alistach_cache::{
 };
 pub use alistach_domain::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use analytics::{
-    Analytics, CacheFigures, CacheMark, Call, Commission, FLUSH_INTERVAL, KeywordBuf,
+    Analytics, CacheFigures, CacheMark, Call, Commission, DayUsage, FLUSH_INTERVAL, KeywordBuf,
     KeywordReport, MAX_KEYWORD_CHARS, MINUTE_RETENTION, Metric, Overview, Point, STEP_DAY,
-    STEP_HOUR, STEP_MINUTE, TOP_KEYWORDS, TimeRange, TopKeywords, normalise_keywords,
+    STEP_HOUR, STEP_MINUTE, TOP_KEYWORDS, TimeRange, TopKeywords, UsageScope, normalise_keywords,
 };
 pub use catalog::{
     CacheReport, Catalog, DetailsReport, LinkFailure, LinkResult, MissingReason, RatedLink,

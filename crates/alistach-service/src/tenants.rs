@@ -170,13 +170,13 @@ impl TenantDoc {
             ));
         }
         validate_tracking_id(&self.tracking_id)?;
-        if let Some(l) = &self.rate_limits {
-            if l.per_second == Some(0) || l.per_minute == Some(0) {
-                return Err(ValidationError::new(
-                    "rate_limits",
-                    "per_second and per_minute must be at least 1 when given",
-                ));
-            }
+        if let Some(l) = &self.rate_limits
+            && (l.per_second == Some(0) || l.per_minute == Some(0))
+        {
+            return Err(ValidationError::new(
+                "rate_limits",
+                "per_second and per_minute must be at least 1 when given",
+            ));
         }
         if self.daily_quota == Some(0) || self.daily_quota.is_some_and(|q| q > u64::from(u32::MAX))
         {
@@ -578,6 +578,18 @@ impl Tenants {
                 },
             );
         }
+        // A tenant built now loads its running experiment before it serves.
+        for (id, t) in &tenants {
+            let fresh = previous
+                .tenants
+                .get(id)
+                .is_none_or(|old| !Arc::ptr_eq(old, t));
+            if let (true, Some(e)) = (fresh, &t.experiments)
+                && let Err(e) = e.refresh().await
+            {
+                tracing::warn!(tenant = %id, error = %e, "a tenant's experiments not loaded; retrying at the next reload");
+            }
+        }
         let origins = tenants
             .values()
             .flat_map(|t| t.doc.allowed_origins.iter().cloned())
@@ -654,10 +666,11 @@ impl Tenants {
         self.current().origins.contains(origin)
     }
 
-    /// The experiments of every tenant (the implicit one first).
-    pub fn all_experiments(&self) -> Vec<Arc<Experiments>> {
-        std::iter::once(&self.default)
-            .chain(self.current().tenants.values())
+    /// The experiments of every tenant but the implicit one (whose run their owner starts).
+    fn tenant_experiments(&self) -> Vec<Arc<Experiments>> {
+        self.current()
+            .tenants
+            .values()
             .filter_map(|t| t.experiments.clone())
             .collect()
     }
@@ -882,9 +895,23 @@ impl Tenants {
             if let Err(e) = self.flush_usage().await {
                 tracing::warn!(error = %e, "keys' last use not recorded");
             }
+            // The tenants' experiments, as the deployment's own run: counts out, state in.
+            for e in self.tenant_experiments() {
+                if let Err(err) = e.flush_links().await {
+                    tracing::warn!(error = %err, "experiment link counts not written; kept for the next try");
+                }
+                if let Err(err) = e.refresh().await {
+                    tracing::warn!(error = %err, "a tenant's experiments not refreshed");
+                }
+            }
         }
         if let Err(e) = self.flush_usage().await {
             tracing::warn!(error = %e, "keys' last use not recorded at shutdown");
+        }
+        for e in self.tenant_experiments() {
+            if let Err(err) = e.flush_links().await {
+                tracing::warn!(error = %err, "experiment link counts lost at shutdown: the store failed");
+            }
         }
     }
 }

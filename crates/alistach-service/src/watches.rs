@@ -113,7 +113,7 @@ impl WatchRequest {
             .map(str::parse::<CountryCode>)
             .transpose()?;
         Ok(NewWatch {
-            // The lead threads the caller's tenant here.
+            // `Watches::create` sets the caller's.
             tenant: TenantId::default_tenant(),
             product_id: product.id.0,
             price_drop_percent: self.price_drop_percent,
@@ -137,9 +137,15 @@ impl Watches {
         Watches { store, clock }
     }
 
-    /// Validates and stores a new watch (checked at the job's next run).
-    pub async fn create(&self, request: &WatchRequest) -> Result<Watch, WatchAdminError> {
-        let new = request.validate()?;
+    /// Validates and stores a new watch of `tenant` (checked at the job's next run; its
+    /// events go to that tenant's webhooks).
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        request: &WatchRequest,
+    ) -> Result<Watch, WatchAdminError> {
+        let mut new = request.validate()?;
+        new.tenant = tenant.clone();
         let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
         Ok(self.store.create_watch(&new, now).await?)
     }
@@ -746,7 +752,7 @@ mod tests {
         let f = fixture();
         let w = f
             .watches
-            .create(&request("1005006123456789"))
+            .create(&TenantId::default_tenant(), &request("1005006123456789"))
             .await
             .unwrap();
         assert_eq!(f.watches.list(None).await.unwrap(), vec![w.clone()]);
@@ -761,7 +767,9 @@ mod tests {
             Err(WatchAdminError::NotFound(_))
         ));
         assert!(matches!(
-            f.watches.create(&request("nope")).await,
+            f.watches
+                .create(&TenantId::default_tenant(), &request("nope"))
+                .await,
             Err(WatchAdminError::Invalid(_))
         ));
     }
@@ -772,7 +780,11 @@ mod tests {
         subscribe(&f.store).await;
         let mut r = request("1005006000000001");
         r.target_price = Some("10".to_owned());
-        let w = f.watches.create(&r).await.unwrap();
+        let w = f
+            .watches
+            .create(&TenantId::default_tenant(), &r)
+            .await
+            .unwrap();
         f.prices.set(1005006000000001, Some("12.50"));
         f.job.tick().await.unwrap();
         f.job.tick().await.unwrap();
@@ -827,7 +839,10 @@ mod tests {
         subscribe(&f.store).await;
         let mut r = request("1005006000000002");
         r.price_drop_percent = Some(10);
-        f.watches.create(&r).await.unwrap();
+        f.watches
+            .create(&TenantId::default_tenant(), &r)
+            .await
+            .unwrap();
         f.prices.set(1005006000000002, Some("100"));
         f.job.tick().await.unwrap();
         f.prices.set(1005006000000002, Some("90.01"));
@@ -853,7 +868,7 @@ mod tests {
         let f = fixture();
         subscribe(&f.store).await;
         f.watches
-            .create(&request("1005006000000003"))
+            .create(&TenantId::default_tenant(), &request("1005006000000003"))
             .await
             .unwrap();
         f.prices.set(1005006000000003, Some("5"));
@@ -877,13 +892,19 @@ mod tests {
         let f = fixture();
         for n in 0..45u64 {
             f.watches
-                .create(&request(&(1005006000001000 + n).to_string()))
+                .create(
+                    &TenantId::default_tenant(),
+                    &request(&(1005006000001000 + n).to_string()),
+                )
                 .await
                 .unwrap();
         }
         let mut eur = request("1005006000001000");
         eur.currency = Some("EUR".to_owned());
-        f.watches.create(&eur).await.unwrap();
+        f.watches
+            .create(&TenantId::default_tenant(), &eur)
+            .await
+            .unwrap();
         let report = f.job.tick().await.unwrap();
         let calls = f.prices.calls.lock().unwrap().clone();
         assert_eq!(report.calls, 4, "{report:?}");
@@ -906,7 +927,7 @@ mod tests {
             .job
             .with_circuit_probe(Arc::new(move || probe.load(Ordering::SeqCst)));
         f.watches
-            .create(&request("1005006000000004"))
+            .create(&TenantId::default_tenant(), &request("1005006000000004"))
             .await
             .unwrap();
         let report = f.job.tick().await.unwrap();
@@ -934,7 +955,7 @@ mod tests {
         subscribe(&f.store).await;
         let w = f
             .watches
-            .create(&request("1005006000000005"))
+            .create(&TenantId::default_tenant(), &request("1005006000000005"))
             .await
             .unwrap();
         f.prices.set(1005006000000005, Some("5"));
@@ -958,7 +979,10 @@ mod tests {
         let watches = Watches::new(store.clone(), clock.clone());
         for n in 0..60u64 {
             watches
-                .create(&request(&(1005006000002000 + n).to_string()))
+                .create(
+                    &TenantId::default_tenant(),
+                    &request(&(1005006000002000 + n).to_string()),
+                )
                 .await
                 .unwrap();
         }

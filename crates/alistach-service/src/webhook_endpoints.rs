@@ -179,9 +179,11 @@ impl WebhookEndpoints {
         ))
     }
 
-    /// Adds an enabled endpoint with a new signing secret (in the answer, shown once).
+    /// Adds an enabled endpoint of `tenant` (it receives that tenant's events) with a new
+    /// signing secret (in the answer, shown once).
     pub async fn create(
         &self,
+        tenant: &TenantId,
         url: &str,
         events: &[String],
         description: Option<&str>,
@@ -192,8 +194,7 @@ impl WebhookEndpoints {
         let description = description.map(str::trim).filter(|d| !d.is_empty());
         validate_description(description)?;
         let new = NewEndpoint {
-            // The lead threads the caller's tenant here.
-            tenant: TenantId::default_tenant(),
+            tenant: tenant.clone(),
             url: url.to_owned(),
             events,
             description: description.map(str::to_owned),

@@ -17,6 +17,7 @@ use alistach_testkit::redis_server::RedisServer;
 use serde_json::{Value, json};
 
 use crate::support::{Server, client, no_follow, run_to_exit, temp_dir};
+use crate::webhooks::Receiver;
 
 const APP_KEY: &str = "45678901";
 const APP_SECRET: &str = "fake-gateway-secret-for-tenants-77a1";
@@ -58,6 +59,8 @@ fn start(fake: &FakeGateway, config: &str, db: &[(&'static str, String)]) -> Ser
         ("ALLOWED_ORIGINS", "https://chatgpt.com".to_owned()),
         // The route walk presents many wrong keys on purpose.
         ("AUTH_FAILURES_PER_MINUTE", "100000".to_owned()),
+        // Each tenant's webhook receiver is on 127.0.0.1.
+        ("WEBHOOK_ALLOW_PRIVATE", "true".to_owned()),
     ];
     env.extend(db.iter().cloned());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -175,17 +178,30 @@ fn first_link(answer: &Value) -> String {
         .to_owned()
 }
 
-/// A concrete path for a route template: tenant ids `tenant`, key ids `key_id`, other ids 1.
-fn fill(template: &str, tenant: &str, key_id: &str) -> String {
-    let mut out = Vec::new();
+/// The ids a walked path names: whose tenant, key, webhook endpoint, experiment and watch.
+struct Ids<'a> {
+    tenant: &'a str,
+    key: &'a str,
+    webhook: String,
+    experiment: String,
+    watch: String,
+}
+
+/// A concrete path for a route template, naming the things of `ids`.
+fn fill(template: &str, ids: &Ids<'_>) -> String {
     let segments: Vec<&str> = template.split('/').collect();
+    let mut out = Vec::new();
     for (i, s) in segments.iter().enumerate() {
-        let value = match *s {
-            "{id}" if segments.get(i - 1) == Some(&"tenants") => tenant.to_owned(),
-            "{key_id}" => key_id.to_owned(),
-            "{asset}" => "app.js".to_owned(),
-            s if s.starts_with('{') => "1".to_owned(),
-            s => s.to_owned(),
+        let before = if i > 0 { segments[i - 1] } else { "" };
+        let value = match (*s, before) {
+            ("{id}", "tenants") => ids.tenant.to_owned(),
+            ("{id}", "webhooks") => ids.webhook.clone(),
+            ("{id}", "experiments") => ids.experiment.clone(),
+            ("{id}", "watches") => ids.watch.clone(),
+            ("{key_id}", _) => ids.key.to_owned(),
+            ("{asset}", _) => "app.js".to_owned(),
+            (s, _) if s.starts_with('{') => "1".to_owned(),
+            (s, _) => s.to_owned(),
         };
         out.push(value);
     }
@@ -435,6 +451,92 @@ async fn the_tenant_loop(db: Vec<(&'static str, String)>, backend: &str) {
         Some("https://beta.example")
     );
 
+    // --- Webhooks and watches: each tenant's own ---------------------------------------------
+    let acme_hook = Receiver::start(200).await;
+    let beta_hook = Receiver::start(200).await;
+    let mut endpoint_ids = Vec::new();
+    for (key, receiver) in [(&acme_admin, &acme_hook), (&beta_admin, &beta_hook)] {
+        let (status, made) = call(
+            &server,
+            Some(key),
+            "POST",
+            "/api/admin/webhooks",
+            Some(json!({"url": receiver.url(), "events": ["order.created"]})),
+        )
+        .await;
+        assert_eq!(status, 201, "{made}");
+        endpoint_ids.push(made["data"]["id"].as_u64().unwrap());
+    }
+    let (_, acme_hooks) = call(
+        &server,
+        Some(&acme_admin),
+        "GET",
+        "/api/admin/webhooks",
+        None,
+    )
+    .await;
+    assert_eq!(
+        acme_hooks["data"]["webhooks"].as_array().unwrap().len(),
+        1,
+        "{acme_hooks}"
+    );
+    assert_eq!(acme_hooks["data"]["webhooks"][0]["id"], endpoint_ids[0]);
+    let (_, all_hooks) = call(&server, Some(ADMIN), "GET", "/api/admin/webhooks", None).await;
+    assert_eq!(all_hooks["data"]["webhooks"].as_array().unwrap().len(), 2);
+    let beta_hook_path = format!("/api/admin/webhooks/{}", endpoint_ids[1]);
+    for method in ["GET", "DELETE"] {
+        assert_eq!(
+            call(&server, Some(&acme_admin), method, &beta_hook_path, None)
+                .await
+                .0,
+            404,
+            "{method} another tenant's endpoint"
+        );
+    }
+    let (status, watch) = call(
+        &server,
+        Some(&acme_admin),
+        "POST",
+        "/api/admin/watches",
+        Some(json!({"product_id": fake.product_ids()[0].to_string(), "price_drop_percent": 10})),
+    )
+    .await;
+    assert_eq!(status, 201, "{watch}");
+    let watch_path = format!("/api/admin/watches/{}", watch["data"]["id"]);
+    let (_, beta_watches) = call(
+        &server,
+        Some(&beta_admin),
+        "GET",
+        "/api/admin/watches",
+        None,
+    )
+    .await;
+    assert_eq!(beta_watches["data"]["watches"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        call(&server, Some(&beta_admin), "DELETE", &watch_path, None)
+            .await
+            .0,
+        404
+    );
+    let (_, acme_watches) = call(
+        &server,
+        Some(&acme_admin),
+        "GET",
+        "/api/admin/watches",
+        None,
+    )
+    .await;
+    assert_eq!(acme_watches["data"]["watches"].as_array().unwrap().len(), 1);
+    let (status, beta_watch) = call(
+        &server,
+        Some(&beta_admin),
+        "POST",
+        "/api/admin/watches",
+        Some(json!({"product_id": fake.product_ids()[1].to_string()})),
+    )
+    .await;
+    assert_eq!(status, 201, "{beta_watch}");
+
     // --- Orders: each tenant's books -----------------------------------------------------------
     fake.purchase(&landing, Purchase::new(10_000)).unwrap();
     fake.purchase(&landing_beta, Purchase::new(20_000)).unwrap();
@@ -471,8 +573,160 @@ async fn the_tenant_loop(db: Vec<(&'static str, String)>, backend: &str) {
         403
     );
 
+    // Each order's event reached only its tenant's endpoint.
+    let bodies = |r: &Receiver| -> Vec<String> {
+        r.received()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect()
+    };
+    acme_hook
+        .wait("acme's order event", |g| !g.is_empty())
+        .await;
+    beta_hook
+        .wait("beta's order event", |g| !g.is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (acme_bodies, beta_bodies) = (bodies(&acme_hook), bodies(&beta_hook));
+    assert_eq!((acme_bodies.len(), beta_bodies.len()), (1, 1));
+    assert!(acme_bodies[0].contains("acme_tid") && !acme_bodies[0].contains("beta_tid"));
+    assert!(beta_bodies[0].contains("beta_tid") && !beta_bodies[0].contains("acme_tid"));
+
+    // --- Experiments: each tenant's own ----------------------------------------------------------
+    let experiment = |tid: Option<&str>| {
+        let mut hot = json!({"name": "hot", "link_type": "hot"});
+        if let Some(t) = tid {
+            hot["tracking_id"] = json!(t);
+        }
+        json!({"name": "link types", "allocation": "fixed",
+               "variants": [{"name": "control", "link_type": "normal"}, hot]})
+    };
+    let (status, problem) = call(
+        &server,
+        Some(&acme_admin),
+        "POST",
+        "/api/admin/experiments",
+        Some(experiment(Some("beta_tid"))),
+    )
+    .await;
+    assert_eq!(
+        status, 422,
+        "a variant earning for another tenant: {problem}"
+    );
+    let (status, acme_exp) = call(
+        &server,
+        Some(&acme_admin),
+        "POST",
+        "/api/admin/experiments",
+        Some(experiment(None)),
+    )
+    .await;
+    assert_eq!(status, 201, "{acme_exp}");
+    let (status, beta_exp) = call(
+        &server,
+        Some(&beta_admin),
+        "POST",
+        "/api/admin/experiments",
+        Some(experiment(Some("beta_tid"))),
+    )
+    .await;
+    assert_eq!(status, 201, "two tenants run one each at once: {beta_exp}");
+    let acme_exp_path = format!("/api/admin/experiments/{}", acme_exp["data"]["id"]);
+    let (_, beta_list) = call(
+        &server,
+        Some(&beta_admin),
+        "GET",
+        "/api/admin/experiments",
+        None,
+    )
+    .await;
+    assert_eq!(
+        beta_list["data"]["experiments"].as_array().unwrap().len(),
+        1,
+        "{beta_list}"
+    );
+    assert_eq!(
+        call(&server, Some(&beta_admin), "GET", &acme_exp_path, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        call(
+            &server,
+            Some(&beta_admin),
+            "POST",
+            &format!("{acme_exp_path}/stop"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, all_exps) = call(&server, Some(ADMIN), "GET", "/api/admin/experiments", None).await;
+    assert_eq!(all_exps["data"]["experiments"].as_array().unwrap().len(), 2);
+    // Acme's searches are served by its variants, made for its tracking id.
+    for n in 0..6 {
+        let q = format!(
+            "/api/products/search?keywords=phone&page_size=2&page_no={}",
+            n + 2
+        );
+        assert_eq!(
+            call(&server, Some(&acme_client), "GET", &q, None).await.0,
+            200
+        );
+    }
+    assert_eq!(
+        last_tracking(&fake, "aliexpress.affiliate.link.generate"),
+        "acme_tid"
+    );
+    for (key, path) in [
+        (&acme_admin, acme_exp_path.clone()),
+        (
+            &beta_admin,
+            format!("/api/admin/experiments/{}", beta_exp["data"]["id"]),
+        ),
+    ] {
+        assert_eq!(
+            call(&server, Some(key), "POST", &format!("{path}/stop"), None)
+                .await
+                .0,
+            200
+        );
+    }
+
+    // --- Analytics: each tenant's calls --------------------------------------------------------
+    let (status, overview) = call(
+        &server,
+        Some(&acme_admin),
+        "GET",
+        "/api/admin/analytics/overview",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{overview}");
+    let clients = overview["data"]["clients"].as_array().unwrap();
+    assert!(!clients.is_empty(), "{overview}");
+    for c in clients {
+        assert!(
+            c["client"].as_str().unwrap().starts_with("key:acme/"),
+            "{overview}"
+        );
+    }
+    assert_eq!(
+        overview["data"]["orders"], 1,
+        "only acme's order: {overview}"
+    );
+
     // --- Every admin route, every role, two tenants ---------------------------------------------
-    walk_admin_routes(&server, &acme_admin, &acme_client, &beta_client_id).await;
+    let beta_ids = Ids {
+        tenant: "beta",
+        key: &beta_client_id,
+        webhook: endpoint_ids[1].to_string(),
+        experiment: beta_exp["data"]["id"].to_string(),
+        watch: beta_watch["data"]["id"].to_string(),
+    };
+    walk_admin_routes(&server, &acme_admin, &acme_client, &beta_ids).await;
     // Nothing of beta's changed.
     let (_, beta_keys) = call(
         &server,
@@ -733,12 +987,7 @@ async fn mcp_search(server: &Server, key: &str, keywords: &str) {
 /// key (on beta's things), and the super-admin key. A tenant-admin never gets at another
 /// tenant's data: every such call is refused or answered as unknown, and no answer it gets
 /// names beta's tracking id or keys.
-async fn walk_admin_routes(
-    server: &Server,
-    acme_admin: &str,
-    acme_client: &str,
-    beta_key_id: &str,
-) {
+async fn walk_admin_routes(server: &Server, acme_admin: &str, acme_client: &str, beta: &Ids<'_>) {
     let operator_only: HashSet<&str> = [
         "getCacheStats",
         "clearCache",
@@ -754,7 +1003,7 @@ async fn walk_admin_routes(
     let mut seen = 0;
     for route in ROUTES.iter().filter(|r| r.access == Access::Admin) {
         seen += 1;
-        let on_beta = fill(route.path, "beta", beta_key_id);
+        let on_beta = fill(route.path, beta);
         let name = format!("{} {}", route.method, route.path);
         let (status, _) = call(server, None, route.method, &on_beta, None).await;
         assert_eq!(status, 401, "{name} without a key");
@@ -770,13 +1019,13 @@ async fn walk_admin_routes(
             answer.to_string()
         };
         assert!(
-            !text.contains("beta_tid") && !text.contains(beta_key_id) && !text.contains("Beta GPT"),
+            !text.contains("beta_tid") && !text.contains(beta.key) && !text.contains("Beta GPT"),
             "{name}: a tenant-admin read another tenant's data: {text}"
         );
         if operator_only.contains(route.operation_id) {
             assert_eq!(status, 403, "{name} is the operator's: {answer}");
-        } else if route.path.contains("/tenants/{id}") {
-            assert_eq!(status, 404, "{name} on another tenant: {answer}");
+        } else if route.path.contains("{id}") {
+            assert_eq!(status, 404, "{name} on another tenant's: {answer}");
         } else if route.method != "GET" {
             assert!(
                 !(200..300).contains(&status) || route.operation_id.starts_with("create"),
@@ -784,7 +1033,16 @@ async fn walk_admin_routes(
             );
         }
         // The super-admin on the same routes (with a key id no key has: it may revoke keys).
-        let as_super = fill(route.path, "beta", "key_0000000000000000");
+        let as_super = fill(
+            route.path,
+            &Ids {
+                tenant: "beta",
+                key: "key_0000000000000000",
+                webhook: "999999".into(),
+                experiment: "999999".into(),
+                watch: "999999".into(),
+            },
+        );
         let (status, answer) = call(server, Some(ADMIN), route.method, &as_super, None).await;
         assert!(
             status != 401 && status != 403 && status < 500,

@@ -36,6 +36,8 @@ pub(crate) struct ToolCtx {
     config: Arc<HttpConfig>,
     /// What a call leaves out is filled with (the deployment's, or the caller's tenant's).
     defaults: convert::Defaults,
+    /// The caller's tenant, as usage analytics counts its searches.
+    tenant: Arc<str>,
     mode: ApiMode,
     list: Arc<Vec<rmcp::model::Tool>>,
     experiments: Arc<OnceLock<Arc<Experiments>>>,
@@ -79,6 +81,7 @@ impl ToolCtx {
             mode: catalog.mode(),
             catalog,
             defaults: convert::Defaults::of(&config),
+            tenant: Arc::from(alistach_domain::TenantId::DEFAULT),
             config: Arc::new(config),
             list: Arc::new(TOOLS.iter().map(|t| (t.describe)()).collect()),
             experiments: Arc::new(OnceLock::new()),
@@ -133,6 +136,7 @@ impl ToolCtx {
             let view = ToolCtx {
                 catalog,
                 defaults: convert::Defaults::of(&self.config).for_tenant(&tenant.doc),
+                tenant: Arc::from(tenant.id().as_str()),
                 ..self.clone()
             };
             return Some((tool.call)(&view, args, request_id).await);
@@ -318,12 +322,7 @@ async fn listing(
     if let (Some(analytics), Some(keywords)) = (ctx.analytics.get(), query.keywords())
         && listing == Listing::Search
     {
-        // The lead threads the caller's tenant here.
-        analytics.search(
-            alistach_domain::TenantId::DEFAULT,
-            keywords,
-            served.value.items,
-        );
+        analytics.search(&ctx.tenant, keywords, served.value.items);
     }
     let page: PageData = decode(&served.value.bytes)?;
     Ok(Answer::new(

@@ -133,6 +133,7 @@ impl App {
                     to_ms: range.to_ms,
                 },
                 self.mode.is_mock(),
+                &ctx.scope().usage(),
             )
             .await
             .map_err(store_error)?;
@@ -222,6 +223,7 @@ impl App {
                 step,
                 &currency,
                 self.mode.is_mock(),
+                &ctx.scope().usage(),
             )
             .await
             .map_err(store_error)?;
@@ -267,6 +269,7 @@ impl App {
                     to_ms: range.to_ms,
                 },
                 limit,
+                &ctx.scope().usage(),
             )
             .await
             .map_err(store_error)?;

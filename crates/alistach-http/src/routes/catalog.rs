@@ -185,9 +185,10 @@ impl App {
         if let (Some(analytics), Some(keywords), Listing::Search) =
             (&self.analytics, query.keywords(), listing)
         {
-            // The lead threads the caller's tenant here.
             analytics.search(
-                alistach_domain::TenantId::DEFAULT,
+                ctx.who
+                    .tenant()
+                    .map_or(alistach_domain::TenantId::DEFAULT, |t| t.id().as_str()),
                 keywords,
                 served.value.items,
             );

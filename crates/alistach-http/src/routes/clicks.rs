@@ -40,12 +40,19 @@ impl App {
         Ok(resp)
     }
 
-    pub(super) async fn click_summary(&self) -> Result<HttpResponse, HttpError> {
+    pub(super) async fn click_summary(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let scope = ctx.scope();
+        let own: Option<Vec<String>> = scope.tracking_id().map(|t| vec![t.to_owned()]);
         let (link_tracking, summary, stats) = match &self.clicks {
             Some(clicks) => {
                 // The counters first: every click they count as recorded is in the summary.
-                let stats = clicks.stats();
-                let summary = clicks.summary(None).await.map_err(|e| {
+                // They are the instance's, over every tenant: a tenant-admin key gets none.
+                let stats = if own.is_some() {
+                    Default::default()
+                } else {
+                    clicks.stats()
+                };
+                let summary = clicks.summary(own.as_deref()).await.map_err(|e| {
                     // The text can name the database's host or file: only the log gets it.
                     tracing::warn!(error = %e, "the click store failed");
                     HttpError::StoreUnavailable

@@ -38,9 +38,4 @@ impl Ctx<'_> {
             .tenant()
             .or_else(|| self.tenants.map(|t| t.default_tenant()))
     }
-
-    /// The name of the key presented, if any.
-    pub(crate) fn key_name(&self) -> Option<&str> {
-        self.who.key_name()
-    }
 }

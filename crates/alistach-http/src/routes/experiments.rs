@@ -93,7 +93,7 @@ fn new_experiment(req: api::NewExperimentRequest) -> Result<NewExperiment, HttpE
         });
     }
     Ok(NewExperiment {
-        // The lead threads the caller's tenant here.
+        // The experiments of the caller's tenant set it.
         tenant: alistach_domain::TenantId::default_tenant(),
         name: req.name,
         allocation,
@@ -174,8 +174,13 @@ fn report(r: &ExperimentReport) -> api::ExperimentReportData {
 }
 
 impl App {
-    fn experiments_or_unavailable(&self) -> Result<&Arc<Experiments>, HttpError> {
-        self.experiments.as_ref().ok_or(HttpError::StoreUnavailable)
+    /// The experiments of the caller's tenant (the deployment's for the super-admin).
+    fn experiments_for(&self, ctx: &Ctx<'_>) -> Result<Arc<Experiments>, HttpError> {
+        match ctx.tenant() {
+            Some(t) => t.experiments.clone(),
+            None => self.experiments.clone(),
+        }
+        .ok_or(HttpError::StoreUnavailable)
     }
 
     /// The experiment id of a path like `/api/admin/experiments/{id}…` (404 when it is not
@@ -187,9 +192,12 @@ impl App {
             .ok_or_else(|| not_found(ctx.path))
     }
 
-    pub(super) async fn experiments_list(&self) -> Result<HttpResponse, HttpError> {
-        let experiments = self.experiments_or_unavailable()?;
-        let list = experiments.list(None).await.map_err(experiment_error)?;
+    pub(super) async fn experiments_list(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let experiments = self.experiments_for(ctx)?;
+        let list = experiments
+            .list(ctx.scope().filter())
+            .await
+            .map_err(experiment_error)?;
         let data = api::ExperimentList {
             experiments: list.iter().map(info).collect(),
         };
@@ -199,13 +207,30 @@ impl App {
         )))
     }
 
-    pub(super) async fn experiment_create(&self, body: &[u8]) -> Result<HttpResponse, HttpError> {
-        let experiments = self.experiments_or_unavailable()?;
+    pub(super) async fn experiment_create(
+        &self,
+        ctx: &Ctx<'_>,
+        body: &[u8],
+    ) -> Result<HttpResponse, HttpError> {
+        let experiments = self.experiments_for(ctx)?;
         let req: api::NewExperimentRequest = crate::convert::json_body(body, &[])?;
         let new = new_experiment(req)?;
+        // A tenant's variants earn for its own tracking id: its orders are its by that id.
+        if let Some(own) = ctx.scope().tracking_id()
+            && new
+                .variants
+                .iter()
+                .any(|v| v.tracking_id.as_deref().is_some_and(|t| t != own))
+        {
+            return Err(HttpError::field(
+                "variants.tracking_id",
+                format!("must be the tenant's own tracking id ({own}) or left out"),
+            ));
+        }
         let created = experiments.create(new).await.map_err(experiment_error)?;
         tracing::info!(
             experiment = created.id,
+            tenant = %created.tenant,
             name = %created.name,
             variants = created.variants.len(),
             "experiment started"
@@ -221,10 +246,12 @@ impl App {
     }
 
     pub(super) async fn experiment_report(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
-        let experiments = self.experiments_or_unavailable()?;
+        let experiments = self.experiments_for(ctx)?;
         let id = Self::experiment_id(RouteId::ExperimentReport, ctx)?;
         let found = experiments.report(id).await.map_err(experiment_error)?;
-        let r = found.ok_or_else(|| not_found(ctx.path))?;
+        let r = found
+            .filter(|r| ctx.scope().covers(&r.experiment.tenant))
+            .ok_or_else(|| not_found(ctx.path))?;
         Ok(json(&api::ExperimentReportResponse::ok(
             report(&r),
             self.admin_metadata(),
@@ -232,9 +259,20 @@ impl App {
     }
 
     pub(super) async fn experiment_stop(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
-        let experiments = self.experiments_or_unavailable()?;
+        let experiments = self.experiments_for(ctx)?;
         let id = Self::experiment_id(RouteId::ExperimentStop, ctx)?;
-        let stopped = experiments.stop(id).await.map_err(experiment_error)?;
+        let found = experiments
+            .get(id)
+            .await
+            .map_err(experiment_error)?
+            .filter(|e| ctx.scope().covers(&e.tenant))
+            .ok_or_else(|| not_found(ctx.path))?;
+        // Stopped by its tenant's experiments, which then stop handing out its variants.
+        let owner = match ctx.tenants.and_then(|t| t.get(&found.tenant)) {
+            Some(t) => t.experiments.clone().ok_or(HttpError::StoreUnavailable)?,
+            None => experiments,
+        };
+        let stopped = owner.stop(id).await.map_err(experiment_error)?;
         let e = stopped.ok_or_else(|| not_found(ctx.path))?;
         tracing::info!(experiment = e.id, "experiment stopped");
         Ok(json(&api::ExperimentResponse::ok(

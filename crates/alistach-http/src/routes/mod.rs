@@ -132,10 +132,10 @@ impl App {
             // select the protocol revision); it never reaches this table.
             RouteId::Mcp => Err(HttpError::Internal),
             RouteId::TrackedLink => self.follow_link(ctx),
-            RouteId::ClickSummary => self.click_summary().await,
+            RouteId::ClickSummary => self.click_summary(ctx).await,
             RouteId::Alerts => self.alerts_report(),
-            RouteId::Experiments => self.experiments_list().await,
-            RouteId::ExperimentCreate => self.experiment_create(body).await,
+            RouteId::Experiments => self.experiments_list(ctx).await,
+            RouteId::ExperimentCreate => self.experiment_create(ctx, body).await,
             RouteId::ExperimentReport => self.experiment_report(ctx).await,
             RouteId::ExperimentStop => self.experiment_stop(ctx).await,
             RouteId::Webhooks
@@ -152,8 +152,8 @@ impl App {
             RouteId::AnalyticsOverview => self.analytics_overview(ctx).await,
             RouteId::AnalyticsTimeseries => self.analytics_timeseries(ctx).await,
             RouteId::AnalyticsKeywords => self.analytics_keywords(ctx).await,
-            RouteId::TenantUsage
-            | RouteId::Tenants
+            RouteId::TenantUsage => self.tenant_usage(ctx).await,
+            RouteId::Tenants
             | RouteId::TenantCreate
             | RouteId::Tenant
             | RouteId::TenantUpdate

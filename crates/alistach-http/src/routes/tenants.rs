@@ -8,7 +8,7 @@ use alistach_api::{Route, RouteId, path_parameters, route_of};
 use alistach_domain::{Role, TenantId, platform_time};
 use alistach_service::{
     ServiceError, Tenant, TenantCredentials, TenantDoc, TenantError, TenantLimits, TenantTtls,
-    Tenants,
+    Tenants, UsageScope,
 };
 use alistach_store::{AuditQuery, NewAuditEntry, TenantKeyRecord};
 use hyper::{Method, StatusCode};
@@ -50,6 +50,14 @@ impl Scope {
         match self {
             Scope::All => true,
             Scope::Tenant(t) => t.id() == owner,
+        }
+    }
+
+    /// Whose usage analytics reads.
+    pub(crate) fn usage(&self) -> UsageScope {
+        match self {
+            Scope::All => UsageScope::all(),
+            Scope::Tenant(t) => UsageScope::tenant(t.id().as_str(), &t.doc.tracking_id),
         }
     }
 
@@ -165,30 +173,8 @@ impl App {
                  may call it, not a tenant-admin key",
             ));
         }
-        if !tenant_scoped(id) {
-            return Err(HttpError::Forbidden(
-                "this endpoint does not yet answer per tenant: only the operator's \
-                 ADMIN_API_KEY may call it",
-            ));
-        }
         Ok(())
     }
-}
-
-/// The admin routes that answer a tenant-admin key with its own tenant's data only.
-fn tenant_scoped(id: RouteId) -> bool {
-    matches!(
-        id,
-        RouteId::AdminOrders
-            | RouteId::AdminRevenue
-            | RouteId::Tenants
-            | RouteId::Tenant
-            | RouteId::TenantKeys
-            | RouteId::TenantKeyCreate
-            | RouteId::TenantKeyRevoke
-            | RouteId::TenantUsage
-            | RouteId::Audit
-    )
 }
 
 /// A tenant use case's failure as an answer.
@@ -204,19 +190,6 @@ pub(crate) fn tenant_error(e: TenantError) -> HttpError {
             HttpError::StoreUnavailable
         }
         TenantError::Random => HttpError::Internal,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenant_paths_name_their_tenant() {
-        assert_eq!(path_tenant("/api/admin/tenants/acme"), Some("acme"));
-        assert_eq!(path_tenant("/api/admin/tenants/acme/keys/k1"), Some("acme"));
-        assert_eq!(path_tenant("/api/admin/tenants"), None);
-        assert_eq!(path_tenant("/api/admin/orders"), None);
     }
 }
 
@@ -588,5 +561,177 @@ impl App {
 impl From<TenantError> for HttpError {
     fn from(e: TenantError) -> Self {
         tenant_error(e)
+    }
+}
+
+/// The longest usage range, in days.
+const MAX_USAGE_DAYS: i64 = api::MAX_USAGE_DAYS as i64;
+const DAY_MS: i64 = 86_400_000;
+
+/// True for the calls usage metering bills: the API and MCP calls (not the admin ones).
+fn billed(operation: &str) -> bool {
+    operation.starts_with("callMcp:")
+        || alistach_api::ROUTES
+            .iter()
+            .any(|r| r.operation_id == operation && r.access != alistach_api::Access::Admin)
+}
+
+fn day_of(field: &'static str, text: &str) -> Result<i64, HttpError> {
+    let rule = "must be a UTC date YYYY-MM-DD";
+    if text.len() != 10 {
+        return Err(HttpError::field(field, rule));
+    }
+    platform_time::parse_utc(text)
+        .map(|(ms, _)| ms)
+        .ok_or_else(|| HttpError::field(field, rule))
+}
+
+fn cents_text(cents: i64) -> String {
+    alistach_domain::Cents(cents).to_decimal().to_string()
+}
+
+impl App {
+    /// `GET /api/admin/tenants/{id}/usage`: a tenant's calls, cache answers, upstream calls,
+    /// clicks, orders and commission per UTC day, as JSON or CSV.
+    pub(super) async fn tenant_usage(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
+        let tenants = self.tenants_or_unavailable()?;
+        let tid = self.path_tenant(RouteId::TenantUsage, ctx)?;
+        let tenant = tenants.get(&tid).ok_or_else(|| {
+            tenant_error(TenantError::NotFound(format!(
+                "no tenant has the id {:?}; GET /api/admin/tenants lists them",
+                tid.as_str()
+            )))
+        })?;
+        let req: api::TenantUsageQuery = convert::query_params(ctx.query, &[])?;
+        let csv = match req.format.as_deref().map(str::trim) {
+            None | Some("json") => false,
+            Some("csv") => true,
+            Some(_) => return Err(HttpError::field("format", "must be json or csv")),
+        };
+        let analytics = self.analytics.as_ref().ok_or(HttpError::StoreUnavailable)?;
+        let today = analytics.now_ms().div_euclid(DAY_MS) * DAY_MS;
+        let to = match req.to.as_deref().map(str::trim) {
+            Some(t) => day_of("to", t)?,
+            None => today,
+        };
+        let from = match req.from.as_deref().map(str::trim) {
+            Some(f) => day_of("from", f)?,
+            None => to - 29 * DAY_MS,
+        };
+        if from > to {
+            return Err(HttpError::field("to", "must not be before from"));
+        }
+        if (to - from) / DAY_MS + 1 > MAX_USAGE_DAYS {
+            return Err(HttpError::field(
+                "from",
+                format!("the range holds more than {MAX_USAGE_DAYS} days"),
+            ));
+        }
+        let scope = UsageScope::tenant(tid.as_str(), &tenant.doc.tracking_id);
+        let days = analytics
+            .usage_days(&scope, from, to + DAY_MS, self.mode.is_mock(), billed)
+            .await
+            .map_err(|e| tenant_error(TenantError::Store(e)))?;
+        let amounts = |c: &std::collections::BTreeMap<String, i64>| -> Vec<api::AnalyticsAmount> {
+            c.iter()
+                .map(|(currency, cents)| api::AnalyticsAmount {
+                    currency: currency.clone(),
+                    amount: cents_text(*cents),
+                })
+                .collect()
+        };
+        let mut totals = alistach_service::DayUsage::default();
+        for d in &days {
+            totals.requests += d.requests;
+            totals.cached += d.cached;
+            totals.upstream_calls += d.upstream_calls;
+            totals.clicks += d.clicks;
+            totals.orders += d.orders;
+            for (c, cents) in &d.commission {
+                *totals.commission.entry(c.clone()).or_default() += cents;
+            }
+        }
+        let date = |ms: i64| platform_time::rfc3339(ms)[..10].to_owned();
+        if csv {
+            let currencies: Vec<&String> = totals.commission.keys().collect();
+            let mut out = String::from("date,requests,cached,upstream_calls,clicks,orders");
+            for c in &currencies {
+                out.push_str(&format!(",commission_{c}"));
+            }
+            out.push('\n');
+            let mut row = |label: String, d: &alistach_service::DayUsage| {
+                out.push_str(&format!(
+                    "{label},{},{},{},{},{}",
+                    d.requests, d.cached, d.upstream_calls, d.clicks, d.orders
+                ));
+                for c in &currencies {
+                    out.push(',');
+                    out.push_str(&cents_text(d.commission.get(*c).copied().unwrap_or(0)));
+                }
+                out.push('\n');
+            };
+            for d in &days {
+                row(date(d.day_ms), d);
+            }
+            row("total".to_owned(), &totals);
+            let mut resp = crate::respond::body_response(
+                StatusCode::OK,
+                "text/csv; charset=utf-8",
+                bytes::Bytes::from(out),
+            );
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_DISPOSITION,
+                hyper::header::HeaderValue::from_str(&format!(
+                    "attachment; filename=\"usage-{}-{}-{}.csv\"",
+                    tid,
+                    date(from),
+                    date(to)
+                ))
+                .map_err(|_| HttpError::Internal)?,
+            );
+            return Ok(resp);
+        }
+        let data = api::TenantUsage {
+            tenant: tid.to_string(),
+            from: date(from),
+            to: date(to),
+            days: days
+                .iter()
+                .map(|d| api::TenantUsageDay {
+                    date: date(d.day_ms),
+                    requests: d.requests,
+                    cached: d.cached,
+                    upstream_calls: d.upstream_calls,
+                    clicks: d.clicks,
+                    orders: d.orders,
+                    commission: amounts(&d.commission),
+                })
+                .collect(),
+            totals: api::TenantUsageTotals {
+                requests: totals.requests,
+                cached: totals.cached,
+                upstream_calls: totals.upstream_calls,
+                clicks: totals.clicks,
+                orders: totals.orders,
+                commission: amounts(&totals.commission),
+            },
+        };
+        Ok(json(&api::TenantUsageResponse::ok(
+            data,
+            self.admin_metadata(),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_paths_name_their_tenant() {
+        assert_eq!(path_tenant("/api/admin/tenants/acme"), Some("acme"));
+        assert_eq!(path_tenant("/api/admin/tenants/acme/keys/k1"), Some("acme"));
+        assert_eq!(path_tenant("/api/admin/tenants"), None);
+        assert_eq!(path_tenant("/api/admin/orders"), None);
     }
 }

@@ -70,7 +70,10 @@ impl App {
         let watches = self.watches_or_unavailable()?;
         match route {
             RouteId::Watches => {
-                let list = watches.list(None).await.map_err(watch_error)?;
+                let list = watches
+                    .list(ctx.scope().filter())
+                    .await
+                    .map_err(watch_error)?;
                 let data = api::WatchList {
                     watches: list.iter().map(info).collect(),
                 };
@@ -98,7 +101,10 @@ impl App {
                     currency: req.currency,
                     ship_to_country: req.ship_to_country,
                 };
-                let created = watches.create(&request).await.map_err(watch_error)?;
+                let created = watches
+                    .create(&ctx.scope().owner(), &request)
+                    .await
+                    .map_err(watch_error)?;
                 tracing::info!(
                     watch = created.id,
                     product = created.product_id,
@@ -115,6 +121,13 @@ impl App {
             }
             RouteId::WatchDelete => {
                 let id = id(route, ctx)?;
+                // Another tenant's watch is unknown to a tenant-admin.
+                let watch = watches.get(id).await.map_err(watch_error)?;
+                if !ctx.scope().covers(&watch.tenant) {
+                    return Err(watch_error(WatchAdminError::NotFound(format!(
+                        "no watch {id}"
+                    ))));
+                }
                 watches.delete(id).await.map_err(watch_error)?;
                 Ok(json(&api::WatchDeletedResponse::ok(
                     api::WatchDeleted { id, deleted: true },

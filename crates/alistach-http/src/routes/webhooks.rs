@@ -113,9 +113,22 @@ impl App {
         body: &[u8],
     ) -> Result<HttpResponse, HttpError> {
         let hooks = self.webhooks_or_unavailable()?;
+        // An endpoint of another tenant is unknown to a tenant-admin key.
+        if !matches!(route, RouteId::Webhooks | RouteId::WebhookCreate) {
+            let id = ids(route, ctx)?[0];
+            let owner = hooks.get(id).await.map_err(webhook_error)?;
+            if !ctx.scope().covers(&owner.tenant) {
+                return Err(webhook_error(WebhookAdminError::NotFound(format!(
+                    "no webhook endpoint {id}"
+                ))));
+            }
+        }
         match route {
             RouteId::Webhooks => {
-                let list = hooks.list(None).await.map_err(webhook_error)?;
+                let list = hooks
+                    .list(ctx.scope().filter())
+                    .await
+                    .map_err(webhook_error)?;
                 let data = api::WebhookList {
                     webhooks: list.iter().map(|e| info(e, false)).collect(),
                 };
@@ -127,7 +140,12 @@ impl App {
             RouteId::WebhookCreate => {
                 let req: api::NewWebhookRequest = convert::json_body(body, &[])?;
                 let created = hooks
-                    .create(&req.url, &events(req.events), req.description.as_deref())
+                    .create(
+                        &ctx.scope().owner(),
+                        &req.url,
+                        &events(req.events),
+                        req.description.as_deref(),
+                    )
                     .await
                     .map_err(webhook_error)?;
                 tracing::info!(webhook = created.id, events = ?created.events, "webhook endpoint added");
