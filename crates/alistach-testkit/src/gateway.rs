@@ -67,6 +67,9 @@ pub struct FakeConfig {
     pub app_key: String,
     /// That app's secret, for signature checks.
     pub app_secret: String,
+    /// Further apps the fake accepts, `(app key, secret)`, as the platform serves many (a
+    /// tenant with its own app).
+    pub other_apps: Vec<(String, String)>,
     /// Seed of the generated catalog.
     pub seed: u64,
     /// Products in the catalog.
@@ -83,10 +86,24 @@ impl FakeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             app_key: app_key.into(),
             app_secret: app_secret.into(),
+            other_apps: Vec::new(),
             seed: 20_231_114,
             products: 300,
             timestamp_window: Duration::from_secs(7_200),
         }
+    }
+}
+
+impl FakeConfig {
+    /// The secret of `app_key` when the fake accepts that app.
+    fn secret_of(&self, app_key: &str) -> Option<&str> {
+        if app_key == self.app_key {
+            return Some(&self.app_secret);
+        }
+        self.other_apps
+            .iter()
+            .find(|(k, _)| k == app_key)
+            .map(|(_, s)| s.as_str())
     }
 }
 
@@ -96,6 +113,10 @@ impl fmt::Debug for FakeConfig {
             .field("listen", &self.listen)
             .field("app_key", &self.app_key)
             .field("app_secret", &"***")
+            .field(
+                "other_apps",
+                &self.other_apps.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("seed", &self.seed)
             .field("products", &self.products)
             .field("timestamp_window", &self.timestamp_window)
@@ -892,11 +913,11 @@ fn check_signature(config: &FakeConfig, params: &BTreeMap<String, String>) -> Si
     let (Some(sign), Some(app_key)) = (params.get("sign"), params.get("app_key")) else {
         return SignatureCheck::NotChecked;
     };
-    if *app_key != config.app_key {
+    let Some(secret) = config.secret_of(app_key) else {
         return SignatureCheck::NotChecked;
-    }
+    };
     let sign_method = params.get("sign_method").map_or("sha256", String::as_str);
-    match verify::expected_sign(sign_method, &config.app_secret, params) {
+    match verify::expected_sign(sign_method, secret, params) {
         // Strict: the platform's signs are uppercase hex and so must the caller's be.
         Some(expected) if expected == *sign => SignatureCheck::Valid,
         _ => SignatureCheck::Invalid,
@@ -998,7 +1019,11 @@ fn process(
         }
     }
     let api_method = params.get("method").map(String::as_str).unwrap_or_default();
-    if params.get("app_key").map(String::as_str) != Some(config.app_key.as_str()) {
+    if params
+        .get("app_key")
+        .and_then(|k| config.secret_of(k))
+        .is_none()
+    {
         return isv("InvalidAppKey", "The specified App Key is invalid");
     }
     if !METHODS.contains(&api_method) {

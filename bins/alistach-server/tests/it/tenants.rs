@@ -1278,3 +1278,91 @@ fn bad_tenants_in_the_config_file_stop_the_start_with_their_reason() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tenant with its own AliExpress app: its calls are signed with its app's key and secret
+/// (read from the environment variable the config names), with its tracking id; the other
+/// tenants keep the deployment's app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_with_its_own_app_calls_upstream_with_it() {
+    const DEALS_KEY: &str = "56789012";
+    const DEALS_SECRET: &str = "deals-app-secret-for-tenant-tests-5a1c";
+    let fake = FakeGateway::start(FakeConfig {
+        other_apps: vec![(DEALS_KEY.to_owned(), DEALS_SECRET.to_owned())],
+        ..FakeConfig::new(APP_KEY, APP_SECRET)
+    })
+    .await;
+    let dir = temp_dir("tenants-own-app");
+    let config = write_config(
+        &dir,
+        &format!(
+            "[[tenants]]\nid = \"deals\"\nname = \"Deals team\"\ntracking_id = \"deals_tid\"\n\
+             credentials = {{ app_key = \"{DEALS_KEY}\", app_secret_env = \"DEALS_APP_SECRET\", max_qps = 3 }}\n"
+        ),
+    );
+    let data = dir.join("data").display().to_string();
+    let env = [
+        ("ADMIN_API_KEY", ADMIN),
+        ("API_KEYS", &format!("ops:{OPS}")),
+        ("ALIEXPRESS_APP_KEY", APP_KEY),
+        ("ALIEXPRESS_APP_SECRET", APP_SECRET),
+        ("ALIEXPRESS_API_URL", &fake.url()),
+        ("ALIEXPRESS_TRACKING_ID", "main_tid"),
+        ("DEALS_APP_SECRET", DEALS_SECRET),
+        ("DATA_DIR", &data),
+    ];
+    let server = Server::start_with_args(&env, &["--config", &config]);
+    let (_, deals) = make_key(&server, ADMIN, "deals", "deals gpt", "client").await;
+    let search = "/api/products/search?keywords=phone&page_size=2";
+    let (status, answer) = call(&server, Some(&deals), "GET", search, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let last = fake.last_request(SEARCH).unwrap();
+    assert_eq!(last.params["app_key"], DEALS_KEY, "the tenant's own app");
+    assert_eq!(last.params["tracking_id"], "deals_tid");
+    assert_eq!(
+        fake.rejected_signatures(),
+        0,
+        "signed with the tenant's secret"
+    );
+    assert!(fake.verified_signatures() >= 1);
+    let (status, _) = call(&server, Some(OPS), "GET", search, None).await;
+    assert_eq!(status, 200);
+    let last = fake.last_request(SEARCH).unwrap();
+    assert_eq!(last.params["app_key"], APP_KEY, "the deployment's app");
+    assert_eq!(fake.requests(SEARCH), 2, "two apps, two cache entries");
+    assert_eq!(
+        call(&server, Some(&deals), "GET", search, None).await.0,
+        200
+    );
+    assert_eq!(fake.requests(SEARCH), 2, "the tenant's own entry is a hit");
+    assert!(
+        !server.logs().contains(DEALS_SECRET),
+        "the secret is never logged"
+    );
+    let (_, tenant) = call(
+        &server,
+        Some(ADMIN),
+        "GET",
+        "/api/admin/tenants/deals",
+        None,
+    )
+    .await;
+    assert!(!tenant.to_string().contains(DEALS_SECRET), "{tenant}");
+    assert_eq!(
+        tenant["data"]["credentials"]["app_secret_env"],
+        "DEALS_APP_SECRET"
+    );
+    drop(server);
+    // Without the secret in the environment the start is refused, naming the variable.
+    let (code, _, stderr) = run_to_exit(
+        &[
+            ("ALIEXPRESS_APP_KEY", APP_KEY),
+            ("ALIEXPRESS_APP_SECRET", APP_SECRET),
+            ("ALIEXPRESS_API_URL", &fake.url()),
+            ("DATA_DIR", &data),
+        ],
+        &["--listen", "127.0.0.1:0", "--config", &config],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("DEALS_APP_SECRET"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
