@@ -198,7 +198,8 @@ impl App {
                 from,
                 status: resp.status().as_u16(),
             };
-            self.audit(entry).await;
+            // Boxed: admin calls only; inline it would grow every request's future.
+            Box::pin(self.audit(entry)).await;
         }
         let latency = started.elapsed();
         self.metrics
