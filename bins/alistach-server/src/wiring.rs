@@ -447,7 +447,6 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             app.catalog_handle(),
             config.tenants.clone(),
         )
-        .with_default_experiments(experiments.clone())
         .with_tenant_experiments({
             let store = order_store.clone();
             let clock = clock.clone();

@@ -335,7 +335,7 @@ impl App {
         if route.id == RouteId::Mcp {
             // MCP reads the request head too: its headers select the protocol revision. The
             // client's identity goes with it, for the experiment's variant choice.
-            let tenant = ctx.tenant().cloned();
+            let tenant = ctx.who.tenant().cloned();
             let running = match &tenant {
                 Some(t) => t.experiments.as_ref().is_some_and(|e| e.is_running()),
                 None => self.experiments.as_ref().is_some_and(|e| e.is_running()),

@@ -488,23 +488,6 @@ impl Tenants {
         self
     }
 
-    /// The same tenants with the implicit tenant running `default_experiments` (the
-    /// deployment's A/B experiments).
-    pub fn with_default_experiments(mut self, default_experiments: Arc<Experiments>) -> Self {
-        let d = &self.default;
-        self.default = Arc::new(Tenant {
-            doc: d.doc.clone(),
-            source: d.source,
-            created_ms: d.created_ms,
-            updated_ms: d.updated_ms,
-            catalog: d.catalog.clone(),
-            experiments: Some(default_experiments),
-            quotas: d.quotas.clone(),
-            limit_key: d.limit_key.clone(),
-        });
-        self
-    }
-
     fn current(&self) -> Arc<Snapshot> {
         self.snapshot
             .read()

@@ -127,7 +127,7 @@ impl App {
         ctx: &Ctx<'_>,
         question: &dyn std::fmt::Debug,
     ) -> CatalogRef<'_> {
-        if let Some(tenant) = ctx.tenant() {
+        if let Some(tenant) = ctx.who.tenant() {
             let running = tenant.experiments.as_ref().is_some_and(|e| e.is_running());
             if !running {
                 return CatalogRef::Variant(tenant.catalog.clone());
@@ -258,6 +258,7 @@ impl App {
         let req: api::CategoriesQuery = convert::query_params(ctx.query, &[])?;
         let parent = convert::parent_id(&req)?;
         let served = ctx
+            .who
             .tenant()
             .map_or(&self.catalog, |t| &t.catalog)
             .categories(
@@ -316,7 +317,7 @@ impl App {
     }
 
     pub(super) async fn promotions(&self, ctx: &Ctx<'_>) -> Result<HttpResponse, HttpError> {
-        let catalog = ctx.tenant().map_or(&self.catalog, |t| &t.catalog);
+        let catalog = ctx.who.tenant().map_or(&self.catalog, |t| &t.catalog);
         let served = catalog.promotions(ReadMode::Normal).await?;
         let facts = Facts::of(&served);
         let promotions: Vec<api::PromotionInfo> =

@@ -1,10 +1,9 @@
 //! What a handler knows about its request besides the body.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
-use alistach_service::{Tenant, Tenants};
+use alistach_service::Tenants;
 use hyper::HeaderMap;
 
 use crate::auth::Principal;
@@ -29,13 +28,5 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     pub(crate) fn elapsed_ms(&self) -> f64 {
         (self.started.elapsed().as_secs_f64() * 1e3 * 1000.0).round() / 1000.0
-    }
-
-    /// The tenant whose catalog, limits and data this request uses: its key's tenant, else
-    /// the deployment's implicit tenant (`None` when the deployment keeps no tenants).
-    pub(crate) fn tenant(&self) -> Option<&Arc<Tenant>> {
-        self.who
-            .tenant()
-            .or_else(|| self.tenants.map(|t| t.default_tenant()))
     }
 }

@@ -176,7 +176,7 @@ fn report(r: &ExperimentReport) -> api::ExperimentReportData {
 impl App {
     /// The experiments of the caller's tenant (the deployment's for the super-admin).
     fn experiments_for(&self, ctx: &Ctx<'_>) -> Result<Arc<Experiments>, HttpError> {
-        match ctx.tenant() {
+        match ctx.who.tenant() {
             Some(t) => t.experiments.clone(),
             None => self.experiments.clone(),
         }

@@ -217,11 +217,13 @@ impl TestServer {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let store: Arc<dyn Cache> =
             Arc::new(MemoryCache::new(MemoryCacheConfig::default(), clock.clone()).unwrap());
+        let tenant_api = catalog_api.clone();
         let catalog = Catalog::new(catalog_api, store, clock.clone(), CacheTtls::default());
         // The admin order endpoints over the memory store and the mock order book.
         let order_store: Arc<dyn alistach_store::Store> =
             Arc::new(alistach_store::MemoryStore::new());
         let experiments_store = order_store.clone();
+        let tenants_store = order_store.clone();
         let webhooks = Arc::new(alistach_service::WebhookEndpoints::new(
             order_store.clone(),
             clock.clone(),
@@ -254,11 +256,48 @@ impl TestServer {
             },
             Duration::from_secs(15),
         ));
+        // Tenants over the same store (none until a test makes one): their catalogs are the
+        // deployment's port with their tracking id.
+        struct SameApi(Arc<Catalog>, Arc<dyn alistach_domain::AffiliateApi>);
+        impl alistach_service::TenantCatalogs for SameApi {
+            fn catalog(&self, doc: &alistach_service::TenantDoc) -> Result<Arc<Catalog>, String> {
+                let ttls = *self.0.ttls();
+                Ok(Arc::new(self.0.for_tenant(
+                    self.1.clone(),
+                    None,
+                    &doc.tracking_id,
+                    ttls,
+                )))
+            }
+        }
+        let tenants = Arc::new(alistach_service::Tenants::new(
+            tenants_store.clone(),
+            clock.clone(),
+            Arc::new(SameApi(app.catalog_handle(), tenant_api)),
+            alistach_service::TenantDoc::new(
+                alistach_domain::TenantId::default_tenant(),
+                "the deployment",
+                "gpt_chat",
+            ),
+            app.catalog_handle(),
+            Vec::new(),
+        ));
+        tenants.start().await.unwrap();
+        let analytics = Arc::new(alistach_service::Analytics::new(
+            tenants_store,
+            clock.clone(),
+            "mock",
+            "test",
+            true,
+            Duration::from_secs(86_400),
+        ));
         let app = Arc::new(
             app.with_experiments(experiments)
                 .with_webhooks(webhooks)
                 .with_alerts(alerts.clone())
-                .with_watches(watches),
+                .with_watches(watches)
+                .with_tenants(tenants)
+                .with_analytics(analytics),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
