@@ -28,25 +28,18 @@ pub enum Upstream {
 pub struct ServerTenantCatalogs {
     base: Arc<Catalog>,
     upstream: Upstream,
-    /// Where a tenant's own app's secret is read from (the process environment; tests give
-    /// their own).
-    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
 }
+
+/// A tenant's upstream, and its guard when it is the tenant's own app.
+type Port = (Arc<dyn AffiliateApi>, Option<Arc<GuardedApi>>);
 
 impl ServerTenantCatalogs {
     /// Tenants' catalogs beside `base`, from `upstream`.
     pub fn new(base: Arc<Catalog>, upstream: Upstream) -> Self {
-        ServerTenantCatalogs {
-            base,
-            upstream,
-            env: Box::new(|name| std::env::var(name).ok().filter(|v| !v.is_empty())),
-        }
+        ServerTenantCatalogs { base, upstream }
     }
 
-    fn port(
-        &self,
-        doc: &TenantDoc,
-    ) -> Result<(Arc<dyn AffiliateApi>, Option<Arc<GuardedApi>>), String> {
+    fn port(&self, doc: &TenantDoc) -> Result<Port, String> {
         match &self.upstream {
             Upstream::Mock(mock) => {
                 let mock = mock
@@ -68,7 +61,11 @@ impl ServerTenantCatalogs {
                     Ok((Arc::new(shared), None))
                 }
                 Some(own) => {
-                    let secret = (self.env)(&own.app_secret_env).ok_or_else(|| {
+                    // Read from the process environment, where the config names it.
+                    let secret = std::env::var(&own.app_secret_env)
+                        .ok()
+                        .filter(|v| !v.is_empty())
+                        .ok_or_else(|| {
                         format!(
                             "the environment variable {} (credentials.app_secret_env) is not set",
                             own.app_secret_env

@@ -417,18 +417,27 @@ impl Experiments {
             tokio::select! {
                 biased;
                 () = &mut stop => break,
-                _ = tick.tick() => {
-                    if let Err(e) = self.flush_links().await {
-                        tracing::warn!(error = %e, "experiment link counts not written; kept for the next try");
-                    }
-                    if let Err(e) = self.refresh().await {
-                        tracing::warn!(error = %e, "experiments not refreshed");
-                    }
-                }
+                _ = tick.tick() => self.tick().await,
             }
         }
+        self.finish().await;
+    }
+
+    /// One turn of [`Experiments::run`]: the links counted go to the store, the running
+    /// experiment comes back from it (failures logged, retried at the next turn).
+    pub async fn tick(&self) {
         if let Err(e) = self.flush_links().await {
-            tracing::warn!(error = %e, "experiment link counts lost at shutdown: the store failed");
+            tracing::warn!(tenant = %self.tenant, error = %e, "experiment link counts not written; kept for the next try");
+        }
+        if let Err(e) = self.refresh().await {
+            tracing::warn!(tenant = %self.tenant, error = %e, "experiments not refreshed");
+        }
+    }
+
+    /// The last links counted go to the store (at shutdown).
+    pub async fn finish(&self) {
+        if let Err(e) = self.flush_links().await {
+            tracing::warn!(tenant = %self.tenant, error = %e, "experiment link counts lost at shutdown: the store failed");
         }
     }
 }

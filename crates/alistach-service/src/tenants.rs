@@ -880,21 +880,14 @@ impl Tenants {
             }
             // The tenants' experiments, as the deployment's own run: counts out, state in.
             for e in self.tenant_experiments() {
-                if let Err(err) = e.flush_links().await {
-                    tracing::warn!(error = %err, "experiment link counts not written; kept for the next try");
-                }
-                if let Err(err) = e.refresh().await {
-                    tracing::warn!(error = %err, "a tenant's experiments not refreshed");
-                }
+                e.tick().await;
             }
         }
         if let Err(e) = self.flush_usage().await {
             tracing::warn!(error = %e, "keys' last use not recorded at shutdown");
         }
         for e in self.tenant_experiments() {
-            if let Err(err) = e.flush_links().await {
-                tracing::warn!(error = %err, "experiment link counts lost at shutdown: the store failed");
-            }
+            e.finish().await;
         }
     }
 }

@@ -1441,10 +1441,11 @@ mod tests {
         store.close().await;
     }
 
-    #[tokio::test]
-    async fn sqlite_attributes_orders_stored_before_experiments() {
+    /// A fresh SQLite file in its own directory, opened without migrations (a database an
+    /// older AliStach left), for the upgrade tests: the directory, the file, the handle.
+    async fn old_sqlite(tag: &str) -> (PathBuf, PathBuf, Old) {
         let dir: PathBuf =
-            std::env::temp_dir().join(format!("alistach-sql-attribution-{}", std::process::id()));
+            std::env::temp_dir().join(format!("alistach-sql-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("old.db");
@@ -1458,6 +1459,12 @@ mod tests {
         let old = Old {
             pool: Pool::Sqlite(pool),
         };
+        (dir, file, old)
+    }
+
+    #[tokio::test]
+    async fn sqlite_attributes_orders_stored_before_experiments() {
+        let (dir, file, old) = old_sqlite("attribution").await;
         old.migrate_to_2().await;
         let records: Vec<OrderRecord> = old_orders().into_iter().map(|(r, _)| r).collect();
         old.store_orders(&records).await;
@@ -1611,21 +1618,7 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_makes_rows_stored_before_tenants_the_default_tenants() {
-        let dir: PathBuf =
-            std::env::temp_dir().join(format!("alistach-sql-tenants-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("old.db");
-        let pool = SqlitePool::connect_with(
-            SqliteConnectOptions::new()
-                .filename(&file)
-                .create_if_missing(true),
-        )
-        .await
-        .unwrap();
-        let old = Old {
-            pool: Pool::Sqlite(pool),
-        };
+        let (dir, file, old) = old_sqlite("tenants").await;
         old.migrate_to(7).await;
         store_rows_before_tenants(&old).await;
         check_rows_are_the_default_tenants(Target::Sqlite(file)).await;

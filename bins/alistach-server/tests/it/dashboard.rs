@@ -16,14 +16,14 @@ use alistach_testkit::gateway::{FakeConfig, FakeGateway, NewOrder, Purchase};
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, chromium};
-use crate::support::{Server, admin_call, client, get_json, no_follow};
+use crate::support::{Server, admin_call, client, follow, get_json};
 use crate::webhooks::Receiver;
 
 const KEY: &str = "34567890";
 const SECRET: &str = "fake-gateway-app-secret-9f3a";
 const ADMIN: &str = "admin-key-for-the-dashboard-0123";
 const SIGNING_KEY: &str = "link-signing-key-for-dashboard-tests-0123456789";
-const BASE: &str = "https://go.example.test";
+use crate::support::TRACKED_BASE as BASE;
 const VIEWS: &[&str] = &[
     "overview",
     "searches",
@@ -52,22 +52,6 @@ async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -
     let (status, answer) = admin_call(server, ADMIN, method, path, body).await;
     assert!((200..300).contains(&status), "{method} {path}: {answer}");
     answer
-}
-
-/// Follows a tracked link on the test server as a browser would: where the redirect leads.
-async fn follow(server: &Server, link: &str) -> String {
-    let path = link.strip_prefix(BASE).expect("a tracked link");
-    let r = no_follow()
-        .get(server.url(path))
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302, "{link}");
-    r.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// Decimal text as cents ("12.3" and "12.30" are both 1230).

@@ -13,13 +13,13 @@ use alistach_testkit::gateway::{FakeConfig, FakeGateway, Purchase};
 use alistach_testkit::postgres_server::PostgresServer;
 use serde_json::{Value, json};
 
-use crate::support::{Server, admin_call, client, get_json, no_follow, temp_dir};
+use crate::support::{Server, admin_call, client, follow, get_json, temp_dir};
 
 const KEY: &str = "34567890";
 const SECRET: &str = "fake-gateway-app-secret-9f3a";
 const ADMIN: &str = "admin-key-for-experiments-0123";
 const SIGNING_KEY: &str = "link-signing-key-for-experiment-tests-0123456789";
-const BASE: &str = "https://go.example.test";
+use crate::support::TRACKED_BASE as BASE;
 const HOT_TID: &str = "hot_tid";
 
 fn start(fake: Option<&FakeGateway>, db: &[(&'static str, String)]) -> Server {
@@ -45,25 +45,6 @@ fn start(fake: Option<&FakeGateway>, db: &[(&'static str, String)]) -> Server {
 
 async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     admin_call(server, ADMIN, method, path, body).await
-}
-
-/// Follows a tracked link (handed out on `BASE`) on the test server, as a browser would:
-/// answers where the redirect leads.
-async fn follow(server: &Server, link: &str) -> String {
-    let path = link
-        .strip_prefix(BASE)
-        .unwrap_or_else(|| panic!("not a tracked link: {link}"));
-    let r = no_follow()
-        .get(server.url(path))
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302, "{link}");
-    r.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// The links of an answer: every product's promotion link, or every converted link.

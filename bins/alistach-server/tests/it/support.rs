@@ -222,3 +222,25 @@ pub async fn admin_call(
         serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "text": text })),
     )
 }
+
+/// The public base URL the tests that track links give the server (`PUBLIC_BASE_URL`).
+pub const TRACKED_BASE: &str = "https://go.example.test";
+
+/// Follows a tracked link (handed out on [`TRACKED_BASE`]) on the test server as a browser
+/// would: where the redirect leads.
+pub async fn follow(server: &Server, link: &str) -> String {
+    let path = link
+        .strip_prefix(TRACKED_BASE)
+        .unwrap_or_else(|| panic!("not a tracked link: {link}"));
+    let r = no_follow()
+        .get(server.url(path))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "{link}");
+    r.headers()["location"].to_str().unwrap().to_owned()
+}

@@ -16,14 +16,14 @@ use alistach_testkit::postgres_server::PostgresServer;
 use alistach_testkit::redis_server::RedisServer;
 use serde_json::{Value, json};
 
-use crate::support::{Server, client, no_follow, run_to_exit, temp_dir};
+use crate::support::{Server, client, follow, run_to_exit, temp_dir};
 use crate::webhooks::Receiver;
 
 const APP_KEY: &str = "45678901";
 const APP_SECRET: &str = "fake-gateway-secret-for-tenants-77a1";
 const ADMIN: &str = "super-admin-key-for-tenant-tests-0123";
 const OPS: &str = "ops-client-key-for-tenant-tests-4567";
-const BASE: &str = "https://go.example.test";
+use crate::support::TRACKED_BASE as BASE;
 const SIGNING_KEY: &str = "link-signing-key-for-tenant-tests-0123456789abc";
 
 /// The config file: one tenant, `beta`, with its own currency and limits.
@@ -152,24 +152,6 @@ fn last_param(fake: &FakeGateway, method: &str, name: &str) -> Option<String> {
 }
 
 const SEARCH: &str = "aliexpress.affiliate.product.query";
-
-/// Follows a tracked link as a browser would: where the redirect leads.
-async fn follow(server: &Server, link: &str) -> String {
-    let path = link
-        .strip_prefix(BASE)
-        .unwrap_or_else(|| panic!("not a tracked link: {link}"));
-    let r = no_follow()
-        .get(server.url(path))
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302, "{link}");
-    r.headers()["location"].to_str().unwrap().to_owned()
-}
 
 fn first_link(answer: &Value) -> String {
     answer["data"]["products"][0]["promotion_link"]

@@ -268,9 +268,13 @@ impl App {
             .filter(|e| ctx.scope().covers(&e.tenant))
             .ok_or_else(|| not_found(ctx.path))?;
         // Stopped by its tenant's experiments, which then stop handing out its variants.
-        let owner = match ctx.tenants.and_then(|t| t.get(&found.tenant)) {
-            Some(t) => t.experiments.clone().ok_or(HttpError::StoreUnavailable)?,
-            None => experiments,
+        let owner = if &found.tenant == experiments.tenant() {
+            experiments
+        } else {
+            ctx.tenants
+                .and_then(|t| t.get(&found.tenant))
+                .and_then(|t| t.experiments.clone())
+                .ok_or(HttpError::StoreUnavailable)?
         };
         let stopped = owner.stop(id).await.map_err(experiment_error)?;
         let e = stopped.ok_or_else(|| not_found(ctx.path))?;
