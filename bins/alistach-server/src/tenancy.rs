@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alistach_aliexpress::{AliExpressClient, ClientConfig};
-use alistach_domain::AffiliateApi;
+use alistach_domain::{AffiliateApi, OrderSource};
 use alistach_mock::MockCatalog;
-use alistach_service::{Catalog, GuardConfig, GuardedApi, TenantCatalogs, TenantDoc};
+use alistach_service::{Catalog, GuardConfig, GuardedApi, TenantCatalogs, TenantDoc, TenantParts};
 
 /// The upstream tenants' ports are made from.
 pub enum Upstream {
@@ -30,8 +30,12 @@ pub struct ServerTenantCatalogs {
     upstream: Upstream,
 }
 
-/// A tenant's upstream, and its guard when it is the tenant's own app.
-type Port = (Arc<dyn AffiliateApi>, Option<Arc<GuardedApi>>);
+/// A tenant's upstream; its guard and its order source when it is the tenant's own app.
+struct Port {
+    api: Arc<dyn AffiliateApi>,
+    guard: Option<Arc<GuardedApi>>,
+    orders: Option<Arc<dyn OrderSource>>,
+}
 
 impl ServerTenantCatalogs {
     /// Tenants' catalogs beside `base`, from `upstream`.
@@ -46,7 +50,11 @@ impl ServerTenantCatalogs {
                     .clone()
                     .with_tracking_id(&doc.tracking_id)
                     .map_err(|e| e.to_string())?;
-                Ok((Arc::new(mock), None))
+                Ok(Port {
+                    api: Arc::new(mock),
+                    guard: None,
+                    orders: None,
+                })
             }
             Upstream::Real {
                 client,
@@ -58,7 +66,11 @@ impl ServerTenantCatalogs {
                         .with_tracking_id(&doc.tracking_id)
                         .map_err(|e| e.to_string())?;
                     let shared = guard.sharing(|pacer| Arc::new(client.with_pacer(pacer)));
-                    Ok((Arc::new(shared), None))
+                    Ok(Port {
+                        api: Arc::new(shared),
+                        guard: None,
+                        orders: None,
+                    })
                 }
                 Some(own) => {
                     // Read from the process environment, where the config names it.
@@ -79,14 +91,24 @@ impl ServerTenantCatalogs {
                     config.language = base.language;
                     config.request_timeout = base.request_timeout;
                     let client = AliExpressClient::new(config).map_err(|e| e.to_string())?;
+                    // Its orders come through the same paced client: one budget for its app.
+                    let mut orders: Option<Arc<dyn OrderSource>> = None;
                     let guard = Arc::new(GuardedApi::paced(
                         GuardConfig {
                             max_qps: own.max_qps.unwrap_or(*max_qps),
                             ..GuardConfig::default()
                         },
-                        |pacer| Arc::new(client.with_pacer(pacer)),
+                        |pacer| {
+                            let paced = client.with_pacer(pacer);
+                            orders = Some(Arc::new(paced.clone()));
+                            Arc::new(paced)
+                        },
                     ));
-                    Ok((guard.clone(), Some(guard)))
+                    Ok(Port {
+                        api: guard.clone(),
+                        guard: Some(guard),
+                        orders,
+                    })
                 }
             },
         }
@@ -94,18 +116,19 @@ impl ServerTenantCatalogs {
 }
 
 impl TenantCatalogs for ServerTenantCatalogs {
-    fn catalog(&self, doc: &TenantDoc) -> Result<Arc<Catalog>, String> {
-        let (port, guard) = self.port(doc)?;
+    fn build(&self, doc: &TenantDoc) -> Result<TenantParts, String> {
+        let port = self.port(doc)?;
         let ttls = match &doc.cache_ttl {
             Some(t) => t.apply(self.base.ttls()),
             None => *self.base.ttls(),
         };
-        Ok(Arc::new(self.base.for_tenant(
-            port,
-            guard,
-            &doc.tracking_id,
-            ttls,
-        )))
+        Ok(TenantParts {
+            catalog: Arc::new(
+                self.base
+                    .for_tenant(port.api, port.guard, &doc.tracking_id, ttls),
+            ),
+            orders: port.orders,
+        })
     }
 }
 

@@ -447,6 +447,24 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
             app.catalog_handle(),
             config.tenants.clone(),
         )
+        .with_order_syncs(!config.order_sync_interval.is_zero(), {
+            let store = order_store.clone();
+            let clock = clock.clone();
+            let instance = instance.clone();
+            let interval = config.order_sync_interval;
+            move |source, doc| {
+                let app = doc
+                    .credentials
+                    .as_ref()
+                    .map_or("own", |c| c.app_key.as_str());
+                Arc::new(OrderSync::new(
+                    source,
+                    store.clone(),
+                    clock.clone(),
+                    OrderSyncConfig::new(instance.clone(), interval).for_app(app),
+                ))
+            }
+        })
         .with_tenant_experiments({
             let store = order_store.clone();
             let clock = clock.clone();

@@ -86,7 +86,8 @@ pub use orders::{
 pub use pacing::OutboundLimiter;
 pub use tenants::{
     Grant, MAX_KEYS_PER_TENANT, TENANT_KEY_PREFIX, Tenant, TenantCatalogs, TenantCredentials,
-    TenantDoc, TenantError, TenantLimits, TenantTtls, Tenants, key_digest, validate_tracking_id,
+    TenantDoc, TenantError, TenantLimits, TenantParts, TenantTtls, Tenants, key_digest,
+    validate_tracking_id,
 };
 pub use tracking::{LinkTracker, REDIRECT_PATH, TrackedApi};
 pub use variant::VariantApi;

@@ -21,7 +21,8 @@ use alistach_store::{OrderRecord, Store, StoreError, UpsertSummary};
 /// The lease every instance's sync takes.
 pub const SYNC_LEASE: &str = "orders:sync";
 /// The cursor holding the last completed run's time (Unix ms).
-const LAST_RUN_CURSOR: &str = "orders:last_run";
+/// The cursor (under [`OrderSyncConfig::cursor`]) of the last run's end.
+const LAST_RUN_CURSOR: &str = "last_run";
 
 /// How the sync runs.
 #[derive(Clone, Debug)]
@@ -40,6 +41,9 @@ pub struct OrderSyncConfig {
     pub page_size: u32,
     /// Pages per status and run, a guard against a cursor that never ends.
     pub max_pages: u32,
+    /// Whose orders, when not the deployment's app's: a tenant's own app (its app key). It
+    /// names the sync's own lease and cursors, so each app's sync keeps its own place.
+    pub app: Option<String>,
 }
 
 impl OrderSyncConfig {
@@ -54,6 +58,30 @@ impl OrderSyncConfig {
             overlap: Duration::from_secs(2 * 3_600),
             page_size: OrderQuery::MAX_PAGE_SIZE,
             max_pages: 1_000,
+            app: None,
+        }
+    }
+
+    /// The same for the orders of another app (a tenant's own), with its own lease and
+    /// cursors.
+    pub fn for_app(mut self, app_key: &str) -> OrderSyncConfig {
+        self.app = Some(app_key.to_owned());
+        self
+    }
+
+    /// The lease a run holds.
+    fn lease(&self) -> String {
+        match &self.app {
+            None => SYNC_LEASE.to_owned(),
+            Some(app) => format!("{SYNC_LEASE}:{app}"),
+        }
+    }
+
+    /// The cursor named `name` of this sync.
+    fn cursor(&self, name: &str) -> String {
+        match &self.app {
+            None => format!("orders:{name}"),
+            Some(app) => format!("orders:{app}:{name}"),
         }
     }
 }
@@ -159,8 +187,8 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn cursor_name(status: OrderStatus) -> String {
-    format!("orders:until:{}", status.as_str())
+fn cursor_name(config: &OrderSyncConfig, status: OrderStatus) -> String {
+    config.cursor(&format!("until:{}", status.as_str()))
 }
 
 impl OrderSync {
@@ -260,21 +288,22 @@ impl OrderSync {
 
     async fn leased_run(&self, scheduled: bool) -> Result<SyncOutcome, SyncError> {
         let me = &self.config.instance;
+        let lease = self.config.lease();
         if !self
             .store
-            .try_acquire_lease(SYNC_LEASE, me, self.config.lease_ttl)
+            .try_acquire_lease(&lease, me, self.config.lease_ttl)
             .await?
         {
             let holder = self
                 .store
-                .lease(SYNC_LEASE)
+                .lease(&lease)
                 .await?
                 .map_or_else(|| "another instance".to_owned(), |l| l.holder);
             return Ok(SyncOutcome::Leased { holder });
         }
         let result = self.run_holding_lease(scheduled).await;
         // Released on failure too; a lost lease is not ours to release (the call is a no-op).
-        if let Err(e) = self.store.release_lease(SYNC_LEASE, me).await {
+        if let Err(e) = self.store.release_lease(&lease, me).await {
             tracing::warn!(error = %e, "releasing the order-sync lease failed; it expires");
         }
         result
@@ -283,7 +312,10 @@ impl OrderSync {
     async fn run_holding_lease(&self, scheduled: bool) -> Result<SyncOutcome, SyncError> {
         let started_ms = self.now_ms();
         if scheduled
-            && let Some(last) = self.store.cursor(LAST_RUN_CURSOR).await?
+            && let Some(last) = self
+                .store
+                .cursor(&self.config.cursor(LAST_RUN_CURSOR))
+                .await?
             && let Ok(last_run_ms) = last.parse::<i64>()
             && started_ms.saturating_sub(last_run_ms) < ms(self.config.interval) / 10 * 9
         {
@@ -296,7 +328,7 @@ impl OrderSync {
         let mock = self.source.mode().is_mock();
         let end_ms = started_ms;
         for status in OrderStatus::ALL {
-            let name = cursor_name(status);
+            let name = cursor_name(&self.config, status);
             let since = self
                 .store
                 .cursor(&name)
@@ -333,7 +365,11 @@ impl OrderSync {
                 // Renew the lease page by page; losing it means another instance took over.
                 if !self
                     .store
-                    .try_acquire_lease(SYNC_LEASE, &self.config.instance, self.config.lease_ttl)
+                    .try_acquire_lease(
+                        &self.config.lease(),
+                        &self.config.instance,
+                        self.config.lease_ttl,
+                    )
                     .await?
                 {
                     return Err(SyncError::LeaseLost);
@@ -347,7 +383,10 @@ impl OrderSync {
         }
         report.finished_ms = self.now_ms();
         self.store
-            .set_cursor(LAST_RUN_CURSOR, &report.finished_ms.to_string())
+            .set_cursor(
+                &self.config.cursor(LAST_RUN_CURSOR),
+                &report.finished_ms.to_string(),
+            )
             .await?;
         Ok(SyncOutcome::Ran(report))
     }

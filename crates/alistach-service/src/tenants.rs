@@ -14,7 +14,8 @@
 //! environment, and everything behaves as before tenants existed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use alistach_domain::{Clock, CountryCode, Currency, Language, Role, TenantId, ValidationError};
@@ -26,7 +27,9 @@ use alistach_store::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Catalog, Experiments};
+use alistach_domain::OrderSource;
+
+use crate::{Catalog, Experiments, OrderSync};
 
 /// The longest tenant name, in characters.
 pub const MAX_TENANT_NAME_CHARS: usize = 200;
@@ -300,8 +303,17 @@ fn is_origin(o: &str) -> bool {
 /// id, lifetimes and (when it has them) its own credentials. The server implements it: it
 /// knows the mode and the upstream.
 pub trait TenantCatalogs: Send + Sync + 'static {
-    /// The catalog of `doc`; an error text (a missing credential, say) when it cannot be made.
-    fn catalog(&self, doc: &TenantDoc) -> Result<Arc<Catalog>, String>;
+    /// What serves `doc`; an error text (a missing credential, say) when it cannot be made.
+    fn build(&self, doc: &TenantDoc) -> Result<TenantParts, String>;
+}
+
+/// What serves a tenant, as the deployment makes it.
+pub struct TenantParts {
+    /// Its catalog.
+    pub catalog: Arc<Catalog>,
+    /// Where its orders come from when it has its own app (the same paced client as its
+    /// catalog's); `None`: the deployment's order sync brings them.
+    pub orders: Option<Arc<dyn OrderSource>>,
 }
 
 /// A tenant, ready to serve.
@@ -318,6 +330,8 @@ pub struct Tenant {
     pub catalog: Arc<Catalog>,
     /// Its A/B experiments of link strategies, when the deployment runs them.
     pub experiments: Option<Arc<Experiments>>,
+    /// The sync of its own app's orders, when it has its own app.
+    pub order_sync: Option<Arc<OrderSync>>,
     /// Its limits over all its keys (empty: none).
     pub quotas: Vec<Quota>,
     /// The rate-limit identity of the whole tenant (`tenant:{id}`).
@@ -363,6 +377,9 @@ pub struct Grant {
     /// The key's rate-limit identity (`key:{tenant}/{key id}`).
     pub limit_key: Arc<str>,
     expires_ms: Option<i64>,
+    /// When it was last presented and not yet written to the store (0: not since): a
+    /// relaxed store per request, no lock.
+    used_ms: Arc<AtomicI64>,
 }
 
 /// Why a tenant use case failed.
@@ -412,13 +429,16 @@ pub struct Tenants {
     default: Arc<Tenant>,
     file: Vec<TenantDoc>,
     experiments: Option<ExperimentsFactory>,
+    order_syncs: Option<OrderSyncFactory>,
+    /// Whether the tenants' own order syncs run on schedule (`ORDER_SYNC_INTERVAL` above 0).
+    scheduled_syncs: bool,
     snapshot: RwLock<Arc<Snapshot>>,
-    /// Keys used since the last flush: key id → last use (Unix ms).
-    used: Mutex<HashMap<Arc<str>, i64>>,
     reloading: tokio::sync::Mutex<()>,
 }
 
 type ExperimentsFactory = Box<dyn Fn(Arc<Catalog>, &TenantId) -> Arc<Experiments> + Send + Sync>;
+type OrderSyncFactory =
+    Box<dyn Fn(Arc<dyn OrderSource>, &TenantDoc) -> Arc<OrderSync> + Send + Sync>;
 
 impl std::fmt::Debug for Tenants {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -458,6 +478,7 @@ impl Tenants {
             updated_ms: 0,
             catalog: default_catalog,
             experiments: None,
+            order_sync: None,
             quotas,
         });
         let snapshot = Snapshot {
@@ -472,20 +493,43 @@ impl Tenants {
             default,
             file,
             experiments: None,
+            order_syncs: None,
+            scheduled_syncs: false,
             snapshot: RwLock::new(Arc::new(snapshot)),
-            used: Mutex::new(HashMap::new()),
             reloading: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The same tenants with every tenant but the implicit one running the experiments
-    /// `make` builds over its catalog (see [`Tenants::with_default_experiments`]).
+    /// `make` builds over its catalog (the implicit tenant runs the deployment's own).
     pub fn with_tenant_experiments(
         mut self,
         make: impl Fn(Arc<Catalog>, &TenantId) -> Arc<Experiments> + Send + Sync + 'static,
     ) -> Self {
         self.experiments = Some(Box::new(make));
         self
+    }
+
+    /// The same tenants with the orders of a tenant's own app synced by the sync `make`
+    /// builds over its order source (on schedule when `scheduled`, each tick of
+    /// [`Tenants::run`] asking whether one is due; and with the deployment's sync on demand).
+    pub fn with_order_syncs(
+        mut self,
+        scheduled: bool,
+        make: impl Fn(Arc<dyn OrderSource>, &TenantDoc) -> Arc<OrderSync> + Send + Sync + 'static,
+    ) -> Self {
+        self.order_syncs = Some(Box::new(make));
+        self.scheduled_syncs = scheduled;
+        self
+    }
+
+    /// The order syncs of the tenants' own apps.
+    pub fn own_order_syncs(&self) -> Vec<Arc<OrderSync>> {
+        self.current()
+            .tenants
+            .values()
+            .filter_map(|t| t.order_sync.clone())
+            .collect()
     }
 
     fn current(&self) -> Arc<Snapshot> {
@@ -510,7 +554,7 @@ impl Tenants {
                 )));
             }
             self.catalogs
-                .catalog(doc)
+                .build(doc)
                 .map_err(|e| TenantError::Unusable(format!("tenant {:?}: {e}", doc.id.as_str())))?;
             records.push(record_of(doc, TenantSource::File, now, now)?);
         }
@@ -549,9 +593,15 @@ impl Tenants {
             let Some(tenant) = tenants.get(&key.tenant) else {
                 continue;
             };
+            // A use not yet written stays with the key across reloads.
+            let used_ms = previous
+                .keys
+                .get(&key.digest)
+                .map_or_else(|| Arc::new(AtomicI64::new(0)), |g| g.used_ms.clone());
             grants.insert(
                 key.digest,
                 Grant {
+                    used_ms,
                     limit_key: Arc::from(format!("key:{}/{}", key.tenant, key.id)),
                     key_id: Arc::from(key.id.as_str()),
                     key_name: Arc::from(key.name.as_str()),
@@ -588,11 +638,15 @@ impl Tenants {
     fn build(&self, record: &TenantRecord) -> Result<Tenant, String> {
         let doc: TenantDoc = serde_json::from_str(&record.settings)
             .map_err(|e| format!("its stored settings cannot be read: {e}"))?;
-        let catalog = self.catalogs.catalog(&doc)?;
+        let TenantParts { catalog, orders } = self.catalogs.build(&doc)?;
         let experiments = self
             .experiments
             .as_ref()
             .map(|make| make(catalog.clone(), &doc.id));
+        let order_sync = match (orders, &self.order_syncs) {
+            (Some(source), Some(make)) => Some(make(source, &doc)),
+            _ => None,
+        };
         Ok(Tenant {
             limit_key: format!("tenant:{}", doc.id),
             quotas: doc.quotas(),
@@ -602,6 +656,7 @@ impl Tenants {
             updated_ms: record.updated_ms,
             catalog,
             experiments,
+            order_sync,
         })
     }
 
@@ -637,10 +692,7 @@ impl Tenants {
         if grant.expires_ms.is_some_and(|e| now >= e) {
             return None;
         }
-        self.used
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(grant.key_id.clone(), now);
+        grant.used_ms.store(now, Ordering::Relaxed);
         Some(grant.clone())
     }
 
@@ -678,7 +730,7 @@ impl Tenants {
     /// Creates a tenant through the API.
     pub async fn create(&self, doc: TenantDoc) -> Result<Arc<Tenant>, TenantError> {
         self.check_new(&doc)?;
-        self.catalogs.catalog(&doc).map_err(TenantError::Unusable)?;
+        self.catalogs.build(&doc).map_err(TenantError::Unusable)?;
         let now = now_i64(&*self.clock);
         self.store
             .create_tenant(&record_of(&doc, TenantSource::Api, now, now)?)
@@ -722,7 +774,7 @@ impl Tenants {
     async fn replace(&self, tenant: &Tenant, doc: TenantDoc) -> Result<Arc<Tenant>, TenantError> {
         let id = &tenant.doc.id;
         self.check_new(&doc)?;
-        self.catalogs.catalog(&doc).map_err(TenantError::Unusable)?;
+        self.catalogs.build(&doc).map_err(TenantError::Unusable)?;
         // Strictly later than the stored change, so every instance rebuilds the tenant.
         let now = now_i64(&*self.clock).max(tenant.updated_ms + 1);
         let record = record_of(&doc, TenantSource::Api, tenant.created_ms, now)?;
@@ -845,16 +897,30 @@ impl Tenants {
         self.store.audit(query).await
     }
 
-    /// Writes the keys' last use to the store.
+    /// Writes the keys' last use to the store (kept for the next try when it fails).
     pub async fn flush_usage(&self) -> Result<(), StoreError> {
-        let used: Vec<(String, i64)> = {
-            let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-            used.drain().map(|(k, t)| (k.to_string(), t)).collect()
-        };
+        let snapshot = self.current();
+        let mut used = Vec::new();
+        for grant in snapshot.keys.values() {
+            let at = grant.used_ms.swap(0, Ordering::Relaxed);
+            if at > 0 {
+                used.push((grant, at));
+            }
+        }
         if used.is_empty() {
             return Ok(());
         }
-        self.store.touch_keys(&used).await
+        let rows: Vec<(String, i64)> = used
+            .iter()
+            .map(|(g, at)| (g.key_id.to_string(), *at))
+            .collect();
+        let written = self.store.touch_keys(&rows).await;
+        if written.is_err() {
+            for (g, at) in used {
+                g.used_ms.fetch_max(at, Ordering::Relaxed);
+            }
+        }
+        written
     }
 
     /// Reloads the tenants and keys, refreshes every tenant's experiments and writes the keys'
@@ -881,6 +947,14 @@ impl Tenants {
             // The tenants' experiments, as the deployment's own run: counts out, state in.
             for e in self.tenant_experiments() {
                 e.tick().await;
+            }
+            // A run can take minutes: beside this loop (a sync already running skips).
+            if self.scheduled_syncs {
+                for sync in self.own_order_syncs() {
+                    tokio::spawn(async move {
+                        let _ = sync.tick().await;
+                    });
+                }
             }
         }
         if let Err(e) = self.flush_usage().await {

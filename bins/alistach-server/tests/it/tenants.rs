@@ -1314,6 +1314,38 @@ async fn a_tenant_with_its_own_app_calls_upstream_with_it() {
         200
     );
     assert_eq!(fake.requests(SEARCH), 2, "the tenant's own entry is a hit");
+    // Its orders come through its own app, into its own books.
+    let link = answer["data"]["products"][0]["promotion_link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fake.purchase(&link, Purchase::new(8_000)).unwrap();
+    let (status, synced) = call(&server, Some(ADMIN), "POST", "/api/admin/orders/sync", None).await;
+    assert_eq!(status, 200, "{synced}");
+    assert!(
+        fake.recorded().iter().any(|r| {
+            r.params.get("method").map(String::as_str)
+                == Some("aliexpress.affiliate.order.listbyindex")
+                && r.params.get("app_key").map(String::as_str) == Some(DEALS_KEY)
+        }),
+        "the tenant's orders are listed with its own app"
+    );
+    let (_, deals_admin) = make_key(&server, ADMIN, "deals", "deals ops", "tenant-admin").await;
+    let (status, orders) = call(
+        &server,
+        Some(&deals_admin),
+        "GET",
+        "/api/admin/orders",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{orders}");
+    assert_eq!(
+        orders["data"]["orders"].as_array().unwrap().len(),
+        1,
+        "{orders}"
+    );
+    assert_eq!(orders["data"]["orders"][0]["tracking_id"], "deals_tid");
     assert!(
         !server.logs().contains(DEALS_SECRET),
         "the secret is never logged"

@@ -258,6 +258,17 @@ impl App {
 
     pub(super) async fn admin_orders_sync(&self) -> Result<HttpResponse, HttpError> {
         let orders = self.orders_or_unavailable()?;
+        // The orders of tenants with their own app first: their own syncs, their own leases.
+        for sync in self
+            .tenants
+            .as_ref()
+            .map(|t| t.own_order_syncs())
+            .unwrap_or_default()
+        {
+            if let Err(e) = sync.run_now().await {
+                tracing::warn!(error = %e, "a tenant's own order sync failed");
+            }
+        }
         match orders.sync.run_now().await.map_err(sync_error)? {
             SyncOutcome::Ran(report) => {
                 let data = api::OrderSyncData {

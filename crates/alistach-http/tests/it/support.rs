@@ -260,14 +260,20 @@ impl TestServer {
         // deployment's port with their tracking id.
         struct SameApi(Arc<Catalog>, Arc<dyn alistach_domain::AffiliateApi>);
         impl alistach_service::TenantCatalogs for SameApi {
-            fn catalog(&self, doc: &alistach_service::TenantDoc) -> Result<Arc<Catalog>, String> {
+            fn build(
+                &self,
+                doc: &alistach_service::TenantDoc,
+            ) -> Result<alistach_service::TenantParts, String> {
                 let ttls = *self.0.ttls();
-                Ok(Arc::new(self.0.for_tenant(
-                    self.1.clone(),
-                    None,
-                    &doc.tracking_id,
-                    ttls,
-                )))
+                Ok(alistach_service::TenantParts {
+                    catalog: Arc::new(self.0.for_tenant(
+                        self.1.clone(),
+                        None,
+                        &doc.tracking_id,
+                        ttls,
+                    )),
+                    orders: None,
+                })
             }
         }
         let tenants = Arc::new(alistach_service::Tenants::new(
