@@ -174,11 +174,13 @@ impl TenantDoc {
         }
         validate_tracking_id(&self.tracking_id)?;
         if let Some(l) = &self.rate_limits
-            && (l.per_second == Some(0) || l.per_minute == Some(0))
+            && (l.per_second.is_some_and(|n| !(1..=10_000_000).contains(&n))
+                || l.per_minute
+                    .is_some_and(|n| !(1..=100_000_000).contains(&n)))
         {
             return Err(ValidationError::new(
                 "rate_limits",
-                "per_second and per_minute must be at least 1 when given",
+                "per_second must be 1 to 10000000 and per_minute 1 to 100000000 when given",
             ));
         }
         if self.daily_quota == Some(0) || self.daily_quota.is_some_and(|q| q > u64::from(u32::MAX))
@@ -242,10 +244,10 @@ impl TenantDoc {
                      secret itself is never accepted",
                 ));
             }
-            if c.max_qps == Some(0) {
+            if c.max_qps.is_some_and(|n| !(1..=10_000).contains(&n)) {
                 return Err(ValidationError::new(
                     "credentials",
-                    "max_qps must be at least 1 when given",
+                    "max_qps must be 1 to 10000 when given",
                 ));
             }
         }
@@ -1022,6 +1024,14 @@ mod tests {
             "rate_limits"
         );
         assert_eq!(field(&|d| d.daily_quota = Some(0)), "daily_quota");
+        assert_eq!(
+            field(&|d| d.rate_limits = Some(TenantLimits {
+                per_second: Some(10_000_001),
+                per_minute: None
+            })),
+            "rate_limits",
+            "the contract's bounds"
+        );
         assert_eq!(
             field(&|d| d.cache_ttl = Some(TenantTtls {
                 search: Some(MAX_TENANT_TTL_SECS + 1),
