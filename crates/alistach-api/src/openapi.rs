@@ -1526,6 +1526,12 @@ fn tenant_responses(
                 ),
             );
         }
+        RouteId::TenantKeyCreate => {
+            responses.insert(
+                "409".into(),
+                problem("The tenant holds 100 live keys, the most allowed: revoke one first."),
+            );
+        }
         RouteId::TenantDelete => {
             responses.insert(
                 "409".into(),

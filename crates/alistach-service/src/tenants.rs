@@ -39,7 +39,7 @@ pub const MAX_KEY_NAME_CHARS: usize = 100;
 pub const MAX_TENANT_ORIGINS: usize = 50;
 /// The longest cache lifetime a tenant may set (a week), in seconds.
 pub const MAX_TENANT_TTL_SECS: u64 = 7 * 24 * 3600;
-/// The most keys a tenant may hold, revoked ones included.
+/// The most live keys a tenant may hold (revoked and expired ones do not count).
 pub const MAX_KEYS_PER_TENANT: usize = 100;
 /// What a tenant key starts with (so a leaked one is recognisable by secret scanners).
 pub const TENANT_KEY_PREFIX: &str = "ask_";
@@ -835,9 +835,16 @@ impl Tenants {
         if expires_ms.is_some_and(|e| e <= now) {
             return Err(ValidationError::new("expires_at", "must be in the future").into());
         }
-        if self.store.tenant_keys(id).await?.len() >= MAX_KEYS_PER_TENANT {
+        let live = self
+            .store
+            .tenant_keys(id)
+            .await?
+            .iter()
+            .filter(|k| k.is_live(now))
+            .count();
+        if live >= MAX_KEYS_PER_TENANT {
             return Err(TenantError::Conflict(format!(
-                "tenant {:?} holds {MAX_KEYS_PER_TENANT} keys, the most allowed",
+                "tenant {:?} holds {MAX_KEYS_PER_TENANT} live keys, the most allowed: revoke one first",
                 id.as_str()
             )));
         }
