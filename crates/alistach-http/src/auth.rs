@@ -62,12 +62,15 @@ impl App {
     /// keeps presenting wrong keys is refused (429) without its keys being checked until its
     /// budget refills. A tenant's client key opens the API routes of its tenant; its
     /// tenant-admin key also the admin routes, for its tenant only.
-    pub(crate) fn authorize(
-        &self,
+    /// A valid key refused on the route (an API key on an admin route) is named in
+    /// `refused`, for the audit log.
+    pub(crate) fn authorize<'s>(
+        &'s self,
         access: Access,
         headers: &HeaderMap,
         peer: Option<IpAddr>,
-    ) -> Result<Principal<'_>, HttpError> {
+        refused: &mut Option<Principal<'s>>,
+    ) -> Result<Principal<'s>, HttpError> {
         let tenants = self.tenants.as_ref().filter(|t| t.any());
         let admin_route = match access {
             Access::Public => return Ok(Principal::Anonymous),
@@ -115,24 +118,29 @@ impl App {
         }
         let digest = digest(presented);
         if let Some(grant) = self.keys.get(&digest) {
+            let who = Principal::Deployment {
+                name: grant.name.as_str(),
+                admin: grant.admin,
+            };
             if admin_route && !grant.admin {
+                *refused = Some(who);
                 return Err(HttpError::Forbidden(
                     "this API key does not give access to admin endpoints",
                 ));
             }
-            return Ok(Principal::Deployment {
-                name: grant.name.as_str(),
-                admin: grant.admin,
-            });
+            return Ok(who);
         }
         if let Some(grant) = tenants.and_then(|t| t.authenticate(&digest)) {
-            if admin_route && grant.role != Role::TenantAdmin {
+            let client_key = grant.role != Role::TenantAdmin;
+            let who = Principal::Tenant(grant);
+            if admin_route && client_key {
+                *refused = Some(who);
                 return Err(HttpError::Forbidden(
                     "this is a tenant's client key: it opens the product routes and MCP, not \
                      the admin endpoints (a tenant-admin key does, for its tenant)",
                 ));
             }
-            return Ok(Principal::Tenant(grant));
+            return Ok(who);
         }
         self.auth_throttle.failed(&client);
         Err(HttpError::Unauthorized(if admin_route {

@@ -263,14 +263,18 @@ impl App {
             McpEndpoint::check(req.headers(), |o| self.allowed_origin(Some(o)).is_some())?;
         }
         let analytics = self.analytics.as_ref().is_some_and(|a| a.is_recording());
-        let who = match self.authorize(access, req.headers(), peer) {
+        let mut refused = None;
+        let who = match self.authorize(access, req.headers(), peer, &mut refused) {
             Ok(who) => who,
             Err(e) => {
                 if analytics {
                     seen.client = Some(self.client_ip_key(peer, req.headers()));
                 }
                 if route.access == Access::Admin {
-                    seen.audit = Some(Principal::Anonymous.actor());
+                    // Who was refused, when the key was valid (else `anonymous`).
+                    let who = refused.unwrap_or(Principal::Anonymous);
+                    seen.audit = Some(who.actor());
+                    seen.actor_tenant = who.tenant().map(|t| t.id().clone());
                 }
                 return Err(e);
             }

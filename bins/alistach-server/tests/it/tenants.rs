@@ -830,6 +830,19 @@ async fn the_tenant_loop(db: Vec<(&'static str, String)>, backend: &str) {
         entries.iter().any(|e| e["status"] == 403),
         "refusals are recorded"
     );
+    // A valid key refused on an admin route is named, with its tenant.
+    assert!(
+        entries.iter().any(|e| e["status"] == 403
+            && e["actor"] == format!("key:{acme_client_id}")
+            && e["actor_tenant"] == "acme"),
+        "the client key's refusals name it: {audit}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["status"] == 401 && e["actor"] == "anonymous"),
+        "a wrong key is anonymous"
+    );
     let (_, own) = call(
         &server,
         Some(&acme_admin),
