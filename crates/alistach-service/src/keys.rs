@@ -122,7 +122,8 @@ impl KeyScope {
     }
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+/// Appends `bytes` as lowercase hex.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));

@@ -14,7 +14,7 @@
 //! environment, and everything behaves as before tenants existed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -436,6 +436,8 @@ pub struct Tenants {
     scheduled_syncs: bool,
     snapshot: RwLock<Arc<Snapshot>>,
     reloading: tokio::sync::Mutex<()>,
+    /// Whether the snapshot holds any tenant.
+    some: AtomicBool,
 }
 
 type ExperimentsFactory = Box<dyn Fn(Arc<Catalog>, &TenantId) -> Arc<Experiments> + Send + Sync>;
@@ -499,6 +501,7 @@ impl Tenants {
             scheduled_syncs: false,
             snapshot: RwLock::new(Arc::new(snapshot)),
             reloading: tokio::sync::Mutex::new(()),
+            some: AtomicBool::new(false),
         }
     }
 
@@ -629,6 +632,7 @@ impl Tenants {
             .values()
             .flat_map(|t| t.doc.allowed_origins.iter().cloned())
             .collect();
+        self.some.store(!tenants.is_empty(), Ordering::Relaxed);
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Snapshot {
             tenants,
             keys: grants,
@@ -680,9 +684,15 @@ impl Tenants {
         self.current().tenants.values().cloned().collect()
     }
 
-    /// True when any tenant besides the implicit one exists.
+    /// True when any tenant besides the implicit one exists (one relaxed load: every request
+    /// asks it).
     pub fn any(&self) -> bool {
-        !self.current().tenants.is_empty()
+        self.some.load(Ordering::Relaxed)
+    }
+
+    /// Now, on the tenants' clock (Unix ms): the time of audit entries and key expiry.
+    pub fn now_ms(&self) -> i64 {
+        now_i64(&*self.clock)
     }
 
     /// The grant of a presented key (by its digest) when it is a live tenant key; notes its
@@ -858,7 +868,11 @@ impl Tenants {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
         );
         let record = TenantKeyRecord {
-            id: format!("key_{}", hex(&kid)),
+            id: {
+                let mut id = String::from("key_");
+                crate::keys::push_hex(&mut id, &kid);
+                id
+            },
             tenant: id.clone(),
             name: name.to_owned(),
             role,
@@ -977,14 +991,6 @@ impl Tenants {
 
 fn unknown_tenant(id: &TenantId) -> TenantError {
     TenantError::NotFound(format!("no tenant has the id {:?}", id.as_str()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 fn record_of(

@@ -139,13 +139,7 @@ impl App {
             .or_else(|| path_tenant(&call.path).and_then(|id| TenantId::parse(id).ok()))
             .or_else(|| call.actor_tenant.clone());
         let entry = NewAuditEntry {
-            at_ms: i64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis(),
-            )
-            .unwrap_or(i64::MAX),
+            at_ms: tenants.now_ms(),
             actor: call.actor,
             actor_tenant: call.actor_tenant,
             tenant,
@@ -321,16 +315,6 @@ fn key_info(k: &TenantKeyRecord, now_ms: i64) -> api::TenantKeyInfo {
     }
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX)
-}
-
 impl App {
     fn tenants_or_unavailable(&self) -> Result<&Arc<Tenants>, HttpError> {
         self.tenants.as_ref().ok_or(HttpError::StoreUnavailable)
@@ -434,7 +418,7 @@ impl App {
             }
             RouteId::TenantKeys => {
                 let tid = self.path_tenant(id, ctx)?;
-                let now = now_ms();
+                let now = tenants.now_ms();
                 let keys = tenants.keys(&tid).await.map_err(tenant_error)?;
                 Ok(json(&api::TenantKeysResponse::ok(
                     api::TenantKeyList {
@@ -465,7 +449,7 @@ impl App {
                     .create_key(&tid, &req.name, role, expires_ms)
                     .await
                     .map_err(tenant_error)?;
-                let created = api::TenantKeyCreated::new(key_info(&record, now_ms()), key);
+                let created = api::TenantKeyCreated::new(key_info(&record, tenants.now_ms()), key);
                 let mut resp = json(&api::TenantKeyCreatedResponse::ok(created, meta()));
                 *resp.status_mut() = StatusCode::CREATED;
                 // The key is in this answer only: no cache may keep it.
@@ -485,7 +469,7 @@ impl App {
                     .await
                     .map_err(tenant_error)?;
                 Ok(json(&api::TenantKeyResponse::ok(
-                    key_info(&revoked, now_ms()),
+                    key_info(&revoked, tenants.now_ms()),
                     meta(),
                 )))
             }
