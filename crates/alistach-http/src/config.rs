@@ -7,7 +7,6 @@ use std::time::Duration;
 use alistach_policy::{RateLimiter, TrustedProxies};
 
 use alistach_domain::{Currency, Language};
-use sha2::{Digest, Sha256};
 
 /// The longest key a client may present; longer ones are refused before they are hashed.
 pub const MAX_PRESENTED_KEY_BYTES: usize = 256;
@@ -48,7 +47,8 @@ impl ApiKey {
 
 /// SHA-256 of a key: how keys are stored and looked up.
 pub(crate) fn digest(value: &str) -> [u8; 32] {
-    Sha256::digest(value.as_bytes()).into()
+    // The tenants' keys are stored and looked up by the same digest.
+    alistach_service::key_digest(value)
 }
 
 impl fmt::Debug for ApiKey {
