@@ -29,5 +29,5 @@ pub use ratelimit::{
     Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,
     RateLimitStore, gcra_apply, gcra_step,
 };
-pub use targets::forbidden_target;
+pub use targets::{forbidden_target, is_origin};
 pub use throttle::AuthThrottle;

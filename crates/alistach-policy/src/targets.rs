@@ -79,3 +79,49 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         return None;
     })
 }
+
+/// True for an origin as CORS compares it: `http://` or `https://`, then a host (letters,
+/// digits, `.`, `-`, `_`, a bracketed IPv6 address) and an optional `:port`, nothing after, at
+/// most 255 bytes. `ALLOWED_ORIGINS` and tenants' `allowed_origins` are checked by it.
+pub fn is_origin(text: &str) -> bool {
+    let Some(rest) = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && text.len() <= 255
+        && rest.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        })
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::is_origin;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        for ok in [
+            "https://chatgpt.com",
+            "http://127.0.0.1:8080",
+            "https://[::1]:443",
+            "https://a_b.example",
+        ] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "*",
+            "chatgpt.com",
+            "https://",
+            "https://a.example/",
+            "https://a.example/x",
+            "ftp://a",
+            "https://a b",
+            "https://a?x",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+}

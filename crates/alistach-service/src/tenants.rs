@@ -210,7 +210,7 @@ impl TenantDoc {
             ));
         }
         for origin in &self.allowed_origins {
-            if !is_origin(origin) {
+            if !alistach_policy::is_origin(origin) {
                 return Err(ValidationError::new(
                     "allowed_origins",
                     format!(
@@ -284,21 +284,6 @@ pub fn validate_tracking_id(t: &str) -> Result<(), ValidationError> {
             "must be 1 to 64 of letters, digits, '-' and '_'",
         ))
     }
-}
-
-/// `scheme://host[:port]`, http or https, nothing after.
-fn is_origin(o: &str) -> bool {
-    let Some(rest) = o
-        .strip_prefix("https://")
-        .or_else(|| o.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    !rest.is_empty()
-        && o.len() <= 255
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 /// Builds what serves a tenant: its catalog over the deployment's cache, with its tracking

@@ -780,11 +780,7 @@ fn origins(env: &'static str, raw: &str) -> Parsed<Vec<String>> {
                 Some(format!(
                     "{env} must list exact origins; \"*\" is not allowed"
                 ))
-            } else if !origin
-                .strip_prefix("https://")
-                .or_else(|| origin.strip_prefix("http://"))
-                .is_some_and(|host| !host.is_empty() && !host.contains('/'))
-            {
+            } else if !alistach_policy::is_origin(origin) {
                 Some(format!(
                     "{env} entry {origin:?} is not an origin like https://chatgpt.com"
                 ))
