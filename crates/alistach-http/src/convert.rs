@@ -185,6 +185,11 @@ fn blank_to_none(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Cents as exact decimal money text (`1234` → `"12.34"`): how every answer writes money.
+pub(crate) fn money(cents: i64) -> String {
+    alistach_domain::Cents(cents).to_decimal().to_string()
+}
+
 /// What a request leaves out is filled with: the deployment's defaults (`HttpConfig`), or
 /// its tenant's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! variant (JSON or CSV).
 
 use alistach_api::types as api;
-use alistach_domain::{Cents, OrderStatus, platform_time};
+use alistach_domain::{OrderStatus, platform_time};
 use alistach_service::{ServiceError, SyncError, SyncOutcome};
 use alistach_store::{
     GroupBy, OrderFilter, OrderPageRequest, RevenueGroup, RevenueReport, StoreError, StoredOrder,
@@ -106,10 +106,6 @@ fn scoped_tracking(ctx: &Ctx<'_>, asked: Option<String>) -> Result<Option<String
     }
 }
 
-fn money(c: Cents) -> String {
-    c.to_decimal().to_string()
-}
-
 fn order_item(o: &StoredOrder, history: Vec<api::OrderStatusChange>) -> api::OrderItem {
     let r = &o.record.order;
     api::OrderItem {
@@ -121,10 +117,10 @@ fn order_item(o: &StoredOrder, history: Vec<api::OrderStatusChange>) -> api::Ord
         product_title: r.product_title.clone(),
         category_id: r.category_id.map(|id| id.to_string()),
         product_count: r.product_count,
-        paid_amount: money(r.paid_amount),
-        finished_amount: r.finished_amount.map(money),
-        estimated_commission: money(r.estimated_paid_commission),
-        finished_commission: r.estimated_finished_commission.map(money),
+        paid_amount: convert::money(r.paid_amount.0),
+        finished_amount: r.finished_amount.map(|c| convert::money(c.0)),
+        estimated_commission: convert::money(r.estimated_paid_commission.0),
+        finished_commission: r.estimated_finished_commission.map(|c| convert::money(c.0)),
         commission_rate: r.commission_rate.clone(),
         currency: r.currency.clone(),
         order_time: platform_time::rfc3339(o.order_time_ms),
@@ -143,9 +139,9 @@ fn group_item(g: &RevenueGroup) -> api::RevenueGroupItem {
     api::RevenueGroupItem {
         key: g.key.clone(),
         orders: g.orders,
-        paid_amount: money(g.paid_amount),
-        estimated_commission: money(g.estimated_commission),
-        finished_commission: money(g.finished_commission),
+        paid_amount: convert::money(g.paid_amount.0),
+        estimated_commission: convert::money(g.estimated_commission.0),
+        finished_commission: convert::money(g.finished_commission.0),
         currency: g.currency.clone(),
     }
 }

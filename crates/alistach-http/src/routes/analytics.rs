@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use alistach_api::types as api;
-use alistach_domain::{Cents, platform_time};
+use alistach_domain::platform_time;
 use alistach_service::{Analytics, Metric, TimeRange};
 use alistach_store::StoreError;
 
@@ -81,10 +81,6 @@ fn metric_of(metric: Option<&str>) -> Result<&'static str, HttpError> {
                 )
             }),
     }
-}
-
-fn money(cents: i64) -> String {
-    Cents(cents).to_decimal().to_string()
 }
 
 fn store_error(e: StoreError) -> HttpError {
@@ -171,7 +167,7 @@ impl App {
                 .iter()
                 .map(|(currency, cents)| api::AnalyticsAmount {
                     currency: currency.clone(),
-                    amount: money(*cents),
+                    amount: convert::money(*cents),
                 })
                 .collect(),
             routes: o
@@ -244,7 +240,7 @@ impl App {
                 .map(|p| api::AnalyticsPoint {
                     t: platform_time::rfc3339(p.t_ms),
                     value: p.value,
-                    amount: commission.then(|| money(p.cents.unwrap_or(0))),
+                    amount: commission.then(|| convert::money(p.cents.unwrap_or(0))),
                 })
                 .collect(),
         };

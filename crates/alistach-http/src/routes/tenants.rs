@@ -570,10 +570,6 @@ fn day_of(field: &'static str, text: &str) -> Result<i64, HttpError> {
         .ok_or_else(|| HttpError::field(field, rule))
 }
 
-fn cents_text(cents: i64) -> String {
-    alistach_domain::Cents(cents).to_decimal().to_string()
-}
-
 impl App {
     /// `GET /api/admin/tenants/{id}/usage`: a tenant's calls, cache answers, upstream calls,
     /// clicks, orders and commission per UTC day, as JSON or CSV.
@@ -620,7 +616,7 @@ impl App {
             c.iter()
                 .map(|(currency, cents)| api::AnalyticsAmount {
                     currency: currency.clone(),
-                    amount: cents_text(*cents),
+                    amount: convert::money(*cents),
                 })
                 .collect()
         };
@@ -650,7 +646,7 @@ impl App {
                 ));
                 for c in &currencies {
                     out.push(',');
-                    out.push_str(&cents_text(d.commission.get(*c).copied().unwrap_or(0)));
+                    out.push_str(&convert::money(d.commission.get(*c).copied().unwrap_or(0)));
                 }
                 out.push('\n');
             };
