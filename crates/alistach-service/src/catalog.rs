@@ -374,7 +374,7 @@ impl Catalog {
     /// app), reporting `guard` when it is the tenant's own, with the lifetimes `ttls`; links
     /// are tracked as this catalog's are, for `tracking_id`. It shares this catalog's cache
     /// and coalescing: its keys are scoped by what shapes its answers (app key, tracking id),
-    /// so tenants never receive each other's links, and equal settings share entries.
+    /// so tenants never receive each other's links.
     pub fn for_tenant(
         &self,
         port: Arc<dyn AffiliateApi>,

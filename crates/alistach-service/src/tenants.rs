@@ -4,8 +4,8 @@
 //! A tenant is a [`TenantDoc`]: the document `[[tenants]]` of the TOML config declares and the
 //! admin API reads and writes, kept whole in the store (`TenantStore`). [`Tenants`] holds, per
 //! instance, a snapshot of every tenant with what serving it needs ([`Tenant`]: its catalog,
-//! made by the deployment's [`TenantCatalogs`] and sharing the deployment's cache, so tenants
-//! with the same credentials and question share one entry while links stay each tenant's own)
+//! made by the deployment's [`TenantCatalogs`] in the deployment's cache under keys scoped by
+//! its app key and tracking id, so links stay each tenant's own)
 //! and of every live key by digest. The snapshot is reloaded from the store every few seconds,
 //! and at once after a change made here, so keys revoked on one instance stop working on every
 //! instance within a reload.
