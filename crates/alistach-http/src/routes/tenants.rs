@@ -705,6 +705,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn operator_only_routes_are_admin_routes() {
+        for r in alistach_api::ROUTES.iter().filter(|r| operator_only(r.id)) {
+            assert_eq!(r.access, alistach_api::Access::Admin, "{}", r.path);
+        }
+    }
+
+    #[test]
     fn tenant_paths_name_their_tenant() {
         assert_eq!(path_tenant("/api/admin/tenants/acme"), Some("acme"));
         assert_eq!(path_tenant("/api/admin/tenants/acme/keys/k1"), Some("acme"));
