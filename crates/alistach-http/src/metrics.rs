@@ -620,6 +620,15 @@ impl Collector for LimiterFamilies {
             }
         }
         let m = e.encode_descriptor(
+            "ratelimit_leased",
+            "Requests admitted from a lease this instance took from the shared rate-limit store (no round trip).",
+            None,
+            MetricType::Counter,
+        )?;
+        if let Some(r) = self.0 {
+            ConstCounter::new(r.leased).encode(m)?;
+        }
+        let m = e.encode_descriptor(
             "ratelimit_degraded",
             "1 while the shared rate-limit store fails and local limits apply.",
             None,

@@ -20,14 +20,14 @@ pub use experiment_stats::{
     fixed_shares, normal_cdf, pick, two_sided_p, unit_from_hash, unit_from_key, wilson_interval,
 };
 pub use identity::{ProxyParseError, TrustedProxies, client_key, parse_forwarded_entry};
-pub use limiter::{LimiterStats, RateLimiter};
+pub use limiter::{LEASE_LIFE, LEASE_SHARE, LimiterStats, MAX_LEASE, RateLimiter};
 pub use link_token::{
     LinkClaim, LinkSigner, MAX_TOKEN_CHARS, MAX_TOKEN_URL_BYTES, TAG_BYTES, TokenError,
 };
 pub use mode::{Credentials, MockModeSetting, ModeError, detect_mode};
 pub use ratelimit::{
     Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,
-    RateLimitStore, gcra_apply, gcra_step,
+    RateLimitStore, gcra_apply, gcra_fit, gcra_lease, gcra_step,
 };
 pub use targets::{forbidden_target, is_origin};
 pub use throttle::AuthThrottle;

@@ -71,6 +71,19 @@ pub struct Decision {
 pub trait RateLimitStore: Send + Sync + 'static {
     /// Checks and (when allowed) counts one request for `key`.
     async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError>;
+    /// Checks and counts up to `want` requests for `key` at once (a lease): admits the largest
+    /// `k ≤ want` that every quota allows, and returns `k` (0 when refused) with the decision
+    /// for the `k`-th request (for the first when refused). The default asks for one.
+    async fn check_many(
+        &self,
+        key: &str,
+        quotas: &[Quota],
+        want: u32,
+    ) -> Result<(u32, Decision), RateLimitError> {
+        let _ = want;
+        let d = self.check(key, quotas).await?;
+        Ok((u32::from(d.allowed), d))
+    }
     /// A short name for stats (`memory`, `redis`).
     fn name(&self) -> &'static str;
 }
@@ -136,6 +149,37 @@ pub fn gcra_apply(quotas: &[Quota], tats: &mut [u64], now_us: u64) -> Decision {
             Some(Duration::from_micros(retry_us))
         },
     }
+}
+
+/// How many of `want` requests every quota admits now, given each quota's stored theoretical
+/// arrival time (0 when unknown): the request `j` (from 1) fits a quota when
+/// `max(tat, now) + j × interval − period ≤ now`.
+pub fn gcra_fit(quotas: &[Quota], tats: &[u64], now_us: u64, want: u32) -> u32 {
+    quotas
+        .iter()
+        .zip(tats)
+        .map(|(q, &stored)| {
+            let tat = stored.max(now_us);
+            let room = (now_us + q.period_us()).saturating_sub(tat);
+            u32::try_from(room / q.emission_interval_us()).unwrap_or(u32::MAX)
+        })
+        .fold(want, u32::min)
+}
+
+/// [`gcra_apply`] for a lease of up to `want` requests at once, in place: admits
+/// `k = `[`gcra_fit`] of them (advancing every arrival time by `k` intervals) and returns `k`
+/// with the decision for the `k`-th request, or 0 and the refusal when none fits.
+pub fn gcra_lease(quotas: &[Quota], tats: &mut [u64], now_us: u64, want: u32) -> (u32, Decision) {
+    let k = gcra_fit(quotas, tats, now_us, want.max(1));
+    if k > 1 {
+        // The first k − 1 are admitted in one step; the last one decides the headers.
+        for (q, tat) in quotas.iter().zip(tats.iter_mut()) {
+            *tat = (*tat).max(now_us) + u64::from(k - 1) * q.emission_interval_us();
+        }
+    }
+    let decision = gcra_apply(quotas, tats, now_us);
+    debug_assert_eq!(decision.allowed, k > 0);
+    (k, decision)
 }
 
 /// The clock the memory store reads (injected for tests).
@@ -207,6 +251,11 @@ impl MemoryRateLimitStore {
 
     /// The decision, synchronously.
     pub fn check_now(&self, key: &str, quotas: &[Quota]) -> Decision {
+        self.lease_now(key, quotas, 1).1
+    }
+
+    /// Up to `want` requests at once, synchronously ([`gcra_lease`]).
+    pub fn lease_now(&self, key: &str, quotas: &[Quota], want: u32) -> (u32, Decision) {
         let now = self.clock.now_us();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.len() >= self.max_keys && !state.contains_key(key) {
@@ -222,13 +271,14 @@ impl MemoryRateLimitStore {
         }
         // Existing clients are updated in place: no allocation on the hot path.
         if let Some(tats) = state.get_mut(key).filter(|t| t.len() == quotas.len()) {
-            return gcra_apply(quotas, tats, now);
+            return gcra_lease(quotas, tats, now, want);
         }
-        let (decision, new) = gcra_step(quotas, &vec![0; quotas.len()], now);
-        if let Some(new) = new {
-            state.insert(key.to_owned(), new);
+        let mut tats = vec![0; quotas.len()];
+        let (k, decision) = gcra_lease(quotas, &mut tats, now, want);
+        if k > 0 {
+            state.insert(key.to_owned(), tats);
         }
-        decision
+        (k, decision)
     }
 }
 
@@ -236,6 +286,15 @@ impl MemoryRateLimitStore {
 impl RateLimitStore for MemoryRateLimitStore {
     async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
         Ok(self.check_now(key, quotas))
+    }
+
+    async fn check_many(
+        &self,
+        key: &str,
+        quotas: &[Quota],
+        want: u32,
+    ) -> Result<(u32, Decision), RateLimitError> {
+        Ok(self.lease_now(key, quotas, want))
     }
 
     fn name(&self) -> &'static str {
@@ -317,6 +376,31 @@ mod tests {
             s.check_now("a", &q).allowed,
             "hammering while refused must not extend the ban"
         );
+    }
+
+    #[test]
+    fn a_lease_admits_what_fits_and_counts_it_like_single_checks() {
+        let (s, t) = store();
+        let q = [Quota::per_second(100), Quota::per_minute(1000)];
+        let (k, d) = s.lease_now("a", &q, 30);
+        assert_eq!(k, 30);
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 70, "the decision is the 30th request's");
+        // The burst of 100 a second binds: 70 more fit, not 80.
+        let (k, d) = s.lease_now("a", &q, 80);
+        assert_eq!((k, d.remaining), (70, 0));
+        let (k, d) = s.lease_now("a", &q, 5);
+        assert_eq!(k, 0);
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after, Some(Duration::from_millis(10)));
+        // Single checks see the same state.
+        assert!(!s.check_now("a", &q).allowed);
+        t.fetch_add(10_000, Ordering::SeqCst);
+        assert!(s.check_now("a", &q).allowed);
+        // The tighter quota of a client decides how many fit.
+        let q = [Quota::per_second(1000), Quota::per_minute(50)];
+        let (k, d) = s.lease_now("b", &q, 80);
+        assert_eq!((k, d.remaining, d.limit), (50, 0, 50));
     }
 
     #[test]

@@ -4,38 +4,45 @@
 
 use std::time::Duration;
 
-use alistach_policy::{Decision, Quota, RateLimitError, RateLimitStore, gcra_step};
+use alistach_policy::{Decision, Quota, RateLimitError, RateLimitStore, gcra_lease};
 use async_trait::async_trait;
 use deadpool_redis::{Config as PoolConfig, Runtime};
 
 use crate::shared::SharedConnection;
 
-/// Checks every quota of one key and, only when all allow, advances them all. Returns
-/// `{allowed, now_us, old_tat_1, ..., old_tat_n}` (arrival times are hash fields
-/// `1..=n`; numbers go in and out as Lua numbers, exact below 2^53 microseconds); the caller recomputes the same decision with
-/// [`gcra_step`] from those numbers, so Rust and Lua can never disagree on the headers.
+/// Admits up to `ARGV[1]` requests of one key at once: the largest `k` every quota allows
+/// (request `j` fits when `max(tat, now) + j × interval − period ≤ now`) and, when `k > 0`,
+/// advances every quota by `k` intervals. Returns `{k, now_us, old_tat_1, ..., old_tat_n}`
+/// (arrival times are hash fields `1..=n`; the quotas follow as `interval, period` pairs;
+/// numbers go in and out as Lua numbers, exact below 2^53 microseconds); the caller recomputes
+/// the same decision with [`gcra_lease`] from those numbers, so Rust and Lua can never disagree
+/// on the headers.
 const GCRA_LUA: &str = r#"
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
-local n = #ARGV / 2
+local k = tonumber(ARGV[1])
+local n = (#ARGV - 1) / 2
 local fields = {}
 for i = 1, n do fields[i] = i end
 local old = redis.call('HMGET', KEYS[1], unpack(fields))
-local out = {1, now}
-local writes = {}
+local out = {0, now}
 local maxp = 0
 for i = 1, n do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local period = tonumber(ARGV[2 * i])
+  local interval = tonumber(ARGV[2 * i])
+  local period = tonumber(ARGV[2 * i + 1])
   if period > maxp then maxp = period end
   local o = tonumber(old[i]) or 0
   out[i + 2] = o
-  local new_tat = math.max(o, now) + interval
-  if new_tat - period > now then out[1] = 0 end
-  writes[2 * i - 1] = i
-  writes[2 * i] = new_tat
+  local fit = math.floor((now + period - math.max(o, now)) / interval)
+  if fit < k then k = fit end
 end
-if out[1] == 1 then
+if k > 0 then
+  out[1] = k
+  local writes = {}
+  for i = 1, n do
+    writes[2 * i - 1] = i
+    writes[2 * i] = math.max(out[i + 2], now) + k * tonumber(ARGV[2 * i])
+  end
   redis.call('HSET', KEYS[1], unpack(writes))
   redis.call('PEXPIRE', KEYS[1], math.floor(maxp / 1000) + 1000)
 end
@@ -108,13 +115,19 @@ impl RedisRateLimitStore {
         })
     }
 
-    async fn check_inner(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
+    async fn lease_inner(
+        &self,
+        key: &str,
+        quotas: &[Quota],
+        want: u32,
+    ) -> Result<(u32, Decision), RateLimitError> {
         let mut conn = self.conn.get().await.map_err(|e| {
             RateLimitError(format!("redis unavailable: {}", redact(&e.to_string())))
         })?;
         let mut invocation = self
             .script
             .key(format!("{}:rl:{}", self.config.namespace, key));
+        invocation.arg(want.max(1));
         for q in quotas {
             invocation.arg(q.emission_interval_us()).arg(q.period_us());
         }
@@ -137,13 +150,18 @@ impl RedisRateLimitStore {
         let numbers = numbers
             .filter(|n| n.len() == quotas.len() + 2)
             .ok_or_else(|| RateLimitError("unexpected script reply".into()))?;
-        let (decision, _) = gcra_step(quotas, &numbers[2..], numbers[1]);
+        let mut tats = numbers[2..].to_vec();
+        let (k, decision) = gcra_lease(quotas, &mut tats, numbers[1], want);
         // The script is the authority on admission; the numbers are recomputed from its inputs.
-        debug_assert_eq!(decision.allowed, numbers[0] == 1);
-        Ok(Decision {
-            allowed: numbers[0] == 1,
-            ..decision
-        })
+        debug_assert_eq!(u64::from(k), numbers[0]);
+        let granted = u32::try_from(numbers[0]).unwrap_or(0).min(want.max(1));
+        Ok((
+            granted,
+            Decision {
+                allowed: granted > 0,
+                ..decision
+            },
+        ))
     }
 }
 
@@ -164,7 +182,17 @@ fn redact(text: &str) -> String {
 #[async_trait]
 impl RateLimitStore for RedisRateLimitStore {
     async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
-        match tokio::time::timeout(self.config.op_timeout, self.check_inner(key, quotas)).await {
+        self.check_many(key, quotas, 1).await.map(|(_, d)| d)
+    }
+
+    async fn check_many(
+        &self,
+        key: &str,
+        quotas: &[Quota],
+        want: u32,
+    ) -> Result<(u32, Decision), RateLimitError> {
+        let inner = self.lease_inner(key, quotas, want);
+        match tokio::time::timeout(self.config.op_timeout, inner).await {
             Ok(result) => result,
             Err(_) => {
                 self.conn.discard();

@@ -67,3 +67,69 @@ async fn a_dead_redis_falls_back_to_local_limits_without_errors() {
     let stats = limiter.stats();
     assert!(stats.degraded && stats.fallbacks >= 10, "{stats:?}");
 }
+
+#[tokio::test]
+async fn leases_cut_round_trips_and_two_instances_still_admit_no_more_than_the_limit() {
+    let Some(server) = RedisServer::start_or_skip("leases_cut_round_trips") else {
+        return;
+    };
+    // Large enough to lease (1/20 of 4,000 = up to 200 at once); per minute, so the test's own
+    // duration refills at most a few.
+    let quotas = vec![Quota::per_minute(4000)];
+    let a = RateLimiter::new(
+        quotas.clone(),
+        Some(store(&server) as Arc<dyn RateLimitStore>),
+    );
+    let b = RateLimiter::new(quotas, Some(store(&server) as Arc<dyn RateLimitStore>));
+    let mut admitted = 0u64;
+    for i in 0..6000 {
+        let limiter = if i % 2 == 0 { &a } else { &b };
+        if limiter.check("busy").await.allowed {
+            admitted += 1;
+        }
+    }
+    let leased = a.stats().leased + b.stats().leased;
+    // Never more than the shared limit (plus what the clock refilled: 4,000 a minute).
+    assert!(admitted <= 4000 + 200, "admitted {admitted}");
+    // A lease held by one instance when the other ran dry is all that is lost.
+    assert!(admitted >= 4000 - 2 * 200, "admitted {admitted}");
+    assert!(leased > 3000, "most admissions came from leases: {leased}");
+    // The shared store saw one script call per lease, not per request.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let calls: u64 = info
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert!(
+        calls > 0 && calls < 6000 - leased + 100,
+        "script calls {calls}, leased {leased}"
+    );
+    // A small client is still exact: every request is its own check.
+    let small = RateLimiter::new(
+        vec![Quota::per_minute(10)],
+        Some(store(&server) as Arc<dyn RateLimitStore>),
+    );
+    let mut n = 0;
+    for _ in 0..15 {
+        n += u32::from(small.check("small").await.allowed);
+    }
+    assert_eq!(n, 10);
+    assert_eq!(small.stats().leased, 0);
+}
