@@ -102,3 +102,64 @@ async fn two_instances_share_entries_and_survive_a_redis_restart() {
     }
     assert!(shared, "entries are shared again after the restart");
 }
+
+/// The value of one unlabelled metric line in a Prometheus text scrape.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in the scrape"))
+}
+
+/// A busy client with large limits is counted in leases (one Redis script call admits several
+/// requests), and two instances on one Redis still admit no more than the one shared limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_lease_a_busy_clients_admissions_and_keep_its_one_limit() {
+    let Some(redis) = RedisServer::start_or_skip("two_instances_lease_admissions") else {
+        return;
+    };
+    let url = redis.url();
+    // 400 a minute and a second: leases of up to 400 / 20 = 20 admissions.
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("ADMIN_API_KEY", ADMIN),
+        ("METRICS_PUBLIC", "true"),
+        ("MAX_REQUESTS_PER_MINUTE", "400"),
+        ("MAX_REQUESTS_PER_SECOND", "400"),
+    ];
+    let (one, two) = (Server::start(&env), Server::start(&env));
+    let c = client();
+    let (mut admitted, mut refused) = (0u32, 0u32);
+    for i in 0..700 {
+        let s = if i % 2 == 0 { &one } else { &two };
+        let r = c.get(s.url("/api/categories")).send().await.unwrap();
+        match r.status().as_u16() {
+            200 => admitted += 1,
+            429 => {
+                refused += 1;
+                assert!(r.headers().contains_key("retry-after"));
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // One limit for both: 400 (plus what the test's own duration refilled, at 400 a minute),
+    // less at most one lease held by each instance when the other ran dry.
+    assert!(
+        (400 - 2 * 20..=400 + 40).contains(&admitted),
+        "admitted {admitted}"
+    );
+    assert_eq!(admitted + refused, 700);
+    let mut leased = 0.0;
+    for s in [&one, &two] {
+        let text = c
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        leased += metric(&text, "alistach_ratelimit_leased_total");
+    }
+    assert!(leased > 200.0, "most admissions came from leases: {leased}");
+    drop(redis);
+}
