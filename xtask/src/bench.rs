@@ -1241,7 +1241,8 @@ impl Bench {
         };
         self.notes.push(format!(
             "{share} With REDIS_URL set the rate limiter keeps its counters in the same Redis, as \
-             in production. redis-server was started as `redis-server --port REDIS_PORT --bind \
+             in production; the benchmark's one client has limits large enough to be counted in \
+             leases (up to 256 admissions per script call, `docs/redis.md`). redis-server was started as `redis-server --port REDIS_PORT --bind \
              127.0.0.1 --save \"\" --appendonly no`."
         ));
         for subject in subjects {
