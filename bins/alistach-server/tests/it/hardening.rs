@@ -7,34 +7,17 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use alistach_testkit::gateway::{FakeConfig, FakeGateway, Fault};
-use alistach_testkit::prometheus;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::support::{Server, client, run_to_exit};
+use crate::support::{Server, client, metric, run_to_exit};
 
 const ADMIN: &str = "admin-key-0123456789abcdef";
 const KEYS: &str = "alice:alice-key-0123456789abcdef";
 
 fn addr(server: &Server) -> SocketAddr {
     server.base.trim_start_matches("http://").parse().unwrap()
-}
-
-/// A value from the Prometheus exposition (`/metrics`, public in these tests).
-async fn metric(c: &reqwest::Client, server: &Server, series: &str) -> f64 {
-    let text = c
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    prometheus::samples(&text)
-        .get(series)
-        .copied()
-        .unwrap_or_else(|| panic!("{series} missing from /metrics:\n{text}"))
 }
 
 /// A connection that asks for the 863 KB docs script `pipelined` times through a tiny receive

@@ -6,7 +6,7 @@ use std::time::Duration;
 use alistach_testkit::redis_server::RedisServer;
 use serde_json::{Value, json};
 
-use crate::support::{Server, client};
+use crate::support::{Server, client, metric};
 
 const ADMIN: &str = "admin-key-shared-cache-0001";
 
@@ -103,13 +103,6 @@ async fn two_instances_share_entries_and_survive_a_redis_restart() {
     assert!(shared, "entries are shared again after the restart");
 }
 
-/// The value of one unlabelled metric line in a Prometheus text scrape.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in the scrape"))
-}
-
 /// A busy client with large limits is counted in leases (one Redis script call admits several
 /// requests), and two instances on one Redis still admit no more than the one shared limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,18 +141,8 @@ async fn two_instances_lease_a_busy_clients_admissions_and_keep_its_one_limit() 
         "admitted {admitted}"
     );
     assert_eq!(admitted + refused, 700);
-    let mut leased = 0.0;
-    for s in [&one, &two] {
-        let text = c
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        leased += metric(&text, "alistach_ratelimit_leased_total");
-    }
+    let leased = metric(&c, &one, "alistach_ratelimit_leased_total").await
+        + metric(&c, &two, "alistach_ratelimit_leased_total").await;
     assert!(leased > 200.0, "most admissions came from leases: {leased}");
     drop(redis);
 }

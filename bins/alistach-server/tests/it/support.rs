@@ -244,3 +244,19 @@ pub async fn follow(server: &Server, link: &str) -> String {
     assert_eq!(r.status(), 302, "{link}");
     r.headers()["location"].to_str().unwrap().to_owned()
 }
+
+/// A value from the Prometheus exposition (`/metrics`, public in the tests that call this).
+pub async fn metric(c: &reqwest::Client, server: &Server, series: &str) -> f64 {
+    let text = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    alistach_testkit::prometheus::samples(&text)
+        .get(series)
+        .copied()
+        .unwrap_or_else(|| panic!("{series} missing from /metrics:\n{text}"))
+}
