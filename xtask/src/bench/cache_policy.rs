@@ -23,7 +23,10 @@ pub const USAGE: &str =
                        --seed N            the workload's seed (default 42)
                        --requests N        requests replayed (default 200000)
                        --queries N         distinct queries (default 10000)
-                       --no-write          print the table only";
+                       --no-write          print the table only
+                       --quick             static and the default target only, not written
+                       --diagnose          print, per popularity band, where calls and stale
+                                           answers go and learned rates against true ones";
 
 /// The start and end markers of this scenario's section in `docs/benchmarks.md`, which the
 /// main benchmark keeps when it rewrites the file.
@@ -55,6 +58,9 @@ struct Workload {
     max_qps: f64,
     refresh_share: f64,
     adaptive: AdaptiveConfig,
+    /// Print where calls and stale answers go, per popularity band, and how the learned
+    /// change rates and TTLs compare with the true ones.
+    diagnose: bool,
 }
 
 impl Workload {
@@ -73,6 +79,7 @@ impl Workload {
             max_qps: 5.0,
             refresh_share: 0.2,
             adaptive: AdaptiveConfig::default(),
+            diagnose: false,
         }
     }
 
@@ -134,7 +141,7 @@ fn normal(rng: &mut fastrand::Rng) -> f64 {
 const START_MS: u64 = 1_700_000_000_000;
 
 /// The requests and the upstream of a workload, the same for every policy.
-fn generate(w: &Workload) -> (Vec<Request>, Vec<Query>, Vec<f64>) {
+fn generate(w: &Workload) -> (Vec<Request>, Vec<Query>, Vec<usize>) {
     let mut rng = fastrand::Rng::with_seed(w.seed);
     // Zipf popularity over ranks; which query holds which rank is shuffled so popularity and
     // change rate are independent.
@@ -162,12 +169,14 @@ fn generate(w: &Workload) -> (Vec<Request>, Vec<Query>, Vec<f64>) {
         })
         .collect();
     requests.sort_by_key(|r| r.at_ms);
-    let mut intervals_h = Vec::with_capacity(w.queries);
+    let mut ranks = vec![0; w.queries];
+    for (rank, query) in rank_to_query.iter().enumerate() {
+        ranks[*query] = rank;
+    }
     let queries = (0..w.queries)
         .map(|_| {
             let hours =
                 10f64.powf(w.change_median_h.log10() + w.change_sigma_log10 * normal(&mut rng));
-            intervals_h.push(hours);
             let rate_per_ms = 1.0 / (hours * 3_600_000.0);
             #[allow(clippy::cast_precision_loss)]
             let next = START_MS as f64 + exponential(&mut rng, rate_per_ms);
@@ -178,7 +187,7 @@ fn generate(w: &Workload) -> (Vec<Request>, Vec<Query>, Vec<f64>) {
             }
         })
         .collect();
-    (requests, queries, intervals_h)
+    (requests, queries, ranks)
 }
 
 /// What one policy did over the replay.
@@ -221,7 +230,15 @@ fn replay(w: &Workload, adaptive: bool) -> Result<Outcome> {
 }
 
 async fn replay_async(w: &Workload, adaptive: bool) -> Result<Outcome> {
-    let (requests, queries, _) = generate(w);
+    let (requests, queries, ranks) = generate(w);
+    let true_change: Vec<f64> = queries.iter().map(|q| q.rate_per_ms * 1000.0).collect();
+    let mut diag = Diagnosis::new(w, ranks);
+    if let Ok(path) = std::env::var("DUMP_TRUTH") {
+        let text: String = (0..true_change.len())
+            .map(|q| format!("{} {} {}\n", diag.ranks[q], true_change[q], diag.request_rate[q]))
+            .collect();
+        std::fs::write(path, text)?;
+    }
     let clock = Arc::new(ManualClock::new(START_MS));
     let shared: SharedClock = clock.clone();
     let memory = MemoryCache::new(
@@ -264,6 +281,7 @@ async fn replay_async(w: &Workload, adaptive: bool) -> Result<Outcome> {
     for r in &requests {
         clock.set(r.at_ms);
         let key = format!("products:sim:0000000000000000:q{:05}", r.query);
+        let calls_before = upstream.calls.load(Ordering::Relaxed);
         let (up, fetch_clock, query) = (upstream.clone(), shared.clone(), r.query);
         let lookup = layer
             .get_or_fetch_with(
@@ -293,9 +311,12 @@ async fn replay_async(w: &Workload, adaptive: bool) -> Result<Outcome> {
         if matches!(lookup.status, CacheStatus::Hit | CacheStatus::Stale) {
             outcome.hits += 1;
         }
-        if served != upstream.version(r.query, r.at_ms) {
+        let is_stale = served != upstream.version(r.query, r.at_ms);
+        if is_stale {
             outcome.stale_answers += 1;
         }
+        let calls = upstream.calls.load(Ordering::Relaxed) - calls_before;
+        diag.request(r.query, lookup.status, calls, is_stale);
         ages_ms.push(u64::try_from(lookup.age.as_millis()).unwrap_or(u64::MAX));
     }
     outcome.upstream_calls = upstream.calls.load(Ordering::Relaxed);
@@ -314,14 +335,171 @@ async fn replay_async(w: &Workload, adaptive: bool) -> Result<Outcome> {
             outcome.mean_ttl_s = stats.ttl_sum_s / stored.max(1) as f64;
         }
         outcome.estimated_stale = Some(stats.estimated_stale);
+        if w.diagnose {
+            diag.learned(l, &true_change, w.bounds);
+        }
     } else {
         outcome.mean_ttl_s = w.static_ttl.as_secs_f64();
+    }
+    if w.diagnose {
+        println!("{}: {}", outcome.name, diag.report());
     }
     Ok(outcome)
 }
 
-fn parse(args: &[&str]) -> Result<(Workload, bool)> {
+/// Popularity bands (by rank, from the most requested) the diagnosis groups keys in.
+const BANDS: [usize; 5] = [10, 100, 1_000, 3_000, usize::MAX];
+
+/// Per popularity band: where the calls and the stale answers go, refresh-ahead calls whose
+/// answer nobody was served, and learned rates and TTLs against the true ones.
+struct Diagnosis {
+    ranks: Vec<usize>,
+    /// True requests a second per query.
+    request_rate: Vec<f64>,
+    ahead_pending: Vec<bool>,
+    rows: Vec<BandRow>,
+    learned: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct BandRow {
+    requests: u64,
+    stale: u64,
+    misses: u64,
+    swr_calls: u64,
+    swr_stale: u64,
+    ahead_calls: u64,
+    ahead_unused: u64,
+}
+
+impl Diagnosis {
+    fn new(w: &Workload, ranks: Vec<usize>) -> Self {
+        #[allow(clippy::cast_precision_loss)]
+        let weights: Vec<f64> = (1..=w.queries)
+            .map(|k| (k as f64).powf(-w.zipf_s))
+            .collect();
+        let total: f64 = weights.iter().sum();
+        #[allow(clippy::cast_precision_loss)]
+        let request_rate = ranks
+            .iter()
+            .map(|rank| w.requests as f64 * weights[*rank] / total / w.span.as_secs_f64())
+            .collect();
+        Diagnosis {
+            ahead_pending: vec![false; ranks.len()],
+            ranks,
+            request_rate,
+            rows: vec![BandRow::default(); BANDS.len()],
+            learned: Vec::new(),
+        }
+    }
+
+    fn band(&self, query: usize) -> usize {
+        BANDS
+            .iter()
+            .position(|edge| self.ranks[query] < *edge)
+            .unwrap_or(BANDS.len() - 1)
+    }
+
+    fn request(&mut self, query: usize, status: CacheStatus, calls: u64, stale: bool) {
+        let b = self.band(query);
+        let row = &mut self.rows[b];
+        row.requests += 1;
+        row.stale += u64::from(stale);
+        if self.ahead_pending[query] {
+            row.ahead_unused += u64::from(status == CacheStatus::Miss);
+            self.ahead_pending[query] = false;
+        }
+        match status {
+            CacheStatus::Miss => row.misses += 1,
+            CacheStatus::Stale => {
+                row.swr_calls += calls;
+                row.swr_stale += u64::from(stale);
+            }
+            CacheStatus::Hit if calls > 0 => {
+                row.ahead_calls += calls;
+                self.ahead_pending[query] = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Compares the learner's records with the truth, per band: mean and mean absolute
+    /// log10(λ̂/λ), log10(r̂/r) and log10(TTL / the TTL the learner's own cost would pick with
+    /// the true rates).
+    fn learned(&mut self, l: &Learner, true_change: &[f64], bounds: TtlBounds) {
+        let hl = l.config().popularity_half_life.as_secs_f64();
+        let mut sums = vec![[0.0f64; 7]; BANDS.len()];
+        for (key, r) in l.export(usize::MAX).keys {
+            let Some(q) = key.rsplit('q').next().and_then(|q| q.parse::<usize>().ok()) else {
+                continue;
+            };
+            if r.ttl_ms == 0 {
+                continue;
+            }
+            let b = self.band(q);
+            let lam = (r.rate_per_s / true_change[q]).log10();
+            let req = (r.popularity * std::f64::consts::LN_2 / hl / self.request_rate[q]).log10();
+            let best = l.ttl_for(true_change[q], 0.0, 0.0, self.request_rate[q], bounds);
+            #[allow(clippy::cast_precision_loss)]
+            let ttl = (r.ttl_ms as f64 / 1000.0 / best.as_secs_f64()).log10();
+            let s = &mut sums[b];
+            s[0] += 1.0;
+            for (i, v) in [lam, req, ttl].into_iter().enumerate() {
+                s[1 + 2 * i] += v;
+                s[2 + 2 * i] += v.abs();
+            }
+        }
+        self.learned = sums
+            .iter()
+            .map(|s| {
+                let n = s[0].max(1.0);
+                format!(
+                    "keys {:.0} λ̂/λ {:+.2} (|{:.2}|) r̂/r {:+.2} (|{:.2}|) T/T* {:+.2} (|{:.2}|)",
+                    s[0],
+                    s[1] / n,
+                    s[2] / n,
+                    s[3] / n,
+                    s[4] / n,
+                    s[5] / n,
+                    s[6] / n
+                )
+            })
+            .collect();
+        self.learned.push(format!("μ = {:.1}", l.stale_cost()));
+    }
+
+    fn report(&mut self) -> String {
+        for (q, pending) in self.ahead_pending.iter().enumerate() {
+            if *pending {
+                let b = self.band(q);
+                self.rows[b].ahead_unused += 1;
+            }
+        }
+        let mut out = String::from("\n");
+        for (i, row) in self.rows.iter().enumerate() {
+            out.push_str(&format!(
+                "  ranks <{:>5}: requests {:>6} stale {:>5} misses {:>6} swr {:>5} ({:>4} stale) ahead {:>5} (unused {:>4}) {}\n",
+                BANDS[i].min(99_999),
+                row.requests,
+                row.stale,
+                row.misses,
+                row.swr_calls,
+                row.swr_stale,
+                row.ahead_calls,
+                row.ahead_unused,
+                self.learned.get(i).map_or("", String::as_str)
+            ));
+        }
+        if let Some(mu) = self.learned.last() {
+            out.push_str(&format!("  {mu}\n"));
+        }
+        out
+    }
+}
+
+fn parse(args: &[&str]) -> Result<(Workload, bool, bool)> {
     let (mut seed, mut requests, mut queries, mut write) = (42u64, 200_000usize, 10_000usize, true);
+    let (mut diagnose, mut quick, mut target) = (false, false, None);
     let mut args = args.iter();
     while let Some(&arg) = args.next() {
         let mut value = |name: &str| -> Result<u64> {
@@ -334,21 +512,38 @@ fn parse(args: &[&str]) -> Result<(Workload, bool)> {
             "--requests" => requests = usize::try_from(value(arg)?)?,
             "--queries" => queries = usize::try_from(value(arg)?)?,
             "--no-write" => write = false,
+            "--diagnose" => diagnose = true,
+            "--quick" => (quick, write) = (true, false),
+            "--stale-target" => {
+                let text = args.next().ok_or_else(|| anyhow!("--stale-target needs a value"))?;
+                target = Some(text.parse::<f64>().ok().filter(|t| *t > 0.0 && *t < 1.0).ok_or_else(
+                    || anyhow!("--stale-target must be a share in (0, 1), not {text:?}"),
+                )?);
+            }
             _ => bail!("unknown bench cache-policy option {arg:?}"),
         }
     }
     if !(1..=10_000_000).contains(&requests) || !(1..=1_000_000).contains(&queries) {
         bail!("--requests must be 1..=10000000 and --queries 1..=1000000");
     }
-    Ok((Workload::new(seed, requests, queries), write))
+    let mut w = Workload::new(seed, requests, queries);
+    w.diagnose = diagnose;
+    if let Some(target) = target {
+        w.adaptive.target_stale = target;
+    }
+    Ok((w, write, quick))
 }
 
 /// Runs the replay for both policies, prints the table and writes the section.
 pub fn run(root: &Path, args: &[&str]) -> Result<()> {
-    let (workload, write) = parse(args)?;
+    let (workload, write, quick) = parse(args)?;
     let started = std::time::Instant::now();
     let static_run = replay(&workload, false)?;
     let mut runs = vec![replay(&workload, true)?];
+    if quick {
+        print!("{}", markdown(&workload, &static_run, &runs, started.elapsed()));
+        return Ok(());
+    }
     for target in OTHER_TARGETS {
         let mut w = workload.clone();
         w.adaptive.target_stale = target;
