@@ -252,6 +252,11 @@ pub struct KeyRecord {
     pub popularity: f64,
     /// When the count was last decayed (unix ms).
     pub popularity_at_ms: u64,
+    /// Requests after the first, faded with a half-life of [`AdaptiveConfig::memory`], as of
+    /// `popularity_at_ms`: with `first_seen_ms`, the long-run request rate.
+    pub requests: f64,
+    /// When the key was first requested (unix ms).
+    pub first_seen_ms: u64,
     /// The TTL last chosen, in ms.
     pub ttl_ms: u64,
     /// The change rate estimated then, per second.
@@ -278,7 +283,9 @@ pub struct LearnedSnapshot {
     pub classes: Vec<(String, ClassRecord)>,
 }
 
-const SNAPSHOT_MAGIC: &[u8; 4] = b"ALL1";
+const SNAPSHOT_MAGIC: &[u8; 4] = b"ALL2";
+/// The form before keys carried their long-run request counts (still read).
+const SNAPSHOT_MAGIC_V1: &[u8; 4] = b"ALL1";
 
 impl LearnedSnapshot {
     /// A compact binary form (versioned): for a cache entry, a Redis value or a store row.
@@ -295,10 +302,22 @@ impl LearnedSnapshot {
         put_u32(&mut out, self.keys.len());
         for (key, r) in &self.keys {
             put_str(&mut out, key);
-            for v in [r.changes, r.exposure_s, r.popularity, r.rate_per_s] {
+            for v in [
+                r.changes,
+                r.exposure_s,
+                r.popularity,
+                r.rate_per_s,
+                r.requests,
+            ] {
                 out.extend_from_slice(&v.to_be_bytes());
             }
-            for v in [r.fingerprint, r.fetched_at_ms, r.popularity_at_ms, r.ttl_ms] {
+            for v in [
+                r.fingerprint,
+                r.fetched_at_ms,
+                r.popularity_at_ms,
+                r.ttl_ms,
+                r.first_seen_ms,
+            ] {
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
@@ -307,9 +326,11 @@ impl LearnedSnapshot {
 
     /// Reads [`LearnedSnapshot::encode`]'s form; `None` when it is not one.
     pub fn decode(mut bytes: &[u8]) -> Option<LearnedSnapshot> {
-        if bytes.get(..4)? != SNAPSHOT_MAGIC {
-            return None;
-        }
+        let v1 = match bytes.get(..4)? {
+            m if m == SNAPSHOT_MAGIC => false,
+            m if m == SNAPSHOT_MAGIC_V1 => true,
+            _ => return None,
+        };
         bytes = &bytes[4..];
         let mut snap = LearnedSnapshot::default();
         for _ in 0..take_u32(&mut bytes)? {
@@ -328,17 +349,40 @@ impl LearnedSnapshot {
         }
         for _ in 0..take_u32(&mut bytes)? {
             let key = take_str(&mut bytes)?;
-            let record = KeyRecord {
-                changes: take_f64(&mut bytes)?,
-                exposure_s: take_f64(&mut bytes)?,
-                popularity: take_f64(&mut bytes)?,
-                rate_per_s: take_f64(&mut bytes)?,
-                fingerprint: take_u64(&mut bytes)?,
-                fetched_at_ms: take_u64(&mut bytes)?,
-                popularity_at_ms: take_u64(&mut bytes)?,
-                ttl_ms: take_u64(&mut bytes)?,
+            let (changes, exposure_s, popularity, rate_per_s) = (
+                take_f64(&mut bytes)?,
+                take_f64(&mut bytes)?,
+                take_f64(&mut bytes)?,
+                take_f64(&mut bytes)?,
+            );
+            let requests = if v1 { 0.0 } else { take_f64(&mut bytes)? };
+            let (fingerprint, fetched_at_ms, popularity_at_ms, ttl_ms) = (
+                take_u64(&mut bytes)?,
+                take_u64(&mut bytes)?,
+                take_u64(&mut bytes)?,
+                take_u64(&mut bytes)?,
+            );
+            // An old record's keys count from when they were saved.
+            let first_seen_ms = if v1 {
+                popularity_at_ms
+            } else {
+                take_u64(&mut bytes)?
             };
-            snap.keys.push((key, record));
+            snap.keys.push((
+                key,
+                KeyRecord {
+                    changes,
+                    exposure_s,
+                    fingerprint,
+                    fetched_at_ms,
+                    popularity,
+                    popularity_at_ms,
+                    requests,
+                    first_seen_ms,
+                    ttl_ms,
+                    rate_per_s,
+                },
+            ));
         }
         bytes.is_empty().then_some(snap)
     }
@@ -419,6 +463,9 @@ const SHARDS: usize = 32;
 type Shard = HashMap<Box<str>, KeyRecord>;
 /// `μ` before any calibration: a stale answer is worth 100 upstream calls.
 const INITIAL_STALE_COST: f64 = 100.0;
+/// What a key's request rate starts from: this many requests over this many seconds (one a
+/// day), so a key seen once is judged rare until it is asked for again.
+pub const REQUEST_PRIOR: (f64, f64) = (0.5, 43_200.0);
 /// Fetches between two calibrations of `μ`.
 const RECALIBRATE_EVERY: u64 = 512;
 
@@ -518,11 +565,30 @@ impl Learner {
         popularity * std::f64::consts::LN_2 / (self.half_life_ms() / 1000.0)
     }
 
+    /// `r.requests` faded to `now_ms`.
+    fn long_run_requests(&self, r: &KeyRecord, now_ms: u64) -> f64 {
+        r.requests * self.fade(secs(now_ms.saturating_sub(r.popularity_at_ms)))
+    }
+
+    /// The long-run request rate of a key, per second: its requests after the first over the
+    /// time since then, both faded with the observation half-life ([`AdaptiveConfig::memory`]),
+    /// with [`REQUEST_PRIOR`]'s pseudo-requests. Unlike the popularity count (which includes the
+    /// request being served and forgets within hours), it tells a key asked for every few days
+    /// from one asked for twice a day.
+    pub fn request_rate(&self, r: &KeyRecord, now_ms: u64) -> f64 {
+        let half_life = self.config.memory.as_secs_f64().max(1.0);
+        let age = secs(now_ms.saturating_sub(r.first_seen_ms));
+        let span = half_life / std::f64::consts::LN_2 * -(-age / half_life * std::f64::consts::LN_2).exp_m1();
+        let (pseudo, over_s) = REQUEST_PRIOR;
+        (self.long_run_requests(r, now_ms) + pseudo) / (span + over_s)
+    }
+
     /// Counts one request for `key`; returns its requests a second. One shard lock, no
     /// allocation for a known key.
     pub(crate) fn touch(&self, key: &str, now_ms: u64) -> f64 {
         let mut shard = lock(self.shard(key));
         if let Some(r) = shard.get_mut(key) {
+            r.requests = self.long_run_requests(r, now_ms) + 1.0;
             r.popularity = self.decayed(r, now_ms) + 1.0;
             r.popularity_at_ms = now_ms;
             return self.rate_per_s(r.popularity);
@@ -537,6 +603,8 @@ impl Learner {
                 fetched_at_ms: 0,
                 popularity: 1.0,
                 popularity_at_ms: now_ms,
+                requests: 0.0,
+                first_seen_ms: now_ms,
                 ttl_ms: 0,
                 rate_per_s: 0.0,
             },
@@ -630,6 +698,8 @@ impl Learner {
                         fetched_at_ms: now_ms,
                         popularity: 0.0,
                         popularity_at_ms: now_ms,
+                        requests: 0.0,
+                        first_seen_ms: now_ms,
                         ttl_ms: 0,
                         rate_per_s: 0.0,
                     };
@@ -660,7 +730,7 @@ impl Learner {
         let rate = self.rate_for(class_rate, changes, exposure);
         let requests = lock(self.shard(key))
             .get(key)
-            .map_or(0.0, |r| self.rate_per_s(self.decayed(r, now_ms)));
+            .map_or(0.0, |r| self.request_rate(r, now_ms));
         let ttl = self.ttl_from_rates(rate, requests, bounds);
         if let Some(r) = lock(self.shard(key)).get_mut(key) {
             r.ttl_ms = duration_ms(ttl);
@@ -826,9 +896,9 @@ impl Learner {
                 if r.ttl_ms == 0 {
                     continue;
                 }
-                let w = self.decayed(r, now);
+                let w = self.request_rate(r, now);
                 weight += w;
-                stale += w * answer_stale_share(r.rate_per_s, self.rate_per_s(w), secs(r.ttl_ms));
+                stale += w * answer_stale_share(r.rate_per_s, w, secs(r.ttl_ms));
             }
         }
         if weight > 0.0 { stale / weight } else { 0.0 }
@@ -865,10 +935,16 @@ impl Learner {
             match shard.get_mut(key.as_str()) {
                 Some(ours) => {
                     let pop = self.decayed(ours, now).max(self.decayed(theirs, now));
+                    let requests = self
+                        .long_run_requests(ours, now)
+                        .max(self.long_run_requests(theirs, now));
+                    let first_seen_ms = ours.first_seen_ms.min(theirs.first_seen_ms);
                     if theirs.fetched_at_ms > ours.fetched_at_ms {
                         *ours = *theirs;
                     }
                     ours.popularity = pop;
+                    ours.requests = requests;
+                    ours.first_seen_ms = first_seen_ms;
                     ours.popularity_at_ms = now;
                 }
                 None => self.insert(&mut shard, key, *theirs, now),

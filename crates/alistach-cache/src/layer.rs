@@ -56,6 +56,20 @@ impl CachePolicy {
         }
     }
 
+    /// How long after its expiry `entry` may be served while it revalidates. An entry stored
+    /// with a learned TTL gets the same share of its own TTL, never more than the window: a
+    /// key learned to change every few minutes is not served minutes past its expiry.
+    pub fn revalidate_window(&self, entry: &Entry) -> Duration {
+        if self.adaptive.is_none() || self.ttl.is_zero() {
+            return self.stale_while_revalidate;
+        }
+        let life = entry.fresh_until_ms.saturating_sub(entry.stored_at_ms);
+        let scaled = u128::from(life) * self.stale_while_revalidate.as_millis()
+            / self.ttl.as_millis().max(1);
+        self.stale_while_revalidate
+            .min(Duration::from_millis(u64::try_from(scaled).unwrap_or(u64::MAX)))
+    }
+
     /// False when an entry would be unusable the moment it is stored.
     fn stores(&self) -> bool {
         !(self.ttl.is_zero()
@@ -373,7 +387,7 @@ impl CacheLayer {
                 }
                 Ok(Some(entry)) if now < entry.stale_until_ms => {
                     let expired_for = now - entry.fresh_until_ms;
-                    if expired_for < duration_ms(policy.stale_while_revalidate) {
+                    if expired_for < duration_ms(policy.revalidate_window(&entry)) {
                         self.refresh_in_background(key, policy, fetch);
                         bump(&counters.stale_served);
                         return Ok(stale(entry, now));
