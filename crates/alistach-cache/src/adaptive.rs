@@ -82,18 +82,25 @@ pub struct AdaptiveConfig {
     /// Half-life of observations, in observed time: a key's sums are halved for each such span
     /// of new exposure, a class's for each such span of wall time.
     pub memory: Duration,
+    /// The most upstream calls the policy may make, as a share of what the static policy (each
+    /// kind's fixed TTL) would make for the same requests (`CACHE_CALL_BUDGET`); at or below
+    /// 0, no cap. The learner counts both (the static policy's by following, per key, when its
+    /// entry would expire) and lowers the worth of a stale answer while over the cap: the
+    /// stale target is then met only as far as the budget allows.
+    pub call_budget: f64,
 }
 
 impl Default for AdaptiveConfig {
     fn default() -> Self {
         AdaptiveConfig {
-            target_stale: 0.01,
+            target_stale: 0.005,
             max_keys: 100_000,
             popularity_half_life: Duration::from_secs(6 * 3600),
             refresh_ahead_share: 0.1,
             refresh_ahead_min_requests: 4.0,
-            prior_weight: 1.0,
+            prior_weight: 0.5,
             memory: Duration::from_secs(7 * 24 * 3600),
+            call_budget: 1.0,
         }
     }
 }
@@ -257,6 +264,9 @@ pub struct KeyRecord {
     pub requests: f64,
     /// When the key was first requested (unix ms).
     pub first_seen_ms: u64,
+    /// When the static policy's entry for this key would expire (unix ms): a request at or
+    /// after it would have cost the static policy an upstream call.
+    pub static_until_ms: u64,
     /// The TTL last chosen, in ms.
     pub ttl_ms: u64,
     /// The change rate estimated then, per second.
@@ -317,6 +327,7 @@ impl LearnedSnapshot {
                 r.popularity_at_ms,
                 r.ttl_ms,
                 r.first_seen_ms,
+                r.static_until_ms,
             ] {
                 out.extend_from_slice(&v.to_be_bytes());
             }
@@ -363,10 +374,10 @@ impl LearnedSnapshot {
                 take_u64(&mut bytes)?,
             );
             // An old record's keys count from when they were saved.
-            let first_seen_ms = if v1 {
-                popularity_at_ms
+            let (first_seen_ms, static_until_ms) = if v1 {
+                (popularity_at_ms, 0)
             } else {
-                take_u64(&mut bytes)?
+                (take_u64(&mut bytes)?, take_u64(&mut bytes)?)
             };
             snap.keys.push((
                 key,
@@ -379,6 +390,7 @@ impl LearnedSnapshot {
                     popularity_at_ms,
                     requests,
                     first_seen_ms,
+                    static_until_ms,
                     ttl_ms,
                     rate_per_s,
                 },
@@ -456,6 +468,11 @@ pub struct LearnerStats {
     pub estimated_stale: f64,
     /// The worth of a stale answer in upstream calls, as tuned to meet the target.
     pub stale_cost: f64,
+    /// Upstream calls made lately as a share of what the static policy would have made for the
+    /// same requests (0 before any).
+    pub call_share: f64,
+    /// The cap on that share (`CACHE_CALL_BUDGET`; 0 for none).
+    pub call_budget: f64,
 }
 
 const SHARDS: usize = 32;
@@ -466,6 +483,13 @@ const INITIAL_STALE_COST: f64 = 100.0;
 /// What a key's request rate starts from: this many requests over this many seconds (one a
 /// day), so a key seen once is judged rare until it is asked for again.
 pub const REQUEST_PRIOR: (f64, f64) = (0.5, 43_200.0);
+/// Half-life of the call counts the budget compares.
+const CALL_MEMORY: Duration = Duration::from_secs(24 * 3600);
+/// The share of the call budget `μ` is steered to: the counts are noisy and lag the TTLs
+/// chosen, so aiming at the cap itself would cross it about half the time.
+const CALL_BUDGET_AIM: f64 = 0.98;
+/// Static calls counted before the budget is applied (fewer say too little).
+const CALL_BUDGET_MIN_CALLS: f64 = 100.0;
 /// Fetches between two calibrations of `μ`.
 const RECALIBRATE_EVERY: u64 = 512;
 
@@ -488,6 +512,30 @@ pub struct Learner {
     refresh_ahead_denied: AtomicU64,
     ttl_histogram: [AtomicU64; TTL_BUCKETS_S.len() + 1],
     ttl_sum_s: AtomicU64,
+    calls: Mutex<CallCounts>,
+}
+
+/// Faded counts of upstream calls: the adaptive policy's and the static policy's.
+#[derive(Clone, Copy, Debug, Default)]
+struct CallCounts {
+    adaptive: f64,
+    fixed: f64,
+    at_ms: u64,
+}
+
+impl CallCounts {
+    fn fade_to(&mut self, now_ms: u64) {
+        let dt = secs(now_ms.saturating_sub(self.at_ms));
+        let m = (-dt / CALL_MEMORY.as_secs_f64()).exp2();
+        self.adaptive *= m;
+        self.fixed *= m;
+        self.at_ms = self.at_ms.max(now_ms);
+    }
+
+    /// Adaptive calls over static ones, once there are enough of the latter.
+    fn share(&self) -> Option<f64> {
+        (self.fixed >= CALL_BUDGET_MIN_CALLS).then(|| self.adaptive / self.fixed)
+    }
 }
 
 impl std::fmt::Debug for Learner {
@@ -537,6 +585,17 @@ impl Learner {
             refresh_ahead_denied: AtomicU64::new(0),
             ttl_histogram: Default::default(),
             ttl_sum_s: AtomicU64::new(0),
+            calls: Mutex::new(CallCounts::default()),
+        }
+    }
+
+    fn count_call(&self, now_ms: u64, fixed: bool) {
+        let mut calls = lock(&self.calls);
+        calls.fade_to(now_ms);
+        if fixed {
+            calls.fixed += 1.0;
+        } else {
+            calls.adaptive += 1.0;
         }
     }
 
@@ -578,20 +637,31 @@ impl Learner {
     pub fn request_rate(&self, r: &KeyRecord, now_ms: u64) -> f64 {
         let half_life = self.config.memory.as_secs_f64().max(1.0);
         let age = secs(now_ms.saturating_sub(r.first_seen_ms));
-        let span = half_life / std::f64::consts::LN_2 * -(-age / half_life * std::f64::consts::LN_2).exp_m1();
+        let span = half_life / std::f64::consts::LN_2
+            * -(-age / half_life * std::f64::consts::LN_2).exp_m1();
         let (pseudo, over_s) = REQUEST_PRIOR;
         (self.long_run_requests(r, now_ms) + pseudo) / (span + over_s)
     }
 
-    /// Counts one request for `key`; returns its requests a second. One shard lock, no
-    /// allocation for a known key.
-    pub(crate) fn touch(&self, key: &str, now_ms: u64) -> f64 {
+    /// Counts one request for `key`, whose kind's fixed TTL is `static_ttl`; returns its
+    /// requests a second. One shard lock, no allocation for a known key.
+    pub(crate) fn touch(&self, key: &str, now_ms: u64, static_ttl: Duration) -> f64 {
         let mut shard = lock(self.shard(key));
+        let static_until_ms = now_ms.saturating_add(duration_ms(static_ttl));
         if let Some(r) = shard.get_mut(key) {
             r.requests = self.long_run_requests(r, now_ms) + 1.0;
             r.popularity = self.decayed(r, now_ms) + 1.0;
             r.popularity_at_ms = now_ms;
-            return self.rate_per_s(r.popularity);
+            let static_call = now_ms >= r.static_until_ms;
+            if static_call {
+                r.static_until_ms = static_until_ms;
+            }
+            let rate = self.rate_per_s(r.popularity);
+            drop(shard);
+            if static_call {
+                self.count_call(now_ms, true);
+            }
+            return rate;
         }
         self.insert(
             &mut shard,
@@ -605,11 +675,14 @@ impl Learner {
                 popularity_at_ms: now_ms,
                 requests: 0.0,
                 first_seen_ms: now_ms,
+                static_until_ms,
                 ttl_ms: 0,
                 rate_per_s: 0.0,
             },
             now_ms,
         );
+        drop(shard);
+        self.count_call(now_ms, true);
         self.rate_per_s(1.0)
     }
 
@@ -660,6 +733,7 @@ impl Learner {
         static_ttl: Duration,
         bounds: TtlBounds,
     ) -> Duration {
+        self.count_call(now_ms, false);
         let fp = fingerprint(value);
         let class = class_of(key);
         let prior_class_rate = self.class_rate(class, static_ttl);
@@ -700,6 +774,7 @@ impl Learner {
                         popularity_at_ms: now_ms,
                         requests: 0.0,
                         first_seen_ms: now_ms,
+                        static_until_ms: 0,
                         ttl_ms: 0,
                         rate_per_s: 0.0,
                     };
@@ -801,17 +876,37 @@ impl Learner {
         bounds.clamp(Duration::try_from_secs_f64(ttl).unwrap_or(bounds.min))
     }
 
-    /// Moves `μ` so the popularity-weighted expected stale share of answers approaches the
-    /// target: multiplied by `(estimate / target)^½`, at most ×/÷ 2 a step. Returns the estimate.
+    /// Moves `μ` so the request-weighted expected stale share of answers approaches the
+    /// target: multiplied by `(estimate / target)^½`, at most ×/÷ 2 a step; while the upstream
+    /// calls exceed [`AdaptiveConfig::call_budget`] × the static policy's, by at most
+    /// `(budget / share)^3` instead (calls grow about as `μ^¼`), so the cap wins over the
+    /// target. Returns the estimate.
     pub fn recalibrate(&self) -> f64 {
         let estimate = self.estimated_stale();
         let target = self.config.target_stale.clamp(1e-6, 0.99);
-        if estimate > 0.0 {
-            let step = (estimate / target).sqrt().clamp(0.5, 2.0);
-            let mu = (f64::from_bits(self.mu.load(Ordering::Relaxed)) * step).clamp(1e-3, 1e9);
-            self.mu.store(mu.to_bits(), Ordering::Relaxed);
+        let mut step = if estimate > 0.0 {
+            (estimate / target).sqrt().clamp(0.5, 2.0)
+        } else {
+            1.0
+        };
+        let budget = self.config.call_budget;
+        if budget > 0.0
+            && let Some(share) = self.call_share()
+            && share > 0.0
+        {
+            step = step.min((CALL_BUDGET_AIM * budget / share).powi(3).clamp(0.5, 2.0));
         }
+        let mu = (f64::from_bits(self.mu.load(Ordering::Relaxed)) * step).clamp(1e-3, 1e9);
+        self.mu.store(mu.to_bits(), Ordering::Relaxed);
         estimate
+    }
+
+    /// Upstream calls made lately over what the static policy would have made, once there is
+    /// enough to tell.
+    fn call_share(&self) -> Option<f64> {
+        let mut calls = lock(&self.calls);
+        calls.fade_to(self.clock.now_ms());
+        calls.share()
     }
 
     /// The worth of a stale answer, in upstream calls, as now tuned.
@@ -882,6 +977,8 @@ impl Learner {
             target_stale: self.config.target_stale,
             estimated_stale: self.estimated_stale(),
             stale_cost: self.stale_cost(),
+            call_share: self.call_share().unwrap_or(0.0),
+            call_budget: self.config.call_budget.max(0.0),
         }
     }
 
@@ -939,12 +1036,14 @@ impl Learner {
                         .long_run_requests(ours, now)
                         .max(self.long_run_requests(theirs, now));
                     let first_seen_ms = ours.first_seen_ms.min(theirs.first_seen_ms);
+                    let static_until_ms = ours.static_until_ms.max(theirs.static_until_ms);
                     if theirs.fetched_at_ms > ours.fetched_at_ms {
                         *ours = *theirs;
                     }
                     ours.popularity = pop;
                     ours.requests = requests;
                     ours.first_seen_ms = first_seen_ms;
+                    ours.static_until_ms = static_until_ms;
                     ours.popularity_at_ms = now;
                 }
                 None => self.insert(&mut shard, key, *theirs, now),
@@ -1013,7 +1112,7 @@ mod tests {
             for k in 0..20 {
                 let key = format!("products:real:x:{k}");
                 for _ in 0..10 {
-                    l.touch(&key, clock.now_ms());
+                    l.touch(&key, clock.now_ms(), HOUR);
                 }
                 l.learn(&key, &round.to_be_bytes(), clock.now_ms(), HOUR, fixed);
             }
@@ -1026,12 +1125,70 @@ mod tests {
             clock.advance(day);
             for k in 0..20 {
                 let key = format!("products:real:x:{k}");
-                l.touch(&key, clock.now_ms());
+                l.touch(&key, clock.now_ms(), HOUR);
                 l.learn(&key, b"same", clock.now_ms(), HOUR, fixed);
             }
         }
         assert!(l.recalibrate() < 0.01);
         assert!(l.stale_cost() < before, "a stale answer is worth less now");
+    }
+
+    #[test]
+    fn the_call_budget_caps_the_stale_cost() {
+        // Keys fetched every minute, always changed, while the static policy (an hour) would
+        // call once an hour: far over the stale target and far over the budget.
+        let run = |call_budget: f64| {
+            let (l, clock) = learner(AdaptiveConfig {
+                target_stale: 0.001,
+                call_budget,
+                ..AdaptiveConfig::default()
+            });
+            for minute in 0..30u32 {
+                clock.advance(Duration::from_secs(60));
+                for k in 0..200 {
+                    let key = format!("products:real:x:{k}");
+                    l.touch(&key, clock.now_ms(), HOUR);
+                    l.learn(&key, &minute.to_be_bytes(), clock.now_ms(), HOUR, bounds());
+                }
+            }
+            let stats = l.stats();
+            let before = l.stale_cost();
+            l.recalibrate();
+            (stats, before, l.stale_cost())
+        };
+        let (capped, before, after) = run(1.0);
+        assert!(capped.call_share > 20.0, "{capped:?}");
+        assert!(after < before, "over budget: {before} -> {after}");
+        let (free, before, after) = run(0.0);
+        assert_eq!(free.call_budget, 0.0);
+        assert!(
+            after > before,
+            "no cap, over the target: {before} -> {after}"
+        );
+    }
+
+    #[test]
+    fn request_rates_tell_rare_keys_from_daily_ones() {
+        let (l, clock) = learner(AdaptiveConfig::default());
+        let day = 86_400_000;
+        // One key asked for every 3 days, one every 8 hours, for four weeks.
+        for i in 0..84u64 {
+            clock.set(1_000_000 + i * day / 3);
+            l.touch("products:real:x:often", clock.now_ms(), HOUR);
+            if i % 9 == 0 {
+                l.touch("products:real:x:rare", clock.now_ms(), HOUR);
+            }
+        }
+        let rate = |key: &str| {
+            let r = *lock(l.shard(key)).get(key).unwrap();
+            l.request_rate(&r, clock.now_ms()) * 86_400.0
+        };
+        let (often, rare) = (rate("products:real:x:often"), rate("products:real:x:rare"));
+        assert!((2.0..4.0).contains(&often), "{often} a day, not 3");
+        assert!((0.2..0.6).contains(&rare), "{rare} a day, not 1/3");
+        // A key seen once is judged rare: about one request a day.
+        l.touch("products:real:x:new", clock.now_ms(), HOUR);
+        assert!(rate("products:real:x:new") <= 1.0);
     }
 
     #[test]
@@ -1091,10 +1248,10 @@ mod tests {
             ..AdaptiveConfig::default()
         });
         for _ in 0..50 {
-            l.touch("hot", clock.now_ms());
+            l.touch("hot", clock.now_ms(), HOUR);
         }
         for i in 0..1000 {
-            l.touch(&format!("cold{i}"), clock.now_ms());
+            l.touch(&format!("cold{i}"), clock.now_ms(), HOUR);
         }
         let stats = l.stats();
         assert!(stats.keys <= 64, "{}", stats.keys);
@@ -1112,6 +1269,28 @@ mod tests {
         assert_eq!(LearnedSnapshot::decode(&bytes), Some(snap.clone()));
         assert_eq!(LearnedSnapshot::decode(&bytes[..bytes.len() - 1]), None);
         assert_eq!(LearnedSnapshot::decode(b"nope"), None);
+        // The form before request counts is still read: its keys count from when it was saved.
+        let mut v1 = b"ALL1".to_vec();
+        put_u32(&mut v1, 0);
+        put_u32(&mut v1, 1);
+        put_str(&mut v1, "products:real:x:k");
+        for v in [1.0f64, 3600.0, 2.0, 0.001] {
+            v1.extend_from_slice(&v.to_be_bytes());
+        }
+        for v in [7u64, 5_600_000, 5_600_000, 60_000] {
+            v1.extend_from_slice(&v.to_be_bytes());
+        }
+        let old = LearnedSnapshot::decode(&v1).unwrap();
+        let (_, r) = &old.keys[0];
+        assert_eq!(
+            (
+                r.fingerprint,
+                r.first_seen_ms,
+                r.requests,
+                r.static_until_ms
+            ),
+            (7, 5_600_000, 0.0, 0)
+        );
         let (b, _) = learner(AdaptiveConfig::default());
         b.import(&snap);
         assert_eq!(b.export(10).keys, snap.keys);
