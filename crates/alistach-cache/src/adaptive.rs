@@ -16,16 +16,32 @@
 //! [`AdaptiveConfig::memory`] of observed time, so a key whose behaviour changes is followed
 //! (and a key never seen changing can earn a TTL up to about `x*(s) × memory / ln 2`).
 //!
-//! For requests spread evenly over an entry's life `[0, T]`, the share served after a change is
-//! `f(λT) = 1 − (1 − e^{−λT}) / (λT)`, increasing in `λT`. The TTL is the `T` with
-//! `f(λ̂T) = s` for the target stale share `s`, i.e. `T = x*(s) / λ̂`, clamped to the kind's
-//! [`TtlBounds`]: no learned value can leave them.
+//! `α` ([`AdaptiveConfig::prior_weight`], 0.5) is a gamma prior's shape: change rates spread
+//! over decades (a log-normal population), and a shape below 1 lets a key with a quiet week of
+//! observations move well below its class's mean, where a shape of 1 held hot, slow keys at
+//! about twice their rate.
+//!
+//! The request rate of a key is its requests after the first over the time since it was first
+//! seen, both faded with the same half-life, from half a request a day
+//! ([`Learner::request_rate`]): unlike the popularity count below, it does not count the
+//! request being served and tells a key asked for every few days from one asked for twice a
+//! day.
+//!
+//! The TTL is the `T` within the kind's [`TtlBounds`] (no learned value can leave them) that
+//! minimises upstream calls plus `μ` × stale answers per unit of time ([`cost_rate`]), where
+//! `μ`, the worth of a stale answer in calls, is one number for all keys: calibrated
+//! ([`Learner::recalibrate`], in small steps, because what it steers follows only as entries
+//! expire) so that the request-weighted expected stale share ([`answer_stale_share`] at each
+//! key's TTL) meets the target, but lowered whenever the upstream calls exceed
+//! [`AdaptiveConfig::call_budget`] × what the static policy would have made for the same
+//! requests (counted by following, per key, when the static policy's entry would expire).
 //!
 //! Popularity is an exponentially decayed request count per key (half-life
 //! [`AdaptiveConfig::popularity_half_life`]). A hit on a key whose entry is in the last
 //! [`AdaptiveConfig::refresh_ahead_share`] of its life starts one background refresh when the
-//! key is expected to be requested again within its next life (decayed rate × TTL ≥ 1) and the
-//! [`RefreshBudget`] grants a turn, so hot answers stay fresh and stay hits.
+//! key is expected to be requested [`AdaptiveConfig::refresh_ahead_min_requests`] times within
+//! its next life and the [`RefreshBudget`] grants a turn, so hot answers stay fresh and stay
+//! hits. (Refreshing ahead shortens hot entries' lives; the window is kept small for that.)
 //!
 //! State is bounded: at most [`AdaptiveConfig::max_keys`] keys, in shards (no global lock on
 //! the hit path); a full shard drops its least popular eighth.
@@ -67,7 +83,7 @@ pub struct AdaptiveConfig {
     /// The target share of answers served after their data changed (`CACHE_STALE_TARGET`), in
     /// `(0, 1)`.
     pub target_stale: f64,
-    /// The most keys remembered (about 100 bytes each plus the key).
+    /// The most keys remembered (about 130 bytes each plus the key).
     pub max_keys: usize,
     /// Half-life of the decayed request count.
     pub popularity_half_life: Duration,
@@ -80,7 +96,8 @@ pub struct AdaptiveConfig {
     /// Weight of the class rate in a key's estimate, in pseudo-observations (`α`).
     pub prior_weight: f64,
     /// Half-life of observations, in observed time: a key's sums are halved for each such span
-    /// of new exposure, a class's for each such span of wall time.
+    /// of new exposure, a class's for each such span of wall time; also of the requests the
+    /// long-run request rate counts.
     pub memory: Duration,
     /// The most upstream calls the policy may make, as a share of what the static policy (each
     /// kind's fixed TTL) would make for the same requests (`CACHE_CALL_BUDGET`); at or below
@@ -93,10 +110,10 @@ pub struct AdaptiveConfig {
 impl Default for AdaptiveConfig {
     fn default() -> Self {
         AdaptiveConfig {
-            target_stale: 0.005,
+            target_stale: 0.003,
             max_keys: 100_000,
             popularity_half_life: Duration::from_secs(6 * 3600),
-            refresh_ahead_share: 0.1,
+            refresh_ahead_share: 0.05,
             refresh_ahead_min_requests: 4.0,
             prior_weight: 0.5,
             memory: Duration::from_secs(7 * 24 * 3600),
@@ -487,9 +504,12 @@ pub const REQUEST_PRIOR: (f64, f64) = (0.5, 43_200.0);
 const CALL_MEMORY: Duration = Duration::from_secs(24 * 3600);
 /// The share of the call budget `μ` is steered to: the counts are noisy and lag the TTLs
 /// chosen, so aiming at the cap itself would cross it about half the time.
-const CALL_BUDGET_AIM: f64 = 0.98;
+const CALL_BUDGET_AIM: f64 = 0.99;
 /// Static calls counted before the budget is applied (fewer say too little).
 const CALL_BUDGET_MIN_CALLS: f64 = 100.0;
+/// The most `μ` moves in one calibration, down and up: small steps, because what it steers
+/// (stale answers, calls) follows a new `μ` only as entries expire, and larger ones swing it.
+const STEP: (f64, f64) = (0.93, 1.075);
 /// Fetches between two calibrations of `μ`.
 const RECALIBRATE_EVERY: u64 = 512;
 
@@ -885,7 +905,7 @@ impl Learner {
         let estimate = self.estimated_stale();
         let target = self.config.target_stale.clamp(1e-6, 0.99);
         let mut step = if estimate > 0.0 {
-            (estimate / target).sqrt().clamp(0.5, 2.0)
+            (estimate / target).sqrt().clamp(STEP.0, STEP.1)
         } else {
             1.0
         };
@@ -894,7 +914,11 @@ impl Learner {
             && let Some(share) = self.call_share()
             && share > 0.0
         {
-            step = step.min((CALL_BUDGET_AIM * budget / share).powi(3).clamp(0.5, 2.0));
+            step = step.min(
+                (CALL_BUDGET_AIM * budget / share)
+                    .powi(3)
+                    .clamp(STEP.0, STEP.1),
+            );
         }
         let mu = (f64::from_bits(self.mu.load(Ordering::Relaxed)) * step).clamp(1e-3, 1e9);
         self.mu.store(mu.to_bits(), Ordering::Relaxed);
