@@ -653,11 +653,10 @@ fn other_seeds(workload: &Workload) -> Result<String> {
         "\nStatic's own staleness follows how fast the most requested answers of a draw happen to \
          change. With the call budget the adaptive policy spends about as many upstream calls as \
          static on every draw (a little under: it steers to 99% of the budget) and puts them where \
-         answers change, so it serves about half to four fifths fewer stale answers; without the \
-         budget it holds its own estimate of the stale share at the target, which the served \
-         share exceeds by a third to a half (the estimate is of entries' expected staleness at \
-         their current TTLs, not of the learning and the swings of the week), at whatever calls \
-         that takes.\n",
+         answers change. Without the budget it holds its own estimate of the stale share at the \
+         target (the share served is somewhat above it: the estimate is of entries' expected \
+         staleness at their current TTLs, not of the week's learning), at whatever calls that \
+         takes.\n",
     );
     Ok(out)
 }
