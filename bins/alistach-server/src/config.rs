@@ -59,6 +59,8 @@ pub struct Config {
     pub cache_ttl_bounds: alistach_service::TtlBounds,
     /// The adaptive policy's target share of stale answers, in `(0, 1]`.
     pub cache_stale_target: f64,
+    /// The adaptive policy's most upstream calls as a share of the static policy's, in `(0, 1]`.
+    pub cache_call_budget: f64,
     /// The share of `max_qps` refresh-ahead may use, in `(0, 1]`.
     pub cache_refresh_qps_share: f64,
     /// Most keys the adaptive policy remembers.
@@ -241,6 +243,7 @@ impl Config {
             cache_policy: v.cache_policy,
             cache_ttl_bounds: alistach_service::TtlBounds::new(v.cache_ttl_min, v.cache_ttl_max),
             cache_stale_target: v.cache_stale_target.0,
+            cache_call_budget: v.cache_call_budget.0,
             cache_refresh_qps_share: v.cache_refresh_qps_share.0,
             cache_learn_max_keys: usize::try_from(v.cache_learn_max_keys).unwrap_or(usize::MAX),
             cache_popularity_half_life: v.cache_popularity_half_life,

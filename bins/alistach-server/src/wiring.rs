@@ -235,6 +235,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         Arc::new(Learner::new(
             AdaptiveConfig {
                 target_stale: config.cache_stale_target,
+                call_budget: config.cache_call_budget,
                 max_keys: config.cache_learn_max_keys,
                 popularity_half_life: config.cache_popularity_half_life,
                 ..AdaptiveConfig::default()

@@ -56,6 +56,21 @@ impl CachePolicy {
         }
     }
 
+    /// How long after its expiry `entry` may be served while it revalidates. An entry stored
+    /// with a learned TTL gets the same share of its own TTL, never more than the window: a
+    /// key learned to change every few minutes is not served minutes past its expiry.
+    pub fn revalidate_window(&self, entry: &Entry) -> Duration {
+        if self.adaptive.is_none() || self.ttl.is_zero() {
+            return self.stale_while_revalidate;
+        }
+        let life = entry.fresh_until_ms.saturating_sub(entry.stored_at_ms);
+        let scaled = u128::from(life) * self.stale_while_revalidate.as_millis()
+            / self.ttl.as_millis().max(1);
+        self.stale_while_revalidate.min(Duration::from_millis(
+            u64::try_from(scaled).unwrap_or(u64::MAX),
+        ))
+    }
+
     /// False when an entry would be unusable the moment it is stored.
     fn stores(&self) -> bool {
         !(self.ttl.is_zero()
@@ -346,7 +361,7 @@ impl CacheLayer {
         let mut fallback = None;
         if read == ReadMode::Normal {
             let learning = match (&self.inner.learner, policy.adaptive) {
-                (Some(learner), Some(_)) => Some((learner, learner.touch(key, now))),
+                (Some(learner), Some(_)) => Some((learner, learner.touch(key, now, policy.ttl))),
                 _ => None,
             };
             match self.inner.cache.get(key).await {
@@ -373,7 +388,7 @@ impl CacheLayer {
                 }
                 Ok(Some(entry)) if now < entry.stale_until_ms => {
                     let expired_for = now - entry.fresh_until_ms;
-                    if expired_for < duration_ms(policy.stale_while_revalidate) {
+                    if expired_for < duration_ms(policy.revalidate_window(&entry)) {
                         self.refresh_in_background(key, policy, fetch);
                         bump(&counters.stale_served);
                         return Ok(stale(entry, now));
@@ -1180,6 +1195,8 @@ mod tests {
                 adaptive_load(&s, Ok("same")).await.unwrap().status,
                 CacheStatus::Hit
             );
+            // That hit, late in the entry's life, may refresh it ahead of expiry.
+            settle().await;
             // Well past the revalidate window, so the next lookup is a plain miss, and an
             // hour of exposure without a change.
             s.clock.advance(Duration::from_secs(3600));
@@ -1190,8 +1207,10 @@ mod tests {
             ttls[5] > ttls[0],
             "never seen changing: the TTL grows {ttls:?}"
         );
-        assert_eq!(learner.stats().observations, 5);
-        assert_eq!(learner.stats().changes_observed, 0);
+        let stats = learner.stats();
+        // Every fetch but the first is compared with the one before it.
+        assert_eq!(stats.observations, 5 + stats.refresh_ahead, "{stats:?}");
+        assert_eq!(stats.changes_observed, 0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1269,6 +1288,32 @@ mod tests {
             (served.status, served.value),
             (CacheStatus::Stale, Bytes::from_static(b"v1"))
         );
+    }
+
+    #[test]
+    fn a_learned_entry_revalidates_for_its_share_of_its_own_ttl() {
+        let fixed = CachePolicy::with_ttl(Duration::from_secs(3600));
+        let learned = CachePolicy {
+            adaptive: Some(crate::TtlBounds::new(
+                Duration::from_secs(60),
+                Duration::from_secs(86_400),
+            )),
+            ..fixed
+        };
+        let short = fixed.entry(Bytes::from_static(b"x"), 0);
+        let short = Entry {
+            fresh_until_ms: 60_000,
+            ..short
+        };
+        // A tenth of 60 s, not of the kind's hour; the static policy keeps its window.
+        assert_eq!(learned.revalidate_window(&short), Duration::from_secs(6));
+        assert_eq!(fixed.revalidate_window(&short), Duration::from_secs(360));
+        // A day-long learned TTL never gets more than the kind's window.
+        let long = Entry {
+            fresh_until_ms: 86_400_000,
+            ..short
+        };
+        assert_eq!(learned.revalidate_window(&long), Duration::from_secs(360));
     }
 
     #[test]

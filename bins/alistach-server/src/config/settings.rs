@@ -402,8 +402,10 @@ declare_settings! {
     cache_ttl_min: Duration = seconds(1, WEEK), env "CACHE_TTL_MIN", default 60;
     /// Longest TTL (s) the adaptive policy may give (a kind whose own TTL is longer keeps that as its ceiling).
     cache_ttl_max: Duration = seconds(1, MONTH), env "CACHE_TTL_MAX", default 86_400;
-    /// Share of answers the adaptive policy may serve after their data changed (it trades upstream calls against it).
-    cache_stale_target: Share = Fraction, env "CACHE_STALE_TARGET", default "0.01";
+    /// Share of answers the adaptive policy may serve after their data changed (it trades upstream calls against it, within CACHE_CALL_BUDGET).
+    cache_stale_target: Share = Fraction, env "CACHE_STALE_TARGET", default "0.003";
+    /// The adaptive policy's upstream calls at most this share of what the kinds' fixed TTLs would make for the same requests: 1 spends no more than static, and the stale target is met as far as that allows.
+    cache_call_budget: Share = Fraction, env "CACHE_CALL_BUDGET", default "1";
     /// The share of ALIEXPRESS_MAX_QPS refresh-ahead may use (only when the limiter has a free turn; users' misses come first).
     cache_refresh_qps_share: Share = Fraction, env "CACHE_REFRESH_QPS_SHARE", default "0.2";
     /// Most keys the adaptive policy remembers (about 200 bytes each); the least requested are forgotten first.
