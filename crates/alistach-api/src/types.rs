@@ -1005,6 +1005,11 @@ pub struct CachePolicyStatus {
     pub stale_target: f64,
     /// Expected share of answers served after their data changed, weighted by request rate.
     pub estimated_stale: f64,
+    /// Upstream calls made lately as a share of what fixed TTLs would have made for the same
+    /// requests (0 before any).
+    pub call_share: f64,
+    /// The cap on that share (`CACHE_CALL_BUDGET`; 0 for none).
+    pub call_budget: f64,
     /// Mean TTL given when storing, in seconds (null before the first).
     pub mean_ttl_seconds: Option<f64>,
     /// How many stored entries got a TTL in each range.

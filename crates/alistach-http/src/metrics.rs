@@ -544,7 +544,21 @@ fn learner_families(e: &mut DescriptorEncoder<'_>, learner: Option<&LearnerStats
         None,
         MetricType::Gauge,
     )?;
-    ConstGauge::new(l.target_stale).encode(m)
+    ConstGauge::new(l.target_stale).encode(m)?;
+    let m = e.encode_descriptor(
+        "cache_call_share",
+        "Upstream calls made lately as a share of what fixed TTLs would have made for the same requests.",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(l.call_share).encode(m)?;
+    let m = e.encode_descriptor(
+        "cache_call_budget_share",
+        "The cap on that share (CACHE_CALL_BUDGET; 0 for none).",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(l.call_budget).encode(m)
 }
 
 /// The upstream guard: calls by outcome, latency, circuit state; real mode only.

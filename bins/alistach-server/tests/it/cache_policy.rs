@@ -91,6 +91,8 @@ async fn a_hot_key_is_refreshed_ahead_of_expiry_within_its_budget() {
     }
     let policy = status(&c, &server).await;
     assert_eq!(policy["policy"], "adaptive", "{policy}");
+    assert_eq!(policy["call_budget"], 1.0, "{policy}");
+    assert!(policy["call_share"].as_f64().is_some(), "{policy}");
     let refreshed = policy["refresh_ahead_calls"].as_u64().unwrap();
     assert!(
         refreshed >= 1,
@@ -130,6 +132,9 @@ async fn a_hot_key_is_refreshed_ahead_of_expiry_within_its_budget() {
             >= 2.0
     );
     assert!(samples.contains_key("alistach_cache_estimated_stale_share"));
+    assert!(samples.contains_key("alistach_cache_call_share"));
+    // The default budget: no more upstream calls than fixed TTLs would make.
+    assert_eq!(samples.get("alistach_cache_call_budget_share"), Some(&1.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -344,6 +344,8 @@ fn cache_policy_status(learner: Option<&alistach_service::LearnerStats>) -> api:
         refresh_ahead_denied: l.refresh_ahead_denied,
         stale_target: l.target_stale,
         estimated_stale: l.estimated_stale,
+        call_share: l.call_share,
+        call_budget: l.call_budget,
         #[allow(clippy::cast_precision_loss)]
         mean_ttl_seconds: (stored > 0).then(|| l.ttl_sum_s / stored as f64),
         ttl_distribution: bounds
