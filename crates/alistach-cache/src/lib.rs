@@ -24,6 +24,11 @@ pub use layer::{CacheLayer, CachePolicy, Fetched, LayerStats, Lookup, ReadMode, 
 pub use memory::{MemoryCache, MemoryCacheConfig};
 pub use tiered::TieredCache;
 
+/// The memory tier's hasher (quick_cache's default: seeded per map, a few instructions for a
+/// short key where std's SipHash takes a few hundred). Other per-request maps that hash short
+/// keys (the service's usage counters) use it too.
+pub type FastHash = quick_cache::DefaultHashBuilder;
+
 /// One cached value with its timing, stored together so every backend agrees on freshness.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {

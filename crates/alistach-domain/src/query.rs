@@ -111,6 +111,18 @@ pub struct SearchDraft {
     pub ship_to_country: Option<CountryCode>,
 }
 
+/// `text`'s words (split at any whitespace) joined by single spaces, in one allocation.
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
 impl SearchDraft {
     /// A keyword search with defaults: page 1 of [`DEFAULT_PAGE_SIZE`], USD, English.
     pub fn new(keywords: impl Into<String>) -> Self {
@@ -138,7 +150,7 @@ impl SearchDraft {
             keywords: self
                 .keywords
                 .as_deref()
-                .map(|k| k.split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(collapse_whitespace)
                 .filter(|k| !k.is_empty()),
             category_ids: {
                 let mut ids = self.category_ids.clone();

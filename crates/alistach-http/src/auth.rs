@@ -77,6 +77,18 @@ impl App {
             Access::Api => false,
             Access::Admin => true,
         };
+        let open_api = !admin_route && self.config.api_keys.is_empty();
+        if admin_route && self.config.admin_key.is_none() && tenants.is_none() {
+            return Err(HttpError::Forbidden(
+                "admin endpoints are disabled: set ADMIN_API_KEY",
+            ));
+        }
+        // An open API ignores keys, as v1.1.0 did, unless tenants exist: then a key names a
+        // tenant, and a wrong (or revoked) one must not quietly become another. (Decided
+        // before the headers are searched for a key: an open API's calls never look.)
+        if open_api && tenants.is_none() {
+            return Ok(Principal::Anonymous);
+        }
         let presented = presented_key(
             headers,
             if admin_route {
@@ -85,17 +97,6 @@ impl App {
                 X_INTERNAL_KEY
             },
         );
-        let open_api = !admin_route && self.config.api_keys.is_empty();
-        if admin_route && self.config.admin_key.is_none() && tenants.is_none() {
-            return Err(HttpError::Forbidden(
-                "admin endpoints are disabled: set ADMIN_API_KEY",
-            ));
-        }
-        // An open API ignores keys, as v1.1.0 did, unless tenants exist: then a key names a
-        // tenant, and a wrong (or revoked) one must not quietly become another.
-        if open_api && tenants.is_none() {
-            return Ok(Principal::Anonymous);
-        }
         let Some(presented) = presented else {
             if open_api {
                 return Ok(Principal::Anonymous);

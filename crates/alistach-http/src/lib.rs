@@ -15,11 +15,13 @@ mod io;
 mod mcp;
 mod metrics;
 mod pipeline;
+mod query;
 mod render;
 mod respond;
 mod routes;
 mod server;
 mod shutdown;
+mod timer;
 
 #[cfg(test)]
 mod props;

@@ -24,7 +24,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::error::HttpError;
 use crate::mcp::McpEndpoint;
-use crate::respond::{HttpResponse, policy_header, problem, put, rate_limit_headers};
+use crate::respond::{CACHE_STATUS, HttpResponse, policy_header, problem, put, rate_limit_headers};
 use crate::routes::Ctx;
 use crate::server::PeerAddr;
 
@@ -108,14 +108,14 @@ impl App {
                     tokio::time::Instant::from_std(started) + self.config.request_timeout;
                 // Boxed: inline, the whole dispatch state machine would make this future (which
                 // hyper moves once per request) several kilobytes larger.
-                let mut dispatch = Box::pin(
-                    self.dispatch(
-                        route, req, started, deadline, peer, request_id, &mut limit, &mut seen,
-                    )
-                    .instrument(span.clone()),
-                );
+                // Boxed before it is instrumented, so the large state machine is moved once
+                // (into the box), not again into the wrapper.
+                let mut dispatch = Box::pin(self.dispatch(
+                    route, req, started, deadline, peer, request_id, &mut limit, &mut seen,
+                ))
+                .instrument(span.clone());
                 let guarded = std::pin::pin!(Deadline {
-                    inner: dispatch.as_mut(),
+                    inner: Pin::new(&mut dispatch),
                     at: deadline,
                     timer: None,
                 });
@@ -313,7 +313,7 @@ impl App {
                 });
             }
         }
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let ctx = Ctx {
             started,
             query: parts.uri.query(),
@@ -359,7 +359,9 @@ impl App {
             }
             return self.mcp.answer(parts, body, request_id).await;
         }
-        self.route(route.id, &ctx, &body).await
+        let answer = self.route(route.id, &ctx, &body).await;
+        crate::respond::recycle_headers(std::mem::take(&mut parts.headers));
+        answer
     }
 
     /// Headers every answer gets: request id, mode, security headers, privacy of keyed
@@ -458,9 +460,15 @@ fn counted(id: RouteId) -> bool {
 /// How the cache answered, read from the `Cache-Status` header the catalog routes set (one
 /// header lookup; answers without it did not go through the cache).
 fn cache_mark(h: &HeaderMap) -> CacheMark {
-    let Some(v) = h.get("cache-status").map(HeaderValue::as_bytes) else {
+    let Some(v) = h.get(CACHE_STATUS).map(HeaderValue::as_bytes) else {
         return CacheMark::None;
     };
+    // A fresh hit (`alistach; hit; ttl=N`, the common answer) without the search below.
+    if v.strip_prefix(b"alistach; hit; ttl=")
+        .is_some_and(|ttl| !ttl.is_empty() && ttl.iter().all(u8::is_ascii_digit))
+    {
+        return CacheMark::Hit;
+    }
     let has = |needle: &[u8]| v.windows(needle.len()).any(|w| w == needle);
     if has(b"detail=stale") {
         CacheMark::Stale

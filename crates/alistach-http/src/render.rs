@@ -2,7 +2,7 @@
 //! `data` holds, and the envelope that splices a stored rendering into an answer as it is.
 
 use alistach_api::types as api;
-use alistach_domain::{Category, Product, ProductId, ProductPage};
+use alistach_domain::{Category, Product, ProductId, ProductPage, SearchQuery};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -115,10 +115,48 @@ pub(crate) fn serde_metadata(value: &impl Serialize) -> impl FnOnce(&mut Vec<u8>
     }
 }
 
-/// Writes a search's metadata exactly as serde would (a test holds the two to the same bytes),
-/// with the field names as constants: this runs on every cached search, and serde's generic
-/// path (escaping every key, one call per field) was a tenth of a hit's instructions.
-pub(crate) fn search_metadata(m: &api::SearchMetadata) -> impl FnOnce(&mut Vec<u8>) + '_ {
+/// What a search's metadata says, borrowed: [`api::SearchMetadata`] without its copies, the
+/// search parameters read from the query itself (as [`convert::search_params`] echoes them).
+pub(crate) struct SearchMeta<'a> {
+    pub(crate) mock_mode: bool,
+    pub(crate) processing_time_ms: f64,
+    pub(crate) api_version: &'a str,
+    pub(crate) api_integration: &'a str,
+    pub(crate) cache_hit: bool,
+    pub(crate) cache_enabled: bool,
+    pub(crate) cache_status: &'a str,
+    pub(crate) stale: bool,
+    pub(crate) query: &'a SearchQuery,
+    pub(crate) cache_bypassed: Option<bool>,
+    pub(crate) fresh_data: Option<bool>,
+}
+
+impl SearchMeta<'_> {
+    /// The contract's value of the same metadata.
+    #[cfg(test)]
+    pub(crate) fn to_api(&self) -> api::SearchMetadata {
+        api::SearchMetadata {
+            mock_mode: self.mock_mode,
+            processing_time_ms: self.processing_time_ms,
+            api_version: self.api_version.to_owned(),
+            api_integration: self.api_integration.to_owned(),
+            cache_hit: self.cache_hit,
+            cache_enabled: self.cache_enabled,
+            cache_status: self.cache_status.to_owned(),
+            stale: self.stale,
+            search_params: convert::search_params(self.query),
+            cache_bypassed: self.cache_bypassed,
+            fresh_data: self.fresh_data,
+        }
+    }
+}
+
+/// Writes a search's metadata exactly as serde writes [`SearchMeta::to_api`] (a test holds
+/// the two to the same bytes), with the field names as constants and the values borrowed:
+/// this runs on every cached search, and serde's generic path (escaping every key, one call
+/// per field) was a tenth of a hit's instructions, the copies into the contract type (a
+/// `String` per text field) a few percent more.
+pub(crate) fn search_metadata<'m>(m: &'m SearchMeta<'_>) -> impl FnOnce(&mut Vec<u8>) + 'm {
     move |out| {
         fn text(out: &mut Vec<u8>, s: &str) {
             // Strings still go through serde_json's escaping.
@@ -130,55 +168,63 @@ pub(crate) fn search_metadata(m: &api::SearchMetadata) -> impl FnOnce(&mut Vec<u
         fn number(out: &mut Vec<u8>, n: impl Serialize) {
             let _ = serde_json::to_writer(&mut *out, &n);
         }
-        let p = &m.search_params;
+        let q = m.query;
         out.extend_from_slice(br#"{"mock_mode":"#);
         flag(out, m.mock_mode);
         out.extend_from_slice(br#","processing_time_ms":"#);
         number(out, m.processing_time_ms);
         out.extend_from_slice(br#","api_version":"#);
-        text(out, &m.api_version);
+        text(out, m.api_version);
         out.extend_from_slice(br#","api_integration":"#);
-        text(out, &m.api_integration);
+        text(out, m.api_integration);
         out.extend_from_slice(br#","cache_hit":"#);
         flag(out, m.cache_hit);
         out.extend_from_slice(br#","cache_enabled":"#);
         flag(out, m.cache_enabled);
         out.extend_from_slice(br#","cache_status":"#);
-        text(out, &m.cache_status);
+        text(out, m.cache_status);
         out.extend_from_slice(br#","stale":"#);
         flag(out, m.stale);
         out.extend_from_slice(br#","search_params":{"#);
-        if let Some(k) = &p.keywords {
+        if let Some(k) = q.keywords() {
             out.extend_from_slice(br#""keywords":"#);
             text(out, k);
             out.push(b',');
         }
         out.extend_from_slice(br#""page_size":"#);
-        number(out, p.page_size);
+        number(out, q.page_size());
         out.extend_from_slice(br#","page_no":"#);
-        number(out, p.page_no);
-        for (name, value) in [
-            (&br#","sort":"#[..], &p.sort),
-            (br#","min_sale_price":"#, &p.min_sale_price),
-            (br#","max_sale_price":"#, &p.max_sale_price),
+        number(out, q.page_no());
+        if let Some(sort) = q.sort() {
+            out.extend_from_slice(br#","sort":"#);
+            text(out, sort.code());
+        }
+        for (name, price) in [
+            (&br#","min_sale_price":"#[..], q.min_price()),
+            (br#","max_sale_price":"#, q.max_price()),
         ] {
-            if let Some(v) = value {
+            if let Some(p) = price {
                 out.extend_from_slice(name);
-                text(out, v);
+                text(out, &p.to_string());
             }
         }
         out.extend_from_slice(br#","target_currency":"#);
-        text(out, &p.target_currency);
+        text(out, q.currency().code());
         out.extend_from_slice(br#","target_language":"#);
-        text(out, &p.target_language);
-        for (name, value) in [
-            (&br#","ship_to_country":"#[..], &p.ship_to_country),
-            (br#","category_ids":"#, &p.category_ids),
-        ] {
-            if let Some(v) = value {
-                out.extend_from_slice(name);
-                text(out, v);
+        text(out, q.language().code());
+        if let Some(c) = q.ship_to_country() {
+            out.extend_from_slice(br#","ship_to_country":"#);
+            text(out, c.as_str());
+        }
+        if let Some((first, rest)) = q.category_ids().split_first() {
+            // Decimal ids joined by commas: nothing in them to escape.
+            out.extend_from_slice(br#","category_ids":""#);
+            out.extend_from_slice(itoa::Buffer::new().format(first.0).as_bytes());
+            for id in rest {
+                out.push(b',');
+                out.extend_from_slice(itoa::Buffer::new().format(id.0).as_bytes());
             }
+            out.push(b'"');
         }
         out.push(b'}');
         for (name, value) in [
@@ -283,52 +329,45 @@ mod tests {
 
     #[test]
     fn search_metadata_is_written_exactly_as_serde_writes_it() {
-        let full = api::SearchMetadata {
-            mock_mode: false,
-            processing_time_ms: 12.345,
-            api_version: "2.0.0".into(),
-            api_integration: "real".into(),
-            cache_hit: true,
-            cache_enabled: true,
-            cache_status: "STALE".into(),
-            stale: true,
-            search_params: api::SearchParams {
-                keywords: Some("\"quoted\" \\ back\u{1} ünï 中文 \u{2028}".into()),
-                page_size: 50,
-                page_no: 7,
-                sort: Some("SALE_PRICE_ASC".into()),
-                min_sale_price: Some("1.5".into()),
-                max_sale_price: Some("99.99".into()),
-                target_currency: "EUR".into(),
-                target_language: "FR".into(),
-                ship_to_country: Some("DE".into()),
-                category_ids: Some("3,5".into()),
-            },
-            cache_bypassed: Some(true),
-            fresh_data: Some(false),
-        };
-        let bare = api::SearchMetadata {
-            processing_time_ms: 0.0,
-            search_params: api::SearchParams {
-                page_size: 1,
-                page_no: 1,
-                target_currency: "USD".into(),
-                target_language: "EN".into(),
-                ..api::SearchParams::default()
-            },
-            ..api::SearchMetadata::default()
-        };
-        for (i, m) in [full, bare].iter().enumerate() {
+        use alistach_domain::{CategoryId, CountryCode, Language, Listing, SearchDraft, SortOrder};
+        let mut full = SearchDraft::new("  \"quoted\" \\ back ünï 中文 \u{2028}  twice ");
+        full.page_size = 50;
+        full.page_no = 7;
+        full.sort = Some(SortOrder::SalePriceAsc);
+        full.min_price = Some("1.50".parse().unwrap());
+        full.max_price = Some("99.99".parse().unwrap());
+        full.currency = Currency::EUR;
+        full.language = Language::FR;
+        full.ship_to_country = Some("DE".parse::<CountryCode>().unwrap());
+        full.category_ids = vec![CategoryId(5), CategoryId(3), CategoryId(1234567890123)];
+        let full = full.parse(Listing::Search).unwrap();
+        let mut bare = SearchDraft::new("");
+        bare.keywords = None;
+        bare.page_size = 1;
+        let bare = bare.parse(Listing::Hot).unwrap();
+        let mut one = SearchDraft::new("x");
+        one.category_ids = vec![CategoryId(44)];
+        let one = one.parse(Listing::Search).unwrap();
+        for (i, query) in [full, bare, one].iter().enumerate() {
             for t in [0.0, 0.1, 1e-7, 123456.789, f64::NAN] {
-                let m = api::SearchMetadata {
-                    processing_time_ms: if i == 0 { t } else { m.processing_time_ms },
-                    ..m.clone()
+                let m = SearchMeta {
+                    mock_mode: i == 1,
+                    processing_time_ms: t,
+                    api_version: "2.0.0",
+                    api_integration: if i == 1 { "mock" } else { "real\u{1}" },
+                    cache_hit: i != 1,
+                    cache_enabled: i != 2,
+                    cache_status: if i == 0 { "STALE" } else { "HIT" },
+                    stale: i == 0,
+                    query,
+                    cache_bypassed: (i == 0).then_some(true),
+                    fresh_data: (i == 0).then_some(false),
                 };
                 let mut ours = Vec::new();
                 search_metadata(&m)(&mut ours);
                 assert_eq!(
                     String::from_utf8(ours).unwrap(),
-                    serde_json::to_string(&m).unwrap()
+                    serde_json::to_string(&m.to_api()).unwrap()
                 );
             }
         }

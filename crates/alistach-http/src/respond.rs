@@ -15,6 +15,49 @@ use crate::error::HttpError;
 /// The response type of every handler.
 pub type HttpResponse = Response<Body>;
 
+/// RFC 9211 `Cache-Status`, set by the catalog routes and read back for analytics.
+pub(crate) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// The numbers below this are header values without an allocation (see [`decimal`]).
+const SMALL_NUMBERS: usize = 10_000;
+
+/// Each number below [`SMALL_NUMBERS`] as four zero-padded digits.
+static SMALL_DIGITS: [[u8; 4]; SMALL_NUMBERS] = {
+    let mut table = [[b'0'; 4]; SMALL_NUMBERS];
+    let mut n = 0;
+    while n < SMALL_NUMBERS {
+        let (mut rest, mut i) = (n, 4);
+        while i > 0 {
+            i -= 1;
+            table[n][i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        n += 1;
+    }
+    table
+};
+
+/// `n` in decimal as a header value. Below [`SMALL_NUMBERS`] (ages, remaining requests,
+/// reset times, limits of most deployments) the value borrows a static table, so it costs
+/// no allocation and no reference count; larger numbers are formatted.
+pub(crate) fn decimal(n: u64) -> HeaderValue {
+    if let Some(padded) = usize::try_from(n).ok().and_then(|i| SMALL_DIGITS.get(i)) {
+        let digits = match n {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            _ => 4,
+        };
+        let text: &'static [u8] = &padded[4 - digits..];
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from_static(text)) {
+            return v;
+        }
+    }
+    let text = itoa::Buffer::new().format(n).as_bytes().to_vec();
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text))
+        .unwrap_or_else(|_| HeaderValue::from(n))
+}
+
 /// Sets a header from text that may not be a valid header value; invalid text is dropped.
 pub(crate) fn put(h: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
@@ -29,12 +72,44 @@ pub(crate) fn body_response(
     body: impl Into<Body>,
 ) -> HttpResponse {
     let mut resp = Response::new(body.into());
-    // Room for every header an answer gets, so the map never grows and rehashes.
-    *resp.headers_mut() = HeaderMap::with_capacity(32);
+    *resp.headers_mut() = answer_headers();
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
+}
+
+/// Room for every header an answer gets, so the map never grows and rehashes.
+const ANSWER_HEADERS: usize = 32;
+
+thread_local! {
+    /// Header maps of requests answered on this thread, emptied, for the next answers: a map
+    /// with room for [`ANSWER_HEADERS`] is a few kilobytes to allocate and fill. (hyper hands
+    /// each request the map of the connection's previous answer, so they go round.)
+    static SPARE_HEADERS: std::cell::RefCell<Vec<HeaderMap>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty map with room for every header an answer gets.
+fn answer_headers() -> HeaderMap {
+    SPARE_HEADERS
+        .with(|spare| spare.borrow_mut().pop())
+        .unwrap_or_else(|| HeaderMap::with_capacity(ANSWER_HEADERS))
+}
+
+/// Keeps a request's header map, emptied, for a later answer on this thread (when it has room
+/// for an answer's headers, and a few are not kept already).
+pub(crate) fn recycle_headers(mut headers: HeaderMap) {
+    if headers.capacity() < ANSWER_HEADERS {
+        return;
+    }
+    headers.clear();
+    SPARE_HEADERS.with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if spare.len() < 4 {
+            spare.push(headers);
+        }
+    });
 }
 
 /// JSON bytes of a value. Our types always serialise; should one not, the client gets a
@@ -131,11 +206,17 @@ pub(crate) fn policy_header(quotas: &[Quota]) -> Option<HeaderValue> {
     HeaderValue::from_str(&policy).ok()
 }
 
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
 /// `RateLimit-Policy` and `RateLimit` plus the legacy `X-RateLimit-*` trio, all from the
 /// limiter's decision.
 pub(crate) fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>, d: &Decision) {
     if let Some(policy) = policy {
-        h.insert(HeaderName::from_static("ratelimit-policy"), policy);
+        h.insert(RATELIMIT_POLICY, policy);
     }
     let value = HeaderText::new()
         .text("\"")
@@ -146,20 +227,11 @@ pub(crate) fn rate_limit_headers(h: &mut HeaderMap, policy: Option<HeaderValue>,
         .number(d.reset_secs)
         .value();
     if let Some(v) = value {
-        h.insert(HeaderName::from_static("ratelimit"), v);
+        h.insert(RATELIMIT, v);
     }
-    h.insert(
-        HeaderName::from_static("x-ratelimit-limit"),
-        HeaderValue::from(d.limit),
-    );
-    h.insert(
-        HeaderName::from_static("x-ratelimit-remaining"),
-        HeaderValue::from(d.remaining),
-    );
-    h.insert(
-        HeaderName::from_static("x-ratelimit-reset"),
-        HeaderValue::from(d.reset_secs),
-    );
+    h.insert(X_RATELIMIT_LIMIT, decimal(u64::from(d.limit)));
+    h.insert(X_RATELIMIT_REMAINING, decimal(u64::from(d.remaining)));
+    h.insert(X_RATELIMIT_RESET, decimal(d.reset_secs));
 }
 
 /// A header value assembled on the stack from text and numbers: one allocation (the value's
@@ -206,6 +278,26 @@ impl HeaderText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_values_are_the_numbers_in_decimal() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            9999,
+            10_000,
+            123_456,
+            u64::MAX,
+        ] {
+            assert_eq!(decimal(n), HeaderValue::from(n), "{n}");
+        }
+    }
 
     #[test]
     fn header_text_writes_text_and_numbers() {

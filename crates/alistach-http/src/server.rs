@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -22,6 +22,7 @@ use alistach_policy::client_key;
 
 use crate::app::App;
 use crate::io::WriteTimeout;
+use crate::timer::ConnectionTimer;
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets in-flight
 /// requests finish within the configured grace period, and returns.
@@ -32,7 +33,6 @@ pub async fn serve(
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(app.config().header_read_timeout)
         // Bounds the request head (request line and headers); larger ones are refused with 431.
@@ -124,7 +124,14 @@ pub async fn serve(
                 Ok::<_, Infallible>(resp)
             }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+        // Each connection its own timer: it keeps one timer-wheel entry for the header read
+        // timeout of all its requests (see `timer.rs`).
+        let conn = graceful.watch(
+            builder
+                .clone()
+                .timer(ConnectionTimer::default())
+                .serve_connection(TokioIo::new(io), service),
+        );
         connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");

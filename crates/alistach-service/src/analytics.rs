@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use alistach_cache::CacheStatus;
+use alistach_cache::{CacheStatus, FastHash};
 use alistach_domain::{Clock, HistogramSnapshot};
 use alistach_store::{
     ALL_SEARCHES, AnalyticsBatch, KeywordCounts, KeywordOrder, KeywordRow, Resolution, Store,
@@ -121,7 +121,7 @@ struct Dim {
 #[derive(Debug)]
 pub struct TopKeywords {
     capacity: usize,
-    index: HashMap<Box<str>, usize>,
+    index: HashMap<Box<str>, usize, FastHash>,
     entries: Vec<TopEntry>,
 }
 
@@ -137,7 +137,7 @@ impl TopKeywords {
     pub fn new(capacity: usize) -> TopKeywords {
         TopKeywords {
             capacity: capacity.max(1),
-            index: HashMap::new(),
+            index: HashMap::default(),
             entries: Vec::new(),
         }
     }
@@ -214,6 +214,42 @@ impl TopKeywords {
 /// Normalises search keywords for counting: trimmed, lower case, inner whitespace collapsed to
 /// one space, at most [`MAX_KEYWORD_CHARS`] characters; written into `buf` (no allocation).
 pub fn normalise_keywords<'b>(text: &str, buf: &'b mut KeywordBuf) -> &'b str {
+    if text.is_ascii() {
+        normalise_ascii(text.as_bytes(), buf)
+    } else {
+        normalise_chars(text, buf)
+    }
+}
+
+/// [`normalise_keywords`] of ASCII text, byte by byte (the usual keywords): an ASCII
+/// character is one byte and lower-cases to one byte, and its white space is the six bytes
+/// `char::is_whitespace` names. The same steps as [`normalise_chars`], whose result a test
+/// holds this to.
+fn normalise_ascii<'b>(text: &[u8], buf: &'b mut KeywordBuf) -> &'b str {
+    buf.len = 0;
+    let mut pending_space = false;
+    for &b in text {
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r') {
+            pending_space = buf.len > 0;
+            continue;
+        }
+        if pending_space {
+            if buf.len >= MAX_KEYWORD_CHARS {
+                break;
+            }
+            buf.push_ascii(b' ');
+            pending_space = false;
+        }
+        if buf.len >= MAX_KEYWORD_CHARS {
+            break;
+        }
+        buf.push_ascii(b.to_ascii_lowercase());
+    }
+    buf.as_str()
+}
+
+/// [`normalise_keywords`] character by character.
+fn normalise_chars<'b>(text: &str, buf: &'b mut KeywordBuf) -> &'b str {
     buf.len = 0;
     let mut chars = 0;
     let mut pending_space = false;
@@ -258,6 +294,14 @@ impl Default for KeywordBuf {
 }
 
 impl KeywordBuf {
+    /// Appends one ASCII byte (the ASCII path stops at [`MAX_KEYWORD_CHARS`], well within).
+    fn push_ascii(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
     fn push(&mut self, c: char) {
         let n = c.len_utf8();
         if self.len + n <= self.bytes.len() {
@@ -273,7 +317,9 @@ impl KeywordBuf {
 }
 
 /// Calls counted per client and dimensions.
-type PerClient = HashMap<Box<str>, HashMap<Dim, UsageCounts>>;
+type PerClient = HashMap<Box<str>, Dims, FastHash>;
+/// Calls counted per dimensions.
+type Dims = HashMap<Dim, UsageCounts, FastHash>;
 
 /// One tenant's keyword searches of a minute: their totals and the top list.
 #[derive(Debug)]
@@ -286,16 +332,16 @@ struct Searches {
 #[derive(Debug)]
 struct Window {
     minute: i64,
-    usage: HashMap<Box<str>, PerClient>,
-    searches: HashMap<Box<str>, Searches>,
+    usage: HashMap<Box<str>, PerClient, FastHash>,
+    searches: HashMap<Box<str>, Searches, FastHash>,
 }
 
 impl Window {
     fn new(minute: i64) -> Window {
         Window {
             minute,
-            usage: HashMap::new(),
-            searches: HashMap::new(),
+            usage: HashMap::default(),
+            searches: HashMap::default(),
         }
     }
 
@@ -447,27 +493,29 @@ impl Analytics {
             cache: call.cache,
             class: (call.status / 100).clamp(1, 5) as u8,
         };
-        let count = |per_client: &mut HashMap<Dim, UsageCounts>| {
+        let count = |per_client: &mut Dims| {
             let c = per_client.entry(dim).or_default();
             c.requests += 1;
             c.latency.observe(call.latency);
         };
         let mut shard = self.shard();
         let w = shard.window(minute);
-        let mut per_client = HashMap::new();
         // Two lookups by `&str` when the tenant and the client were seen in this minute (the
-        // common case): nothing is allocated.
+        // common case): nothing is allocated, and no map is made (a new map's hasher takes
+        // its seed from a counter all threads share).
         if let Some(per_tenant) = w.usage.get_mut(call.tenant) {
             if let Some(seen) = per_tenant.get_mut(call.client) {
                 count(seen);
                 return;
             }
+            let mut per_client = Dims::default();
             count(&mut per_client);
             per_tenant.insert(call.client.into(), per_client);
             return;
         }
+        let mut per_client = Dims::default();
         count(&mut per_client);
-        let mut per_tenant = PerClient::new();
+        let mut per_tenant = PerClient::default();
         per_tenant.insert(call.client.into(), per_client);
         w.usage.insert(call.tenant.into(), per_tenant);
     }
@@ -1368,6 +1416,26 @@ mod tests {
         let n = normalise_keywords(&wide, &mut buf);
         assert_eq!(n.chars().count(), MAX_KEYWORD_CHARS);
         assert!(std::str::from_utf8(n.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn ascii_keywords_are_normalised_as_characters_are() {
+        let (mut a, mut c) = (KeywordBuf::default(), KeywordBuf::default());
+        let mut texts: Vec<String> = (0u8..128).map(|b| format!("a{}B", char::from(b))).collect();
+        texts.extend((0u8..128).map(|b| format!("{0}x{0}", char::from(b))));
+        for n in [98, 99, 100, 101] {
+            texts.push(format!("{} y", "x".repeat(n)));
+            texts.push(format!("{}  \x0B Y z", "X".repeat(n)));
+            texts.push(format!(" {}\t", "ab ".repeat(n / 2)));
+        }
+        for t in &texts {
+            assert!(t.is_ascii());
+            assert_eq!(
+                normalise_ascii(t.as_bytes(), &mut a),
+                normalise_chars(t, &mut c),
+                "{t:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,10 +14,12 @@ use crate::app::App;
 use crate::convert;
 use crate::error::HttpError;
 use crate::render::{
-    CATEGORIES_FORMAT, PAGE_FORMAT, SIMILAR_FORMAT, envelope, render_categories, render_page,
-    render_similar, search_metadata, serde_metadata,
+    CATEGORIES_FORMAT, PAGE_FORMAT, SIMILAR_FORMAT, SearchMeta, envelope, render_categories,
+    render_page, render_similar, search_metadata, serde_metadata,
 };
-use crate::respond::{HeaderText, HttpResponse, body_response, json};
+use crate::respond::{CACHE_STATUS, HeaderText, HttpResponse, body_response, decimal, json};
+
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// How an answer was served, for headers and metadata.
 #[derive(Clone, Copy)]
@@ -41,9 +43,9 @@ impl Facts {
     /// `X-Cache`, `Age`, RFC 9211 `Cache-Status`, and `Cache-Control` for GETs.
     fn apply(self, resp: &mut HttpResponse, cacheable_get: bool) {
         let h = resp.headers_mut();
-        h.insert("x-cache", HeaderValue::from_static(self.status.x_cache()));
-        h.insert(header::AGE, HeaderValue::from(self.age_secs));
-        let cache_status = HeaderName::from_static("cache-status");
+        h.insert(X_CACHE, HeaderValue::from_static(self.status.x_cache()));
+        h.insert(header::AGE, decimal(self.age_secs));
+        let cache_status = CACHE_STATUS;
         match self.status {
             CacheStatus::Hit => {
                 let v = HeaderText::new()
@@ -196,16 +198,16 @@ impl App {
         let facts = Facts::of(&served);
         let hit = facts.status.is_hit();
         let no_cache = kind == Search::NoCache;
-        let metadata = api::SearchMetadata {
+        let metadata = SearchMeta {
             mock_mode: self.mode.is_mock(),
             processing_time_ms: ctx.elapsed_ms(),
-            api_version: self.config.version.clone(),
-            api_integration: self.mode.as_str().to_owned(),
+            api_version: &self.config.version,
+            api_integration: self.mode.as_str(),
             cache_hit: hit,
             cache_enabled: true,
-            cache_status: facts.status.x_cache().to_owned(),
+            cache_status: facts.status.x_cache(),
             stale: facts.stale,
-            search_params: convert::search_params(&query),
+            query: &query,
             cache_bypassed: no_cache.then_some(true),
             fresh_data: no_cache.then_some(true),
         };
