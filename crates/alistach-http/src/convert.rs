@@ -882,3 +882,97 @@ mod tests {
         );
     }
 }
+
+/// The quick reading of query strings (`query.rs`) against the careful one here.
+#[cfg(test)]
+mod quick_query_tests {
+    use alistach_api::types as api;
+    use proptest::prelude::*;
+
+    use super::{PAGED_NUMERIC, query_params_carefully};
+    use crate::query::{MAX_PAIRS, pairs_of, quick};
+
+    #[test]
+    fn a_search_is_read_on_the_quick_path() {
+        let q = "keywords=wireless%20earbuds+pro&page_size=10&page_no=2&sort=SALE_PRICE_ASC\
+                 &min_sale_price=5.5&max_sale_price=50&target_currency=EUR";
+        let quick: api::SearchRequest = quick(q, PAGED_NUMERIC).unwrap();
+        let careful: api::SearchRequest = query_params_carefully(Some(q), PAGED_NUMERIC).unwrap();
+        assert_eq!(quick, careful);
+        assert_eq!(quick.keywords.as_deref(), Some("wireless earbuds pro"));
+        assert_eq!(quick.page_size, Some(10));
+    }
+
+    #[test]
+    fn what_the_careful_path_names_is_left_to_it() {
+        for q in [
+            "keywords=a&keywords=b",
+            "keywords=a&colour=red",
+            "page_size=ten",
+            "page_size=-1",
+            "keywords=a&page_size=99999999999999999999",
+        ] {
+            assert!(
+                quick::<api::SearchRequest>(q, PAGED_NUMERIC).is_none(),
+                "{q}"
+            );
+            assert!(
+                query_params_carefully::<api::SearchRequest>(Some(q), PAGED_NUMERIC).is_err(),
+                "{q}"
+            );
+        }
+        let many = vec!["keywords=a"; MAX_PAIRS + 1].join("&");
+        assert!(quick::<api::SearchRequest>(&many, PAGED_NUMERIC).is_none());
+    }
+
+    fn piece() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            Just("keywords".to_owned()),
+            Just("page_size".to_owned()),
+            Just("page_no".to_owned()),
+            Just("sort".to_owned()),
+            Just("min_sale_price".to_owned()),
+            Just("category_ids".to_owned()),
+            Just("target_language".to_owned()),
+            "[a-z_%+]{0,6}",
+        ];
+        let value = prop_oneof![
+            "[0-9]{1,3}",
+            "-?[0-9]{1,22}",
+            " ?[0-9]{1,3}(\\.[0-9]{1,3})? ?",
+            "(%[0-9a-fA-F]{0,2}|%[gz+]|\\+|[a-zA-Z ]|é|%C3%A9|%FF|%E4%B8)*",
+            Just("SALE_PRICE_DESC".to_owned()),
+        ];
+        (name, proptest::option::of(value)).prop_map(|(n, v)| match v {
+            Some(v) => format!("{n}={v}"),
+            None => n,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn pairs_are_decoded_as_form_urlencoded_decodes_them(
+            q in "([a-z=&+% ]|%[0-9a-fA-F]{2}|%[0-9a-fA-F]|é|%FF|%C3|%A9){0,40}"
+        ) {
+            let ours: Vec<(String, String)> = pairs_of(&q)
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            prop_assert_eq!(ours, theirs);
+        }
+
+        #[test]
+        fn the_quick_path_reads_what_the_careful_path_reads(
+            pieces in proptest::collection::vec(piece(), 0..6)
+        ) {
+            let q = pieces.join("&");
+            let careful = query_params_carefully::<api::SearchRequest>(Some(&q), PAGED_NUMERIC);
+            match quick::<api::SearchRequest>(&q, PAGED_NUMERIC) {
+                Some(quick) => prop_assert_eq!(Some(quick), careful.ok(), "{}", q),
+                None => prop_assert!(careful.is_err(), "{} was refused on the quick path", q),
+            }
+        }
+    }
+}
