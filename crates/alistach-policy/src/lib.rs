@@ -27,7 +27,7 @@ pub use link_token::{
 pub use mode::{Credentials, MockModeSetting, ModeError, detect_mode};
 pub use ratelimit::{
     Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitError,
-    RateLimitStore, gcra_apply, gcra_fit, gcra_lease, gcra_step,
+    RateLimitStore, gcra_apply, gcra_lease,
 };
 pub use targets::{forbidden_target, is_origin};
 pub use throttle::AuthThrottle;

@@ -14,11 +14,10 @@
 //! a lease costs is precision: a client may be refused by one instance while another holds
 //! admissions it leased but has not spent (at most one lease per instance, under 5% of a quota).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use std::collections::HashMap;
 
 use crate::{Decision, MemoryRateLimitStore, MicrosClock, MonotonicClock, Quota, RateLimitStore};
 
@@ -54,6 +53,15 @@ fn lease_cap(quotas: &[Quota]) -> u32 {
         .clamp(1, MAX_LEASE)
 }
 
+/// `decision` (the shared store's, for a lease's last admission) as seen by a request while
+/// `held` admissions of the lease are still unspent: they count as remaining.
+fn holding(decision: Decision, held: u32) -> Decision {
+    Decision {
+        remaining: decision.remaining.saturating_add(held).min(decision.limit),
+        ..decision
+    }
+}
+
 /// Counters for status and metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LimiterStats {
@@ -75,7 +83,7 @@ pub struct LimiterStats {
 /// Per-client GCRA limiting over several quotas.
 pub struct RateLimiter {
     quotas: Vec<Quota>,
-    overrides: std::collections::HashMap<String, Vec<Quota>>,
+    overrides: HashMap<String, Vec<Quota>>,
     shared: Option<Arc<dyn RateLimitStore>>,
     local: MemoryRateLimitStore,
     retry_shared_after: Duration,
@@ -103,7 +111,7 @@ impl RateLimiter {
     pub fn new(quotas: Vec<Quota>, shared: Option<Arc<dyn RateLimitStore>>) -> Self {
         RateLimiter {
             quotas,
-            overrides: std::collections::HashMap::new(),
+            overrides: HashMap::new(),
             shared,
             local: MemoryRateLimitStore::new(100_000),
             retry_shared_after: Duration::from_secs(2),
@@ -171,10 +179,7 @@ impl RateLimiter {
                         if cap > 1 && k > 0 {
                             self.keep_lease(client, k - 1, want, d);
                         }
-                        Decision {
-                            remaining: d.remaining.saturating_add(k.saturating_sub(1)).min(d.limit),
-                            ..d
-                        }
+                        holding(d, k.saturating_sub(1))
                     }
                     Err(e) => {
                         if !self.degraded.load(Ordering::Relaxed) {
@@ -226,11 +231,7 @@ impl RateLimiter {
         }
         lease.left -= 1;
         self.leased.fetch_add(1, Ordering::Relaxed);
-        let d = lease.decision;
-        Ok(Decision {
-            remaining: d.remaining.saturating_add(lease.left).min(d.limit),
-            ..d
-        })
+        Ok(holding(lease.decision, lease.left))
     }
 
     /// Keeps `extra` admissions leased for `client` (asked for `size`), decided by `decision`.
@@ -300,7 +301,12 @@ mod tests {
     struct Broken;
     #[async_trait]
     impl RateLimitStore for Broken {
-        async fn check(&self, _: &str, _: &[Quota]) -> Result<Decision, RateLimitError> {
+        async fn check_many(
+            &self,
+            _: &str,
+            _: &[Quota],
+            _: u32,
+        ) -> Result<(u32, Decision), RateLimitError> {
             Err(RateLimitError("down".into()))
         }
         fn name(&self) -> &'static str {
@@ -356,10 +362,6 @@ mod tests {
     }
     #[async_trait]
     impl RateLimitStore for Counting {
-        async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
-            self.trips.fetch_add(1, Ordering::SeqCst);
-            Ok(self.inner.check_now(key, quotas))
-        }
         async fn check_many(
             &self,
             key: &str,

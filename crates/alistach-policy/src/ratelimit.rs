@@ -2,7 +2,8 @@
 //! client, several limits at once (per second and per minute), exact, with the numbers the
 //! `RateLimit` headers need.
 //!
-//! The algorithm is pure ([`gcra_step`]); where its state lives is a [`RateLimitStore`]: memory
+//! The algorithm is pure ([`gcra_apply`], and [`gcra_lease`] for several requests at once);
+//! where its state lives is a [`RateLimitStore`]: memory
 //! here, Redis in `alistach-redis` (one Lua script, the server's clock), so instances share limits.
 
 use std::collections::HashMap;
@@ -65,24 +66,22 @@ pub struct Decision {
     pub retry_after: Option<Duration>,
 }
 
-/// Where GCRA state lives. `check` must be atomic per key: evaluate every quota and, only when
-/// all allow, advance them all.
+/// Where GCRA state lives. `check_many` must be atomic per key: evaluate every quota and
+/// advance them all by what it admits.
 #[async_trait]
 pub trait RateLimitStore: Send + Sync + 'static {
-    /// Checks and (when allowed) counts one request for `key`.
-    async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError>;
     /// Checks and counts up to `want` requests for `key` at once (a lease): admits the largest
     /// `k ≤ want` that every quota allows, and returns `k` (0 when refused) with the decision
-    /// for the `k`-th request (for the first when refused). The default asks for one.
+    /// for the `k`-th request (for the first when refused).
     async fn check_many(
         &self,
         key: &str,
         quotas: &[Quota],
         want: u32,
-    ) -> Result<(u32, Decision), RateLimitError> {
-        let _ = want;
-        let d = self.check(key, quotas).await?;
-        Ok((u32::from(d.allowed), d))
+    ) -> Result<(u32, Decision), RateLimitError>;
+    /// Checks and (when allowed) counts one request for `key`.
+    async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
+        self.check_many(key, quotas, 1).await.map(|(_, d)| d)
     }
     /// A short name for stats (`memory`, `redis`).
     fn name(&self) -> &'static str;
@@ -93,15 +92,8 @@ pub trait RateLimitStore: Send + Sync + 'static {
 #[error("rate-limit store failed: {0}")]
 pub struct RateLimitError(pub String);
 
-/// One GCRA step for all `quotas` at time `now_us`, given each quota's stored theoretical
-/// arrival time (0 when unknown). Returns the decision and, when allowed, the new arrival times.
-pub fn gcra_step(quotas: &[Quota], tats: &[u64], now_us: u64) -> (Decision, Option<Vec<u64>>) {
-    let mut new_tats = tats.to_vec();
-    let decision = gcra_apply(quotas, &mut new_tats, now_us);
-    (decision, decision.allowed.then_some(new_tats))
-}
-
-/// [`gcra_step`] in place: `tats` (one per quota) are advanced only when the request is allowed.
+/// One GCRA step for all `quotas` at time `now_us`, in place: `tats` (each quota's stored
+/// theoretical arrival time, 0 when unknown) are advanced only when the request is allowed.
 pub fn gcra_apply(quotas: &[Quota], tats: &mut [u64], now_us: u64) -> Decision {
     let mut allowed = true;
     let mut retry_us = 0u64;
@@ -154,7 +146,7 @@ pub fn gcra_apply(quotas: &[Quota], tats: &mut [u64], now_us: u64) -> Decision {
 /// How many of `want` requests every quota admits now, given each quota's stored theoretical
 /// arrival time (0 when unknown): the request `j` (from 1) fits a quota when
 /// `max(tat, now) + j × interval − period ≤ now`.
-pub fn gcra_fit(quotas: &[Quota], tats: &[u64], now_us: u64, want: u32) -> u32 {
+fn gcra_fit(quotas: &[Quota], tats: &[u64], now_us: u64, want: u32) -> u32 {
     quotas
         .iter()
         .zip(tats)
@@ -284,10 +276,6 @@ impl MemoryRateLimitStore {
 
 #[async_trait]
 impl RateLimitStore for MemoryRateLimitStore {
-    async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
-        Ok(self.check_now(key, quotas))
-    }
-
     async fn check_many(
         &self,
         key: &str,

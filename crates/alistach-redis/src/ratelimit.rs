@@ -181,10 +181,6 @@ fn redact(text: &str) -> String {
 
 #[async_trait]
 impl RateLimitStore for RedisRateLimitStore {
-    async fn check(&self, key: &str, quotas: &[Quota]) -> Result<Decision, RateLimitError> {
-        self.check_many(key, quotas, 1).await.map(|(_, d)| d)
-    }
-
     async fn check_many(
         &self,
         key: &str,
