@@ -897,8 +897,8 @@ impl Learner {
     }
 
     /// Moves `μ` so the request-weighted expected stale share of answers approaches the
-    /// target: multiplied by `(estimate / target)^½`, at most ×/÷ 2 a step; while the upstream
-    /// calls exceed [`AdaptiveConfig::call_budget`] × the static policy's, by at most
+    /// target: multiplied by `(estimate / target)^½`, within `STEP` (×0.93 to ×1.075) a step;
+    /// while the upstream calls exceed [`AdaptiveConfig::call_budget`] × the static policy's, by at most
     /// `(budget / share)^3` instead (calls grow about as `μ^¼`), so the cap wins over the
     /// target. Returns the estimate.
     pub fn recalibrate(&self) -> f64 {
