@@ -158,6 +158,27 @@ impl RedisServer {
         read_reply(&mut reader)
     }
 
+    /// Calls of the commands whose lower-case name `counts` (`"evalsha"`) since the server
+    /// started or its last `CONFIG RESETSTAT`, from `INFO commandstats`.
+    pub fn command_calls(&self, counts: impl Fn(&str) -> bool) -> io::Result<u64> {
+        let stats = self.command(&["INFO", "commandstats"])?;
+        Ok(stats
+            .lines()
+            .filter_map(|l| {
+                let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+                counts(name).then_some(rest)
+            })
+            .filter_map(|rest| {
+                rest.split("calls=")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum())
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         self.child

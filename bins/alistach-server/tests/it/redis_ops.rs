@@ -16,19 +16,7 @@ const LINKS: &str = "aliexpress.affiliate.link.generate";
 
 /// Calls Redis counted since the last `CONFIG RESETSTAT`, the test's own `CONFIG` aside.
 fn commands_since_reset(redis: &RedisServer) -> u64 {
-    let stats = redis.command(&["INFO", "commandstats"]).unwrap();
-    stats
-        .lines()
-        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_config"))
-        .filter_map(|l| {
-            l.split("calls=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
+    redis.command_calls(|name| name != "config").unwrap()
 }
 
 async fn health_redis_connected(c: &reqwest::Client, s: &Server) -> bool {
