@@ -158,8 +158,8 @@ fn gcra_fit(quotas: &[Quota], tats: &[u64], now_us: u64, want: u32) -> u32 {
         .fold(want, u32::min)
 }
 
-/// [`gcra_apply`] for a lease of up to `want` requests at once, in place: admits
-/// `k = `[`gcra_fit`] of them (advancing every arrival time by `k` intervals) and returns `k`
+/// [`gcra_apply`] for a lease of up to `want` requests at once, in place: admits the `k` of
+/// them that fit every quota, advancing every arrival time by `k` intervals, and returns `k`
 /// with the decision for the `k`-th request, or 0 and the refusal when none fits.
 pub fn gcra_lease(quotas: &[Quota], tats: &mut [u64], now_us: u64, want: u32) -> (u32, Decision) {
     let k = gcra_fit(quotas, tats, now_us, want.max(1));
