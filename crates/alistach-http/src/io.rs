@@ -1,21 +1,27 @@
-//! The connection's socket with a write-inactivity deadline: a client that stops reading its
-//! answer (a full socket buffer, so writes make no progress) is disconnected after the response
-//! write timeout instead of holding its connection slot forever.
+//! The connection's socket with its two connection-level deadlines: a write-inactivity deadline
+//! (a client that stops reading its answer, so writes make no progress, is disconnected after
+//! the response write timeout instead of holding its connection slot forever), and the header
+//! read timeout, which the server's [`Watchdog`](crate::idle::Watchdog) keeps: once it has cut
+//! the connection off, reads fail.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+use crate::idle::Watch;
+
 /// `inner` whose writes fail with [`io::ErrorKind::TimedOut`] after making no progress for
-/// `timeout`. Reads are untouched: the request head has hyper's header timeout and bodies have
-/// their own inactivity timeout.
+/// `timeout`, and whose reads fail the same way once its [`Watch`] says the request head did
+/// not come in time. Request bodies have their own inactivity timeout.
 pub(crate) struct WriteTimeout<S> {
     inner: S,
+    watch: Option<Arc<Watch>>,
     timeout: Duration,
     /// Armed while a write is pending; created on the first stall, so a connection whose writes
     /// never stall never touches the timer.
@@ -28,11 +34,18 @@ impl<S> WriteTimeout<S> {
     pub(crate) fn new(inner: S, timeout: Duration) -> Self {
         WriteTimeout {
             inner,
+            watch: None,
             timeout,
             stall: None,
             armed: false,
             on_timeout: None,
         }
+    }
+
+    /// Reads fail once `watch` is cut off, and writes that make progress tell it so.
+    pub(crate) fn watched(mut self, watch: Arc<Watch>) -> Self {
+        self.watch = Some(watch);
+        self
     }
 
     /// Runs `f` once, when a write times out (for metrics).
@@ -80,6 +93,9 @@ impl<S> WriteTimeout<S> {
             Poll::Pending => self.stalled(cx),
             ready => {
                 self.armed = false;
+                if let Some(watch) = &self.watch {
+                    watch.wrote();
+                }
                 ready
             }
         }
@@ -92,7 +108,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        match (&self.watch, r) {
+            (Some(watch), Poll::Pending) => match watch.check(cx.waker()) {
+                Ok(()) => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+            (_, r) => r,
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod config;
 mod convert;
 mod cors;
 mod error;
+mod idle;
 mod io;
 mod mcp;
 mod metrics;
@@ -21,7 +22,6 @@ mod respond;
 mod routes;
 mod server;
 mod shutdown;
-mod timer;
 
 #[cfg(test)]
 mod props;

@@ -88,6 +88,9 @@ pub struct ConnectionStats {
     pub(crate) refused_per_ip: AtomicU64,
     /// Connections closed because the client stopped reading its answer.
     pub(crate) write_timeouts: AtomicU64,
+    /// Connections closed because no request head came within `HEADER_READ_TIMEOUT` (idle
+    /// keep-alive connections included).
+    pub(crate) header_timeouts: AtomicU64,
     /// Requests answered 408 because the body stopped arriving.
     pub(crate) body_timeouts: AtomicU64,
     /// Requests answered 504 at `REQUEST_TIMEOUT`.
@@ -118,6 +121,7 @@ impl ConnectionStats {
             accepted: load(&self.accepted),
             refused_per_ip: load(&self.refused_per_ip),
             write_timeouts: load(&self.write_timeouts),
+            header_timeouts: load(&self.header_timeouts),
             body_timeouts: load(&self.body_timeouts),
             request_timeouts: load(&self.request_timeouts),
             auth_throttled: load(&self.auth_throttled),
@@ -302,6 +306,7 @@ struct ConnectionCounts {
     accepted: u64,
     refused_per_ip: u64,
     write_timeouts: u64,
+    header_timeouts: u64,
     body_timeouts: u64,
     request_timeouts: u64,
     auth_throttled: u64,
@@ -372,6 +377,7 @@ impl Collector for HttpFamilies {
         )?;
         for (kind, n) in [
             ("response_write", c.write_timeouts),
+            ("header_read", c.header_timeouts),
             ("body_read", c.body_timeouts),
             ("request", c.request_timeouts),
         ] {

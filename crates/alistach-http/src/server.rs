@@ -1,6 +1,7 @@
-//! The accept loop: http1 with keep-alive and a header read timeout, one task per connection,
-//! connection caps (in all and per client address), a response-write timeout, and graceful
-//! shutdown that lets in-flight requests finish within the grace period.
+//! The accept loop: http1 with keep-alive and a header read timeout (kept by a sweeper, see
+//! `idle.rs`), one task per connection, connection caps (in all and per client address), a
+//! response-write timeout, and graceful shutdown that lets in-flight requests finish within the
+//! grace period.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -21,8 +22,8 @@ use tokio::task::JoinSet;
 use alistach_policy::client_key;
 
 use crate::app::App;
+use crate::idle::{Watch, Watchdog};
 use crate::io::WriteTimeout;
-use crate::timer::ConnectionTimer;
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets in-flight
 /// requests finish within the configured grace period, and returns.
@@ -34,9 +35,22 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
-        .header_read_timeout(app.config().header_read_timeout)
+        // The header read timeout is the watchdog's, not hyper's (which needs a timer per
+        // request head).
+        .header_read_timeout(None)
         // Bounds the request head (request line and headers); larger ones are refused with 431.
         .max_buf_size(MAX_HEAD_BYTES);
+    let watchdog = Watchdog::new(app.config().header_read_timeout);
+    // Stopped when `serve` returns or is dropped.
+    let mut sweeper = JoinSet::new();
+    let stats = app.clone();
+    sweeper.spawn(watchdog.clone().run(move || {
+        stats
+            .metrics()
+            .connections
+            .header_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+    }));
     let graceful = GracefulShutdown::new();
     // Connection tasks are kept so the ones still running when the grace period ends can be
     // cancelled instead of outliving `serve`.
@@ -98,40 +112,42 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let stats = app.clone();
-        let io = WriteTimeout::new(stream, write_timeout).on_timeout(move || {
-            stats
-                .metrics()
-                .connections
-                .write_timeouts
-                .fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Connection {
+            app: app.clone(),
+            peer,
+            watch: watchdog.watch(),
+            served: AtomicU32::new(0),
         });
-        let app = app.clone();
+        let io = WriteTimeout::new(stream, write_timeout)
+            .watched(conn.watch.clone())
+            .on_timeout(move || {
+                stats
+                    .metrics()
+                    .connections
+                    .write_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+            });
         let open = OpenConnection::new(app.clone());
-        let served = Arc::new(AtomicU32::new(0));
         let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let app = app.clone();
-            let served = served.clone();
+            // The connection's own handle, not the app's: a clone per request of a count no
+            // other connection touches.
+            let conn = conn.clone();
             async move {
-                let mut resp = app.handle_from(req, Some(peer)).await;
+                conn.watch.busy();
+                let mut resp = conn.app.handle_from(req, Some(conn.peer)).await;
                 // Past the per-connection cap, ask the client to reconnect, so no single
                 // connection holds a worker forever.
-                if served.fetch_add(1, Ordering::Relaxed) + 1 >= per_connection {
+                if conn.served.fetch_add(1, Ordering::Relaxed) + 1 >= per_connection {
                     resp.headers_mut().insert(
                         hyper::header::CONNECTION,
                         hyper::header::HeaderValue::from_static("close"),
                     );
                 }
+                conn.watch.idle();
                 Ok::<_, Infallible>(resp)
             }
         });
-        // Each connection its own timer: it keeps one timer-wheel entry for the header read
-        // timeout of all its requests (see `timer.rs`).
-        let conn = graceful.watch(
-            builder
-                .clone()
-                .timer(ConnectionTimer::default())
-                .serve_connection(TokioIo::new(io), service),
-        );
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
         connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
@@ -151,7 +167,18 @@ pub async fn serve(
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
+    drop(sweeper);
     Ok(())
+}
+
+/// What every request of one connection shares.
+struct Connection {
+    app: Arc<App>,
+    peer: SocketAddr,
+    /// Its state for the header read timeout.
+    watch: Arc<Watch>,
+    /// Requests served so far, against `max_requests_per_connection`.
+    served: AtomicU32,
 }
 
 /// The largest request head read (hyper's minimum is 8 KiB).

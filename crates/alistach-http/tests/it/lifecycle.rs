@@ -93,12 +93,13 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let config = HttpConfig {
         header_read_timeout: Duration::from_millis(300),
+        metrics_public: true,
         ..HttpConfig::default()
     };
     let s = TestServer::start(config).await;
-    let mut tcp = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
     tcp.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
         .await
         .unwrap();
@@ -108,11 +109,39 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         read.is_ok(),
         "the server must close a connection whose headers never complete"
     );
+    // Not before the timeout, and within a sweep (a quarter of it) and some scheduling after.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
     let text = String::from_utf8_lossy(&out);
     assert!(
         text.is_empty() || text.starts_with("HTTP/1.1 408"),
         "{text}"
     );
-    // The server itself is unaffected.
+
+    // A keep-alive connection is left alone while its request is answered, and closed once it
+    // sits idle for the timeout after its answer.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "an idle keep-alive connection must be closed");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "the answer comes first"
+    );
+
+    // Both are counted, and the server itself is unaffected.
+    let metrics = s.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "alistach_http_timeouts_total{kind=\"header_read\"} 2"),
+        "{metrics}"
+    );
     assert_eq!(s.get("/health").await.status(), 200);
 }
