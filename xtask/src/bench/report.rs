@@ -206,7 +206,7 @@ pub struct Startup {
     pub idle_rss_kib: Vec<u64>,
 }
 
-/// One run of the concurrency sweep.
+/// One subject at one connection count of the concurrency sweep: its best round.
 #[derive(Clone, Debug)]
 pub struct SweepPoint {
     pub connections: u32,
@@ -214,6 +214,8 @@ pub struct SweepPoint {
     pub label: &'static str,
     pub outcome: Result<WrkResult, String>,
     pub cpu_per_request: Option<Duration>,
+    /// req/s of every round that ran, in order.
+    pub rounds: Vec<f64>,
 }
 
 /// nginx as it ran.
@@ -773,8 +775,8 @@ impl Report {
             let _ = writeln!(out, "\n## Concurrency sweep\n");
             let _ = writeln!(
                 out,
-                "The same cached GET at {} connections (wrk -t{}, {} s each, one run per point, \
-                 the subjects in turns at each point), on the processes of the rows above except \
+                "The same cached GET at {} connections (wrk -t{}, {} s each, the subjects in \
+                 turns at each point, {}; the rounds are under the table), on the processes of the rows above except \
                  the gateway, which is started afresh for each point: wrk connects from one \
                  address, so every request counts against one client's per-minute limit. Rate \
                  limits stay on, at the highest values the server accepts (1,000,000 per minute \
@@ -789,13 +791,38 @@ impl Report {
                     .collect::<Vec<_>>()
                     .join(", "),
                 self.load.threads,
-                self.load.duration.as_secs()
+                self.load.duration.as_secs(),
+                if self.rounds > 1 {
+                    format!("{} rounds, each subject's best shown", self.rounds)
+                } else {
+                    "one round".to_owned()
+                }
             );
             let rows = self.sweep_rows();
             for (i, row) in rows.iter().enumerate() {
                 let _ = writeln!(out, "| {} |", row.join(" | "));
                 if i == 0 {
                     let _ = writeln!(out, "|{}", "---|".repeat(row.len()));
+                }
+            }
+            let _ = writeln!(out);
+            for &c in &self.sweep_connections {
+                let each: Vec<String> = self
+                    .sweep
+                    .iter()
+                    .filter(|p| p.connections == c && !p.rounds.is_empty())
+                    .map(|p| {
+                        let rounds: Vec<String> = p.rounds.iter().map(|r| thousands(*r)).collect();
+                        format!("{} {}", short_name(p.key, p.label), rounds.join(", "))
+                    })
+                    .collect();
+                if !each.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "- {} connections, req/s of each round: {}.",
+                        thousands(f64::from(c)),
+                        each.join("; ")
+                    );
                 }
             }
         }
@@ -1111,12 +1138,17 @@ mod tests {
         key: &'static str,
         outcome: Result<WrkResult, String>,
     ) -> SweepPoint {
+        let outcome_rps = outcome.as_ref().ok().map(|r| r.requests_per_sec);
         SweepPoint {
             connections,
             key,
             label: key,
             outcome,
             cpu_per_request: Some(Duration::from_micros(20)),
+            rounds: match &outcome_rps {
+                Some(rps) => vec![rps * 0.9, *rps],
+                None => Vec::new(),
+            },
         }
     }
 
@@ -1355,6 +1387,7 @@ mod tests {
             "## Concurrency sweep",
             "| connections | ceiling: req/s | p99 | CPU/req | AliStach: req/s | p99 | CPU/req | nginx: req/s | p99 | CPU/req | AliStach vs nginx |",
             "| 1,024 | 40,000 | 0.80 ms | 20.0 µs | 60,000 | 30.0 ms | 20.0 µs | 55,000 | 20.0 ms | 20.0 µs | 1.09× |",
+            "- 1,024 connections, req/s of each round: ceiling 36,000, 40,000; AliStach 54,000, 60,000; nginx 49,500, 55,000.",
             "2 worker processes (`worker_processes auto` on 2 CPUs)",
             "```nginx\ndaemon off;\n```",
             "verdicts are provisional",
