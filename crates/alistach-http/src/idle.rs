@@ -1,4 +1,5 @@
-//! The header read timeout, kept by one sweeper per server instead of a timer per request.
+//! The server's view of its open connections: the header read timeout, kept by one sweeper
+//! per server instead of a timer per request, and the graceful-shutdown signal.
 //!
 //! A connection waits for a request head from when it is accepted, and again from when its
 //! last answer was handed to the socket (each write that makes progress restarts the wait, so a
@@ -12,9 +13,13 @@
 //! the sweeper checks every connection four times per timeout period, the way nginx keeps its
 //! timers coarse: a connection is cut off between one and one and a quarter timeouts after it
 //! began to wait. The sweeper marks it and wakes it; its next read fails and hyper closes it.
+//!
+//! At shutdown every connection is woken and told to finish what it is answering and close.
+//! (hyper-util's graceful shutdown does the same through a watch channel, whose waiting
+//! receivers take one lock shared by every connection each time a connection is polled.)
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::Waker;
 use std::time::Duration;
@@ -38,6 +43,8 @@ pub(crate) struct Watchdog {
     now_ms: AtomicU64,
     /// Every connection made since the last sweep, and every one still open before it.
     conns: Mutex<Vec<Weak<Watch>>>,
+    /// Set once the server shuts down.
+    closing: AtomicBool,
 }
 
 impl Watchdog {
@@ -47,6 +54,7 @@ impl Watchdog {
             tick: (header_read_timeout / 4).clamp(MIN_TICK, MAX_TICK),
             now_ms: AtomicU64::new(0),
             conns: Mutex::new(Vec::new()),
+            closing: AtomicBool::new(false),
         })
     }
 
@@ -62,6 +70,16 @@ impl Watchdog {
             .unwrap_or_else(PoisonError::into_inner)
             .push(Arc::downgrade(&watch));
         watch
+    }
+
+    /// Tells every connection, open or opened from now, to finish the answer it is giving and
+    /// close: each is woken to see it (see [`Watch::closing`]).
+    pub(crate) fn close_all(&self) {
+        self.closing.store(true, SeqCst);
+        let conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
+        for watch in conns.iter().filter_map(Weak::upgrade) {
+            watch.waker.wake();
+        }
     }
 
     /// Sweeps until dropped (the accept loop aborts it), calling `expired` for each connection
@@ -121,12 +139,21 @@ impl Watch {
         }
     }
 
+    /// Whether the server is shutting down: the connection should finish its answer and close.
+    pub(crate) fn closing(&self) -> bool {
+        self.owner.closing.load(Relaxed)
+    }
+
     /// Fails once the connection was cut off; otherwise arranges for `waker` to be woken when
-    /// it is.
+    /// it is, or when the server shuts down.
     pub(crate) fn check(&self, waker: &Waker) -> io::Result<()> {
         self.expired()?;
         self.waker.register(waker);
-        // Cut off between the first look and the registration: the wake may have been missed.
+        // Cut off, or shut down, between the first look and the registration: that wake may
+        // have been missed.
+        if self.owner.closing.load(SeqCst) {
+            waker.wake_by_ref();
+        }
         self.expired()
     }
 
@@ -199,5 +226,31 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(dog.conns.lock().unwrap().is_empty());
         sweeper.abort();
+    }
+
+    #[tokio::test]
+    async fn closing_wakes_every_waiting_connection() {
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Relaxed);
+            }
+        }
+        let dog = Watchdog::new(Duration::from_secs(10));
+        let woken = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(woken.clone());
+        let conns: Vec<_> = (0..3).map(|_| dog.watch()).collect();
+        for c in &conns {
+            c.check(&waker).unwrap();
+            assert!(!c.closing());
+        }
+        dog.close_all();
+        assert_eq!(woken.0.load(Relaxed), 3);
+        assert!(conns.iter().all(|c| c.closing()));
+        // One that registers after the signal wakes itself, so it still sees it.
+        let late = dog.watch();
+        late.check(&waker).unwrap();
+        assert_eq!(woken.0.load(Relaxed), 4);
+        assert!(late.closing());
     }
 }

@@ -1,7 +1,7 @@
 //! The accept loop: http1 with keep-alive and a header read timeout (kept by a sweeper, see
 //! `idle.rs`), one task per connection, connection caps (in all and per client address), a
 //! response-write timeout, and graceful shutdown that lets in-flight requests finish within the
-//! grace period.
+//! grace period (signalled through the same watchdog).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -15,7 +15,6 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -51,7 +50,6 @@ pub async fn serve(
             .header_timeouts
             .fetch_add(1, Ordering::Relaxed);
     }));
-    let graceful = GracefulShutdown::new();
     // Connection tasks are kept so the ones still running when the grace period ends can be
     // cancelled instead of outliving `serve`.
     let mut connections = JoinSet::new();
@@ -128,6 +126,7 @@ pub async fn serve(
                     .fetch_add(1, Ordering::Relaxed);
             });
         let open = OpenConnection::new(app.clone());
+        let watch = conn.watch.clone();
         let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             // The connection's own handle, not the app's: a clone per request of a count no
             // other connection touches.
@@ -147,9 +146,20 @@ pub async fn serve(
                 Ok::<_, Infallible>(resp)
             }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+        let conn = builder.serve_connection(TokioIo::new(io), service);
         connections.spawn(async move {
-            if let Err(e) = conn.await {
+            let mut conn = std::pin::pin!(conn);
+            let mut told = false;
+            let ended = std::future::poll_fn(|cx| {
+                // At shutdown: finish the answer in flight (if any), then close.
+                if !told && watch.closing() {
+                    told = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                conn.as_mut().poll(cx)
+            })
+            .await;
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(open);
@@ -160,9 +170,12 @@ pub async fn serve(
 
     drop(listener);
     let grace = app.config().shutdown_grace;
-    tracing::info!(in_flight_connections = graceful.count(), "shutting down");
+    while connections.try_join_next().is_some() {}
+    tracing::info!(in_flight_connections = connections.len(), "shutting down");
+    watchdog.close_all();
+    let all_closed = async { while connections.join_next().await.is_some() {} };
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = all_closed => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; dropping remaining connections"),
     }
     connections.abort_all();

@@ -53,6 +53,41 @@ async fn shutdown_lets_an_in_flight_request_finish() {
 }
 
 #[tokio::test]
+async fn shutdown_closes_idle_keep_alive_connections_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A grace period far longer than the test may take: only closing the idle connections
+    // lets the server return in time.
+    let mut s = TestServer::start(HttpConfig {
+        shutdown_grace: Duration::from_secs(60),
+        ..HttpConfig::default()
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 12];
+        tcp.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        idle.push(tcp);
+    }
+    let server = s.begin_shutdown();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve returned without waiting out the grace period")
+        .unwrap()
+        .unwrap();
+    for mut tcp in idle {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "each idle connection is closed");
+    }
+}
+
+#[tokio::test]
 async fn shutdown_gives_up_after_the_grace_period() {
     let mut s = TestServer::start(HttpConfig {
         shutdown_grace: Duration::from_millis(200),
