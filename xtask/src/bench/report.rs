@@ -776,7 +776,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "The same cached GET at {} connections (wrk -t{}, {} s each, the subjects in \
-                 turns at each point, {}; the rounds are under the table), on the processes of the rows above except \
+                 turns at each point, {}), on the processes of the rows above except \
                  the gateway, which is started afresh for each point: wrk connects from one \
                  address, so every request counts against one client's per-minute limit. Rate \
                  limits stay on, at the highest values the server accepts (1,000,000 per minute \
@@ -793,7 +793,11 @@ impl Report {
                 self.load.threads,
                 self.load.duration.as_secs(),
                 if self.rounds > 1 {
-                    format!("{} rounds, each subject's best shown", self.rounds)
+                    format!(
+                        "one round, and {} at 1,024 connections (the point with goals), where \
+                         each subject's best is shown; every round is under the table",
+                        self.rounds
+                    )
                 } else {
                     "one round".to_owned()
                 }
