@@ -211,7 +211,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1_200)).await;
         let err = waiting.check(waker).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(busy.check(waker).is_ok(), "a request being answered is never cut off");
+        assert!(
+            busy.check(waker).is_ok(),
+            "a request being answered is never cut off"
+        );
         assert_eq!(cut.load(Relaxed), 1);
         // Answered now: it waits for its next head from here, and writes restart the wait.
         busy.idle();
