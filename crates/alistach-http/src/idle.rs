@@ -2,8 +2,9 @@
 //! per server instead of a timer per request, and the graceful-shutdown signal.
 //!
 //! A connection waits for a request head from when it is accepted, and again from when its
-//! last answer was handed to the socket (each write that makes progress restarts the wait, so a
-//! slow reader of a long answer is left to the response write timeout). The head must arrive
+//! last answer was handed to the socket (each write that makes progress restarts the wait, and
+//! a connection whose write is stuck is not cut off here: a client that stops reading its
+//! answer is the response write timeout's). The head must arrive
 //! within the header read timeout, and a keep-alive connection left idle that long is closed.
 //!
 //! hyper can keep this timeout itself, but it starts a timer for every request head and polls
@@ -64,6 +65,7 @@ impl Watchdog {
             owner: self.clone(),
             waiting_since: AtomicU64::new(self.now_ms.load(Relaxed)),
             waker: AtomicWaker::new(),
+            writing: AtomicBool::new(false),
         });
         self.conns
             .lock()
@@ -114,6 +116,8 @@ pub(crate) struct Watch {
     waiting_since: AtomicU64,
     /// The connection's task, woken when it is cut off.
     waker: AtomicWaker,
+    /// A write is waiting for the client to read: not cut off while so.
+    writing: AtomicBool,
 }
 
 impl Watch {
@@ -128,8 +132,16 @@ impl Watch {
             .store(self.owner.now_ms.load(Relaxed), Relaxed);
     }
 
+    /// A write is stuck until the client reads: the response write timeout governs it.
+    pub(crate) fn write_stalled(&self) {
+        self.writing.store(true, Relaxed);
+    }
+
     /// A write made progress: an answer still being sent restarts the wait.
     pub(crate) fn wrote(&self) {
+        if self.writing.load(Relaxed) {
+            self.writing.store(false, Relaxed);
+        }
         let since = self.waiting_since.load(Relaxed);
         if since < EXPIRED {
             let now = self.owner.now_ms.load(Relaxed);
@@ -171,7 +183,8 @@ impl Watch {
     /// Marks the connection cut off and wakes it if it has waited `timeout_ms` by `now`.
     fn expire_at(&self, now: u64, timeout_ms: u64) -> bool {
         let since = self.waiting_since.load(Relaxed);
-        if since >= EXPIRED || now.saturating_sub(since) < timeout_ms {
+        if since >= EXPIRED || now.saturating_sub(since) < timeout_ms || self.writing.load(Relaxed)
+        {
             return false;
         }
         // A head that arrives meanwhile (BUSY) wins.

@@ -58,6 +58,9 @@ impl<S> WriteTimeout<S> {
     /// once it passes.
     fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         if !self.armed {
+            if let Some(watch) = &self.watch {
+                watch.write_stalled();
+            }
             let deadline = Instant::now() + self.timeout;
             match &mut self.stall {
                 Some(sleep) => sleep.as_mut().reset(deadline),
@@ -172,6 +175,26 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(5));
         assert!(fired.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_write_is_left_to_the_write_timeout_not_the_header_read_timeout() {
+        let dog = crate::idle::Watchdog::new(Duration::from_secs(1));
+        let sweeper = tokio::spawn(dog.clone().run(|| {}));
+        let (client, _server) = tokio::io::duplex(64);
+        let watch = dog.watch();
+        let mut io = WriteTimeout::new(client, Duration::from_secs(5)).watched(watch.clone());
+        // A request came in and its answer was handed over; the client reads none of it.
+        watch.busy();
+        watch.idle();
+        io.write_all(&[0; 64]).await.unwrap();
+        let started = Instant::now();
+        let err = io.write_all(&[0; 64]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        // Five header read timeouts went by meanwhile; the sweeper left the connection alone.
+        assert!(watch.check(std::task::Waker::noop()).is_ok());
+        sweeper.abort();
     }
 
     #[tokio::test(start_paused = true)]
