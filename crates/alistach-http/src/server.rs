@@ -154,11 +154,9 @@ pub async fn serve(
         let conn = builder.serve_connection(TokioIo::new(io), service);
         connections.spawn(async move {
             let mut conn = std::pin::pin!(conn);
-            let mut told = false;
             let ended = std::future::poll_fn(|cx| {
                 // At shutdown: finish the answer in flight (if any), then close.
-                if !told && watch.closing() {
-                    told = true;
+                if watch.take_shutdown() {
                     conn.as_mut().graceful_shutdown();
                 }
                 conn.as_mut().poll(cx)
