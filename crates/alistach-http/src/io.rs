@@ -19,7 +19,7 @@ use crate::idle::Watch;
 /// `inner` whose writes fail with [`io::ErrorKind::TimedOut`] after making no progress for
 /// `timeout`, and whose reads fail the same way once its [`Watch`] says the request head did
 /// not come in time. Request bodies have their own inactivity timeout.
-pub(crate) struct WriteTimeout<S> {
+pub(crate) struct Deadlines<S> {
     inner: S,
     watch: Option<Arc<Watch>>,
     timeout: Duration,
@@ -30,9 +30,9 @@ pub(crate) struct WriteTimeout<S> {
     on_timeout: Option<Box<dyn FnOnce() + Send>>,
 }
 
-impl<S> WriteTimeout<S> {
+impl<S> Deadlines<S> {
     pub(crate) fn new(inner: S, timeout: Duration) -> Self {
-        WriteTimeout {
+        Deadlines {
             inner,
             watch: None,
             timeout,
@@ -105,7 +105,7 @@ impl<S> WriteTimeout<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for Deadlines<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -122,7 +122,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Deadlines<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -167,7 +167,7 @@ mod tests {
         let (client, _server) = tokio::io::duplex(64);
         let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = fired.clone();
-        let mut io = WriteTimeout::new(client, Duration::from_secs(5))
+        let mut io = Deadlines::new(client, Duration::from_secs(5))
             .on_timeout(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
         io.write_all(&[0; 64]).await.unwrap();
         let started = Instant::now();
@@ -183,7 +183,7 @@ mod tests {
         let sweeper = tokio::spawn(dog.clone().run(|| {}));
         let (client, _server) = tokio::io::duplex(64);
         let watch = dog.watch();
-        let mut io = WriteTimeout::new(client, Duration::from_secs(5)).watched(watch.clone());
+        let mut io = Deadlines::new(client, Duration::from_secs(5)).watched(watch.clone());
         // A request came in and its answer was handed over; the client reads none of it.
         watch.busy();
         watch.idle();
@@ -200,7 +200,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_but_steady_reader_is_not_cut_off() {
         let (client, mut server) = tokio::io::duplex(64);
-        let mut io = WriteTimeout::new(client, Duration::from_secs(5));
+        let mut io = Deadlines::new(client, Duration::from_secs(5));
         let reader = tokio::spawn(async move {
             let mut buf = [0u8; 64];
             let mut total = 0;

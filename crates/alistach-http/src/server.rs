@@ -22,7 +22,7 @@ use alistach_policy::client_key;
 
 use crate::app::App;
 use crate::idle::{Watch, Watchdog};
-use crate::io::WriteTimeout;
+use crate::io::Deadlines;
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets in-flight
 /// requests finish within the configured grace period, and returns.
@@ -116,7 +116,7 @@ pub async fn serve(
             watch: watchdog.watch(),
             served: AtomicU32::new(0),
         });
-        let io = WriteTimeout::new(stream, write_timeout)
+        let io = Deadlines::new(stream, write_timeout)
             .watched(conn.watch.clone())
             .on_timeout(move || {
                 stats
