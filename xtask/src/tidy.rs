@@ -349,3 +349,72 @@ fn the_http_adapter_has_no_import_cycles_between_files() {
         "import cycles or lib.rs imports: {broken:#?}"
     );
 }
+
+/// The files `vendor/hyper.patch` changes, and the lines it adds to each (its `+` lines).
+fn patch_additions(patch: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut file = None;
+    for line in patch.lines() {
+        if let Some(path) = line.strip_prefix("+++ b/") {
+            file = Some(path.to_owned());
+            out.entry(path.to_owned()).or_default();
+        } else if let (Some(added), Some(f)) = (line.strip_prefix('+'), &file) {
+            out.entry(f.clone()).or_default().push(added.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_patch_parser_reads_files_and_added_lines() {
+    let patch =
+        "diff -ru a/x.rs b/x.rs\n--- a/x.rs\n+++ b/x.rs\n@@ -1,2 +1,2 @@\n keep\n-old\n+new\n";
+    assert_eq!(patch_additions(patch)["x.rs"], ["new"]);
+}
+
+/// vendor/README.md: the vendored hyper is upstream plus `hyper.patch`, and nothing else is
+/// marked as ours. (Upstream's pristine source is not at hand offline; the patch's added lines
+/// and the markers are what can drift.)
+#[test]
+fn the_vendored_hyper_is_upstream_plus_the_patch() {
+    const MARKER: &str = "ALISTACH PATCH";
+    let vendor = root().join("vendor");
+    let patch = std::fs::read_to_string(vendor.join("hyper.patch")).unwrap();
+    let additions = patch_additions(&patch);
+    assert!(!additions.is_empty(), "hyper.patch changes no file");
+    for (file, added) in &additions {
+        let text = std::fs::read_to_string(vendor.join("hyper").join(file))
+            .unwrap_or_else(|e| panic!("vendor/hyper/{file}: {e}"));
+        let lines: Vec<&str> = text.lines().collect();
+        for line in added {
+            assert!(
+                lines.contains(&line.as_str()),
+                "vendor/hyper/{file} lacks the patch's line {line:?}"
+            );
+        }
+        assert!(
+            added.iter().any(|l| l.contains(MARKER)),
+            "hyper.patch's change to {file} is not marked {MARKER}"
+        );
+    }
+    // Every marked file is one the patch changes.
+    let mut stack = vec![vendor.join("hyper/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(MARKER)) {
+                let rel = path.strip_prefix(vendor.join("hyper")).unwrap();
+                let rel = rel.to_string_lossy().into_owned();
+                assert!(
+                    additions.contains_key(&rel),
+                    "vendor/hyper/{rel} is marked {MARKER} but hyper.patch does not change it"
+                );
+            }
+        }
+    }
+    // The workspace uses it.
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("[patch.crates-io]\nhyper = { path = \"vendor/hyper\" }"));
+}
