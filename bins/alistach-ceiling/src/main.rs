@@ -53,8 +53,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("could not start the async runtime")?;
     runtime.block_on(async {
-        let listener = TcpListener::bind(args.listen)
-            .await
+        // The gateway's backlog, so the two compare under a burst of new connections.
+        let listener = alistach_http::listen(args.listen)
             .with_context(|| format!("could not listen on {}", args.listen))?;
         let addr = listener
             .local_addr()

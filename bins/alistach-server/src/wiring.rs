@@ -23,7 +23,6 @@ use alistach_service::{
 use alistach_sql::SqlStore;
 use alistach_store::Store;
 use anyhow::Context;
-use tokio::net::TcpListener;
 
 use crate::config::{CachePolicyMode, Config, LinkTracking};
 use crate::tenancy::{ServerTenantCatalogs, TENANT_RELOAD, Upstream};
@@ -591,8 +590,7 @@ async fn run(config: Config, front: Front) -> anyhow::Result<()> {
         }))
     });
 
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener = alistach_http::listen(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(

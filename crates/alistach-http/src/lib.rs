@@ -34,5 +34,5 @@ pub use error::HttpError;
 pub use mcp::serve_stdio as serve_mcp_stdio;
 pub use metrics::{ConnectionStats, Metrics, RouteReport, RouteSnapshot};
 pub use respond::HttpResponse;
-pub use server::serve;
+pub use server::{LISTEN_BACKLOG, listen, serve};
 pub use shutdown::shutdown_signal;

@@ -305,7 +305,7 @@ impl TestServer {
                 .with_tenants(tenants)
                 .with_analytics(analytics),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = alistach_http::listen(([127, 0, 0, 1], 0).into()).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve(listener, app.clone(), async {
