@@ -784,7 +784,9 @@ impl Report {
                  meet the per-second limit and show non-2xx answers. For the same reason every \
                  gateway runs with MAX_CONNECTIONS_PER_IP=100000 (default 1,000, below the \
                  1,024 connections wrk opens from one address); nginx has 4,096 connections \
-                 per worker (its default, 512, is too few).\n",
+                 per worker (its default, 512, is too few). The gateway, the ceiling and nginx \
+                 all listen with a backlog of 4,096 (`listen(2)`), so the 1,024 connections \
+                 wrk opens at once wait to be accepted in all three alike.\n",
                 self.sweep_connections
                     .iter()
                     .map(|c| thousands(f64::from(*c)))
