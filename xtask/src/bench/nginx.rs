@@ -33,7 +33,7 @@ const WORKER_CONNECTIONS: u32 = 4096;
 /// to it by a test), so a burst of 1,024 new connections meets the same queue in all three;
 /// nginx's default of 511 would drop handshakes the gateway queues, and its p99 would count
 /// TCP's retransmission timer, not nginx.
-const LISTEN_BACKLOG: u32 = 4096;
+pub const LISTEN_BACKLOG: u32 = 4096;
 
 impl Config {
     /// The nginx.conf text.

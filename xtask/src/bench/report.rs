@@ -785,7 +785,7 @@ impl Report {
                  gateway runs with MAX_CONNECTIONS_PER_IP=100000 (default 1,000, below the \
                  1,024 connections wrk opens from one address); nginx has 4,096 connections \
                  per worker (its default, 512, is too few). The gateway, the ceiling and nginx \
-                 all listen with a backlog of 4,096 (`listen(2)`), so the 1,024 connections \
+                 all listen with a backlog of {} (`listen(2)`), so the 1,024 connections \
                  wrk opens at once wait to be accepted in all three alike.\n",
                 self.sweep_connections
                     .iter()
@@ -802,7 +802,8 @@ impl Report {
                     )
                 } else {
                     "one round".to_owned()
-                }
+                },
+                thousands(f64::from(super::nginx::LISTEN_BACKLOG)),
             );
             let rows = self.sweep_rows();
             for (i, row) in rows.iter().enumerate() {
